@@ -1,0 +1,46 @@
+# tierwise — see README.md. `make run` and `make test` are the two commands a newcomer needs.
+SHELL := /bin/bash
+PYTHON ?= $(shell for p in python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(not ((3,11) <= sys.version_info[:2] < (3,13)))' 2>/dev/null && echo $$p && break; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/tierwise_test
+export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+# durable-rules' per-decision allocations are steadier with these (../shared/DESIGN.md).
+export GLIBC_TUNABLES ?= glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=268435456
+
+.PHONY: install run test lint check-migrations pytest bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -n "$(PYTHON)" || { echo "need Python 3.11 or 3.12 (durable-rules fails on 3.13)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Serve the API with a seeded demo tenant on the embedded default (SQLite, in-process cache).
+run: install
+	TIERWISE_MODE=embedded $(BIN)/tierwise demo
+	TIERWISE_MODE=embedded $(BIN)/tierwise serve --host 127.0.0.1 --port 8000
+
+## The whole suite against real PostgreSQL and Redis (lint, migration drift, tests).
+test: install lint check-migrations pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy pricing rules
+
+check-migrations: install
+	$(BIN)/python -m tests.support.migrations_check
+
+pytest: install
+	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,95 @@
+"""tierwise HTTP application. ``create_app`` is the only way to build it; nothing runs at import."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import Flask, g, request
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+from app.api.common import Services
+from app.errors import (
+    ErrorSchema,
+    handle_domain_error,
+    handle_http_exception,
+    handle_unexpected,
+)
+from config import Settings
+from pricing.errors import DomainError
+from storage.cache import Cache, make_cache
+from storage.db import Database
+
+SECURITY_SCHEMES = {
+    "storefrontKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+    "adminToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+}
+SECURITY_BY_PREFIX = (
+    ("/v1/storefront", [{"storefrontKey": []}]),
+    ("/v1/admin", [{"adminToken": []}]),
+    ("/v1/platform", [{"adminToken": []}]),
+)
+
+
+class TierwiseApi(Api):
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self):
+        self._app.register_error_handler(HTTPException, handle_http_exception)
+
+
+def create_app(
+    settings: Settings | None = None, *, db: Database | None = None, cache: Cache | None = None
+) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask("tierwise")
+    app.config.update(
+        API_TITLE="tierwise",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    logging.basicConfig(level=settings.log_level)
+    app.extensions["tierwise"] = Services(
+        settings=settings,
+        db=db or Database.from_url(settings.database_url),
+        cache=cache or make_cache(settings.cache_backend, settings.redis_url),
+    )
+
+    api = TierwiseApi(app, spec_kwargs={"components": {"securitySchemes": SECURITY_SCHEMES}})
+    from app.api import admin_account, admin_catalog, admin_inventory, health, platform, storefront
+
+    for module in (health, storefront, admin_catalog, admin_inventory, admin_account, platform):
+        api.register_blueprint(module.blp)
+    _document_security(api)
+
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(Exception, handle_unexpected)
+
+    @app.before_request
+    def _request_id() -> None:
+        supplied = request.headers.get("X-Request-Id", "")
+        g.request_id = supplied if 0 < len(supplied) <= 64 else uuid.uuid4().hex
+
+    @app.after_request
+    def _headers(response):
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app
+
+
+def _document_security(api: Api) -> None:
+    for path, operations in api.spec._paths.items():
+        for prefix, requirement in SECURITY_BY_PREFIX:
+            if path.startswith(prefix):
+                for operation in operations.values():
+                    if isinstance(operation, dict):
+                        operation["security"] = requirement

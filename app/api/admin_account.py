@@ -1,0 +1,66 @@
+"""Tenant admin: the tenant's own settings and its storefront API keys."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from app import schemas as s
+from app.api.common import Paging, blueprint, etag, if_match_version, services
+from app.auth import current_tenant, require_tenant_admin
+from app.errors import ErrorSchema
+from app.services import tenants
+
+blp = blueprint(
+    "admin-account",
+    "/v1/admin",
+    "Tenant admin: tenant settings and API keys.",
+    require_tenant_admin,
+)
+
+
+@blp.route("/tenant")
+class OwnTenant(MethodView):
+    @blp.response(200, s.TenantSchema)
+    def get(self):
+        """The caller's tenant"""
+        tenant = current_tenant()
+        return tenant, 200, etag(tenant.version)
+
+    @blp.arguments(s.TenantUpdateSchema)
+    @blp.response(200, s.TenantSchema)
+    @blp.alt_response(412, schema=ErrorSchema, description="Stale If-Match")
+    @blp.alt_response(428, schema=ErrorSchema, description="If-Match missing")
+    def patch(self, data):
+        """Update the tenant's name, time zone or default capacity (If-Match required)"""
+        tenant = tenants.update_tenant(services().db, current_tenant(), if_match_version(), data)
+        return tenant, 200, etag(tenant.version)
+
+
+@blp.route("/api-keys")
+class ApiKeys(MethodView):
+    @blp.response(200, s.ApiKeySchema(many=True))
+    @blp.paginate()
+    def get(self, pagination_parameters):
+        """List storefront API keys (prefixes only)"""
+        paging = Paging(pagination_parameters)
+        return paging.done(
+            tenants.list_api_keys(services().db, current_tenant(), paging.offset, paging.limit)
+        )
+
+    @blp.arguments(s.ApiKeyCreateSchema)
+    @blp.response(201, s.ApiKeyCreatedSchema)
+    def post(self, data):
+        """Create a storefront API key; the full key is returned once"""
+        svc = services()
+        return tenants.create_api_key(
+            svc.db, svc.settings.api_key_pepper, current_tenant(), data["name"]
+        )
+
+
+@blp.route("/api-keys/<uuid:key_id>/revoke")
+class ApiKeyRevoke(MethodView):
+    @blp.response(200, s.ApiKeySchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def post(self, key_id):
+        """Revoke a storefront API key"""
+        return tenants.revoke_api_key(services().db, current_tenant(), str(key_id))

@@ -1,0 +1,255 @@
+"""Tenant admin: segments, tiers and add-ons."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from app import schemas as s
+from app.api.common import Paging, blueprint, etag, if_match_version, services
+from app.auth import current_tenant, require_tenant_admin
+from app.errors import ErrorSchema
+from app.services import catalog
+
+blp = blueprint(
+    "admin-catalog", "/v1/admin", "Tenant admin: segments, tiers and add-ons.", require_tenant_admin
+)
+
+UPDATE_ERRORS = (
+    (404, "Not found"),
+    (409, "Conflict"),
+    (412, "Stale If-Match"),
+    (428, "If-Match missing"),
+)
+
+
+def documented_errors(view):
+    for code, description in UPDATE_ERRORS:
+        view = blp.alt_response(code, schema=ErrorSchema, description=description)(view)
+    return view
+
+
+# ---- segments ---------------------------------------------------------------------------------
+
+
+@blp.route("/segments")
+class Segments(MethodView):
+    @blp.arguments(s.SegmentQuerySchema, location="query")
+    @blp.response(200, s.SegmentSchema(many=True))
+    @blp.paginate()
+    def get(self, args, pagination_parameters):
+        """List segments"""
+        paging = Paging(pagination_parameters)
+        return paging.done(
+            catalog.list_segments(
+                services().db, current_tenant(), args.get("status"), paging.offset, paging.limit
+            )
+        )
+
+    @blp.arguments(s.SegmentCreateSchema)
+    @blp.response(201, s.SegmentSchema)
+    @blp.alt_response(409, schema=ErrorSchema, description="Key taken")
+    def post(self, data):
+        """Create a segment"""
+        segment = catalog.create_segment(services().db, current_tenant(), data)
+        return segment, 201, etag(segment.version)
+
+
+@blp.route("/segments/<uuid:segment_id>")
+class SegmentById(MethodView):
+    @blp.response(200, s.SegmentSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def get(self, segment_id):
+        """Get a segment"""
+        segment = catalog.get_segment(services().db, current_tenant(), str(segment_id))
+        return segment, 200, etag(segment.version)
+
+    @blp.arguments(s.SegmentUpdateSchema)
+    @blp.response(200, s.SegmentSchema)
+    @documented_errors
+    def patch(self, data, segment_id):
+        """Update a segment (If-Match required)"""
+        segment = catalog.update_segment(
+            services().db, current_tenant(), str(segment_id), if_match_version(), data
+        )
+        return segment, 200, etag(segment.version)
+
+
+@blp.route("/segments/<uuid:segment_id>/archive")
+class SegmentArchive(MethodView):
+    @blp.response(200, s.SegmentSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def post(self, segment_id):
+        """Archive a segment (hidden from storefronts)"""
+        segment = catalog.set_segment_status(
+            services().db, current_tenant(), str(segment_id), "archived"
+        )
+        return segment, 200, etag(segment.version)
+
+
+@blp.route("/segments/<uuid:segment_id>/restore")
+class SegmentRestore(MethodView):
+    @blp.response(200, s.SegmentSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def post(self, segment_id):
+        """Restore an archived segment"""
+        segment = catalog.set_segment_status(
+            services().db, current_tenant(), str(segment_id), "active"
+        )
+        return segment, 200, etag(segment.version)
+
+
+@blp.route("/segments/<uuid:segment_id>/clone")
+class SegmentClone(MethodView):
+    @blp.arguments(s.SegmentCloneSchema)
+    @blp.response(201, s.SegmentSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    @blp.alt_response(409, schema=ErrorSchema, description="Key taken")
+    def post(self, data, segment_id):
+        """Clone a segment's active tiers into a new segment"""
+        segment = catalog.clone_segment(services().db, current_tenant(), str(segment_id), data)
+        return segment, 201, etag(segment.version)
+
+
+# ---- tiers ------------------------------------------------------------------------------------
+
+
+@blp.route("/tiers")
+class Tiers(MethodView):
+    @blp.arguments(s.TierQuerySchema, location="query")
+    @blp.response(200, s.TierSchema(many=True))
+    @blp.paginate()
+    def get(self, args, pagination_parameters):
+        """List tiers, optionally of one segment"""
+        paging = Paging(pagination_parameters)
+        segment_id = str(args["segment_id"]) if args.get("segment_id") else None
+        return paging.done(
+            catalog.list_tiers(
+                services().db,
+                current_tenant(),
+                segment_id,
+                args.get("status"),
+                paging.offset,
+                paging.limit,
+            )
+        )
+
+    @blp.arguments(s.TierCreateSchema)
+    @blp.response(201, s.TierSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Segment or upsell target not found")
+    @blp.alt_response(409, schema=ErrorSchema, description="Level taken by an active tier")
+    def post(self, data):
+        """Create a tier"""
+        tier = catalog.create_tier(services().db, current_tenant(), data)
+        return tier, 201, etag(tier.version)
+
+
+@blp.route("/tiers/<uuid:tier_id>")
+class TierById(MethodView):
+    @blp.response(200, s.TierSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def get(self, tier_id):
+        """Get a tier"""
+        tier = catalog.get_tier(services().db, current_tenant(), str(tier_id))
+        return tier, 200, etag(tier.version)
+
+    @blp.arguments(s.TierUpdateSchema)
+    @blp.response(200, s.TierSchema)
+    @documented_errors
+    def patch(self, data, tier_id):
+        """Update a tier (If-Match required)"""
+        tier = catalog.update_tier(
+            services().db, current_tenant(), str(tier_id), if_match_version(), data
+        )
+        return tier, 200, etag(tier.version)
+
+
+@blp.route("/tiers/<uuid:tier_id>/archive")
+class TierArchive(MethodView):
+    @blp.response(200, s.TierSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def post(self, tier_id):
+        """Archive a tier"""
+        tier = catalog.set_tier_status(services().db, current_tenant(), str(tier_id), "archived")
+        return tier, 200, etag(tier.version)
+
+
+@blp.route("/tiers/<uuid:tier_id>/restore")
+class TierRestore(MethodView):
+    @blp.response(200, s.TierSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    @blp.alt_response(409, schema=ErrorSchema, description="Level taken by an active tier")
+    def post(self, tier_id):
+        """Restore an archived tier"""
+        tier = catalog.set_tier_status(services().db, current_tenant(), str(tier_id), "active")
+        return tier, 200, etag(tier.version)
+
+
+# ---- add-ons ----------------------------------------------------------------------------------
+
+
+@blp.route("/add-ons")
+class AddOns(MethodView):
+    @blp.arguments(s.StatusQuerySchema, location="query")
+    @blp.response(200, s.AddOnSchema(many=True))
+    @blp.paginate()
+    def get(self, args, pagination_parameters):
+        """List add-ons"""
+        paging = Paging(pagination_parameters)
+        return paging.done(
+            catalog.list_add_ons(
+                services().db, current_tenant(), args.get("status"), paging.offset, paging.limit
+            )
+        )
+
+    @blp.arguments(s.AddOnCreateSchema)
+    @blp.response(201, s.AddOnSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Tier not found")
+    @blp.alt_response(409, schema=ErrorSchema, description="Key taken")
+    def post(self, data):
+        """Create an add-on"""
+        add_on = catalog.create_add_on(services().db, current_tenant(), data)
+        return add_on, 201, etag(add_on.version)
+
+
+@blp.route("/add-ons/<uuid:add_on_id>")
+class AddOnById(MethodView):
+    @blp.response(200, s.AddOnSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def get(self, add_on_id):
+        """Get an add-on"""
+        add_on = catalog.get_add_on(services().db, current_tenant(), str(add_on_id))
+        return add_on, 200, etag(add_on.version)
+
+    @blp.arguments(s.AddOnUpdateSchema)
+    @blp.response(200, s.AddOnSchema)
+    @documented_errors
+    def patch(self, data, add_on_id):
+        """Update an add-on (If-Match required)"""
+        add_on = catalog.update_add_on(
+            services().db, current_tenant(), str(add_on_id), if_match_version(), data
+        )
+        return add_on, 200, etag(add_on.version)
+
+
+@blp.route("/add-ons/<uuid:add_on_id>/archive")
+class AddOnArchive(MethodView):
+    @blp.response(200, s.AddOnSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def post(self, add_on_id):
+        """Archive an add-on"""
+        add_on = catalog.set_add_on_status(
+            services().db, current_tenant(), str(add_on_id), "archived"
+        )
+        return add_on, 200, etag(add_on.version)
+
+
+@blp.route("/add-ons/<uuid:add_on_id>/restore")
+class AddOnRestore(MethodView):
+    @blp.response(200, s.AddOnSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def post(self, add_on_id):
+        """Restore an archived add-on"""
+        add_on = catalog.set_add_on_status(
+            services().db, current_tenant(), str(add_on_id), "active"
+        )
+        return add_on, 200, etag(add_on.version)

@@ -1,0 +1,82 @@
+"""Tenant admin: capacity per tier and date, and blackout dates."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from app import schemas as s
+from app.api.common import Paging, blueprint, services
+from app.auth import current_tenant, require_tenant_admin
+from app.errors import ErrorSchema
+from app.services import catalog
+
+blp = blueprint(
+    "admin-inventory",
+    "/v1/admin",
+    "Tenant admin: capacity and blackout dates.",
+    require_tenant_admin,
+)
+
+
+@blp.route("/tiers/<uuid:tier_id>/capacity")
+class TierCapacity(MethodView):
+    @blp.arguments(s.DateRangeSchema, location="query")
+    @blp.response(200, s.CapacitySchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Tier not found")
+    def get(self, args, tier_id):
+        """Effective capacity of a tier per date (the day's own units, else the tenant default)"""
+        return catalog.capacity(services().db, current_tenant(), str(tier_id), *s.date_range(args))
+
+    @blp.arguments(s.CapacitySetSchema)
+    @blp.response(200, s.CapacitySchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Tier not found")
+    def put(self, data, tier_id):
+        """Set a tier's capacity for one date or a range of dates"""
+        start, end = s.date_range(data)
+        return catalog.set_capacity(
+            services().db, current_tenant(), str(tier_id), start, end, data["units"]
+        )
+
+    @blp.arguments(s.DateRangeSchema, location="query")
+    @blp.response(204)
+    @blp.alt_response(404, schema=ErrorSchema, description="Tier not found")
+    def delete(self, args, tier_id):
+        """Reset dates to the tenant default capacity"""
+        catalog.clear_capacity(services().db, current_tenant(), str(tier_id), *s.date_range(args))
+
+
+@blp.route("/blackouts")
+class Blackouts(MethodView):
+    @blp.arguments(s.BlackoutQuerySchema, location="query")
+    @blp.response(200, s.BlackoutSchema(many=True))
+    @blp.paginate()
+    def get(self, args, pagination_parameters):
+        """List blackout dates"""
+        paging = Paging(pagination_parameters)
+        tier_id = str(args["tier_id"]) if args.get("tier_id") else None
+        return paging.done(
+            catalog.list_blackouts(
+                services().db, current_tenant(), args.get("start"), args.get("end"), tier_id,
+                paging.offset, paging.limit,
+            )
+        )  # fmt: skip
+
+    @blp.arguments(s.BlackoutCreateSchema)
+    @blp.response(201, s.BlackoutSchema(many=True))
+    @blp.alt_response(404, schema=ErrorSchema, description="Tier not found")
+    def post(self, data):
+        """Close one date or a range, tenant-wide or for one tier (idempotent)"""
+        start, end = s.date_range(data)
+        tier_id = str(data["tier_id"]) if data.get("tier_id") else None
+        return catalog.add_blackouts(
+            services().db, current_tenant(), start, end, tier_id, data["reason"]
+        )
+
+
+@blp.route("/blackouts/<uuid:blackout_id>")
+class BlackoutById(MethodView):
+    @blp.response(204)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def delete(self, blackout_id):
+        """Reopen a blacked-out date"""
+        catalog.delete_blackout(services().db, current_tenant(), str(blackout_id))

@@ -1,0 +1,36 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from app import schemas as s
+from app.api.common import blueprint, services
+
+blp = blueprint("health", "", "Liveness and readiness probes.", None)
+
+
+@blp.route("/healthz")
+class Health(MethodView):
+    @blp.response(200, s.HealthSchema)
+    def get(self):
+        """The process is up"""
+        return {"status": "ok", "checks": {}}
+
+
+@blp.route("/readyz")
+class Ready(MethodView):
+    @blp.response(200, s.HealthSchema)
+    @blp.alt_response(503, schema=s.HealthSchema, description="A dependency is unreachable")
+    def get(self):
+        """The database and the cache are reachable"""
+        svc = services()
+        checks = {}
+        for name, probe in (("database", svc.db.ping), ("cache", svc.cache.ping)):
+            try:
+                probe()
+                checks[name] = "ok"
+            except Exception as error:  # readiness reports any failure as "not ready"
+                checks[name] = f"error: {type(error).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503

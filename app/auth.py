@@ -1,0 +1,196 @@
+"""Credentials: storefront publishable API keys and admin JWTs (HS256, expiry, issuer).
+
+* Storefront: ``X-Api-Key: tw_pk_<8 hex prefix><32 hex secret>``. Only an HMAC-SHA256 of the key
+  (keyed by ``API_KEY_PEPPER``) is stored; the prefix is stored in clear so admins can tell keys apart.
+* Admin: ``Authorization: Bearer <JWT>`` with claims ``iss``, ``sub``, ``role``
+  (``platform_admin`` | ``tenant_admin`` | ``analyst``), ``tenant`` (id; absent for platform
+  admins), ``iat`` and ``exp``. A platform admin acts on one tenant's admin API by sending
+  ``X-Tenant-Id``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+import jwt
+from flask import current_app, g, request
+
+from config import Settings
+from pricing import catalog as domain
+from pricing.errors import Forbidden, NotFound, Unauthenticated
+from storage import tenants as tenant_store
+
+ROLES = ("platform_admin", "tenant_admin", "analyst")
+WRITE_ROLES = ("platform_admin", "tenant_admin")
+KEY_PREFIX = "tw_pk_"
+API_KEY_HEADER = "X-Api-Key"
+TENANT_HEADER = "X-Tenant-Id"
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # "storefront" | "admin"
+    role: str  # "storefront" or one of ROLES
+    subject: str
+    tenant: domain.Tenant | None
+
+
+# ---- API keys ---------------------------------------------------------------------------------
+
+
+def new_api_key() -> tuple[str, str]:
+    """A fresh key and its displayable prefix."""
+    key = KEY_PREFIX + secrets.token_hex(4) + secrets.token_hex(16)
+    return key, key[: len(KEY_PREFIX) + 8]
+
+
+def hash_api_key(pepper: str, key: str) -> str:
+    return hmac.new(pepper.encode(), key.encode(), hashlib.sha256).hexdigest()
+
+
+def storefront_principal(settings: Settings, key: str | None) -> Principal:
+    if not key:
+        raise Unauthenticated(f"Send a storefront API key in the {API_KEY_HEADER} header.")
+    if not key.startswith(KEY_PREFIX) or len(key) != len(KEY_PREFIX) + 40:
+        raise Unauthenticated("The API key is not valid.", code="invalid_api_key")
+    with current_app.extensions["tierwise"].db.transaction() as session:
+        stored = tenant_store.find_api_key(session, key[: len(KEY_PREFIX) + 8])
+    if stored is None or not hmac.compare_digest(
+        stored.key_hash, hash_api_key(settings.api_key_pepper, key)
+    ):
+        raise Unauthenticated("The API key is not valid.", code="invalid_api_key")
+    if stored.revoked:
+        raise Unauthenticated("The API key was revoked.", code="api_key_revoked")
+    if not stored.tenant.active:
+        raise Forbidden("The tenant is suspended.", code="tenant_suspended")
+    return Principal("storefront", "storefront", key[: len(KEY_PREFIX) + 8], stored.tenant)
+
+
+# ---- JWTs -------------------------------------------------------------------------------------
+
+
+def issue_token(
+    settings: Settings,
+    *,
+    role: str,
+    subject: str,
+    tenant_id: str | None,
+    now: dt.datetime,
+    ttl_seconds: int | None = None,
+) -> str:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}")
+    if role != "platform_admin" and not tenant_id:
+        raise ValueError(f"a {role} token needs a tenant")
+    claims = {
+        "iss": settings.jwt_issuer,
+        "sub": subject,
+        "role": role,
+        "iat": int(now.timestamp()),
+        "exp": int(now.timestamp()) + (ttl_seconds or settings.jwt_ttl_seconds),
+    }
+    if tenant_id:
+        claims["tenant"] = str(tenant_id)
+    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+
+
+def admin_principal(settings: Settings, header: str | None, tenant_header: str | None) -> Principal:
+    if not header or not header.startswith("Bearer "):
+        raise Unauthenticated("Send an admin token as 'Authorization: Bearer <jwt>'.")
+    token = header.removeprefix("Bearer ").strip()
+    if token.startswith(KEY_PREFIX):
+        raise Forbidden(
+            "A storefront API key cannot call the admin API.", code="storefront_key_on_admin"
+        )
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret,
+            algorithms=["HS256"],
+            issuer=settings.jwt_issuer,
+            options={"require": ["exp", "iss", "sub", "role"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthenticated("The token has expired.", code="token_expired")
+    except jwt.InvalidTokenError as error:
+        raise Unauthenticated(f"The token is not valid: {error}.", code="invalid_token")
+    role = claims.get("role")
+    if role not in ROLES:
+        raise Unauthenticated("The token has no known role.", code="invalid_token")
+    tenant_ref = claims.get("tenant")
+    if role == "platform_admin":
+        tenant_ref = tenant_header or tenant_ref
+    tenant = None
+    if tenant_ref:
+        with current_app.extensions["tierwise"].db.transaction() as session:
+            try:
+                tenant = tenant_store.get_tenant(session, tenant_ref)
+            except NotFound:
+                if role != "platform_admin":
+                    raise Unauthenticated(
+                        "The token's tenant does not exist.", code="invalid_token"
+                    )
+                raise
+    return Principal("admin", role, str(claims["sub"]), tenant)
+
+
+# ---- request hooks ----------------------------------------------------------------------------
+
+
+def _settings() -> Settings:
+    return current_app.extensions["tierwise"].settings
+
+
+def require_storefront() -> None:
+    """before_request hook of storefront blueprints."""
+    if request.method == "OPTIONS":
+        return
+    if request.headers.get("Authorization", "").startswith("Bearer ") and not request.headers.get(
+        API_KEY_HEADER
+    ):
+        raise Unauthenticated(f"Storefront routes take an API key in {API_KEY_HEADER}.")
+    g.principal = storefront_principal(_settings(), request.headers.get(API_KEY_HEADER))
+
+
+def require_tenant_admin() -> None:
+    """before_request hook of tenant admin blueprints: analysts may read, admins may write."""
+    if request.method == "OPTIONS":
+        return
+    principal = _admin()
+    if principal.tenant is None:
+        raise Forbidden(
+            f"Platform admins pick a tenant with the {TENANT_HEADER} header.",
+            code="tenant_required",
+        )
+    if request.method not in ("GET", "HEAD") and principal.role not in WRITE_ROLES:
+        raise Forbidden("This role may only read.", code="role_forbidden")
+    g.principal = principal
+
+
+def require_platform_admin() -> None:
+    if request.method == "OPTIONS":
+        return
+    principal = _admin()
+    if principal.role != "platform_admin":
+        raise Forbidden("Only platform admins may do this.", code="role_forbidden")
+    g.principal = principal
+
+
+def _admin() -> Principal:
+    if request.headers.get(API_KEY_HEADER) and not request.headers.get("Authorization"):
+        raise Forbidden(
+            "A storefront API key cannot call the admin API.", code="storefront_key_on_admin"
+        )
+    return admin_principal(
+        _settings(), request.headers.get("Authorization"), request.headers.get(TENANT_HEADER)
+    )
+
+
+def current_tenant() -> domain.Tenant:
+    tenant = g.principal.tenant
+    assert tenant is not None  # guaranteed by the blueprint's hook
+    return tenant

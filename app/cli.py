@@ -1,0 +1,170 @@
+"""``tierwise`` command line: migrate, tenants, API keys, tokens, the demo, and serving."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+
+import click
+
+from config import ConfigError, Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _db(settings: Settings):
+    from storage.db import Database
+
+    return Database.from_url(settings.database_url)
+
+
+@click.group()
+def main() -> None:
+    """tierwise operations. Configuration comes from the environment (see README)."""
+
+
+@main.command()
+def migrate() -> None:
+    """Apply database migrations."""
+    from storage.db import migrate as run
+
+    run(_settings().database_url)
+    click.echo("database is at the newest migration")
+
+
+@main.command("create-tenant")
+@click.option("--slug", required=True)
+@click.option("--name", required=True)
+@click.option("--currency", required=True)
+@click.option("--time-zone", required=True)
+@click.option("--default-capacity", type=int, default=0, show_default=True)
+def create_tenant(
+    slug: str, name: str, currency: str, time_zone: str, default_capacity: int
+) -> None:
+    """Create a tenant."""
+    import marshmallow as ma
+
+    from app.schemas import TenantCreateSchema
+    from app.services import tenants
+
+    try:
+        data = TenantCreateSchema().load(
+            {"slug": slug, "name": name, "currency": currency, "time_zone": time_zone,
+             "default_capacity": default_capacity}
+        )  # fmt: skip
+    except ma.ValidationError as error:
+        raise click.ClickException(f"invalid tenant: {error.messages}") from None
+    tenant = tenants.create_tenant(_db(_settings()), data)
+    click.echo(f"tenant {tenant.slug} {tenant.id}")
+
+
+@main.command("create-api-key")
+@click.option("--tenant", "tenant_ref", required=True, help="tenant slug or id")
+@click.option("--name", default="storefront", show_default=True)
+def create_api_key(tenant_ref: str, name: str) -> None:
+    """Create a storefront API key (printed once)."""
+    from app.services import tenants
+
+    settings = _settings()
+    db = _db(settings)
+    tenant = tenants.get_tenant(db, tenant_ref)
+    click.echo(tenants.create_api_key(db, settings.api_key_pepper, tenant, name)["key"])
+
+
+@main.command()
+@click.option(
+    "--role", type=click.Choice(["platform_admin", "tenant_admin", "analyst"]), required=True
+)
+@click.option(
+    "--tenant", "tenant_ref", default=None, help="tenant slug or id (not for platform_admin)"
+)
+@click.option("--subject", default="cli", show_default=True)
+@click.option(
+    "--ttl", "ttl_seconds", type=int, default=None, help="seconds; default JWT_TTL_SECONDS"
+)
+def token(role: str, tenant_ref: str | None, subject: str, ttl_seconds: int | None) -> None:
+    """Issue an admin JWT."""
+    from app.auth import issue_token
+    from app.services import tenants
+
+    settings = _settings()
+    tenant_id = tenants.get_tenant(_db(settings), tenant_ref).id if tenant_ref else None
+    try:
+        click.echo(
+            issue_token(
+                settings,
+                role=role,
+                subject=subject,
+                tenant_id=tenant_id,
+                now=dt.datetime.now(dt.UTC),
+                ttl_seconds=ttl_seconds,
+            )
+        )
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@main.command()
+def demo() -> None:
+    """Migrate, seed the demo tenant, print a storefront key and an admin token."""
+    from app.auth import issue_token
+    from app.demo import demo_api_key, seed_demo
+    from storage.db import migrate as run
+
+    settings = _settings()
+    run(settings.database_url)
+    db = _db(settings)
+    now = dt.datetime.now(dt.UTC)
+    tenant = seed_demo(db, now.date())
+    key = demo_api_key(db, settings.api_key_pepper, tenant)
+    admin = issue_token(
+        settings,
+        role="tenant_admin",
+        subject="demo-admin",
+        tenant_id=tenant.id,
+        now=now,
+        ttl_seconds=86400,
+    )
+    click.echo(f"demo tenant:          {tenant.slug} ({tenant.id})")
+    click.echo(f"storefront API key:   {key}")
+    click.echo(f"tenant-admin token:   {admin}")
+    click.echo("try:")
+    click.echo(f"  curl -H 'X-Api-Key: {key}' http://127.0.0.1:8000/v1/storefront/segments")
+    click.echo(
+        f"  curl -H 'X-Api-Key: {key}' http://127.0.0.1:8000/v1/storefront/segments/premium/comparison"
+    )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int)
+@click.option("--threads", default=4, show_default=True, type=int)
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the API with gunicorn."""
+    from gunicorn.app.base import BaseApplication
+
+    from app import create_app
+
+    settings = _settings()
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("accesslog", "-")
+
+        def load(self):
+            return create_app(settings)
+
+    Server().run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The demo tenant seeded by ``make run``: three segments of three tiers, add-ons, a blackout."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+from app.services import catalog, tenants
+from pricing import catalog as domain
+from pricing.errors import NotFound
+from storage.db import Database
+
+DEMO_SLUG = "demo"
+
+FEATURES = [
+    ("guided_tour", "Guided tour"),
+    ("lunch", "Lunch included"),
+    ("photo_pack", "Photo pack"),
+    ("private_guide", "Private guide"),
+    ("lounge", "Lounge access"),
+]
+
+SEGMENTS = [
+    ("budget", "Budget", 0, [4900, 6900, 8900], 1500),
+    ("premium", "Premium", 1, [12900, 15900, 19900], 2500),
+    ("luxury", "Luxury", 2, [29900, 36900, 49900], 5000),
+]
+
+
+def _features(level: int) -> list[dict]:
+    values = {
+        1: [True, False, False, False, "-"],
+        2: [True, True, True, False, "Standard"],
+        3: [True, True, True, True, "Premium"],
+    }[level]
+    return [
+        {"key": k, "label": label, "value": v}
+        for (k, label), v in zip(FEATURES, values, strict=True)
+    ]
+
+
+def seed_demo(db: Database, today: dt.date) -> domain.Tenant:
+    """Create the demo tenant and its catalog unless it exists; return it."""
+    try:
+        return tenants.get_tenant(db, DEMO_SLUG)
+    except NotFound:
+        pass
+    tenant = tenants.create_tenant(
+        db,
+        {"slug": DEMO_SLUG, "name": "Demo Adventures", "currency": "EUR",
+         "time_zone": "Europe/Berlin", "default_capacity": 10},
+    )  # fmt: skip
+    ultimate_ids = []
+    for key, name, position, prices, per_guest in SEGMENTS:
+        segment = catalog.create_segment(
+            db, tenant, {"key": key, "name": name, "position": position}
+        )
+        created = []
+        for level, price in zip(domain.TIER_LEVELS, prices, strict=True):
+            tier = catalog.create_tier(
+                db,
+                tenant,
+                {
+                    "segment_id": segment.id,
+                    "level": level,
+                    "name": domain.TIER_LEVEL_NAMES[level],
+                    "description": f"{name} {domain.TIER_LEVEL_NAMES[level]} package",
+                    "base_price": {"amount": price, "currency": "EUR"},
+                    "per_guest_price": {"amount": per_guest * level, "currency": "EUR"},
+                    "max_guests": 8,
+                    "features": _features(level),
+                    "popular": level == 2,
+                },
+            )
+            created.append(tier)
+        for lower, upper in itertools.pairwise(created):
+            catalog.update_tier(db, tenant, lower.id, None, {"upsell_target_ids": [upper.id]})
+        ultimate_ids.append(created[-1].id)
+    catalog.create_add_on(
+        db, tenant,
+        {"key": "breakfast", "name": "Breakfast", "pricing": "per_guest",
+         "price": {"amount": 1200, "currency": "EUR"}, "tier_ids": []},
+    )  # fmt: skip
+    catalog.create_add_on(
+        db, tenant,
+        {"key": "transfer", "name": "Airport transfer", "pricing": "flat",
+         "price": {"amount": 3500, "currency": "EUR"}, "tier_ids": []},
+    )  # fmt: skip
+    catalog.create_add_on(
+        db, tenant,
+        {"key": "spa", "name": "Spa session", "pricing": "per_guest",
+         "price": {"amount": 4500, "currency": "EUR"}, "tier_ids": ultimate_ids},
+    )  # fmt: skip
+    catalog.add_blackouts(
+        db,
+        tenant,
+        today + dt.timedelta(days=30),
+        today + dt.timedelta(days=30),
+        None,
+        "Maintenance",
+    )
+    return tenant
+
+
+def demo_api_key(db: Database, pepper: str, tenant: domain.Tenant) -> str:
+    """A fresh demo storefront key; earlier demo keys are revoked."""
+    page = tenants.list_api_keys(db, tenant, 0, 1000)
+    for key in page.items:
+        if key["name"] == "demo" and key["active"]:
+            tenants.revoke_api_key(db, tenant, key["id"])
+    return tenants.create_api_key(db, pepper, tenant, "demo")["key"]

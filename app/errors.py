@@ -1,0 +1,145 @@
+"""Domain errors with stable machine codes, and the one table that maps them to HTTP.
+
+Every error response, whatever raised it, has the shape of :class:`ErrorSchema`::
+
+    {"error": {"code": "validation_error", "message": "...",
+               "details": [{"path": "/json/name", "message": "Missing data for required field."}]},
+     "request_id": "..."}
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import marshmallow as ma
+from flask import g, jsonify
+from werkzeug.exceptions import HTTPException
+
+from pricing.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    Unauthenticated,
+)
+
+log = logging.getLogger(__name__)
+
+
+#: The single mapping from domain error classes to HTTP status codes.
+HTTP_STATUS: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    InvalidInput: 422,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    PreconditionRequired: 428,
+    PreconditionFailed: 412,
+}
+
+#: Machine codes for plain HTTP errors raised by Flask/Werkzeug/webargs.
+HTTP_CODES: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    412: "precondition_failed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    428: "precondition_required",
+    429: "rate_limited",
+    500: "internal_error",
+}
+
+
+class ErrorDetailSchema(ma.Schema):
+    path = ma.fields.String(metadata={"description": "JSON pointer of the offending input"})
+    message = ma.fields.String()
+
+
+class ErrorBodySchema(ma.Schema):
+    code = ma.fields.String(required=True, metadata={"description": "Stable machine code"})
+    message = ma.fields.String(required=True)
+    details = ma.fields.List(ma.fields.Nested(ErrorDetailSchema))
+
+
+class ErrorSchema(ma.Schema):
+    """The one error shape of every 4xx/5xx response."""
+
+    error = ma.fields.Nested(ErrorBodySchema, required=True)
+    request_id = ma.fields.String()
+
+
+def _pointer(parts: list[str]) -> str:
+    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def flatten_messages(messages: Any, prefix: list[str] | None = None) -> list[dict[str, str]]:
+    """marshmallow/webargs nested messages -> ``[{path: JSON pointer, message}]``."""
+    prefix = prefix or []
+    out: list[dict[str, str]] = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            out.extend(flatten_messages(value, [*prefix, str(key)]))
+    elif isinstance(messages, list):
+        if all(isinstance(m, str) for m in messages):
+            out.extend({"path": _pointer(prefix), "message": m} for m in messages)
+        else:
+            for item in messages:
+                out.extend(flatten_messages(item, prefix))
+    else:
+        out.append({"path": _pointer(prefix), "message": str(messages)})
+    return out
+
+
+def error_response(status: int, code: str, message: str, details: Any = None, headers=None):
+    body: dict[str, Any] = {"error": {"code": code, "message": message}}
+    if details:
+        body["error"]["details"] = details
+    request_id = getattr(g, "request_id", None)
+    if request_id:
+        body["request_id"] = request_id
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def handle_domain_error(error: DomainError):
+    status = next(
+        (s for cls, s in HTTP_STATUS.items() if isinstance(error, cls)),
+        400,
+    )
+    details = error.details
+    if isinstance(details, dict):
+        details = flatten_messages(details)
+    return error_response(status, error.code, error.message, details)
+
+
+def handle_http_exception(error: HTTPException):
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    details = None
+    messages = data.get("errors") or data.get("messages")
+    if messages:
+        details = flatten_messages(messages)
+    message = data.get("message") or error.description or error.name
+    if status == 422 and details:
+        message = "The request did not validate."
+    headers = dict(data.get("headers") or {})
+    if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+        headers["Allow"] = ", ".join(error.valid_methods)
+    return error_response(status, HTTP_CODES.get(status, "http_error"), message, details, headers)
+
+
+def handle_unexpected(error: Exception):
+    log.exception("unhandled error")
+    return error_response(500, "internal_error", "An unexpected error occurred; it was logged.")

@@ -1,0 +1,347 @@
+"""Request, query and response schemas, written by hand (never derived from tables).
+
+Unknown fields are rejected everywhere (marshmallow's default RAISE); every number has a range and
+every string and list a length limit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+import marshmallow as ma
+from marshmallow import fields, validate, validates_schema
+
+from pricing.money import CURRENCY_EXPONENTS
+
+KEY = validate.Regexp(
+    r"^[a-z0-9][a-z0-9_-]{0,63}$", error="Use 1-64 lowercase letters, digits, '-' or '_'."
+)
+NAME = validate.Length(min=1, max=200)
+MAX_AMOUNT = 10**12  # minor units; far above any real package price
+MAX_RANGE_DAYS = 366
+
+
+def _time_zone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ma.ValidationError("Not an IANA time zone name.") from None
+
+
+class FeatureValue(fields.Field):
+    """A feature cell: boolean, integer or short string."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or (isinstance(value, int) and abs(value) <= 10**9):
+            return value
+        if isinstance(value, str) and len(value) <= 200:
+            return value
+        raise ma.ValidationError(
+            "Must be a boolean, an integer or a string of at most 200 characters."
+        )
+
+
+class MoneySchema(ma.Schema):
+    amount = fields.Integer(
+        required=True, strict=True, validate=validate.Range(0, MAX_AMOUNT),
+        metadata={"description": "Integer minor units (cents; yen for JPY)"},
+    )  # fmt: skip
+    currency = fields.String(required=True, validate=validate.OneOf(sorted(CURRENCY_EXPONENTS)))
+
+
+class FeatureSchema(ma.Schema):
+    key = fields.String(required=True, validate=KEY)
+    label = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    value = FeatureValue(required=True)
+
+
+# ---- tenants ----------------------------------------------------------------------------------
+
+
+class TenantCreateSchema(ma.Schema):
+    slug = fields.String(required=True, validate=KEY)
+    name = fields.String(required=True, validate=NAME)
+    currency = fields.String(required=True, validate=validate.OneOf(sorted(CURRENCY_EXPONENTS)))
+    time_zone = fields.String(required=True, validate=_time_zone)
+    default_capacity = fields.Integer(
+        strict=True, load_default=0, validate=validate.Range(0, 100_000)
+    )
+
+
+class TenantUpdateSchema(ma.Schema):
+    name = fields.String(validate=NAME)
+    time_zone = fields.String(validate=_time_zone)
+    default_capacity = fields.Integer(strict=True, validate=validate.Range(0, 100_000))
+
+
+class TenantStatusSchema(TenantUpdateSchema):
+    status = fields.String(validate=validate.OneOf(["active", "suspended"]))
+
+
+class TenantSchema(ma.Schema):
+    id = fields.String()
+    slug = fields.String()
+    name = fields.String()
+    currency = fields.String()
+    time_zone = fields.String()
+    status = fields.String()
+    default_capacity = fields.Integer()
+    version = fields.Integer()
+
+
+# ---- segments ---------------------------------------------------------------------------------
+
+
+class SegmentCreateSchema(ma.Schema):
+    key = fields.String(required=True, validate=KEY)
+    name = fields.String(required=True, validate=NAME)
+    position = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, 10_000))
+
+
+class SegmentUpdateSchema(ma.Schema):
+    key = fields.String(validate=KEY)
+    name = fields.String(validate=NAME)
+    position = fields.Integer(strict=True, validate=validate.Range(0, 10_000))
+
+
+class SegmentCloneSchema(SegmentCreateSchema):
+    pass
+
+
+class SegmentSchema(ma.Schema):
+    id = fields.String()
+    key = fields.String()
+    name = fields.String()
+    position = fields.Integer()
+    status = fields.String()
+    version = fields.Integer()
+
+
+class SegmentQuerySchema(ma.Schema):
+    status = fields.String(validate=validate.OneOf(["active", "archived"]))
+
+
+# ---- tiers ------------------------------------------------------------------------------------
+
+
+class TierUpdateSchema(ma.Schema):
+    level = fields.Integer(strict=True, validate=validate.Range(1, 3))
+    name = fields.String(validate=NAME)
+    description = fields.String(validate=validate.Length(max=2000))
+    base_price = fields.Nested(MoneySchema)
+    per_guest_price = fields.Nested(MoneySchema)
+    max_guests = fields.Integer(strict=True, validate=validate.Range(1, 1000))
+    features = fields.List(fields.Nested(FeatureSchema), validate=validate.Length(max=50))
+    popular = fields.Boolean()
+    upsell_target_ids = fields.List(fields.UUID(), validate=validate.Length(max=10))
+    photos = fields.List(
+        fields.Url(schemes={"https", "http"}, validate=validate.Length(max=500)),
+        validate=validate.Length(max=20),
+    )
+
+    @validates_schema
+    def _unique_feature_keys(self, data, **kwargs):
+        keys = [f["key"] for f in data.get("features", [])]
+        if len(keys) != len(set(keys)):
+            raise ma.ValidationError("Feature keys must be unique.", "features")
+
+
+class TierCreateSchema(TierUpdateSchema):
+    segment_id = fields.UUID(required=True)
+    level = fields.Integer(required=True, strict=True, validate=validate.Range(1, 3))
+    name = fields.String(required=True, validate=NAME)
+    base_price = fields.Nested(MoneySchema, required=True)
+    max_guests = fields.Integer(required=True, strict=True, validate=validate.Range(1, 1000))
+
+
+class TierSchema(ma.Schema):
+    id = fields.String()
+    segment_id = fields.String()
+    level = fields.Integer()
+    name = fields.String()
+    description = fields.String()
+    base_price = fields.Nested(MoneySchema)
+    per_guest_price = fields.Nested(MoneySchema)
+    max_guests = fields.Integer()
+    features = fields.List(fields.Nested(FeatureSchema))
+    popular = fields.Boolean()
+    upsell_target_ids = fields.List(fields.String())
+    photos = fields.List(fields.String())
+    status = fields.String()
+    version = fields.Integer()
+
+
+class TierQuerySchema(ma.Schema):
+    segment_id = fields.UUID()
+    status = fields.String(validate=validate.OneOf(["active", "archived"]))
+
+
+# ---- add-ons ----------------------------------------------------------------------------------
+
+
+class AddOnUpdateSchema(ma.Schema):
+    key = fields.String(validate=KEY)
+    name = fields.String(validate=NAME)
+    pricing = fields.String(validate=validate.OneOf(["flat", "per_guest"]))
+    price = fields.Nested(MoneySchema)
+    tier_ids = fields.List(
+        fields.UUID(), validate=validate.Length(max=100),
+        metadata={"description": "Tiers the add-on is limited to; empty means every tier"},
+    )  # fmt: skip
+
+
+class AddOnCreateSchema(AddOnUpdateSchema):
+    key = fields.String(required=True, validate=KEY)
+    name = fields.String(required=True, validate=NAME)
+    pricing = fields.String(required=True, validate=validate.OneOf(["flat", "per_guest"]))
+    price = fields.Nested(MoneySchema, required=True)
+    tier_ids = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=100))
+
+
+class AddOnSchema(ma.Schema):
+    id = fields.String()
+    key = fields.String()
+    name = fields.String()
+    pricing = fields.String()
+    price = fields.Nested(MoneySchema)
+    tier_ids = fields.List(fields.String())
+    status = fields.String()
+    version = fields.Integer()
+
+
+class StatusQuerySchema(ma.Schema):
+    status = fields.String(validate=validate.OneOf(["active", "archived"]))
+
+
+# ---- capacity and blackouts -------------------------------------------------------------------
+
+
+class DateRangeSchema(ma.Schema):
+    """``from``..``to`` inclusive; ``to`` defaults to ``from``; at most 366 days."""
+
+    start = fields.Date(required=True, data_key="from")
+    end = fields.Date(data_key="to")
+
+    @validates_schema
+    def _range(self, data, **kwargs):
+        start, end = data.get("start"), data.get("end") or data.get("start")
+        if start and end:
+            if end < start:
+                raise ma.ValidationError("'to' must not be before 'from'.", "to")
+            if (end - start).days >= MAX_RANGE_DAYS:
+                raise ma.ValidationError(f"A range spans at most {MAX_RANGE_DAYS} days.", "to")
+
+
+class CapacitySetSchema(DateRangeSchema):
+    units = fields.Integer(required=True, strict=True, validate=validate.Range(0, 100_000))
+
+
+class CapacityDaySchema(ma.Schema):
+    date = fields.Date()
+    units = fields.Integer()
+    source = fields.String(
+        metadata={"description": "'date' (set for the day) or 'default' (tenant default)"}
+    )
+
+
+class CapacitySchema(ma.Schema):
+    tier_id = fields.String()
+    days = fields.List(fields.Nested(CapacityDaySchema))
+
+
+class BlackoutCreateSchema(DateRangeSchema):
+    tier_id = fields.UUID(
+        load_default=None, metadata={"description": "Omit to close the whole tenant"}
+    )
+    reason = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+class BlackoutSchema(ma.Schema):
+    id = fields.String()
+    tier_id = fields.String(allow_none=True)
+    date = fields.Date()
+    reason = fields.String()
+
+
+class BlackoutQuerySchema(ma.Schema):
+    start = fields.Date(data_key="from")
+    end = fields.Date(data_key="to")
+    tier_id = fields.UUID()
+
+
+# ---- API keys ---------------------------------------------------------------------------------
+
+
+class ApiKeyCreateSchema(ma.Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class ApiKeySchema(ma.Schema):
+    id = fields.String()
+    name = fields.String()
+    prefix = fields.String()
+    created_at = fields.DateTime()
+    revoked_at = fields.DateTime(allow_none=True)
+    active = fields.Boolean()
+
+
+class ApiKeyCreatedSchema(ApiKeySchema):
+    key = fields.String(metadata={"description": "The full key; shown once, never again"})
+
+
+# ---- storefront -------------------------------------------------------------------------------
+
+
+class PublicSegmentSchema(ma.Schema):
+    id = fields.String()
+    key = fields.String()
+    name = fields.String()
+    position = fields.Integer()
+
+
+class PublicTierSchema(ma.Schema):
+    id = fields.String()
+    level = fields.Integer()
+    name = fields.String()
+    description = fields.String()
+    base_price = fields.Nested(MoneySchema)
+    per_guest_price = fields.Nested(MoneySchema)
+    max_guests = fields.Integer()
+    popular = fields.Boolean()
+    upsell_target_ids = fields.List(fields.String())
+    photos = fields.List(fields.String())
+
+
+class FeatureRowSchema(ma.Schema):
+    key = fields.String()
+    label = fields.String()
+    values = fields.List(
+        FeatureValue(allow_none=True), metadata={"description": "One per tier, in level order"}
+    )
+
+
+class PublicAddOnSchema(ma.Schema):
+    id = fields.String()
+    key = fields.String()
+    name = fields.String()
+    pricing = fields.String()
+    price = fields.Nested(MoneySchema)
+    tier_ids = fields.List(fields.String(), metadata={"description": "Empty: every tier"})
+
+
+class TierComparisonSchema(ma.Schema):
+    segment = fields.Nested(PublicSegmentSchema)
+    currency = fields.String()
+    tiers = fields.List(fields.Nested(PublicTierSchema))
+    feature_matrix = fields.List(fields.Nested(FeatureRowSchema))
+    add_ons = fields.List(fields.Nested(PublicAddOnSchema))
+
+
+class HealthSchema(ma.Schema):
+    status = fields.String()
+    checks = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+def date_range(data: dict) -> tuple[dt.date, dt.date]:
+    return data["start"], data.get("end") or data["start"]

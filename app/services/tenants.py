@@ -1,0 +1,55 @@
+"""Tenant and credential use cases (platform operators, tenant admins, the CLI)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.auth import hash_api_key, new_api_key
+from pricing import catalog as domain
+from storage import tenants as store
+from storage.catalog import CatalogRepository, Page
+from storage.db import Database
+
+
+def create_tenant(db: Database, data: dict[str, Any]) -> domain.Tenant:
+    with db.transaction() as s:
+        return store.create_tenant(s, **data)
+
+
+def list_tenants(db: Database, offset: int, limit: int) -> Page[domain.Tenant]:
+    with db.transaction() as s:
+        return store.list_tenants(s, offset=offset, limit=limit)
+
+
+def get_tenant(db: Database, ref: str) -> domain.Tenant:
+    with db.transaction() as s:
+        return store.get_tenant(s, ref)
+
+
+def update_tenant(
+    db: Database, tenant: domain.Tenant, version: int | None, data: dict[str, Any]
+) -> domain.Tenant:
+    with db.transaction() as s:
+        return CatalogRepository(s, tenant).update_tenant(version, data)
+
+
+def list_api_keys(
+    db: Database, tenant: domain.Tenant, offset: int, limit: int
+) -> Page[dict[str, Any]]:
+    with db.transaction() as s:
+        return CatalogRepository(s, tenant).list_api_keys(offset=offset, limit=limit)
+
+
+def create_api_key(db: Database, pepper: str, tenant: domain.Tenant, name: str) -> dict[str, Any]:
+    """A new storefront key; the full key is in the result once and stored only as a hash."""
+    key, prefix = new_api_key()
+    with db.transaction() as s:
+        record = CatalogRepository(s, tenant).create_api_key(
+            name=name, prefix=prefix, key_hash=hash_api_key(pepper, key)
+        )
+    return {**record, "key": key}
+
+
+def revoke_api_key(db: Database, tenant: domain.Tenant, key_id: str) -> dict[str, Any]:
+    with db.transaction() as s:
+        return CatalogRepository(s, tenant).revoke_api_key(key_id)

@@ -1,0 +1,134 @@
+"""Settings read from environment variables and validated once, at start-up.
+
+Two modes:
+
+* ``server`` (default): PostgreSQL + Redis; every secret must be given.
+* ``embedded``: a SQLite file and an in-process cache, with development secrets, so
+  ``make run`` works on a fresh machine with no external services. Never for production.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+
+EMBEDDED_DEV_SECRET = "embedded-mode-development-secret-not-for-production"
+
+
+class ConfigError(ValueError):
+    """Raised with every problem found in the environment, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: str = "server"
+    database_url: str = ""
+    redis_url: str = ""
+    cache_backend: str = "redis"  # redis | memory
+    jwt_secret: str = field(default="", repr=False)
+    jwt_issuer: str = "tierwise"
+    jwt_ttl_seconds: int = 3600
+    api_key_pepper: str = field(default="", repr=False)
+    max_body_bytes: int = 65536
+    default_page_size: int = 50
+    max_page_size: int = 200
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``env`` (default ``os.environ``); raise ConfigError listing all problems."""
+        env = os.environ if env is None else env
+        problems: list[str] = []
+        mode = env.get("TIERWISE_MODE", "server").strip().lower()
+        if mode not in ("server", "embedded"):
+            problems.append(f"TIERWISE_MODE must be 'server' or 'embedded', got {mode!r}")
+            mode = "server"
+        embedded = mode == "embedded"
+
+        def text(name: str, default: str) -> str:
+            return env.get(name, default).strip() or default
+
+        def integer(name: str, default: int, low: int, high: int) -> int:
+            raw = env.get(name)
+            if raw is None or raw.strip() == "":
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                problems.append(f"{name} must be an integer, got {raw!r}")
+                return default
+            if not low <= value <= high:
+                problems.append(f"{name} must be between {low} and {high}, got {value}")
+            return value
+
+        database_url = text("DATABASE_URL", "sqlite:///var/tierwise-demo.db" if embedded else "")
+        if not database_url:
+            problems.append("DATABASE_URL is required (e.g. postgresql+psycopg://user@host/db)")
+        elif not database_url.startswith(("postgresql+psycopg://", "sqlite:///")):
+            problems.append("DATABASE_URL must start with postgresql+psycopg:// or sqlite:///")
+
+        cache_backend = text("CACHE_BACKEND", "memory" if embedded else "redis").lower()
+        if cache_backend not in ("redis", "memory"):
+            problems.append(f"CACHE_BACKEND must be 'redis' or 'memory', got {cache_backend!r}")
+        redis_url = text("REDIS_URL", "")
+        if cache_backend == "redis":
+            if not redis_url:
+                problems.append("REDIS_URL is required when CACHE_BACKEND=redis")
+            elif not redis_url.startswith(("redis://", "rediss://", "unix://")):
+                problems.append("REDIS_URL must start with redis://, rediss:// or unix://")
+
+        secrets = {}
+        for name in ("JWT_SECRET", "API_KEY_PEPPER"):
+            value = env.get(name, "") or (EMBEDDED_DEV_SECRET if embedded else "")
+            if len(value) < 32:
+                problems.append(f"{name} must be set to at least 32 characters")
+            secrets[name] = value
+
+        log_level = text("LOG_LEVEL", "INFO").upper()
+        if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            problems.append(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+
+        settings = cls(
+            mode=mode,
+            database_url=database_url,
+            redis_url=redis_url,
+            cache_backend=cache_backend,
+            jwt_secret=secrets["JWT_SECRET"],
+            jwt_issuer=text("JWT_ISSUER", "tierwise"),
+            jwt_ttl_seconds=integer("JWT_TTL_SECONDS", 3600, 60, 30 * 24 * 3600),
+            api_key_pepper=secrets["API_KEY_PEPPER"],
+            max_body_bytes=integer("MAX_BODY_BYTES", 65536, 1024, 10 * 1024 * 1024),
+            default_page_size=integer("DEFAULT_PAGE_SIZE", 50, 1, 1000),
+            max_page_size=integer("MAX_PAGE_SIZE", 200, 1, 1000),
+            log_level=log_level,
+        )
+        if problems:
+            raise ConfigError(problems)
+        return settings
+
+    def replace(self, **changes: object) -> Settings:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Settings(**values)  # type: ignore[arg-type]
+
+
+#: Documented in README (configuration table); keep the two in step.
+ENVIRONMENT_VARIABLES = (
+    "TIERWISE_MODE",
+    "DATABASE_URL",
+    "CACHE_BACKEND",
+    "REDIS_URL",
+    "JWT_SECRET",
+    "JWT_ISSUER",
+    "JWT_TTL_SECONDS",
+    "API_KEY_PEPPER",
+    "MAX_BODY_BYTES",
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
+    "LOG_LEVEL",
+)

@@ -1,0 +1,131 @@
+"""Catalog value types as the domain sees them, and the tier comparison built from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pricing.money import Money
+
+TIER_LEVELS = (1, 2, 3)
+TIER_LEVEL_NAMES = {1: "Essential", 2: "Preferred", 3: "Ultimate"}
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    key: str
+    label: str
+    value: bool | int | str
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    id: str
+    key: str
+    name: str
+    position: int
+    status: str = "active"
+    version: int = 1
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    id: str
+    segment_id: str
+    level: int
+    name: str
+    description: str
+    base_price: Money
+    per_guest_price: Money
+    max_guests: int
+    features: tuple[Feature, ...] = ()
+    popular: bool = False
+    upsell_target_ids: tuple[str, ...] = ()
+    photos: tuple[str, ...] = ()
+    status: str = "active"
+    version: int = 1
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True, slots=True)
+class AddOn:
+    id: str
+    key: str
+    name: str
+    pricing: str  # "flat" | "per_guest"
+    price: Money
+    tier_ids: tuple[str, ...] = ()  # empty: every tier
+    status: str = "active"
+    version: int = 1
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    def available_for(self, tier_id: str) -> bool:
+        return not self.tier_ids or tier_id in self.tier_ids
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureRow:
+    key: str
+    label: str
+    values: tuple[bool | int | str | None, ...]  # one per tier, in level order
+
+
+@dataclass(frozen=True, slots=True)
+class TierComparison:
+    segment: Segment
+    currency: str
+    tiers: tuple[Tier, ...]
+    feature_matrix: tuple[FeatureRow, ...]
+    add_ons: tuple[AddOn, ...] = field(default_factory=tuple)
+
+
+def compare_tiers(
+    segment: Segment, currency: str, tiers: list[Tier], add_ons: list[AddOn]
+) -> TierComparison:
+    """Active tiers of ``segment`` in level order, with their features as a matrix.
+
+    Matrix rows follow the first appearance of each feature key walking the tiers in level order;
+    a tier without a feature has ``None`` in that row. Add-ons listed are the active ones available
+    to at least one of the shown tiers.
+    """
+    shown = sorted((t for t in tiers if t.active), key=lambda t: t.level)
+    labels: dict[str, str] = {}
+    for tier in shown:
+        for feature in tier.features:
+            labels.setdefault(feature.key, feature.label)
+    by_tier: list[dict[str, Any]] = [{f.key: f.value for f in t.features} for t in shown]
+    matrix = tuple(
+        FeatureRow(key, label, tuple(values.get(key) for values in by_tier))
+        for key, label in labels.items()
+    )
+    tier_ids = {t.id for t in shown}
+    offered = tuple(
+        a for a in add_ons if a.active and (not a.tier_ids or tier_ids.intersection(a.tier_ids))
+    )
+    return TierComparison(segment, currency, tuple(shown), matrix, offered)
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    id: str
+    slug: str
+    name: str
+    currency: str
+    time_zone: str
+    status: str = "active"
+    default_capacity: int = 0
+    version: int = 1
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"

@@ -1,0 +1,235 @@
+"""SQLAlchemy 2 models. Every tenant-owned table has ``tenant_id`` leading its keys and indexes,
+and foreign keys between tenant-owned rows include ``tenant_id``, so the database itself refuses a
+row that points into another tenant."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+STATUS_ACTIVE = "active"
+STATUS_ARCHIVED = "archived"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+        dt.datetime: DateTime(timezone=True),
+    }
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'suspended')", name="status"),
+        CheckConstraint("default_capacity >= 0", name="default_capacity_non_negative"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    default_capacity: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}  # optimistic locking; the ETag is this version
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    """Storefront publishable keys. Only a keyed hash is stored; ``prefix`` is shown to admins
+    and is globally unique because a key must be found before its tenant is known."""
+
+    __tablename__ = "api_keys"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class Segment(Base):
+    __tablename__ = "segments"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "key"),
+        CheckConstraint("status IN ('active', 'archived')", name="status"),
+        Index("ix_segments_tenant_position", "tenant_id", "status", "position"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    key: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default=STATUS_ACTIVE)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}  # optimistic locking; the ETag is this version
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Tier(Base):
+    __tablename__ = "tiers"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "segment_id"], ["segments.tenant_id", "segments.id"]),
+        CheckConstraint("level BETWEEN 1 AND 3", name="level_range"),
+        CheckConstraint("base_price_minor >= 0", name="base_price_non_negative"),
+        CheckConstraint("per_guest_price_minor >= 0", name="per_guest_price_non_negative"),
+        CheckConstraint("max_guests >= 1", name="max_guests_positive"),
+        CheckConstraint("status IN ('active', 'archived')", name="status"),
+        # One active tier per (segment, level): archived tiers may share a level.
+        Index(
+            "uq_tiers_active_level",
+            "tenant_id",
+            "segment_id",
+            "level",
+            unique=True,
+            postgresql_where=text("status = 'active'"),
+            sqlite_where=text("status = 'active'"),
+        ),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    segment_id: Mapped[uuid.UUID] = mapped_column()
+    level: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    base_price_minor: Mapped[int] = mapped_column(BigInteger)
+    per_guest_price_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    max_guests: Mapped[int] = mapped_column(Integer)
+    features: Mapped[list[Any]] = mapped_column(default=list)
+    popular: Mapped[bool] = mapped_column(Boolean, default=False)
+    upsell_target_ids: Mapped[list[Any]] = mapped_column(default=list)
+    photos: Mapped[list[Any]] = mapped_column(default=list)
+    status: Mapped[str] = mapped_column(String(16), default=STATUS_ACTIVE)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}  # optimistic locking; the ETag is this version
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AddOn(Base):
+    __tablename__ = "add_ons"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "key"),
+        CheckConstraint("pricing IN ('flat', 'per_guest')", name="pricing"),
+        CheckConstraint("price_minor >= 0", name="price_non_negative"),
+        CheckConstraint("status IN ('active', 'archived')", name="status"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    key: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    pricing: Mapped[str] = mapped_column(String(16))
+    price_minor: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default=STATUS_ACTIVE)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}  # optimistic locking; the ETag is this version
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AddOnTier(Base):
+    """Limits an add-on to some tiers; an add-on with no rows here is available to every tier."""
+
+    __tablename__ = "add_on_tiers"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "add_on_id"], ["add_ons.tenant_id", "add_ons.id"], ondelete="CASCADE"
+        ),
+        ForeignKeyConstraint(["tenant_id", "tier_id"], ["tiers.tenant_id", "tiers.id"]),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    add_on_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    tier_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+
+
+class Capacity(Base):
+    """Units of a tier on one service date; dates without a row use the tenant default."""
+
+    __tablename__ = "capacity"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "tier_id"], ["tiers.tenant_id", "tiers.id"]),
+        CheckConstraint("units >= 0", name="units_non_negative"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    tier_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    service_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    units: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Blackout(Base):
+    """A closed service date, tenant-wide (``tier_id`` null) or for one tier."""
+
+    __tablename__ = "blackouts"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "tier_id"], ["tiers.tenant_id", "tiers.id"]),
+        Index(
+            "uq_blackouts_tenant_wide",
+            "tenant_id",
+            "service_date",
+            unique=True,
+            postgresql_where=text("tier_id IS NULL"),
+            sqlite_where=text("tier_id IS NULL"),
+        ),
+        Index(
+            "uq_blackouts_tier",
+            "tenant_id",
+            "tier_id",
+            "service_date",
+            unique=True,
+            postgresql_where=text("tier_id IS NOT NULL"),
+            sqlite_where=text("tier_id IS NOT NULL"),
+        ),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tier_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    service_date: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

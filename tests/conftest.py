@@ -1,0 +1,195 @@
+"""Shared fixtures: a real PostgreSQL database built from the migrations once per run, each test
+inside a rolled-back outer transaction, and a real Redis (database 15, flushed per test)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+from sqlalchemy import make_url
+from sqlalchemy.orm import sessionmaker
+
+from app import create_app
+from app.auth import issue_token
+from app.services import catalog, tenants
+from config import Settings
+from pricing import catalog as domain
+from storage.cache import RedisCache
+from storage.db import Database, make_engine, migrate
+
+TEST_DATABASE_URL = os.environ.get(
+    "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/tierwise_test"
+)
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+SECRET = "test-secret-" + "x" * 40
+PEPPER = "test-pepper-" + "y" * 40
+
+
+def _recreate_database(url: str) -> None:
+    parsed = make_url(url)
+    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{parsed.database}"')
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    _recreate_database(TEST_DATABASE_URL)
+    migrate(TEST_DATABASE_URL)
+    return TEST_DATABASE_URL
+
+
+@pytest.fixture(scope="session")
+def engine(pg_url):
+    engine = make_engine(pg_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db(engine):
+    """A Database whose every transaction is a savepoint inside one outer transaction that is
+    rolled back after the test, so tests never see each other's rows."""
+    connection = engine.connect()
+    outer = connection.begin()
+    factory = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    yield Database(engine, factory)
+    outer.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def cache():
+    cache = RedisCache(TEST_REDIS_URL)
+    cache._client.flushdb()
+    yield cache
+    cache._client.flushdb()
+    cache._client.close()
+
+
+@pytest.fixture
+def settings(pg_url) -> Settings:
+    return Settings.from_env(
+        {
+            "DATABASE_URL": pg_url,
+            "REDIS_URL": TEST_REDIS_URL,
+            "JWT_SECRET": SECRET,
+            "API_KEY_PEPPER": PEPPER,
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+
+
+@pytest.fixture
+def app(settings, db, cache):
+    return create_app(settings, db=db, cache=cache)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+# ---- a tenant with credentials and a catalog --------------------------------------------------
+
+
+@dataclass
+class TenantFixture:
+    tenant: domain.Tenant
+    api_key: str
+    admin_token: str
+    analyst_token: str
+    segment: domain.Segment
+    tiers: list[domain.Tier]
+    add_on: domain.AddOn
+    blackout: dict
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
+    @property
+    def analyst(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.analyst_token}"}
+
+    @property
+    def storefront(self) -> dict[str, str]:
+        return {"X-Api-Key": self.api_key}
+
+
+def token_for(settings: Settings, role: str, tenant_id: str | None, **kw) -> str:
+    return issue_token(
+        settings, role=role, subject=f"test-{role}", tenant_id=tenant_id,
+        now=kw.pop("now", dt.datetime.now(dt.UTC)), **kw,
+    )  # fmt: skip
+
+
+def build_tenant(
+    db: Database, settings: Settings, slug: str, currency: str = "EUR"
+) -> TenantFixture:
+    tenant = tenants.create_tenant(
+        db, {"slug": slug, "name": slug.title(), "currency": currency,
+             "time_zone": "Europe/Berlin", "default_capacity": 5},
+    )  # fmt: skip
+    segment = catalog.create_segment(
+        db, tenant, {"key": f"{slug}-premium", "name": "Premium", "position": 1}
+    )
+    tiers = [
+        catalog.create_tier(
+            db,
+            tenant,
+            {
+                "segment_id": segment.id,
+                "level": level,
+                "name": domain.TIER_LEVEL_NAMES[level],
+                "base_price": {"amount": 10000 * level, "currency": currency},
+                "per_guest_price": {"amount": 1000, "currency": currency},
+                "max_guests": 6,
+                "features": [{"key": "lunch", "label": "Lunch", "value": level > 1}],
+                "popular": level == 2,
+            },
+        )
+        for level in (1, 2, 3)
+    ]
+    add_on = catalog.create_add_on(
+        db, tenant,
+        {"key": "breakfast", "name": "Breakfast", "pricing": "per_guest",
+         "price": {"amount": 900, "currency": currency}, "tier_ids": [tiers[2].id]},
+    )  # fmt: skip
+    day = dt.date(2031, 1, 1)
+    blackout = catalog.add_blackouts(db, tenant, day, day, tiers[0].id, "closed")[0]
+    key = tenants.create_api_key(db, settings.api_key_pepper, tenant, "test")["key"]
+    return TenantFixture(
+        tenant=tenant,
+        api_key=key,
+        admin_token=token_for(settings, "tenant_admin", tenant.id),
+        analyst_token=token_for(settings, "analyst", tenant.id),
+        segment=segment,
+        tiers=tiers,
+        add_on=add_on,
+        blackout=blackout,
+    )
+
+
+@pytest.fixture
+def tenant_a(db, settings) -> TenantFixture:
+    return build_tenant(db, settings, f"a{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def tenant_b(db, settings) -> TenantFixture:
+    return build_tenant(db, settings, f"b{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def platform_headers(settings) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for(settings, 'platform_admin', None)}"}
