@@ -16,6 +16,7 @@ from app.errors import (
     handle_http_exception,
     handle_unexpected,
 )
+from app.rules_runtime import RulesRuntime
 from config import Settings
 from pricing.errors import DomainError
 from storage.cache import Cache, make_cache
@@ -56,16 +57,35 @@ def create_app(
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     logging.basicConfig(level=settings.log_level)
+    db = db or Database.from_url(settings.database_url)
+    cache = cache or make_cache(settings.cache_backend, settings.redis_url)
     app.extensions["tierwise"] = Services(
         settings=settings,
-        db=db or Database.from_url(settings.database_url),
-        cache=cache or make_cache(settings.cache_backend, settings.redis_url),
+        db=db,
+        cache=cache,
+        rules=RulesRuntime(db, cache, engine=settings.rules_engine),
     )
 
     api = TierwiseApi(app, spec_kwargs={"components": {"securitySchemes": SECURITY_SCHEMES}})
-    from app.api import admin_account, admin_catalog, admin_inventory, health, platform, storefront
+    from app.api import (
+        admin_account,
+        admin_catalog,
+        admin_inventory,
+        admin_rulesets,
+        health,
+        platform,
+        storefront,
+    )
 
-    for module in (health, storefront, admin_catalog, admin_inventory, admin_account, platform):
+    for module in (
+        health,
+        storefront,
+        admin_catalog,
+        admin_inventory,
+        admin_rulesets,
+        admin_account,
+        platform,
+    ):
         api.register_blueprint(module.blp)
     _document_security(api)
 

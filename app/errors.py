@@ -26,6 +26,7 @@ from pricing.errors import (
     PreconditionRequired,
     Unauthenticated,
 )
+from rules.engine import RulesEngineError
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ HTTP_STATUS: dict[type[DomainError], int] = {
     Forbidden: 403,
     PreconditionRequired: 428,
     PreconditionFailed: 412,
+    RulesEngineError: 503,
 }
 
 #: Machine codes for plain HTTP errors raised by Flask/Werkzeug/webargs.

@@ -12,7 +12,9 @@ import zoneinfo
 import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
 
+from app.errors import ErrorDetailSchema
 from pricing.money import CURRENCY_EXPONENTS
+from rules.language import KINDS as RULE_KINDS
 
 KEY = validate.Regexp(
     r"^[a-z0-9][a-z0-9_-]{0,63}$", error="Use 1-64 lowercase letters, digits, '-' or '_'."
@@ -23,9 +25,13 @@ MAX_RANGE_DAYS = 366
 
 
 def _time_zone(value: str) -> None:
+    if len(value) > 64:  # tenants.time_zone is VARCHAR(64)
+        raise ma.ValidationError("Not an IANA time zone name.")
     try:
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: "Europe" is a directory of the tz database, an over-long name is refused by
+        # the file system; neither is a zone.
         raise ma.ValidationError("Not an IANA time zone name.") from None
 
 
@@ -60,7 +66,7 @@ class FeatureSchema(ma.Schema):
 
 
 class TenantCreateSchema(ma.Schema):
-    slug = fields.String(required=True, validate=KEY)
+    slug = fields.String(required=True, validate=[KEY, validate.Length(max=63)])  # VARCHAR(63)
     name = fields.String(required=True, validate=NAME)
     currency = fields.String(required=True, validate=validate.OneOf(sorted(CURRENCY_EXPONENTS)))
     time_zone = fields.String(required=True, validate=_time_zone)
@@ -345,3 +351,126 @@ class HealthSchema(ma.Schema):
 
 def date_range(data: dict) -> tuple[dt.date, dt.date]:
     return data["start"], data.get("end") or data["start"]
+
+
+# ---- rulesets ---------------------------------------------------------------------------------
+
+
+class RulesetDocumentField(fields.Dict):
+    """A ruleset document (see the rule language reference); validated by rules.language."""
+
+
+class DraftCreateSchema(ma.Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    document = RulesetDocumentField(metadata={"description": "Omit to copy a published version"})
+    from_version = fields.Integer(strict=True, validate=validate.Range(1, 10**9))
+
+
+class DraftUpdateSchema(ma.Schema):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    document = RulesetDocumentField()
+
+
+class DraftSchema(ma.Schema):
+    id = fields.String()
+    name = fields.String()
+    document = fields.Dict()
+    based_on_version = fields.Integer(allow_none=True)
+    created_by = fields.String()
+    version = fields.Integer()
+    updated_at = fields.DateTime()
+
+
+class DocumentSchema(ma.Schema):
+    document = RulesetDocumentField(required=True)
+
+
+class ValidationReportSchema(ma.Schema):
+    valid = fields.Boolean()
+    rule_count = fields.Integer()
+    warnings = fields.List(fields.Nested(ErrorDetailSchema))
+
+
+class CaseResultSchema(ma.Schema):
+    name = fields.String()
+    passed = fields.Boolean()
+    mismatches = fields.List(fields.String())
+
+
+class TestReportSchema(ma.Schema):
+    passed = fields.Boolean()
+    errors = fields.List(fields.Nested(ErrorDetailSchema))
+    cases = fields.List(fields.Nested(CaseResultSchema))
+
+
+class FactsSchema(ma.Schema):
+    facts = fields.Dict(
+        required=True, metadata={"description": "Facts of the vocabulary; dates as YYYY-MM-DD"}
+    )
+    kinds = fields.List(
+        fields.String(validate=validate.OneOf(RULE_KINDS)), validate=validate.Length(min=1, max=6)
+    )
+    at = fields.AwareDateTime(
+        metadata={"description": "Evaluate the version in force at this time (default now)"}
+    )
+
+
+class SimulateSchema(ma.Schema):
+    facts = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=100))
+    kinds = fields.List(
+        fields.String(validate=validate.OneOf(RULE_KINDS)), validate=validate.Length(min=1, max=6)
+    )
+
+
+class PublishSchema(ma.Schema):
+    note = fields.String(load_default="", validate=validate.Length(max=500))
+    activates_at = fields.AwareDateTime(
+        load_default=None, metadata={"description": "Schedule the activation (default now)"}
+    )
+
+
+class VersionSchema(ma.Schema):
+    number = fields.Integer()
+    content_hash = fields.String()
+    author = fields.String()
+    note = fields.String()
+    created_at = fields.DateTime()
+    document = fields.Dict()
+
+
+class VersionSummarySchema(VersionSchema):
+    class Meta:
+        exclude = ("document",)
+
+
+class ActivationSchema(ma.Schema):
+    sequence = fields.Integer()
+    version_number = fields.Integer()
+    action = fields.String()
+    activates_at = fields.DateTime()
+    created_by = fields.String()
+    created_at = fields.DateTime()
+
+
+class PublishedSchema(ma.Schema):
+    version = fields.Nested(VersionSummarySchema)
+    activation = fields.Nested(ActivationSchema)
+
+
+class ActivationStateSchema(ma.Schema):
+    active_version = fields.Integer(allow_none=True)
+    scheduled = fields.List(fields.Nested(ActivationSchema))
+    history = fields.List(fields.Nested(ActivationSchema))
+
+
+class DiffQuerySchema(ma.Schema):
+    old = fields.Integer(required=True, data_key="from", validate=validate.Range(1, 10**9))
+    new = fields.Integer(required=True, data_key="to", validate=validate.Range(1, 10**9))
+
+
+class ExplainedOutcomeSchema(ma.Schema):
+    version = fields.Integer()
+    content_hash = fields.String()
+    decisions = fields.Raw()
+    fired = fields.List(fields.String())
+    considered = fields.List(fields.Dict())

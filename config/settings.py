@@ -38,6 +38,7 @@ class Settings:
     default_page_size: int = 50
     max_page_size: int = 200
     log_level: str = "INFO"
+    rules_engine: str = "durable"  # durable | reference
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -93,6 +94,10 @@ class Settings:
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             problems.append(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
 
+        rules_engine = text("RULES_ENGINE", "durable").lower()
+        if rules_engine not in ("durable", "reference"):
+            problems.append(f"RULES_ENGINE must be 'durable' or 'reference', got {rules_engine!r}")
+
         settings = cls(
             mode=mode,
             database_url=database_url,
@@ -106,6 +111,7 @@ class Settings:
             default_page_size=integer("DEFAULT_PAGE_SIZE", 50, 1, 1000),
             max_page_size=integer("MAX_PAGE_SIZE", 200, 1, 1000),
             log_level=log_level,
+            rules_engine=rules_engine,
         )
         if problems:
             raise ConfigError(problems)
@@ -131,4 +137,5 @@ ENVIRONMENT_VARIABLES = (
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
     "LOG_LEVEL",
+    "RULES_ENGINE",
 )

@@ -15,6 +15,7 @@ class Cache(Protocol):
     def get(self, key: str) -> bytes | None: ...
     def set(self, key: str, value: bytes, ttl_seconds: int) -> None: ...
     def delete(self, key: str) -> None: ...
+    def incr(self, key: str) -> int: ...
     def ping(self) -> None: ...
 
 
@@ -45,6 +46,13 @@ class MemoryCache:
         with self._lock:
             self._data.pop(key, None)
 
+    def incr(self, key: str) -> int:
+        with self._lock:
+            _, value = self._data.get(key, (0.0, b"0"))
+            new = int(value) + 1
+            self._data[key] = (float("inf"), str(new).encode())
+            return new
+
     def ping(self) -> None:
         return None
 
@@ -65,6 +73,9 @@ class RedisCache:
 
     def delete(self, key: str) -> None:
         self._client.delete(key)
+
+    def incr(self, key: str) -> int:
+        return int(self._client.incr(key))  # type: ignore[arg-type]
 
     def ping(self) -> None:
         self._client.ping()

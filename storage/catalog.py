@@ -192,12 +192,13 @@ class CatalogRepository:
         return segment_value(self._row(m.Segment, segment_id, "segment"))
 
     def find_segment(self, ref: str) -> domain.Segment:
-        """A segment by id or key."""
+        """A segment by id or key (a key may itself parse as a UUID: the id is tried first)."""
         key = as_uuid(ref)
-        cond = m.Segment.id == key if key else m.Segment.key == ref
-        row = self.session.scalars(
-            select(m.Segment).where(m.Segment.tenant_id == self.tenant_id, cond)
-        ).first()
+        row = self.session.get(m.Segment, (self.tenant_id, key)) if key else None
+        if row is None:
+            row = self.session.scalars(
+                select(m.Segment).where(m.Segment.tenant_id == self.tenant_id, m.Segment.key == ref)
+            ).first()
         if row is None:
             raise NotFound("segment not found.", code="segment_not_found")
         return segment_value(row)

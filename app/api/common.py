@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from flask import current_app, request
 from flask_smorest import Blueprint
 
+from app.rules_runtime import RulesRuntime
 from config import Settings
-from pricing.errors import PreconditionFailed, PreconditionRequired
+from pricing.errors import InvalidInput, PreconditionFailed, PreconditionRequired
 from storage.cache import Cache
 from storage.db import Database
 
@@ -20,16 +21,29 @@ class Services:
     settings: Settings
     db: Database
     cache: Cache
+    rules: RulesRuntime
 
 
 def services() -> Services:
     return current_app.extensions["tierwise"]
 
 
+#: The highest MAX_PAGE_SIZE the configuration accepts; the configured limit is applied per request.
+PAGE_SIZE_CEILING = 1000
+
+
+class TierwiseBlueprint(Blueprint):
+    DEFAULT_PAGINATION_PARAMETERS = {
+        "page": 1,
+        "page_size": Settings.default_page_size,
+        "max_page_size": PAGE_SIZE_CEILING,
+    }
+
+
 def blueprint(
     name: str, url_prefix: str, description: str, hook: Callable[[], None] | None
 ) -> Blueprint:
-    blp = Blueprint(name, name, url_prefix=url_prefix, description=description)
+    blp = TierwiseBlueprint(name, name, url_prefix=url_prefix, description=description)
     if hook is not None:
         blp.before_request(hook)
     return blp
@@ -59,9 +73,25 @@ def if_match_version() -> int:
 
 
 class Paging:
-    """Pagination arguments as flask-smorest passes them, turned into offset/limit."""
+    """Pagination arguments as flask-smorest passes them, turned into offset/limit, with the
+    configured ``DEFAULT_PAGE_SIZE`` and ``MAX_PAGE_SIZE`` applied."""
 
     def __init__(self, parameters) -> None:
+        settings = services().settings
+        if "page_size" not in request.args:
+            parameters.page_size = settings.default_page_size
+        elif parameters.page_size > settings.max_page_size:
+            raise InvalidInput(
+                "The request did not validate.",
+                code="validation_error",
+                details=[
+                    {
+                        "path": "/query/page_size",
+                        "message": "Must be greater than or equal to 1 and less than or equal "
+                        f"to {settings.max_page_size}.",
+                    }
+                ],
+            )
         self.parameters = parameters
 
     @property

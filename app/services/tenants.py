@@ -12,8 +12,13 @@ from storage.db import Database
 
 
 def create_tenant(db: Database, data: dict[str, Any]) -> domain.Tenant:
+    """A tenant, with the default ruleset published as its version 1."""
+    from app.services.rulesets import publish_default
+
     with db.transaction() as s:
-        return store.create_tenant(s, **data)
+        tenant = store.create_tenant(s, **data)
+    publish_default(db, tenant.id)
+    return tenant
 
 
 def list_tenants(db: Database, offset: int, limit: int) -> Page[domain.Tenant]:

@@ -13,7 +13,8 @@ import re
 
 import pytest
 
-from app.services import tenants
+from app.services import rulesets, tenants
+from rules.defaults import DEFAULT_RULESET
 
 TENANT_PREFIXES = ("/v1/admin", "/v1/storefront")
 DAY = "2031-01-01"
@@ -27,6 +28,9 @@ REQUESTS: dict[tuple[str, str], dict] = {
     ("admin-inventory.TierCapacity", "GET"): {"query": {"from": DAY}},
     ("admin-inventory.TierCapacity", "PUT"): {"json": {"from": DAY, "units": 0}},
     ("admin-inventory.TierCapacity", "DELETE"): {"query": {"from": DAY}},
+    ("admin-rulesets.DraftById", "PATCH"): {"json": {"name": "Hijacked"}, "if_match": True},
+    ("admin-rulesets.SimulateDraft", "POST"): {"json": {"facts": [{}]}},
+    ("admin-rulesets.PublishDraft", "POST"): {"json": {}},
 }
 
 #: Routes without a tenant-owned id in the path, and how B's ids are smuggled in instead.
@@ -42,6 +46,8 @@ FOREIGN_IN_BODY = {
     },
     ("admin-inventory.Blackouts", "GET"): lambda b: {"query": {"tier_id": b.tiers[0].id}},
     ("admin-inventory.Blackouts", "POST"): lambda b: {"json": {"from": DAY, "tier_id": b.tiers[0].id}},
+    ("admin-rulesets.Drafts", "POST"): lambda b: {"json": {"name": "copy", "from_version": B_ONLY_VERSION}},
+    ("admin-rulesets.Diff", "GET"): lambda b: {"query": {"from": 1, "to": B_ONLY_VERSION}},
 }  # fmt: skip
 
 #: Routes that take no tenant-owned id at all; their answers must not mention B.
@@ -56,12 +62,20 @@ ID_FREE = {
     ("admin-account.ApiKeys", "POST"),
     ("storefront.PublicSegments", "GET"),
     ("admin-catalog.Tiers", "GET"),
+    ("admin-rulesets.Drafts", "GET"),
+    ("admin-rulesets.Versions", "GET"),
+    ("admin-rulesets.Active", "GET"),
+    ("admin-rulesets.ValidateDocument", "POST"),
+    ("admin-rulesets.Evaluate", "POST"),
 }
 ID_FREE_BODIES = {
     ("admin-catalog.Segments", "POST"): {"json": {"key": "own-new", "name": "Own"}},
     ("admin-account.OwnTenant", "PATCH"): {"json": {"name": "Renamed"}, "if_match": True},
     ("admin-account.ApiKeys", "POST"): {"json": {"name": "another"}},
+    ("admin-rulesets.ValidateDocument", "POST"): {"json": {"document": {"rules": []}}},
+    ("admin-rulesets.Evaluate", "POST"): {"json": {"facts": {"tier_level": 1}}},
 }
+B_ONLY_VERSION = 4  # tenant B publishes versions 2..4; tenant A only has version 1
 
 
 def tenant_routes(app):
@@ -73,7 +87,14 @@ def tenant_routes(app):
 
 def foreign_ids(b, db) -> dict[str, str]:
     key_id = tenants.list_api_keys(db, b.tenant, 0, 10).items[0]["id"]
+    for n in range(2, B_ONLY_VERSION + 1):
+        rulesets.publish_document(
+            db, None, b.tenant.id, {**DEFAULT_RULESET, "description": f"v{n}"}, "test"
+        )
+    draft = rulesets.create_draft(db, b.tenant, "test", "b-draft", None, None)
     return {
+        "draft_id": draft.id,
+        "number": str(B_ONLY_VERSION),
         "segment_id": b.segment.id,
         "segment": b.segment.id,
         "tier_id": b.tiers[0].id,
@@ -87,7 +108,8 @@ def snapshot(client, b) -> dict:
     """Everything B's admin can read, to prove A's calls changed nothing."""
     paths = ["/v1/admin/segments", "/v1/admin/tiers", "/v1/admin/add-ons", "/v1/admin/blackouts",
              "/v1/admin/api-keys", "/v1/admin/tenant",
-             f"/v1/admin/tiers/{b.tiers[0].id}/capacity?from={DAY}"]  # fmt: skip
+             f"/v1/admin/tiers/{b.tiers[0].id}/capacity?from={DAY}",
+             "/v1/admin/rulesets/drafts", "/v1/admin/rulesets/versions", "/v1/admin/rulesets/active"]  # fmt: skip
     return {p: client.get(p, headers=b.admin).get_json() for p in paths}
 
 
@@ -107,8 +129,8 @@ def headers_for(a, rule):
 def test_every_tenant_route_answers_404_for_another_tenants_ids(
     app, client, db, tenant_a, tenant_b
 ):
-    before = snapshot(client, tenant_b)
     ids = foreign_ids(tenant_b, db)
+    before = snapshot(client, tenant_b)
     b_ids = set(ids.values()) | {t.id for t in tenant_b.tiers}
     uncovered, checked = [], 0
     for rule, method in tenant_routes(app):
@@ -163,7 +185,8 @@ def test_admin_routes_refuse_missing_or_storefront_credentials(app, client, tena
                for m in r.methods - {"HEAD", "OPTIONS"}]  # fmt: skip
     assert len(routes) > 20
     for rule, method in routes:
-        path = re.sub(r"<(?:\w+:)?\w+>", "00000000-0000-0000-0000-000000000000", rule.rule)
+        path = re.sub(r"<int:\w+>", "1", rule.rule)
+        path = re.sub(r"<(?:\w+:)?\w+>", "00000000-0000-0000-0000-000000000000", path)
         response = client.open(path, method=method, headers=headers, json={})
         assert response.status_code == expected, (rule.rule, method, response.get_json())
 

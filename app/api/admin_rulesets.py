@@ -1,0 +1,212 @@
+"""Tenant admin: ruleset drafts, validation, tests, simulation, publishing, rollback, versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import g
+from flask.views import MethodView
+
+from app import schemas as s
+from app.api.common import Paging, blueprint, etag, if_match_version, services
+from app.auth import current_tenant, require_tenant_admin
+from app.errors import ErrorSchema
+from app.services import rulesets
+
+blp = blueprint(
+    "admin-rulesets",
+    "/v1/admin/rulesets",
+    "Tenant admin: rulesets and their lifecycle.",
+    require_tenant_admin,
+)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _author() -> str:
+    return f"{g.principal.role}:{g.principal.subject}"
+
+
+@blp.route("/drafts")
+class Drafts(MethodView):
+    @blp.response(200, s.DraftSchema(many=True))
+    @blp.paginate()
+    def get(self, pagination_parameters):
+        """List drafts"""
+        paging = Paging(pagination_parameters)
+        return paging.done(
+            rulesets.list_drafts(services().db, current_tenant(), paging.offset, paging.limit)
+        )
+
+    @blp.arguments(s.DraftCreateSchema)
+    @blp.response(201, s.DraftSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Version not found")
+    def post(self, data):
+        """Create a draft from a document, or from a published version (default: the newest)"""
+        draft = rulesets.create_draft(
+            services().db,
+            current_tenant(),
+            _author(),
+            data["name"],
+            data.get("document"),
+            data.get("from_version"),
+        )
+        return draft, 201, etag(draft.version)
+
+
+@blp.route("/drafts/<uuid:draft_id>")
+class DraftById(MethodView):
+    @blp.response(200, s.DraftSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def get(self, draft_id):
+        """Get a draft"""
+        draft = rulesets.get_draft(services().db, current_tenant(), str(draft_id))
+        return draft, 200, etag(draft.version)
+
+    @blp.arguments(s.DraftUpdateSchema)
+    @blp.response(200, s.DraftSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    @blp.alt_response(412, schema=ErrorSchema, description="Stale If-Match")
+    @blp.alt_response(428, schema=ErrorSchema, description="If-Match missing")
+    def patch(self, data, draft_id):
+        """Edit a draft (If-Match required); the document must be a valid ruleset"""
+        draft = rulesets.update_draft(
+            services().db, current_tenant(), str(draft_id), if_match_version(), data
+        )
+        return draft, 200, etag(draft.version)
+
+    @blp.response(204)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def delete(self, draft_id):
+        """Delete a draft"""
+        rulesets.delete_draft(services().db, current_tenant(), str(draft_id))
+
+
+@blp.route("/validate")
+class ValidateDocument(MethodView):
+    @blp.arguments(s.DocumentSchema)
+    @blp.response(200, s.ValidationReportSchema)
+    def post(self, data):
+        """Validate a ruleset document: 422 with every error located, else warnings"""
+        return rulesets.validate_document(data["document"])
+
+
+@blp.route("/drafts/<uuid:draft_id>/validate")
+class ValidateDraft(MethodView):
+    @blp.response(200, s.ValidationReportSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def post(self, draft_id):
+        """Warnings for a draft: overlaps, unreachable rules, parameters outside guardrails"""
+        return rulesets.validate_draft(services().db, current_tenant(), str(draft_id))
+
+
+@blp.route("/drafts/<uuid:draft_id>/test")
+class TestDraft(MethodView):
+    @blp.response(200, s.TestReportSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def post(self, draft_id):
+        """Run the draft's example cases on the serving engine (in a separate process)"""
+        return rulesets.test_draft(services().db, current_tenant(), str(draft_id))
+
+
+@blp.route("/drafts/<uuid:draft_id>/simulate")
+class SimulateDraft(MethodView):
+    @blp.arguments(s.SimulateSchema)
+    @blp.response(200)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def post(self, data, draft_id):
+        """Evaluate the draft and the active version side by side on the given facts"""
+        svc = services()
+        return rulesets.simulate(
+            svc.db,
+            svc.rules,
+            current_tenant(),
+            str(draft_id),
+            data["facts"],
+            data.get("kinds"),
+            _now(),
+        )
+
+
+@blp.route("/drafts/<uuid:draft_id>/publish")
+class PublishDraft(MethodView):
+    @blp.arguments(s.PublishSchema)
+    @blp.response(201, s.PublishedSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def post(self, data, draft_id):
+        """Publish the draft as an immutable version, active now or at activates_at (its tests must pass)"""
+        svc = services()
+        version, activation = rulesets.publish_draft(
+            svc.db,
+            svc.rules,
+            current_tenant(),
+            str(draft_id),
+            _author(),
+            data["note"],
+            data["activates_at"],
+            _now(),
+        )
+        return {"version": version, "activation": activation}
+
+
+@blp.route("/versions")
+class Versions(MethodView):
+    @blp.response(200, s.VersionSummarySchema(many=True))
+    @blp.paginate()
+    def get(self, pagination_parameters):
+        """List published versions, newest first"""
+        paging = Paging(pagination_parameters)
+        return paging.done(
+            rulesets.list_versions(services().db, current_tenant(), paging.offset, paging.limit)
+        )
+
+
+@blp.route("/versions/<int:number>")
+class VersionByNumber(MethodView):
+    @blp.response(200, s.VersionSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def get(self, number):
+        """Get a published version with its document"""
+        return rulesets.get_version(services().db, current_tenant(), number)
+
+
+@blp.route("/versions/<int:number>/activate")
+class Rollback(MethodView):
+    @blp.response(201, s.ActivationSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def post(self, number):
+        """Make a published version active now (rollback)"""
+        svc = services()
+        return rulesets.rollback(svc.db, svc.rules, current_tenant(), number, _author(), _now())
+
+
+@blp.route("/active")
+class Active(MethodView):
+    @blp.response(200, s.ActivationStateSchema)
+    def get(self):
+        """The active version, scheduled activations and the activation history"""
+        return rulesets.activation_state(services().db, current_tenant(), _now())
+
+
+@blp.route("/diff")
+class Diff(MethodView):
+    @blp.arguments(s.DiffQuerySchema, location="query")
+    @blp.response(200)
+    @blp.alt_response(404, schema=ErrorSchema, description="Version not found")
+    def get(self, args):
+        """Rule-by-rule difference between two versions"""
+        return rulesets.diff_versions(services().db, current_tenant(), args["old"], args["new"])
+
+
+@blp.route("/evaluate")
+class Evaluate(MethodView):
+    @blp.arguments(s.FactsSchema)
+    @blp.response(200, s.ExplainedOutcomeSchema)
+    def post(self, data):
+        """Evaluate the version in force (now or at `at`) on facts, with the explanation"""
+        svc = services()
+        return rulesets.evaluate_active(
+            svc.rules, current_tenant(), data["facts"], data.get("kinds"), data.get("at") or _now()
+        )

@@ -1,0 +1,314 @@
+"""Ruleset lifecycle use cases: drafts, validate, test, simulate, publish, rollback, versions, diff."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from app.rules_runtime import RulesRuntime
+from pricing import catalog as domain
+from pricing.errors import InvalidInput
+from rules.checks import analyse
+from rules.defaults import DEFAULT_RULESET
+from rules.documents import canonical_json, content_hash
+from rules.engine import compile_program, evaluate
+from rules.language import KINDS, Ruleset, RulesetInvalid, parse_facts, parse_ruleset
+from rules.outcome import Outcome
+from rules.verify import Verification, verify_in_subprocess
+from storage.catalog import Page
+from storage.db import Database
+from storage.rulesets import Activation, Draft, RulesetRepository, Version, active_at
+
+Verifier = Callable[[Any], Verification]
+
+
+def parse_or_422(document: Any) -> Ruleset:
+    try:
+        return parse_ruleset(document)
+    except RulesetInvalid as error:
+        raise InvalidInput(
+            "The ruleset is not valid.", code="ruleset_invalid", details=error.errors
+        ) from None
+
+
+def _json_safe(document: Any) -> Any:
+    """The document as stored: plain JSON (YAML dates and the like become strings)."""
+    import json
+
+    return json.loads(canonical_json(document))
+
+
+# ---- drafts -------------------------------------------------------------------------------------
+
+
+def list_drafts(db: Database, tenant: domain.Tenant, offset: int, limit: int) -> Page[Draft]:
+    with db.transaction() as s:
+        return RulesetRepository(s, tenant.id).list_drafts(offset, limit)
+
+
+def get_draft(db: Database, tenant: domain.Tenant, draft_id: str) -> Draft:
+    with db.transaction() as s:
+        return RulesetRepository(s, tenant.id).draft(draft_id)
+
+
+def create_draft(
+    db: Database,
+    tenant: domain.Tenant,
+    author: str,
+    name: str,
+    document: Any | None,
+    from_version: int | None,
+) -> Draft:
+    """A new draft from a document, or a copy of a published version (default: the newest)."""
+    with db.transaction() as s:
+        repo = RulesetRepository(s, tenant.id)
+        if document is None:
+            number = from_version or repo.next_version_number() - 1
+            document = repo.version(number).document
+            from_version = number
+        else:
+            document = _json_safe(document)
+            parse_or_422(document)
+        return repo.create_draft(
+            name=name, document=document, based_on_version=from_version, created_by=author
+        )
+
+
+def update_draft(
+    db: Database,
+    tenant: domain.Tenant,
+    draft_id: str,
+    expected_version: int,
+    changes: dict[str, Any],
+) -> Draft:
+    if "document" in changes:
+        changes["document"] = _json_safe(changes["document"])
+        parse_or_422(changes["document"])
+    with db.transaction() as s:
+        return RulesetRepository(s, tenant.id).update_draft(draft_id, expected_version, changes)
+
+
+def delete_draft(db: Database, tenant: domain.Tenant, draft_id: str) -> None:
+    with db.transaction() as s:
+        RulesetRepository(s, tenant.id).delete_draft(draft_id)
+
+
+def validate_document(document: Any) -> dict[str, Any]:
+    """422 with every error located, else the warnings."""
+    ruleset = parse_or_422(_json_safe(document))
+    warnings = analyse(ruleset)
+    return {
+        "valid": True,
+        "rule_count": len(ruleset.rules),
+        "warnings": [{"code": w.code, "path": w.path, "message": w.message} for w in warnings],
+    }
+
+
+def validate_draft(db: Database, tenant: domain.Tenant, draft_id: str) -> dict[str, Any]:
+    return validate_document(get_draft(db, tenant, draft_id).document)
+
+
+def test_draft(
+    db: Database, tenant: domain.Tenant, draft_id: str, verifier: Verifier = verify_in_subprocess
+) -> dict[str, Any]:
+    """Compile with the serving engine and run the draft's example cases, in a separate process."""
+    result = verifier(get_draft(db, tenant, draft_id).document)
+    return {"passed": result.ok, "errors": result.errors, "cases": result.cases}
+
+
+def facts_or_422(raw: Any, path: str) -> dict[str, Any]:
+    try:
+        return parse_facts(raw, path)
+    except RulesetInvalid as error:
+        raise InvalidInput(
+            "The facts are not valid.", code="invalid_facts", details=error.errors
+        ) from None
+
+
+def _explain(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "decisions": outcome.decisions,
+        "fired": list(outcome.fired),
+        "considered": [
+            {"rule_id": r.rule_id, "kind": r.kind, "priority": r.priority, "matched": r.matched,
+             "fired": r.fired, "why_not": r.why_not}
+            for r in outcome.considered
+        ],
+    }  # fmt: skip
+
+
+def simulate(
+    db: Database, runtime: RulesRuntime, tenant: domain.Tenant, draft_id: str,
+    fact_sets: list[Mapping[str, Any]], kinds: list[str] | None, now: dt.datetime,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Draft (reference evaluator, a dry run) and active version side by side, explained."""
+    draft = parse_or_422(get_draft(db, tenant, draft_id).document)
+    program = compile_program(draft, engine="reference", name="simulation")
+    wanted = kinds or list(KINDS)
+    results = []
+    parsed = [facts_or_422(raw, f"/json/facts/{i}") for i, raw in enumerate(fact_sets)]
+    for raw, facts in zip(fact_sets, parsed, strict=True):
+        draft_outcome = evaluate(program, facts, wanted)
+        active, active_outcome = runtime.evaluate(tenant.id, facts, now, wanted)
+        results.append(
+            {
+                "facts": dict(raw),
+                "draft": _explain(draft_outcome),
+                "active": {"version": active.version, **_explain(active_outcome)},
+                "changed": sorted(
+                    k for k in wanted if draft_outcome.decisions[k] != active_outcome.decisions[k]
+                ),
+            }
+        )
+    return results
+
+
+# ---- versions -----------------------------------------------------------------------------------
+
+
+def publish_document(
+    db: Database, runtime: RulesRuntime | None, tenant_id: str, document: Any, author: str,
+    note: str = "", activates_at: dt.datetime | None = None, now: dt.datetime | None = None,
+) -> tuple[Version, Activation]:  # fmt: skip
+    """Store an immutable version and schedule its activation (now by default) in one transaction."""
+    now = now or dt.datetime.now(dt.UTC)
+    with db.transaction() as s:
+        repo = RulesetRepository(s, tenant_id)
+        repo.lock_tenant()
+        version = repo.add_version(
+            document=document, content_hash=content_hash(document), author=author, note=note
+        )
+        activation = repo.activate(
+            version_number=version.number,
+            action="publish",
+            activates_at=activates_at or now,
+            created_by=author,
+        )
+    if runtime is not None:
+        runtime.announce(tenant_id)
+    return version, activation
+
+
+def publish_draft(
+    db: Database, runtime: RulesRuntime, tenant: domain.Tenant, draft_id: str, author: str,
+    note: str, activates_at: dt.datetime | None, now: dt.datetime, verifier: Verifier = verify_in_subprocess,
+) -> tuple[Version, Activation]:  # fmt: skip
+    if activates_at is not None and activates_at < now - dt.timedelta(minutes=1):
+        raise InvalidInput(
+            "activates_at is in the past.",
+            code="activation_in_past",
+            details=[{"path": "/json/activates_at", "message": "Must be now or later."}],
+        )
+    draft = get_draft(db, tenant, draft_id)
+    parse_or_422(draft.document)
+    result = verifier(draft.document)
+    if not result.ok:
+        failed = [
+            {"path": f"/tests/{i}", "message": f"{c['name']}: " + "; ".join(c["mismatches"])}
+            for i, c in enumerate(result.cases)
+            if not c["passed"]
+        ]
+        raise InvalidInput(
+            "The ruleset failed its checks and was not published.",
+            code="ruleset_tests_failed" if failed else "ruleset_engine_failed",
+            details=failed or result.errors,
+        )
+    return publish_document(db, runtime, tenant.id, draft.document, author, note, activates_at, now)
+
+
+def publish_default(db: Database, tenant_id: str) -> Version:
+    """Version 1 of every new tenant: the default ruleset, active at once."""
+    version, _ = publish_document(
+        db,
+        None,
+        tenant_id,
+        _json_safe(DEFAULT_RULESET),
+        "system",
+        "default ruleset",
+        dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+    )
+    return version
+
+
+def rollback(
+    db: Database,
+    runtime: RulesRuntime,
+    tenant: domain.Tenant,
+    number: int,
+    author: str,
+    now: dt.datetime,
+) -> Activation:
+    """Make an earlier version active now (a new activation row; history is kept)."""
+    with db.transaction() as s:
+        repo = RulesetRepository(s, tenant.id)
+        repo.lock_tenant()
+        activation = repo.activate(
+            version_number=number, action="rollback", activates_at=now, created_by=author
+        )
+    runtime.announce(tenant.id)
+    return activation
+
+
+def list_versions(db: Database, tenant: domain.Tenant, offset: int, limit: int) -> Page[Version]:
+    with db.transaction() as s:
+        return RulesetRepository(s, tenant.id).list_versions(offset, limit)
+
+
+def get_version(db: Database, tenant: domain.Tenant, number: int) -> Version:
+    with db.transaction() as s:
+        return RulesetRepository(s, tenant.id).version(number)
+
+
+def activation_state(db: Database, tenant: domain.Tenant, now: dt.datetime) -> dict[str, Any]:
+    with db.transaction() as s:
+        activations = RulesetRepository(s, tenant.id).activations()
+    current = active_at(activations, now)
+    return {
+        "active_version": current.version_number if current else None,
+        "scheduled": [
+            a
+            for a in activations
+            if a.activates_at.replace(tzinfo=a.activates_at.tzinfo or dt.UTC) > now
+        ],
+        "history": list(reversed(activations)),
+    }
+
+
+def diff_versions(db: Database, tenant: domain.Tenant, old: int, new: int) -> dict[str, Any]:
+    """Rule-by-rule difference between two versions (by rule id)."""
+    with db.transaction() as s:
+        repo = RulesetRepository(s, tenant.id)
+        before, after = repo.version(old).document, repo.version(new).document
+    old_rules = {r["id"]: r for r in before["rules"]}
+    new_rules = {r["id"]: r for r in after["rules"]}
+    settings = {
+        key: {"before": before.get(key), "after": after.get(key)}
+        for key in ("stacking", "guardrails")
+        if before.get(key) != after.get(key)
+    }
+    return {
+        "from": old,
+        "to": new,
+        "added": [new_rules[i] for i in new_rules if i not in old_rules],
+        "removed": [old_rules[i] for i in old_rules if i not in new_rules],
+        "changed": [
+            {"id": i, "before": old_rules[i], "after": new_rules[i],
+             "fields": sorted(k for k in set(old_rules[i]) | set(new_rules[i]) if old_rules[i].get(k) != new_rules[i].get(k))}
+            for i in old_rules if i in new_rules and old_rules[i] != new_rules[i]
+        ],
+        "settings": settings,
+    }  # fmt: skip
+
+
+def evaluate_active(
+    runtime: RulesRuntime,
+    tenant: domain.Tenant,
+    facts: Mapping[str, Any],
+    kinds: list[str] | None,
+    at: dt.datetime,
+) -> dict[str, Any]:
+    active, outcome = runtime.evaluate(
+        tenant.id, facts_or_422(facts, "/json/facts"), at, kinds or list(KINDS)
+    )
+    return {"version": active.version, "content_hash": active.content_hash, **_explain(outcome)}

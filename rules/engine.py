@@ -1,0 +1,216 @@
+"""The one interface the rest of tierwise uses: compile a ruleset into a ``Program`` and
+``evaluate(program, facts) -> Outcome``.
+
+Two matchers implement the same contract (which rules' conditions hold for a complete fact set):
+
+* ``durable`` — the durable-rules C engine, reached only through ``rules.durable_binding``. A
+  ruleset is split into chunks that each stay inside the engine's limits (range tests and
+  equality alternatives per chunk, see ``chunk_rules``), and every chunk is one engine ruleset.
+* ``reference`` — pure Python closures over the same language (``rules.conditions``); used for
+  dry runs (validation, simulation) and as the oracle of the differential tests.
+
+Resolution per kind (composition, defaults) is shared: ``rules.outcome.resolve``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pricing.errors import DomainError
+from rules.conditions import negation_normal_form, predicate
+from rules.language import KINDS, All, AnyOf, Condition, Leaf, Rule, Ruleset
+from rules.outcome import Outcome, resolve
+from rules.vocabulary import complete_facts
+
+#: Per engine ruleset (chunk). The engine fails for some inputs when more than 64 range tests match
+#: at once, and hangs with more than 511 equality alternatives on one attribute; a chunk holds at
+#: most these many, whatever the input, so neither can happen.
+MAX_RANGE_TESTS_PER_CHUNK = 60
+MAX_EQUALITIES_PER_FACT_PER_CHUNK = 400
+ALWAYS_FACT = "_t"  # constant 1 in every fact set; a rule without conditions tests it
+
+
+class RulesEngineError(DomainError):
+    """The engine failed; no price may be produced from this evaluation."""
+
+    code = "rules_engine_error"
+
+
+class Matcher(Protocol):
+    def match(self, facts: Mapping[str, Any]) -> set[str]: ...
+    def close(self) -> None: ...
+
+
+@dataclass
+class Program:
+    """A compiled ruleset, ready to evaluate. Thread-safe; close() when no request uses it."""
+
+    ruleset: Ruleset
+    matcher: Matcher
+    engine: str
+    name: str = ""
+    _closed: bool = field(default=False, repr=False)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.matcher.close()
+
+
+def evaluate(program: Program, facts: Mapping[str, Any], kinds: Iterable[str] = KINDS) -> Outcome:
+    """Resolve the decisions of ``kinds`` for ``facts`` (missing facts take their defaults)."""
+    complete = complete_facts(dict(facts))
+    matched = program.matcher.match(complete)
+    return resolve(program.ruleset, matched, complete, kinds)
+
+
+# ---- reference ---------------------------------------------------------------------------------
+
+
+class ReferenceMatcher:
+    def __init__(self, ruleset: Ruleset) -> None:
+        self._rules = [(rule.id, predicate(rule.when)) for rule in ruleset.rules]
+
+    def match(self, facts: Mapping[str, Any]) -> set[str]:
+        return {rule_id for rule_id, holds in self._rules if holds(facts)}
+
+    def close(self) -> None:
+        return None
+
+
+# ---- durable ------------------------------------------------------------------------------------
+
+
+def _durable_expr(condition: Condition) -> dict[str, Any]:
+    """A condition in negation normal form -> durable's match expression."""
+    if isinstance(condition, Leaf):
+        fact, op, value = condition.fact, condition.op, condition.value
+        if op == "eq":
+            return {fact: value}
+        if op == "ne":
+            return {"$neq": {fact: value}}
+        if op in ("lt", "lte", "gt", "gte"):
+            return {f"${op}": {fact: value}}
+        if op == "in":
+            return {fact: value[0]} if len(value) == 1 else {"$or": [{fact: v} for v in value]}
+        if op == "not_in":
+            parts = [{"$neq": {fact: v}} for v in value]
+            return parts[0] if len(parts) == 1 else {"$and": parts}
+        if op == "between":
+            return {"$and": [{"$gte": {fact: value[0]}}, {"$lte": {fact: value[1]}}]}
+        raise AssertionError(op)
+    if isinstance(condition, All):
+        if not condition.items:
+            return {ALWAYS_FACT: 1}
+        return {"$and": [_durable_expr(i) for i in condition.items]}
+    assert isinstance(condition, AnyOf)
+    if not condition.items:
+        return {ALWAYS_FACT: 0}  # never: the constant is 1
+    return {"$or": [_durable_expr(i) for i in condition.items]}
+
+
+def _costs(condition: Condition) -> tuple[int, dict[str, int]]:
+    """(range tests, equality alternatives per fact) of a condition in negation normal form."""
+    ranges = 0
+    equalities: dict[str, int] = {}
+    stack = [condition]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Leaf):
+            if item.op in ("lt", "lte", "gt", "gte"):
+                ranges += 1
+            elif item.op == "between":
+                ranges += 2
+            else:
+                count = len(item.value) if isinstance(item.value, tuple) else 1
+                equalities[item.fact] = equalities.get(item.fact, 0) + count
+        else:
+            stack.extend(item.items)  # type: ignore[union-attr]
+    return ranges, equalities
+
+
+def chunk_rules(rules: Iterable[Rule]) -> list[list[tuple[Rule, Condition]]]:
+    """Group rules (with their conditions in negation normal form) into engine-sized chunks."""
+    chunks: list[list[tuple[Rule, Condition]]] = []
+    current: list[tuple[Rule, Condition]] = []
+    ranges = 0
+    equalities: dict[str, int] = {}
+    for rule in rules:
+        nnf = negation_normal_form(rule.when)
+        rule_ranges, rule_equalities = _costs(nnf)
+        fits = ranges + rule_ranges <= MAX_RANGE_TESTS_PER_CHUNK and all(
+            equalities.get(f, 0) + n <= MAX_EQUALITIES_PER_FACT_PER_CHUNK
+            for f, n in rule_equalities.items()
+        )
+        if current and not fits:
+            chunks.append(current)
+            current, ranges, equalities = [], 0, {}
+        current.append((rule, nnf))
+        ranges += rule_ranges
+        for f, n in rule_equalities.items():
+            equalities[f] = equalities.get(f, 0) + n
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+_names = itertools.count()
+_names_lock = threading.Lock()
+
+
+def _unique_name(prefix: str) -> str:
+    with _names_lock:
+        return f"{prefix}.{next(_names)}"
+
+
+class DurableMatcher:
+    def __init__(self, ruleset: Ruleset, name: str) -> None:
+        from rules import durable_binding
+
+        self._binding = durable_binding
+        self._engines: list[Any] = []
+        self._ids: list[dict[str, str]] = []
+        try:
+            for number, chunk in enumerate(chunk_rules(ruleset.rules)):
+                names = {f"r{i}": rule.id for i, (rule, _) in enumerate(chunk)}
+                spec = {
+                    f"r{i}": {"all": [{"m": _durable_expr(nnf)}]}
+                    for i, (_, nnf) in enumerate(chunk)
+                }
+                self._engines.append(
+                    durable_binding.CompiledRuleset(_unique_name(f"{name}.c{number}"), spec)
+                )
+                self._ids.append(names)
+        except durable_binding.DurableError as error:
+            self.close()
+            raise RulesEngineError(
+                f"The rules engine could not compile the ruleset: {error}."
+            ) from None
+
+    def match(self, facts: Mapping[str, Any]) -> set[str]:
+        fact = dict(facts)
+        fact[ALWAYS_FACT] = 1
+        matched: set[str] = set()
+        try:
+            for engine, names in zip(self._engines, self._ids, strict=True):
+                matched.update(names[n] for n in engine.match(fact))
+        except self._binding.DurableError as error:
+            raise RulesEngineError(f"The rules engine failed: {error}.") from None
+        return matched
+
+    def close(self) -> None:
+        engines, self._engines = self._engines, []
+        for engine in engines:
+            engine.close()
+
+
+def compile_program(ruleset: Ruleset, *, engine: str = "durable", name: str = "ruleset") -> Program:
+    if engine == "reference":
+        return Program(ruleset, ReferenceMatcher(ruleset), engine, name)
+    if engine == "durable":
+        return Program(ruleset, DurableMatcher(ruleset, name), engine, name)
+    raise ValueError(f"unknown rules engine {engine!r}")

@@ -1,0 +1,97 @@
+"""Compiled rulesets cached per (tenant, version): compiled lazily, least recently used evicted,
+and closed only once no request holds them (reference counts)."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from rules.engine import Program
+
+
+@dataclass
+class _Entry:
+    program: Program
+    refs: int = 0
+    retired: bool = False
+
+
+@dataclass
+class ProgramCache:
+    """``acquire(key, build)`` yields the program for ``key``, building it on first use."""
+
+    capacity: int = 256
+    _entries: OrderedDict[Hashable, _Entry] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _building: dict[Hashable, threading.Lock] = field(default_factory=dict)
+    compiled: int = 0
+    evicted: int = 0
+
+    @contextmanager
+    def acquire(self, key: Hashable, build: Callable[[], Program]) -> Iterator[Program]:
+        entry = self._checkout(key, build)
+        try:
+            yield entry.program
+        finally:
+            self._release(entry)
+
+    def _checkout(self, key: Hashable, build: Callable[[], Program]) -> _Entry:
+        while True:
+            with self._lock:
+                entry = self._entries.get(key)
+                if entry is not None:
+                    self._entries.move_to_end(key)
+                    entry.refs += 1
+                    return entry
+                building = self._building.setdefault(key, threading.Lock())
+            with building:  # one build per key; others wait and then find it cached
+                with self._lock:
+                    if key in self._entries:
+                        continue
+                program = build()
+                with self._lock:
+                    self._building.pop(key, None)
+                    entry = _Entry(program, refs=1)
+                    self._entries[key] = entry
+                    self.compiled += 1
+                    victims = self._evict()
+                self._close(victims)
+                return entry
+
+    def _evict(self) -> list[_Entry]:
+        victims = []
+        while len(self._entries) > self.capacity:
+            _, victim = self._entries.popitem(last=False)
+            victim.retired = True
+            self.evicted += 1
+            if victim.refs == 0:
+                victims.append(victim)
+        return victims
+
+    def _release(self, entry: _Entry) -> None:
+        with self._lock:
+            entry.refs -= 1
+            close = entry.retired and entry.refs == 0
+        if close:
+            entry.program.close()
+
+    @staticmethod
+    def _close(victims: list[_Entry]) -> None:
+        for victim in victims:
+            victim.program.close()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            victims = []
+            for entry in self._entries.values():
+                entry.retired = True
+                if entry.refs == 0:
+                    victims.append(entry)
+            self._entries.clear()
+        self._close(victims)

@@ -1,0 +1,114 @@
+"""The typed fact vocabulary rules may test. Every fact is always present when a ruleset is
+evaluated: facts the caller does not know take the documented default, so a condition never
+depends on whether a fact was supplied, and ``not`` can be pushed down to the leaves exactly."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+INT = "int"
+STR = "str"
+DATE = "date"  # written in rules as "YYYY-MM-DD", evaluated as the integer YYYYMMDD
+
+BOOKING_STATUSES = ("none", "pending", "paid", "cancelled", "refunded")
+AVAILABILITY = ("available", "sold_out", "blacked_out")
+
+
+@dataclass(frozen=True, slots=True)
+class FactType:
+    name: str
+    type: str
+    description: str
+    low: int = 0
+    high: int = 0
+    choices: tuple[str, ...] = ()
+    default: int | str = 0
+
+
+def _int(name: str, low: int, high: int, description: str, default: int = 0) -> FactType:
+    return FactType(name, INT, description, low, high, default=default)
+
+
+def _str(name: str, description: str, choices: tuple[str, ...] = (), default: str = "") -> FactType:
+    return FactType(name, STR, description, choices=choices, default=default)
+
+
+MAX_AMOUNT = 10**12
+
+FACTS: dict[str, FactType] = {
+    f.name: f
+    for f in (
+        _str("segment", "segment key of the tier being priced"),
+        _str("segment_id", "segment id"),
+        _str("tier_id", "tier id"),
+        _int("tier_level", 0, 3, "tier level 1..3 (0 when not about a tier)"),
+        _str("from_segment", "upgrade: segment key of the current tier"),
+        _str("from_tier_id", "upgrade: id of the current tier"),
+        _int("from_tier_level", 0, 3, "upgrade: level of the current tier"),
+        _int("level_delta", -3, 3, "upgrade: target level minus current level"),
+        FactType("service_date", DATE, "service date (tenant time zone)", 19000101, 99991231),
+        _int("service_year", 0, 9999, "year of the service date"),
+        _int("service_month", 0, 12, "month of the service date, 1..12"),
+        _int("service_day", 0, 31, "day of month of the service date"),
+        _int("service_weekday", 0, 7, "ISO weekday of the service date, 1 = Monday .. 7 = Sunday"),
+        _int("service_week", 0, 53, "ISO week number of the service date"),
+        _int("lead_days", -1, 3650, "days from today (tenant time zone) to the service date", -1),
+        _int("guests", 0, 1000, "party size"),
+        _int(
+            "amount",
+            0,
+            MAX_AMOUNT,
+            "subtotal in minor units before rules (base + guests + add-ons)",
+        ),
+        _int("add_on_count", 0, 100, "number of add-ons selected"),
+        _int("units_left", 0, 100_000, "capacity left for the tier on the date"),
+        _str("availability", "tier availability on the date", AVAILABILITY, "available"),
+        _str(
+            "booking_status",
+            "status of the booking the question is about",
+            BOOKING_STATUSES,
+            "none",
+        ),
+        _str("experiment", "key of the experiment the visitor is in ('' if none)"),
+        _str("variant", "experiment variant of the visitor ('' if none)"),
+        _str("currency", "tenant currency, ISO 4217"),
+    )
+}
+
+
+def date_number(value: dt.date) -> int:
+    return value.year * 10000 + value.month * 100 + value.day
+
+
+def date_facts(service_date: dt.date, today: dt.date) -> dict[str, int]:
+    """The facts derived from a service date and "today" (both in the tenant's time zone)."""
+    iso = service_date.isocalendar()
+    return {
+        "service_date": date_number(service_date),
+        "service_year": service_date.year,
+        "service_month": service_date.month,
+        "service_day": service_date.day,
+        "service_weekday": iso.weekday,
+        "service_week": iso.week,
+        "lead_days": (service_date - today).days,
+    }
+
+
+def complete_facts(facts: dict[str, Any]) -> dict[str, int | str]:
+    """``facts`` with every vocabulary fact present (defaults filled in). Unknown names or values
+    of the wrong type raise ValueError: the caller, not a tenant, made that mistake."""
+    unknown = set(facts) - set(FACTS)
+    if unknown:
+        raise ValueError(f"unknown facts {sorted(unknown)}")
+    out: dict[str, int | str] = {}
+    for name, fact in FACTS.items():
+        value = facts.get(name, fact.default)
+        if fact.type == STR:
+            if not isinstance(value, str):
+                raise ValueError(f"fact {name} must be a string")
+        elif isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"fact {name} must be an integer")
+        out[name] = value
+    return out

@@ -1,0 +1,217 @@
+"""Ruleset drafts, published versions and activations, scoped to one tenant."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pricing.errors import NotFound
+from storage import models as m
+from storage.catalog import Page, as_uuid, flush
+
+
+@dataclass(frozen=True)
+class Draft:
+    id: str
+    name: str
+    document: dict[str, Any]
+    based_on_version: int | None
+    created_by: str
+    version: int
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Version:
+    number: int
+    content_hash: str
+    document: dict[str, Any]
+    author: str
+    note: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Activation:
+    sequence: int
+    version_number: int
+    action: str
+    activates_at: dt.datetime
+    created_by: str
+    created_at: dt.datetime
+
+
+def _draft(row: m.RulesetDraft) -> Draft:
+    return Draft(
+        str(row.id),
+        row.name,
+        row.document,
+        row.based_on_version,
+        row.created_by,
+        row.version,
+        row.updated_at,
+    )
+
+
+def _version(row: m.RulesetVersion) -> Version:
+    return Version(row.number, row.content_hash, row.document, row.author, row.note, row.created_at)
+
+
+def _activation(row: m.RulesetActivation) -> Activation:
+    return Activation(
+        row.sequence,
+        row.version_number,
+        row.action,
+        row.activates_at,
+        row.created_by,
+        row.created_at,
+    )
+
+
+class RulesetRepository:
+    def __init__(self, session: Session, tenant_id: str | uuid.UUID) -> None:
+        self.session = session
+        self.tenant_id = uuid.UUID(str(tenant_id))
+
+    # -- drafts
+    def _draft_row(self, draft_id: str, *, lock: bool = False) -> m.RulesetDraft:
+        key = as_uuid(draft_id)
+        row = (
+            self.session.get(m.RulesetDraft, (self.tenant_id, key), with_for_update=lock)
+            if key
+            else None
+        )
+        if row is None:
+            raise NotFound("ruleset draft not found.", code="draft_not_found")
+        return row
+
+    def list_drafts(self, offset: int, limit: int) -> Page[Draft]:
+        stmt = select(m.RulesetDraft).where(m.RulesetDraft.tenant_id == self.tenant_id)
+        total = self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = self.session.scalars(
+            stmt.order_by(m.RulesetDraft.created_at).offset(offset).limit(limit)
+        ).all()
+        return Page([_draft(r) for r in rows], int(total))
+
+    def draft(self, draft_id: str) -> Draft:
+        return _draft(self._draft_row(draft_id))
+
+    def create_draft(
+        self, *, name: str, document: dict[str, Any], based_on_version: int | None, created_by: str
+    ) -> Draft:
+        row = m.RulesetDraft(
+            tenant_id=self.tenant_id, name=name, document=document,
+            based_on_version=based_on_version, created_by=created_by,
+        )  # fmt: skip
+        self.session.add(row)
+        flush(self.session)
+        return _draft(row)
+
+    def update_draft(self, draft_id: str, expected_version: int, changes: dict[str, Any]) -> Draft:
+        from pricing.errors import PreconditionFailed
+
+        row = self._draft_row(draft_id, lock=True)
+        if row.version != expected_version:
+            raise PreconditionFailed(
+                "The draft changed since it was read; fetch it again.", code="version_mismatch"
+            )
+        for name, value in changes.items():
+            setattr(row, name, value)
+        row.updated_at = m.utcnow()
+        flush(self.session)
+        return _draft(row)
+
+    def delete_draft(self, draft_id: str) -> None:
+        self.session.delete(self._draft_row(draft_id))
+        flush(self.session)
+
+    # -- versions
+    def lock_tenant(self) -> None:
+        """Serialise publishes of one tenant (version numbers and activation sequences)."""
+        self.session.get(m.Tenant, self.tenant_id, with_for_update=True)
+
+    def next_version_number(self) -> int:
+        latest = self.session.scalar(
+            select(func.max(m.RulesetVersion.number)).where(
+                m.RulesetVersion.tenant_id == self.tenant_id
+            )
+        )
+        return int(latest or 0) + 1
+
+    def add_version(
+        self, *, document: dict[str, Any], content_hash: str, author: str, note: str
+    ) -> Version:
+        row = m.RulesetVersion(
+            tenant_id=self.tenant_id, number=self.next_version_number(), document=document,
+            content_hash=content_hash, author=author, note=note,
+        )  # fmt: skip
+        self.session.add(row)
+        flush(self.session)
+        return _version(row)
+
+    def version(self, number: int) -> Version:
+        row = self.session.get(m.RulesetVersion, (self.tenant_id, number))
+        if row is None:
+            raise NotFound("ruleset version not found.", code="version_not_found")
+        return _version(row)
+
+    def list_versions(self, offset: int, limit: int) -> Page[Version]:
+        stmt = select(m.RulesetVersion).where(m.RulesetVersion.tenant_id == self.tenant_id)
+        total = self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = self.session.scalars(
+            stmt.order_by(m.RulesetVersion.number.desc()).offset(offset).limit(limit)
+        ).all()
+        return Page([_version(r) for r in rows], int(total))
+
+    def version_hashes(self) -> dict[int, str]:
+        rows = self.session.execute(
+            select(m.RulesetVersion.number, m.RulesetVersion.content_hash).where(
+                m.RulesetVersion.tenant_id == self.tenant_id
+            )
+        ).all()
+        return {number: content_hash for number, content_hash in rows}
+
+    # -- activations
+    def activate(
+        self, *, version_number: int, action: str, activates_at: dt.datetime, created_by: str
+    ) -> Activation:
+        self.version(version_number)
+        sequence = (
+            self.session.scalar(
+                select(func.max(m.RulesetActivation.sequence)).where(
+                    m.RulesetActivation.tenant_id == self.tenant_id
+                )
+            )
+            or 0
+        ) + 1
+        row = m.RulesetActivation(
+            tenant_id=self.tenant_id, sequence=sequence, version_number=version_number,
+            action=action, activates_at=activates_at, created_by=created_by,
+        )  # fmt: skip
+        self.session.add(row)
+        flush(self.session)
+        return _activation(row)
+
+    def activations(self) -> list[Activation]:
+        rows = self.session.scalars(
+            select(m.RulesetActivation)
+            .where(m.RulesetActivation.tenant_id == self.tenant_id)
+            .order_by(m.RulesetActivation.sequence)
+        ).all()
+        return [_activation(r) for r in rows]
+
+
+def active_at(activations: list[Activation], moment: dt.datetime) -> Activation | None:
+    """The activation in force at ``moment``: latest ``activates_at`` <= moment, then latest sequence."""
+    due = [a for a in activations if _aware(a.activates_at) <= moment]
+    return max(due, key=lambda a: (_aware(a.activates_at), a.sequence)) if due else None
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

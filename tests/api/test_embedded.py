@@ -1,0 +1,224 @@
+"""The embedded default end to end, the way ``make run`` does it: ``tierwise demo`` (migrate + seed +
+credentials) then ``tierwise serve`` (gunicorn), on a SQLite file with no Redis and no secrets set,
+exercised over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.error import HTTPError, URLError
+
+import pytest
+
+from config.settings import ENVIRONMENT_VARIABLES
+
+BIN = Path(sys.executable).parent
+TIERWISE = BIN / "tierwise"
+KEY_LINE = re.compile(r"^storefront API key:\s+(tw_pk_[0-9a-f]{40})$", re.MULTILINE)
+TOKEN_LINE = re.compile(r"^tenant-admin token:\s+(\S+)$", re.MULTILINE)
+TENANT_LINE = re.compile(r"^demo tenant:\s+demo \(([0-9a-f-]{36})\)$", re.MULTILINE)
+FEATURE_MATRIX = [
+    ("guided_tour", "Guided tour", [True, True, True]),
+    ("lunch", "Lunch included", [False, True, True]),
+    ("photo_pack", "Photo pack", [False, True, True]),
+    ("private_guide", "Private guide", [False, False, True]),
+    ("lounge", "Lounge access", ["-", "Standard", "Premium"]),
+]
+
+
+def embedded_env(folder: Path) -> dict[str, str]:
+    """The caller's environment without any tierwise setting, then what ``make run`` sets."""
+    env = {k: v for k, v in os.environ.items() if k not in ENVIRONMENT_VARIABLES}
+    env["TIERWISE_MODE"] = "embedded"
+    env["DATABASE_URL"] = f"sqlite:///{folder}/demo.db"
+    return env
+
+
+def run_demo(folder: Path, env: dict[str, str]) -> dict[str, str]:
+    done = subprocess.run(
+        [str(TIERWISE), "demo"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, f"tierwise demo failed:\n{done.stdout}\n{done.stderr}"
+    key, token, tenant = (
+        KEY_LINE.search(done.stdout),
+        TOKEN_LINE.search(done.stdout),
+        TENANT_LINE.search(done.stdout),
+    )
+    assert key and token and tenant, f"unexpected demo output:\n{done.stdout}"
+    return {"key": key.group(1), "token": token.group(1), "tenant_id": tenant.group(1)}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def call(base: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict, Any]:
+    """GET ``path``; (status, headers, JSON body) for 2xx and HTTP errors alike."""
+    request = urllib.request.Request(base + path, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except HTTPError as error:
+        with error:
+            return error.code, dict(error.headers), json.loads(error.read())
+
+
+def wait_until_healthy(base: str, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"tierwise serve exited with {server.returncode}:\n{log.read_text()}")
+        try:
+            status, _, body = call(base, "/healthz")
+        except (URLError, ConnectionError, TimeoutError):
+            time.sleep(0.2)
+            continue
+        assert (status, body["status"]) == (200, "ok")
+        return
+    pytest.fail(f"/healthz did not answer within 60 s:\n{log.read_text()}")
+
+
+def stop(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+
+
+def test_demo_then_serve_on_the_embedded_default(tmp_path: Path) -> None:
+    assert TIERWISE.is_file(), f"no tierwise script next to {sys.executable}"
+    env = embedded_env(tmp_path)
+    assert "REDIS_URL" not in env and "JWT_SECRET" not in env and "API_KEY_PEPPER" not in env
+
+    first = run_demo(tmp_path, env)
+    assert (tmp_path / "demo.db").is_file()
+    assert not (tmp_path / "var").exists()  # DATABASE_URL was honoured, not the default path
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "server.log"
+    # gunicorn's control socket defaults to ~/.gunicorn/gunicorn.ctl, shared by every instance;
+    # give this one a private runtime dir so the test neither clobbers nor depends on another.
+    with (
+        tempfile.TemporaryDirectory(prefix="tw-") as runtime_dir,
+        log_path.open("wb") as log,
+    ):
+        server = subprocess.Popen(
+            [str(TIERWISE), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=tmp_path,
+            env={**env, "XDG_RUNTIME_DIR": runtime_dir},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until_healthy(base, server, log_path)
+            check_serves_the_demo_tenant(base, first)
+            check_demo_again_is_idempotent_and_rotates_the_key(base, tmp_path, env, first)
+        finally:
+            stop(server)
+    assert server.returncode is not None
+
+
+def check_serves_the_demo_tenant(base: str, demo: dict[str, str]) -> None:
+    storefront = {"X-Api-Key": demo["key"]}
+    admin = {"Authorization": f"Bearer {demo['token']}"}
+
+    status, _, ready = call(base, "/readyz")
+    assert (status, ready) == (200, {"status": "ok", "checks": {"database": "ok", "cache": "ok"}})
+
+    status, _, segments = call(base, "/v1/storefront/segments", storefront)
+    assert status == 200
+    assert [(s["key"], s["name"], s["position"]) for s in segments] == [
+        ("budget", "Budget", 0),
+        ("premium", "Premium", 1),
+        ("luxury", "Luxury", 2),
+    ]
+
+    status, _, comparison = call(base, "/v1/storefront/segments/premium/comparison", storefront)
+    assert status == 200
+    assert comparison["segment"]["key"] == "premium"
+    assert comparison["segment"]["id"] == segments[1]["id"]
+    assert comparison["currency"] == "EUR"
+    tiers = comparison["tiers"]
+    assert [t["level"] for t in tiers] == [1, 2, 3]
+    assert [t["name"] for t in tiers] == ["Essential", "Preferred", "Ultimate"]
+    assert [t["base_price"] for t in tiers] == [
+        {"amount": 12900, "currency": "EUR"},
+        {"amount": 15900, "currency": "EUR"},
+        {"amount": 19900, "currency": "EUR"},
+    ]
+    assert [t["popular"] for t in tiers] == [False, True, False]
+    assert [t["upsell_target_ids"] for t in tiers] == [[tiers[1]["id"]], [tiers[2]["id"]], []]
+    assert [(r["key"], r["label"], r["values"]) for r in comparison["feature_matrix"]] == [
+        (key, label, values) for key, label, values in FEATURE_MATRIX
+    ]
+    add_ons = {a["key"]: a for a in comparison["add_ons"]}
+    assert set(add_ons) == {"breakfast", "transfer", "spa"}
+    assert add_ons["breakfast"]["tier_ids"] == []
+    assert tiers[2]["id"] in add_ons["spa"]["tier_ids"]
+    assert len(add_ons["spa"]["tier_ids"]) == 3  # the Ultimate tier of each segment
+
+    status, headers, admin_tiers = call(base, "/v1/admin/tiers", admin)
+    assert status == 200
+    assert json.loads(headers["X-Pagination"])["total"] == 9
+    assert {t["segment_id"] for t in admin_tiers} == {s["id"] for s in segments}
+
+    # the credentials are not interchangeable, and no credentials means 401
+    status, _, body = call(base, "/v1/storefront/segments")
+    assert (status, body["error"]["code"]) == (401, "unauthenticated")
+    status, _, body = call(base, "/v1/admin/tiers", {"Authorization": f"Bearer {demo['key']}"})
+    assert (status, body["error"]["code"]) == (403, "storefront_key_on_admin")
+
+
+def check_demo_again_is_idempotent_and_rotates_the_key(
+    base: str, folder: Path, env: dict[str, str], first: dict[str, str]
+) -> None:
+    # run while the server is up, as someone re-running `make run` in another terminal would
+    second = run_demo(folder, env)
+    assert second["tenant_id"] == first["tenant_id"]
+    assert second["key"] != first["key"]
+
+    status, _, body = call(base, "/v1/storefront/segments", {"X-Api-Key": first["key"]})
+    assert (status, body["error"]["code"]) == (401, "api_key_revoked")
+
+    status, _, segments = call(base, "/v1/storefront/segments", {"X-Api-Key": second["key"]})
+    assert status == 200
+    assert [s["key"] for s in segments] == ["budget", "premium", "luxury"]
+
+    status, _, comparison = call(
+        base, "/v1/storefront/segments/premium/comparison", {"X-Api-Key": second["key"]}
+    )
+    assert status == 200
+    assert [t["level"] for t in comparison["tiers"]] == [1, 2, 3]
+
+    admin = {"Authorization": f"Bearer {second['token']}"}
+    status, headers, _ = call(base, "/v1/admin/tiers", admin)
+    assert status == 200
+    assert json.loads(headers["X-Pagination"])["total"] == 9  # seeded once, not twice
+
+    status, _, keys = call(base, "/v1/admin/api-keys", admin)
+    assert status == 200
+    demo_keys = [k for k in keys if k["name"] == "demo"]
+    assert sorted(k["active"] for k in demo_keys) == [False, True]
+    [active] = [k for k in demo_keys if k["active"]]
+    assert second["key"].startswith(active["prefix"])
