@@ -159,6 +159,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
+            self.cfg.set("control_socket_disable", True)  # one shared ~/.gunicorn socket otherwise
 
         def load(self):
             return create_app(settings)

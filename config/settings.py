@@ -85,7 +85,7 @@ class Settings:
 
         secrets = {}
         for name in ("JWT_SECRET", "API_KEY_PEPPER"):
-            value = env.get(name, "") or (EMBEDDED_DEV_SECRET if embedded else "")
+            value = env.get(name, "").strip() or (EMBEDDED_DEV_SECRET if embedded else "")
             if len(value) < 32:
                 problems.append(f"{name} must be set to at least 32 characters")
             secrets[name] = value
@@ -113,6 +113,8 @@ class Settings:
             log_level=log_level,
             rules_engine=rules_engine,
         )
+        if settings.default_page_size > settings.max_page_size:
+            problems.append("DEFAULT_PAGE_SIZE must not be above MAX_PAGE_SIZE")
         if problems:
             raise ConfigError(problems)
         return settings
