@@ -65,6 +65,7 @@ class Settings:
                 return default
             if not low <= value <= high:
                 problems.append(f"{name} must be between {low} and {high}, got {value}")
+                return default
             return value
 
         database_url = text("DATABASE_URL", "sqlite:///var/tierwise-demo.db" if embedded else "")
