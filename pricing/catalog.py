@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pricing.money import Money
@@ -96,7 +96,7 @@ def compare_tiers(
 
     Matrix rows follow the first appearance of each feature key walking the tiers in level order;
     a tier without a feature has ``None`` in that row. Add-ons listed are the active ones available
-    to at least one of the shown tiers.
+    to at least one of the shown tiers, their tier limits narrowed to the shown tiers.
     """
     shown = sorted((t for t in tiers if t.active), key=lambda t: t.level)
     labels: dict[str, str] = {}
@@ -110,7 +110,9 @@ def compare_tiers(
     )
     tier_ids = {t.id for t in shown}
     offered = tuple(
-        a for a in add_ons if a.active and (not a.tier_ids or tier_ids.intersection(a.tier_ids))
+        replace(a, tier_ids=tuple(t for t in a.tier_ids if t in tier_ids))
+        for a in add_ons
+        if a.active and (not a.tier_ids or tier_ids.intersection(a.tier_ids))
     )
     return TierComparison(segment, currency, tuple(shown), matrix, offered)
 

@@ -161,11 +161,15 @@ class CatalogRepository:
         rows = self.session.scalars(stmt.offset(offset).limit(limit)).all()
         return rows, int(total or 0)
 
-    def _update(self, row: Any, expected_version: int | None, changes: dict[str, Any]) -> None:
+    @staticmethod
+    def _check_version(row: Any, expected_version: int | None) -> None:
         if expected_version is not None and row.version != expected_version:
             raise PreconditionFailed(
                 "The resource changed since it was read; fetch it again.", code="version_mismatch"
             )
+
+    def _update(self, row: Any, expected_version: int | None, changes: dict[str, Any]) -> None:
+        self._check_version(row, expected_version)
         for name, value in changes.items():
             setattr(row, name, value)
         row.updated_at = m.utcnow()
@@ -323,10 +327,11 @@ class CatalogRepository:
         self, add_on_id: str, expected_version: int | None, changes: dict[str, Any]
     ) -> domain.AddOn:
         row = self._row(m.AddOn, add_on_id, "add-on", lock=True)
+        self._check_version(row, expected_version)
         tier_ids = changes.pop("tier_ids", None)
         if tier_ids is not None:
             self._set_add_on_tiers(row.id, tier_ids)
-        self._update(row, expected_version, changes)
+        self._update(row, None, changes)
         return self.add_on(add_on_id)
 
     # -- capacity
