@@ -1,0 +1,183 @@
+"""The price of one selection (tier, party, add-ons) under the decisions the rules made.
+
+Order of operations, each recorded as a line of the breakdown::
+
+    subtotal = base + per-guest × guests + add-ons (flat, or per guest × guests)
+    × season multiplier                       (rules: season; already clamped to the guardrails)
+    × (1 − last-minute discount %)             (rules: last_minute; stacking policy applied)
+    guardrails: the discount never exceeds max_total_discount_percent of the seasonal price,
+                then the tier's floor and ceiling (totals for the booking), never below zero
+    rounding:   once, to integer minor units, ROUND_HALF_UP (pricing.money.round_minor)
+
+Every intermediate amount is an exact ``Decimal`` of minor units; the breakdown lines sum exactly
+to the total (the last line is the rounding). The platform fee (commission) is computed on the
+rounded total: ``rate % × total + fixed``, clamped to ``[min, max]``, rounded with the same rule,
+and never more than the total.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from pricing.catalog import AddOn, Tier
+from pricing.money import round_minor
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True, slots=True)
+class PriceLine:
+    code: str  # base | guests | add_on | season | last_minute | max_discount | floor | ceiling | not_negative | rounding
+    label: str
+    amount: Decimal  # change in minor units, exact
+    rules: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Commission:
+    rate_percent: Decimal = ZERO
+    fixed: int = 0
+    minimum: int = 0
+    maximum: int | None = None
+    rules: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustments:
+    """What the rules decided for one selection."""
+
+    multiplier: Decimal = ONE
+    season_rules: tuple[str, ...] = ()
+    discount_percent: Decimal = ZERO
+    discount_rules: tuple[str, ...] = ()
+    max_total_discount_percent: Decimal = HUNDRED
+    commission: Commission = Commission()
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """A tier's guardrails on the booking total, in minor units (None: no bound)."""
+
+    floor: int | None = None
+    ceiling: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    currency: str
+    subtotal: int  # before rules
+    total: int  # what the customer pays
+    platform_fee: int  # the commission, taken as the Stripe application fee
+    tenant_net: int
+    lines: tuple[PriceLine, ...]
+    commission_rules: tuple[str, ...] = ()
+
+    @property
+    def discount(self) -> int:
+        """How much less than the subtotal the customer pays (negative when surcharged)."""
+        return self.subtotal - self.total
+
+
+def subtotal_lines(tier: Tier, guests: int, add_ons: Sequence[AddOn]) -> list[PriceLine]:
+    lines = [PriceLine("base", f"{tier.name} base price", Decimal(tier.base_price.amount))]
+    if guests and tier.per_guest_price.amount:
+        lines.append(
+            PriceLine(
+                "guests",
+                f"{guests} × per-guest price",
+                Decimal(tier.per_guest_price.amount * guests),
+            )
+        )
+    for add_on in add_ons:
+        count = guests if add_on.pricing == "per_guest" else 1
+        label = f"{add_on.name} × {count}" if add_on.pricing == "per_guest" else add_on.name
+        lines.append(PriceLine("add_on", label, Decimal(add_on.price.amount * count)))
+    return lines
+
+
+def commission_fee(total: int, terms: Commission) -> int:
+    """The platform fee on ``total``: rate and fixed part, clamped, rounded once, ≤ total."""
+    fee = round_minor(Decimal(total) * terms.rate_percent / HUNDRED + terms.fixed)
+    fee = max(fee, terms.minimum)
+    if terms.maximum is not None:
+        fee = min(fee, terms.maximum)
+    return max(0, min(fee, total))
+
+
+def price_selection(
+    tier: Tier,
+    guests: int,
+    add_ons: Sequence[AddOn],
+    adjustments: Adjustments,
+    bounds: Bounds = Bounds(),
+) -> Price:
+    """Price ``tier`` for ``guests`` with ``add_ons`` (see the module docstring for the steps)."""
+    currency = tier.base_price.currency
+    for add_on in add_ons:
+        if add_on.price.currency != currency:
+            raise ValueError("add-on priced in another currency")
+    lines = subtotal_lines(tier, guests, add_ons)
+    subtotal = sum((line.amount for line in lines), ZERO)
+    amount = subtotal
+
+    seasonal = amount * adjustments.multiplier
+    if seasonal != amount:
+        lines.append(
+            PriceLine(
+                "season",
+                f"season × {adjustments.multiplier}",
+                seasonal - amount,
+                adjustments.season_rules,
+            )
+        )
+    amount = seasonal
+
+    discounted = amount * (ONE - adjustments.discount_percent / HUNDRED)
+    if discounted != amount:
+        lines.append(
+            PriceLine(
+                "last_minute",
+                f"last-minute −{adjustments.discount_percent} %",
+                discounted - amount,
+                adjustments.discount_rules,
+            )
+        )
+    lowest = seasonal * (ONE - adjustments.max_total_discount_percent / HUNDRED)
+    if discounted < lowest:
+        lines.append(
+            PriceLine(
+                "max_discount",
+                f"discount capped at {adjustments.max_total_discount_percent} %",
+                lowest - discounted,
+            )
+        )
+        discounted = lowest
+    amount = discounted
+
+    if bounds.floor is not None and amount < bounds.floor:
+        lines.append(PriceLine("floor", "tier price floor", Decimal(bounds.floor) - amount))
+        amount = Decimal(bounds.floor)
+    if bounds.ceiling is not None and amount > bounds.ceiling:
+        lines.append(PriceLine("ceiling", "tier price ceiling", Decimal(bounds.ceiling) - amount))
+        amount = Decimal(bounds.ceiling)
+    if amount < ZERO:
+        lines.append(PriceLine("not_negative", "never below zero", -amount))
+        amount = ZERO
+
+    total = round_minor(amount)
+    if total != amount:
+        lines.append(PriceLine("rounding", "rounding to minor units", Decimal(total) - amount))
+    fee = commission_fee(total, adjustments.commission)
+    return Price(
+        currency,
+        round_minor(subtotal),
+        total,
+        fee,
+        total - fee,
+        tuple(lines),
+        adjustments.commission.rules,
+    )
