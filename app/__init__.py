@@ -16,7 +16,10 @@ from app.errors import (
     handle_http_exception,
     handle_unexpected,
 )
+from app.quotes import QuoteSigner
 from app.rules_runtime import RulesRuntime
+from app.services.offers import OfferContext
+from app.snapshots import SnapshotCache
 from config import Settings
 from pricing.errors import DomainError
 from storage.cache import Cache, make_cache
@@ -59,17 +62,23 @@ def create_app(
     logging.basicConfig(level=settings.log_level)
     db = db or Database.from_url(settings.database_url)
     cache = cache or make_cache(settings.cache_backend, settings.redis_url)
-    app.extensions["tierwise"] = Services(
-        settings=settings,
+    rules = RulesRuntime(db, cache, engine=settings.rules_engine)
+    offer_context = OfferContext(
         db=db,
-        cache=cache,
-        rules=RulesRuntime(db, cache, engine=settings.rules_engine),
+        rules=rules,
+        snapshots=SnapshotCache(db, cache),
+        signer=QuoteSigner(settings.quote_secret, settings.quote_ttl_seconds),
+        engine=settings.rules_engine,
+    )
+    app.extensions["tierwise"] = Services(
+        settings=settings, db=db, cache=cache, rules=rules, offers=offer_context
     )
 
     api = TierwiseApi(app, spec_kwargs={"components": {"securitySchemes": SECURITY_SCHEMES}})
     from app.api import (
         admin_account,
         admin_catalog,
+        admin_decisions,
         admin_inventory,
         admin_rulesets,
         health,
@@ -83,6 +92,7 @@ def create_app(
         admin_catalog,
         admin_inventory,
         admin_rulesets,
+        admin_decisions,
         admin_account,
         platform,
     ):

@@ -11,6 +11,7 @@ import zoneinfo
 
 import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
+from webargs import fields as webargs_fields
 
 from app.errors import ErrorDetailSchema
 from pricing.money import CURRENCY_EXPONENTS
@@ -145,6 +146,12 @@ class TierUpdateSchema(ma.Schema):
         fields.Url(schemes={"https", "http"}, validate=validate.Length(max=500)),
         validate=validate.Length(max=20),
     )
+    price_floor = fields.Nested(
+        MoneySchema, allow_none=True, metadata={"description": "Lowest total a booking may cost"}
+    )
+    price_ceiling = fields.Nested(
+        MoneySchema, allow_none=True, metadata={"description": "Highest total a booking may cost"}
+    )
 
     @validates_schema
     def _unique_feature_keys(self, data, **kwargs):
@@ -174,8 +181,20 @@ class TierSchema(ma.Schema):
     popular = fields.Boolean()
     upsell_target_ids = fields.List(fields.String())
     photos = fields.List(fields.String())
+    price_floor = fields.Method("_floor")
+    price_ceiling = fields.Method("_ceiling")
     status = fields.String()
     version = fields.Integer()
+
+    def _floor(self, tier):
+        return _money_or_none(tier.price_floor, tier.base_price.currency)
+
+    def _ceiling(self, tier):
+        return _money_or_none(tier.price_ceiling, tier.base_price.currency)
+
+
+def _money_or_none(amount, currency):
+    return None if amount is None else {"amount": amount, "currency": currency}
 
 
 class TierQuerySchema(ma.Schema):
@@ -385,10 +404,14 @@ class DocumentSchema(ma.Schema):
     document = RulesetDocumentField(required=True)
 
 
+class RulesetWarningSchema(ErrorDetailSchema):
+    code = fields.String(metadata={"description": "overlap, unreachable or outside_guardrails"})
+
+
 class ValidationReportSchema(ma.Schema):
     valid = fields.Boolean()
     rule_count = fields.Integer()
-    warnings = fields.List(fields.Nested(ErrorDetailSchema))
+    warnings = fields.List(fields.Nested(RulesetWarningSchema))
 
 
 class CaseResultSchema(ma.Schema):
@@ -474,3 +497,211 @@ class ExplainedOutcomeSchema(ma.Schema):
     decisions = fields.Raw()
     fired = fields.List(fields.String())
     considered = fields.List(fields.Dict())
+
+
+# ---- offers, quotes, upgrades, events ---------------------------------------------------------
+
+SHORT = validate.Length(max=64)
+
+
+class PriceLineSchema(ma.Schema):
+    code = fields.String()
+    label = fields.String()
+    amount = fields.String(metadata={"description": "Exact change in minor units (decimal string)"})
+    rules = fields.List(fields.String())
+
+
+class PriceSchema(ma.Schema):
+    currency = fields.String()
+    subtotal = fields.Integer(metadata={"description": "Minor units, before rules"})
+    total = fields.Integer(metadata={"description": "Minor units the customer pays"})
+    discount = fields.Integer()
+    lines = fields.List(fields.Nested(PriceLineSchema))
+
+
+class OfferTierSchema(PublicTierSchema):
+    features = fields.List(fields.Nested(FeatureSchema))
+
+
+class AvailabilitySchema(ma.Schema):
+    status = fields.String(
+        metadata={"description": "available, sold_out, blacked_out or party_too_large"}
+    )
+    units_left = fields.Integer()
+
+
+class OfferSchema(ma.Schema):
+    tier = fields.Nested(OfferTierSchema)
+    price = fields.Nested(PriceSchema)
+    availability = fields.Nested(AvailabilitySchema)
+    add_ons_applied = fields.List(fields.String())
+    add_ons_unavailable = fields.List(fields.String())
+    upsell = fields.Dict(allow_none=True)
+    fallback = fields.List(fields.Dict(), metadata={"description": "Ranked, priced alternatives"})
+    decision_id = fields.String()
+
+
+class RulesetRefSchema(ma.Schema):
+    version = fields.Integer()
+    content_hash = fields.String()
+
+
+class OffersSchema(ma.Schema):
+    segment = fields.Nested(PublicSegmentSchema)
+    service_date = fields.Date()
+    guests = fields.Integer()
+    currency = fields.String()
+    ruleset = fields.Nested(RulesetRefSchema)
+    offers = fields.List(fields.Nested(OfferSchema))
+    decision_ids = fields.List(fields.String())
+
+
+class OffersQuerySchema(ma.Schema):
+    date = fields.Date(required=True)
+    guests = fields.Integer(required=True, validate=validate.Range(1, 1000))
+    add_ons = webargs_fields.DelimitedList(
+        fields.String(validate=SHORT), load_default=list, validate=validate.Length(max=10)
+    )
+    variant = fields.String(load_default="", validate=SHORT)
+    experiment = fields.String(load_default="", validate=SHORT)
+
+
+class PreviewQuerySchema(OffersQuerySchema):
+    as_of = fields.AwareDateTime(metadata={"description": "Price as of this moment (default now)"})
+
+
+class QuoteCreateSchema(ma.Schema):
+    tier_id = fields.UUID(required=True)
+    date = fields.Date(required=True)
+    guests = fields.Integer(required=True, strict=True, validate=validate.Range(1, 1000))
+    add_ons = fields.List(
+        fields.String(validate=SHORT), load_default=list, validate=validate.Length(max=10)
+    )
+    variant = fields.String(load_default="", validate=SHORT)
+    experiment = fields.String(load_default="", validate=SHORT)
+
+
+class QuoteSchema(ma.Schema):
+    quote_id = fields.String()
+    token = fields.String(metadata={"description": "Signed price lock; send it to checkout"})
+    expires_at = fields.DateTime()
+    tier_id = fields.String()
+    service_date = fields.Date()
+    guests = fields.Integer()
+    add_on_ids = fields.List(fields.String())
+    price = fields.Nested(PriceSchema)
+    ruleset = fields.Nested(RulesetRefSchema)
+    decision_ids = fields.List(fields.String())
+
+
+class QuoteTokenSchema(ma.Schema):
+    token = fields.String(required=True, validate=validate.Length(min=1, max=4096))
+
+
+class QuoteClaimsSchema(ma.Schema):
+    quote_id = fields.String()
+    tier_id = fields.String()
+    segment_id = fields.String()
+    service_date = fields.String()
+    guests = fields.Integer()
+    add_on_ids = fields.List(fields.String())
+    currency = fields.String()
+    subtotal = fields.Integer()
+    total = fields.Integer()
+    ruleset_version = fields.Integer()
+    expires_at = fields.Integer()
+    variant = fields.String()
+
+
+class UpgradeQuoteCreateSchema(ma.Schema):
+    to_tier_id = fields.UUID(required=True)
+    booking_id = fields.UUID(metadata={"description": "Upgrade an existing booking ..."})
+    tier_id = fields.UUID(
+        metadata={"description": "... or a selection: tier_id, date, guests, add_ons"}
+    )
+    date = fields.Date()
+    guests = fields.Integer(strict=True, validate=validate.Range(1, 1000))
+    add_ons = fields.List(
+        fields.String(validate=SHORT), load_default=list, validate=validate.Length(max=10)
+    )
+
+    @validates_schema
+    def _one_subject(self, data, **kwargs):
+        selection = [k for k in ("tier_id", "date", "guests") if k in data]
+        if "booking_id" in data and selection:
+            raise ma.ValidationError("Give booking_id or a selection, not both.", "booking_id")
+        if "booking_id" not in data and len(selection) != 3:
+            raise ma.ValidationError("Give booking_id, or tier_id, date and guests.", "tier_id")
+
+
+class UpgradeQuoteSchema(ma.Schema):
+    allowed = fields.Boolean()
+    reason = fields.String()
+    rules = fields.List(fields.String())
+    from_tier_id = fields.String()
+    to_tier_id = fields.String()
+    from_price = fields.Nested(PriceSchema)
+    to_price = fields.Nested(PriceSchema)
+    difference = fields.Integer(metadata={"description": "Minor units to pay (negative: refund)"})
+    currency = fields.String()
+    features_gained = fields.List(fields.Dict())
+    availability = fields.Nested(AvailabilitySchema)
+    decision_id = fields.String()
+    decision_ids = fields.List(fields.String())
+
+
+EVENT_TYPES = (
+    "segment_selected",
+    "tier_comparison_viewed",
+    "upsell_shown",
+    "upsell_accepted",
+    "upsell_declined",
+)
+
+
+class EventSchema(ma.Schema):
+    client_event_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    type = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
+    visitor_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    segment = fields.String(load_default="", validate=SHORT)
+    tier_id = fields.String(load_default="", validate=SHORT)
+    experiment = fields.String(load_default="", validate=SHORT)
+    variant = fields.String(load_default="", validate=SHORT)
+    occurred_at = fields.AwareDateTime(required=True)
+    properties = fields.Dict(
+        keys=fields.String(validate=SHORT),
+        values=fields.Raw(),
+        load_default=dict,
+        validate=validate.Length(max=20),
+    )
+
+
+class EventsSchema(ma.Schema):
+    events = fields.List(
+        fields.Nested(EventSchema), required=True, validate=validate.Length(min=1, max=100)
+    )
+
+
+class EventsResultSchema(ma.Schema):
+    received = fields.Integer()
+    stored = fields.Integer(
+        metadata={"description": "New events; repeats of a client_event_id are ignored"}
+    )
+
+
+class DecisionSchema(ma.Schema):
+    id = fields.String()
+    purpose = fields.String()
+    kinds = fields.List(fields.String())
+    ruleset_version = fields.Integer()
+    ruleset_hash = fields.String()
+    engine = fields.String()
+    facts = fields.Dict()
+    considered = fields.List(fields.Dict())
+    fired = fields.List(fields.String())
+    outputs = fields.Dict()
+    context = fields.Dict()
+    request_id = fields.String()
+    quote_id = fields.String(allow_none=True)
+    booking_id = fields.String(allow_none=True)
+    created_at = fields.DateTime()

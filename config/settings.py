@@ -34,6 +34,8 @@ class Settings:
     jwt_issuer: str = "tierwise"
     jwt_ttl_seconds: int = 3600
     api_key_pepper: str = field(default="", repr=False)
+    quote_secret: str = field(default="", repr=False)
+    quote_ttl_seconds: int = 900
     max_body_bytes: int = 65536
     default_page_size: int = 50
     max_page_size: int = 200
@@ -85,7 +87,7 @@ class Settings:
                 problems.append("REDIS_URL must start with redis://, rediss:// or unix://")
 
         secrets = {}
-        for name in ("JWT_SECRET", "API_KEY_PEPPER"):
+        for name in ("JWT_SECRET", "API_KEY_PEPPER", "QUOTE_SECRET"):
             value = env.get(name, "").strip() or (EMBEDDED_DEV_SECRET if embedded else "")
             if len(value) < 32:
                 problems.append(f"{name} must be set to at least 32 characters")
@@ -108,6 +110,8 @@ class Settings:
             jwt_issuer=text("JWT_ISSUER", "tierwise"),
             jwt_ttl_seconds=integer("JWT_TTL_SECONDS", 3600, 60, 30 * 24 * 3600),
             api_key_pepper=secrets["API_KEY_PEPPER"],
+            quote_secret=secrets["QUOTE_SECRET"],
+            quote_ttl_seconds=integer("QUOTE_TTL_SECONDS", 900, 60, 86400),
             max_body_bytes=integer("MAX_BODY_BYTES", 65536, 1024, 10 * 1024 * 1024),
             default_page_size=integer("DEFAULT_PAGE_SIZE", 50, 1, 1000),
             max_page_size=integer("MAX_PAGE_SIZE", 200, 1, 1000),
@@ -136,6 +140,8 @@ ENVIRONMENT_VARIABLES = (
     "JWT_ISSUER",
     "JWT_TTL_SECONDS",
     "API_KEY_PEPPER",
+    "QUOTE_SECRET",
+    "QUOTE_TTL_SECONDS",
     "MAX_BODY_BYTES",
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",

@@ -48,6 +48,8 @@ class Tier:
     photos: tuple[str, ...] = ()
     status: str = "active"
     version: int = 1
+    price_floor: int | None = None  # minor units, bounds on a booking's total
+    price_ceiling: int | None = None
 
     @property
     def active(self) -> bool:
@@ -127,7 +129,32 @@ class Tenant:
     status: str = "active"
     default_capacity: int = 0
     version: int = 1
+    catalog_version: int = 1
 
     @property
     def active(self) -> bool:
         return self.status == "active"
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogSnapshot:
+    """Everything an offer needs of a tenant's catalog: active segments, their active tiers and the
+    active add-ons, as of one ``catalog_version``."""
+
+    tenant_id: str
+    catalog_version: int
+    segments: tuple[Segment, ...]
+    tiers: tuple[Tier, ...]
+    add_ons: tuple[AddOn, ...]
+
+    def segment(self, ref: str) -> Segment | None:
+        return next((s for s in self.segments if ref in (s.id, s.key)), None)
+
+    def tiers_of(self, segment_id: str) -> list[Tier]:
+        return sorted((t for t in self.tiers if t.segment_id == segment_id), key=lambda t: t.level)
+
+    def tier(self, tier_id: str) -> Tier | None:
+        return next((t for t in self.tiers if t.id == tier_id), None)
+
+    def segments_by_id(self) -> dict[str, Segment]:
+        return {s.id: s for s in self.segments}

@@ -4,8 +4,8 @@
 Two matchers implement the same contract (which rules' conditions hold for a complete fact set):
 
 * ``durable`` — the durable-rules C engine, reached only through ``rules.durable_binding``. A
-  ruleset is split into chunks that each stay inside the engine's limits (range tests and
-  equality alternatives per chunk, see ``chunk_rules``), and every chunk is one engine ruleset.
+  ruleset is split into chunks that each stay inside the engine's limits (tests that can match
+  at once, tests in total; see ``chunk_rules``), and every chunk is one engine ruleset.
 * ``reference`` — pure Python closures over the same language (``rules.conditions``); used for
   dry runs (validation, simulation) and as the oracle of the differential tests.
 
@@ -26,11 +26,17 @@ from rules.language import KINDS, All, AnyOf, Condition, Leaf, Rule, Ruleset
 from rules.outcome import Outcome, resolve
 from rules.vocabulary import complete_facts
 
-#: Per engine ruleset (chunk). The engine fails for some inputs when more than 64 range tests match
-#: at once, and hangs with more than 511 equality alternatives on one attribute; a chunk holds at
-#: most these many, whatever the input, so neither can happen.
-MAX_RANGE_TESTS_PER_CHUNK = 60
-MAX_EQUALITIES_PER_FACT_PER_CHUNK = 400
+#: Per engine ruleset (chunk), from durable-rules 2.0.28's C core (events.c / rete.c):
+#: * matching walks the alpha network with a fixed stack of 64 nodes: 65 alpha tests of ANY kind
+#:   (eq, ne, range) matching the same fact at once crash the process (segfault), so a chunk's
+#:   tests that can match at once are budgeted (``_costs``);
+#: * the children of every alpha node live in one 512-slot open-addressing table shared by all
+#:   facts: when it fills up, compiling or matching loops forever, so a chunk holds at most this
+#:   many tests in total (all facts together);
+#: * an alpha node links at most 256 rules (error 108); the first budget keeps a chunk far below.
+#: A single rule always fits: rules/language.py bounds its comparisons and groups.
+MAX_MATCHING_TESTS_PER_CHUNK = 60
+MAX_TESTS_PER_CHUNK = 400
 ALWAYS_FACT = "_t"  # constant 1 in every fact set; a rule without conditions tests it
 
 
@@ -113,46 +119,51 @@ def _durable_expr(condition: Condition) -> dict[str, Any]:
     return {"$or": [_durable_expr(i) for i in condition.items]}
 
 
-def _costs(condition: Condition) -> tuple[int, dict[str, int]]:
-    """(range tests, equality alternatives per fact) of a condition in negation normal form."""
-    ranges = 0
-    equalities: dict[str, int] = {}
+def _costs(condition: Condition) -> tuple[int, int]:
+    """(tests that can match one fact set at once, tests in total) of a condition in negation
+    normal form, as ``_durable_expr`` compiles it. Conservative: every comparison counts, except
+    the alternatives of one ``in`` (at most one can hold), and each ``$or`` adds its branches (its
+    join node is pushed once per matching branch)."""
+    matching = 0
+    total = 0
     stack = [condition]
     while stack:
         item = stack.pop()
         if isinstance(item, Leaf):
-            if item.op in ("lt", "lte", "gt", "gte"):
-                ranges += 1
-            elif item.op == "between":
-                ranges += 2
+            count = len(item.value) if item.op in ("in", "not_in") else 1
+            if item.op == "between":
+                matching, total = matching + 2, total + 2
+            elif item.op == "in":
+                matching, total = matching + (1 if count == 1 else 2), total + count
             else:
-                count = len(item.value) if isinstance(item.value, tuple) else 1
-                equalities[item.fact] = equalities.get(item.fact, 0) + count
+                matching, total = matching + count, total + count
+        elif not item.items:  # type: ignore[union-attr]
+            matching, total = matching + 1, total + 1  # the ALWAYS_FACT test
         else:
+            if isinstance(item, AnyOf):
+                matching += len(item.items)
             stack.extend(item.items)  # type: ignore[union-attr]
-    return ranges, equalities
+    return matching, total
 
 
 def chunk_rules(rules: Iterable[Rule]) -> list[list[tuple[Rule, Condition]]]:
     """Group rules (with their conditions in negation normal form) into engine-sized chunks."""
     chunks: list[list[tuple[Rule, Condition]]] = []
     current: list[tuple[Rule, Condition]] = []
-    ranges = 0
-    equalities: dict[str, int] = {}
+    matching = total = 0
     for rule in rules:
         nnf = negation_normal_form(rule.when)
-        rule_ranges, rule_equalities = _costs(nnf)
-        fits = ranges + rule_ranges <= MAX_RANGE_TESTS_PER_CHUNK and all(
-            equalities.get(f, 0) + n <= MAX_EQUALITIES_PER_FACT_PER_CHUNK
-            for f, n in rule_equalities.items()
+        rule_matching, rule_total = _costs(nnf)
+        fits = (
+            matching + rule_matching <= MAX_MATCHING_TESTS_PER_CHUNK
+            and total + rule_total <= MAX_TESTS_PER_CHUNK
         )
         if current and not fits:
             chunks.append(current)
-            current, ranges, equalities = [], 0, {}
+            current, matching, total = [], 0, 0
         current.append((rule, nnf))
-        ranges += rule_ranges
-        for f, n in rule_equalities.items():
-            equalities[f] = equalities.get(f, 0) + n
+        matching += rule_matching
+        total += rule_total
     if current:
         chunks.append(current)
     return chunks

@@ -41,6 +41,13 @@ MAX_RULES = 1000
 MAX_TESTS = 200
 MAX_DEPTH = 6  # nesting of all/any/not
 MAX_LEAVES_PER_RULE = 32
+#: A rule is one engine rule whatever the chunking, so it must fit durable-rules by itself:
+#: - its compared values (``in``/``not_in`` count each value, ``between`` two) become alpha tests,
+#:   and more than 511 below one node make the engine loop forever;
+#: - its groups (all, any, between, and in/not_in of several values, each one ``$and``/``$or``)
+#:   fill a 32-entry expression table: a 16th group fails compilation (error 113).
+MAX_VALUES_PER_RULE = 400
+MAX_GROUPS_PER_RULE = 15
 MAX_SET_SIZE = 100  # values in one in / not_in
 MAX_STRING = 100
 MAX_DOCUMENT_BYTES = 512 * 1024
@@ -152,7 +159,8 @@ def _decimal(
     if number != number.quantize(Decimal(1).scaleb(-places)):
         errors.add(path, f"At most {places} decimal places.")
         return None
-    return number.normalize() if number != 0 else Decimal(0)
+    # normalize() alone turns 10 into 1E+1, which would reach API responses as "1E+1"
+    return Decimal(format(number.normalize(), "f"))
 
 
 def _int(value: Any, path: str, errors: _Errors, low: int, high: int) -> int | None:
@@ -253,7 +261,7 @@ def _leaf(value: dict[str, Any], path: str, errors: _Errors, leaves: list[int]) 
         return None
     leaves.append(1)
     fact, op, raw = value["fact"], value["op"], value["value"]
-    if fact not in FACTS:
+    if not isinstance(fact, str) or fact not in FACTS:
         errors.add(f"{path}/fact", "Unknown fact; see the fact vocabulary.")
         return None
     if op not in OPS:
@@ -510,10 +518,37 @@ def _rule(raw: Any, path: str, index: int, errors: _Errors) -> Rule | None:
     if len(leaves) > MAX_LEAVES_PER_RULE:
         errors.add(f"{path}/when", f"At most {MAX_LEAVES_PER_RULE} comparisons per rule.")
         when = None
+    elif when is not None:
+        values, groups = _engine_size(when)
+        if values > MAX_VALUES_PER_RULE:
+            errors.add(f"{path}/when", f"At most {MAX_VALUES_PER_RULE} compared values per rule.")
+            when = None
+        elif groups > MAX_GROUPS_PER_RULE:
+            errors.add(
+                f"{path}/when",
+                f"At most {MAX_GROUPS_PER_RULE} groups per rule (all, any, between, in/not_in "
+                "of several values).",
+            )
+            when = None
     then = _action(kind, raw["then"], f"{path}/then", errors)
     if None in (rule_id, priority, description, when, then):
         return None
     return Rule(rule_id, kind, priority, when, then, description, index)  # type: ignore[arg-type]
+
+
+def _engine_size(condition: Condition) -> tuple[int, int]:
+    """(compared values, groups) of a condition as the durable engine compiles it (unchanged by
+    pushing ``not`` down: in <-> not_in, between <-> lt or gt, all <-> any)."""
+    if isinstance(condition, Not):
+        return _engine_size(condition.item)
+    if isinstance(condition, Leaf):
+        if condition.op == "between":
+            return 2, 1
+        if condition.op in ("in", "not_in"):
+            return len(condition.value), int(len(condition.value) > 1)
+        return 1, 0
+    sizes = [_engine_size(item) for item in condition.items]
+    return sum(v for v, _ in sizes), sum(g for _, g in sizes) + int(bool(condition.items))
 
 
 def _tests(raw: Any, errors: _Errors) -> tuple[RuleTest, ...]:
@@ -550,7 +585,7 @@ def _tests(raw: Any, errors: _Errors) -> tuple[RuleTest, ...]:
                     f"{path}/expect/{key}", "Expectations are keyed by rule kind or 'fired'."
                 )
         if name is not None:
-            out.append(RuleTest(name, parsed_facts, expect))
+            out.append(RuleTest(name, _with_date_parts(parsed_facts), expect))
     return tuple(out)
 
 
@@ -579,6 +614,11 @@ def parse_facts(raw: Any, path: str = "") -> dict[str, Any]:
             facts[name] = parsed
     if errors.items:
         raise RulesetInvalid(errors.items)
+    return _with_date_parts(facts)
+
+
+def _with_date_parts(facts: dict[str, Any]) -> dict[str, Any]:
+    """Date parts (month, weekday, ...) derived from ``service_date`` unless given."""
     if "service_date" in facts:
         number = facts["service_date"]
         day = dt.date(number // 10000, number // 100 % 100, number % 100)

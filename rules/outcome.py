@@ -102,7 +102,13 @@ def _last_minute(ruleset: Ruleset, matched: list[Rule]) -> tuple[dict[str, Any],
         applied = ordered(best(rules) for rules in groups.values())
     total = _compound(r.then["percent_off"] for r in applied)
     cap = ruleset.guardrails.max_total_discount_percent
-    return {"percent_off": min(total, cap), "uncapped": total, "capped": total > cap}, applied
+    decision = {
+        "percent_off": min(total, cap),
+        "uncapped": total,
+        "capped": total > cap,
+        "max_total_discount_percent": cap,
+    }
+    return decision, applied
 
 
 def resolve(

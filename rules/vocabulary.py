@@ -13,7 +13,7 @@ STR = "str"
 DATE = "date"  # written in rules as "YYYY-MM-DD", evaluated as the integer YYYYMMDD
 
 BOOKING_STATUSES = ("none", "pending", "paid", "cancelled", "refunded")
-AVAILABILITY = ("available", "sold_out", "blacked_out")
+AVAILABILITY = ("available", "sold_out", "blacked_out", "party_too_large")
 
 
 @dataclass(frozen=True, slots=True)

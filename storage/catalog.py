@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -91,7 +91,7 @@ def tenant_value(row: m.Tenant) -> domain.Tenant:
     return domain.Tenant(
         id=str(row.id), slug=row.slug, name=row.name, currency=row.currency,
         time_zone=row.time_zone, status=row.status, default_capacity=row.default_capacity,
-        version=row.version,
+        version=row.version, catalog_version=row.catalog_version,
     )  # fmt: skip
 
 
@@ -118,6 +118,8 @@ def tier_value(row: m.Tier, currency: str) -> domain.Tier:
         photos=tuple(row.photos),
         status=row.status,
         version=row.version,
+        price_floor=row.price_floor_minor,
+        price_ceiling=row.price_ceiling_minor,
     )
 
 
@@ -134,7 +136,7 @@ def add_on_value(row: m.AddOn, tier_ids: Iterable[uuid.UUID], currency: str) -> 
 
 TIER_COLUMNS = {
     "level", "name", "description", "base_price_minor", "per_guest_price_minor", "max_guests",
-    "features", "popular", "upsell_target_ids", "photos",
+    "features", "popular", "upsell_target_ids", "photos", "price_floor_minor", "price_ceiling_minor",
 }  # fmt: skip
 
 
@@ -161,6 +163,15 @@ class CatalogRepository:
         rows = self.session.scalars(stmt.offset(offset).limit(limit)).all()
         return rows, int(total or 0)
 
+    def _changed(self) -> None:
+        """Bump the tenant's catalog version in this transaction (cached snapshots key on it)."""
+        self.session.execute(
+            update(m.Tenant)
+            .where(m.Tenant.id == self.tenant_id)
+            .values(catalog_version=m.Tenant.catalog_version + 1)
+            .execution_options(synchronize_session=False)
+        )
+
     @staticmethod
     def _check_version(row: Any, expected_version: int | None) -> None:
         if expected_version is not None and row.version != expected_version:
@@ -174,6 +185,7 @@ class CatalogRepository:
             setattr(row, name, value)
         row.updated_at = m.utcnow()
         flush(self.session)
+        self._changed()
 
     # -- tenant
     def update_tenant(self, expected_version: int | None, changes: dict[str, Any]) -> domain.Tenant:
@@ -211,6 +223,7 @@ class CatalogRepository:
         row = m.Segment(tenant_id=self.tenant_id, key=key, name=name, position=position)
         self.session.add(row)
         flush(self.session)
+        self._changed()
         return segment_value(row)
 
     def update_segment(
@@ -259,6 +272,7 @@ class CatalogRepository:
         row = m.Tier(tenant_id=self.tenant_id, segment_id=segment.id, **_only(fields, TIER_COLUMNS))
         self.session.add(row)
         flush(self.session)
+        self._changed()
         return tier_value(row, self.tenant.currency)
 
     def update_tier(
@@ -319,8 +333,10 @@ class CatalogRepository:
         row = m.AddOn(tenant_id=self.tenant_id, **fields)
         self.session.add(row)
         flush(self.session)
+        self._changed()
         self._set_add_on_tiers(row.id, tier_ids)
         flush(self.session)
+        self._changed()
         return self.add_on(str(row.id))
 
     def update_add_on(
@@ -371,6 +387,7 @@ class CatalogRepository:
                 row.units = units
                 row.updated_at = m.utcnow()
         flush(self.session)
+        self._changed()
 
     def clear_capacity(self, tier_id: str, start: dt.date, end: dt.date) -> int:
         tier = self._row(m.Tier, tier_id, "tier", lock=True)
@@ -381,6 +398,7 @@ class CatalogRepository:
                 m.Capacity.service_date.between(start, end),
             )
         )
+        self._changed()
         return int(getattr(result, "rowcount", 0) or 0)
 
     # -- blackouts
@@ -429,12 +447,14 @@ class CatalogRepository:
                 self.session.add(row)
             rows.append(row)
         flush(self.session)
+        self._changed()
         return [_blackout(r) for r in rows]
 
     def delete_blackout(self, blackout_id: str) -> None:
         row = self._row(m.Blackout, blackout_id, "blackout")
         self.session.delete(row)
         flush(self.session)
+        self._changed()
 
     # -- storefront API keys
     def list_api_keys(self, *, offset: int, limit: int) -> Page[dict[str, Any]]:

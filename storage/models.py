@@ -66,6 +66,9 @@ class Tenant(Base):
     time_zone: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="active")
     default_capacity: Mapped[int] = mapped_column(Integer, default=0)
+    #: Bumped (by a plain UPDATE, not the ORM) in the transaction of every catalog change; catalog
+    #: snapshots are cached under it, so an acknowledged edit is never served stale.
+    catalog_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}  # optimistic locking; the ETag is this version
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -115,6 +118,11 @@ class Tier(Base):
         CheckConstraint("base_price_minor >= 0", name="base_price_non_negative"),
         CheckConstraint("per_guest_price_minor >= 0", name="per_guest_price_non_negative"),
         CheckConstraint("max_guests >= 1", name="max_guests_positive"),
+        CheckConstraint("price_floor_minor >= 0", name="price_floor_non_negative"),
+        CheckConstraint(
+            "price_ceiling_minor IS NULL OR price_floor_minor IS NULL OR price_ceiling_minor >= price_floor_minor",
+            name="price_ceiling_above_floor",
+        ),
         CheckConstraint("status IN ('active', 'archived')", name="status"),
         # One active tier per (segment, level): archived tiers may share a level.
         Index(
@@ -137,6 +145,8 @@ class Tier(Base):
     base_price_minor: Mapped[int] = mapped_column(BigInteger)
     per_guest_price_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     max_guests: Mapped[int] = mapped_column(Integer)
+    price_floor_minor: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    price_ceiling_minor: Mapped[int | None] = mapped_column(BigInteger, default=None)
     features: Mapped[list[Any]] = mapped_column(default=list)
     popular: Mapped[bool] = mapped_column(Boolean, default=False)
     upsell_target_ids: Mapped[list[Any]] = mapped_column(default=list)
@@ -292,3 +302,116 @@ class RulesetActivation(Base):
     activates_at: Mapped[dt.datetime] = mapped_column()
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Hold(Base):
+    """Capacity reserved for a checkout until it completes or expires."""
+
+    __tablename__ = "holds"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "tier_id"], ["tiers.tenant_id", "tiers.id"]),
+        CheckConstraint("units >= 1", name="units_positive"),
+        CheckConstraint("status IN ('active', 'converted', 'released', 'expired')", name="status"),
+        Index("ix_holds_tenant_tier_date", "tenant_id", "tier_id", "service_date", "status"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tier_id: Mapped[uuid.UUID] = mapped_column()
+    service_date: Mapped[dt.date] = mapped_column(Date)
+    units: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Booking(Base):
+    """A reservation made from a quote: pending until paid; a paid booking holds one unit."""
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "tier_id"], ["tiers.tenant_id", "tiers.id"]),
+        CheckConstraint(
+            "status IN ('pending', 'paid', 'cancelled', 'refunded', 'expired')", name="status"
+        ),
+        CheckConstraint(
+            "total_minor >= 0 AND platform_fee_minor >= 0", name="amounts_non_negative"
+        ),
+        CheckConstraint("platform_fee_minor <= total_minor", name="fee_within_total"),
+        Index("ix_bookings_tenant_tier_date", "tenant_id", "tier_id", "service_date", "status"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    segment_id: Mapped[uuid.UUID] = mapped_column()
+    tier_id: Mapped[uuid.UUID] = mapped_column()
+    service_date: Mapped[dt.date] = mapped_column(Date)
+    guests: Mapped[int] = mapped_column(Integer)
+    add_on_ids: Mapped[list[Any]] = mapped_column(default=list)
+    currency: Mapped[str] = mapped_column(String(3))
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+    platform_fee_minor: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    quote_id: Mapped[str] = mapped_column(String(64), default="")
+    ruleset_version: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Decision(Base):
+    """One evaluation of a ruleset, written in the transaction of the response it served."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        Index("ix_decisions_tenant_created", "tenant_id", "created_at"),
+        Index("ix_decisions_tenant_quote", "tenant_id", "quote_id"),
+        Index("ix_decisions_tenant_request", "tenant_id", "request_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    purpose: Mapped[str] = mapped_column(String(32))  # offer | quote | upgrade | fallback
+    kinds: Mapped[list[Any]] = mapped_column()
+    ruleset_version: Mapped[int] = mapped_column(Integer)
+    ruleset_hash: Mapped[str] = mapped_column(String(64))
+    engine: Mapped[str] = mapped_column(String(16))
+    facts: Mapped[dict[str, Any]] = mapped_column()
+    considered: Mapped[list[Any]] = mapped_column()
+    fired: Mapped[list[Any]] = mapped_column()
+    outputs: Mapped[dict[str, Any]] = mapped_column()
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    request_id: Mapped[str] = mapped_column(String(64), default="")
+    quote_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class StorefrontEvent(Base):
+    """Analytics events from storefronts, de-duplicated by the client's event id."""
+
+    __tablename__ = "storefront_events"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "client_event_id"),
+        CheckConstraint(
+            "type IN ('segment_selected', 'tier_comparison_viewed', 'upsell_shown', "
+            "'upsell_accepted', 'upsell_declined')",
+            name="type",
+        ),
+        Index("ix_storefront_events_tenant_type_time", "tenant_id", "type", "occurred_at"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    client_event_id: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(32))
+    visitor_id: Mapped[str] = mapped_column(String(64))
+    segment_key: Mapped[str] = mapped_column(String(64), default="")
+    tier_id: Mapped[str] = mapped_column(String(64), default="")
+    experiment: Mapped[str] = mapped_column(String(64), default="")
+    variant: Mapped[str] = mapped_column(String(64), default="")
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    occurred_at: Mapped[dt.datetime] = mapped_column()
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -84,6 +84,7 @@ def settings(pg_url) -> Settings:
             "REDIS_URL": TEST_REDIS_URL,
             "JWT_SECRET": SECRET,
             "API_KEY_PEPPER": PEPPER,
+            "QUOTE_SECRET": "test-quote-secret-" + "q" * 40,
             "LOG_LEVEL": "WARNING",
         }
     )

@@ -10,6 +10,7 @@ from flask import current_app, request
 from flask_smorest import Blueprint
 
 from app.rules_runtime import RulesRuntime
+from app.services.offers import OfferContext
 from config import Settings
 from pricing.errors import InvalidInput, PreconditionFailed, PreconditionRequired
 from storage.cache import Cache
@@ -22,6 +23,7 @@ class Services:
     db: Database
     cache: Cache
     rules: RulesRuntime
+    offers: OfferContext
 
 
 def services() -> Services:

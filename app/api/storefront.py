@@ -1,14 +1,17 @@
-"""Storefront (publishable API key): segments and tier comparisons."""
+"""Storefront (publishable API key): segments, tier comparisons, priced offers, quotes, upgrade quotes, events."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+from flask import g
 from flask.views import MethodView
 
 from app import schemas as s
 from app.api.common import blueprint, services
 from app.auth import current_tenant, require_storefront
 from app.errors import ErrorSchema
-from app.services import catalog
+from app.services import activity, catalog, offers
 
 blp = blueprint("storefront", "/v1/storefront", "Storefront widgets (API key).", require_storefront)
 
@@ -28,3 +31,81 @@ class Comparison(MethodView):
     def get(self, segment):
         """Tier comparison of a segment (by key or id): tiers in level order, feature matrix, add-ons"""
         return catalog.tier_comparison(services().db, current_tenant(), segment)
+
+
+def _selection(args, segment: str = "", tier_id=None) -> offers.Selection:
+    return offers.Selection(
+        segment_ref=segment,
+        service_date=args["date"],
+        guests=args["guests"],
+        add_on_refs=tuple(args.get("add_ons", ())),
+        tier_id=str(tier_id) if tier_id else None,
+        variant=args.get("variant", ""),
+        experiment=args.get("experiment", ""),
+    )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@blp.route("/segments/<segment>/offers")
+class Offers(MethodView):
+    @blp.arguments(s.OffersQuerySchema, location="query")
+    @blp.response(200, s.OffersSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Segment not found")
+    def get(self, args, segment):
+        """Every tier of a segment priced for a date and party, with availability, upsell and fallbacks"""
+        return offers.quote_offers(
+            services().offers, current_tenant(), _selection(args, segment), _now(), g.request_id
+        )
+
+
+@blp.route("/quotes")
+class Quotes(MethodView):
+    @blp.arguments(s.QuoteCreateSchema)
+    @blp.response(201, s.QuoteSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Tier not found")
+    def post(self, data):
+        """Price one selection and sign a quote token that checkout honours"""
+        selection = _selection(data, tier_id=data["tier_id"])
+        return offers.quote_selection(
+            services().offers, current_tenant(), selection, _now(), g.request_id
+        )
+
+
+@blp.route("/quotes/verify")
+class QuoteVerify(MethodView):
+    @blp.arguments(s.QuoteTokenSchema)
+    @blp.response(200, s.QuoteClaimsSchema)
+    def post(self, data):
+        """Check a quote token: its claims, or 422 quote_invalid / quote_expired"""
+        return offers.verify_quote(services().offers, current_tenant(), data["token"], _now())
+
+
+@blp.route("/upgrade-quotes")
+class UpgradeQuotes(MethodView):
+    @blp.arguments(s.UpgradeQuoteCreateSchema)
+    @blp.response(200, s.UpgradeQuoteSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Tier or booking not found")
+    def post(self, data):
+        """Quote moving a selection or a booking to another tier: allowed (with the rule's reason), price difference, features gained"""
+        ctx = services().offers
+        if data.get("booking_id"):
+            selection, status = offers.booking_selection(
+                ctx, current_tenant(), str(data["booking_id"])
+            )
+        else:
+            selection, status = _selection(data, tier_id=data["tier_id"]), "none"
+        return offers.quote_upgrade(
+            ctx, current_tenant(), selection, str(data["to_tier_id"]), status, _now(), g.request_id
+        )
+
+
+@blp.route("/events")
+class Events(MethodView):
+    @blp.arguments(s.EventsSchema)
+    @blp.response(202, s.EventsResultSchema)
+    def post(self, data):
+        """Record storefront events (de-duplicated by client_event_id)"""
+        return activity.record_events(services().db, current_tenant(), data["events"])

@@ -33,11 +33,28 @@ def _tier_columns(tenant: domain.Tenant, data: dict[str, Any]) -> dict[str, Any]
     for name in ("base_price", "per_guest_price"):
         if name in columns:
             columns[f"{name}_minor"] = _minor(tenant, columns.pop(name), f"/json/{name}")
+    for name in ("price_floor", "price_ceiling"):
+        if name in columns:
+            money = columns.pop(name)
+            columns[f"{name}_minor"] = (
+                None if money is None else _minor(tenant, money, f"/json/{name}")
+            )
     if "features" in columns:
         columns["features"] = [dict(f) for f in columns["features"]]
     if "upsell_target_ids" in columns:
         columns["upsell_target_ids"] = [str(t) for t in dict.fromkeys(columns["upsell_target_ids"])]
     return columns
+
+
+def _check_bounds(floor: int | None, ceiling: int | None) -> None:
+    if floor is not None and ceiling is not None and ceiling < floor:
+        raise InvalidInput(
+            "The price ceiling is below the price floor.",
+            code="price_bounds_invalid",
+            details=[
+                {"path": "/json/price_ceiling/amount", "message": "Must not be below price_floor."}
+            ],
+        )
 
 
 def _check_upsell_targets(
@@ -147,6 +164,7 @@ def get_tier(db: Database, tenant: domain.Tenant, tier_id: str) -> domain.Tier:
 def create_tier(db: Database, tenant: domain.Tenant, data: dict[str, Any]) -> domain.Tier:
     columns = _tier_columns(tenant, data)
     segment_id = str(columns.pop("segment_id"))
+    _check_bounds(columns.get("price_floor_minor"), columns.get("price_ceiling_minor"))
     with db.transaction() as s:
         repo = CatalogRepository(s, tenant)
         _check_upsell_targets(repo, columns.get("upsell_target_ids", []))
@@ -161,6 +179,11 @@ def update_tier(
         repo = CatalogRepository(s, tenant)
         if "upsell_target_ids" in columns:
             _check_upsell_targets(repo, columns["upsell_target_ids"], tier_id)
+        current = repo.tier(tier_id)
+        _check_bounds(
+            columns.get("price_floor_minor", current.price_floor),
+            columns.get("price_ceiling_minor", current.price_ceiling),
+        )
         return repo.update_tier(tier_id, version, columns)
 
 

@@ -75,7 +75,7 @@ def test_create_full_tier_is_201_with_etag_and_is_stored(client, db, tenant_a):
         "per_guest_price": {"amount": 250, "currency": "EUR"}, "max_guests": 4,
         "features": body["features"], "popular": True, "photos": ["https://img.example/a.jpg"],
         "upsell_target_ids": [tenant_a.tiers[2].id],  # duplicates dropped
-        "status": "active", "version": 1,
+        "status": "active", "version": 1, "price_floor": None, "price_ceiling": None,
     }  # fmt: skip
     assert tier == {"id": tier["id"], **expected}
 
@@ -310,3 +310,28 @@ def test_list_filters_by_segment_and_status_and_paginates(client, db, tenant_a):
 
     unknown = client.get(TIERS, headers=h, query_string={"segment_id": str(uuid.uuid4())})
     error_of(unknown, 404, "segment_not_found")
+
+
+def test_price_bounds_are_stored_and_a_ceiling_below_the_floor_is_refused(client, tenant_a):
+    tier = tenant_a.tiers[0]
+    headers = {**tenant_a.admin, "If-Match": '"1"'}
+    response = client.patch(
+        f"/v1/admin/tiers/{tier.id}", headers=headers,
+        json={"price_floor": {"amount": 5000, "currency": "EUR"}, "price_ceiling": {"amount": 90000, "currency": "EUR"}},
+    )  # fmt: skip
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["price_floor"] == {"amount": 5000, "currency": "EUR"}
+    refused = client.patch(
+        f"/v1/admin/tiers/{tier.id}", headers={**tenant_a.admin, "If-Match": '"2"'},
+        json={"price_ceiling": {"amount": 4000, "currency": "EUR"}},
+    )  # fmt: skip
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["code"] == "price_bounds_invalid"
+    stored = client.get(f"/v1/admin/tiers/{tier.id}", headers=tenant_a.admin).get_json()
+    assert stored["price_ceiling"] == {"amount": 90000, "currency": "EUR"}
+    cleared = client.patch(
+        f"/v1/admin/tiers/{tier.id}",
+        headers={**tenant_a.admin, "If-Match": '"2"'},
+        json={"price_floor": None},
+    )
+    assert cleared.status_code == 200 and cleared.get_json()["price_floor"] is None

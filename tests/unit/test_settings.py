@@ -18,6 +18,7 @@ SERVER = {
     "REDIS_URL": "redis://cache.internal:6379/0",
     "JWT_SECRET": SECRET,
     "API_KEY_PEPPER": PEPPER,
+    "QUOTE_SECRET": "q" * 36,
 }
 EMBEDDED = {"TIERWISE_MODE": "embedded"}
 
@@ -37,6 +38,7 @@ def test_server_mode_is_the_default_and_requires_everything_reporting_all_proble
         "REDIS_URL is required when CACHE_BACKEND=redis",
         "JWT_SECRET must be set to at least 32 characters",
         "API_KEY_PEPPER must be set to at least 32 characters",
+        "QUOTE_SECRET must be set to at least 32 characters",
     ]
 
 
@@ -48,7 +50,7 @@ def test_config_error_message_lists_every_problem_one_per_line() -> None:
     lines = str(error).splitlines()
     assert lines[0] == "invalid configuration:"
     assert lines[1:] == [f"  - {p}" for p in error.problems]
-    assert len(lines) == 5
+    assert len(lines) == 6
 
 
 def test_server_mode_with_everything_set() -> None:
@@ -62,6 +64,7 @@ def test_server_mode_with_everything_set() -> None:
         jwt_issuer="tierwise",
         jwt_ttl_seconds=3600,
         api_key_pepper=PEPPER,
+        quote_secret="q" * 36,
         max_body_bytes=65536,
         default_page_size=50,
         max_page_size=200,
@@ -70,14 +73,17 @@ def test_server_mode_with_everything_set() -> None:
 
 
 def test_server_mode_does_not_fall_back_to_development_secrets() -> None:
-    env = {k: v for k, v in SERVER.items() if k not in ("JWT_SECRET", "API_KEY_PEPPER")}
+    env = {
+        k: v for k, v in SERVER.items() if k not in ("JWT_SECRET", "API_KEY_PEPPER", "QUOTE_SECRET")
+    }
     assert problems(env) == [
         "JWT_SECRET must be set to at least 32 characters",
         "API_KEY_PEPPER must be set to at least 32 characters",
+        "QUOTE_SECRET must be set to at least 32 characters",
     ]
 
 
-@pytest.mark.parametrize("name", ["JWT_SECRET", "API_KEY_PEPPER"])
+@pytest.mark.parametrize("name", ["JWT_SECRET", "API_KEY_PEPPER", "QUOTE_SECRET"])
 def test_secrets_need_32_characters(name: str) -> None:
     assert problems({**SERVER, name: "x" * 31}) == [f"{name} must be set to at least 32 characters"]
     assert getattr(Settings.from_env({**SERVER, name: "x" * 32}), name.lower()) == "x" * 32
@@ -193,6 +199,7 @@ def test_unknown_mode_is_reported_and_server_rules_apply() -> None:
         "REDIS_URL is required when CACHE_BACKEND=redis",
         "JWT_SECRET must be set to at least 32 characters",
         "API_KEY_PEPPER must be set to at least 32 characters",
+        "QUOTE_SECRET must be set to at least 32 characters",
     ]
 
 

@@ -1,0 +1,517 @@
+"""Priced tier offers, quotes and upgrade quotes: the storefront's core use cases.
+
+Each use case reads the catalog snapshot and the day's availability, asks the tenant's active
+ruleset for its decisions (one evaluation per priced selection), prices with ``pricing.price``,
+and writes one decision record per evaluation in its own transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+import zoneinfo
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from app.quotes import QuoteClaims, QuoteSigner
+from app.rules_runtime import ActiveRuleset, RulesRuntime
+from app.snapshots import SnapshotCache
+from pricing import catalog as domain
+from pricing.availability import (
+    AVAILABLE,
+    Availability,
+    Candidate,
+    availability_of,
+    fallback_candidates,
+)
+from pricing.errors import InvalidInput, NotFound
+from pricing.money import round_minor
+from pricing.price import Adjustments, Bounds, Commission, Price, price_selection, subtotal_lines
+from rules.outcome import Outcome
+from rules.vocabulary import date_facts
+from storage.availability import DayCounts, day_counts
+from storage.bookings import get_booking
+from storage.db import Database
+from storage.decisions import DecisionRecord, add_decisions
+
+PRICE_KINDS = ("season", "last_minute", "commission")
+OFFER_KINDS = (*PRICE_KINDS, "upsell")
+MAX_LEAD_DAYS = 3 * 366
+NEARBY_WINDOW = 14  # the largest nearby_dates window a fallback rule may ask for
+
+
+@dataclass
+class OfferContext:
+    db: Database
+    rules: RulesRuntime
+    snapshots: SnapshotCache
+    signer: QuoteSigner
+    engine: str
+
+
+@dataclass(frozen=True)
+class Selection:
+    segment_ref: str
+    service_date: dt.date
+    guests: int
+    add_on_refs: tuple[str, ...] = ()
+    tier_id: str | None = None
+    variant: str = ""
+    experiment: str = ""
+
+
+@dataclass
+class _Run:
+    """One use-case run: its clock, ruleset, and the decision records it accumulates."""
+
+    ctx: OfferContext
+    tenant: domain.Tenant
+    now: dt.datetime
+    request_id: str
+    snapshot: domain.CatalogSnapshot = field(init=False)
+    active: ActiveRuleset = field(init=False)
+    today: dt.date = field(init=False)
+    records: list[DecisionRecord] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.snapshot = self.ctx.snapshots.get(self.tenant)
+        self.active = self.ctx.rules.active(self.tenant.id, self.now)
+        self.today = self.now.astimezone(zoneinfo.ZoneInfo(self.tenant.time_zone)).date()
+
+    def evaluate(
+        self, purpose: str, facts: dict[str, Any], kinds: Sequence[str], context: dict[str, Any]
+    ) -> tuple[str, Outcome]:
+        outcome = self.ctx.rules.evaluate_version(self.tenant.id, self.active.version, facts, kinds)
+        record = DecisionRecord(
+            id=str(uuid.uuid4()), tenant_id=self.tenant.id, purpose=purpose, kinds=list(kinds),
+            ruleset_version=self.active.version, ruleset_hash=self.active.content_hash,
+            engine=self.ctx.engine, facts=jsonable(facts),
+            considered=[
+                {"rule_id": r.rule_id, "kind": r.kind, "priority": r.priority, "matched": r.matched,
+                 "fired": r.fired, "why_not": r.why_not}
+                for r in outcome.considered
+            ],
+            fired=list(outcome.fired), outputs=jsonable(outcome.decisions), context=jsonable(context),
+            request_id=self.request_id, quote_id=None, booking_id=None, created_at=self.now,
+        )  # fmt: skip
+        self.records.append(record)
+        return record.id, outcome
+
+
+def jsonable(value: Any) -> Any:
+    """Decimals as strings, tuples as lists, dates as ISO: what the decision log stores."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def adjustments(outcome: Outcome) -> Adjustments:
+    d = outcome.decisions
+    season, last_minute, commission = d["season"], d["last_minute"], d["commission"]
+    return Adjustments(
+        multiplier=season["multiplier"],
+        season_rules=tuple(season["rules"]),
+        discount_percent=last_minute["percent_off"],
+        discount_rules=tuple(last_minute["rules"]),
+        max_total_discount_percent=last_minute["max_total_discount_percent"],
+        commission=Commission(
+            commission["rate_percent"],
+            commission["fixed"],
+            commission["min"],
+            commission["max"],
+            tuple(commission["rules"]),
+        ),
+    )
+
+
+def _facts(
+    run: _Run, segment: domain.Segment, tier: domain.Tier, day: dt.date, guests: int,
+    add_ons: Sequence[domain.AddOn], availability: Availability, selection: Selection,
+) -> dict[str, Any]:  # fmt: skip
+    subtotal = sum((line.amount for line in subtotal_lines(tier, guests, add_ons)), Decimal(0))
+    return {
+        "segment": segment.key, "segment_id": segment.id, "tier_id": tier.id, "tier_level": tier.level,
+        "guests": guests, "amount": round_minor(subtotal), "add_on_count": len(add_ons),
+        "units_left": min(availability.units_left, 100_000), "availability": availability.status,
+        "currency": run.tenant.currency, "variant": selection.variant, "experiment": selection.experiment,
+        **date_facts(day, run.today),
+    }  # fmt: skip
+
+
+def _resolve_add_ons(snapshot: domain.CatalogSnapshot, refs: Sequence[str]) -> list[domain.AddOn]:
+    found = []
+    for i, ref in enumerate(refs):
+        add_on = next((a for a in snapshot.add_ons if ref in (a.id, a.key)), None)
+        if add_on is None:
+            raise InvalidInput(
+                f"Unknown add-on {ref!r}.", code="unknown_add_on",
+                details=[{"path": f"/query/add_ons/{i}", "message": "Not an active add-on of this tenant."}],
+            )  # fmt: skip
+        if add_on not in found:
+            found.append(add_on)
+    return found
+
+
+def _check_date(run: _Run, day: dt.date) -> None:
+    if day < run.today:
+        raise InvalidInput("The service date is in the past.", code="date_in_past",
+                           details=[{"path": "/query/date", "message": f"Must be {run.today} or later."}])  # fmt: skip
+    if (day - run.today).days > MAX_LEAD_DAYS:
+        raise InvalidInput("The service date is too far ahead.", code="date_too_far",
+                           details=[{"path": "/query/date", "message": f"At most {MAX_LEAD_DAYS} days ahead."}])  # fmt: skip
+
+
+def _price_view(price: Price) -> dict[str, Any]:
+    return {
+        "currency": price.currency,
+        "subtotal": price.subtotal,
+        "total": price.total,
+        "discount": price.discount,
+        "lines": [
+            {
+                "code": line.code,
+                "label": line.label,
+                "amount": str(line.amount),
+                "rules": list(line.rules),
+            }
+            for line in price.lines
+        ],
+    }
+
+
+class _Pricer:
+    """Prices selections of one run against one day's availability counts."""
+
+    def __init__(
+        self, run: _Run, counts: DayCounts, selection: Selection, add_ons: list[domain.AddOn]
+    ) -> None:
+        self.run = run
+        self.counts = counts
+        self.selection = selection
+        self.add_ons = add_ons
+        self.segments = run.snapshot.segments_by_id()
+
+    def availability(self, tier: domain.Tier, day: dt.date) -> Availability:
+        counts = self.counts
+        return availability_of(
+            counts.capacity_of(tier.id, day, self.run.tenant.default_capacity),
+            counts.taken_of(tier.id, day),
+            counts.blacked_out(tier.id, day),
+            self.selection.guests,
+            tier.max_guests,
+        )
+
+    def add_ons_for(self, tier: domain.Tier) -> list[domain.AddOn]:
+        return [a for a in self.add_ons if a.available_for(tier.id)]
+
+    def price(
+        self,
+        purpose: str,
+        tier: domain.Tier,
+        day: dt.date,
+        kinds: Sequence[str],
+        extra: Mapping[str, Any] | None = None,
+    ) -> tuple[str, Outcome, Price, Availability]:
+        availability = self.availability(tier, day)
+        add_ons = self.add_ons_for(tier)
+        facts = _facts(
+            self.run,
+            self.segments[tier.segment_id],
+            tier,
+            day,
+            self.selection.guests,
+            add_ons,
+            availability,
+            self.selection,
+        )
+        facts.update(extra or {})
+        context = {
+            "tier_id": tier.id,
+            "service_date": day,
+            "guests": self.selection.guests,
+            "add_on_ids": [a.id for a in add_ons],
+        }
+        decision_id, outcome = self.run.evaluate(purpose, facts, kinds, context)
+        price = price_selection(
+            tier,
+            self.selection.guests,
+            add_ons,
+            adjustments(outcome),
+            Bounds(tier.price_floor, tier.price_ceiling),
+        )
+        return decision_id, outcome, price, availability
+
+
+def _load_counts(run: _Run, day: dt.date) -> DayCounts:
+    with run.ctx.db.transaction() as session:
+        return day_counts(
+            session, run.tenant.id, [t.id for t in run.snapshot.tiers],
+            day - dt.timedelta(days=NEARBY_WINDOW), day + dt.timedelta(days=NEARBY_WINDOW), run.now,
+        )  # fmt: skip
+
+
+def _segment(run: _Run, ref: str) -> domain.Segment:
+    segment = run.snapshot.segment(ref)
+    if segment is None:
+        raise NotFound("segment not found.", code="segment_not_found")
+    return segment
+
+
+def quote_offers(
+    ctx: OfferContext,
+    tenant: domain.Tenant,
+    selection: Selection,
+    now: dt.datetime,
+    request_id: str,
+) -> dict[str, Any]:
+    """Every active tier of the segment, priced for the date and party, with availability,
+    features, the upsell offer and, for an unavailable tier, ranked priced fallbacks."""
+    run = _Run(ctx, tenant, now, request_id)
+    segment = _segment(run, selection.segment_ref)
+    _check_date(run, selection.service_date)
+    add_ons = _resolve_add_ons(run.snapshot, selection.add_on_refs)
+    tiers = run.snapshot.tiers_of(segment.id)
+    if tiers and selection.guests > max(t.max_guests for t in tiers):
+        raise InvalidInput(
+            "The party is larger than any tier of this segment allows.", code="party_too_large",
+            details=[{"path": "/query/guests", "message": f"At most {max(t.max_guests for t in tiers)}."}],
+        )  # fmt: skip
+    pricer = _Pricer(run, _load_counts(run, selection.service_date), selection, add_ons)
+    priced: dict[str, tuple[str, Outcome, Price, Availability]] = {}
+    for tier in tiers:
+        availability = pricer.availability(tier, selection.service_date)
+        kinds = OFFER_KINDS if availability.bookable else (*OFFER_KINDS, "fallback")
+        priced[tier.id] = pricer.price("offer", tier, selection.service_date, kinds)
+
+    offers = []
+    for tier in tiers:
+        decision_id, outcome, price, availability = priced[tier.id]
+        offers.append(
+            {
+                "tier": tier,
+                "price": _price_view(price),
+                "availability": {
+                    "status": availability.status,
+                    "units_left": availability.units_left,
+                },
+                "add_ons_applied": [a.id for a in pricer.add_ons_for(tier)],
+                "add_ons_unavailable": [a.id for a in add_ons if not a.available_for(tier.id)],
+                "upsell": _upsell(tier, outcome, price, tiers, priced, pricer),
+                "fallback": []
+                if availability.bookable
+                else _fallbacks(run, pricer, tier, outcome, tiers),
+                "decision_id": decision_id,
+            }
+        )
+    with ctx.db.transaction() as session:
+        add_decisions(session, run.records)
+    return {
+        "segment": segment,
+        "service_date": selection.service_date,
+        "guests": selection.guests,
+        "currency": tenant.currency,
+        "ruleset": {"version": run.active.version, "content_hash": run.active.content_hash},
+        "offers": offers,
+        "decision_ids": [r.id for r in run.records],
+    }
+
+
+def _features_gained(source: domain.Tier, target: domain.Tier) -> list[dict[str, Any]]:
+    before = {f.key: f.value for f in source.features}
+    return [
+        {"key": f.key, "label": f.label, "from": before.get(f.key), "to": f.value}
+        for f in target.features
+        if before.get(f.key) != f.value and f.value not in (False, 0, "", "-")
+    ]
+
+
+def _upsell(
+    tier: domain.Tier, outcome: Outcome, price: Price, tiers: list[domain.Tier],
+    priced: Mapping[str, tuple[str, Outcome, Price, Availability]], pricer: _Pricer,
+) -> dict[str, Any] | None:  # fmt: skip
+    decision = outcome.decisions["upsell"]
+    percent = Decimal(decision.get("percent_off", 0))
+    if decision["offer"] == "tier":
+        target = next((t for t in tiers if t.level == decision["target_level"]), None)
+        if target is None or target.level <= tier.level or not priced[target.id][3].bookable:
+            return None
+        target_total = priced[target.id][2].total
+        offer_total = round_minor(Decimal(target_total) * (1 - percent / 100))
+        return {
+            "type": "tier", "tier_id": target.id, "tier_name": target.name, "message_key": decision["message_key"],
+            "percent_off": str(percent), "total": offer_total, "difference": offer_total - price.total,
+            "features_gained": _features_gained(tier, target), "rules": decision["rules"],
+        }  # fmt: skip
+    if decision["offer"] == "add_on":
+        add_on = next((a for a in pricer.run.snapshot.add_ons if a.key == decision["add_on"]), None)
+        if add_on is None or not add_on.available_for(tier.id) or add_on in pricer.add_ons:
+            return None
+        count = pricer.selection.guests if add_on.pricing == "per_guest" else 1
+        full = add_on.price.amount * count
+        return {
+            "type": "add_on", "add_on_id": add_on.id, "add_on_key": add_on.key, "message_key": decision["message_key"],
+            "percent_off": str(percent), "price": full, "total": round_minor(Decimal(full) * (1 - percent / 100)),
+            "rules": decision["rules"],
+        }  # fmt: skip
+    return None
+
+
+def _fallbacks(
+    run: _Run, pricer: _Pricer, tier: domain.Tier, outcome: Outcome, tiers: list[domain.Tier]
+) -> list[dict[str, Any]]:
+    decision = outcome.decisions["fallback"]
+    candidates: list[Candidate] = fallback_candidates(
+        tier, pricer.selection.service_date, run.today, decision["strategies"], decision["max_results"],
+        pricer.segments, list(run.snapshot.tiers), pricer.availability,
+    )  # fmt: skip
+    out = []
+    for rank, candidate in enumerate(candidates, start=1):
+        decision_id, _, price, availability = pricer.price(
+            "fallback", candidate.tier, candidate.service_date, PRICE_KINDS
+        )
+        assert availability.status == AVAILABLE
+        out.append(
+            {
+                "rank": rank, "strategy": candidate.strategy, "reason": candidate.reason,
+                "segment_key": candidate.segment.key, "tier_id": candidate.tier.id, "tier_name": candidate.tier.name,
+                "level": candidate.tier.level, "service_date": candidate.service_date,
+                "price": _price_view(price), "units_left": availability.units_left, "decision_id": decision_id,
+            }
+        )  # fmt: skip
+    return out
+
+
+# ---- quotes -------------------------------------------------------------------------------------
+
+
+def quote_selection(
+    ctx: OfferContext,
+    tenant: domain.Tenant,
+    selection: Selection,
+    now: dt.datetime,
+    request_id: str,
+) -> dict[str, Any]:
+    """The priced quote of one bookable selection and its signed token."""
+    run = _Run(ctx, tenant, now, request_id)
+    tier = run.snapshot.tier(selection.tier_id or "")
+    if tier is None:
+        raise NotFound("tier not found.", code="tier_not_found")
+    _check_date(run, selection.service_date)
+    add_ons = _resolve_add_ons(run.snapshot, selection.add_on_refs)
+    unavailable = [a.key for a in add_ons if not a.available_for(tier.id)]
+    if unavailable:
+        raise InvalidInput(
+            f"Add-ons not available with this tier: {', '.join(unavailable)}.",
+            code="add_on_not_available",
+        )
+    pricer = _Pricer(run, _load_counts(run, selection.service_date), selection, add_ons)
+    decision_id, _, price, availability = pricer.price(
+        "quote", tier, selection.service_date, PRICE_KINDS
+    )
+    if not availability.bookable:
+        raise InvalidInput(
+            f"The tier is not bookable on this date ({availability.status}).",
+            code=f"tier_{availability.status}",
+        )
+    quote_id = str(uuid.uuid4())
+    run.records = [replace(r, quote_id=quote_id) for r in run.records]
+    claims = QuoteClaims(
+        quote_id=quote_id, tenant_id=tenant.id, segment_id=tier.segment_id, tier_id=tier.id,
+        service_date=selection.service_date.isoformat(), guests=selection.guests,
+        add_on_ids=[a.id for a in add_ons], currency=price.currency, subtotal=price.subtotal,
+        total=price.total, platform_fee=price.platform_fee, ruleset_version=run.active.version,
+        ruleset_hash=run.active.content_hash, expires_at=ctx.signer.expiry(now),
+        variant=selection.variant, experiment=selection.experiment, decision_ids=[decision_id],
+    )  # fmt: skip
+    with ctx.db.transaction() as session:
+        add_decisions(session, run.records)
+    return {
+        "quote_id": quote_id,
+        "token": ctx.signer.sign(claims),
+        "expires_at": dt.datetime.fromtimestamp(claims.expires_at, dt.UTC),
+        "tier_id": tier.id,
+        "service_date": selection.service_date,
+        "guests": selection.guests,
+        "add_on_ids": claims.add_on_ids,
+        "price": _price_view(price),
+        "ruleset": {"version": run.active.version, "content_hash": run.active.content_hash},
+        "decision_ids": [decision_id],
+    }
+
+
+def verify_quote(
+    ctx: OfferContext, tenant: domain.Tenant, token: str, now: dt.datetime
+) -> QuoteClaims:
+    return ctx.signer.verify(token, tenant.id, now)
+
+
+def booking_selection(
+    ctx: OfferContext, tenant: domain.Tenant, booking_id: str
+) -> tuple[Selection, str]:
+    """The selection an existing booking made, and the booking's status."""
+    with ctx.db.transaction() as session:
+        booking = get_booking(session, tenant.id, booking_id)
+    selection = Selection(
+        segment_ref=booking.segment_id, service_date=booking.service_date, guests=booking.guests,
+        add_on_refs=tuple(booking.add_on_ids), tier_id=booking.tier_id,
+    )  # fmt: skip
+    return selection, booking.status
+
+
+def quote_upgrade(
+    ctx: OfferContext, tenant: domain.Tenant, selection: Selection, to_tier_id: str,
+    booking_status: str, now: dt.datetime, request_id: str,
+) -> dict[str, Any]:  # fmt: skip
+    """Is moving ``selection`` (its tier) to ``to_tier_id`` allowed, and what does it cost?"""
+    run = _Run(ctx, tenant, now, request_id)
+    source = run.snapshot.tier(selection.tier_id or "")
+    target = run.snapshot.tier(to_tier_id)
+    if source is None or target is None:
+        raise NotFound("tier not found.", code="tier_not_found")
+    if source.id == target.id:
+        raise InvalidInput("The selection is already in this tier.", code="same_tier")
+    _check_date(run, selection.service_date)
+    add_ons = _resolve_add_ons(run.snapshot, selection.add_on_refs)
+    pricer = _Pricer(run, _load_counts(run, selection.service_date), selection, add_ons)
+    segments = pricer.segments
+    upgrade_facts = {
+        "from_segment": segments[source.segment_id].key, "from_tier_id": source.id,
+        "from_tier_level": source.level, "level_delta": target.level - source.level,
+        "booking_status": booking_status,
+    }  # fmt: skip
+    _, _, before, _ = pricer.price("upgrade", source, selection.service_date, PRICE_KINDS)
+    decision_id, outcome, after, availability = pricer.price(
+        "upgrade", target, selection.service_date, (*PRICE_KINDS, "upgrade"), upgrade_facts
+    )
+    decision = outcome.decisions["upgrade"]
+    allowed = bool(decision["allow"]) and availability.bookable
+    reason = (
+        decision["reason"]
+        if not decision["allow"] or availability.bookable
+        else f"tier_{availability.status}"
+    )
+    with ctx.db.transaction() as session:
+        add_decisions(session, run.records)
+    return {
+        "allowed": allowed,
+        "reason": reason,
+        "rules": decision["rules"],
+        "from_tier_id": source.id,
+        "to_tier_id": target.id,
+        "from_price": _price_view(before),
+        "to_price": _price_view(after),
+        "difference": after.total - before.total,
+        "currency": after.currency,
+        "features_gained": _features_gained(source, target),
+        "availability": {"status": availability.status, "units_left": availability.units_left},
+        "decision_ids": [r.id for r in run.records],
+        "decision_id": decision_id,
+    }

@@ -1,0 +1,95 @@
+"""Capacity, blackouts, holds and bookings of a tenant's tiers over a date range: the raw counts
+``pricing.availability`` turns into availability."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from storage import models as m
+
+#: Booking states that occupy a unit. A pending booking occupies its unit through its hold.
+OCCUPYING_BOOKINGS = ("paid",)
+
+
+@dataclass(frozen=True)
+class DayCounts:
+    capacity: dict[tuple[str, dt.date], int]  # explicit per tier and day; missing: tenant default
+    taken: dict[tuple[str, dt.date], int]
+    blackout_tenant: set[dt.date]
+    blackout_tier: set[tuple[str, dt.date]]
+
+    def capacity_of(self, tier_id: str, day: dt.date, default: int) -> int:
+        return self.capacity.get((tier_id, day), default)
+
+    def taken_of(self, tier_id: str, day: dt.date) -> int:
+        return self.taken.get((tier_id, day), 0)
+
+    def blacked_out(self, tier_id: str, day: dt.date) -> bool:
+        return day in self.blackout_tenant or (tier_id, day) in self.blackout_tier
+
+
+def day_counts(
+    session: Session,
+    tenant_id: str,
+    tier_ids: Iterable[str],
+    start: dt.date,
+    end: dt.date,
+    now: dt.datetime,
+) -> DayCounts:
+    tenant = uuid.UUID(tenant_id)
+    tiers = [uuid.UUID(t) for t in tier_ids]
+    capacity = {
+        (str(t), d): u
+        for t, d, u in session.execute(
+            select(m.Capacity.tier_id, m.Capacity.service_date, m.Capacity.units).where(
+                m.Capacity.tenant_id == tenant,
+                m.Capacity.tier_id.in_(tiers),
+                m.Capacity.service_date.between(start, end),
+            )
+        )
+    }
+    taken: dict[tuple[str, dt.date], int] = {}
+    held = session.execute(
+        select(m.Hold.tier_id, m.Hold.service_date, func.sum(m.Hold.units))
+        .where(
+            m.Hold.tenant_id == tenant,
+            m.Hold.tier_id.in_(tiers),
+            m.Hold.service_date.between(start, end),
+            m.Hold.status == "active",
+            m.Hold.expires_at > now,
+        )
+        .group_by(m.Hold.tier_id, m.Hold.service_date)
+    )
+    booked = session.execute(
+        select(m.Booking.tier_id, m.Booking.service_date, func.count())
+        .where(
+            m.Booking.tenant_id == tenant,
+            m.Booking.tier_id.in_(tiers),
+            m.Booking.service_date.between(start, end),
+            m.Booking.status.in_(OCCUPYING_BOOKINGS),
+        )
+        .group_by(m.Booking.tier_id, m.Booking.service_date)
+    )
+    for rows in (held, booked):
+        for t, d, n in rows:
+            taken[(str(t), d)] = taken.get((str(t), d), 0) + int(n)
+    blackout_tenant: set[dt.date] = set()
+    blackout_tier: set[tuple[str, dt.date]] = set()
+    for t, d in session.execute(
+        select(m.Blackout.tier_id, m.Blackout.service_date).where(
+            m.Blackout.tenant_id == tenant,
+            m.Blackout.service_date.between(start, end),
+            or_(m.Blackout.tier_id.is_(None), m.Blackout.tier_id.in_(tiers)),
+        )
+    ):
+        if t is None:
+            blackout_tenant.add(d)
+        else:
+            blackout_tier.add((str(t), d))
+    return DayCounts(capacity, taken, blackout_tenant, blackout_tier)
