@@ -530,14 +530,54 @@ class AvailabilitySchema(ma.Schema):
     units_left = fields.Integer()
 
 
+class FeatureChangeSchema(ma.Schema):
+    key = fields.String()
+    label = fields.String()
+    from_ = FeatureValue(data_key="from", attribute="from", allow_none=True)
+    to = FeatureValue(allow_none=True)
+
+
+class UpsellSchema(ma.Schema):
+    type = fields.String(metadata={"description": "tier or add_on"})
+    tier_id = fields.String()
+    tier_name = fields.String()
+    add_on_id = fields.String()
+    add_on_key = fields.String()
+    message_key = fields.String()
+    percent_off = fields.String()
+    price = fields.Integer(metadata={"description": "add-on: undiscounted price, minor units"})
+    total = fields.Integer(metadata={"description": "Minor units, discount applied"})
+    difference = fields.Integer(
+        metadata={"description": "tier: what upgrading adds to this offer's total"}
+    )
+    features_gained = fields.List(fields.Nested(FeatureChangeSchema))
+    rules = fields.List(fields.String())
+
+
+class FallbackSchema(ma.Schema):
+    rank = fields.Integer()
+    strategy = fields.String(metadata={"description": "other_tier, nearby_dates or other_segment"})
+    reason = fields.String()
+    segment_key = fields.String()
+    tier_id = fields.String()
+    tier_name = fields.String()
+    level = fields.Integer()
+    service_date = fields.Date()
+    price = fields.Nested(PriceSchema)
+    units_left = fields.Integer()
+    decision_id = fields.String()
+
+
 class OfferSchema(ma.Schema):
     tier = fields.Nested(OfferTierSchema)
     price = fields.Nested(PriceSchema)
     availability = fields.Nested(AvailabilitySchema)
     add_ons_applied = fields.List(fields.String())
     add_ons_unavailable = fields.List(fields.String())
-    upsell = fields.Dict(allow_none=True)
-    fallback = fields.List(fields.Dict(), metadata={"description": "Ranked, priced alternatives"})
+    upsell = fields.Nested(UpsellSchema, allow_none=True)
+    fallback = fields.List(
+        fields.Nested(FallbackSchema), metadata={"description": "Ranked, priced alternatives"}
+    )
     decision_id = fields.String()
 
 
@@ -644,7 +684,7 @@ class UpgradeQuoteSchema(ma.Schema):
     to_price = fields.Nested(PriceSchema)
     difference = fields.Integer(metadata={"description": "Minor units to pay (negative: refund)"})
     currency = fields.String()
-    features_gained = fields.List(fields.Dict())
+    features_gained = fields.List(fields.Nested(FeatureChangeSchema))
     availability = fields.Nested(AvailabilitySchema)
     decision_id = fields.String()
     decision_ids = fields.List(fields.String())

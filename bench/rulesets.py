@@ -123,7 +123,9 @@ REPRESENTATIVE: dict[str, Any] = {
     "tests": [
         {"name": "christmas saturday, 2 days ahead",
          "facts": {"service_date": "2027-12-25", "lead_days": 2, "segment": "standard", "tier_level": 1},
-         "expect": {"season": {"multiplier": "1.5"}, "last_minute": {"percent_off": "15"}}},
+         "expect": {"season": {"multiplier": "1.65"}, "last_minute": {"percent_off": "15"},
+                    "fired": ["christmas-new-year", "weekend", "lm-3-days", "fallback-default",
+                              "commission-standard", "upsell-next-tier"]}},
         {"name": "downgrade after payment is denied",
          "facts": {"level_delta": -1, "booking_status": "paid"},
          "expect": {"upgrade": {"allow": False, "reason": "downgrade_after_payment"}}},

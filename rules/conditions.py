@@ -105,27 +105,47 @@ def _show(value: Any) -> str:
 def why_not(condition: Condition, facts: Facts) -> str | None:
     """None if ``condition`` holds; otherwise a short reason naming the failing comparisons,
     e.g. ``lead_days=10 is not < 3``."""
-    condition = negation_normal_form(condition)
-    return _why_not(condition, facts)
+    return explainer(condition)(facts)
 
 
-def _why_not(condition: Condition, facts: Facts) -> str | None:
+Explainer = Callable[[Facts], "str | None"]
+
+
+def explainer(condition: Condition) -> Explainer:
+    """``why_not`` compiled for one condition (negation normal form and texts prepared once)."""
+    return _explainer(negation_normal_form(condition))
+
+
+def _explainer(condition: Condition) -> Explainer:
     if isinstance(condition, Leaf):
-        value = facts[condition.fact]
-        if leaf_holds(condition, value):
-            return None
-        return f"{condition.fact}={_show(value)} is not {SYMBOL[condition.op]} {_show(condition.value)}"
+        holds = predicate(condition)
+        fact = condition.fact
+        tail = f" is not {SYMBOL[condition.op]} {_show(condition.value)}"
+
+        def leaf(facts: Facts) -> str | None:
+            return None if holds(facts) else f"{fact}={_show(facts[fact])}{tail}"
+
+        return leaf
+    assert not isinstance(condition, Not)  # negation normal form has none
+    parts = [_explainer(item) for item in condition.items]
     if isinstance(condition, All):
-        for item in condition.items:
-            reason = _why_not(item, facts)
-            if reason:
-                return reason
-        return None
-    assert isinstance(condition, AnyOf)
-    reasons = []
-    for item in condition.items:
-        reason = _why_not(item, facts)
-        if reason is None:
+
+        def every(facts: Facts) -> str | None:
+            for part in parts:
+                reason = part(facts)
+                if reason:
+                    return reason
             return None
-        reasons.append(reason)
-    return "none of: " + "; ".join(reasons) if reasons else "never matches"
+
+        return every
+
+    def some(facts: Facts) -> str | None:
+        reasons = []
+        for part in parts:
+            reason = part(facts)
+            if reason is None:
+                return None
+            reasons.append(reason)
+        return "none of: " + "; ".join(reasons) if reasons else "never matches"
+
+    return some

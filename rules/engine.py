@@ -16,20 +16,21 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pricing.errors import DomainError
 from rules.conditions import negation_normal_form, predicate
-from rules.language import KINDS, All, AnyOf, Condition, Leaf, Rule, Ruleset
-from rules.outcome import Outcome, resolve
+from rules.language import KINDS, All, AnyOf, Condition, Leaf, Rule, Ruleset, leaves_of
+from rules.outcome import Outcome, RuleIndex, resolve
 from rules.vocabulary import complete_facts
 
 #: Per engine ruleset (chunk), from durable-rules 2.0.28's C core (events.c / rete.c):
 #: * matching walks the alpha network with a fixed stack of 64 nodes: 65 alpha tests of ANY kind
 #:   (eq, ne, range) matching the same fact at once crash the process (segfault), so a chunk's
-#:   tests that can match at once are budgeted (``_costs``);
+#:   tests that can match at once are budgeted (``_matching_bound``);
 #: * the children of every alpha node live in one 512-slot open-addressing table shared by all
 #:   facts: when it fills up, compiling or matching loops forever, so a chunk holds at most this
 #:   many tests in total (all facts together);
@@ -59,7 +60,11 @@ class Program:
     matcher: Matcher
     engine: str
     name: str = ""
+    index: RuleIndex = field(init=False, repr=False)
     _closed: bool = field(default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.index = RuleIndex(self.ruleset)
 
     def close(self) -> None:
         if not self._closed:
@@ -71,7 +76,7 @@ def evaluate(program: Program, facts: Mapping[str, Any], kinds: Iterable[str] = 
     """Resolve the decisions of ``kinds`` for ``facts`` (missing facts take their defaults)."""
     complete = complete_facts(dict(facts))
     matched = program.matcher.match(complete)
-    return resolve(program.ruleset, matched, complete, kinds)
+    return resolve(program.ruleset, matched, complete, kinds, program.index)
 
 
 # ---- reference ---------------------------------------------------------------------------------
@@ -119,51 +124,62 @@ def _durable_expr(condition: Condition) -> dict[str, Any]:
     return {"$or": [_durable_expr(i) for i in condition.items]}
 
 
-def _costs(condition: Condition) -> tuple[int, int]:
-    """(tests that can match one fact set at once, tests in total) of a condition in negation
-    normal form, as ``_durable_expr`` compiles it. Conservative: every comparison counts, except
-    the alternatives of one ``in`` (at most one can hold), and each ``$or`` adds its branches (its
-    join node is pushed once per matching branch)."""
-    matching = 0
-    total = 0
+def _costs(condition: Condition) -> tuple[int, int, Counter[tuple[str, Any]]]:
+    """Of a condition in negation normal form, as ``_durable_expr`` compiles it: (tests other than
+    equalities that can all match one fact set, tests in total, equality tests by (fact, value)).
+    Each ``$or`` counts one join node; ``between`` two tests, ``not_in`` one per value."""
+    others = total = 0
+    equalities: Counter[tuple[str, Any]] = Counter()
     stack = [condition]
     while stack:
         item = stack.pop()
         if isinstance(item, Leaf):
-            count = len(item.value) if item.op in ("in", "not_in") else 1
-            if item.op == "between":
-                matching, total = matching + 2, total + 2
-            elif item.op == "in":
-                matching, total = matching + (1 if count == 1 else 2), total + count
+            if item.op in ("eq", "in"):
+                values = item.value if item.op == "in" else (item.value,)
+                equalities.update((item.fact, v) for v in values)
+                total += len(values)
+                others += int(len(values) > 1)
             else:
-                matching, total = matching + count, total + count
+                count = len(item.value) if item.op == "not_in" else 1 + (item.op == "between")
+                others, total = others + count, total + count
         elif not item.items:  # type: ignore[union-attr]
-            matching, total = matching + 1, total + 1  # the ALWAYS_FACT test
+            equalities[(ALWAYS_FACT, int(isinstance(item, All)))] += 1
+            total += 1
         else:
-            if isinstance(item, AnyOf):
-                matching += len(item.items)
+            others += isinstance(item, AnyOf)
             stack.extend(item.items)  # type: ignore[union-attr]
-    return matching, total
+    return others, total, equalities
+
+
+def _matching_bound(others: int, equalities: Counter[tuple[str, Any]]) -> int:
+    """Most tests that can match one fact set at once: all the others, and per fact only the
+    equality tests of one value (the fact's)."""
+    most: dict[str, int] = {}
+    for (fact, _), count in equalities.items():
+        most[fact] = max(most.get(fact, 0), count)
+    return others + sum(most.values())
 
 
 def chunk_rules(rules: Iterable[Rule]) -> list[list[tuple[Rule, Condition]]]:
     """Group rules (with their conditions in negation normal form) into engine-sized chunks."""
     chunks: list[list[tuple[Rule, Condition]]] = []
     current: list[tuple[Rule, Condition]] = []
-    matching = total = 0
+    others = total = 0
+    equalities: Counter[tuple[str, Any]] = Counter()
     for rule in rules:
         nnf = negation_normal_form(rule.when)
-        rule_matching, rule_total = _costs(nnf)
+        rule_others, rule_total, rule_equalities = _costs(nnf)
         fits = (
-            matching + rule_matching <= MAX_MATCHING_TESTS_PER_CHUNK
+            _matching_bound(others + rule_others, equalities + rule_equalities)
+            <= MAX_MATCHING_TESTS_PER_CHUNK
             and total + rule_total <= MAX_TESTS_PER_CHUNK
         )
         if current and not fits:
             chunks.append(current)
-            current, matching, total = [], 0, 0
+            current, others, total, equalities = [], 0, 0, Counter()
         current.append((rule, nnf))
-        matching += rule_matching
-        total += rule_total
+        others, total = others + rule_others, total + rule_total
+        equalities += rule_equalities
     if current:
         chunks.append(current)
     return chunks
@@ -185,6 +201,7 @@ class DurableMatcher:
         self._binding = durable_binding
         self._engines: list[Any] = []
         self._ids: list[dict[str, str]] = []
+        self._fields: list[tuple[str, ...]] = []  # the facts a chunk tests: all the engine sees
         try:
             for number, chunk in enumerate(chunk_rules(ruleset.rules)):
                 names = {f"r{i}": rule.id for i, (rule, _) in enumerate(chunk)}
@@ -196,6 +213,8 @@ class DurableMatcher:
                     durable_binding.CompiledRuleset(_unique_name(f"{name}.c{number}"), spec)
                 )
                 self._ids.append(names)
+                tested = {leaf.fact for rule, _ in chunk for leaf in leaves_of(rule.when)}
+                self._fields.append(tuple(sorted(tested)))
         except durable_binding.DurableError as error:
             self.close()
             raise RulesEngineError(
@@ -203,11 +222,11 @@ class DurableMatcher:
             ) from None
 
     def match(self, facts: Mapping[str, Any]) -> set[str]:
-        fact = dict(facts)
-        fact[ALWAYS_FACT] = 1
         matched: set[str] = set()
         try:
-            for engine, names in zip(self._engines, self._ids, strict=True):
+            for engine, names, fields in zip(self._engines, self._ids, self._fields, strict=True):
+                fact = {name: facts[name] for name in fields}
+                fact[ALWAYS_FACT] = 1
                 matched.update(names[n] for n in engine.match(fact))
         except self._binding.DurableError as error:
             raise RulesEngineError(f"The rules engine failed: {error}.") from None

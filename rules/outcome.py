@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from rules.conditions import why_not
+from rules.conditions import explainer
 from rules.language import KINDS, Rule, Ruleset
 
 ONE = Decimal(1)
@@ -36,8 +36,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class RuleResult:
+class RuleResult(NamedTuple):  # a tuple: cheap to build ~25 times per decision
     rule_id: str
     kind: str
     priority: int
@@ -111,14 +110,28 @@ def _last_minute(ruleset: Ruleset, matched: list[Rule]) -> tuple[dict[str, Any],
     return decision, applied
 
 
+class RuleIndex:
+    """Per-ruleset work done once: rules of each kind in decision order, and a compiled "why not"
+    explanation per rule."""
+
+    def __init__(self, ruleset: Ruleset) -> None:
+        self.by_kind = {kind: ordered(ruleset.of_kind(kind)) for kind in KINDS}
+        self.explain = {rule.id: explainer(rule.when) for rule in ruleset.rules}
+
+
 def resolve(
-    ruleset: Ruleset, matched_ids: set[str], facts: Mapping[str, Any], kinds: Iterable[str] = KINDS
+    ruleset: Ruleset,
+    matched_ids: set[str],
+    facts: Mapping[str, Any],
+    kinds: Iterable[str] = KINDS,
+    index: RuleIndex | None = None,
 ) -> Outcome:
     """The decisions of ``kinds`` given the ids of the rules whose conditions matched ``facts``."""
+    index = index or RuleIndex(ruleset)
     decisions: dict[str, Mapping[str, Any]] = {}
     considered: list[RuleResult] = []
     for kind in kinds:
-        rules = ordered(ruleset.of_kind(kind))
+        rules = index.by_kind[kind]
         matched = [r for r in rules if r.id in matched_ids]
         if kind == "season":
             decision, fired = _season(ruleset, matched)
@@ -137,7 +150,7 @@ def resolve(
                 r.priority,
                 r.id in matched_ids,
                 r.id in fired_ids,
-                None if r.id in matched_ids else why_not(r.when, facts),
+                None if r.id in matched_ids else index.explain[r.id](facts),
             )
             for r in rules
         )

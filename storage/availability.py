@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from storage import models as m
@@ -42,21 +42,21 @@ def day_counts(
     end: dt.date,
     now: dt.datetime,
 ) -> DayCounts:
+    """Everything availability needs for ``tier_ids`` between two dates, in one round trip."""
     tenant = uuid.UUID(tenant_id)
     tiers = [uuid.UUID(t) for t in tier_ids]
-    capacity = {
-        (str(t), d): u
-        for t, d, u in session.execute(
-            select(m.Capacity.tier_id, m.Capacity.service_date, m.Capacity.units).where(
-                m.Capacity.tenant_id == tenant,
-                m.Capacity.tier_id.in_(tiers),
-                m.Capacity.service_date.between(start, end),
-            )
-        )
-    }
-    taken: dict[tuple[str, dt.date], int] = {}
-    held = session.execute(
-        select(m.Hold.tier_id, m.Hold.service_date, func.sum(m.Hold.units))
+    capacity = select(
+        literal("capacity").label("source"),
+        m.Capacity.tier_id,
+        m.Capacity.service_date,
+        m.Capacity.units,
+    ).where(
+        m.Capacity.tenant_id == tenant,
+        m.Capacity.tier_id.in_(tiers),
+        m.Capacity.service_date.between(start, end),
+    )
+    held = (
+        select(literal("taken"), m.Hold.tier_id, m.Hold.service_date, func.sum(m.Hold.units))
         .where(
             m.Hold.tenant_id == tenant,
             m.Hold.tier_id.in_(tiers),
@@ -66,8 +66,8 @@ def day_counts(
         )
         .group_by(m.Hold.tier_id, m.Hold.service_date)
     )
-    booked = session.execute(
-        select(m.Booking.tier_id, m.Booking.service_date, func.count())
+    booked = (
+        select(literal("taken"), m.Booking.tier_id, m.Booking.service_date, func.count())
         .where(
             m.Booking.tenant_id == tenant,
             m.Booking.tier_id.in_(tiers),
@@ -76,20 +76,22 @@ def day_counts(
         )
         .group_by(m.Booking.tier_id, m.Booking.service_date)
     )
-    for rows in (held, booked):
-        for t, d, n in rows:
-            taken[(str(t), d)] = taken.get((str(t), d), 0) + int(n)
-    blackout_tenant: set[dt.date] = set()
-    blackout_tier: set[tuple[str, dt.date]] = set()
-    for t, d in session.execute(
-        select(m.Blackout.tier_id, m.Blackout.service_date).where(
-            m.Blackout.tenant_id == tenant,
-            m.Blackout.service_date.between(start, end),
-            or_(m.Blackout.tier_id.is_(None), m.Blackout.tier_id.in_(tiers)),
-        )
-    ):
-        if t is None:
-            blackout_tenant.add(d)
+    closed = select(
+        literal("blackout"), m.Blackout.tier_id, m.Blackout.service_date, literal(0)
+    ).where(
+        m.Blackout.tenant_id == tenant,
+        m.Blackout.service_date.between(start, end),
+        or_(m.Blackout.tier_id.is_(None), m.Blackout.tier_id.in_(tiers)),
+    )
+    counts = DayCounts({}, {}, set(), set())
+    for source, tier, day, number in session.execute(union_all(capacity, held, booked, closed)):
+        key = (str(tier), day)
+        if source == "capacity":
+            counts.capacity[key] = int(number)
+        elif source == "taken":
+            counts.taken[key] = counts.taken.get(key, 0) + int(number)
+        elif tier is None:
+            counts.blackout_tenant.add(day)
         else:
-            blackout_tier.add((str(t), d))
-    return DayCounts(capacity, taken, blackout_tenant, blackout_tier)
+            counts.blackout_tier.add(key)
+    return counts

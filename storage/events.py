@@ -21,5 +21,7 @@ def add_events(session: Session, tenant_id: str, events: list[dict[str, Any]]) -
         dialect.insert(m.StorefrontEvent)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["tenant_id", "client_event_id"])
+        # SQLAlchemy only guarantees rowcount for UPDATE/DELETE; for this INSERT it answered -1.
+        .execution_options(preserve_rowcount=True)
     )
     return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]

@@ -87,27 +87,32 @@ def second_cache():
 def test_publish_and_rollback_reach_the_other_instance_through_the_epoch(
     app, settings, db, cache, second_cache, tenant_a, monkeypatch
 ):
-    # With a TTL of an hour only the epoch announcement can explain what instance 2 sees.
+    # With a TTL of an hour only the epoch announcement can explain what instance 2 sees. A
+    # worker compares the epoch at most every EPOCH_CHECK_SECONDS (0.1 s), so each check below
+    # waits that long after the change: the other instance's next evaluation must then see it.
     monkeypatch.setattr(rules_runtime, "ACTIVATIONS_TTL_SECONDS", 3600.0)
     one = app.test_client()
     two = create_app(settings, db=db, cache=second_cache).test_client()
     assert two.application.extensions["tierwise"].rules is not app.extensions["tierwise"].rules
     assert served(one, tenant_a) == served(two, tenant_a) == (1, "1.32")  # both caches warm
+    epoch = rules_runtime.epoch_key(tenant_a.tenant.id)
 
     assert publish(one, tenant_a) == 2
-    assert cache.get(rules_runtime.epoch_key(tenant_a.tenant.id)) == b"1"
+    assert cache.get(epoch) == b"1"
     assert served(one, tenant_a) == (2, "1.65")
-    # the epoch is compared at most every EPOCH_CHECK_SECONDS (publishing took longer than that)
+    time.sleep(rules_runtime.EPOCH_CHECK_SECONDS)
     assert served(two, tenant_a) == (2, "1.65")
     assert active_version(two, tenant_a) == 2
 
     rollback(one, tenant_a, 1)
-    assert cache.get(rules_runtime.epoch_key(tenant_a.tenant.id)) == b"2"
+    assert cache.get(epoch) == b"2"
+    assert served(one, tenant_a) == (1, "1.32")
     time.sleep(rules_runtime.EPOCH_CHECK_SECONDS)
     assert served(two, tenant_a) == (1, "1.32")
-    assert served(one, tenant_a) == (1, "1.32")
 
     rollback(two, tenant_a, 2)  # and the other way round
+    assert cache.get(epoch) == b"3"
+    assert served(two, tenant_a) == (2, "1.65")
     time.sleep(rules_runtime.EPOCH_CHECK_SECONDS)
     assert served(one, tenant_a) == (2, "1.65")
     assert active_version(one, tenant_a) == 2
