@@ -41,5 +41,10 @@ check-migrations: install
 pytest: install
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
+## Benchmarks (print numbers; need PostgreSQL, Redis and wrk): rules engine, then offers.
+bench: install
+	$(BIN)/python -m bench.rules_bench
+	$(BIN)/python -m bench.offers_bench
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

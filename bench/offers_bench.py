@@ -1,0 +1,241 @@
+"""Offers benchmark: prints numbers, asserts nothing.
+
+1. In-process time of one 3-tier offer (all tiers priced by the rules, upsell, decisions written),
+   with the durable engine and with the reference evaluator, and without writing decisions
+   (to show what the decision log costs).
+2. HTTP load with ``wrk`` on ``tierwise serve --workers 2`` against PostgreSQL and Redis, for the
+   durable engine and for the reference evaluator, printed as a ratio.
+
+Needs PostgreSQL and Redis on their standard local ports and ``wrk`` (Debian package ``wrk``).
+Run: ``make bench`` or ``.venv/bin/python -m bench.offers_bench``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psycopg
+
+BENCH_DB = "tierwise_bench"
+PG_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{BENCH_DB}"
+REDIS_URL = "redis://127.0.0.1:6379/13"
+ENV = {
+    "DATABASE_URL": PG_URL,
+    "REDIS_URL": REDIS_URL,
+    "JWT_SECRET": "bench-secret-" + "x" * 40,
+    "API_KEY_PEPPER": "bench-pepper-" + "y" * 40,
+    "QUOTE_SECRET": "bench-quote-" + "z" * 40,
+    "LOG_LEVEL": "WARNING",
+}
+RESULTS = Path("var/bench/offers.json")
+
+
+def header() -> dict:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    info = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "load_average": os.getloadavg(),
+    }
+    print("tierwise offers benchmark")
+    for key, value in info.items():
+        print(f"  {key:<13} {value}")
+    return info
+
+
+def fresh_database() -> None:
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+
+
+def seed() -> tuple[str, str]:
+    """Migrate, seed the demo tenant; return (storefront key, tenant id)."""
+    env = {**os.environ, **ENV}
+    out = subprocess.run(
+        [sys.executable, "-m", "app.cli", "demo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    key = re.search(r"storefront API key:\s+(\S+)", out).group(1)  # type: ignore[union-attr]
+    tenant = re.search(r"demo tenant:\s+\S+ \(([^)]+)\)", out).group(1)  # type: ignore[union-attr]
+    return key, tenant
+
+
+def service_date() -> dt.date:
+    """A weekday two days ahead (last-minute discount applies, no weekend uplift)."""
+    day = dt.date.today() + dt.timedelta(days=2)
+    while day.isoweekday() >= 6:
+        day += dt.timedelta(days=1)
+    return day
+
+
+def in_process(engine: str, write_decisions: bool, calls: int = 2000) -> dict:
+    from app import create_app
+    from app.services import offers as offers_module
+    from app.services import tenants
+    from config import Settings
+
+    settings = Settings.from_env({**ENV, "RULES_ENGINE": engine})
+    app = create_app(settings)
+    svc = app.extensions["tierwise"]
+    tenant = tenants.get_tenant(svc.db, "demo")
+    selection = offers_module.Selection("premium", service_date(), 2, ("breakfast",))
+    original = offers_module.add_decisions
+    if not write_decisions:
+        offers_module.add_decisions = lambda session, records: None  # measure the log's cost only
+    try:
+        now = dt.datetime.now(dt.UTC)
+        for _ in range(200):
+            offers_module.quote_offers(svc.offers, tenant, selection, now, "bench")
+        times = []
+        for _ in range(calls):
+            started = time.perf_counter_ns()
+            offers_module.quote_offers(svc.offers, tenant, selection, now, "bench")
+            times.append((time.perf_counter_ns() - started) / 1e6)
+    finally:
+        offers_module.add_decisions = original
+        svc.db.engine.dispose()
+    times.sort()
+    return {
+        "engine": engine,
+        "decisions_written": write_decisions,
+        "calls": calls,
+        "p50_ms": round(times[len(times) // 2], 3),
+        "p99_ms": round(times[int(len(times) * 0.99)], 3),
+        "mean_ms": round(statistics.fmean(times), 3),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_load(engine: str, key: str, seconds: int, connections: int) -> dict:
+    port = free_port()
+    env = {**os.environ, **ENV, "RULES_ENGINE": engine}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "2", "--threads", "4"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/v1/storefront/segments/premium/offers?date={service_date()}&guests=2&add_ons=breakfast"
+    try:
+        for _ in range(100):
+            try:
+                request = urllib.request.Request(url, headers={"X-Api-Key": key})
+                with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 - localhost
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        warm = ["wrk", "-t2", f"-c{connections}", "-d3s", "-H", f"X-Api-Key: {key}", url]
+        subprocess.run(warm, capture_output=True, check=True)
+        command = [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-H",
+            f"X-Api-Key: {key}",
+            url,
+        ]
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+    return {"engine": engine, "connections": connections, "seconds": seconds, **parse_wrk(output)}
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def parse_wrk(output: str) -> dict:
+    result: dict = {
+        "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    }  # type: ignore[union-attr]
+    for pct in ("50", "90", "99"):
+        found = re.search(rf"^\s+{pct}%\s+(\S+)", output, re.M)
+        result[f"p{pct}_ms"] = round(_ms(found.group(1)), 2) if found else None
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    result["non_2xx"] = int(non2xx.group(1)) if non2xx else 0
+    return result
+
+
+def main() -> int:
+    info = header()
+    fresh_database()
+    key, _ = seed()
+    print("\n1. In-process, one offer of 3 tiers (premium, 2 guests, 1 add-on, 2 days ahead)")
+    rows = [
+        in_process("durable", True),
+        in_process("reference", True),
+        in_process("durable", False),
+    ]
+    print(
+        f"  {'engine':<10} {'decisions':<10} {'calls':>6} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}"
+    )
+    for r in rows:
+        print(
+            f"  {r['engine']:<10} {('written' if r['decisions_written'] else 'skipped'):<10} {r['calls']:>6} {r['p50_ms']:>8} {r['p99_ms']:>8} {r['mean_ms']:>8}"
+        )
+    log_cost = rows[0]["mean_ms"] / rows[2]["mean_ms"]
+    print(
+        f"  throughput with the decision log / without: {1 / log_cost:.2f} (target ≥ 0.5: must not halve it)"
+    )
+
+    http = []
+    if shutil.which("wrk") is None:
+        print("\n2. HTTP load: skipped, wrk is not installed (apt-get install wrk)")
+    else:
+        print(
+            "\n2. HTTP load: wrk -t2 -c16, 20 s, against `tierwise serve --workers 2 --threads 4` (PostgreSQL + Redis)"
+        )
+        http = [http_load("durable", key, 20, 16), http_load("reference", key, 20, 16)]
+        print(
+            f"  {'engine':<10} {'req/s':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"
+        )
+        for r in http:
+            print(
+                f"  {r['engine']:<10} {r['requests_per_s']:>8.0f} {r['p50_ms']:>8} {r['p90_ms']:>8} {r['p99_ms']:>8} {r['non_2xx']:>8}"
+            )
+        ratio = http[0]["requests_per_s"] / http[1]["requests_per_s"]
+        print(
+            f"  durable / reference throughput: {ratio:.2f} (target ≥ 0.8); targets: ≥ 1,000 req/s, p99 ≤ 25 ms"
+        )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"machine": info, "in_process": rows, "http": http}, indent=2))
+    print(f"\nJSON: {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
