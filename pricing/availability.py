@@ -68,6 +68,7 @@ def fallback_candidates(
     segments: Mapping[str, Segment],
     tiers: Sequence[Tier],
     availability: Lookup,
+    latest: dt.date | None = None,
 ) -> list[Candidate]:
     """Alternatives in the order of the ``fallback`` decision's strategies, each strategy's own
     candidates best first, without duplicates, at most ``max_results``:
@@ -75,7 +76,7 @@ def fallback_candidates(
     * ``other_tier`` — same segment and date; ``up``: next levels up, ``down``: next levels down,
       ``nearest``: by distance, higher first on ties;
     * ``nearby_dates`` — same tier within ±``days``, nearest first, later first on ties, never
-      before ``today``;
+      before ``today`` nor after ``latest`` (the last bookable day, when given);
     * ``other_segment`` — the same level in the other active segments, in display order.
     """
     found: list[Candidate] = []
@@ -118,7 +119,7 @@ def fallback_candidates(
                     service_date + dt.timedelta(days=distance),
                     service_date - dt.timedelta(days=distance),
                 ):
-                    if day >= today:
+                    if day >= today and (latest is None or day <= latest):
                         offer(
                             tier,
                             day,

@@ -371,6 +371,7 @@ def _fallbacks(
     candidates: list[Candidate] = fallback_candidates(
         tier, pricer.selection.service_date, run.today, decision["strategies"], decision["max_results"],
         pricer.segments, list(run.snapshot.tiers), pricer.availability,
+        latest=run.today + dt.timedelta(days=MAX_LEAD_DAYS),
     )  # fmt: skip
     out = []
     for rank, candidate in enumerate(candidates, start=1):

@@ -879,3 +879,59 @@ def test_offers_answer_correctly_with_redis_unreachable(settings, db, tenant_a):
     patch_tier(client, fx, fx.tiers[0].id, {"base_price": {"amount": 15000, "currency": "EUR"}})
     assert by_level(ok_offers(client, fx, day, guests=2))[1]["price"]["total"] == 18700
     error_of(get_offers(client, fx, day, segment="nope"), 404, "segment_not_found")
+
+
+def test_custom_upsell_rules_for_an_add_on_and_a_discounted_tier(client, db, tenant_a):
+    fx = tenant_a
+    document = {
+        "stacking": "best_only",
+        "rules": [
+            {"id": "breakfast-upsell", "kind": "upsell", "priority": 10,
+             "when": {"fact": "tier_level", "op": "eq", "value": 3},
+             "then": {"offer": "add_on", "add_on": "breakfast", "percent_off": "10",
+                      "message_key": "upsell.breakfast"}},
+            {"id": "ultimate-upsell", "kind": "upsell", "priority": 5,
+             "when": {"fact": "tier_level", "op": "lt", "value": 3},
+             "then": {"offer": "tier", "target_level": 3, "percent_off": "10",
+                      "message_key": "upsell.ultimate"}},
+        ],
+    }  # fmt: skip
+    rulesets.publish_document(db, None, fx.tenant.id, document, "test")
+    day = find_day(10, weekend=False)
+    one, two, three = (by_level(ok_offers(client, fx, day, guests=3))[n] for n in (1, 2, 3))
+    assert three["upsell"] == {
+        "type": "add_on", "add_on_id": fx.add_on.id, "add_on_key": "breakfast",
+        "message_key": "upsell.breakfast", "percent_off": "10", "price": 2700, "total": 2430,
+        "rules": ["breakfast-upsell"],
+    }  # fmt: skip
+    # The Ultimate (33000) at 10 % off: 29700.
+    assert (one["upsell"]["total"], one["upsell"]["difference"]) == (29700, 29700 - 13000)
+    assert (two["upsell"]["total"], two["upsell"]["difference"]) == (29700, 29700 - 23000)
+    assert one["upsell"]["percent_off"] == "10"
+    assert one["upsell"]["rules"] == ["ultimate-upsell"]
+
+    # With the breakfast already chosen there is nothing to upsell on the Ultimate.
+    one, _, three = (
+        by_level(ok_offers(client, fx, day, guests=3, add_ons="breakfast"))[n] for n in (1, 2, 3)
+    )
+    assert three["upsell"] is None
+    assert one["upsell"]["total"] == 32130  # (33000 + 2700) × 0.9
+
+
+def test_nearby_date_fallbacks_stay_within_the_bookable_window(client, db, tenant_a):
+    """Offers for the farthest bookable day: a fallback a day later could not be quoted
+    (date_too_far), so it must not be offered."""
+    fx = tenant_a
+    last = tenant_today() + dt.timedelta(days=MAX_LEAD_DAYS)
+    blackout(client, fx, fx.tiers[2].id, last)
+    three = by_level(ok_offers(client, fx, last))[3]
+    assert [f["service_date"] for f in three["fallback"]] == [
+        (last - dt.timedelta(days=n)).isoformat() for n in (1, 2, 3)
+    ]
+    for fallback in three["fallback"]:
+        response = client.post(
+            "/v1/storefront/quotes",
+            headers=fx.storefront,
+            json={"tier_id": fallback["tier_id"], "date": fallback["service_date"], "guests": 2},
+        )
+        assert response.status_code == 201, response.get_json()
