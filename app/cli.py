@@ -160,6 +160,9 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
             self.cfg.set("control_socket_disable", True)  # one shared ~/.gunicorn socket otherwise
+            # Workers restart regularly, long before durable-rules' 131,071 handle recycling.
+            self.cfg.set("max_requests", 50_000)
+            self.cfg.set("max_requests_jitter", 5_000)
 
         def load(self):
             return create_app(settings)

@@ -10,12 +10,14 @@ import datetime as dt
 import zoneinfo
 
 import marshmallow as ma
-from marshmallow import fields, validate, validates_schema
+from marshmallow import fields, post_load, validate, validates_schema
 from webargs import fields as webargs_fields
 
 from app.errors import ErrorDetailSchema
 from pricing.money import CURRENCY_EXPONENTS
+from rules.documents import load_document
 from rules.language import KINDS as RULE_KINDS
+from rules.language import MAX_DOCUMENT_BYTES, RulesetInvalid
 
 KEY = validate.Regexp(
     r"^[a-z0-9][a-z0-9_-]{0,63}$", error="Use 1-64 lowercase letters, digits, '-' or '_'."
@@ -379,13 +381,44 @@ class RulesetDocumentField(fields.Dict):
     """A ruleset document (see the rule language reference); validated by rules.language."""
 
 
-class DraftCreateSchema(ma.Schema):
+class YamlDocumentMixin(ma.Schema):
+    """``document_yaml``: the same document as YAML text (anchors and aliases refused)."""
+
+    document_yaml = fields.String(
+        validate=validate.Length(max=MAX_DOCUMENT_BYTES),
+        metadata={"description": "The ruleset as YAML instead of `document`"},
+    )
+
+    document_required = False
+
+    @post_load
+    def _yaml(self, data, **kwargs):
+        if "document_yaml" not in data:
+            if self.document_required and "document" not in data:
+                raise ma.ValidationError("Give document (JSON) or document_yaml.", "document")
+            return data
+        if "document" in data:
+            raise ma.ValidationError("Give document or document_yaml, not both.", "document_yaml")
+        try:
+            data["document"] = load_document(data.pop("document_yaml"), "application/yaml")
+        except RulesetInvalid as error:
+            raise ma.ValidationError(
+                [e["message"] for e in error.errors], "document_yaml"
+            ) from None
+        if not isinstance(data["document"], dict):
+            raise ma.ValidationError(
+                "The YAML must be a mapping (a ruleset document).", "document_yaml"
+            )
+        return data
+
+
+class DraftCreateSchema(YamlDocumentMixin):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     document = RulesetDocumentField(metadata={"description": "Omit to copy a published version"})
     from_version = fields.Integer(strict=True, validate=validate.Range(1, 10**9))
 
 
-class DraftUpdateSchema(ma.Schema):
+class DraftUpdateSchema(YamlDocumentMixin):
     name = fields.String(validate=validate.Length(min=1, max=200))
     document = RulesetDocumentField()
 
@@ -400,8 +433,9 @@ class DraftSchema(ma.Schema):
     updated_at = fields.DateTime()
 
 
-class DocumentSchema(ma.Schema):
-    document = RulesetDocumentField(required=True)
+class DocumentSchema(YamlDocumentMixin):
+    document_required = True
+    document = RulesetDocumentField()
 
 
 class RulesetWarningSchema(ErrorDetailSchema):
