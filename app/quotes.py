@@ -60,6 +60,6 @@ class QuoteSigner:
             raise InvalidInput("The quote token is not valid.", code="quote_invalid") from None
         if claims.tenant_id != tenant_id:
             raise InvalidInput("The quote token is not valid.", code="quote_invalid")
-        if now.timestamp() > claims.expires_at + 5:
+        if now.timestamp() >= claims.expires_at:
             raise InvalidInput("The quote has expired; ask for a new one.", code="quote_expired")
         return claims

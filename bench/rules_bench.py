@@ -162,7 +162,7 @@ def run_child(
     """Run ``--child kind`` in a new interpreter, pass each JSON line it prints to ``on_record``,
     and return its ``result`` record. With ``kill_after`` the child is killed (by its pid) as
     soon as it has reported its result; it is killed anyway after ``timeout_s``."""
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+    proc = subprocess.Popen(
         [sys.executable, str(SCRIPT), "--child", kind],
         stdout=subprocess.PIPE,
         text=True,

@@ -8,9 +8,11 @@ import datetime as dt
 import uuid
 import zoneinfo
 
+import pytest
 from sqlalchemy import func, select
 
 from app.quotes import QuoteClaims, QuoteSigner
+from pricing.errors import InvalidInput
 from storage import models as m
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
@@ -200,12 +202,9 @@ def test_a_quote_expires_after_the_ttl(client, db, settings, tenant_a):
     now = dt.datetime.now(dt.UTC)
     assert signer.verify(token, fx.tenant.id, now).tier_id == fx.tiers[0].id
     later = now + dt.timedelta(seconds=settings.quote_ttl_seconds + 2)
-    try:
+    with pytest.raises(InvalidInput) as raised:
         signer.verify(token, fx.tenant.id, later)
-    except Exception as error:  # noqa: BLE001 - asserting on the domain error's code
-        assert getattr(error, "code", None) == "quote_expired"
-    else:
-        raise AssertionError("an expired quote verified")
+    assert raised.value.code == "quote_expired"
 
 
 def test_another_tenants_token_is_invalid(client, db, tenant_a, tenant_b):
