@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from app.quotes import QuoteClaims, QuoteSigner
 from app.rules_runtime import ActiveRuleset, RulesRuntime
 from app.snapshots import SnapshotCache
@@ -70,6 +72,7 @@ class _Run:
     tenant: domain.Tenant
     now: dt.datetime
     request_id: str
+    session: Session  # the use case's one transaction: availability reads, decision writes
     snapshot: domain.CatalogSnapshot = field(init=False)
     active: ActiveRuleset = field(init=False)
     today: dt.date = field(init=False)
@@ -146,14 +149,16 @@ def _facts(
     }  # fmt: skip
 
 
-def _resolve_add_ons(snapshot: domain.CatalogSnapshot, refs: Sequence[str]) -> list[domain.AddOn]:
+def _resolve_add_ons(
+    snapshot: domain.CatalogSnapshot, refs: Sequence[str], where: str = "/query/add_ons"
+) -> list[domain.AddOn]:
     found = []
     for i, ref in enumerate(refs):
         add_on = next((a for a in snapshot.add_ons if ref in (a.id, a.key)), None)
         if add_on is None:
             raise InvalidInput(
                 f"Unknown add-on {ref!r}.", code="unknown_add_on",
-                details=[{"path": f"/query/add_ons/{i}", "message": "Not an active add-on of this tenant."}],
+                details=[{"path": f"{where}/{i}", "message": "Not an active add-on of this tenant."}],
             )  # fmt: skip
         if add_on not in found:
             found.append(add_on)
@@ -251,11 +256,10 @@ class _Pricer:
 
 
 def _load_counts(run: _Run, day: dt.date) -> DayCounts:
-    with run.ctx.db.transaction() as session:
-        return day_counts(
-            session, run.tenant.id, [t.id for t in run.snapshot.tiers],
-            day - dt.timedelta(days=NEARBY_WINDOW), day + dt.timedelta(days=NEARBY_WINDOW), run.now,
-        )  # fmt: skip
+    return day_counts(
+        run.session, run.tenant.id, [t.id for t in run.snapshot.tiers],
+        day - dt.timedelta(days=NEARBY_WINDOW), day + dt.timedelta(days=NEARBY_WINDOW), run.now,
+    )  # fmt: skip
 
 
 def _segment(run: _Run, ref: str) -> domain.Segment:
@@ -274,54 +278,54 @@ def quote_offers(
 ) -> dict[str, Any]:
     """Every active tier of the segment, priced for the date and party, with availability,
     features, the upsell offer and, for an unavailable tier, ranked priced fallbacks."""
-    run = _Run(ctx, tenant, now, request_id)
-    segment = _segment(run, selection.segment_ref)
-    _check_date(run, selection.service_date)
-    add_ons = _resolve_add_ons(run.snapshot, selection.add_on_refs)
-    tiers = run.snapshot.tiers_of(segment.id)
-    if tiers and selection.guests > max(t.max_guests for t in tiers):
-        raise InvalidInput(
-            "The party is larger than any tier of this segment allows.", code="party_too_large",
-            details=[{"path": "/query/guests", "message": f"At most {max(t.max_guests for t in tiers)}."}],
-        )  # fmt: skip
-    pricer = _Pricer(run, _load_counts(run, selection.service_date), selection, add_ons)
-    priced: dict[str, tuple[str, Outcome, Price, Availability]] = {}
-    for tier in tiers:
-        availability = pricer.availability(tier, selection.service_date)
-        kinds = OFFER_KINDS if availability.bookable else (*OFFER_KINDS, "fallback")
-        priced[tier.id] = pricer.price("offer", tier, selection.service_date, kinds)
-
-    offers = []
-    for tier in tiers:
-        decision_id, outcome, price, availability = priced[tier.id]
-        offers.append(
-            {
-                "tier": tier,
-                "price": _price_view(price),
-                "availability": {
-                    "status": availability.status,
-                    "units_left": availability.units_left,
-                },
-                "add_ons_applied": [a.id for a in pricer.add_ons_for(tier)],
-                "add_ons_unavailable": [a.id for a in add_ons if not a.available_for(tier.id)],
-                "upsell": _upsell(tier, outcome, price, tiers, priced, pricer),
-                "fallback": []
-                if availability.bookable
-                else _fallbacks(run, pricer, tier, outcome, tiers),
-                "decision_id": decision_id,
-            }
-        )
     with ctx.db.transaction() as session:
+        run = _Run(ctx, tenant, now, request_id, session)
+        segment = _segment(run, selection.segment_ref)
+        _check_date(run, selection.service_date)
+        add_ons = _resolve_add_ons(run.snapshot, selection.add_on_refs)
+        tiers = run.snapshot.tiers_of(segment.id)
+        if tiers and selection.guests > max(t.max_guests for t in tiers):
+            raise InvalidInput(
+                "The party is larger than any tier of this segment allows.", code="party_too_large",
+                details=[{"path": "/query/guests", "message": f"At most {max(t.max_guests for t in tiers)}."}],
+            )  # fmt: skip
+        pricer = _Pricer(run, _load_counts(run, selection.service_date), selection, add_ons)
+        priced: dict[str, tuple[str, Outcome, Price, Availability]] = {}
+        for tier in tiers:
+            availability = pricer.availability(tier, selection.service_date)
+            kinds = OFFER_KINDS if availability.bookable else (*OFFER_KINDS, "fallback")
+            priced[tier.id] = pricer.price("offer", tier, selection.service_date, kinds)
+
+        offers = []
+        for tier in tiers:
+            decision_id, outcome, price, availability = priced[tier.id]
+            offers.append(
+                {
+                    "tier": tier,
+                    "price": _price_view(price),
+                    "availability": {
+                        "status": availability.status,
+                        "units_left": availability.units_left,
+                    },
+                    "add_ons_applied": [a.id for a in pricer.add_ons_for(tier)],
+                    "add_ons_unavailable": [a.id for a in add_ons if not a.available_for(tier.id)],
+                    "upsell": _upsell(tier, outcome, price, tiers, priced, pricer),
+                    "fallback": []
+                    if availability.bookable
+                    else _fallbacks(run, pricer, tier, outcome, tiers),
+                    "decision_id": decision_id,
+                }
+            )
         add_decisions(session, run.records)
-    return {
-        "segment": segment,
-        "service_date": selection.service_date,
-        "guests": selection.guests,
-        "currency": tenant.currency,
-        "ruleset": {"version": run.active.version, "content_hash": run.active.content_hash},
-        "offers": offers,
-        "decision_ids": [r.id for r in run.records],
-    }
+        return {
+            "segment": segment,
+            "service_date": selection.service_date,
+            "guests": selection.guests,
+            "currency": tenant.currency,
+            "ruleset": {"version": run.active.version, "content_hash": run.active.content_hash},
+            "offers": offers,
+            "decision_ids": [r.id for r in run.records],
+        }
 
 
 def _features_gained(source: domain.Tier, target: domain.Tier) -> list[dict[str, Any]]:
@@ -401,51 +405,51 @@ def quote_selection(
     request_id: str,
 ) -> dict[str, Any]:
     """The priced quote of one bookable selection and its signed token."""
-    run = _Run(ctx, tenant, now, request_id)
-    tier = run.snapshot.tier(selection.tier_id or "")
-    if tier is None:
-        raise NotFound("tier not found.", code="tier_not_found")
-    _check_date(run, selection.service_date)
-    add_ons = _resolve_add_ons(run.snapshot, selection.add_on_refs)
-    unavailable = [a.key for a in add_ons if not a.available_for(tier.id)]
-    if unavailable:
-        raise InvalidInput(
-            f"Add-ons not available with this tier: {', '.join(unavailable)}.",
-            code="add_on_not_available",
-        )
-    pricer = _Pricer(run, _load_counts(run, selection.service_date), selection, add_ons)
-    decision_id, _, price, availability = pricer.price(
-        "quote", tier, selection.service_date, PRICE_KINDS
-    )
-    if not availability.bookable:
-        raise InvalidInput(
-            f"The tier is not bookable on this date ({availability.status}).",
-            code=f"tier_{availability.status}",
-        )
-    quote_id = str(uuid.uuid4())
-    run.records = [replace(r, quote_id=quote_id) for r in run.records]
-    claims = QuoteClaims(
-        quote_id=quote_id, tenant_id=tenant.id, segment_id=tier.segment_id, tier_id=tier.id,
-        service_date=selection.service_date.isoformat(), guests=selection.guests,
-        add_on_ids=[a.id for a in add_ons], currency=price.currency, subtotal=price.subtotal,
-        total=price.total, platform_fee=price.platform_fee, ruleset_version=run.active.version,
-        ruleset_hash=run.active.content_hash, expires_at=ctx.signer.expiry(now),
-        variant=selection.variant, experiment=selection.experiment, decision_ids=[decision_id],
-    )  # fmt: skip
     with ctx.db.transaction() as session:
+        run = _Run(ctx, tenant, now, request_id, session)
+        tier = run.snapshot.tier(selection.tier_id or "")
+        if tier is None:
+            raise NotFound("tier not found.", code="tier_not_found")
+        _check_date(run, selection.service_date)
+        add_ons = _resolve_add_ons(run.snapshot, selection.add_on_refs, "/json/add_ons")
+        unavailable = [a.key for a in add_ons if not a.available_for(tier.id)]
+        if unavailable:
+            raise InvalidInput(
+                f"Add-ons not available with this tier: {', '.join(unavailable)}.",
+                code="add_on_not_available",
+            )
+        pricer = _Pricer(run, _load_counts(run, selection.service_date), selection, add_ons)
+        decision_id, _, price, availability = pricer.price(
+            "quote", tier, selection.service_date, PRICE_KINDS
+        )
+        if not availability.bookable:
+            raise InvalidInput(
+                f"The tier is not bookable on this date ({availability.status}).",
+                code=f"tier_{availability.status}",
+            )
+        quote_id = str(uuid.uuid4())
+        run.records = [replace(r, quote_id=quote_id) for r in run.records]
+        claims = QuoteClaims(
+            quote_id=quote_id, tenant_id=tenant.id, segment_id=tier.segment_id, tier_id=tier.id,
+            service_date=selection.service_date.isoformat(), guests=selection.guests,
+            add_on_ids=[a.id for a in add_ons], currency=price.currency, subtotal=price.subtotal,
+            total=price.total, platform_fee=price.platform_fee, ruleset_version=run.active.version,
+            ruleset_hash=run.active.content_hash, expires_at=ctx.signer.expiry(now),
+            variant=selection.variant, experiment=selection.experiment, decision_ids=[decision_id],
+        )  # fmt: skip
         add_decisions(session, run.records)
-    return {
-        "quote_id": quote_id,
-        "token": ctx.signer.sign(claims),
-        "expires_at": dt.datetime.fromtimestamp(claims.expires_at, dt.UTC),
-        "tier_id": tier.id,
-        "service_date": selection.service_date,
-        "guests": selection.guests,
-        "add_on_ids": claims.add_on_ids,
-        "price": _price_view(price),
-        "ruleset": {"version": run.active.version, "content_hash": run.active.content_hash},
-        "decision_ids": [decision_id],
-    }
+        return {
+            "quote_id": quote_id,
+            "token": ctx.signer.sign(claims),
+            "expires_at": dt.datetime.fromtimestamp(claims.expires_at, dt.UTC),
+            "tier_id": tier.id,
+            "service_date": selection.service_date,
+            "guests": selection.guests,
+            "add_on_ids": claims.add_on_ids,
+            "price": _price_view(price),
+            "ruleset": {"version": run.active.version, "content_hash": run.active.content_hash},
+            "decision_ids": [decision_id],
+        }
 
 
 def verify_quote(
@@ -472,47 +476,47 @@ def quote_upgrade(
     booking_status: str, now: dt.datetime, request_id: str,
 ) -> dict[str, Any]:  # fmt: skip
     """Is moving ``selection`` (its tier) to ``to_tier_id`` allowed, and what does it cost?"""
-    run = _Run(ctx, tenant, now, request_id)
-    source = run.snapshot.tier(selection.tier_id or "")
-    target = run.snapshot.tier(to_tier_id)
-    if source is None or target is None:
-        raise NotFound("tier not found.", code="tier_not_found")
-    if source.id == target.id:
-        raise InvalidInput("The selection is already in this tier.", code="same_tier")
-    _check_date(run, selection.service_date)
-    add_ons = _resolve_add_ons(run.snapshot, selection.add_on_refs)
-    pricer = _Pricer(run, _load_counts(run, selection.service_date), selection, add_ons)
-    segments = pricer.segments
-    upgrade_facts = {
-        "from_segment": segments[source.segment_id].key, "from_tier_id": source.id,
-        "from_tier_level": source.level, "level_delta": target.level - source.level,
-        "booking_status": booking_status,
-    }  # fmt: skip
-    _, _, before, _ = pricer.price("upgrade", source, selection.service_date, PRICE_KINDS)
-    decision_id, outcome, after, availability = pricer.price(
-        "upgrade", target, selection.service_date, (*PRICE_KINDS, "upgrade"), upgrade_facts
-    )
-    decision = outcome.decisions["upgrade"]
-    allowed = bool(decision["allow"]) and availability.bookable
-    reason = (
-        decision["reason"]
-        if not decision["allow"] or availability.bookable
-        else f"tier_{availability.status}"
-    )
     with ctx.db.transaction() as session:
+        run = _Run(ctx, tenant, now, request_id, session)
+        source = run.snapshot.tier(selection.tier_id or "")
+        target = run.snapshot.tier(to_tier_id)
+        if source is None or target is None:
+            raise NotFound("tier not found.", code="tier_not_found")
+        if source.id == target.id:
+            raise InvalidInput("The selection is already in this tier.", code="same_tier")
+        _check_date(run, selection.service_date)
+        add_ons = _resolve_add_ons(run.snapshot, selection.add_on_refs, "/json/add_ons")
+        pricer = _Pricer(run, _load_counts(run, selection.service_date), selection, add_ons)
+        segments = pricer.segments
+        upgrade_facts = {
+            "from_segment": segments[source.segment_id].key, "from_tier_id": source.id,
+            "from_tier_level": source.level, "level_delta": target.level - source.level,
+            "booking_status": booking_status,
+        }  # fmt: skip
+        _, _, before, _ = pricer.price("upgrade", source, selection.service_date, PRICE_KINDS)
+        decision_id, outcome, after, availability = pricer.price(
+            "upgrade", target, selection.service_date, (*PRICE_KINDS, "upgrade"), upgrade_facts
+        )
+        decision = outcome.decisions["upgrade"]
+        allowed = bool(decision["allow"]) and availability.bookable
+        reason = (
+            decision["reason"]
+            if not decision["allow"] or availability.bookable
+            else f"tier_{availability.status}"
+        )
         add_decisions(session, run.records)
-    return {
-        "allowed": allowed,
-        "reason": reason,
-        "rules": decision["rules"],
-        "from_tier_id": source.id,
-        "to_tier_id": target.id,
-        "from_price": _price_view(before),
-        "to_price": _price_view(after),
-        "difference": after.total - before.total,
-        "currency": after.currency,
-        "features_gained": _features_gained(source, target),
-        "availability": {"status": availability.status, "units_left": availability.units_left},
-        "decision_ids": [r.id for r in run.records],
-        "decision_id": decision_id,
-    }
+        return {
+            "allowed": allowed,
+            "reason": reason,
+            "rules": decision["rules"],
+            "from_tier_id": source.id,
+            "to_tier_id": target.id,
+            "from_price": _price_view(before),
+            "to_price": _price_view(after),
+            "difference": after.total - before.total,
+            "currency": after.currency,
+            "features_gained": _features_gained(source, target),
+            "availability": {"status": availability.status, "units_left": availability.units_left},
+            "decision_ids": [r.id for r in run.records],
+            "decision_id": decision_id,
+        }
