@@ -65,6 +65,12 @@ _CODE_RE = re.compile(r"error code: (\d+)")
 _SID = "tierwise"
 _RESERVED = frozenset({"sid", "id", "$s"})
 _MAX_PRI = 65535
+#: Fires once per fresh state, on the engine's state fact (which carries "$s", so its action is
+#: drained but never reported). The engine leaves a state's action context uninitialised until the
+#: state's first action, and ``delete_state`` frees that context: without an action, it frees
+#: garbage pointers (segfault or abort once the heap has been reused, e.g. closing a ruleset whose
+#: facts never matched anything). With this rule the first assert on a sid always starts one.
+_STATE_RULE = {"$state": {"all": [{"m": {"$s": 1}}]}}
 
 _compiles = 0
 _compiles_lock = threading.Lock()
@@ -92,6 +98,8 @@ def compiles_in_process() -> int:
 
 def _validate(rules: dict[str, dict[str, Any]]) -> None:
     for name, rule in rules.items():
+        if name in _STATE_RULE:
+            raise ValueError(f"rule name {name!r} is reserved")
         conditions = rule.get("all")
         if set(rule) - {"all", "pri"} or not isinstance(conditions, list) or len(conditions) != 1:
             raise ValueError(f"rule {name!r}: expected {{'all': [{{'m': ...}}], 'pri': int}}")
@@ -120,7 +128,8 @@ class CompiledRuleset:
         # message prefix -> rule name: the engine echoes names exactly as they appear in our JSON
         self._names = {json.dumps(rule, ensure_ascii=False): rule for rule in rules}
         try:
-            handle = _engine.create_ruleset(name, json.dumps(rules, ensure_ascii=False))
+            spec = json.dumps({**rules, **_STATE_RULE}, ensure_ascii=False)
+            handle = _engine.create_ruleset(name, spec)
         except (_ENGINE_ERROR, MemoryError) as exc:
             raise DurableError.wrap(exc) from exc
         self._handle: int | None = cast(int, handle)

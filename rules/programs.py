@@ -49,9 +49,17 @@ class ProgramCache:
                 building = self._building.setdefault(key, threading.Lock())
             with building:  # one build per key; others wait and then find it cached
                 with self._lock:
-                    if key in self._entries:
+                    # look again if built meanwhile, or if this lock is stale (its build finished
+                    # and the program was evicted since): two builders would overwrite each
+                    # other's entry and the lost program would never be closed
+                    if key in self._entries or self._building.get(key) is not building:
                         continue
-                program = build()
+                try:
+                    program = build()
+                except BaseException:
+                    with self._lock:
+                        self._building.pop(key, None)
+                    raise
                 with self._lock:
                     self._building.pop(key, None)
                     entry = _Entry(program, refs=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -234,3 +236,32 @@ def test_with_real_durable_programs() -> None:
         assert evaluate(program, {"guests": 5}).fired == ("big",)  # evicted but held
     assert program._closed
     cache.clear()
+
+
+def test_every_program_is_closed_after_racing_builds_and_evictions() -> None:
+    """Threads acquiring a few keys through a cache smaller than that: a waiter woken after its
+    key was built and evicted again must not build a second copy beside another thread's (the
+    overwritten copy would never be closed)."""
+    cache, builder = ProgramCache(capacity=1), Builder(delay=0.001)
+
+    def worker(number: int) -> None:
+        rng = random.Random(number)
+        for _ in range(300):
+            key = rng.randrange(3)
+            with cache.acquire(key, builder(key)) as program:
+                assert program.matcher.match({}) == set()  # never closed while held
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        sys.setswitchinterval(before)
+    cache.clear()
+    built = [p for programs in builder.built.values() for p in programs]
+    assert len(built) == cache.compiled > 3
+    assert sorted({p.matcher.closed for p in built}) == [1]  # type: ignore[attr-defined]
