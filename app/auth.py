@@ -57,7 +57,7 @@ def storefront_principal(settings: Settings, key: str | None) -> Principal:
         raise Unauthenticated(f"Send a storefront API key in the {API_KEY_HEADER} header.")
     if not key.startswith(KEY_PREFIX) or len(key) != len(KEY_PREFIX) + 40:
         raise Unauthenticated("The API key is not valid.", code="invalid_api_key")
-    with current_app.extensions["tierwise"].db.transaction() as session:
+    with current_app.extensions["tierwise"].db.read() as session:
         stored = tenant_store.find_api_key(session, key[: len(KEY_PREFIX) + 8])
     if stored is None or not hmac.compare_digest(
         stored.key_hash, hash_api_key(settings.api_key_pepper, key)
@@ -126,7 +126,7 @@ def admin_principal(settings: Settings, header: str | None, tenant_header: str |
         tenant_ref = tenant_header or tenant_ref
     tenant = None
     if tenant_ref:
-        with current_app.extensions["tierwise"].db.transaction() as session:
+        with current_app.extensions["tierwise"].db.read() as session:
             try:
                 tenant = tenant_store.get_tenant(session, tenant_ref)
             except NotFound:

@@ -119,7 +119,7 @@ def in_process(engine: str, write_decisions: bool, calls: int = 2000) -> dict:
             times.append((time.perf_counter_ns() - started) / 1e6)
     finally:
         offers_module.add_decisions = original
-        svc.db.engine.dispose()
+        svc.db.dispose()
     times.sort()
     return {
         "engine": engine,

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, literal, or_, select, union_all
+from sqlalchemy import CompoundSelect, bindparam, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from storage import models as m
@@ -34,17 +34,11 @@ class DayCounts:
         return day in self.blackout_tenant or (tier_id, day) in self.blackout_tier
 
 
-def day_counts(
-    session: Session,
-    tenant_id: str,
-    tier_ids: Iterable[str],
-    start: dt.date,
-    end: dt.date,
-    now: dt.datetime,
-) -> DayCounts:
-    """Everything availability needs for ``tier_ids`` between two dates, in one round trip."""
-    tenant = uuid.UUID(tenant_id)
-    tiers = [uuid.UUID(t) for t in tier_ids]
+def _counts_statement() -> CompoundSelect:
+    """Built once: capacity rows, held units, paid bookings and blackouts of some tiers over a
+    date range, as (source, tier_id, service_date, number) rows."""
+    tenant, tiers = bindparam("tenant"), bindparam("tiers", expanding=True)
+    start, end, now = bindparam("start"), bindparam("end"), bindparam("now")
     capacity = select(
         literal("capacity").label("source"),
         m.Capacity.tier_id,
@@ -83,8 +77,30 @@ def day_counts(
         m.Blackout.service_date.between(start, end),
         or_(m.Blackout.tier_id.is_(None), m.Blackout.tier_id.in_(tiers)),
     )
+    return union_all(capacity, held, booked, closed)
+
+
+COUNTS = _counts_statement()
+
+
+def day_counts(
+    session: Session,
+    tenant_id: str,
+    tier_ids: Iterable[str],
+    start: dt.date,
+    end: dt.date,
+    now: dt.datetime,
+) -> DayCounts:
+    """Everything availability needs for ``tier_ids`` between two dates, in one round trip."""
+    params = {
+        "tenant": uuid.UUID(tenant_id),
+        "tiers": [uuid.UUID(t) for t in tier_ids],
+        "start": start,
+        "end": end,
+        "now": now,
+    }
     counts = DayCounts({}, {}, set(), set())
-    for source, tier, day, number in session.execute(union_all(capacity, held, booked, closed)):
+    for source, tier, day, number in session.execute(COUNTS, params):
         key = (str(tier), day)
         if source == "capacity":
             counts.capacity[key] = int(number)

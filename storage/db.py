@@ -37,22 +37,58 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 class Database:
-    """Owns the session factory. ``transaction()`` is the unit of work of one use case."""
+    """Owns the session factories. ``transaction()`` is the unit of work of one use case.
 
-    def __init__(self, engine: Engine, session_factory: sessionmaker[Session] | None = None):
+    * ``transaction()`` — the default: commits are durable when they return.
+    * ``transaction(relaxed=True)`` — PostgreSQL ``synchronous_commit = off`` for the whole
+      transaction: COMMIT returns before the WAL is on disk. Only for transactions whose writes may
+      be lost in a crash of the next ~0.6 s without harm to anyone (the decision records of
+      browsed offers); never for quotes, holds, bookings or payments.
+    * ``read()`` — one-shot reads without BEGIN/COMMIT round trips (autocommit), for lookups on
+      every request (API keys, tenants).
+
+    Given an explicit ``session_factory`` (tests binding everything to one connection in an
+    outer transaction), all three use it.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        session_factory: sessionmaker[Session] | None = None,
+        relaxed_engine: Engine | None = None,
+    ):
         self.engine = engine
-        self.session_factory = session_factory or sessionmaker(
-            bind=engine, expire_on_commit=False, autoflush=True
+        self.relaxed_engine = relaxed_engine
+        shared = session_factory
+        self.session_factory = session_factory or sessionmaker(bind=engine, expire_on_commit=False)
+        self.relaxed_factory = shared or sessionmaker(
+            bind=relaxed_engine or engine, expire_on_commit=False
+        )
+        self.read_factory = shared or sessionmaker(
+            bind=engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
         )
 
     @classmethod
     def from_url(cls, url: str) -> Database:
-        return cls(make_engine(url))
+        relaxed = None
+        if url.startswith("postgresql"):
+            relaxed = make_engine(
+                url, connect_args={"options": "-c synchronous_commit=off"}, pool_size=5
+            )
+        return cls(make_engine(url), relaxed_engine=relaxed)
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def read(self) -> Iterator[Session]:
+        session = self.read_factory()
+        try:
+            yield session
+        finally:
+            session.close()
+
+    @contextmanager
+    def transaction(self, *, relaxed: bool = False) -> Iterator[Session]:
         """Commit on a clean exit, roll back on any exception."""
-        session = self.session_factory()
+        session = (self.relaxed_factory if relaxed else self.session_factory)()
         try:
             yield session
             session.commit()
@@ -61,6 +97,11 @@ class Database:
             raise
         finally:
             session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.relaxed_engine is not None:
+            self.relaxed_engine.dispose()
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

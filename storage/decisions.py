@@ -38,8 +38,9 @@ class DecisionRecord:
 def add_decisions(session: Session, records: list[DecisionRecord]) -> None:
     if not records:
         return
+    # Core executemany (psycopg pipelines it): no ORM bookkeeping for an append-only log.
     session.execute(
-        insert(m.Decision),
+        insert(m.Decision.__table__),
         [
             {
                 "tenant_id": uuid.UUID(r.tenant_id), "id": uuid.UUID(r.id), "purpose": r.purpose,

@@ -278,7 +278,8 @@ def quote_offers(
 ) -> dict[str, Any]:
     """Every active tier of the segment, priced for the date and party, with availability,
     features, the upsell offer and, for an unavailable tier, ranked priced fallbacks."""
-    with ctx.db.transaction() as session:
+    # Browsing writes only its decision records: a relaxed commit (see Database.transaction).
+    with ctx.db.transaction(relaxed=True) as session:
         run = _Run(ctx, tenant, now, request_id, session)
         segment = _segment(run, selection.segment_ref)
         _check_date(run, selection.service_date)

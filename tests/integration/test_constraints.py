@@ -276,3 +276,21 @@ def test_a_violation_inside_a_savepoint_leaves_the_transaction_usable(db, tenant
             s.scalar(select(m.Tenant.slug).where(m.Tenant.id == uuid.UUID(tenant_a.tenant.id)))
             == tenant_a.tenant.slug
         )
+
+
+def test_relaxed_transactions_do_not_wait_for_the_wal_and_default_ones_do(pg_url):
+    from sqlalchemy import text
+
+    from storage.db import Database
+
+    db = Database.from_url(pg_url)
+    try:
+        with db.transaction(relaxed=True) as session:
+            assert session.execute(text("SHOW synchronous_commit")).scalar() == "off"
+        with db.transaction() as session:
+            assert session.execute(text("SHOW synchronous_commit")).scalar() == "on"
+        with db.read() as session:
+            session.execute(text("SELECT 1"))
+            assert session.connection().connection.dbapi_connection.autocommit is True
+    finally:
+        db.dispose()
