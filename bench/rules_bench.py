@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(ROOT))
 
-from bench.rulesets import REPRESENTATIVE, generated, tenant_small  # noqa: E402
+from bench.rulesets import REPRESENTATIVE, equality_rules, generated, tenant_small  # noqa: E402
 from rules.checks import run_cases, sample_facts  # noqa: E402
 from rules.engine import ALWAYS_FACT, Program, chunk_rules, compile_program, evaluate  # noqa: E402
 from rules.language import All, AnyOf, Condition, Leaf, Ruleset, parse_ruleset  # noqa: E402
@@ -213,6 +213,7 @@ def rulesets_under_test() -> Iterator[tuple[str, dict[str, Any]]]:
     yield "representative", REPRESENTATIVE
     for size in (10, 100, 1000):
         yield f"generated-{size}", generated(size)
+    yield "equality-100", equality_rules(100)
 
 
 def compile_times(ruleset: Ruleset, repeats: int) -> dict[str, Any]:

@@ -256,3 +256,28 @@ def generated(count: int, seed: int = 2027) -> dict[str, Any]:
             rule["when"] = when
         rules.append(rule)
     return {"stacking": "exclusive_groups", "rules": rules}
+
+
+def equality_rules(count: int) -> dict[str, Any]:
+    """``count`` rules that each test equalities only (segment, tier level, month, variant): the
+    shape of most real tenant rules, where at most a few can match one fact set."""
+    rules = []
+    for i in range(count):
+        kind = _KINDS[i % len(_KINDS)]
+        when = {
+            "all": [
+                {"fact": "segment", "op": "eq", "value": _SEGMENTS[i % len(_SEGMENTS)]},
+                {"fact": "service_month", "op": "eq", "value": 1 + i % 12},
+                {"fact": "tier_level", "op": "eq", "value": 1 + i % 3},
+            ]
+        }
+        rules.append(
+            {
+                "id": f"e{i:04d}",
+                "kind": kind,
+                "priority": i,
+                "when": when,
+                "then": _then(kind, random.Random(i)),  # noqa: S311 - benchmark data
+            }
+        )
+    return {"stacking": "best_only", "rules": rules}
