@@ -596,7 +596,7 @@ class FallbackSchema(ma.Schema):
     tier_id = fields.String()
     tier_name = fields.String()
     level = fields.Integer()
-    service_date = fields.Date()
+    service_date = fields.String(metadata={"format": "date"})
     price = fields.Nested(PriceSchema)
     units_left = fields.Integer()
     decision_id = fields.String()
@@ -622,7 +622,7 @@ class RulesetRefSchema(ma.Schema):
 
 class OffersSchema(ma.Schema):
     segment = fields.Nested(PublicSegmentSchema)
-    service_date = fields.Date()
+    service_date = fields.String(metadata={"format": "date"})
     guests = fields.Integer()
     currency = fields.String()
     ruleset = fields.Nested(RulesetRefSchema)

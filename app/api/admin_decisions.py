@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import g
+from flask import current_app, g
 from flask.views import MethodView
 
 from app import schemas as s
@@ -40,4 +40,7 @@ class OffersPreview(MethodView):
         """Offers of a segment as they will be (or were) priced at `as_of`"""
         at = args.get("as_of") or dt.datetime.now(dt.UTC)
         selection = _selection(args, str(segment_id))
-        return offers.quote_offers(services().offers, current_tenant(), selection, at, g.request_id)
+        result = offers.quote_offers(
+            services().offers, current_tenant(), selection, at, g.request_id
+        )
+        return current_app.json.response(result)  # plain JSON already, like the storefront route

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import g
+from flask import current_app, g
 from flask.views import MethodView
 
 from app import schemas as s
@@ -56,9 +56,12 @@ class Offers(MethodView):
     @blp.alt_response(404, schema=ErrorSchema, description="Segment not found")
     def get(self, args, segment):
         """Every tier of a segment priced for a date and party, with availability, upsell and fallbacks"""
-        return offers.quote_offers(
+        result = offers.quote_offers(
             services().offers, current_tenant(), _selection(args, segment), _now(), g.request_id
         )
+        # Already plain JSON in the documented shape (tests hold OffersSchema().dump to identity):
+        # skipping the schema dump saves most of a millisecond on the hottest route.
+        return current_app.json.response(result)
 
 
 @blp.route("/quotes")

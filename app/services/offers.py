@@ -29,7 +29,7 @@ from pricing.availability import (
     fallback_candidates,
 )
 from pricing.errors import InvalidInput, NotFound
-from pricing.money import round_minor
+from pricing.money import Money, round_minor
 from pricing.price import Adjustments, Bounds, Commission, Price, price_selection, subtotal_lines
 from rules.outcome import Outcome
 from rules.vocabulary import date_facts
@@ -302,7 +302,7 @@ def quote_offers(
             decision_id, outcome, price, availability = priced[tier.id]
             offers.append(
                 {
-                    "tier": tier,
+                    "tier": _tier_view(tier),
                     "price": _price_view(price),
                     "availability": {
                         "status": availability.status,
@@ -319,14 +319,34 @@ def quote_offers(
             )
         add_decisions(session, run.records)
         return {
-            "segment": segment,
-            "service_date": selection.service_date,
+            "segment": {
+                "id": segment.id,
+                "key": segment.key,
+                "name": segment.name,
+                "position": segment.position,
+            },
+            "service_date": selection.service_date.isoformat(),
             "guests": selection.guests,
             "currency": tenant.currency,
             "ruleset": {"version": run.active.version, "content_hash": run.active.content_hash},
             "offers": offers,
             "decision_ids": [r.id for r in run.records],
         }
+
+
+def _money_view(money: Money) -> dict[str, Any]:
+    return {"amount": money.amount, "currency": money.currency}
+
+
+def _tier_view(tier: domain.Tier) -> dict[str, Any]:
+    """The tier as offers show it: plain JSON values (``OfferTierSchema`` documents the shape)."""
+    return {
+        "id": tier.id, "level": tier.level, "name": tier.name, "description": tier.description,
+        "base_price": _money_view(tier.base_price), "per_guest_price": _money_view(tier.per_guest_price),
+        "max_guests": tier.max_guests, "popular": tier.popular,
+        "upsell_target_ids": list(tier.upsell_target_ids), "photos": list(tier.photos),
+        "features": [{"key": f.key, "label": f.label, "value": f.value} for f in tier.features],
+    }  # fmt: skip
 
 
 def _features_gained(source: domain.Tier, target: domain.Tier) -> list[dict[str, Any]]:
@@ -388,7 +408,7 @@ def _fallbacks(
             {
                 "rank": rank, "strategy": candidate.strategy, "reason": candidate.reason,
                 "segment_key": candidate.segment.key, "tier_id": candidate.tier.id, "tier_name": candidate.tier.name,
-                "level": candidate.tier.level, "service_date": candidate.service_date,
+                "level": candidate.tier.level, "service_date": candidate.service_date.isoformat(),
                 "price": _price_view(price), "units_left": availability.units_left, "decision_id": decision_id,
             }
         )  # fmt: skip
