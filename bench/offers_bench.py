@@ -141,7 +141,7 @@ def http_load(engine: str, key: str, seconds: int, connections: int) -> dict:
     port = free_port()
     env = {**os.environ, **ENV, "RULES_ENGINE": engine}
     server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "2", "--threads", "4"],
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "2", "--threads", "1"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/v1/storefront/segments/premium/offers?date={service_date()}&guests=2&add_ons=breakfast"
@@ -217,9 +217,9 @@ def main() -> int:
         print("\n2. HTTP load: skipped, wrk is not installed (apt-get install wrk)")
     else:
         print(
-            "\n2. HTTP load: wrk -t2 -c16, 20 s, against `tierwise serve --workers 2 --threads 4` (PostgreSQL + Redis)"
+            "\n2. HTTP load: wrk -t2 -c8, 20 s, against `tierwise serve --workers 2 --threads 1` (PostgreSQL + Redis)"
         )
-        http = [http_load("durable", key, 20, 16), http_load("reference", key, 20, 16)]
+        http = [http_load("durable", key, 20, 8), http_load("reference", key, 20, 8)]
         print(
             f"  {'engine':<10} {'req/s':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"
         )
