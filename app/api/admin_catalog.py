@@ -74,30 +74,6 @@ class SegmentById(MethodView):
         return segment, 200, etag(segment.version)
 
 
-@blp.route("/segments/<uuid:segment_id>/archive")
-class SegmentArchive(MethodView):
-    @blp.response(200, s.SegmentSchema)
-    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def post(self, segment_id):
-        """Archive a segment (hidden from storefronts)"""
-        segment = catalog.set_segment_status(
-            services().db, current_tenant(), str(segment_id), "archived"
-        )
-        return segment, 200, etag(segment.version)
-
-
-@blp.route("/segments/<uuid:segment_id>/restore")
-class SegmentRestore(MethodView):
-    @blp.response(200, s.SegmentSchema)
-    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def post(self, segment_id):
-        """Restore an archived segment"""
-        segment = catalog.set_segment_status(
-            services().db, current_tenant(), str(segment_id), "active"
-        )
-        return segment, 200, etag(segment.version)
-
-
 @blp.route("/segments/<uuid:segment_id>/clone")
 class SegmentClone(MethodView):
     @blp.arguments(s.SegmentCloneSchema)
@@ -163,27 +139,6 @@ class TierById(MethodView):
         return tier, 200, etag(tier.version)
 
 
-@blp.route("/tiers/<uuid:tier_id>/archive")
-class TierArchive(MethodView):
-    @blp.response(200, s.TierSchema)
-    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def post(self, tier_id):
-        """Archive a tier"""
-        tier = catalog.set_tier_status(services().db, current_tenant(), str(tier_id), "archived")
-        return tier, 200, etag(tier.version)
-
-
-@blp.route("/tiers/<uuid:tier_id>/restore")
-class TierRestore(MethodView):
-    @blp.response(200, s.TierSchema)
-    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    @blp.alt_response(409, schema=ErrorSchema, description="Level taken by an active tier")
-    def post(self, tier_id):
-        """Restore an archived tier"""
-        tier = catalog.set_tier_status(services().db, current_tenant(), str(tier_id), "active")
-        return tier, 200, etag(tier.version)
-
-
 # ---- add-ons ----------------------------------------------------------------------------------
 
 
@@ -231,25 +186,30 @@ class AddOnById(MethodView):
         return add_on, 200, etag(add_on.version)
 
 
-@blp.route("/add-ons/<uuid:add_on_id>/archive")
-class AddOnArchive(MethodView):
-    @blp.response(200, s.AddOnSchema)
-    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def post(self, add_on_id):
-        """Archive an add-on"""
-        add_on = catalog.set_add_on_status(
-            services().db, current_tenant(), str(add_on_id), "archived"
-        )
-        return add_on, 200, etag(add_on.version)
+# ---- archive / restore ------------------------------------------------------------------------
 
 
-@blp.route("/add-ons/<uuid:add_on_id>/restore")
-class AddOnRestore(MethodView):
-    @blp.response(200, s.AddOnSchema)
-    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def post(self, add_on_id):
-        """Restore an archived add-on"""
-        add_on = catalog.set_add_on_status(
-            services().db, current_tenant(), str(add_on_id), "active"
-        )
-        return add_on, 200, etag(add_on.version)
+def _status_routes(path: str, param: str, noun: str, schema: type, setter) -> None:
+    """POST ``<path>/<id>/archive`` and ``/restore`` for one resource (endpoints ``<Noun>Archive``
+    and ``<Noun>Restore``). Archived items are hidden from storefronts; restoring a tier can
+    conflict with an active tier at its level (409)."""
+    for action, status in (("archive", "archived"), ("restore", "active")):
+
+        def post(self, _status=status, **ids):
+            item = setter(services().db, current_tenant(), str(ids[param]), _status)
+            return item, 200, etag(item.version)
+
+        post.__doc__ = f"{action.title()} {'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+        post = blp.alt_response(404, schema=ErrorSchema, description="Not found")(post)
+        if action == "restore":
+            post = blp.alt_response(
+                409, schema=ErrorSchema, description="Conflicts with an active item"
+            )(post)
+        post = blp.response(200, schema)(post)
+        name = "".join(part.title() for part in noun.split("-")) + action.title()
+        blp.route(f"{path}/<uuid:{param}>/{action}")(type(name, (MethodView,), {"post": post}))
+
+
+_status_routes("/segments", "segment_id", "segment", s.SegmentSchema, catalog.set_segment_status)
+_status_routes("/tiers", "tier_id", "tier", s.TierSchema, catalog.set_tier_status)
+_status_routes("/add-ons", "add_on_id", "add-on", s.AddOnSchema, catalog.set_add_on_status)

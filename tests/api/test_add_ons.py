@@ -9,16 +9,9 @@ import uuid
 from sqlalchemy import select
 
 from storage import models as m
+from tests.support.http import error_of
 
 ADD_ONS = "/v1/admin/add-ons"
-
-
-def error_of(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.get_json()
-    body = response.get_json()
-    assert set(body) == {"error", "request_id"}
-    assert body["error"]["code"] == code, body
-    return body["error"]
 
 
 def add_on_rows(db, tenant_id: str) -> dict[str, m.AddOn]:

@@ -20,6 +20,7 @@ from app.services import rulesets
 from rules.defaults import DEFAULT_RULESET
 from storage import models as m
 from storage.cache import RedisCache
+from tests.support.http import error_of
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
@@ -72,14 +73,6 @@ def ok_offers(client, fx, day: dt.date, guests: int = 2, add_ons: str | None = N
     response = get_offers(client, fx, day, guests, add_ons)
     assert response.status_code == 200, response.get_json()
     return response.get_json()
-
-
-def error_of(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.get_json()
-    body = response.get_json()
-    assert set(body) == {"error", "request_id"}
-    assert body["error"]["code"] == code, body
-    return body["error"]
 
 
 def by_level(body: dict) -> dict[int, dict]:

@@ -9,16 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from storage import models as m
+from tests.support.http import error_of
 
 TENANTS = "/v1/platform/tenants"
-
-
-def error_of(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.get_json()
-    body = response.get_json()
-    assert set(body) == {"error", "request_id"}
-    assert body["error"]["code"] == code, body
-    return body["error"]
 
 
 def tenant_row(db, slug: str) -> m.Tenant | None:

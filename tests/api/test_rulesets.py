@@ -16,6 +16,7 @@ import pytest
 from app.services import rulesets
 from rules.defaults import DEFAULT_RULESET
 from rules.documents import content_hash
+from tests.support.http import error_of
 
 R = "/v1/admin/rulesets"
 ADMIN_AUTHOR = "tenant_admin:test-tenant_admin"
@@ -23,14 +24,6 @@ SUMMER_SATURDAY = {"service_date": "2027-07-10", "lead_days": 2, "tier_level": 1
 
 
 # ---- helpers ------------------------------------------------------------------------------------
-
-
-def error_of(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.get_json()
-    body = response.get_json()
-    assert set(body) == {"error", "request_id"}
-    assert body["error"]["code"] == code, body
-    return body["error"]
 
 
 def paths_of(error: dict) -> list[str]:

@@ -13,17 +13,10 @@ from sqlalchemy import func, select
 from app import create_app
 from app.services import catalog
 from storage import models as m
+from tests.support.http import error_of
 
 SEGMENTS = "/v1/admin/segments"
 TIERS = "/v1/admin/tiers"
-
-
-def error_of(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.get_json()
-    body = response.get_json()
-    assert set(body) == {"error", "request_id"}
-    assert body["error"]["code"] == code, body
-    return body["error"]
 
 
 def pagination(response) -> dict:

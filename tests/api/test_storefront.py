@@ -6,16 +6,9 @@ from __future__ import annotations
 import uuid
 
 from app.services import catalog
+from tests.support.http import error_of
 
 SEGMENTS = "/v1/storefront/segments"
-
-
-def error_of(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.get_json()
-    body = response.get_json()
-    assert set(body) == {"error", "request_id"}
-    assert body["error"]["code"] == code, body
-    return body["error"]
 
 
 def comparison(client, fx, ref: str):

@@ -9,16 +9,9 @@ import uuid
 from sqlalchemy import select
 
 from storage import models as m
+from tests.support.http import error_of
 
 TIERS = "/v1/admin/tiers"
-
-
-def error_of(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.get_json()
-    body = response.get_json()
-    assert set(body) == {"error", "request_id"}
-    assert body["error"]["code"] == code, body
-    return body["error"]
 
 
 def tier_rows(db, segment_id: str) -> list[m.Tier]:
