@@ -10,6 +10,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from app.api.common import Services
+from app.auth import ApiKeyCache
 from app.errors import (
     ErrorSchema,
     handle_domain_error,
@@ -71,7 +72,12 @@ def create_app(
         engine=settings.rules_engine,
     )
     app.extensions["tierwise"] = Services(
-        settings=settings, db=db, cache=cache, rules=rules, offers=offer_context
+        settings=settings,
+        db=db,
+        cache=cache,
+        rules=rules,
+        offers=offer_context,
+        api_keys=ApiKeyCache(settings.api_key_cache_seconds),
     )
 
     api = TierwiseApi(app, spec_kwargs={"components": {"securitySchemes": SECURITY_SCHEMES}})

@@ -14,6 +14,9 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jwt
@@ -52,13 +55,61 @@ def hash_api_key(pepper: str, key: str) -> str:
     return hmac.new(pepper.encode(), key.encode(), hashlib.sha256).hexdigest()
 
 
+class ApiKeyCache:
+    """Storefront keys found in the database, kept in this process for ``ttl_seconds`` so most
+    requests authenticate without a database round trip. Revoking a key or changing a tenant
+    drops the entries of this process at once (``forget``); other processes see it within
+    ``ttl_seconds``. Unknown keys are never cached. Nothing priced depends on the cached tenant:
+    offers read the tenant's settings with their catalog snapshot."""
+
+    def __init__(
+        self,
+        ttl_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = 10_000,
+    ):
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._max = max_entries
+        self._entries: dict[str, tuple[float, tenant_store.StoredApiKey]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, prefix: str) -> tenant_store.StoredApiKey | None:
+        with self._lock:
+            found = self._entries.get(prefix)
+        if found is None or found[0] <= self._clock():
+            return None
+        return found[1]
+
+    def put(self, prefix: str, stored: tenant_store.StoredApiKey) -> None:
+        if self.ttl_seconds <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= self._max:
+                self._entries.clear()
+            self._entries[prefix] = (self._clock() + self.ttl_seconds, stored)
+
+    def forget(self, *, prefix: str | None = None, tenant_id: str | None = None) -> None:
+        with self._lock:
+            for key in [
+                k for k, (_, s) in self._entries.items() if k == prefix or s.tenant.id == tenant_id
+            ]:
+                del self._entries[key]
+
+
 def storefront_principal(settings: Settings, key: str | None) -> Principal:
     if not key:
         raise Unauthenticated(f"Send a storefront API key in the {API_KEY_HEADER} header.")
     if not key.startswith(KEY_PREFIX) or len(key) != len(KEY_PREFIX) + 40:
         raise Unauthenticated("The API key is not valid.", code="invalid_api_key")
-    with current_app.extensions["tierwise"].db.read() as session:
-        stored = tenant_store.find_api_key(session, key[: len(KEY_PREFIX) + 8])
+    services = current_app.extensions["tierwise"]
+    prefix = key[: len(KEY_PREFIX) + 8]
+    stored = services.api_keys.get(prefix)
+    if stored is None:
+        with services.db.read() as session:
+            stored = tenant_store.find_api_key(session, prefix)
+        if stored is not None:
+            services.api_keys.put(prefix, stored)
     if stored is None or not hmac.compare_digest(
         stored.key_hash, hash_api_key(settings.api_key_pepper, key)
     ):

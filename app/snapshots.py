@@ -31,22 +31,23 @@ class SnapshotCache:
         self._local: OrderedDict[tuple[str, int], domain.CatalogSnapshot] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, tenant: domain.Tenant) -> domain.CatalogSnapshot:
-        key = (tenant.id, tenant.catalog_version)
+    def get(self, tenant_id: str, catalog_version: int) -> domain.CatalogSnapshot:
+        """The snapshot of ``catalog_version`` (read in the caller's transaction), or newer."""
+        key = (tenant_id, catalog_version)
         with self._lock:
             found = self._local.get(key)
             if found is not None:
                 self._local.move_to_end(key)
                 return found
-        snapshot = self._shared(tenant)
+        snapshot = self._shared(tenant_id, catalog_version)
         with self._lock:
             self._local[key] = snapshot
             while len(self._local) > self.capacity:
                 self._local.popitem(last=False)
         return snapshot
 
-    def _shared(self, tenant: domain.Tenant) -> domain.CatalogSnapshot:
-        key = snapshot_key(tenant.id, tenant.catalog_version)
+    def _shared(self, tenant_id: str, catalog_version: int) -> domain.CatalogSnapshot:
+        key = snapshot_key(tenant_id, catalog_version)
         try:
             raw = self.cache.get(key)
         except Exception as error:  # the cache is an optimisation; the database is the truth
@@ -55,10 +56,10 @@ class SnapshotCache:
         if raw is not None:
             return snapshots.loads(raw)
         with self.db.transaction() as session:
-            snapshot = snapshots.load_snapshot(session, tenant)
+            snapshot = snapshots.load_snapshot(session, tenant_id)
         with contextlib.suppress(Exception):  # under the version it really is
             self.cache.set(
-                snapshot_key(tenant.id, snapshot.catalog_version),
+                snapshot_key(tenant_id, snapshot.catalog_version),
                 snapshots.dumps(snapshot),
                 TTL_SECONDS,
             )

@@ -36,6 +36,7 @@ class Settings:
     api_key_pepper: str = field(default="", repr=False)
     quote_secret: str = field(default="", repr=False)
     quote_ttl_seconds: int = 900
+    api_key_cache_seconds: int = 2
     max_body_bytes: int = 65536
     default_page_size: int = 50
     max_page_size: int = 200
@@ -112,6 +113,7 @@ class Settings:
             api_key_pepper=secrets["API_KEY_PEPPER"],
             quote_secret=secrets["QUOTE_SECRET"],
             quote_ttl_seconds=integer("QUOTE_TTL_SECONDS", 900, 60, 86400),
+            api_key_cache_seconds=integer("API_KEY_CACHE_SECONDS", 2, 0, 60),
             max_body_bytes=integer("MAX_BODY_BYTES", 65536, 1024, 10 * 1024 * 1024),
             default_page_size=integer("DEFAULT_PAGE_SIZE", 50, 1, 1000),
             max_page_size=integer("MAX_PAGE_SIZE", 200, 1, 1000),
@@ -142,6 +144,7 @@ ENVIRONMENT_VARIABLES = (
     "API_KEY_PEPPER",
     "QUOTE_SECRET",
     "QUOTE_TTL_SECONDS",
+    "API_KEY_CACHE_SECONDS",
     "MAX_BODY_BYTES",
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",

@@ -138,10 +138,10 @@ class Tenant:
 
 @dataclass(frozen=True, slots=True)
 class CatalogSnapshot:
-    """Everything an offer needs of a tenant's catalog: active segments, their active tiers and the
-    active add-ons, as of one ``catalog_version``."""
+    """Everything an offer needs of a tenant's catalog: the tenant's settings, active segments,
+    their active tiers and the active add-ons, as of one ``catalog_version``."""
 
-    tenant_id: str
+    tenant: Tenant  # as of catalog_version: default capacity, time zone, currency
     catalog_version: int
     segments: tuple[Segment, ...]
     tiers: tuple[Tier, ...]

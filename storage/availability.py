@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import CompoundSelect, bindparam, func, literal, or_, select, union_all
+from sqlalchemy import CompoundSelect, bindparam, func, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
 from storage import models as m
@@ -17,12 +16,13 @@ from storage import models as m
 OCCUPYING_BOOKINGS = ("paid",)
 
 
-@dataclass(frozen=True)
+@dataclass
 class DayCounts:
     capacity: dict[tuple[str, dt.date], int]  # explicit per tier and day; missing: tenant default
     taken: dict[tuple[str, dt.date], int]
     blackout_tenant: set[dt.date]
     blackout_tier: set[tuple[str, dt.date]]
+    catalog_version: int = 0
 
     def capacity_of(self, tier_id: str, day: dt.date, default: int) -> int:
         return self.capacity.get((tier_id, day), default)
@@ -37,7 +37,7 @@ class DayCounts:
 def _counts_statement() -> CompoundSelect:
     """Built once: capacity rows, held units, paid bookings and blackouts of some tiers over a
     date range, as (source, tier_id, service_date, number) rows."""
-    tenant, tiers = bindparam("tenant"), bindparam("tiers", expanding=True)
+    tenant = bindparam("tenant")
     start, end, now = bindparam("start"), bindparam("end"), bindparam("now")
     capacity = select(
         literal("capacity").label("source"),
@@ -46,14 +46,12 @@ def _counts_statement() -> CompoundSelect:
         m.Capacity.units,
     ).where(
         m.Capacity.tenant_id == tenant,
-        m.Capacity.tier_id.in_(tiers),
         m.Capacity.service_date.between(start, end),
     )
     held = (
         select(literal("taken"), m.Hold.tier_id, m.Hold.service_date, func.sum(m.Hold.units))
         .where(
             m.Hold.tenant_id == tenant,
-            m.Hold.tier_id.in_(tiers),
             m.Hold.service_date.between(start, end),
             m.Hold.status == "active",
             m.Hold.expires_at > now,
@@ -64,7 +62,6 @@ def _counts_statement() -> CompoundSelect:
         select(literal("taken"), m.Booking.tier_id, m.Booking.service_date, func.count())
         .where(
             m.Booking.tenant_id == tenant,
-            m.Booking.tier_id.in_(tiers),
             m.Booking.service_date.between(start, end),
             m.Booking.status.in_(OCCUPYING_BOOKINGS),
         )
@@ -75,26 +72,23 @@ def _counts_statement() -> CompoundSelect:
     ).where(
         m.Blackout.tenant_id == tenant,
         m.Blackout.service_date.between(start, end),
-        or_(m.Blackout.tier_id.is_(None), m.Blackout.tier_id.in_(tiers)),
     )
-    return union_all(capacity, held, booked, closed)
+    catalog = select(literal("catalog"), null(), null(), m.Tenant.catalog_version).where(
+        m.Tenant.id == tenant
+    )
+    return union_all(capacity, held, booked, closed, catalog)
 
 
 COUNTS = _counts_statement()
 
 
 def day_counts(
-    session: Session,
-    tenant_id: str,
-    tier_ids: Iterable[str],
-    start: dt.date,
-    end: dt.date,
-    now: dt.datetime,
+    session: Session, tenant_id: str, start: dt.date, end: dt.date, now: dt.datetime
 ) -> DayCounts:
-    """Everything availability needs for ``tier_ids`` between two dates, in one round trip."""
+    """Everything availability needs for a tenant's tiers between two dates, and the tenant's
+    current catalog version (which snapshot to price with), in one round trip."""
     params = {
         "tenant": uuid.UUID(tenant_id),
-        "tiers": [uuid.UUID(t) for t in tier_ids],
         "start": start,
         "end": end,
         "now": now,
@@ -102,7 +96,9 @@ def day_counts(
     counts = DayCounts({}, {}, set(), set())
     for source, tier, day, number in session.execute(COUNTS, params):
         key = (str(tier), day)
-        if source == "capacity":
+        if source == "catalog":
+            counts.catalog_version = int(number)
+        elif source == "capacity":
             counts.capacity[key] = int(number)
         elif source == "taken":
             counts.taken[key] = counts.taken.get(key, 0) + int(number)

@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pricing import catalog as domain
+from pricing.errors import NotFound
 from pricing.money import Money
 from storage import models as m
-from storage.catalog import CatalogRepository
+from storage.catalog import CatalogRepository, tenant_value
 
 
-def load_snapshot(session: Session, tenant: domain.Tenant) -> domain.CatalogSnapshot:
+def load_snapshot(session: Session, tenant_id: str) -> domain.CatalogSnapshot:
     """The catalog as of now, labelled with the catalog version read in the same transaction."""
-    version = session.scalar(
-        select(m.Tenant.catalog_version).where(m.Tenant.id == uuid.UUID(tenant.id))
-    )
+    row = session.get(m.Tenant, uuid.UUID(tenant_id))
+    if row is None:
+        raise NotFound("tenant not found.", code="tenant_not_found")
+    tenant = tenant_value(row)
     repo = CatalogRepository(session, tenant)
     segments = repo.list_segments(status="active", offset=0, limit=10_000).items
     tiers = [t for s in segments for t in repo.tiers_of_segment(s.id, active_only=True)]
     return domain.CatalogSnapshot(
-        tenant.id, int(version or 0), tuple(segments), tuple(tiers), tuple(repo.active_add_ons())
+        tenant, tenant.catalog_version, tuple(segments), tuple(tiers), tuple(repo.active_add_ons())
     )
 
 
@@ -34,7 +36,7 @@ def _money(m: Money) -> list[Any]:
 
 def dumps(snapshot: domain.CatalogSnapshot) -> bytes:
     data = {
-        "tenant_id": snapshot.tenant_id,
+        "tenant": dataclasses.asdict(snapshot.tenant),
         "catalog_version": snapshot.catalog_version,
         "segments": [[s.id, s.key, s.name, s.position, s.status, s.version] for s in snapshot.segments],
         "tiers": [
@@ -72,7 +74,7 @@ def loads(raw: bytes) -> domain.CatalogSnapshot:
         for t in data["tiers"]
     )  # fmt: skip
     return domain.CatalogSnapshot(
-        data["tenant_id"],
+        domain.Tenant(**data["tenant"]),
         data["catalog_version"],
         tuple(domain.Segment(*s) for s in data["segments"]),
         tiers,

@@ -63,4 +63,5 @@ class ApiKeyRevoke(MethodView):
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def post(self, key_id):
         """Revoke a storefront API key"""
-        return tenants.revoke_api_key(services().db, current_tenant(), str(key_id))
+        svc = services()
+        return tenants.revoke_api_key(svc.db, current_tenant(), str(key_id), svc.api_keys)

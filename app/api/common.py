@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from flask import current_app, request
 from flask_smorest import Blueprint
 
+from app.auth import ApiKeyCache
 from app.rules_runtime import RulesRuntime
 from app.services.offers import OfferContext
 from config import Settings
@@ -24,6 +25,7 @@ class Services:
     cache: Cache
     rules: RulesRuntime
     offers: OfferContext
+    api_keys: ApiKeyCache
 
 
 def services() -> Services:

@@ -47,8 +47,9 @@ class TenantById(MethodView):
     @blp.alt_response(428, schema=ErrorSchema, description="If-Match missing")
     def patch(self, data, tenant_id):
         """Update a tenant, including suspending or reactivating it (If-Match required)"""
-        db = services().db
-        tenant = tenants.update_tenant(
-            db, tenants.get_tenant(db, str(tenant_id)), if_match_version(), data
+        svc = services()
+        current = tenants.get_tenant(svc.db, str(tenant_id))
+        tenant = tenants.update_tenant_and_keys(
+            svc.db, svc.api_keys, current, if_match_version(), data
         )
         return tenant, 200, etag(tenant.version)

@@ -73,13 +73,22 @@ class _Run:
     now: dt.datetime
     request_id: str
     session: Session  # the use case's one transaction: availability reads, decision writes
+    day: dt.date  # the service date asked for; availability is read for ±NEARBY_WINDOW days
+    counts: DayCounts = field(init=False)
     snapshot: domain.CatalogSnapshot = field(init=False)
     active: ActiveRuleset = field(init=False)
     today: dt.date = field(init=False)
     records: list[DecisionRecord] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.snapshot = self.ctx.snapshots.get(self.tenant)
+        # One round trip: the day's availability counts and the catalog version to price with.
+        # The tenant's own settings then come from that snapshot, never from a cached principal.
+        self.counts = day_counts(
+            self.session, self.tenant.id, self.day - dt.timedelta(days=NEARBY_WINDOW),
+            self.day + dt.timedelta(days=NEARBY_WINDOW), self.now,
+        )  # fmt: skip
+        self.snapshot = self.ctx.snapshots.get(self.tenant.id, self.counts.catalog_version)
+        self.tenant = self.snapshot.tenant
         self.active = self.ctx.rules.active(self.tenant.id, self.now)
         self.today = self.now.astimezone(zoneinfo.ZoneInfo(self.tenant.time_zone)).date()
 
@@ -255,13 +264,6 @@ class _Pricer:
         return decision_id, outcome, price, availability
 
 
-def _load_counts(run: _Run, day: dt.date) -> DayCounts:
-    return day_counts(
-        run.session, run.tenant.id, [t.id for t in run.snapshot.tiers],
-        day - dt.timedelta(days=NEARBY_WINDOW), day + dt.timedelta(days=NEARBY_WINDOW), run.now,
-    )  # fmt: skip
-
-
 def _segment(run: _Run, ref: str) -> domain.Segment:
     segment = run.snapshot.segment(ref)
     if segment is None:
@@ -280,7 +282,7 @@ def quote_offers(
     features, the upsell offer and, for an unavailable tier, ranked priced fallbacks."""
     # Browsing writes only its decision records: a relaxed commit (see Database.transaction).
     with ctx.db.transaction(relaxed=True) as session:
-        run = _Run(ctx, tenant, now, request_id, session)
+        run = _Run(ctx, tenant, now, request_id, session, selection.service_date)
         segment = _segment(run, selection.segment_ref)
         _check_date(run, selection.service_date)
         add_ons = _resolve_add_ons(run.snapshot, selection.add_on_refs)
@@ -290,7 +292,7 @@ def quote_offers(
                 "The party is larger than any tier of this segment allows.", code="party_too_large",
                 details=[{"path": "/query/guests", "message": f"At most {max(t.max_guests for t in tiers)}."}],
             )  # fmt: skip
-        pricer = _Pricer(run, _load_counts(run, selection.service_date), selection, add_ons)
+        pricer = _Pricer(run, run.counts, selection, add_ons)
         priced: dict[str, tuple[str, Outcome, Price, Availability]] = {}
         for tier in tiers:
             availability = pricer.availability(tier, selection.service_date)
@@ -427,7 +429,7 @@ def quote_selection(
 ) -> dict[str, Any]:
     """The priced quote of one bookable selection and its signed token."""
     with ctx.db.transaction() as session:
-        run = _Run(ctx, tenant, now, request_id, session)
+        run = _Run(ctx, tenant, now, request_id, session, selection.service_date)
         tier = run.snapshot.tier(selection.tier_id or "")
         if tier is None:
             raise NotFound("tier not found.", code="tier_not_found")
@@ -439,7 +441,7 @@ def quote_selection(
                 f"Add-ons not available with this tier: {', '.join(unavailable)}.",
                 code="add_on_not_available",
             )
-        pricer = _Pricer(run, _load_counts(run, selection.service_date), selection, add_ons)
+        pricer = _Pricer(run, run.counts, selection, add_ons)
         decision_id, _, price, availability = pricer.price(
             "quote", tier, selection.service_date, PRICE_KINDS
         )
@@ -498,7 +500,7 @@ def quote_upgrade(
 ) -> dict[str, Any]:  # fmt: skip
     """Is moving ``selection`` (its tier) to ``to_tier_id`` allowed, and what does it cost?"""
     with ctx.db.transaction() as session:
-        run = _Run(ctx, tenant, now, request_id, session)
+        run = _Run(ctx, tenant, now, request_id, session, selection.service_date)
         source = run.snapshot.tier(selection.tier_id or "")
         target = run.snapshot.tier(to_tier_id)
         if source is None or target is None:
@@ -507,7 +509,7 @@ def quote_upgrade(
             raise InvalidInput("The selection is already in this tier.", code="same_tier")
         _check_date(run, selection.service_date)
         add_ons = _resolve_add_ons(run.snapshot, selection.add_on_refs, "/json/add_ons")
-        pricer = _Pricer(run, _load_counts(run, selection.service_date), selection, add_ons)
+        pricer = _Pricer(run, run.counts, selection, add_ons)
         segments = pricer.segments
         upgrade_facts = {
             "from_segment": segments[source.segment_id].key, "from_tier_id": source.id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.auth import hash_api_key, new_api_key
+from app.auth import ApiKeyCache, hash_api_key, new_api_key
 from pricing import catalog as domain
 from storage import tenants as store
 from storage.catalog import CatalogRepository, Page
@@ -31,6 +31,19 @@ def get_tenant(db: Database, ref: str) -> domain.Tenant:
         return store.get_tenant(s, ref)
 
 
+def update_tenant_and_keys(
+    db: Database,
+    keys: ApiKeyCache,
+    tenant: domain.Tenant,
+    version: int | None,
+    data: dict[str, Any],
+) -> domain.Tenant:
+    """update_tenant, then drop this process's cached keys of the tenant (suspension is at once)."""
+    updated = update_tenant(db, tenant, version, data)
+    keys.forget(tenant_id=tenant.id)
+    return updated
+
+
 def update_tenant(
     db: Database, tenant: domain.Tenant, version: int | None, data: dict[str, Any]
 ) -> domain.Tenant:
@@ -55,6 +68,12 @@ def create_api_key(db: Database, pepper: str, tenant: domain.Tenant, name: str) 
     return {**record, "key": key}
 
 
-def revoke_api_key(db: Database, tenant: domain.Tenant, key_id: str) -> dict[str, Any]:
+def revoke_api_key(
+    db: Database, tenant: domain.Tenant, key_id: str, keys: ApiKeyCache | None = None
+) -> dict[str, Any]:
+    """Revoke a key; with ``keys``, this process stops accepting it at once."""
     with db.transaction() as s:
-        return CatalogRepository(s, tenant).revoke_api_key(key_id)
+        record = CatalogRepository(s, tenant).revoke_api_key(key_id)
+    if keys is not None:
+        keys.forget(prefix=record["prefix"])
+    return record
