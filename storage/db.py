@@ -44,8 +44,8 @@ class Database:
       transaction: COMMIT returns before the WAL is on disk. Only for transactions whose writes may
       be lost in a crash of the next ~0.6 s without harm to anyone (the decision records of
       browsed offers); never for quotes, holds, bookings or payments.
-    * ``read()`` — one-shot reads without BEGIN/COMMIT round trips (autocommit), for lookups on
-      every request (API keys, tenants).
+    * ``read()`` — autocommit: every statement is its own transaction, with no BEGIN/COMMIT
+      round trips; for lookups on every request (API keys, tenants).
 
     Given an explicit ``session_factory`` (tests binding everything to one connection in an
     outer transaction), all three use it.
@@ -82,6 +82,10 @@ class Database:
         session = self.read_factory()
         try:
             yield session
+            session.commit()  # a no-op in autocommit; keeps a shared test session's savepoint
+        except BaseException:
+            session.rollback()
+            raise
         finally:
             session.close()
 
