@@ -58,6 +58,10 @@ class Outcome:
     def matched(self) -> tuple[str, ...]:
         return tuple(r.rule_id for r in self.considered if r.matched)
 
+    def considered_records(self) -> list[dict[str, Any]]:
+        """Every rule considered, as stored in decision records and shown in explanations."""
+        return [r._asdict() for r in self.considered]
+
     def for_kind(self, kind: str) -> Outcome:
         return Outcome(
             {kind: self.decisions[kind]}, tuple(r for r in self.considered if r.kind == kind)

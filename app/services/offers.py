@@ -100,11 +100,7 @@ class _Run:
             id=str(uuid.uuid4()), tenant_id=self.tenant.id, purpose=purpose, kinds=list(kinds),
             ruleset_version=self.active.version, ruleset_hash=self.active.content_hash,
             engine=self.ctx.engine, facts=jsonable(facts),
-            considered=[
-                {"rule_id": r.rule_id, "kind": r.kind, "priority": r.priority, "matched": r.matched,
-                 "fired": r.fired, "why_not": r.why_not}
-                for r in outcome.considered
-            ],
+            considered=outcome.considered_records(),
             fired=list(outcome.fired), outputs=jsonable(outcome.decisions), context=jsonable(context),
             request_id=self.request_id, quote_id=None, booking_id=None, created_at=self.now,
         )  # fmt: skip

@@ -130,12 +130,8 @@ def _explain(outcome: Outcome) -> dict[str, Any]:
     return {
         "decisions": outcome.decisions,
         "fired": list(outcome.fired),
-        "considered": [
-            {"rule_id": r.rule_id, "kind": r.kind, "priority": r.priority, "matched": r.matched,
-             "fired": r.fired, "why_not": r.why_not}
-            for r in outcome.considered
-        ],
-    }  # fmt: skip
+        "considered": outcome.considered_records(),
+    }
 
 
 def simulate(
