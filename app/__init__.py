@@ -17,8 +17,10 @@ from app.errors import (
     handle_http_exception,
     handle_unexpected,
 )
+from app.payments import LocalPayments, Payments, StripePayments
 from app.quotes import QuoteSigner
 from app.rules_runtime import RulesRuntime
+from app.services.checkout import CheckoutContext
 from app.services.offers import OfferContext
 from app.snapshots import SnapshotCache
 from config import Settings
@@ -44,8 +46,20 @@ class TierwiseApi(Api):
         self._app.register_error_handler(HTTPException, handle_http_exception)
 
 
+def make_payments(settings: Settings) -> Payments:
+    if settings.payments_backend == "local":
+        return LocalPayments(settings.stripe_webhook_secret, settings.public_base_url)
+    return StripePayments(
+        settings.stripe_secret_key, settings.stripe_webhook_secret, settings.stripe_api_base or None
+    )
+
+
 def create_app(
-    settings: Settings | None = None, *, db: Database | None = None, cache: Cache | None = None
+    settings: Settings | None = None,
+    *,
+    db: Database | None = None,
+    cache: Cache | None = None,
+    payments: Payments | None = None,
 ) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask("tierwise")
@@ -78,6 +92,13 @@ def create_app(
         rules=rules,
         offers=offer_context,
         api_keys=ApiKeyCache(settings.api_key_cache_seconds),
+        checkout=CheckoutContext(
+            db=db,
+            payments=payments or make_payments(settings),
+            signer=offer_context.signer,
+            public_base_url=settings.public_base_url,
+            hold_minutes=settings.hold_minutes,
+        ),
     )
 
     api = TierwiseApi(app, spec_kwargs={"components": {"securitySchemes": SECURITY_SCHEMES}})
@@ -87,6 +108,7 @@ def create_app(
         admin_decisions,
         admin_inventory,
         admin_rulesets,
+        checkout,
         health,
         platform,
         storefront,
@@ -95,6 +117,7 @@ def create_app(
     for module in (
         health,
         storefront,
+        checkout,
         admin_catalog,
         admin_inventory,
         admin_rulesets,
@@ -103,6 +126,9 @@ def create_app(
         platform,
     ):
         api.register_blueprint(module.blp)
+    api.register_blueprint(checkout.hooks)
+    if settings.payments_backend == "local":
+        api.register_blueprint(checkout.local)
     _document_security(api)
 
     app.register_error_handler(DomainError, handle_domain_error)

@@ -141,6 +141,32 @@ def demo() -> None:
 
 
 @main.command()
+@click.option("--every", type=float, default=0.0, help="repeat every N seconds (0: once)")
+def sweep(every: float) -> None:
+    """Release lapsed checkout holds and retry postponed refunds."""
+    import time
+
+    from app import create_app
+
+    app = create_app(_settings())
+    context = app.extensions["tierwise"].checkout
+    while True:
+        result = checkout_sweep(context, dt.datetime.now(dt.UTC))
+        click.echo(
+            f"holds released: {result['holds_released']}, refunds requested: {result['refunds_requested']}"
+        )
+        if every <= 0:
+            return
+        time.sleep(every)
+
+
+def checkout_sweep(context, now):
+    from app.services.checkout import sweep as run
+
+    return run(context, now)
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int)

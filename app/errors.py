@@ -16,7 +16,10 @@ import marshmallow as ma
 from flask import g, jsonify
 from werkzeug.exceptions import HTTPException
 
+from app.payments import PaymentRefused, PaymentsUnavailable
+from app.services.checkout import Busy
 from pricing.errors import (
+    BadRequest,
     Conflict,
     DomainError,
     Forbidden,
@@ -36,12 +39,22 @@ HTTP_STATUS: dict[type[DomainError], int] = {
     NotFound: 404,
     Conflict: 409,
     InvalidInput: 422,
+    BadRequest: 400,
     Unauthenticated: 401,
     Forbidden: 403,
     PreconditionRequired: 428,
     PreconditionFailed: 412,
     RulesEngineError: 503,
+    PaymentsUnavailable: 503,
+    Busy: 503,
+    PaymentRefused: 502,
 }
+
+
+def status_of(error: DomainError) -> int:
+    """The HTTP status of a domain error (the first class of HTTP_STATUS it is an instance of)."""
+    return next((status for cls, status in HTTP_STATUS.items() if isinstance(error, cls)), 400)
+
 
 #: Machine codes for plain HTTP errors raised by Flask/Werkzeug/webargs.
 HTTP_CODES: dict[int, str] = {
@@ -116,14 +129,14 @@ def error_response(status: int, code: str, message: str, details: Any = None, he
 
 
 def handle_domain_error(error: DomainError):
-    status = next(
-        (s for cls, s in HTTP_STATUS.items() if isinstance(error, cls)),
-        400,
-    )
+    status = status_of(error)
     details = error.details
     if isinstance(details, dict):
         details = flatten_messages(details)
-    return error_response(status, error.code, error.message, details)
+    headers = {"Retry-After": "5"} if status == 503 else None
+    if error.code == "request_in_progress":
+        headers = {"Retry-After": "1"}
+    return error_response(status, error.code, error.message, details, headers)
 
 
 def handle_http_exception(error: HTTPException):

@@ -779,3 +779,48 @@ class DecisionSchema(ma.Schema):
     quote_id = fields.String(allow_none=True)
     booking_id = fields.String(allow_none=True)
     created_at = fields.DateTime()
+
+
+# ---- checkout ---------------------------------------------------------------------------------
+
+
+class CustomerSchema(ma.Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    name = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+class CheckoutCreateSchema(ma.Schema):
+    quote_token = fields.String(required=True, validate=validate.Length(min=1, max=4096))
+    customer = fields.Nested(CustomerSchema, required=True)
+
+
+class BookingSchema(ma.Schema):
+    booking_id = fields.String()
+    status = fields.String(
+        metadata={"description": "pending, paid, cancelled, refunded or expired"}
+    )
+    checkout_url = fields.String(
+        allow_none=True, metadata={"description": "Send the customer here to pay"}
+    )
+    checkout_session_id = fields.String(allow_none=True)
+    hold_expires_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    total = fields.Integer(metadata={"description": "Minor units"})
+    currency = fields.String()
+    tier_id = fields.String()
+    service_date = fields.String(metadata={"format": "date"})
+    guests = fields.Integer()
+
+
+class WebhookResultSchema(ma.Schema):
+    received = fields.Boolean()
+    applied = fields.Boolean()
+    outcome = fields.String()
+
+
+class OnboardingCreateSchema(ma.Schema):
+    email = fields.Email(load_default="", validate=validate.Length(max=254))
+
+
+class OnboardingSchema(ma.Schema):
+    account_id = fields.String()
+    onboarding_url = fields.String()

@@ -37,6 +37,12 @@ class Settings:
     quote_secret: str = field(default="", repr=False)
     quote_ttl_seconds: int = 900
     api_key_cache_seconds: int = 2
+    payments_backend: str = "stripe"  # stripe | local
+    stripe_secret_key: str = field(default="", repr=False)
+    stripe_webhook_secret: str = field(default="", repr=False)
+    stripe_api_base: str = ""
+    public_base_url: str = "http://127.0.0.1:8000"
+    hold_minutes: int = 30
     max_body_bytes: int = 65536
     default_page_size: int = 50
     max_page_size: int = 200
@@ -98,6 +104,22 @@ class Settings:
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             problems.append(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
 
+        payments_backend = text("PAYMENTS_BACKEND", "local" if embedded else "stripe").lower()
+        if payments_backend not in ("stripe", "local"):
+            problems.append(f"PAYMENTS_BACKEND must be 'stripe' or 'local', got {payments_backend!r}")
+        stripe_secret_key = env.get("STRIPE_SECRET_KEY", "").strip()
+        webhook_secret = env.get("STRIPE_WEBHOOK_SECRET", "").strip() or (EMBEDDED_DEV_SECRET if embedded else "")
+        if payments_backend == "stripe":
+            if not stripe_secret_key.startswith(("sk_", "rk_")):
+                problems.append("STRIPE_SECRET_KEY is required when PAYMENTS_BACKEND=stripe (sk_... or rk_...)")
+            if not webhook_secret:
+                problems.append("STRIPE_WEBHOOK_SECRET is required (whsec_...)")
+        elif len(webhook_secret) < 32:
+            problems.append("STRIPE_WEBHOOK_SECRET must be at least 32 characters for the local provider")
+        public_base_url = text("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+        if not public_base_url.startswith(("http://", "https://")):
+            problems.append("PUBLIC_BASE_URL must start with http:// or https://")
+
         rules_engine = text("RULES_ENGINE", "durable").lower()
         if rules_engine not in ("durable", "reference"):
             problems.append(f"RULES_ENGINE must be 'durable' or 'reference', got {rules_engine!r}")
@@ -119,6 +141,12 @@ class Settings:
             max_page_size=integer("MAX_PAGE_SIZE", 200, 1, 1000),
             log_level=log_level,
             rules_engine=rules_engine,
+            payments_backend=payments_backend,
+            stripe_secret_key=stripe_secret_key,
+            stripe_webhook_secret=webhook_secret,
+            stripe_api_base=text("STRIPE_API_BASE", ""),
+            public_base_url=public_base_url,
+            hold_minutes=integer("HOLD_MINUTES", 30, 30, 24 * 60),
         )
         if settings.default_page_size > settings.max_page_size:
             problems.append("DEFAULT_PAGE_SIZE must not be above MAX_PAGE_SIZE")
@@ -150,4 +178,10 @@ ENVIRONMENT_VARIABLES = (
     "MAX_PAGE_SIZE",
     "LOG_LEVEL",
     "RULES_ENGINE",
+    "PAYMENTS_BACKEND",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_API_BASE",
+    "PUBLIC_BASE_URL",
+    "HOLD_MINUTES",
 )

@@ -44,3 +44,9 @@ class PreconditionRequired(DomainError):
 
 class PreconditionFailed(DomainError):
     code = "precondition_failed"
+
+
+class BadRequest(DomainError):
+    """A request that can't be understood or authenticated as sent (e.g. a bad signature)."""
+
+    code = "bad_request"

@@ -69,6 +69,7 @@ class Tenant(Base):
     #: Bumped (by a plain UPDATE, not the ORM) in the transaction of every catalog change; catalog
     #: snapshots are cached under it, so an acknowledged edit is never served stale.
     catalog_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    stripe_account_id: Mapped[str | None] = mapped_column(String(64), default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}  # optimistic locking; the ETag is this version
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -355,6 +356,14 @@ class Booking(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     quote_id: Mapped[str] = mapped_column(String(64), default="")
     ruleset_version: Mapped[int] = mapped_column(Integer, default=0)
+    customer_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    customer_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    hold_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    #: Set once the provider accepted our refund request (a cancelled booking that was paid and
+    #: has none is retried by the sweeper).
+    refund_id: Mapped[str | None] = mapped_column(String(255), default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -414,4 +423,39 @@ class StorefrontEvent(Base):
     variant: Mapped[str] = mapped_column(String(64), default="")
     properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
     occurred_at: Mapped[dt.datetime] = mapped_column()
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class IdempotencyRecord(Base):
+    """An ``Idempotency-Key`` of a tenant's POST: the request's fingerprint and, once done, the
+    response to replay for 24 h. ``resource_id`` lets a retry after a crash resume the same work."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        CheckConstraint("state IN ('running', 'retry', 'done')", name="state"),
+        Index("ix_idempotency_keys_tenant_created", "tenant_id", "created_at"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="running")
+    resource_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    response_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    response_body: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class PaymentEvent(Base):
+    """A payment provider event (Stripe webhook), stored once by its id and applied once."""
+
+    __tablename__ = "payment_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    outcome: Mapped[str] = mapped_column(String(200), default="")
+    payload: Mapped[dict[str, Any]] = mapped_column()
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

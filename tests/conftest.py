@@ -29,6 +29,7 @@ TEST_DATABASE_URL = os.environ.get(
 )
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 SECRET = "test-secret-" + "x" * 40
+WEBHOOK_SECRET = "whsec_test_" + "w" * 32
 PEPPER = "test-pepper-" + "y" * 40
 
 
@@ -88,6 +89,8 @@ def settings(pg_url) -> Settings:
             "JWT_SECRET": SECRET,
             "API_KEY_PEPPER": PEPPER,
             "QUOTE_SECRET": "test-quote-secret-" + "q" * 40,
+            "STRIPE_SECRET_KEY": "sk_test_tierwise",
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "LOG_LEVEL": "WARNING",
         }
     )

@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 
 from app.auth import ApiKeyCache
 from app.rules_runtime import RulesRuntime
+from app.services.checkout import CheckoutContext
 from app.services.offers import OfferContext
 from config import Settings
 from pricing.errors import InvalidInput, PreconditionFailed, PreconditionRequired
@@ -26,6 +27,7 @@ class Services:
     rules: RulesRuntime
     offers: OfferContext
     api_keys: ApiKeyCache
+    checkout: CheckoutContext
 
 
 def services() -> Services:

@@ -8,7 +8,7 @@ from app import schemas as s
 from app.api.common import Paging, blueprint, etag, if_match_version, services
 from app.auth import require_platform_admin
 from app.errors import ErrorSchema
-from app.services import tenants
+from app.services import checkout, tenants
 
 blp = blueprint("platform", "/v1/platform", "Platform operators: tenants.", require_platform_admin)
 
@@ -53,3 +53,17 @@ class TenantById(MethodView):
             svc.db, svc.api_keys, current, if_match_version(), data
         )
         return tenant, 200, etag(tenant.version)
+
+
+@blp.route("/tenants/<uuid:tenant_id>/payments-onboarding")
+class PaymentsOnboarding(MethodView):
+    @blp.arguments(s.OnboardingCreateSchema)
+    @blp.response(200, s.OnboardingSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    @blp.alt_response(503, schema=ErrorSchema, description="Payment provider unreachable")
+    def post(self, data, tenant_id):
+        """Create the tenant's Stripe Express account (once) and an onboarding link"""
+        svc = services()
+        return checkout.onboard(
+            svc.checkout, tenants.get_tenant(svc.db, str(tenant_id)), data["email"]
+        )

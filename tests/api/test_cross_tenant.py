@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import uuid
 
 import pytest
 
 from app.services import rulesets, tenants
 from rules.defaults import DEFAULT_RULESET
+from storage import checkout as checkout_store
 
 TENANT_PREFIXES = ("/v1/admin", "/v1/storefront")
 DAY = "2031-01-01"
@@ -56,6 +58,11 @@ FOREIGN_IN_BODY = {
         "json": {"tier_id": b.tiers[0].id, "to_tier_id": b.tiers[1].id, "date": SOON, "guests": 2}
     },
     ("storefront.QuoteVerify", "POST"): lambda b: {"json": {"token": b.quote_token}, "status": 422},
+    ("checkout.Checkouts", "POST"): lambda b: {
+        "json": {"quote_token": b.quote_token, "customer": {"email": "x@example.com"}},
+        "headers": {"Idempotency-Key": "cross-tenant"},
+        "status": 422,
+    },
 }  # fmt: skip
 
 #: Routes that take no tenant-owned id at all; their answers must not mention B.
@@ -120,7 +127,15 @@ def foreign_ids(client, b, db) -> dict[str, str]:
     )
     assert quote.status_code == 201, quote.get_json()
     b.quote_token = quote.get_json()["token"]
+    with db.transaction() as session:
+        booking = checkout_store.create_booking(
+            session, tenant_id=b.tenant.id, expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=30),
+            segment_id=uuid.UUID(b.segment.id), tier_id=uuid.UUID(b.tiers[1].id),
+            service_date=dt.date.fromisoformat(SOON), guests=2, add_on_ids=[], currency="EUR",
+            total_minor=1000, platform_fee_minor=100,
+        )  # fmt: skip
     return {
+        "booking_id": booking.id,
         "decision_id": quote.get_json()["decision_ids"][0],
         "draft_id": draft.id,
         "number": str(B_ONLY_VERSION),
@@ -143,7 +158,7 @@ def snapshot(client, b) -> dict:
 
 
 def call(client, method, path, headers, spec):
-    headers = dict(headers)
+    headers = {**headers, **spec.get("headers", {})}
     if spec.get("if_match"):
         headers["If-Match"] = '"1"'
     return client.open(
@@ -224,7 +239,8 @@ def test_storefront_routes_refuse_missing_or_bad_keys(app, client, tenant_a):
     for rule, method in tenant_routes(app):
         if not rule.rule.startswith("/v1/storefront"):
             continue
-        path = re.sub(r"<(?:\w+:)?\w+>", "x", rule.rule)
+        path = re.sub(r"<uuid:\w+>", "00000000-0000-0000-0000-000000000000", rule.rule)
+        path = re.sub(r"<(?:\w+:)?\w+>", "x", path)
         assert client.open(path, method=method).status_code == 401
         bad = tenant_a.api_key[:-4] + "0000"
         assert client.open(path, method=method, headers={"X-Api-Key": bad}).status_code == 401

@@ -19,6 +19,8 @@ SERVER = {
     "JWT_SECRET": SECRET,
     "API_KEY_PEPPER": PEPPER,
     "QUOTE_SECRET": "q" * 36,
+    "STRIPE_SECRET_KEY": "sk_test_123",
+    "STRIPE_WEBHOOK_SECRET": "whsec_123",
 }
 EMBEDDED = {"TIERWISE_MODE": "embedded"}
 
@@ -39,6 +41,8 @@ def test_server_mode_is_the_default_and_requires_everything_reporting_all_proble
         "JWT_SECRET must be set to at least 32 characters",
         "API_KEY_PEPPER must be set to at least 32 characters",
         "QUOTE_SECRET must be set to at least 32 characters",
+        "STRIPE_SECRET_KEY is required when PAYMENTS_BACKEND=stripe (sk_... or rk_...)",
+        "STRIPE_WEBHOOK_SECRET is required (whsec_...)",
     ]
 
 
@@ -50,7 +54,7 @@ def test_config_error_message_lists_every_problem_one_per_line() -> None:
     lines = str(error).splitlines()
     assert lines[0] == "invalid configuration:"
     assert lines[1:] == [f"  - {p}" for p in error.problems]
-    assert len(lines) == 6
+    assert len(lines) == 8
 
 
 def test_server_mode_with_everything_set() -> None:
@@ -65,6 +69,8 @@ def test_server_mode_with_everything_set() -> None:
         jwt_ttl_seconds=3600,
         api_key_pepper=PEPPER,
         quote_secret="q" * 36,
+        stripe_secret_key="sk_test_123",
+        stripe_webhook_secret="whsec_123",
         max_body_bytes=65536,
         default_page_size=50,
         max_page_size=200,
@@ -200,6 +206,8 @@ def test_unknown_mode_is_reported_and_server_rules_apply() -> None:
         "JWT_SECRET must be set to at least 32 characters",
         "API_KEY_PEPPER must be set to at least 32 characters",
         "QUOTE_SECRET must be set to at least 32 characters",
+        "STRIPE_SECRET_KEY is required when PAYMENTS_BACKEND=stripe (sk_... or rk_...)",
+        "STRIPE_WEBHOOK_SECRET is required (whsec_...)",
     ]
 
 

@@ -1,0 +1,140 @@
+"""Checkout (storefront), payment webhooks, and the local payment page of the embedded default."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+
+from flask import current_app, redirect, request
+from flask.views import MethodView
+
+from app import schemas as s
+from app.api.common import blueprint, services
+from app.auth import current_tenant, require_storefront
+from app.errors import ErrorSchema
+from app.idempotency import fingerprint, run_once
+from app.payments import local_event
+from app.services import checkout
+
+blp = blueprint("checkout", "/v1/storefront", "Storefront checkout (API key).", require_storefront)
+hooks = blueprint("webhooks", "/v1/webhooks", "Payment provider webhooks (signed).", None)
+local = blueprint("local-pay", "/local-pay", "The embedded default's offline payment page.", None)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@blp.route("/checkouts")
+class Checkouts(MethodView):
+    @blp.arguments(s.CheckoutCreateSchema)
+    @blp.response(201, s.BookingSchema)
+    @blp.alt_response(
+        409, schema=ErrorSchema, description="Sold out, or a request with this key in progress"
+    )
+    @blp.alt_response(
+        503, schema=ErrorSchema, description="Payment provider unreachable; retry with the same key"
+    )
+    @blp.doc(
+        parameters=[
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": True,
+                "schema": {"type": "string"},
+            }
+        ]
+    )
+    def post(self, data):
+        """Start checkout from a quote token: hold the unit, create the pending booking and the payment session"""
+        svc, tenant, now = services(), current_tenant(), _now()
+        key = checkout.require_key(request.headers.get("Idempotency-Key"))
+
+        def work(resume, note):
+            body = checkout.start_checkout(
+                svc.checkout, tenant, data["quote_token"], data["customer"], now, resume, note
+            )
+            return 201, body
+
+        status, body, replayed = run_once(
+            svc.db, tenant.id, key, fingerprint("POST", request.path, data), now, work
+        )
+        return body, status, {"Idempotent-Replayed": "true"} if replayed else {}
+
+
+@blp.route("/bookings/<uuid:booking_id>")
+class BookingById(MethodView):
+    @blp.response(200, s.BookingSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def get(self, booking_id):
+        """A booking's state (follows the payment provider's events)"""
+        return checkout.get_booking(services().db, current_tenant(), str(booking_id))
+
+
+@hooks.route("/stripe")
+class StripeWebhook(MethodView):
+    @hooks.response(200, s.WebhookResultSchema)
+    @hooks.alt_response(400, schema=ErrorSchema, description="Bad signature: nothing changed")
+    def post(self):
+        """Stripe events (signature verified on the raw body; each event applied once)"""
+        payload = request.get_data(cache=False)
+        signature = request.headers.get("Stripe-Signature", "")
+        return checkout.handle_event(services().checkout, payload, signature, _now())
+
+
+@local.route("/<session_id>")
+class LocalPage(MethodView):
+    @local.doc(exclude=True)
+    def get(self, session_id):
+        """The local payment page"""
+        booking = _local_booking(session_id)
+        amount = (
+            f"{booking.total / 10**2:.2f}"
+            if booking.currency not in ("JPY", "KRW")
+            else str(booking.total)
+        )
+        page = f"""<!doctype html><meta charset="utf-8"><title>tierwise demo payment</title>
+<h1>Demo payment</h1><p>Booking {html.escape(booking.id)}: {html.escape(amount)} {html.escape(booking.currency)}
+({html.escape(booking.status)})</p>
+<form method="post" action="/local-pay/{html.escape(session_id)}/pay"><button>Pay</button></form>
+<form method="post" action="/local-pay/{html.escape(session_id)}/cancel"><button>Cancel</button></form>"""
+        return current_app.response_class(page, mimetype="text/html")
+
+
+@local.route("/<session_id>/<action>")
+class LocalAction(MethodView):
+    @local.doc(exclude=True)
+    def post(self, session_id, action):
+        """Pay or cancel on the local page: tierwise sends itself the signed event Stripe would"""
+        booking = _local_booking(session_id)
+        svc = services()
+        kind = {"pay": "checkout.session.completed", "cancel": "checkout.session.expired"}.get(
+            action
+        )
+        if kind is None:
+            return current_app.response_class("unknown action", status=404)
+        session = {
+            "id": session_id, "object": "checkout.session", "client_reference_id": booking.id,
+            "amount_total": booking.total, "currency": booking.currency.lower(),
+            "payment_status": "paid" if action == "pay" else "unpaid",
+            "payment_intent": f"pi_local_{booking.id.replace('-', '')}" if action == "pay" else None,
+            "metadata": {"booking_id": booking.id, "tenant_id": booking.tenant_id},
+        }  # fmt: skip
+        payload = json.dumps(local_event(kind, session, _now())).encode()
+        checkout.handle_event(svc.checkout, payload, svc.checkout.payments.sign(payload), _now())
+        done = "done" if action == "pay" else "cancelled"
+        return redirect(f"{svc.settings.public_base_url}/local-pay/{session_id}?{done}=1")
+
+
+def _local_booking(session_id: str):
+    from pricing.errors import NotFound
+    from storage import checkout as store
+
+    if not session_id.startswith("lcs_"):
+        raise NotFound("session not found.", code="session_not_found")
+    with services().db.read() as session:
+        booking = store.find_booking_by_session(session, session_id)
+    if booking is None:
+        raise NotFound("session not found.", code="session_not_found")
+    return booking
