@@ -16,6 +16,7 @@ from app.errors import ErrorSchema
 from app.idempotency import fingerprint, run_once
 from app.payments import local_event
 from app.services import checkout
+from pricing.money import Money
 
 blp = blueprint("checkout", "/v1/storefront", "Storefront checkout (API key).", require_storefront)
 hooks = blueprint("webhooks", "/v1/webhooks", "Payment provider webhooks (signed).", None)
@@ -89,13 +90,9 @@ class LocalPage(MethodView):
     def get(self, session_id):
         """The local payment page"""
         booking = _local_booking(session_id)
-        amount = (
-            f"{booking.total / 10**2:.2f}"
-            if booking.currency not in ("JPY", "KRW")
-            else str(booking.total)
-        )
+        amount = Money(booking.total, booking.currency).format()
         page = f"""<!doctype html><meta charset="utf-8"><title>tierwise demo payment</title>
-<h1>Demo payment</h1><p>Booking {html.escape(booking.id)}: {html.escape(amount)} {html.escape(booking.currency)}
+<h1>Demo payment</h1><p>Booking {html.escape(booking.id)}: {html.escape(amount)}
 ({html.escape(booking.status)})</p>
 <form method="post" action="/local-pay/{html.escape(session_id)}/pay"><button>Pay</button></form>
 <form method="post" action="/local-pay/{html.escape(session_id)}/cancel"><button>Cancel</button></form>"""
