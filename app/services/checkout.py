@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,7 +98,7 @@ def start_checkout(
                     raise Conflict("The last unit was just taken.", code="sold_out")
                 booking = store.create_booking(
                     session, tenant_id=tenant.id, expires_at=hold_expires,
-                    segment_id=_uuid(claims.segment_id), tier_id=_uuid(claims.tier_id), service_date=day,
+                    segment_id=uuid.UUID(claims.segment_id), tier_id=uuid.UUID(claims.tier_id), service_date=day,
                     guests=claims.guests, add_on_ids=claims.add_on_ids, currency=claims.currency,
                     total_minor=claims.total, platform_fee_minor=claims.platform_fee, quote_id=claims.quote_id,
                     ruleset_version=claims.ruleset_version, customer_email=customer.get("email", ""),
@@ -125,12 +126,6 @@ def start_checkout(
             session, tenant.id, booking.id, checkout_session_id=checkout.id
         )
     return _view(booking, checkout.url, hold_expires)
-
-
-def _uuid(value: str) -> Any:
-    import uuid
-
-    return uuid.UUID(value)
 
 
 def get_booking(db: Database, tenant: domain.Tenant, booking_id: str) -> dict[str, Any]:
