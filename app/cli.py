@@ -138,6 +138,9 @@ def demo() -> None:
     click.echo(
         f"  curl -H 'X-Api-Key: {key}' http://127.0.0.1:8000/v1/storefront/segments/premium/comparison"
     )
+    click.echo(
+        "  then /offers, /quotes and /checkouts (pay on the local page): see README.md, Checkout"
+    )
 
 
 @main.command()
