@@ -106,16 +106,24 @@ class Settings:
 
         payments_backend = text("PAYMENTS_BACKEND", "local" if embedded else "stripe").lower()
         if payments_backend not in ("stripe", "local"):
-            problems.append(f"PAYMENTS_BACKEND must be 'stripe' or 'local', got {payments_backend!r}")
+            problems.append(
+                f"PAYMENTS_BACKEND must be 'stripe' or 'local', got {payments_backend!r}"
+            )
         stripe_secret_key = env.get("STRIPE_SECRET_KEY", "").strip()
-        webhook_secret = env.get("STRIPE_WEBHOOK_SECRET", "").strip() or (EMBEDDED_DEV_SECRET if embedded else "")
+        webhook_secret = env.get("STRIPE_WEBHOOK_SECRET", "").strip() or (
+            EMBEDDED_DEV_SECRET if embedded else ""
+        )
         if payments_backend == "stripe":
             if not stripe_secret_key.startswith(("sk_", "rk_")):
-                problems.append("STRIPE_SECRET_KEY is required when PAYMENTS_BACKEND=stripe (sk_... or rk_...)")
+                problems.append(
+                    "STRIPE_SECRET_KEY is required when PAYMENTS_BACKEND=stripe (sk_... or rk_...)"
+                )
             if not webhook_secret:
                 problems.append("STRIPE_WEBHOOK_SECRET is required (whsec_...)")
         elif len(webhook_secret) < 32:
-            problems.append("STRIPE_WEBHOOK_SECRET must be at least 32 characters for the local provider")
+            problems.append(
+                "STRIPE_WEBHOOK_SECRET must be at least 32 characters for the local provider"
+            )
         public_base_url = text("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
         if not public_base_url.startswith(("http://", "https://")):
             problems.append("PUBLIC_BASE_URL must start with http:// or https://")

@@ -19,10 +19,14 @@ SOON = (dt.date.today() + dt.timedelta(days=20)).isoformat()
 @pytest.fixture
 def stripe_client(settings, db, cache, fake_stripe, tenant_a, platform_headers):
     """An app whose payments go to the fake Stripe, with tenant A onboarded."""
-    payments = StripePayments(settings.stripe_secret_key, WEBHOOK_SECRET, fake_stripe.url, timeout_seconds=2)
+    payments = StripePayments(
+        settings.stripe_secret_key, WEBHOOK_SECRET, fake_stripe.url, timeout_seconds=2
+    )
     client = create_app(settings, db=db, cache=cache, payments=payments).test_client()
     onboarded = client.post(
-        f"/v1/platform/tenants/{tenant_a.tenant.id}/payments-onboarding", headers=platform_headers, json={}
+        f"/v1/platform/tenants/{tenant_a.tenant.id}/payments-onboarding",
+        headers=platform_headers,
+        json={},
     )
     assert onboarded.status_code == 200, onboarded.get_json()
     assert onboarded.get_json()["account_id"].startswith("acct_")
@@ -51,7 +55,9 @@ def deliver(client, event, secret=WEBHOOK_SECRET, **kw):
     return client.post("/v1/webhooks/stripe", data=signed.payload, headers=signed.headers)
 
 
-def test_checkout_creates_a_destination_charge_session_and_the_webhook_confirms_it(stripe_client, tenant_a, fake_stripe, db):
+def test_checkout_creates_a_destination_charge_session_and_the_webhook_confirms_it(
+    stripe_client, tenant_a, fake_stripe, db
+):
     q = quote(stripe_client, tenant_a)
     response = start(stripe_client, tenant_a, q["token"])
     assert response.status_code == 201, response.get_json()
@@ -69,10 +75,23 @@ def test_checkout_creates_a_destination_charge_session_and_the_webhook_confirms_
     paid = fake_stripe.complete_session(body["checkout_session_id"])
     answer = deliver(stripe_client, fake_stripe.event("checkout.session.completed", paid["id"]))
     assert answer.status_code == 200 and answer.get_json()["outcome"] == "paid"
-    booking = stripe_client.get(f"/v1/storefront/bookings/{body['booking_id']}", headers=tenant_a.storefront)
+    booking = stripe_client.get(
+        f"/v1/storefront/bookings/{body['booking_id']}", headers=tenant_a.storefront
+    )
     assert booking.get_json()["status"] == "paid"
     with db.transaction() as s:
-        hold = s.get(m.Hold, (m.uuid.UUID(tenant_a.tenant.id), m.uuid.UUID(s.get(m.Booking, (m.uuid.UUID(tenant_a.tenant.id), m.uuid.UUID(body["booking_id"]))).hold_id.hex)))
+        hold = s.get(
+            m.Hold,
+            (
+                m.uuid.UUID(tenant_a.tenant.id),
+                m.uuid.UUID(
+                    s.get(
+                        m.Booking,
+                        (m.uuid.UUID(tenant_a.tenant.id), m.uuid.UUID(body["booking_id"])),
+                    ).hold_id.hex
+                ),
+            ),
+        )
         assert hold.status == "converted"
 
 
@@ -84,17 +103,24 @@ def test_same_key_replays_and_another_body_is_refused(stripe_client, tenant_a, f
     assert again.headers["Idempotent-Replayed"] == "true"
     assert len(fake_stripe.of_type("checkout.session")) == 1
     other = start(stripe_client, tenant_a, q["token"], key="same", email="bob@example.com")
-    assert other.status_code == 422 and other.get_json()["error"]["code"] == "idempotency_key_reused"
+    assert (
+        other.status_code == 422 and other.get_json()["error"]["code"] == "idempotency_key_reused"
+    )
     missing = stripe_client.post(
         "/v1/storefront/checkouts", headers=tenant_a.storefront,
         json={"quote_token": q["token"], "customer": {"email": "ana@example.com"}},
     )  # fmt: skip
-    assert missing.status_code == 422 and missing.get_json()["error"]["code"] == "idempotency_key_required"
+    assert (
+        missing.status_code == 422
+        and missing.get_json()["error"]["code"] == "idempotency_key_required"
+    )
 
 
 def test_the_last_unit_is_sold_once(stripe_client, tenant_a, fake_stripe):
     capacity = stripe_client.put(
-        f"/v1/admin/tiers/{tenant_a.tiers[1].id}/capacity", headers=tenant_a.admin, json={"from": SOON, "units": 1}
+        f"/v1/admin/tiers/{tenant_a.tiers[1].id}/capacity",
+        headers=tenant_a.admin,
+        json={"from": SOON, "units": 1},
     )
     assert capacity.status_code == 200
     q = quote(stripe_client, tenant_a)
@@ -104,7 +130,9 @@ def test_the_last_unit_is_sold_once(stripe_client, tenant_a, fake_stripe):
     assert len(fake_stripe.of_type("checkout.session")) == 1
 
 
-def test_stripe_down_gives_503_and_a_retry_with_the_same_key_resumes(stripe_client, tenant_a, fake_stripe, db):
+def test_stripe_down_gives_503_and_a_retry_with_the_same_key_resumes(
+    stripe_client, tenant_a, fake_stripe, db
+):
     q = quote(stripe_client, tenant_a)
     fake_stripe.fail_next(3, status=500)  # the library retries twice, then gives up
     failed = start(stripe_client, tenant_a, q["token"], key="retry-me")
@@ -125,11 +153,15 @@ def test_bad_signatures_change_nothing(stripe_client, tenant_a, fake_stripe):
     event = fake_stripe.event("checkout.session.completed", paid["id"])
     forged = deliver(stripe_client, event, secret="whsec_wrong_" + "x" * 20)
     assert forged.status_code == 400 and forged.get_json()["error"]["code"] == "invalid_signature"
-    future = deliver(stripe_client, event, timestamp=int(dt.datetime.now(dt.UTC).timestamp()) + 3600)
+    future = deliver(
+        stripe_client, event, timestamp=int(dt.datetime.now(dt.UTC).timestamp()) + 3600
+    )
     assert future.status_code == 400
     stale = deliver(stripe_client, event, timestamp=int(dt.datetime.now(dt.UTC).timestamp()) - 3600)
     assert stale.status_code == 400
-    booking = stripe_client.get(f"/v1/storefront/bookings/{body['booking_id']}", headers=tenant_a.storefront)
+    booking = stripe_client.get(
+        f"/v1/storefront/bookings/{body['booking_id']}", headers=tenant_a.storefront
+    )
     assert booking.get_json()["status"] == "pending"
     assert deliver(stripe_client, event).get_json()["outcome"] == "paid"
     assert deliver(stripe_client, event).get_json()["outcome"] == "duplicate"

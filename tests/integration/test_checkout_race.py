@@ -1,0 +1,183 @@
+"""No oversell under real concurrency on PostgreSQL: many threads, each with its own connection
+from a real pool (the ``db`` fixture's single shared connection would serialise everything), race
+for the last unit and for one Idempotency-Key. The setup is committed, under a tenant of its own,
+and deleted afterwards."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select
+
+from app import create_app
+from app.payments import StripePayments
+from storage import checkout as store
+from storage import models as m
+from storage.db import Database
+from tests.conftest import WEBHOOK_SECRET, TenantFixture, build_tenant
+
+DAY = (dt.date.today() + dt.timedelta(days=40)).isoformat()
+
+
+@dataclass
+class Committed:
+    db: Database
+    tenant: TenantFixture
+    client_factory: Any  # () -> a new Flask test client of one shared app
+    token: str
+
+    @property
+    def tenant_uuid(self) -> uuid.UUID:
+        return uuid.UUID(self.tenant.tenant.id)
+
+
+def delete_tenant(database: Database, tenant_id: str) -> None:
+    """Every row of the tenant, children first."""
+    key = uuid.UUID(tenant_id)
+    with database.transaction() as s:
+        for table in reversed(m.Base.metadata.sorted_tables):
+            if table.name != "tenants" and "tenant_id" in table.c:
+                s.execute(delete(table).where(table.c.tenant_id == key))
+        s.execute(delete(m.Tenant).where(m.Tenant.id == key))
+
+
+def setup_tenant(pg_url, settings, cache, fake_stripe, units: int) -> Iterator[Committed]:
+    database = Database.from_url(pg_url)
+    tenant = build_tenant(database, settings, f"race{uuid.uuid4().hex[:8]}")
+    try:
+        with database.transaction() as s:
+            store.set_stripe_account(s, tenant.tenant.id, f"acct_race{uuid.uuid4().hex[:12]}")
+        payments = StripePayments(
+            settings.stripe_secret_key, WEBHOOK_SECRET, fake_stripe.url, timeout_seconds=10
+        )
+        app = create_app(settings, db=database, cache=cache, payments=payments)
+        admin = app.test_client()
+        capacity = admin.put(
+            f"/v1/admin/tiers/{tenant.tiers[1].id}/capacity",
+            headers=tenant.admin,
+            json={"from": DAY, "units": units},
+        )
+        assert capacity.status_code == 200, capacity.get_json()
+        quoted = admin.post(
+            "/v1/storefront/quotes",
+            headers=tenant.storefront,
+            json={"tier_id": tenant.tiers[1].id, "date": DAY, "guests": 2},
+        )
+        assert quoted.status_code == 201, quoted.get_json()
+        yield Committed(database, tenant, app.test_client, quoted.get_json()["token"])
+    finally:
+        delete_tenant(database, tenant.tenant.id)
+        database.dispose()
+
+
+@pytest.fixture
+def last_unit(pg_url, settings, cache, fake_stripe) -> Iterator[Committed]:
+    """A committed, onboarded tenant whose tier has capacity 1 on DAY, and a quote for it."""
+    yield from setup_tenant(pg_url, settings, cache, fake_stripe, units=1)
+
+
+@pytest.fixture
+def roomy(pg_url, settings, cache, fake_stripe) -> Iterator[Committed]:
+    """The same with capacity 5: only idempotency can stop a second booking."""
+    yield from setup_tenant(pg_url, settings, cache, fake_stripe, units=5)
+
+
+def race(setup: Committed, keys: list[str]) -> list[tuple[int, dict[str, Any], dict[str, str]]]:
+    """POST the checkout once per key, all threads released at once, each with its own client."""
+    barrier = threading.Barrier(len(keys))
+    body = {"quote_token": setup.token, "customer": {"email": "race@example.com", "name": "R"}}
+
+    def one(key: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+        client = setup.client_factory()
+        headers = {**setup.tenant.storefront, "Idempotency-Key": key}
+        barrier.wait(timeout=30)
+        answer = client.post("/v1/storefront/checkouts", headers=headers, json=body)
+        return answer.status_code, answer.get_json(), dict(answer.headers)
+
+    with ThreadPoolExecutor(max_workers=len(keys)) as pool:
+        return list(pool.map(one, keys))
+
+
+def rows(setup: Committed) -> tuple[list[m.Booking], list[m.Hold], list[m.IdempotencyRecord]]:
+    with setup.db.transaction() as s:
+        t = setup.tenant_uuid
+        return (
+            list(s.scalars(select(m.Booking).where(m.Booking.tenant_id == t))),
+            list(s.scalars(select(m.Hold).where(m.Hold.tenant_id == t))),
+            list(s.scalars(select(m.IdempotencyRecord).where(m.IdempotencyRecord.tenant_id == t))),
+        )
+
+
+def session_posts(fake) -> list[Any]:
+    return [r for r in fake.requests if r.method == "POST" and r.path == "/v1/checkout/sessions"]
+
+
+def test_fifty_concurrent_checkouts_sell_the_last_unit_once(last_unit, fake_stripe):
+    answers = race(last_unit, [f"race-{i}" for i in range(50)])
+
+    statuses = collections.Counter(status for status, _, _ in answers)
+    codes = collections.Counter(
+        body["error"]["code"] for status, body, _ in answers if status != 201
+    )
+    assert statuses == {201: 1, 409: 49}, (statuses, codes)
+    assert codes == {"sold_out": 49}
+    ((_, won, _),) = [a for a in answers if a[0] == 201]
+    assert won["status"] == "pending" and won["checkout_url"]
+
+    bookings, holds, keys = rows(last_unit)
+    assert [str(b.id) for b in bookings] == [won["booking_id"]]
+    assert bookings[0].checkout_session_id == won["checkout_session_id"]
+    assert [h.status for h in holds] == ["active"] and holds[0].booking_id == bookings[0].id
+    assert len(keys) == 50 and {k.state for k in keys} == {"done"}
+    assert sorted(k.response_status for k in keys) == [201] + [409] * 49
+    assert len(fake_stripe.of_type("checkout.session")) == 1
+    assert len(session_posts(fake_stripe)) == 1
+
+    with last_unit.db.transaction() as s:
+        capacity, taken, closed = store.units(
+            s, last_unit.tenant.tenant.id, last_unit.tenant.tiers[1].id,
+            dt.date.fromisoformat(DAY), dt.datetime.now(dt.UTC),
+        )  # fmt: skip
+        assert (capacity, taken, closed) == (1, 1, False)
+
+
+def test_twenty_concurrent_requests_with_one_key_make_one_booking(roomy, fake_stripe):
+    answers = race(roomy, ["one-key"] * 20)
+
+    created = [(body, headers) for status, body, headers in answers if status == 201]
+    busy = [body for status, body, _ in answers if status != 201]
+    assert created, answers
+    assert all(status in (201, 409) for status, _, _ in answers), collections.Counter(
+        s for s, _, _ in answers
+    )
+    assert {b["error"]["code"] for b in busy} <= {"request_in_progress"}
+    first = created[0][0]
+    assert all(body == first for body, _ in created)
+    originals = [h for _, h in created if h.get("Idempotent-Replayed") != "true"]
+    assert len(originals) == 1
+
+    bookings, holds, keys = rows(roomy)
+    assert [str(b.id) for b in bookings] == [first["booking_id"]]
+    assert [h.status for h in holds] == ["active"]
+    assert [(k.key, k.state, k.response_status, k.resource_id) for k in keys] == [
+        ("one-key", "done", 201, first["booking_id"])
+    ]
+    assert len(fake_stripe.of_type("checkout.session")) == 1
+    assert len(session_posts(fake_stripe)) == 1
+
+    # once settled, the key replays the same answer to everyone
+    again = roomy.client_factory().post(
+        "/v1/storefront/checkouts",
+        headers={**roomy.tenant.storefront, "Idempotency-Key": "one-key"},
+        json={"quote_token": roomy.token, "customer": {"email": "race@example.com", "name": "R"}},
+    )
+    assert again.status_code == 201 and again.get_json() == first
+    assert again.headers["Idempotent-Replayed"] == "true"
