@@ -165,3 +165,39 @@ def test_bad_signatures_change_nothing(stripe_client, tenant_a, fake_stripe):
     assert booking.get_json()["status"] == "pending"
     assert deliver(stripe_client, event).get_json()["outcome"] == "paid"
     assert deliver(stripe_client, event).get_json()["outcome"] == "duplicate"
+
+
+def test_transient_stripe_failures_are_retried_by_the_client(stripe_client, tenant_a, fake_stripe):
+    q = quote(stripe_client, tenant_a)
+    fake_stripe.fail_next(2, status=500)  # two failures: the library's retries absorb them
+    response = start(stripe_client, tenant_a, q["token"], key="flaky")
+    assert response.status_code == 201, response.get_json()
+    keys = {r.idempotency_key for r in fake_stripe.requests if r.path == "/v1/checkout/sessions"}
+    assert keys == {f"tierwise-checkout-{response.get_json()['booking_id']}"}
+    assert len(fake_stripe.of_type("checkout.session")) == 1
+
+
+def test_a_retry_after_a_crash_resumes_the_same_booking_and_session(
+    stripe_client, tenant_a, fake_stripe, db
+):
+    """The process died after the booking was committed but before its session was stored: the
+    key is still 'running' with the booking noted. A retry after STALE_AFTER resumes it."""
+    import datetime as dt_
+
+    from app import idempotency
+
+    q = quote(stripe_client, tenant_a)
+    first = start(stripe_client, tenant_a, q["token"], key="crashy")
+    booking_id = first.get_json()["booking_id"]
+    with db.transaction() as s:  # rewind the record to how the crash left it
+        record = s.get(m.IdempotencyRecord, (m.uuid.UUID(tenant_a.tenant.id), "crashy"))
+        record.state, record.response_status, record.response_body = "running", None, None
+        record.created_at = (
+            dt_.datetime.now(dt_.UTC) - idempotency.STALE_AFTER - dt_.timedelta(seconds=1)
+        )
+    again = start(stripe_client, tenant_a, q["token"], key="crashy")
+    assert again.status_code == 201, again.get_json()
+    assert again.get_json()["booking_id"] == booking_id
+    assert len(fake_stripe.of_type("checkout.session")) == 1  # Stripe replayed our key
+    with db.transaction() as s:
+        assert s.query(m.Booking).filter_by(tenant_id=m.uuid.UUID(tenant_a.tenant.id)).count() == 1
