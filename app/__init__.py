@@ -104,6 +104,7 @@ def create_app(
     api = TierwiseApi(app, spec_kwargs={"components": {"securitySchemes": SECURITY_SCHEMES}})
     from app.api import (
         admin_account,
+        admin_bookings,
         admin_catalog,
         admin_decisions,
         admin_inventory,
@@ -122,6 +123,7 @@ def create_app(
         admin_inventory,
         admin_rulesets,
         admin_decisions,
+        admin_bookings,
         admin_account,
         platform,
     ):

@@ -72,6 +72,7 @@ class Payments(Protocol):
         refund_application_fee: bool,
         idempotency_key: str,
     ) -> str: ...
+    def expire_session(self, session_id: str, idempotency_key: str) -> None: ...
     def create_account(self, tenant_id: str, email: str, idempotency_key: str) -> str: ...
     def create_account_link(self, account_id: str, refresh_url: str, return_url: str) -> str: ...
     def verify_event(self, payload: bytes, signature: str, now: float) -> dict[str, Any]: ...
@@ -175,6 +176,15 @@ class StripePayments:
                   "refund_application_fee": refund_application_fee, "metadata": {"reason": "tierwise"}}  # fmt: skip
         return str(self._call(self._client.v1.refunds.create, params, idempotency_key).id)
 
+    def expire_session(self, session_id: str, idempotency_key: str) -> None:
+        self._call(
+            lambda params, options=None: self._client.v1.checkout.sessions.expire(
+                session_id, params, options
+            ),
+            {},
+            idempotency_key,
+        )
+
     def create_account(self, tenant_id: str, email: str, idempotency_key: str) -> str:
         params = {"type": "express", "metadata": {"tenant_id": tenant_id}}
         if email:
@@ -219,6 +229,9 @@ class LocalPayments:
         idempotency_key: str,
     ) -> str:
         return f"lre_{hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]}"
+
+    def expire_session(self, session_id: str, idempotency_key: str) -> None:
+        return None  # a local session is only its booking row
 
     def create_account(self, tenant_id: str, email: str, idempotency_key: str) -> str:
         return f"acct_local_{tenant_id.replace('-', '')[:16]}"

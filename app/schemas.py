@@ -82,6 +82,13 @@ class TenantUpdateSchema(ma.Schema):
     name = fields.String(validate=NAME)
     time_zone = fields.String(validate=_time_zone)
     default_capacity = fields.Integer(strict=True, validate=validate.Range(0, 100_000))
+    refund_window_hours = fields.Integer(
+        strict=True, validate=validate.Range(0, 24 * 365),
+        metadata={"description": "Paid bookings cancelled at least this long before the service date are refunded"},
+    )  # fmt: skip
+    refund_application_fee = fields.Boolean(
+        metadata={"description": "Whether a refund also returns the platform's fee"}
+    )
 
 
 class TenantStatusSchema(TenantUpdateSchema):
@@ -96,6 +103,8 @@ class TenantSchema(ma.Schema):
     time_zone = fields.String()
     status = fields.String()
     default_capacity = fields.Integer()
+    refund_window_hours = fields.Integer()
+    refund_application_fee = fields.Boolean()
     version = fields.Integer()
 
 
@@ -824,3 +833,10 @@ class OnboardingCreateSchema(ma.Schema):
 class OnboardingSchema(ma.Schema):
     account_id = fields.String()
     onboarding_url = fields.String()
+
+
+class BookingQuerySchema(ma.Schema):
+    status = fields.String(
+        validate=validate.OneOf(["pending", "paid", "cancelled", "refunded", "expired"])
+    )
+    service_date = fields.Date(data_key="date")

@@ -130,6 +130,8 @@ class Tenant:
     default_capacity: int = 0
     version: int = 1
     catalog_version: int = 1
+    refund_window_hours: int = 48
+    refund_application_fee: bool = True
 
     @property
     def active(self) -> bool:

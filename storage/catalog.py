@@ -92,6 +92,7 @@ def tenant_value(row: m.Tenant) -> domain.Tenant:
         id=str(row.id), slug=row.slug, name=row.name, currency=row.currency,
         time_zone=row.time_zone, status=row.status, default_capacity=row.default_capacity,
         version=row.version, catalog_version=row.catalog_version,
+        refund_window_hours=row.refund_window_hours, refund_application_fee=row.refund_application_fee,
     )  # fmt: skip
 
 

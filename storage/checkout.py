@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from pricing.errors import NotFound
 from storage import models as m
 from storage.availability import OCCUPYING_BOOKINGS
-from storage.catalog import as_uuid
+from storage.catalog import Page, as_uuid
 
 LOCK_TIMEOUT = "5s"
 
@@ -127,6 +127,26 @@ def _booking_orm(
     if row is None:
         raise NotFound("booking not found.", code="booking_not_found")
     return row
+
+
+def list_bookings(
+    session: Session,
+    tenant_id: str,
+    status: str | None,
+    day: dt.date | None,
+    offset: int,
+    limit: int,
+) -> Page[BookingRow]:
+    stmt = select(m.Booking).where(m.Booking.tenant_id == uuid.UUID(tenant_id))
+    if status:
+        stmt = stmt.where(m.Booking.status == status)
+    if day:
+        stmt = stmt.where(m.Booking.service_date == day)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(
+        stmt.order_by(m.Booking.created_at.desc()).offset(offset).limit(limit)
+    ).all()
+    return Page([_booking(r) for r in rows], int(total))
 
 
 def find_booking_by_session(session: Session, checkout_session_id: str) -> BookingRow | None:

@@ -70,6 +70,10 @@ class Tenant(Base):
     #: snapshots are cached under it, so an acknowledged edit is never served stale.
     catalog_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     stripe_account_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: Cancellation policy: paid bookings cancelled at least this many hours before the service
+    #: date are refunded (transfer reversed; the platform fee too if refund_application_fee).
+    refund_window_hours: Mapped[int] = mapped_column(Integer, default=48, server_default="48")
+    refund_application_fee: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}  # optimistic locking; the ETag is this version
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

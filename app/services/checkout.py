@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
@@ -216,6 +217,13 @@ def _paid(
     ):
         return f"no change: booking is {booking.status}"
     payment_intent = obj.get("payment_intent")
+    if booking.status == "cancelled":  # cancelled while the customer was paying: give it back
+        refunds.append(
+            store.update_booking(
+                session, booking.tenant_id, booking.id, payment_intent_id=payment_intent
+            )
+        )
+        return "refunded: the booking had been cancelled"
     store.lock_unit(session, booking.tenant_id, booking.tier_id, booking.service_date)
     if payment_intent and store.pending_refund_for(session, payment_intent):
         store.set_hold_status(session, booking.tenant_id, booking.hold_id, "released")
@@ -265,14 +273,17 @@ def _refunded(session: Any, charge: dict[str, Any]) -> tuple[str, str | None, st
     return "refunded", booking.tenant_id, booking.id
 
 
-def request_refund(ctx: CheckoutContext, booking: store.BookingRow) -> bool:
-    """Ask the provider to refund a cancelled paid booking (fee and transfer reversed). Safe to
-    repeat: the idempotency key is the booking's. False if the provider is unreachable."""
+def request_refund(
+    ctx: CheckoutContext, booking: store.BookingRow, refund_fee: bool = True
+) -> bool:
+    """Ask the provider to refund a cancelled paid booking (the transfer reversed; the platform
+    fee too unless the tenant's policy keeps it). Safe to repeat: the idempotency key is the
+    booking's. False if the provider is unreachable (the sweeper retries)."""
     if not booking.payment_intent_id:
         return False
     try:
         refund_id = ctx.payments.refund(
-            booking.payment_intent_id, reverse_transfer=True, refund_application_fee=True,
+            booking.payment_intent_id, reverse_transfer=True, refund_application_fee=refund_fee,
             idempotency_key=f"tierwise-refund-{booking.id}",
         )  # fmt: skip
     except PaymentsUnavailable:
@@ -297,6 +308,59 @@ def sweep(ctx: CheckoutContext, now: dt.datetime) -> dict[str, int]:
         owed = store.refunds_owed(session)
     retried = sum(request_refund(ctx, booking) for booking in owed)
     return {"holds_released": released, "refunds_requested": retried}
+
+
+# ---- cancellation ---------------------------------------------------------------------------------
+
+
+def cancel_booking(
+    ctx: CheckoutContext, tenant: domain.Tenant, booking_id: str, now: dt.datetime
+) -> dict[str, Any]:
+    """Cancel per the tenant's policy. A pending booking releases its hold and its session is
+    expired; a paid one is refunded if cancelled at least ``refund_window_hours`` before the
+    service date (its unit is freed at once; the refund event then marks it refunded)."""
+    with ctx.db.transaction() as session:
+        booking = store.booking_row(session, tenant.id, booking_id)
+        if booking.status not in ("pending", "paid"):
+            raise Conflict(
+                f"A {booking.status} booking can't be cancelled.", code="booking_not_cancellable"
+            )
+        if booking.status == "paid":
+            starts = dt.datetime.combine(
+                booking.service_date, dt.time(), zoneinfo.ZoneInfo(tenant.time_zone)
+            )
+            if starts - now < dt.timedelta(hours=tenant.refund_window_hours):
+                raise Conflict(
+                    f"Refunds end {tenant.refund_window_hours} h before the service date.",
+                    code="refund_window_passed",
+                )
+        store.lock_unit(session, tenant.id, booking.tier_id, booking.service_date)
+        store.set_hold_status(session, tenant.id, booking.hold_id, "released")
+        cancelled = store.update_booking(session, tenant.id, booking.id, status="cancelled")
+    if booking.status == "paid":
+        request_refund(ctx, cancelled, refund_fee=tenant.refund_application_fee)
+    elif booking.checkout_session_id:
+        try:
+            ctx.payments.expire_session(
+                booking.checkout_session_id, f"tierwise-expire-{booking.id}"
+            )
+        except DomainError as error:  # it expires by itself at expires_at
+            log.warning("could not expire the session of booking %s: %s", booking.id, error)
+    with ctx.db.read() as session:
+        return _view(store.booking_row(session, tenant.id, booking.id), None, None)
+
+
+def list_bookings(
+    db: Database,
+    tenant: domain.Tenant,
+    status: str | None,
+    day: dt.date | None,
+    offset: int,
+    limit: int,
+) -> Any:
+    with db.read() as session:
+        page = store.list_bookings(session, tenant.id, status, day, offset, limit)
+    return type(page)([_view(b, None, None) for b in page.items], page.total)
 
 
 # ---- Connect onboarding ------------------------------------------------------------------------

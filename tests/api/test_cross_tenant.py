@@ -83,6 +83,7 @@ ID_FREE = {
     ("admin-rulesets.ValidateDocument", "POST"),
     ("admin-rulesets.Evaluate", "POST"),
     ("storefront.Events", "POST"),
+    ("admin-bookings.Bookings", "GET"),
 }
 ID_FREE_BODIES = {
     ("admin-catalog.Segments", "POST"): {"json": {"key": "own-new", "name": "Own"}},

@@ -1,0 +1,55 @@
+"""Tenant admin: bookings, and cancelling them per the tenant's refund policy."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask.views import MethodView
+
+from app import schemas as s
+from app.api.common import Paging, blueprint, services
+from app.auth import current_tenant, require_tenant_admin
+from app.errors import ErrorSchema
+from app.services import checkout
+
+blp = blueprint("admin-bookings", "/v1/admin", "Tenant admin: bookings.", require_tenant_admin)
+
+
+@blp.route("/bookings")
+class Bookings(MethodView):
+    @blp.arguments(s.BookingQuerySchema, location="query")
+    @blp.response(200, s.BookingSchema(many=True))
+    @blp.paginate()
+    def get(self, args, pagination_parameters):
+        """List bookings, newest first"""
+        paging = Paging(pagination_parameters)
+        return paging.done(
+            checkout.list_bookings(
+                services().db, current_tenant(), args.get("status"), args.get("service_date"),
+                paging.offset, paging.limit,
+            )
+        )  # fmt: skip
+
+
+@blp.route("/bookings/<uuid:booking_id>")
+class AdminBookingById(MethodView):
+    @blp.response(200, s.BookingSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def get(self, booking_id):
+        """A booking"""
+        return checkout.get_booking(services().db, current_tenant(), str(booking_id))
+
+
+@blp.route("/bookings/<uuid:booking_id>/cancel")
+class CancelBooking(MethodView):
+    @blp.response(200, s.BookingSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    @blp.alt_response(
+        409, schema=ErrorSchema, description="Not cancellable, or past the refund window"
+    )
+    def post(self, booking_id):
+        """Cancel a booking: a pending one releases its hold; a paid one is refunded per the tenant's policy"""
+        svc = services()
+        return checkout.cancel_booking(
+            svc.checkout, current_tenant(), str(booking_id), dt.datetime.now(dt.UTC)
+        )
