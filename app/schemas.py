@@ -840,3 +840,14 @@ class BookingQuerySchema(ma.Schema):
         validate=validate.OneOf(["pending", "paid", "cancelled", "refunded", "expired"])
     )
     service_date = fields.Date(data_key="date")
+
+
+class BookingUpgradeCreateSchema(ma.Schema):
+    to_tier_id = fields.UUID(required=True)
+
+
+class BookingUpgradeSchema(BookingSchema):
+    upgrades_booking_id = fields.String(
+        metadata={"description": "The booking that moves to the new tier once paid"}
+    )
+    decision_ids = fields.List(fields.String())

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from storage import models as m
 
-#: Booking states that occupy a unit. A pending booking occupies its unit through its hold.
+#: Booking states that occupy a unit (of kind "booking"; an upgrade payment occupies nothing
+#: itself). A pending booking occupies its unit through its hold.
 OCCUPYING_BOOKINGS = ("paid",)
 
 
@@ -64,6 +65,7 @@ def _counts_statement() -> CompoundSelect:
             m.Booking.tenant_id == tenant,
             m.Booking.service_date.between(start, end),
             m.Booking.status.in_(OCCUPYING_BOOKINGS),
+            m.Booking.kind == "booking",
         )
         .group_by(m.Booking.tier_id, m.Booking.service_date)
     )

@@ -52,6 +52,7 @@ def units(
         select(func.count()).where(
             m.Booking.tenant_id == t, m.Booking.tier_id == tier, m.Booking.service_date == day,
             m.Booking.status.in_(OCCUPYING_BOOKINGS),
+            m.Booking.kind == "booking",
         )
     )  # fmt: skip
     closed = session.scalar(
@@ -84,6 +85,8 @@ class BookingRow:
     checkout_session_id: str | None
     payment_intent_id: str | None
     customer_email: str
+    kind: str = "booking"
+    parent_booking_id: str | None = None
 
 
 def _booking(row: m.Booking) -> BookingRow:
@@ -91,7 +94,8 @@ def _booking(row: m.Booking) -> BookingRow:
         str(row.id), str(row.tenant_id), str(row.segment_id), str(row.tier_id), row.service_date,
         row.guests, list(row.add_on_ids), row.currency, row.total_minor, row.platform_fee_minor,
         row.status, str(row.hold_id) if row.hold_id else None, row.checkout_session_id,
-        row.payment_intent_id, row.customer_email,
+        row.payment_intent_id, row.customer_email, row.kind,
+        str(row.parent_booking_id) if row.parent_booking_id else None,
     )  # fmt: skip
 
 
@@ -147,6 +151,13 @@ def list_bookings(
         stmt.order_by(m.Booking.created_at.desc()).offset(offset).limit(limit)
     ).all()
     return Page([_booking(r) for r in rows], int(total))
+
+
+def tier_segment(session: Session, tenant_id: str, tier_id: str) -> str:
+    row = session.get(m.Tier, (uuid.UUID(tenant_id), as_uuid(tier_id)))
+    if row is None:
+        raise NotFound("tier not found.", code="tier_not_found")
+    return str(row.segment_id)
 
 
 def find_booking_by_session(session: Session, checkout_session_id: str) -> BookingRow | None:

@@ -368,6 +368,11 @@ class Booking(Base):
     #: Set once the provider accepted our refund request (a cancelled booking that was paid and
     #: has none is retried by the sweeper).
     refund_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    #: ``booking``: a reservation (a paid one occupies a unit); ``upgrade``: the payment of an
+    #: upgrade of ``parent_booking_id`` to ``tier_id`` (occupies nothing itself: on payment the
+    #: parent moves to the new tier and the upgrade's hold is converted).
+    kind: Mapped[str] = mapped_column(String(16), default="booking", server_default="booking")
+    parent_booking_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -6,7 +6,7 @@ import datetime as dt
 import html
 import json
 
-from flask import current_app, redirect, request
+from flask import current_app, g, redirect, request
 from flask.views import MethodView
 
 from app import schemas as s
@@ -56,6 +56,42 @@ class Checkouts(MethodView):
             body = checkout.start_checkout(
                 svc.checkout, tenant, data["quote_token"], data["customer"], now, resume, note
             )
+            return 201, body
+
+        status, body, replayed = run_once(
+            svc.db, tenant.id, key, fingerprint("POST", request.path, data), now, work
+        )
+        return body, status, {"Idempotent-Replayed": "true"} if replayed else {}
+
+
+@blp.route("/bookings/<uuid:booking_id>/upgrade")
+class BookingUpgrade(MethodView):
+    @blp.arguments(s.BookingUpgradeCreateSchema)
+    @blp.response(201, s.BookingUpgradeSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Booking or tier not found")
+    @blp.alt_response(
+        409, schema=ErrorSchema, description="Not allowed by the rules, not paid, or sold out"
+    )
+    @blp.doc(
+        parameters=[
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": True,
+                "schema": {"type": "string"},
+            }
+        ]
+    )
+    def post(self, data, booking_id):
+        """Upgrade a paid booking: pay the difference; the tier switches when that payment succeeds"""
+        svc, tenant, now = services(), current_tenant(), _now()
+        key = checkout.require_key(request.headers.get("Idempotency-Key"))
+
+        def work(resume, note):
+            body = checkout.start_upgrade(
+                svc.checkout, svc.offers, tenant, str(booking_id), str(data["to_tier_id"]), now,
+                g.request_id, resume, note,
+            )  # fmt: skip
             return 201, body
 
         status, body, replayed = run_once(

@@ -111,12 +111,22 @@ def start_checkout(
             if getattr(error.orig, "sqlstate", None) == "55P03":  # lock_not_available
                 raise Busy("Too many checkouts for this unit at once; retry in a second.") from None
             raise
+    what = f"booking {booking.id[:8]} on {booking.service_date.isoformat()}"
+    return _open_session(
+        ctx, tenant, account, booking, hold_expires, customer.get("email", ""), what
+    )
+
+
+def _open_session(
+    ctx: CheckoutContext, tenant: domain.Tenant, account: str | None, booking: store.BookingRow,
+    hold_expires: dt.datetime, email: str, what: str,
+) -> dict[str, Any]:  # fmt: skip
+    """The provider's Checkout Session for a pending booking (or upgrade payment), keyed by its id."""
     request = CheckoutRequest(
         booking_id=booking.id, tenant_id=tenant.id, destination_account=account or "",
         currency=booking.currency, amount=booking.total, application_fee=booking.platform_fee,
-        description=f"{tenant.name}: booking {booking.id[:8]} on {booking.service_date.isoformat()}",
-        expires_at=int(hold_expires.timestamp()), customer_email=customer.get("email", ""),
-        success_url=f"{ctx.public_base_url}/checkout/done?booking={booking.id}",
+        description=f"{tenant.name}: {what}", expires_at=int(hold_expires.timestamp()),
+        customer_email=email, success_url=f"{ctx.public_base_url}/checkout/done?booking={booking.id}",
         cancel_url=f"{ctx.public_base_url}/checkout/cancelled?booking={booking.id}",
     )  # fmt: skip
     checkout = ctx.payments.create_checkout_session(
@@ -127,6 +137,80 @@ def start_checkout(
             session, tenant.id, booking.id, checkout_session_id=checkout.id
         )
     return _view(booking, checkout.url, hold_expires)
+
+
+def start_upgrade(
+    ctx: CheckoutContext, offers_ctx: Any, tenant: domain.Tenant, booking_id: str, to_tier_id: str,
+    now: dt.datetime, request_id: str, resume_id: str | None = None, on_booking: Any = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Upgrade a paid booking: the ``upgrade`` rules decide; the customer pays the difference
+    through a new Checkout Session, holding a unit of the new tier meanwhile; the booking moves
+    to the new tier only when that payment succeeds (``_mark_paid``)."""
+    from app.services import offers
+
+    with ctx.db.read() as session:
+        account = store.stripe_account(session, tenant.id)
+        if resume_id:
+            upgrade = store.booking_row(session, tenant.id, resume_id)
+            return _open_session(
+                ctx,
+                tenant,
+                account,
+                upgrade,
+                now + dt.timedelta(minutes=ctx.hold_minutes),
+                "",
+                "upgrade",
+            )
+        booking = store.booking_row(session, tenant.id, booking_id)
+    if booking.kind != "booking" or booking.status != "paid":
+        raise Conflict(
+            f"Only a paid booking can be upgraded (this one is {booking.status}).",
+            code="booking_not_upgradable",
+        )
+    if ctx.payments.name == "stripe" and not account:
+        raise Conflict(
+            "The tenant has not finished payment onboarding.", code="payments_not_set_up"
+        )
+    selection, status = offers.booking_selection(offers_ctx, tenant, booking_id)
+    quote = offers.quote_upgrade(offers_ctx, tenant, selection, to_tier_id, status, now, request_id)
+    if not quote["allowed"]:
+        raise Conflict(f"The upgrade is not allowed ({quote['reason']}).", code="upgrade_not_allowed",
+                       details=[{"path": "/json/to_tier_id", "message": quote["reason"]}])  # fmt: skip
+    difference = quote["difference"]
+    if difference <= 0:
+        raise Conflict(
+            "Moving to a tier that costs the same or less is not supported yet.",
+            code="downgrade_not_supported",
+        )
+    fee = max(0, min(difference, quote["platform_fee_difference"]))
+    hold_expires = now + dt.timedelta(minutes=ctx.hold_minutes)
+    with ctx.db.transaction() as session:
+        store.lock_unit(session, tenant.id, to_tier_id, booking.service_date)
+        capacity, taken, closed = store.units(
+            session, tenant.id, to_tier_id, booking.service_date, now
+        )
+        if closed or taken >= capacity:
+            raise Conflict("The new tier has no unit left on this date.", code="sold_out")
+        upgrade = store.create_booking(
+            session, tenant_id=tenant.id, expires_at=hold_expires, kind="upgrade",
+            parent_booking_id=uuid.UUID(booking.id),
+            segment_id=uuid.UUID(store.tier_segment(session, tenant.id, to_tier_id)),
+            tier_id=uuid.UUID(to_tier_id), service_date=booking.service_date, guests=booking.guests,
+            add_on_ids=booking.add_on_ids, currency=booking.currency, total_minor=difference,
+            platform_fee_minor=fee, customer_email=booking.customer_email,
+        )  # fmt: skip
+        if on_booking is not None:
+            on_booking(session, upgrade.id)
+    view = _open_session(
+        ctx,
+        tenant,
+        account,
+        upgrade,
+        hold_expires,
+        booking.customer_email,
+        f"upgrade of booking {booking.id[:8]}",
+    )
+    return {**view, "upgrades_booking_id": booking.id, "decision_ids": quote["decision_ids"]}
 
 
 def get_booking(db: Database, tenant: domain.Tenant, booking_id: str) -> dict[str, Any]:
@@ -237,25 +321,39 @@ def _paid(
         return "refunded (the refund arrived first)"
     if store.hold_is_live(session, booking.tenant_id, booking.hold_id, now):
         store.set_hold_status(session, booking.tenant_id, booking.hold_id, "converted")
-        store.update_booking(
-            session, booking.tenant_id, booking.id, status="paid", payment_intent_id=payment_intent
-        )
-        return "paid"
+        return _mark_paid(session, booking, payment_intent, "paid")
     # The hold lapsed: take a unit now if one is left, else refund, never oversell.
     store.set_hold_status(session, booking.tenant_id, booking.hold_id, "expired")
     capacity, taken, closed = store.units(
         session, booking.tenant_id, booking.tier_id, booking.service_date, now
     )
     if not closed and taken < capacity:
-        store.update_booking(
-            session, booking.tenant_id, booking.id, status="paid", payment_intent_id=payment_intent
+        return _mark_paid(
+            session, booking, payment_intent, "paid (after its hold lapsed; a unit was still free)"
         )
-        return "paid (after its hold lapsed; a unit was still free)"
     cancelled = store.update_booking(
         session, booking.tenant_id, booking.id, status="cancelled", payment_intent_id=payment_intent
     )
     refunds.append(cancelled)
     return "cancelled and refunded: paid after its hold lapsed and the unit was sold"
+
+
+def _mark_paid(
+    session: Any, booking: store.BookingRow, payment_intent: str | None, outcome: str
+) -> str:
+    """The booking is paid. For an upgrade payment, its parent booking moves to the upgrade's
+    tier in the same transaction: the old unit is free and the new one taken at once."""
+    store.update_booking(
+        session, booking.tenant_id, booking.id, status="paid", payment_intent_id=payment_intent
+    )
+    if booking.kind == "upgrade" and booking.parent_booking_id:
+        parent = store.booking_row(session, booking.tenant_id, booking.parent_booking_id)
+        store.update_booking(
+            session, booking.tenant_id, parent.id, tier_id=uuid.UUID(booking.tier_id),
+            total_minor=parent.total + booking.total, platform_fee_minor=parent.platform_fee + booking.platform_fee,
+        )  # fmt: skip
+        return f"{outcome}; booking {parent.id} moved to tier {booking.tier_id}"
+    return outcome
 
 
 def _refunded(session: Any, charge: dict[str, Any]) -> tuple[str, str | None, str | None]:

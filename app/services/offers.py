@@ -533,6 +533,8 @@ def quote_upgrade(
             "from_price": _price_view(before),
             "to_price": _price_view(after),
             "difference": after.total - before.total,
+            "platform_fee_difference": after.platform_fee
+            - before.platform_fee,  # not shown to storefronts
             "currency": after.currency,
             "features_gained": _features_gained(source, target),
             "availability": {"status": availability.status, "units_left": availability.units_left},

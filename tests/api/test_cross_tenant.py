@@ -35,6 +35,10 @@ REQUESTS: dict[tuple[str, str], dict] = {
     ("admin-rulesets.SimulateDraft", "POST"): {"json": {"facts": [{}]}},
     ("admin-rulesets.PublishDraft", "POST"): {"json": {}},
     ("storefront.Offers", "GET"): {"query": {"date": SOON, "guests": 2}},
+    ("checkout.BookingUpgrade", "POST"): {
+        "json": {"to_tier_id": "00000000-0000-0000-0000-000000000000"},
+        "headers": {"Idempotency-Key": "cross-tenant-upgrade"},
+    },
     ("admin-decisions.OffersPreview", "GET"): {"query": {"date": SOON, "guests": 2}},
 }
 
