@@ -38,6 +38,8 @@ ENV = {
     "JWT_SECRET": "bench-secret-" + "x" * 40,
     "API_KEY_PEPPER": "bench-pepper-" + "y" * 40,
     "QUOTE_SECRET": "bench-quote-" + "z" * 40,
+    "PAYMENTS_BACKEND": "local",  # offers never reach the payment provider
+    "STRIPE_WEBHOOK_SECRET": "bench-webhook-" + "w" * 40,
     "LOG_LEVEL": "WARNING",
 }
 RESULTS = Path("var/bench/offers.json")
