@@ -26,7 +26,6 @@ process (it re-executes itself once if needed), run with the GLIBC_TUNABLES of D
 from __future__ import annotations
 
 import argparse
-import contextlib
 import ctypes
 import datetime as dt
 import gc
@@ -52,7 +51,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 from bench.rulesets import REPRESENTATIVE, equality_rules, generated, tenant_small  # noqa: E402
 from rules.checks import run_cases, sample_facts  # noqa: E402
 from rules.engine import ALWAYS_FACT, Program, chunk_rules, compile_program, evaluate  # noqa: E402
-from rules.language import All, AnyOf, Condition, Leaf, Ruleset, parse_ruleset  # noqa: E402
+from rules.language import Ruleset, parse_ruleset  # noqa: E402
 from rules.vocabulary import complete_facts  # noqa: E402
 
 GLIBC_TUNABLES = "glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=268435456"
@@ -286,80 +285,11 @@ def bench_ruleset(label: str, document: dict[str, Any]) -> dict[str, Any]:
 # ---- 3: durable's Host layer (child) ------------------------------------------------------------
 
 
-def _lang_expr(condition: Condition) -> Any:
-    """A condition in negation normal form -> a durable.lang expression on ``m``."""
-    from durable.lang import m
-
-    if isinstance(condition, Leaf):
-        attr = getattr(m, condition.fact)
-        op, value = condition.op, condition.value
-        if op == "eq":
-            return attr == value
-        if op == "ne":
-            return attr != value
-        if op == "lt":
-            return attr < value
-        if op == "lte":
-            return attr <= value
-        if op == "gt":
-            return attr > value
-        if op == "gte":
-            return attr >= value
-        if op == "between":
-            return (attr >= value[0]) & (getattr(m, condition.fact) <= value[1])
-        parts = [
-            (getattr(m, condition.fact) == v) if op == "in" else (getattr(m, condition.fact) != v)
-            for v in value
-        ]
-        return _combine(parts, "or" if op == "in" else "and")
-    if isinstance(condition, All):
-        if not condition.items:
-            return getattr(m, ALWAYS_FACT) == 1
-        return _combine([_lang_expr(i) for i in condition.items], "and")
-    assert isinstance(condition, AnyOf)
-    if not condition.items:
-        return getattr(m, ALWAYS_FACT) == 0
-    return _combine([_lang_expr(i) for i in condition.items], "or")
-
-
-def _combine(parts: list[Any], how: str) -> Any:
-    expr = parts[0]
-    for part in parts[1:]:
-        expr = (expr & part) if how == "and" else (expr | part)
-    return expr
-
-
-def _collector(fired: list[str], rule_id: str) -> Callable[[Any], None]:
-    def action(c: Any) -> None:  # exactly one parameter: durable runs it synchronously
-        fired.append(rule_id)
-
-    return action
-
-
 def child_host() -> None:
-    from durable import engine as durable_engine
-    from durable import lang
+    from rules.durable_host import host_decider
 
     ruleset = parse_ruleset(REPRESENTATIVE)
-    fired: list[str] = []
-    names = []
-    for number, chunk in enumerate(chunk_rules(ruleset.rules)):
-        name = f"bench_host_{number}"
-        with lang.ruleset(name):
-            for rule, nnf in chunk:
-                lang.when_all(_lang_expr(nnf))(_collector(fired, rule.id))
-        names.append(name)
-    host = lang.get_host()
-    not_handled = (durable_engine.MessageNotHandledException,)
-
-    def decide(fact: dict[str, Any]) -> set[str]:
-        fired.clear()
-        for name in names:
-            with contextlib.suppress(not_handled):  # no rule matched
-                host.assert_fact(name, fact)
-            with contextlib.suppress(not_handled):
-                host.retract_fact(name, fact)
-        return set(fired)
+    decide, names = host_decider(ruleset, "bench_host")
 
     facts = [complete_facts(f) for f in sample_facts(ruleset, SAMPLE_FACTS)]
     host_facts = [{**f, ALWAYS_FACT: 1} for f in facts]

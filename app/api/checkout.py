@@ -23,8 +23,31 @@ hooks = blueprint("webhooks", "/v1/webhooks", "Payment provider webhooks (signed
 local = blueprint("local-pay", "/local-pay", "The embedded default's offline payment page.", None)
 
 
+IDEMPOTENCY_KEY = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": True,
+    "schema": {"type": "string"},
+}
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _once(data, start):
+    """Run ``start(resume_id, note_resource, now)`` once per Idempotency-Key (app/idempotency.py)
+    and answer 201, or the replay of the first answer."""
+    svc, tenant, now = services(), current_tenant(), _now()
+    key = checkout.require_key(request.headers.get("Idempotency-Key"))
+
+    def work(resume, note):
+        return 201, start(resume, note, now)
+
+    status, body, replayed = run_once(
+        svc.db, tenant.id, key, fingerprint("POST", request.path, data), now, work
+    )
+    return body, status, {"Idempotent-Replayed": "true"} if replayed else {}
 
 
 @blp.route("/checkouts")
@@ -37,31 +60,16 @@ class Checkouts(MethodView):
     @blp.alt_response(
         503, schema=ErrorSchema, description="Payment provider unreachable; retry with the same key"
     )
-    @blp.doc(
-        parameters=[
-            {
-                "in": "header",
-                "name": "Idempotency-Key",
-                "required": True,
-                "schema": {"type": "string"},
-            }
-        ]
-    )
+    @blp.doc(parameters=[IDEMPOTENCY_KEY])
     def post(self, data):
         """Start checkout from a quote token: hold the unit, create the pending booking and the payment session"""
-        svc, tenant, now = services(), current_tenant(), _now()
-        key = checkout.require_key(request.headers.get("Idempotency-Key"))
-
-        def work(resume, note):
-            body = checkout.start_checkout(
+        svc, tenant = services(), current_tenant()
+        return _once(
+            data,
+            lambda resume, note, now: checkout.start_checkout(
                 svc.checkout, tenant, data["quote_token"], data["customer"], now, resume, note
-            )
-            return 201, body
-
-        status, body, replayed = run_once(
-            svc.db, tenant.id, key, fingerprint("POST", request.path, data), now, work
+            ),
         )
-        return body, status, {"Idempotent-Replayed": "true"} if replayed else {}
 
 
 @blp.route("/bookings/<uuid:booking_id>/upgrade")
@@ -72,32 +80,17 @@ class BookingUpgrade(MethodView):
     @blp.alt_response(
         409, schema=ErrorSchema, description="Not allowed by the rules, not paid, or sold out"
     )
-    @blp.doc(
-        parameters=[
-            {
-                "in": "header",
-                "name": "Idempotency-Key",
-                "required": True,
-                "schema": {"type": "string"},
-            }
-        ]
-    )
+    @blp.doc(parameters=[IDEMPOTENCY_KEY])
     def post(self, data, booking_id):
         """Upgrade a paid booking: pay the difference; the tier switches when that payment succeeds"""
-        svc, tenant, now = services(), current_tenant(), _now()
-        key = checkout.require_key(request.headers.get("Idempotency-Key"))
-
-        def work(resume, note):
-            body = checkout.start_upgrade(
+        svc, tenant = services(), current_tenant()
+        return _once(
+            data,
+            lambda resume, note, now: checkout.start_upgrade(
                 svc.checkout, svc.offers, tenant, str(booking_id), str(data["to_tier_id"]), now,
                 g.request_id, resume, note,
-            )  # fmt: skip
-            return 201, body
-
-        status, body, replayed = run_once(
-            svc.db, tenant.id, key, fingerprint("POST", request.path, data), now, work
-        )
-        return body, status, {"Idempotent-Replayed": "true"} if replayed else {}
+            ),
+        )  # fmt: skip
 
 
 @blp.route("/bookings/<uuid:booking_id>")
