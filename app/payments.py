@@ -71,6 +71,7 @@ class Payments(Protocol):
         reverse_transfer: bool,
         refund_application_fee: bool,
         idempotency_key: str,
+        amount: int | None = None,
     ) -> str: ...
     def expire_session(self, session_id: str, idempotency_key: str) -> None: ...
     def create_account(self, tenant_id: str, email: str, idempotency_key: str) -> str: ...
@@ -171,9 +172,15 @@ class StripePayments:
         reverse_transfer: bool,
         refund_application_fee: bool,
         idempotency_key: str,
+        amount: int | None = None,
     ) -> str:
-        params = {"payment_intent": payment_intent_id, "reverse_transfer": reverse_transfer,
-                  "refund_application_fee": refund_application_fee, "metadata": {"reason": "tierwise"}}  # fmt: skip
+        """Refund a payment, or ``amount`` minor units of it (the platform fee proportionally)."""
+        params: dict[str, Any] = {
+            "payment_intent": payment_intent_id, "reverse_transfer": reverse_transfer,
+            "refund_application_fee": refund_application_fee, "metadata": {"reason": "tierwise"},
+        }  # fmt: skip
+        if amount is not None:
+            params["amount"] = amount
         return str(self._call(self._client.v1.refunds.create, params, idempotency_key).id)
 
     def expire_session(self, session_id: str, idempotency_key: str) -> None:
@@ -227,6 +234,7 @@ class LocalPayments:
         reverse_transfer: bool,
         refund_application_fee: bool,
         idempotency_key: str,
+        amount: int | None = None,
     ) -> str:
         return f"lre_{hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]}"
 

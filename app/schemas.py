@@ -850,4 +850,7 @@ class BookingUpgradeSchema(BookingSchema):
     upgrades_booking_id = fields.String(
         metadata={"description": "The booking that moves to the new tier once paid"}
     )
+    refund = fields.Integer(
+        metadata={"description": "A move to a cheaper tier: minor units refunded"}
+    )
     decision_ids = fields.List(fields.String())

@@ -167,9 +167,30 @@ def find_booking_by_session(session: Session, checkout_session_id: str) -> Booki
     return _booking(row) if row else None
 
 
+def create_refund_record(
+    session: Session, parent: BookingRow, amount: int, fee: int, tier_id: str
+) -> BookingRow:
+    """A partial refund owed on ``parent``'s payment (kind ``downgrade``): no hold, no unit; the
+    refund is requested from it (and retried by the sweeper until the provider accepts it)."""
+    row = m.Booking(
+        tenant_id=uuid.UUID(parent.tenant_id), id=uuid.uuid4(), kind="downgrade",
+        parent_booking_id=uuid.UUID(parent.id), segment_id=uuid.UUID(parent.segment_id),
+        tier_id=uuid.UUID(tier_id), service_date=parent.service_date, guests=parent.guests,
+        add_on_ids=parent.add_on_ids, currency=parent.currency, total_minor=amount,
+        platform_fee_minor=fee, status="cancelled", payment_intent_id=parent.payment_intent_id,
+        customer_email=parent.customer_email,
+    )  # fmt: skip
+    session.add(row)
+    session.flush()
+    return _booking(row)
+
+
 def find_booking_by_payment_intent(session: Session, payment_intent_id: str) -> BookingRow | None:
+    """The booking (or upgrade payment) a payment belongs to; partial-refund records are not it."""
     row = session.scalars(
-        select(m.Booking).where(m.Booking.payment_intent_id == payment_intent_id)
+        select(m.Booking).where(
+            m.Booking.payment_intent_id == payment_intent_id, m.Booking.kind != "downgrade"
+        )
     ).first()
     return _booking(row) if row else None
 

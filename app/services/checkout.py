@@ -152,6 +152,14 @@ def start_upgrade(
         account = store.stripe_account(session, tenant.id)
         if resume_id:
             upgrade = store.booking_row(session, tenant.id, resume_id)
+            if upgrade.kind == "downgrade":  # the move happened; make sure the refund was asked for
+                request_refund(ctx, upgrade)
+                parent = store.booking_row(session, tenant.id, booking_id)
+                return {
+                    **_view(parent, None, None),
+                    "upgrades_booking_id": parent.id,
+                    "refund": upgrade.total,
+                }
             return _open_session(
                 ctx,
                 tenant,
@@ -178,10 +186,9 @@ def start_upgrade(
                        details=[{"path": "/json/to_tier_id", "message": quote["reason"]}])  # fmt: skip
     difference = quote["difference"]
     if difference <= 0:
-        raise Conflict(
-            "Moving to a tier that costs the same or less is not supported yet.",
-            code="downgrade_not_supported",
-        )
+        refund = -difference
+        fee_back = max(0, min(refund, -quote["platform_fee_difference"]))
+        return _move_down(ctx, tenant, booking, to_tier_id, refund, fee_back, now, on_booking)
     fee = max(0, min(difference, quote["platform_fee_difference"]))
     hold_expires = now + dt.timedelta(minutes=ctx.hold_minutes)
     with ctx.db.transaction() as session:
@@ -363,6 +370,8 @@ def _refunded(session: Any, charge: dict[str, Any]) -> tuple[str, str | None, st
     )
     if booking is None:
         return "unmatched", None, None  # applied when the payment's completion arrives
+    if charge.get("refunded") is False:  # a partial refund (a downgrade): the booking stands
+        return "no change: partial refund", booking.tenant_id, booking.id
     if booking.status == "refunded":
         return "no change: booking is refunded", booking.tenant_id, booking.id
     store.lock_unit(session, booking.tenant_id, booking.tier_id, booking.service_date)
@@ -379,10 +388,11 @@ def request_refund(
     booking's. False if the provider is unreachable (the sweeper retries)."""
     if not booking.payment_intent_id:
         return False
+    partial = booking.total if booking.kind == "downgrade" else None  # else: the whole payment
     try:
         refund_id = ctx.payments.refund(
             booking.payment_intent_id, reverse_transfer=True, refund_application_fee=refund_fee,
-            idempotency_key=f"tierwise-refund-{booking.id}",
+            idempotency_key=f"tierwise-refund-{booking.id}", amount=partial,
         )  # fmt: skip
     except PaymentsUnavailable:
         log.warning("refund of booking %s postponed: provider unreachable", booking.id)
@@ -406,6 +416,36 @@ def sweep(ctx: CheckoutContext, now: dt.datetime) -> dict[str, int]:
         owed = store.refunds_owed(session)
     retried = sum(request_refund(ctx, booking) for booking in owed)
     return {"holds_released": released, "refunds_requested": retried}
+
+
+def _move_down(
+    ctx: CheckoutContext, tenant: domain.Tenant, booking: store.BookingRow, to_tier_id: str,
+    refund: int, fee_back: int, now: dt.datetime, on_booking: Any,
+) -> dict[str, Any]:  # fmt: skip
+    """A move the rules allow to a tier that costs the same or less: the booking switches at once
+    (under the new unit's lock) and the difference is refunded from its payment."""
+    with ctx.db.transaction() as session:
+        store.lock_unit(session, tenant.id, to_tier_id, booking.service_date)
+        capacity, taken, closed = store.units(
+            session, tenant.id, to_tier_id, booking.service_date, now
+        )
+        if closed or taken >= capacity:
+            raise Conflict("The new tier has no unit left on this date.", code="sold_out")
+        total = booking.total - refund
+        moved = store.update_booking(
+            session, tenant.id, booking.id, tier_id=uuid.UUID(to_tier_id), total_minor=total,
+            platform_fee_minor=max(0, min(total, booking.platform_fee - fee_back)),
+        )  # fmt: skip
+        owed = (
+            store.create_refund_record(session, booking, refund, fee_back, to_tier_id)
+            if refund
+            else None
+        )
+        if on_booking is not None and owed is not None:
+            on_booking(session, owed.id)
+    if owed is not None:
+        request_refund(ctx, owed)
+    return {**_view(moved, None, None), "upgrades_booking_id": booking.id, "refund": refund}
 
 
 # ---- cancellation ---------------------------------------------------------------------------------

@@ -113,3 +113,50 @@ def test_an_expired_upgrade_payment_changes_nothing(stripe_client, tenant_a, fak
     after = stripe_client.get(f"/v1/admin/bookings/{booking_id}", headers=tenant_a.admin).get_json()
     assert after == before
     assert capacity(stripe_client, tenant_a, tenant_a.tiers[2]) == taken
+
+
+def test_a_downgrade_the_rules_allow_switches_at_once_and_refunds_the_difference(
+    stripe_client, tenant_a, fake_stripe, db
+):
+    import copy
+
+    from app.services import rulesets
+    from rules.defaults import DEFAULT_RULESET
+
+    document = copy.deepcopy(DEFAULT_RULESET)
+    document.pop("tests")
+    document["rules"].append(
+        {"id": "downgrade-anytime", "kind": "upgrade", "priority": 500,
+         "when": {"fact": "level_delta", "op": "lt", "value": 0},
+         "then": {"allow": True, "reason": "downgrade_allowed"}}
+    )  # fmt: skip
+    runtime = stripe_client.application.extensions["tierwise"].rules
+    rulesets.publish_document(db, runtime, tenant_a.tenant.id, document, "test")
+
+    booking_id, session = paid_booking(stripe_client, tenant_a, fake_stripe, "base")  # level 2
+    before = stripe_client.get(
+        f"/v1/admin/bookings/{booking_id}", headers=tenant_a.admin
+    ).get_json()
+    response = upgrade(stripe_client, tenant_a, booking_id, tenant_a.tiers[0], key="down-ok")
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["booking_id"] == booking_id and body["status"] == "paid"
+    assert body["tier_id"] == tenant_a.tiers[0].id
+    assert body["refund"] > 0 and body["total"] == before["total"] - body["refund"]
+    assert len(fake_stripe.of_type("checkout.session")) == 1  # nothing to pay
+    refund_request = [r for r in fake_stripe.requests if r.path == "/v1/refunds"][-1]
+    assert refund_request.params["amount"] == body["refund"]
+    assert refund_request.params["payment_intent"] == session["payment_intent"]
+    assert refund_request.params["reverse_transfer"] is True
+
+    refund = fake_stripe.of_type("refund")[-1]
+    outcome = deliver(stripe_client, fake_stripe.event("charge.refunded", refund["id"])).get_json()
+    assert outcome["outcome"] == "no change: partial refund"
+    after = stripe_client.get(f"/v1/admin/bookings/{booking_id}", headers=tenant_a.admin).get_json()
+    assert (after["status"], after["tier_id"]) == ("paid", tenant_a.tiers[0].id)
+    with db.transaction() as s:
+        tenant = m.uuid.UUID(tenant_a.tenant.id)
+        paid = s.query(m.Booking).filter_by(tenant_id=tenant, status="paid", kind="booking").all()
+        assert [str(b.tier_id) for b in paid] == [tenant_a.tiers[0].id]
+        owed = s.query(m.Booking).filter_by(tenant_id=tenant, kind="downgrade").one()
+        assert (owed.total_minor, owed.refund_id) == (body["refund"], refund["id"])
