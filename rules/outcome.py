@@ -59,8 +59,14 @@ class Outcome:
         return tuple(r.rule_id for r in self.considered if r.matched)
 
     def considered_records(self) -> list[dict[str, Any]]:
-        """Every rule considered, as stored in decision records and shown in explanations."""
+        """Every rule considered, with why it did not match, as explanations show them."""
         return [r._asdict() for r in self.considered]
+
+    def considered_rows(self) -> list[list[Any]]:
+        """Every rule considered as a compact ``[rule_id, matched, fired]`` row: what decision
+        records store (why a rule did not match follows from the stored facts and ruleset
+        version, so it is computed when a decision is read, not on the hot path)."""
+        return [[r.rule_id, r.matched, r.fired] for r in self.considered]
 
     def for_kind(self, kind: str) -> Outcome:
         return Outcome(

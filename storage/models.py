@@ -397,7 +397,7 @@ class Decision(Base):
     ruleset_hash: Mapped[str] = mapped_column(String(64))
     engine: Mapped[str] = mapped_column(String(16))
     facts: Mapped[dict[str, Any]] = mapped_column()
-    considered: Mapped[list[Any]] = mapped_column()
+    considered: Mapped[list[Any]] = mapped_column()  # [[rule_id, matched, fired], ...]
     fired: Mapped[list[Any]] = mapped_column()
     outputs: Mapped[dict[str, Any]] = mapped_column()
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from pricing import catalog as domain
+from rules.language import parse_ruleset
+from rules.outcome import RuleIndex
+from rules.vocabulary import complete_facts
 from storage.db import Database
-from storage.decisions import DecisionRecord, get_decision
+from storage.decisions import get_decision
 from storage.events import add_events
+from storage.rulesets import RulesetRepository
 
 
 def record_events(
@@ -26,6 +31,22 @@ def record_events(
     return {"received": len(events), "stored": stored}
 
 
-def decision(db: Database, tenant: domain.Tenant, decision_id: str) -> DecisionRecord:
-    with db.transaction() as session:
-        return get_decision(session, tenant.id, decision_id)
+def decision(db: Database, tenant: domain.Tenant, decision_id: str) -> dict[str, Any]:
+    """A decision with every rule considered explained: kind, priority, matched, fired, and why
+    it did not match — recomputed from the stored facts against the stored ruleset version (the
+    reference evaluator gives the engine's answers: see the differential tests)."""
+    with db.read() as session:
+        record = get_decision(session, tenant.id, decision_id)
+        version = RulesetRepository(session, tenant.id).version(record.ruleset_version)
+    ruleset = parse_ruleset(version.document)
+    rules = {rule.id: rule for rule in ruleset.rules}
+    explain = RuleIndex(ruleset).explain
+    facts = complete_facts(record.facts)
+    considered = []
+    for rule_id, matched, fired in record.considered:
+        rule = rules[rule_id]
+        considered.append({
+            "rule_id": rule_id, "kind": rule.kind, "priority": rule.priority, "matched": matched,
+            "fired": fired, "why_not": None if matched else explain[rule_id](facts),
+        })  # fmt: skip
+    return {**dataclasses.asdict(record), "considered": considered}

@@ -100,7 +100,7 @@ class _Run:
             id=str(uuid.uuid4()), tenant_id=self.tenant.id, purpose=purpose, kinds=list(kinds),
             ruleset_version=self.active.version, ruleset_hash=self.active.content_hash,
             engine=self.ctx.engine, facts=jsonable(facts),
-            considered=outcome.considered_records(),
+            considered=outcome.considered_rows(),
             fired=list(outcome.fired), outputs=jsonable(outcome.decisions), context=jsonable(context),
             request_id=self.request_id, quote_id=None, booking_id=None, created_at=self.now,
         )  # fmt: skip
