@@ -138,12 +138,18 @@ class RulesRuntime:
         return build
 
     def evaluate_version(
-        self, tenant_id: str, version: int, facts: Mapping[str, Any], kinds: Iterable[str] = KINDS
+        self,
+        tenant_id: str,
+        version: int,
+        facts: Mapping[str, Any],
+        kinds: Iterable[str] = KINDS,
+        *,
+        explain: bool = True,
     ) -> Outcome:
         with self.programs.acquire(
             (tenant_id, version), self._build(tenant_id, version)
         ) as program:
-            return evaluate(program, facts, kinds)
+            return evaluate(program, facts, kinds, explain=explain)
 
     def evaluate(
         self,

@@ -72,11 +72,18 @@ class Program:
             self.matcher.close()
 
 
-def evaluate(program: Program, facts: Mapping[str, Any], kinds: Iterable[str] = KINDS) -> Outcome:
-    """Resolve the decisions of ``kinds`` for ``facts`` (missing facts take their defaults)."""
+def evaluate(
+    program: Program,
+    facts: Mapping[str, Any],
+    kinds: Iterable[str] = KINDS,
+    *,
+    explain: bool = True,
+) -> Outcome:
+    """Resolve the decisions of ``kinds`` for ``facts`` (missing facts take their defaults).
+    ``explain=False`` leaves ``why_not`` empty (the hot path; decisions explain when read)."""
     complete = complete_facts(dict(facts))
     matched = program.matcher.match(complete)
-    return resolve(program.ruleset, matched, complete, kinds, program.index)
+    return resolve(program.ruleset, matched, complete, kinds, program.index, explain=explain)
 
 
 # ---- reference ---------------------------------------------------------------------------------

@@ -135,6 +135,8 @@ def resolve(
     facts: Mapping[str, Any],
     kinds: Iterable[str] = KINDS,
     index: RuleIndex | None = None,
+    *,
+    explain: bool = True,
 ) -> Outcome:
     """The decisions of ``kinds`` given the ids of the rules whose conditions matched ``facts``."""
     index = index or RuleIndex(ruleset)
@@ -160,7 +162,7 @@ def resolve(
                 r.priority,
                 r.id in matched_ids,
                 r.id in fired_ids,
-                None if r.id in matched_ids else index.explain[r.id](facts),
+                None if r.id in matched_ids or not explain else index.explain[r.id](facts),
             )
             for r in rules
         )

@@ -95,7 +95,9 @@ class _Run:
     def evaluate(
         self, purpose: str, facts: dict[str, Any], kinds: Sequence[str], context: dict[str, Any]
     ) -> tuple[str, Outcome]:
-        outcome = self.ctx.rules.evaluate_version(self.tenant.id, self.active.version, facts, kinds)
+        outcome = self.ctx.rules.evaluate_version(
+            self.tenant.id, self.active.version, facts, kinds, explain=False
+        )  # the record keeps [id, matched, fired]; reading a decision explains it
         record = DecisionRecord(
             id=str(uuid.uuid4()), tenant_id=self.tenant.id, purpose=purpose, kinds=list(kinds),
             ruleset_version=self.active.version, ruleset_hash=self.active.content_hash,
