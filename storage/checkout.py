@@ -317,7 +317,12 @@ def record_event(session: Session, event_id: str, event_type: str, payload: dict
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     result = session.execute(
         dialect.insert(m.PaymentEvent)
-        .values(id=event_id, type=event_type, payload=payload)
+        .values(
+            id=event_id,
+            type=event_type,
+            payload=payload,
+            payment_intent_id=_payment_intent(payload),
+        )
         .on_conflict_do_nothing(index_elements=["id"])
         .execution_options(preserve_rowcount=True)
     )
@@ -342,17 +347,21 @@ def note_event(
     )
 
 
+def _payment_intent(payload: dict[str, Any]) -> str | None:
+    found = (payload.get("data") or {}).get("object", {}).get("payment_intent")
+    return found if isinstance(found, str) else None
+
+
 def pending_refund_for(session: Session, payment_intent_id: str) -> bool:
     """A refund event arrived for this payment before we knew the payment (out of order)."""
-    rows = session.scalars(
-        select(m.PaymentEvent.payload).where(
-            m.PaymentEvent.type == "charge.refunded", m.PaymentEvent.outcome == "unmatched"
+    found = session.scalar(
+        select(func.count()).where(
+            m.PaymentEvent.payment_intent_id == payment_intent_id,
+            m.PaymentEvent.type == "charge.refunded",
+            m.PaymentEvent.outcome == "unmatched",
         )
-    ).all()
-    return any(
-        (p.get("data", {}).get("object", {}).get("payment_intent") == payment_intent_id)
-        for p in rows
     )
+    return bool(found)
 
 
 def tenant_by_account(session: Session, account_id: str) -> str | None:

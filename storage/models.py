@@ -460,9 +460,13 @@ class PaymentEvent(Base):
     """A payment provider event (Stripe webhook), stored once by its id and applied once."""
 
     __tablename__ = "payment_events"
+    __table_args__ = (Index("ix_payment_events_payment_intent", "payment_intent_id", "type"),)
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     type: Mapped[str] = mapped_column(String(64))
+    #: The payment the event is about, when it names one (refunds arriving before their payment's
+    #: completion are found by it).
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), default=None)
     tenant_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     booking_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     outcome: Mapped[str] = mapped_column(String(200), default="")
