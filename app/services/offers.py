@@ -101,26 +101,13 @@ class _Run:
         record = DecisionRecord(
             id=str(uuid.uuid4()), tenant_id=self.tenant.id, purpose=purpose, kinds=list(kinds),
             ruleset_version=self.active.version, ruleset_hash=self.active.content_hash,
-            engine=self.ctx.engine, facts=jsonable(facts),
+            engine=self.ctx.engine, facts=facts,
             considered=outcome.considered_rows(),
-            fired=list(outcome.fired), outputs=jsonable(outcome.decisions), context=jsonable(context),
+            fired=list(outcome.fired), outputs=dict(outcome.decisions), context=context,
             request_id=self.request_id, quote_id=None, booking_id=None, created_at=self.now,
         )  # fmt: skip
         self.records.append(record)
         return record.id, outcome
-
-
-def jsonable(value: Any) -> Any:
-    """Decimals as strings, tuples as lists, dates as ISO: what the decision log stores."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
 
 
 def adjustments(outcome: Outcome) -> Adjustments:
