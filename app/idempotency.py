@@ -20,7 +20,7 @@ from typing import Any
 from app.errors import status_of
 from pricing.errors import Conflict, DomainError, InvalidInput
 from storage import checkout as store
-from storage.db import Database
+from storage.db import Database, as_utc
 
 REPLAY_FOR = dt.timedelta(hours=24)
 STALE_AFTER = dt.timedelta(seconds=60)
@@ -31,10 +31,6 @@ Work = Callable[[str | None, Callable[[Any, str], None]], tuple[int, dict[str, A
 def fingerprint(method: str, path: str, body: Any) -> str:
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def run_once(
@@ -51,10 +47,10 @@ def run_once(
                     "This Idempotency-Key was used with another request.",
                     code="idempotency_key_reused",
                 )
-            fresh = now - _aware(existing.created_at) < REPLAY_FOR
+            fresh = now - as_utc(existing.created_at) < REPLAY_FOR
             if existing.state == "done" and fresh and existing.response_status:
                 return existing.response_status, existing.response_body or {}, True
-            if existing.state == "running" and now - _aware(existing.created_at) < STALE_AFTER:
+            if existing.state == "running" and now - as_utc(existing.created_at) < STALE_AFTER:
                 raise Conflict(
                     "A request with this Idempotency-Key is in progress.",
                     code="request_in_progress",

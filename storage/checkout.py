@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from pricing.errors import NotFound
 from storage import models as m
 from storage.availability import OCCUPYING_BOOKINGS
 from storage.catalog import Page, as_uuid
+from storage.db import as_utc, insert_new
 
 LOCK_TIMEOUT = "5s"
 
@@ -223,8 +223,7 @@ def hold_is_live(session: Session, tenant_id: str, hold_id: str | None, now: dt.
     row = session.get(m.Hold, (uuid.UUID(tenant_id), uuid.UUID(hold_id)))
     if row is None or row.status != "active":
         return False
-    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=dt.UTC)
-    return expires > now
+    return as_utc(row.expires_at) > now
 
 
 def refunds_owed(session: Session, limit: int = 100) -> list[BookingRow]:
@@ -270,14 +269,13 @@ def claim_key(
     session: Session, tenant_id: str, key: str, fingerprint: str
 ) -> IdempotencyRow | None:
     """Insert a running record; None if we own it now, else the existing record."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    inserted = session.execute(
-        dialect.insert(m.IdempotencyRecord)
-        .values(tenant_id=uuid.UUID(tenant_id), key=key, fingerprint=fingerprint, state="running")
-        .on_conflict_do_nothing(index_elements=["tenant_id", "key"])
-        .execution_options(preserve_rowcount=True)
-    )
-    if inserted.rowcount == 1:  # type: ignore[attr-defined]
+    record = {
+        "tenant_id": uuid.UUID(tenant_id),
+        "key": key,
+        "fingerprint": fingerprint,
+        "state": "running",
+    }
+    if insert_new(session, m.IdempotencyRecord, record, ["tenant_id", "key"]) == 1:
         return None
     row = session.get(m.IdempotencyRecord, (uuid.UUID(tenant_id), key), with_for_update=True)
     assert row is not None
@@ -314,19 +312,13 @@ def release_key(session: Session, tenant_id: str, key: str) -> None:
 
 def record_event(session: Session, event_id: str, event_type: str, payload: dict[str, Any]) -> bool:
     """Store an event; False if it was stored before (then it must not be applied again)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    result = session.execute(
-        dialect.insert(m.PaymentEvent)
-        .values(
-            id=event_id,
-            type=event_type,
-            payload=payload,
-            payment_intent_id=_payment_intent(payload),
-        )
-        .on_conflict_do_nothing(index_elements=["id"])
-        .execution_options(preserve_rowcount=True)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    event = {
+        "id": event_id,
+        "type": event_type,
+        "payload": payload,
+        "payment_intent_id": _payment_intent(payload),
+    }
+    return insert_new(session, m.PaymentEvent, event, ["id"]) == 1
 
 
 def note_event(

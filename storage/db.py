@@ -11,9 +11,31 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def insert_new(
+    session: Session, model: Any, rows: dict[str, Any] | list[dict[str, Any]], key: list[str]
+) -> int:
+    """INSERT rows, skipping those whose ``key`` columns already exist (ON CONFLICT DO NOTHING,
+    PostgreSQL or SQLite); the number inserted."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(model)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=key)
+        # SQLAlchemy only promises rowcount for UPDATE/DELETE; for this INSERT it answers -1.
+        .execution_options(preserve_rowcount=True)
+    )
+    return int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _json_default(value: Any) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from pricing.errors import NotFound
 from storage import models as m
 from storage.catalog import Page, as_uuid, flush
+from storage.db import as_utc
 
 
 @dataclass(frozen=True)
@@ -208,10 +209,5 @@ class RulesetRepository:
 
 def active_at(activations: list[Activation], moment: dt.datetime) -> Activation | None:
     """The activation in force at ``moment``: latest ``activates_at`` <= moment, then latest sequence."""
-    due = [a for a in activations if _aware(a.activates_at) <= moment]
-    return max(due, key=lambda a: (_aware(a.activates_at), a.sequence)) if due else None
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    due = [a for a in activations if as_utc(a.activates_at) <= moment]
+    return max(due, key=lambda a: (as_utc(a.activates_at), a.sequence)) if due else None

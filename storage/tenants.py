@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pricing import catalog as domain
@@ -31,8 +31,6 @@ def create_tenant(session: Session, **fields: Any) -> domain.Tenant:
 
 
 def list_tenants(session: Session, *, offset: int, limit: int) -> Page[domain.Tenant]:
-    from sqlalchemy import func
-
     total = session.scalar(select(func.count()).select_from(m.Tenant)) or 0
     rows = session.scalars(
         select(m.Tenant).order_by(m.Tenant.slug).offset(offset).limit(limit)

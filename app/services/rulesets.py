@@ -17,7 +17,7 @@ from rules.language import KINDS, Ruleset, RulesetInvalid, parse_facts, parse_ru
 from rules.outcome import Outcome
 from rules.verify import Verification, verify_in_subprocess
 from storage.catalog import Page
-from storage.db import Database
+from storage.db import Database, as_utc
 from storage.rulesets import Activation, Draft, RulesetRepository, Version, active_at
 
 Verifier = Callable[[Any], Verification]
@@ -262,11 +262,7 @@ def activation_state(db: Database, tenant: domain.Tenant, now: dt.datetime) -> d
     current = active_at(activations, now)
     return {
         "active_version": current.version_number if current else None,
-        "scheduled": [
-            a
-            for a in activations
-            if a.activates_at.replace(tzinfo=a.activates_at.tzinfo or dt.UTC) > now
-        ],
+        "scheduled": [a for a in activations if as_utc(a.activates_at) > now],
         "history": list(reversed(activations)),
     }
 
