@@ -104,9 +104,11 @@ def create_app(
     api = TierwiseApi(app, spec_kwargs={"components": {"securitySchemes": SECURITY_SCHEMES}})
     from app.api import (
         admin_account,
+        admin_analytics,
         admin_bookings,
         admin_catalog,
         admin_decisions,
+        admin_experiments,
         admin_inventory,
         admin_rulesets,
         checkout,
@@ -125,6 +127,8 @@ def create_app(
         admin_decisions,
         admin_bookings,
         admin_account,
+        admin_analytics,
+        admin_experiments,
         platform,
     ):
         api.register_blueprint(module.blp)

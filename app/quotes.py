@@ -36,6 +36,7 @@ class QuoteClaims:
     expires_at: int  # Unix seconds
     variant: str = ""
     experiment: str = ""
+    visitor_id: str = ""
     decision_ids: list[str] = field(default_factory=list)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from decimal import Decimal
 
 import marshmallow as ma
 from marshmallow import fields, post_load, validate, validates_schema
@@ -629,39 +630,73 @@ class RulesetRefSchema(ma.Schema):
     content_hash = fields.String()
 
 
+class AssignmentSchema(ma.Schema):
+    key = fields.String(metadata={"description": "Experiment key (tag storefront events with it)"})
+    variant = fields.String()
+
+
 class OffersSchema(ma.Schema):
     segment = fields.Nested(PublicSegmentSchema)
     service_date = fields.String(metadata={"format": "date"})
     guests = fields.Integer()
     currency = fields.String()
     ruleset = fields.Nested(RulesetRefSchema)
+    experiment = fields.Nested(
+        AssignmentSchema,
+        allow_none=True,
+        metadata={"description": "The visitor's experiment variant the offers were priced under"},
+    )
     offers = fields.List(fields.Nested(OfferSchema))
     decision_ids = fields.List(fields.String())
 
 
-class OffersQuerySchema(ma.Schema):
+class _SelectionQuerySchema(ma.Schema):
     date = fields.Date(required=True)
     guests = fields.Integer(required=True, validate=validate.Range(1, 1000))
     add_ons = webargs_fields.DelimitedList(
         fields.String(validate=SHORT), load_default=list, validate=validate.Length(max=10)
     )
-    variant = fields.String(load_default="", validate=SHORT)
-    experiment = fields.String(load_default="", validate=SHORT)
 
 
-class PreviewQuerySchema(OffersQuerySchema):
+class OffersQuerySchema(_SelectionQuerySchema):
+    visitor_id = fields.String(
+        load_default="",
+        validate=validate.Length(max=64),
+        metadata={
+            "description": "The storefront's stable visitor id: puts the visitor in running experiments"
+        },
+    )
+
+
+class PreviewQuerySchema(_SelectionQuerySchema):
     as_of = fields.AwareDateTime(metadata={"description": "Price as of this moment (default now)"})
+    experiment = fields.String(
+        load_default="",
+        validate=SHORT,
+        metadata={"description": "Preview under this experiment..."},
+    )
+    variant = fields.String(
+        load_default="", validate=SHORT, metadata={"description": "...and variant"}
+    )
 
 
 class QuoteCreateSchema(ma.Schema):
     tier_id = fields.UUID(required=True)
+    upsell_from_tier_id = fields.UUID(
+        metadata={"description": "Accepting the upsell offered on this tier: its discount applies"}
+    )
     date = fields.Date(required=True)
     guests = fields.Integer(required=True, strict=True, validate=validate.Range(1, 1000))
     add_ons = fields.List(
         fields.String(validate=SHORT), load_default=list, validate=validate.Length(max=10)
     )
-    variant = fields.String(load_default="", validate=SHORT)
-    experiment = fields.String(load_default="", validate=SHORT)
+    visitor_id = fields.String(
+        load_default="",
+        validate=validate.Length(max=64),
+        metadata={
+            "description": "The storefront's stable visitor id: puts the visitor in running experiments"
+        },
+    )
 
 
 class QuoteSchema(ma.Schema):
@@ -674,6 +709,7 @@ class QuoteSchema(ma.Schema):
     add_on_ids = fields.List(fields.String())
     price = fields.Nested(PriceSchema)
     ruleset = fields.Nested(RulesetRefSchema)
+    experiment = fields.Nested(AssignmentSchema, allow_none=True)
     decision_ids = fields.List(fields.String())
 
 
@@ -693,6 +729,8 @@ class QuoteClaimsSchema(ma.Schema):
     total = fields.Integer()
     ruleset_version = fields.Integer()
     expires_at = fields.Integer()
+    visitor_id = fields.String()
+    experiment = fields.String()
     variant = fields.String()
 
 
@@ -706,6 +744,13 @@ class UpgradeQuoteCreateSchema(ma.Schema):
     guests = fields.Integer(strict=True, validate=validate.Range(1, 1000))
     add_ons = fields.List(
         fields.String(validate=SHORT), load_default=list, validate=validate.Length(max=10)
+    )
+    visitor_id = fields.String(
+        load_default="",
+        validate=validate.Length(max=64),
+        metadata={
+            "description": "The storefront's stable visitor id: puts the visitor in running experiments"
+        },
     )
 
     @validates_schema
@@ -731,6 +776,203 @@ class UpgradeQuoteSchema(ma.Schema):
     availability = fields.Nested(AvailabilitySchema)
     decision_id = fields.String()
     decision_ids = fields.List(fields.String())
+
+
+# ---- experiments ---------------------------------------------------------------------------
+
+
+class VariantSchema(ma.Schema):
+    key = fields.String(required=True, validate=KEY)
+    name = fields.String(load_default="", validate=validate.Length(max=200))
+    weight = fields.Decimal(
+        required=True, as_string=True, validate=validate.Range(0, 1),
+        metadata={"description": "Share of the covered traffic, e.g. \"0.5\"; weights sum to 1"},
+    )  # fmt: skip
+    control = fields.Boolean(load_default=False)
+
+
+class TargetingSchema(ma.Schema):
+    segments = fields.List(
+        fields.String(validate=KEY), load_default=list, validate=validate.Length(max=50)
+    )
+    tiers = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=50))
+    date_from = fields.Date(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Service dates from (inclusive)"},
+    )
+    date_to = fields.Date(
+        load_default=None, allow_none=True, metadata={"description": "Service dates to (inclusive)"}
+    )
+
+    @validates_schema
+    def _ordered(self, data, **kwargs):
+        if data.get("date_from") and data.get("date_to") and data["date_to"] < data["date_from"]:
+            raise ma.ValidationError("date_to is before date_from.", "date_to")
+
+
+class NamespaceSchema(ma.Schema):
+    id = fields.String(required=True, validate=KEY)
+    start = fields.Decimal(required=True, as_string=True, validate=validate.Range(0, 1))
+    end = fields.Decimal(required=True, as_string=True, validate=validate.Range(0, 1))
+
+
+_METRIC = validate.OneOf(("upsell_acceptance", "booking_conversion", "revenue_per_visitor"))
+
+
+class ExperimentCreateSchema(ma.Schema):
+    key = fields.String(required=True, validate=KEY)
+    name = fields.String(load_default="", validate=validate.Length(max=200))
+    hypothesis = fields.String(load_default="", validate=validate.Length(max=2000))
+    seed = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "Hash seed (default: the key)"},
+    )
+    coverage = fields.Decimal(
+        load_default=Decimal(1),
+        as_string=True,
+        validate=validate.Range(0, 1),
+        metadata={"description": "Share of targeted visitors in the experiment"},
+    )
+    variants = fields.List(
+        fields.Nested(VariantSchema), required=True, validate=validate.Length(min=2, max=10)
+    )
+    targeting = fields.Nested(TargetingSchema, load_default=dict)
+    namespace = fields.Nested(
+        NamespaceSchema,
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "Mutually exclusive experiments share a namespace id with disjoint ranges"
+        },
+    )
+    primary_metric = fields.String(required=True, validate=_METRIC)
+    guardrail_metrics = fields.List(
+        fields.String(validate=_METRIC), load_default=list, validate=validate.Length(max=3)
+    )
+
+
+class ExperimentUpdateSchema(ma.Schema):
+    name = fields.String(validate=validate.Length(max=200))
+    hypothesis = fields.String(validate=validate.Length(max=2000))
+    coverage = fields.Decimal(as_string=True, validate=validate.Range(0, 1))
+    variants = fields.List(fields.Nested(VariantSchema), validate=validate.Length(min=2, max=10))
+    targeting = fields.Nested(TargetingSchema)
+    namespace = fields.Nested(NamespaceSchema, allow_none=True)
+    primary_metric = fields.String(validate=_METRIC)
+    guardrail_metrics = fields.List(
+        fields.String(validate=_METRIC), validate=validate.Length(max=3)
+    )
+    bump_bucket_version = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Required to change weights once started: re-buckets visitors under a new version"
+        },
+    )
+
+
+class ExperimentSchema(ma.Schema):
+    id = fields.String()
+    key = fields.String()
+    name = fields.String()
+    hypothesis = fields.String()
+    status = fields.String(metadata={"description": "draft, running, paused or stopped"})
+    seed = fields.String()
+    hash_version = fields.Integer()
+    coverage = fields.String()
+    variants = fields.List(fields.Dict())
+    targeting = fields.Dict()
+    namespace = fields.Dict(allow_none=True)
+    primary_metric = fields.String()
+    guardrail_metrics = fields.List(fields.String())
+    bucket_version = fields.Integer()
+    started_at = fields.DateTime(allow_none=True)
+    stopped_at = fields.DateTime(allow_none=True)
+    created_by = fields.String()
+    version = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class ExperimentQuerySchema(ma.Schema):
+    status = fields.String(validate=validate.OneOf(("draft", "running", "paused", "stopped")))
+
+
+class ExperimentRevisionSchema(ma.Schema):
+    sequence = fields.Integer()
+    action = fields.String()
+    bucket_version = fields.Integer()
+    changes = fields.Dict(metadata={"description": "field -> [before, after]"})
+    actor = fields.String()
+    created_at = fields.DateTime()
+
+
+class ResultsQuerySchema(ma.Schema):
+    bucket_version = fields.Integer(validate=validate.Range(1, 1_000_000))
+
+
+class ComparisonSchema(ma.Schema):
+    absolute = fields.Float(allow_none=True)
+    absolute_ci_low = fields.Float(allow_none=True)
+    absolute_ci_high = fields.Float(allow_none=True)
+    relative = fields.Float(allow_none=True)
+    relative_ci_low = fields.Float(allow_none=True)
+    relative_ci_high = fields.Float(allow_none=True)
+    z = fields.Float(allow_none=True)
+    p_value = fields.Float(allow_none=True)
+    chance_to_beat_control = fields.Float(allow_none=True)
+    test = fields.String(metadata={"description": "two_proportion_z or welch_z"})
+
+
+class VariantResultSchema(ma.Schema):
+    key = fields.String()
+    name = fields.String()
+    control = fields.Boolean()
+    weight = fields.String()
+    assigned = fields.Integer()
+    exposed = fields.Integer(metadata={"description": "Distinct visitors shown the upsell"})
+    accepted = fields.Integer()
+    declined = fields.Integer()
+    booked = fields.Integer()
+    bookings = fields.Integer()
+    revenue = fields.Integer(metadata={"description": "Paid bookings, minor units"})
+    revenue_squares = fields.Integer()
+    conversions = fields.Integer(metadata={"description": "Of the primary metric"})
+    rate = fields.Float()
+    revenue_per_exposure = fields.Float()
+    vs_control = fields.Nested(ComparisonSchema, allow_none=True)
+
+
+class GuardrailVariantSchema(ma.Schema):
+    key = fields.String()
+    value = fields.Float()
+    vs_control = fields.Nested(ComparisonSchema, allow_none=True)
+    worse = fields.Boolean()
+
+
+class GuardrailSchema(ma.Schema):
+    metric = fields.String()
+    variants = fields.List(fields.Nested(GuardrailVariantSchema))
+
+
+class SrmSchema(ma.Schema):
+    observed = fields.List(fields.Integer())
+    expected_shares = fields.List(fields.String())
+    chi2 = fields.Float(allow_none=True)
+    p_value = fields.Float(allow_none=True)
+    mismatch = fields.Boolean(metadata={"description": "p < 0.001: the split is broken"})
+
+
+class ExperimentResultsSchema(ma.Schema):
+    experiment_id = fields.String()
+    key = fields.String()
+    status = fields.String()
+    bucket_version = fields.Integer()
+    currency = fields.String()
+    primary_metric = fields.String()
+    variants = fields.List(fields.Nested(VariantResultSchema))
+    guardrails = fields.List(fields.Nested(GuardrailSchema))
+    srm = fields.Nested(SrmSchema)
 
 
 EVENT_TYPES = (
@@ -854,3 +1096,94 @@ class BookingUpgradeSchema(BookingSchema):
         metadata={"description": "A move to a cheaper tier: minor units refunded"}
     )
     decision_ids = fields.List(fields.String())
+
+
+# ---- analytics --------------------------------------------------------------------------------
+
+RATE = "A share in [0, 1], rounded to 6 decimal places; 0 when nothing was counted"
+
+
+class AnalyticsQuerySchema(ma.Schema):
+    """``from``..``to``: dates in the tenant's time zone, both included, at most 366 days (the
+    range is checked by the use case: 422 at ``/query/to``)."""
+
+    start = fields.Date(required=True, data_key="from")
+    end = fields.Date(required=True, data_key="to")
+
+
+class AnalyticsPeriodSchema(ma.Schema):
+    start = fields.Date(attribute="from", data_key="from")
+    end = fields.Date(attribute="to", data_key="to")
+    time_zone = fields.String(metadata={"description": "The tenant's; the dates are local to it"})
+
+
+class SegmentSelectionRowSchema(ma.Schema):
+    segment_key = fields.String()
+    selections = fields.Integer(metadata={"description": "segment_selected events"})
+    visitors = fields.Integer(metadata={"description": "Distinct visitors who selected it"})
+    selection_rate = fields.Float(metadata={"description": f"visitors / all visitors. {RATE}"})
+
+
+class SegmentSelectionReportSchema(AnalyticsPeriodSchema):
+    visitors = fields.Integer(metadata={"description": "Distinct visitors who selected a segment"})
+    segments = fields.List(fields.Nested(SegmentSelectionRowSchema))
+
+
+class TierConversionRowSchema(ma.Schema):
+    tier_id = fields.String()
+    tier_name = fields.String()
+    level = fields.Integer()
+    status = fields.String()
+    segment_key = fields.String()
+    viewers = fields.Integer(
+        metadata={"description": "Distinct visitors who viewed the segment's tier comparison"}
+    )
+    bookers = fields.Integer(
+        metadata={"description": "Viewers with a paid booking of this tier created in the range"}
+    )
+    bookings = fields.Integer(metadata={"description": "Those bookers' paid bookings of the tier"})
+    conversion = fields.Float(metadata={"description": f"bookers / viewers. {RATE}"})
+
+
+class TierConversionReportSchema(AnalyticsPeriodSchema):
+    tiers = fields.List(fields.Nested(TierConversionRowSchema))
+
+
+class UpsellFiguresSchema(ma.Schema):
+    shown = fields.Integer()
+    accepted = fields.Integer()
+    declined = fields.Integer()
+    take_rate = fields.Float(metadata={"description": f"accepted / shown. {RATE}"})
+
+
+class UpsellGroupSchema(UpsellFiguresSchema):
+    segment_key = fields.String(metadata={"description": "As the storefront sent it ('' if none)"})
+    tier_id = fields.String(metadata={"description": "As the storefront sent it ('' if none)"})
+
+
+class UpsellReportSchema(AnalyticsPeriodSchema):
+    total = fields.Nested(UpsellFiguresSchema)
+    groups = fields.List(fields.Nested(UpsellGroupSchema))
+
+
+class RevenueFiguresSchema(ma.Schema):
+    bookings = fields.Integer(metadata={"description": "Paid bookings and paid upgrades"})
+    revenue_minor = fields.Integer(metadata={"description": "Sum of totals, minor units"})
+    platform_fee_minor = fields.Integer(
+        metadata={"description": "Sum of platform fees, minor units"}
+    )
+    currency = fields.String()
+
+
+class RevenueGroupSchema(RevenueFiguresSchema):
+    segment_id = fields.String()
+    segment_key = fields.String(allow_none=True)
+    tier_id = fields.String()
+    tier_name = fields.String(allow_none=True)
+    level = fields.Integer(allow_none=True)
+
+
+class RevenueReportSchema(AnalyticsPeriodSchema):
+    currency = fields.String()
+    total = fields.Nested(RevenueFiguresSchema)
+    groups = fields.List(fields.Nested(RevenueGroupSchema))

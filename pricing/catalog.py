@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pricing.experiment_design import Experiment
 from pricing.money import Money
 
 TIER_LEVELS = (1, 2, 3)
@@ -141,13 +142,15 @@ class Tenant:
 @dataclass(frozen=True, slots=True)
 class CatalogSnapshot:
     """Everything an offer needs of a tenant's catalog: the tenant's settings, active segments,
-    their active tiers and the active add-ons, as of one ``catalog_version``."""
+    their active tiers, the active add-ons and the live experiments (oldest started first), as of
+    one ``catalog_version``."""
 
     tenant: Tenant  # as of catalog_version: default capacity, time zone, currency
     catalog_version: int
     segments: tuple[Segment, ...]
     tiers: tuple[Tier, ...]
     add_ons: tuple[AddOn, ...]
+    experiments: tuple[Experiment, ...] = ()
 
     def segment(self, ref: str) -> Segment | None:
         return next((s for s in self.segments if ref in (s.id, s.key)), None)

@@ -169,19 +169,21 @@ def lift(conv_a: int, n_a: int, conv_b: int, n_b: int) -> dict[str, float]:
     v_a = p_a * (1.0 - p_a) / n_a if n_a else 0.0
     v_b = p_b * (1.0 - p_b) / n_b if n_b else 0.0
 
-    absolute = p_b - p_a
+    return {"p_a": p_a, "p_b": p_b, **_intervals(p_a, p_b, v_a, v_b)}
+
+
+def _intervals(a: float, b: float, v_a: float, v_b: float) -> dict[str, float]:
+    """Absolute ``b - a`` and relative ``b/a - 1`` differences of two estimates with squared
+    standard errors ``v_a``, ``v_b``: 95 % normal intervals, the relative one by the delta method
+    (``Var(b/a) ≈ v_b/a² + b²·v_a/a⁴``); relative 0 with a (0, 0) interval when ``a == 0``."""
+    absolute = b - a
     abs_half = Z_95 * math.sqrt(v_a + v_b)
-
-    if p_a > 0.0:
-        relative = p_b / p_a - 1.0
-        rel_half = Z_95 * math.sqrt(v_b / p_a**2 + p_b**2 * v_a / p_a**4)
+    if a != 0.0:
+        relative = b / a - 1.0
+        rel_half = Z_95 * math.sqrt(v_b / a**2 + b**2 * v_a / a**4)
     else:
-        relative = 0.0
-        rel_half = 0.0
-
+        relative = rel_half = 0.0
     return {
-        "p_a": p_a,
-        "p_b": p_b,
         "absolute": absolute,
         "absolute_ci_low": absolute - abs_half,
         "absolute_ci_high": absolute + abs_half,
@@ -304,3 +306,107 @@ def srm_check(observed: Sequence[int], weights: Sequence[float]) -> tuple[float,
             continue
         chi2 += (o - expected) ** 2 / expected
     return chi2, chi2_sf(chi2, dof)
+
+
+# --------------------------------------------------------------------------------------------
+# Mean metrics (e.g. revenue per exposed visitor) from sufficient statistics
+# --------------------------------------------------------------------------------------------
+
+
+def _check_sums(n: int, total: int, sum_squares: int) -> None:
+    """Reject sufficient statistics no sample of integers can produce.
+
+    Besides ``n >= 0`` and ``Σx² >= 0`` this requires ``(Σx)² <= n·Σx²`` (Cauchy–Schwarz), which
+    also forces ``Σx == 0`` for ``n == 0``; an empty group must have ``Σx² == 0`` too.
+    Violations would otherwise surface as a negative variance (or a silent nonsense result).
+    """
+    if n < 0 or sum_squares < 0:
+        raise ValueError(f"need n >= 0 and sum_squares >= 0, got n={n}, sum_squares={sum_squares}")
+    if n == 0 and (total != 0 or sum_squares != 0):
+        raise ValueError(
+            f"an empty group needs total == sum_squares == 0, got {total}, {sum_squares}"
+        )
+    if total * total > n * sum_squares:
+        raise ValueError(
+            f"inconsistent sums: total²={total * total} > n·sum_squares={n * sum_squares}"
+        )
+
+
+def mean_stats(n: int, total: int, sum_squares: int) -> tuple[float, float]:
+    """Mean and sample variance of ``n`` integer observations given ``Σx`` and ``Σx²``.
+
+    ``mean = Σx / n``; ``s² = (n·Σx² - (Σx)²) / (n (n-1))`` (the unbiased, ``n-1`` denominator,
+    equal to ``statistics.variance``). The numerator is computed in exact integer arithmetic, so
+    there is no catastrophic cancellation. ``n == 0`` gives ``(0.0, 0.0)``; ``n == 1`` gives
+    variance ``0.0``. Raises ValueError for ``n < 0``, ``sum_squares < 0`` or sums that no sample
+    can have (``(Σx)² > n·Σx²``, or non-zero sums with ``n == 0``).
+    """
+    _check_sums(n, total, sum_squares)
+    if n == 0:
+        return 0.0, 0.0
+    mean = total / n
+    if n < 2:
+        return mean, 0.0
+    return mean, (n * sum_squares - total * total) / (n * (n - 1))
+
+
+def _mean_and_sq_error(n: int, total: int, sum_squares: int) -> tuple[float, float]:
+    """``(mean, s²/n)``: the mean and its squared standard error; an empty group gives (0, 0)."""
+    mean, var = mean_stats(n, total, sum_squares)
+    return mean, (var / n if n else 0.0)
+
+
+def mean_difference(
+    n_a: int, total_a: int, sumsq_a: int, n_b: int, total_b: int, sumsq_b: int
+) -> dict[str, float]:
+    """Difference in a mean metric of B (treatment) over A (control), with 95 % intervals.
+
+    Inputs per group are the sufficient statistics ``n``, ``Σx``, ``Σx²`` (see ``mean_stats``).
+    With means ``m_a, m_b``, sample variances ``s_a², s_b²``, ``v_a = s_a²/n_a``,
+    ``v_b = s_b²/n_b`` and ``z = 1.959964``:
+
+    * absolute ``d = m_b - m_a``; Welch standard error ``se = sqrt(v_a + v_b)``; CI ``d ± z·se``;
+    * relative ``r = (m_b - m_a)/m_a``; CI by the delta method on ``m_b/m_a``:
+      ``se_r = sqrt(v_b/m_a² + m_b²·v_a/m_a⁴)``, so ``r ± z·se_r``;
+    * Welch z-test ``Z = d / se``, two-sided ``p = 2 (1 - Φ(|Z|)) = erfc(|Z| / √2)``. ``Z`` is
+      exactly Welch's t statistic (R ``t.test(var.equal=FALSE)``); only the p-value differs,
+      using the normal instead of the t distribution (fine at experiment sample sizes).
+
+    Keys: ``mean_a, mean_b, absolute, absolute_ci_low, absolute_ci_high, relative,
+    relative_ci_low, relative_ci_high, z, p_value``. As in ``lift``, an empty group contributes
+    mean 0 and no variance; when ``m_a == 0`` the relative lift is undefined and reported as 0
+    with a (0, 0) interval; when ``se == 0`` the test reports ``z = 0.0, p_value = 1.0``.
+    """
+    mean_a, v_a = _mean_and_sq_error(n_a, total_a, sumsq_a)
+    mean_b, v_b = _mean_and_sq_error(n_b, total_b, sumsq_b)
+
+    se = math.sqrt(v_a + v_b)
+    if se > 0.0:
+        z = (mean_b - mean_a) / se
+        p_value = math.erfc(abs(z) / math.sqrt(2.0))
+    else:
+        z, p_value = 0.0, 1.0
+    intervals = _intervals(mean_a, mean_b, v_a, v_b)
+    return {"mean_a": mean_a, "mean_b": mean_b, **intervals, "z": z, "p_value": p_value}
+
+
+def chance_to_beat_control_mean(
+    n_a: int, total_a: int, sumsq_a: int, n_b: int, total_b: int, sumsq_b: int
+) -> float:
+    """P(mean_B > mean_A), 0..1, approximating each mean's sampling distribution by a normal.
+
+    ``m ~ N(Σx/n, s²/n)`` per group (``s²`` from ``mean_stats``), so
+    ``P(B > A) = Φ((m_b - m_a) / sqrt(s_a²/n_a + s_b²/n_b))``.
+
+    With a zero standard error (no spread, or at most one visitor per group) the answer is
+    degenerate: 0.5 when the means are equal (including no data at all), otherwise 1.0 if
+    ``m_b > m_a`` and 0.0 if ``m_b < m_a``.
+    """
+    mean_a, v_a = _mean_and_sq_error(n_a, total_a, sumsq_a)
+    mean_b, v_b = _mean_and_sq_error(n_b, total_b, sumsq_b)
+    se = math.sqrt(v_a + v_b)
+    if se > 0.0:
+        return normal_cdf((mean_b - mean_a) / se)
+    if mean_b == mean_a:
+        return 0.5
+    return 1.0 if mean_b > mean_a else 0.0

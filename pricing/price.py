@@ -5,6 +5,7 @@ Order of operations, each recorded as a line of the breakdown::
     subtotal = base + per-guest × guests + add-ons (flat, or per guest × guests)
     × season multiplier                       (rules: season; already clamped to the guardrails)
     × (1 − last-minute discount %)             (rules: last_minute; stacking policy applied)
+    × (1 − upsell discount %)                  (rules: upsell; only when an upsell is accepted)
     guardrails: the discount never exceeds max_total_discount_percent of the seasonal price,
                 then the tier's floor and ceiling (totals for the booking), never below zero
     rounding:   once, to integer minor units, ROUND_HALF_UP (pricing.money.round_minor)
@@ -31,7 +32,7 @@ HUNDRED = Decimal(100)
 
 @dataclass(frozen=True, slots=True)
 class PriceLine:
-    code: str  # base | guests | add_on | season | last_minute | max_discount | floor | ceiling | not_negative | rounding
+    code: str  # base | guests | add_on | season | last_minute | upsell | max_discount | floor | ceiling | not_negative | rounding
     label: str
     amount: Decimal  # change in minor units, exact
     rules: tuple[str, ...] = ()
@@ -56,6 +57,8 @@ class Adjustments:
     discount_rules: tuple[str, ...] = ()
     max_total_discount_percent: Decimal = HUNDRED
     commission: Commission = Commission()
+    upsell_percent: Decimal = ZERO  # the accepted upsell's discount (its rules decided it)
+    upsell_rules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +149,17 @@ def price_selection(
                 adjustments.discount_rules,
             )
         )
+    if adjustments.upsell_percent:
+        upsold = discounted * (ONE - adjustments.upsell_percent / HUNDRED)
+        lines.append(
+            PriceLine(
+                "upsell",
+                f"upsell −{adjustments.upsell_percent} %",
+                upsold - discounted,
+                adjustments.upsell_rules,
+            )
+        )
+        discounted = upsold
     lowest = seasonal * (ONE - adjustments.max_total_discount_percent / HUNDRED)
     if discounted < lowest:
         lines.append(

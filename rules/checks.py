@@ -221,3 +221,29 @@ def run_cases(program: Program) -> list[CaseResult]:
                     )
         results.append(CaseResult(case.name, not mismatches, tuple(mismatches), outcome.decisions))
     return results
+
+
+def unknown_experiment_values(
+    ruleset: Ruleset, variants_by_experiment: Mapping[str, set[str]]
+) -> list[dict[str, str]]:
+    """Located errors for conditions on ``experiment`` / ``variant`` naming an experiment or a
+    variant the tenant does not have (a typo there would silently never match)."""
+    known_variants = (
+        set().union(*variants_by_experiment.values()) if variants_by_experiment else set()
+    )
+    errors = []
+    for rule in ruleset.rules:
+        for leaf in leaves_of(rule.when):
+            if leaf.fact not in ("experiment", "variant"):
+                continue
+            values = leaf.value if isinstance(leaf.value, tuple) else (leaf.value,)
+            known = variants_by_experiment if leaf.fact == "experiment" else known_variants
+            for value in values:
+                if value != "" and value not in known:
+                    errors.append(
+                        {
+                            "path": f"/rules/{rule.position}/when",
+                            "message": f"Unknown {leaf.fact} {value!r}: no experiment of this tenant has it.",
+                        }
+                    )
+    return errors

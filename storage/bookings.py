@@ -24,6 +24,7 @@ class BookingView:
     status: str
     total: int
     currency: str
+    visitor_id: str = ""
 
 
 def get_booking(session: Session, tenant_id: str, booking_id: str) -> BookingView:
@@ -33,5 +34,5 @@ def get_booking(session: Session, tenant_id: str, booking_id: str) -> BookingVie
         raise NotFound("booking not found.", code="booking_not_found")
     return BookingView(
         str(row.id), str(row.segment_id), str(row.tier_id), row.service_date, row.guests,
-        list(row.add_on_ids), row.status, row.total_minor, row.currency,
+        list(row.add_on_ids), row.status, row.total_minor, row.currency, row.visitor_id,
     )  # fmt: skip

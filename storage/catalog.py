@@ -84,6 +84,16 @@ class Page(Generic[T]):
     total: int
 
 
+def bump_catalog_version(session: Session, tenant_id: uuid.UUID) -> None:
+    """Bump the tenant's catalog version in this transaction (cached snapshots key on it)."""
+    session.execute(
+        update(m.Tenant)
+        .where(m.Tenant.id == tenant_id)
+        .values(catalog_version=m.Tenant.catalog_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
 # ---- row -> domain ---------------------------------------------------------------------------
 
 
@@ -165,13 +175,7 @@ class CatalogRepository:
         return rows, int(total or 0)
 
     def _changed(self) -> None:
-        """Bump the tenant's catalog version in this transaction (cached snapshots key on it)."""
-        self.session.execute(
-            update(m.Tenant)
-            .where(m.Tenant.id == self.tenant_id)
-            .values(catalog_version=m.Tenant.catalog_version + 1)
-            .execution_options(synchronize_session=False)
-        )
+        bump_catalog_version(self.session, self.tenant_id)
 
     @staticmethod
     def _check_version(row: Any, expected_version: int | None) -> None:

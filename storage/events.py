@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from storage import models as m
-from storage.db import insert_new
+from storage.db import as_utc, insert_new
 
 
 def add_events(session: Session, tenant_id: str, events: list[dict[str, Any]]) -> int:
-    """Insert events, ignoring client event ids already stored; return how many were new."""
+    """Insert events, ignoring client event ids already stored; return how many were new.
+    ``occurred_at`` is stored in UTC: SQLite keeps a datetime's wall clock and drops its offset,
+    so only UTC values compare correctly there (analytics ranges)."""
     if not events:
         return 0
-    rows = [{"tenant_id": uuid.UUID(tenant_id), "id": uuid.uuid4(), **event} for event in events]
+    rows = [
+        {"tenant_id": uuid.UUID(tenant_id), "id": uuid.uuid4(), **event,
+         "occurred_at": as_utc(event["occurred_at"]).astimezone(dt.UTC)}
+        for event in events
+    ]  # fmt: skip
     return insert_new(session, m.StorefrontEvent, rows, ["tenant_id", "client_event_id"])

@@ -11,9 +11,11 @@ from sqlalchemy.orm import Session
 
 from pricing import catalog as domain
 from pricing.errors import NotFound
+from pricing.experiment_design import Experiment
 from pricing.money import Money
 from storage import models as m
 from storage.catalog import CatalogRepository, tenant_value
+from storage.experiments import ExperimentRepository, from_record
 
 
 def load_snapshot(session: Session, tenant_id: str) -> domain.CatalogSnapshot:
@@ -26,12 +28,32 @@ def load_snapshot(session: Session, tenant_id: str) -> domain.CatalogSnapshot:
     segments = repo.list_segments(status="active", offset=0, limit=10_000).items
     tiers = [t for s in segments for t in repo.tiers_of_segment(s.id, active_only=True)]
     return domain.CatalogSnapshot(
-        tenant, tenant.catalog_version, tuple(segments), tuple(tiers), tuple(repo.active_add_ons())
-    )
+        tenant, tenant.catalog_version, tuple(segments), tuple(tiers), tuple(repo.active_add_ons()),
+        tuple(ExperimentRepository(session, tenant_id).live()),
+    )  # fmt: skip
 
 
 def _money(m: Money) -> list[Any]:
     return [m.amount, m.currency]
+
+
+def _experiment(e: Experiment) -> dict[str, Any]:
+    """The experiment in the form ``storage.experiments.from_record`` reads."""
+    t, ns = e.targeting, e.namespace
+    return {
+        "id": e.id, "key": e.key, "status": e.status, "seed": e.seed, "coverage": str(e.coverage),
+        "variants": [
+            {"key": v.key, "name": v.name, "weight": str(v.weight), "control": v.control}
+            for v in e.variants
+        ],
+        "targeting": {
+            "segments": list(t.segments), "tiers": list(t.tiers),
+            "date_from": t.date_from and t.date_from.isoformat(),
+            "date_to": t.date_to and t.date_to.isoformat(),
+        },
+        "namespace": ns and {"id": ns.id, "start": str(ns.start), "end": str(ns.end)},
+        "bucket_version": e.bucket_version,
+    }  # fmt: skip
 
 
 def dumps(snapshot: domain.CatalogSnapshot) -> bytes:
@@ -55,6 +77,7 @@ def dumps(snapshot: domain.CatalogSnapshot) -> bytes:
             [a.id, a.key, a.name, a.pricing, _money(a.price), list(a.tier_ids), a.status, a.version]
             for a in snapshot.add_ons
         ],
+        "experiments": [_experiment(e) for e in snapshot.experiments],
     }  # fmt: skip
     return json.dumps(data, separators=(",", ":")).encode()
 
@@ -82,4 +105,5 @@ def loads(raw: bytes) -> domain.CatalogSnapshot:
             domain.AddOn(i, k, n, p, Money(*price), tuple(tids), st, v)
             for i, k, n, p, price, tids, st, v in data["add_ons"]
         ),
+        tuple(from_record(e) for e in data["experiments"]),
     )

@@ -15,6 +15,7 @@ from sqlalchemy.orm import sessionmaker
 
 from app import create_app
 from app.auth import issue_token
+from app.payments import StripePayments
 from app.services import catalog, tenants
 from config import Settings
 from pricing import catalog as domain
@@ -200,3 +201,20 @@ def tenant_b(db, settings) -> TenantFixture:
 @pytest.fixture
 def platform_headers(settings) -> dict[str, str]:
     return {"Authorization": f"Bearer {token_for(settings, 'platform_admin', None)}"}
+
+
+@pytest.fixture
+def stripe_client(settings, db, cache, fake_stripe, tenant_a, platform_headers):
+    """An app whose payments go to the fake Stripe, with tenant A onboarded."""
+    payments = StripePayments(
+        settings.stripe_secret_key, WEBHOOK_SECRET, fake_stripe.url, timeout_seconds=2
+    )
+    client = create_app(settings, db=db, cache=cache, payments=payments).test_client()
+    onboarded = client.post(
+        f"/v1/platform/tenants/{tenant_a.tenant.id}/payments-onboarding",
+        headers=platform_headers,
+        json={},
+    )
+    assert onboarded.status_code == 200, onboarded.get_json()
+    assert onboarded.get_json()["account_id"].startswith("acct_")
+    return client

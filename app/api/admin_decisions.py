@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from flask import current_app, g
 from flask.views import MethodView
@@ -40,6 +41,8 @@ class OffersPreview(MethodView):
         """Offers of a segment as they will be (or were) priced at `as_of`"""
         at = args.get("as_of") or dt.datetime.now(dt.UTC)
         selection = _selection(args, str(segment_id))
+        if args["experiment"] or args["variant"]:
+            selection = replace(selection, preview_variant=(args["experiment"], args["variant"]))
         result = offers.quote_offers(
             services().offers, current_tenant(), selection, at, g.request_id
         )

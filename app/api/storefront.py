@@ -40,8 +40,8 @@ def _selection(args, segment: str = "", tier_id=None) -> offers.Selection:
         guests=args["guests"],
         add_on_refs=tuple(args.get("add_ons", ())),
         tier_id=str(tier_id) if tier_id else None,
-        variant=args.get("variant", ""),
-        experiment=args.get("experiment", ""),
+        visitor_id=args.get("visitor_id", ""),
+        upsell_from=str(args["upsell_from_tier_id"]) if args.get("upsell_from_tier_id") else None,
     )
 
 

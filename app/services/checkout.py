@@ -103,7 +103,8 @@ def start_checkout(
                     guests=claims.guests, add_on_ids=claims.add_on_ids, currency=claims.currency,
                     total_minor=claims.total, platform_fee_minor=claims.platform_fee, quote_id=claims.quote_id,
                     ruleset_version=claims.ruleset_version, customer_email=customer.get("email", ""),
-                    customer_name=customer.get("name", ""),
+                    customer_name=customer.get("name", ""), visitor_id=claims.visitor_id,
+                    experiment=claims.experiment, variant=claims.variant,
                 )  # fmt: skip
                 if on_booking is not None:
                     on_booking(session, booking.id)

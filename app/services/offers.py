@@ -29,6 +29,7 @@ from pricing.availability import (
     fallback_candidates,
 )
 from pricing.errors import InvalidInput, NotFound
+from pricing.experiment_design import Experiment
 from pricing.money import Money, round_minor
 from pricing.price import Adjustments, Bounds, Commission, Price, price_selection, subtotal_lines
 from rules.outcome import Outcome
@@ -37,6 +38,7 @@ from storage.availability import DayCounts, day_counts
 from storage.bookings import get_booking
 from storage.db import Database
 from storage.decisions import DecisionRecord, add_decisions
+from storage.experiments import assign, sticky_variant
 
 PRICE_KINDS = ("season", "last_minute", "commission")
 OFFER_KINDS = (*PRICE_KINDS, "upsell")
@@ -60,8 +62,41 @@ class Selection:
     guests: int
     add_on_refs: tuple[str, ...] = ()
     tier_id: str | None = None
-    variant: str = ""
-    experiment: str = ""
+    visitor_id: str = ""  # the storefront's visitor: experiment assignment (sticky once exposed)
+    upsell_from: str | None = None  # quote: accepting the upsell offered on this tier (its id)
+    preview_variant: tuple[str, str] | None = None  # admin preview: (experiment key, variant)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """The experiment variant a request is priced under: the first live experiment that targets
+    the selection and includes the visitor (sticky once stored), or an admin preview's choice."""
+
+    key: str
+    variant: str
+    experiment: Experiment | None  # None for an admin preview
+    visitor_id: str = ""
+    sticky: bool = False  # read from an earlier exposure, rather than assigned by this request
+
+    def covers(self, segment_key: str, tier_id: str, day: dt.date) -> bool:
+        e = self.experiment
+        return e is None or (
+            e.targeting.covers(segment_key, day) and e.targeting.covers_tier(tier_id)
+        )
+
+    def record(self) -> dict[str, Any]:
+        """What a decision record keeps of the assignment."""
+        e = self.experiment
+        if e is None:
+            return {"experiment": self.key, "variant": self.variant, "preview": True}
+        return {
+            "experiment": self.key, "experiment_id": e.id, "variant": self.variant,
+            "bucket_version": e.bucket_version, "visitor_id": self.visitor_id, "hash_version": 2,
+            "sticky": self.sticky,
+        }  # fmt: skip
+
+    def view(self) -> dict[str, str]:
+        return {"key": self.key, "variant": self.variant}
 
 
 @dataclass
@@ -79,6 +114,7 @@ class _Run:
     active: ActiveRuleset = field(init=False)
     today: dt.date = field(init=False)
     records: list[DecisionRecord] = field(default_factory=list)
+    assignment: Assignment | None = None
 
     def __post_init__(self) -> None:
         # One round trip: the day's availability counts and the catalog version to price with.
@@ -92,12 +128,45 @@ class _Run:
         self.active = self.ctx.rules.active(self.tenant.id, self.now)
         self.today = self.now.astimezone(zoneinfo.ZoneInfo(self.tenant.time_zone)).date()
 
+    def assign(
+        self, selection: Selection, segment: domain.Segment, tiers: Sequence[domain.Tier]
+    ) -> Assignment | None:
+        """Resolve (and on first exposure persist) the visitor's variant for the selection: the
+        first live experiment whose targeting covers the segment, the date and one of ``tiers``
+        (the tiers the request prices)."""
+        if selection.preview_variant is not None:
+            self.assignment = Assignment(*selection.preview_variant, experiment=None)
+            return self.assignment
+        if not selection.visitor_id:
+            return None
+        day, visitor = selection.service_date, selection.visitor_id
+        for experiment in self.snapshot.experiments:
+            targeting = experiment.targeting
+            if not targeting.covers(segment.key, day) or not any(
+                targeting.covers_tier(t.id) for t in tiers
+            ):
+                continue
+            stored = sticky_variant(self.session, self.tenant.id, experiment, visitor)
+            if stored is not None:
+                self.assignment = Assignment(experiment.key, stored, experiment, visitor, True)
+                return self.assignment
+            bucket = experiment.bucket(visitor) if experiment.status == "running" else None
+            if bucket is not None:
+                variant = assign(
+                    self.session, self.tenant.id, experiment, visitor, bucket, self.now
+                )
+                self.assignment = Assignment(experiment.key, variant, experiment, visitor)
+                return self.assignment
+        return None
+
     def evaluate(
         self, purpose: str, facts: dict[str, Any], kinds: Sequence[str], context: dict[str, Any]
     ) -> tuple[str, Outcome]:
         outcome = self.ctx.rules.evaluate_version(
             self.tenant.id, self.active.version, facts, kinds, explain=False
         )  # the record keeps [id, matched, fired]; reading a decision explains it
+        if self.assignment is not None and facts["experiment"]:
+            context = {**context, "assignment": self.assignment.record()}
         record = DecisionRecord(
             id=str(uuid.uuid4()), tenant_id=self.tenant.id, purpose=purpose, kinds=list(kinds),
             ruleset_version=self.active.version, ruleset_hash=self.active.content_hash,
@@ -131,14 +200,20 @@ def adjustments(outcome: Outcome) -> Adjustments:
 
 def _facts(
     run: _Run, segment: domain.Segment, tier: domain.Tier, day: dt.date, guests: int,
-    add_ons: Sequence[domain.AddOn], availability: Availability, selection: Selection,
+    add_ons: Sequence[domain.AddOn], availability: Availability,
 ) -> dict[str, Any]:  # fmt: skip
     subtotal = sum((line.amount for line in subtotal_lines(tier, guests, add_ons)), Decimal(0))
+    assigned = run.assignment
+    experiment, variant = (
+        (assigned.key, assigned.variant)
+        if assigned is not None and assigned.covers(segment.key, tier.id, day)
+        else ("", "")
+    )
     return {
         "segment": segment.key, "segment_id": segment.id, "tier_id": tier.id, "tier_level": tier.level,
         "guests": guests, "amount": round_minor(subtotal), "add_on_count": len(add_ons),
         "units_left": min(availability.units_left, 100_000), "availability": availability.status,
-        "currency": run.tenant.currency, "variant": selection.variant, "experiment": selection.experiment,
+        "currency": run.tenant.currency, "variant": variant, "experiment": experiment,
         **date_facts(day, run.today),
     }  # fmt: skip
 
@@ -218,7 +293,10 @@ class _Pricer:
         day: dt.date,
         kinds: Sequence[str],
         extra: Mapping[str, Any] | None = None,
+        upsell: Mapping[str, Any] | None = None,
     ) -> tuple[str, Outcome, Price, Availability]:
+        """Evaluate and price ``tier`` on ``day``; ``upsell``: an accepted upsell decision whose
+        discount applies (its percent_off and rules)."""
         availability = self.availability(tier, day)
         add_ons = self.add_ons_for(tier)
         facts = _facts(
@@ -229,7 +307,6 @@ class _Pricer:
             self.selection.guests,
             add_ons,
             availability,
-            self.selection,
         )
         facts.update(extra or {})
         context = {
@@ -239,14 +316,25 @@ class _Pricer:
             "add_on_ids": [a.id for a in add_ons],
         }
         decision_id, outcome = self.run.evaluate(purpose, facts, kinds, context)
-        price = price_selection(
+        return decision_id, outcome, self.priced(tier, outcome, upsell), availability
+
+    def priced(
+        self, tier: domain.Tier, outcome: Outcome, upsell: Mapping[str, Any] | None = None
+    ) -> Price:
+        terms = adjustments(outcome)
+        if upsell is not None:
+            terms = replace(
+                terms,
+                upsell_percent=Decimal(upsell.get("percent_off", 0)),
+                upsell_rules=tuple(upsell["rules"]),
+            )
+        return price_selection(
             tier,
             self.selection.guests,
-            add_ons,
-            adjustments(outcome),
+            self.add_ons_for(tier),
+            terms,
             Bounds(tier.price_floor, tier.price_ceiling),
         )
-        return decision_id, outcome, price, availability
 
 
 def _segment(run: _Run, ref: str) -> domain.Segment:
@@ -271,6 +359,7 @@ def quote_offers(
         segment = _segment(run, selection.segment_ref)
         _check_date(run, selection.service_date)
         add_ons = _resolve_add_ons(run.snapshot, selection.add_on_refs)
+        assignment = run.assign(selection, segment, run.snapshot.tiers_of(segment.id))
         tiers = run.snapshot.tiers_of(segment.id)
         if tiers and selection.guests > max(t.max_guests for t in tiers):
             raise InvalidInput(
@@ -316,6 +405,7 @@ def quote_offers(
             "guests": selection.guests,
             "currency": tenant.currency,
             "ruleset": {"version": run.active.version, "content_hash": run.active.content_hash},
+            "experiment": assignment and assignment.view(),
             "offers": offers,
             "decision_ids": [r.id for r in run.records],
         }
@@ -355,8 +445,8 @@ def _upsell(
         target = next((t for t in tiers if t.level == decision["target_level"]), None)
         if target is None or target.level <= tier.level or not priced[target.id][3].bookable:
             return None
-        target_total = priced[target.id][2].total
-        offer_total = round_minor(Decimal(target_total) * (1 - percent / 100))
+        # The target priced as a quote accepting this upsell would be (guardrails included).
+        offer_total = pricer.priced(target, priced[target.id][1], decision).total
         return {
             "type": "tier", "tier_id": target.id, "tier_name": target.name, "message_key": decision["message_key"],
             "percent_off": str(percent), "total": offer_total, "difference": offer_total - price.total,
@@ -426,9 +516,11 @@ def quote_selection(
                 f"Add-ons not available with this tier: {', '.join(unavailable)}.",
                 code="add_on_not_available",
             )
+        assignment = run.assign(selection, run.snapshot.segments_by_id()[tier.segment_id], [tier])
         pricer = _Pricer(run, run.counts, selection, add_ons)
+        upsell = _accepted_upsell(run, pricer, tier) if selection.upsell_from else None
         decision_id, _, price, availability = pricer.price(
-            "quote", tier, selection.service_date, PRICE_KINDS
+            "quote", tier, selection.service_date, PRICE_KINDS, upsell=upsell
         )
         if not availability.bookable:
             raise InvalidInput(
@@ -443,7 +535,8 @@ def quote_selection(
             add_on_ids=[a.id for a in add_ons], currency=price.currency, subtotal=price.subtotal,
             total=price.total, platform_fee=price.platform_fee, ruleset_version=run.active.version,
             ruleset_hash=run.active.content_hash, expires_at=ctx.signer.expiry(now),
-            variant=selection.variant, experiment=selection.experiment, decision_ids=[decision_id],
+            visitor_id=selection.visitor_id, experiment=assignment.key if assignment else "",
+            variant=assignment.variant if assignment else "", decision_ids=[decision_id],
         )  # fmt: skip
         add_decisions(session, run.records)
         return {
@@ -456,8 +549,31 @@ def quote_selection(
             "add_on_ids": claims.add_on_ids,
             "price": _price_view(price),
             "ruleset": {"version": run.active.version, "content_hash": run.active.content_hash},
+            "experiment": assignment and assignment.view(),
             "decision_ids": [decision_id],
         }
+
+
+def _accepted_upsell(run: _Run, pricer: _Pricer, tier: domain.Tier) -> dict[str, Any]:
+    """The upsell decision of the tier the customer came from, if it offers ``tier`` (else 422):
+    a quote accepting it gets its discount, as the offer showed."""
+    source = run.snapshot.tier(pricer.selection.upsell_from or "")
+    if source is None:
+        raise NotFound("tier not found.", code="tier_not_found")
+    _, outcome, _, _ = pricer.price(
+        "upsell_source", source, pricer.selection.service_date, OFFER_KINDS
+    )
+    decision = outcome.decisions["upsell"]
+    if (
+        decision["offer"] != "tier" or source.segment_id != tier.segment_id
+        or decision["target_level"] != tier.level or tier.level <= source.level
+    ):  # fmt: skip
+        raise InvalidInput(
+            "The rules do not offer this tier as an upsell of upsell_from_tier_id.",
+            code="upsell_not_offered",
+            details=[{"path": "/json/upsell_from_tier_id", "message": "No such upsell offer."}],
+        )
+    return decision
 
 
 def verify_quote(
@@ -475,6 +591,7 @@ def booking_selection(
     selection = Selection(
         segment_ref=booking.segment_id, service_date=booking.service_date, guests=booking.guests,
         add_on_refs=tuple(booking.add_on_ids), tier_id=booking.tier_id,
+        visitor_id=booking.visitor_id,
     )  # fmt: skip
     return selection, booking.status
 
@@ -496,6 +613,7 @@ def quote_upgrade(
         add_ons = _resolve_add_ons(run.snapshot, selection.add_on_refs, "/json/add_ons")
         pricer = _Pricer(run, run.counts, selection, add_ons)
         segments = pricer.segments
+        run.assign(selection, segments[source.segment_id], [source, target])
         upgrade_facts = {
             "from_segment": segments[source.segment_id].key, "from_tier_id": source.id,
             "from_tier_level": source.level, "level_delta": target.level - source.level,

@@ -6,10 +6,12 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from app.rules_runtime import RulesRuntime
 from pricing import catalog as domain
 from pricing.errors import InvalidInput
-from rules.checks import analyse
+from rules.checks import analyse, unknown_experiment_values
 from rules.defaults import DEFAULT_RULESET
 from rules.documents import canonical_json, content_hash
 from rules.engine import compile_program, evaluate
@@ -18,6 +20,7 @@ from rules.outcome import Outcome
 from rules.verify import Verification, verify_in_subprocess
 from storage.catalog import Page
 from storage.db import Database, as_utc
+from storage.experiments import ExperimentRepository
 from storage.rulesets import Activation, Draft, RulesetRepository, Version, active_at
 
 Verifier = Callable[[Any], Verification]
@@ -30,6 +33,18 @@ def parse_or_422(document: Any) -> Ruleset:
         raise InvalidInput(
             "The ruleset is not valid.", code="ruleset_invalid", details=error.errors
         ) from None
+
+
+def check_experiment_refs(session: Session, tenant_id: str, ruleset: Ruleset) -> None:
+    """422 ``unknown_variant`` if a rule conditions on an experiment or variant the tenant lacks."""
+    errors = unknown_experiment_values(
+        ruleset, ExperimentRepository(session, tenant_id).variant_keys()
+    )
+    if errors:
+        raise InvalidInput(
+            "The ruleset names experiments or variants that do not exist.",
+            code="unknown_variant", details=errors,
+        )  # fmt: skip
 
 
 def _json_safe(document: Any) -> Any:
@@ -69,7 +84,7 @@ def create_draft(
             from_version = number
         else:
             document = _json_safe(document)
-            parse_or_422(document)
+            check_experiment_refs(s, tenant.id, parse_or_422(document))
         return repo.create_draft(
             name=name, document=document, based_on_version=from_version, created_by=author
         )
@@ -82,10 +97,10 @@ def update_draft(
     expected_version: int,
     changes: dict[str, Any],
 ) -> Draft:
-    if "document" in changes:
-        changes["document"] = _json_safe(changes["document"])
-        parse_or_422(changes["document"])
     with db.transaction() as s:
+        if "document" in changes:
+            changes["document"] = _json_safe(changes["document"])
+            check_experiment_refs(s, tenant.id, parse_or_422(changes["document"]))
         return RulesetRepository(s, tenant.id).update_draft(draft_id, expected_version, changes)
 
 
@@ -197,7 +212,8 @@ def publish_draft(
             details=[{"path": "/json/activates_at", "message": "Must be now or later."}],
         )
     draft = get_draft(db, tenant, draft_id)
-    parse_or_422(draft.document)
+    with db.read() as s:
+        check_experiment_refs(s, tenant.id, parse_or_422(draft.document))
     result = verifier(draft.document)
     if not result.ok:
         failed = [

@@ -6,7 +6,6 @@ from __future__ import annotations
 from storage import models as m
 from tests.api.test_cancellation import paid_booking
 from tests.api.test_checkout import SOON, deliver
-from tests.api.test_checkout import stripe_client as stripe_client
 
 
 def upgrade(client, tenant, booking_id, tier, key="up-1"):

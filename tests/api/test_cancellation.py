@@ -6,7 +6,6 @@ import uuid
 
 from storage import models as m
 from tests.api.test_checkout import deliver, quote, start
-from tests.api.test_checkout import stripe_client as stripe_client
 
 
 def paid_booking(client, tenant, fake_stripe, key):

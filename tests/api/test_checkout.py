@@ -5,32 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
-from app import create_app
-from app.payments import StripePayments
 from storage import models as m
 from tests.conftest import WEBHOOK_SECRET
 from tests.support.fake_stripe import sign_webhook
 
 SOON = (dt.date.today() + dt.timedelta(days=20)).isoformat()
-
-
-@pytest.fixture
-def stripe_client(settings, db, cache, fake_stripe, tenant_a, platform_headers):
-    """An app whose payments go to the fake Stripe, with tenant A onboarded."""
-    payments = StripePayments(
-        settings.stripe_secret_key, WEBHOOK_SECRET, fake_stripe.url, timeout_seconds=2
-    )
-    client = create_app(settings, db=db, cache=cache, payments=payments).test_client()
-    onboarded = client.post(
-        f"/v1/platform/tenants/{tenant_a.tenant.id}/payments-onboarding",
-        headers=platform_headers,
-        json={},
-    )
-    assert onboarded.status_code == 200, onboarded.get_json()
-    assert onboarded.get_json()["account_id"].startswith("acct_")
-    return client
 
 
 def quote(client, tenant, tier_index=1, guests=2):

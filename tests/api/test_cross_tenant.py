@@ -21,6 +21,12 @@ from storage import checkout as checkout_store
 TENANT_PREFIXES = ("/v1/admin", "/v1/storefront")
 DAY = "2031-01-01"
 SOON = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+#: Analytics ranges around today, so that B's booking made by the walk falls inside them.
+AROUND_TODAY = {
+    "from": (dt.date.today() - dt.timedelta(days=2)).isoformat(),
+    "to": (dt.date.today() + dt.timedelta(days=2)).isoformat(),
+}
+ANALYTICS = ("SegmentSelection", "TierConversion", "Upsell", "Revenue")
 
 #: Valid bodies/queries, so that a request passes validation and reaches the tenant check.
 REQUESTS: dict[tuple[str, str], dict] = {
@@ -40,6 +46,7 @@ REQUESTS: dict[tuple[str, str], dict] = {
         "headers": {"Idempotency-Key": "cross-tenant-upgrade"},
     },
     ("admin-decisions.OffersPreview", "GET"): {"query": {"date": SOON, "guests": 2}},
+    ("admin-experiments.ExperimentById", "PATCH"): {"json": {"name": "Hijacked"}, "if_match": True},
 }
 
 #: Routes without a tenant-owned id in the path, and how B's ids are smuggled in instead.
@@ -67,6 +74,12 @@ FOREIGN_IN_BODY = {
         "headers": {"Idempotency-Key": "cross-tenant"},
         "status": 422,
     },
+    # B's segment and tier are unknown targets for A (422 unknown_target, nothing created)
+    ("admin-experiments.Experiments", "POST"): lambda b: {
+        "json": {**experiment_design("stolen"),
+                 "targeting": {"segments": [b.segment.key], "tiers": [b.tiers[0].id]}},
+        "status": 422,
+    },
 }  # fmt: skip
 
 #: Routes that take no tenant-owned id at all; their answers must not mention B.
@@ -88,6 +101,8 @@ ID_FREE = {
     ("admin-rulesets.Evaluate", "POST"),
     ("storefront.Events", "POST"),
     ("admin-bookings.Bookings", "GET"),
+    ("admin-experiments.Experiments", "GET"),
+    *((f"admin-analytics.{name}", "GET") for name in ANALYTICS),
 }
 ID_FREE_BODIES = {
     ("admin-catalog.Segments", "POST"): {"json": {"key": "own-new", "name": "Own"}},
@@ -107,8 +122,17 @@ ID_FREE_BODIES = {
             ]
         }
     },
+    **{(f"admin-analytics.{name}", "GET"): {"query": AROUND_TODAY} for name in ANALYTICS},
 }
 B_ONLY_VERSION = 4  # tenant B publishes versions 2..4; tenant A only has version 1
+
+
+def experiment_design(key: str) -> dict:
+    return {
+        "key": key, "primary_metric": "upsell_acceptance",
+        "variants": [{"key": "control", "weight": "0.5", "control": True},
+                     {"key": "b", "weight": "0.5"}],
+    }  # fmt: skip
 
 
 def tenant_routes(app):
@@ -132,6 +156,14 @@ def foreign_ids(client, b, db) -> dict[str, str]:
     )
     assert quote.status_code == 201, quote.get_json()
     b.quote_token = quote.get_json()["token"]
+    experiment = client.post(
+        "/v1/admin/experiments", headers=b.admin, json=experiment_design("b-exp")
+    )
+    assert experiment.status_code == 201, experiment.get_json()
+    started = client.post(
+        f"/v1/admin/experiments/{experiment.get_json()['id']}/start", headers=b.admin
+    )
+    assert started.status_code == 200, started.get_json()
     with db.transaction() as session:
         booking = checkout_store.create_booking(
             session, tenant_id=b.tenant.id, expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=30),
@@ -150,6 +182,7 @@ def foreign_ids(client, b, db) -> dict[str, str]:
         "add_on_id": b.add_on.id,
         "blackout_id": b.blackout["id"],
         "key_id": key_id,
+        "experiment_id": experiment.get_json()["id"],
     }
 
 
@@ -158,7 +191,8 @@ def snapshot(client, b) -> dict:
     paths = ["/v1/admin/segments", "/v1/admin/tiers", "/v1/admin/add-ons", "/v1/admin/blackouts",
              "/v1/admin/api-keys", "/v1/admin/tenant",
              f"/v1/admin/tiers/{b.tiers[0].id}/capacity?from={DAY}",
-             "/v1/admin/rulesets/drafts", "/v1/admin/rulesets/versions", "/v1/admin/rulesets/active"]  # fmt: skip
+             "/v1/admin/rulesets/drafts", "/v1/admin/rulesets/versions", "/v1/admin/rulesets/active",
+             "/v1/admin/experiments"]  # fmt: skip
     return {p: client.get(p, headers=b.admin).get_json() for p in paths}
 
 

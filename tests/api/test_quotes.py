@@ -143,7 +143,7 @@ def test_quote_price_equals_the_offer_with_rules_applied(client, db, tenant_a):
 def test_verify_returns_the_claims(client, db, tenant_a):
     fx = tenant_a
     day = weekday_ahead()
-    created = ok_quote(client, fx, fx.tiers[0].id, day, 2, variant="b", experiment="exp-1")
+    created = ok_quote(client, fx, fx.tiers[0].id, day, 2, visitor_id="v-1")
     response = verify(client, fx, created["token"])
     assert response.status_code == 200, response.get_json()
     claims = response.get_json()
@@ -152,7 +152,7 @@ def test_verify_returns_the_claims(client, db, tenant_a):
         "quote_id": created["quote_id"], "tier_id": fx.tiers[0].id, "segment_id": fx.segment.id,
         "service_date": day.isoformat(), "guests": 2, "add_on_ids": [], "currency": "EUR",
         "subtotal": 12000, "total": 12000, "ruleset_version": 1, "expires_at": expires,
-        "variant": "b",
+        "visitor_id": "v-1", "experiment": "", "variant": "",  # no experiment is running
     }  # fmt: skip
 
 

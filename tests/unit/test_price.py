@@ -49,6 +49,7 @@ def test_golden_case(case):
             discount_percent=Decimal(case["discount_percent"]),
             max_total_discount_percent=Decimal(case.get("max_total_discount_percent", "100")),
             commission=commission(case["commission"]),
+            upsell_percent=Decimal(case.get("upsell_percent", "0")),
         ),
         Bounds(case.get("floor"), case.get("ceiling")),
     )
@@ -88,7 +89,7 @@ multipliers = st.decimals(min_value=Decimal("0.1"), max_value=10, places=4)
 @given(
     base=amounts, per_guest=st.integers(0, 10**6), guests=st.integers(0, 50),
     add_on_prices=st.lists(st.tuples(st.sampled_from(["flat", "per_guest"]), st.integers(0, 10**6)), max_size=4),
-    multiplier=multipliers, discount=percents, cap=percents,
+    multiplier=multipliers, discount=percents, cap=percents, upsell=percents,
     rate=percents, fixed=st.integers(0, 10**5), minimum=st.integers(0, 10**5),
     maximum=st.one_of(st.none(), st.integers(0, 10**7)),
     floor=st.one_of(st.none(), amounts), ceiling=st.one_of(st.none(), amounts),
@@ -102,6 +103,7 @@ def test_invariants(
     multiplier,
     discount,
     cap,
+    upsell,
     rate,
     fixed,
     minimum,
@@ -112,7 +114,7 @@ def test_invariants(
 ):
     adjustments = Adjustments(
         multiplier=multiplier, discount_percent=discount, max_total_discount_percent=cap,
-        commission=Commission(rate, fixed, minimum, maximum),
+        commission=Commission(rate, fixed, minimum, maximum), upsell_percent=upsell,
     )  # fmt: skip
     add_ons = [add_on(currency, p, a, i) for i, (p, a) in enumerate(add_on_prices)]
     price = price_selection(

@@ -1,0 +1,64 @@
+"""Tenant admin: read-only analytics over a range of dates (analysts may read them too)."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from app import schemas as s
+from app.api.common import blueprint, services
+from app.auth import current_tenant, require_tenant_admin
+from app.errors import ErrorSchema
+from app.services import analytics
+
+blp = blueprint(
+    "admin-analytics",
+    "/v1/admin/analytics",
+    "Tenant admin: segment selection, tier conversion, upsell take rate, revenue.",
+    require_tenant_admin,
+)
+
+BAD_RANGE = "Missing or malformed dates, 'to' before 'from', or more than 366 days"
+
+
+@blp.route("/segment-selection")
+class SegmentSelection(MethodView):
+    @blp.arguments(s.AnalyticsQuerySchema, location="query")
+    @blp.response(200, s.SegmentSelectionReportSchema)
+    @blp.alt_response(422, schema=ErrorSchema, description=BAD_RANGE)
+    def get(self, args):
+        """Segment selection rates: distinct visitors per segment over all who selected one"""
+        return analytics.segment_selection(
+            services().db, current_tenant(), args["start"], args["end"]
+        )
+
+
+@blp.route("/tier-conversion")
+class TierConversion(MethodView):
+    @blp.arguments(s.AnalyticsQuerySchema, location="query")
+    @blp.response(200, s.TierConversionReportSchema)
+    @blp.alt_response(422, schema=ErrorSchema, description=BAD_RANGE)
+    def get(self, args):
+        """Tier comparison to paid booking conversion, per tier"""
+        return analytics.tier_conversion(
+            services().db, current_tenant(), args["start"], args["end"]
+        )
+
+
+@blp.route("/upsell")
+class Upsell(MethodView):
+    @blp.arguments(s.AnalyticsQuerySchema, location="query")
+    @blp.response(200, s.UpsellReportSchema)
+    @blp.alt_response(422, schema=ErrorSchema, description=BAD_RANGE)
+    def get(self, args):
+        """Upsell take rate (accepted / shown) per segment and tier, and in total"""
+        return analytics.upsell(services().db, current_tenant(), args["start"], args["end"])
+
+
+@blp.route("/revenue")
+class Revenue(MethodView):
+    @blp.arguments(s.AnalyticsQuerySchema, location="query")
+    @blp.response(200, s.RevenueReportSchema)
+    @blp.alt_response(422, schema=ErrorSchema, description=BAD_RANGE)
+    def get(self, args):
+        """Revenue and platform fees of paid bookings and upgrades, per segment and tier"""
+        return analytics.revenue(services().db, current_tenant(), args["start"], args["end"])

@@ -1,0 +1,126 @@
+"""Experiments for product teams: design, lifecycle, revisions and results (analysts read)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import g
+from flask.views import MethodView
+
+from app import schemas as s
+from app.api.common import Paging, blueprint, etag, if_match_version, services
+from app.auth import current_tenant, require_tenant_admin
+from app.errors import ErrorSchema
+from app.services import experiments
+
+blp = blueprint(
+    "admin-experiments",
+    "/v1/admin/experiments",
+    "Upsell experiments: design, lifecycle and results (analysts may read).",
+    require_tenant_admin,
+)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _actor() -> str:
+    return f"{g.principal.role}:{g.principal.subject}"
+
+
+@blp.route("")
+class Experiments(MethodView):
+    @blp.arguments(s.ExperimentQuerySchema, location="query")
+    @blp.response(200, s.ExperimentSchema(many=True))
+    @blp.paginate()
+    def get(self, args, pagination_parameters):
+        """List experiments, newest first"""
+        paging = Paging(pagination_parameters)
+        return paging.done(
+            experiments.list_experiments(
+                services().db, current_tenant(), args.get("status"), paging.offset, paging.limit
+            )
+        )
+
+    @blp.arguments(s.ExperimentCreateSchema)
+    @blp.response(201, s.ExperimentSchema)
+    @blp.alt_response(409, schema=ErrorSchema, description="Key taken")
+    def post(self, data):
+        """Create a draft experiment (weights must sum to 1)"""
+        row = experiments.create_experiment(services().db, current_tenant(), _actor(), data, _now())
+        return row, 201, etag(row["version"])
+
+
+@blp.route("/<uuid:experiment_id>")
+class ExperimentById(MethodView):
+    @blp.response(200, s.ExperimentSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def get(self, experiment_id):
+        """Get an experiment"""
+        row = experiments.get_experiment(services().db, current_tenant(), str(experiment_id))
+        return row, 200, etag(row["version"])
+
+    @blp.arguments(s.ExperimentUpdateSchema)
+    @blp.response(200, s.ExperimentSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    @blp.alt_response(409, schema=ErrorSchema, description="Stopped")
+    @blp.alt_response(412, schema=ErrorSchema, description="Stale If-Match")
+    @blp.alt_response(428, schema=ErrorSchema, description="If-Match missing")
+    def patch(self, data, experiment_id):
+        """Edit the design (If-Match required); weights of a started experiment change only with bump_bucket_version"""
+        row = experiments.update_experiment(
+            services().db, current_tenant(), str(experiment_id), if_match_version(), data,
+            _actor(), _now(),
+        )  # fmt: skip
+        return row, 200, etag(row["version"])
+
+
+def _lifecycle(action: str, summary: str) -> type[MethodView]:
+    class Action(MethodView):
+        @blp.response(200, s.ExperimentSchema)
+        @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+        @blp.alt_response(
+            409, schema=ErrorSchema, description="Not allowed from the current status"
+        )
+        def post(self, experiment_id):
+            row = experiments.transition(
+                services().db, current_tenant(), str(experiment_id), action, _actor(), _now()
+            )
+            return row, 200, etag(row["version"])
+
+    Action.post.__doc__ = summary
+    Action.__name__ = f"Experiment{action.title()}"
+    return Action
+
+
+for _action, _summary in (
+    ("start", "Start a draft (needs exactly one control variant)"),
+    ("pause", "Pause: no new visitors; those assigned keep their variant"),
+    ("resume", "Resume a paused experiment"),
+    ("stop", "Stop for good: offers no longer use it"),
+):
+    blp.route(f"/<uuid:experiment_id>/{_action}", endpoint=f"experiment_{_action}")(
+        _lifecycle(_action, _summary)
+    )
+
+
+@blp.route("/<uuid:experiment_id>/revisions")
+class Revisions(MethodView):
+    @blp.response(200, s.ExperimentRevisionSchema(many=True))
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def get(self, experiment_id):
+        """Every change and lifecycle step: who, when, before and after"""
+        return experiments.revisions(services().db, current_tenant(), str(experiment_id))
+
+
+@blp.route("/<uuid:experiment_id>/results")
+class Results(MethodView):
+    @blp.arguments(s.ResultsQuerySchema, location="query")
+    @blp.response(200, s.ExperimentResultsSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def get(self, args, experiment_id):
+        """Per variant exposures, conversions, rates, revenue, lift vs control (95 % CI), p-value, chance to beat control, SRM"""
+        return experiments.experiment_results(
+            services().db, current_tenant(), str(experiment_id), args.get("bucket_version")
+        )
