@@ -18,6 +18,7 @@ from app.errors import (
     handle_unexpected,
 )
 from app.payments import LocalPayments, Payments, StripePayments
+from app.privacy import Masker
 from app.quotes import QuoteSigner
 from app.rules_runtime import RulesRuntime
 from app.services.checkout import CheckoutContext
@@ -25,6 +26,7 @@ from app.services.offers import OfferContext
 from app.snapshots import SnapshotCache
 from config import Settings
 from pricing.errors import DomainError
+from storage import audit
 from storage.cache import Cache, make_cache
 from storage.db import Database
 
@@ -84,6 +86,7 @@ def create_app(
         snapshots=SnapshotCache(db, cache),
         signer=QuoteSigner(settings.quote_secret, settings.quote_ttl_seconds),
         engine=settings.rules_engine,
+        masker=Masker(settings.api_key_pepper),
     )
     app.extensions["tierwise"] = Services(
         settings=settings,
@@ -105,6 +108,7 @@ def create_app(
     from app.api import (
         admin_account,
         admin_analytics,
+        admin_audit,
         admin_bookings,
         admin_catalog,
         admin_decisions,
@@ -129,9 +133,11 @@ def create_app(
         admin_account,
         admin_analytics,
         admin_experiments,
+        admin_audit,
         platform,
     ):
         api.register_blueprint(module.blp)
+    api.register_blueprint(admin_audit.platform)
     api.register_blueprint(checkout.hooks)
     if settings.payments_backend == "local":
         api.register_blueprint(checkout.local)
@@ -144,6 +150,12 @@ def create_app(
     def _request_id() -> None:
         supplied = request.headers.get("X-Request-Id", "")
         g.request_id = supplied if 0 < len(supplied) <= 64 else uuid.uuid4().hex
+
+    @app.teardown_request
+    def _forget_actor(_error: BaseException | None) -> None:
+        token = g.pop("audit_token", None)
+        if token is not None:
+            audit.reset_who(token)
 
     @app.after_request
     def _headers(response):

@@ -25,6 +25,7 @@ from flask import current_app, g, request
 from config import Settings
 from pricing import catalog as domain
 from pricing.errors import Forbidden, NotFound, Unauthenticated
+from storage import audit
 from storage import tenants as tenant_store
 
 ROLES = ("platform_admin", "tenant_admin", "analyst")
@@ -204,7 +205,7 @@ def require_storefront() -> None:
         API_KEY_HEADER
     ):
         raise Unauthenticated(f"Storefront routes take an API key in {API_KEY_HEADER}.")
-    g.principal = storefront_principal(_settings(), request.headers.get(API_KEY_HEADER))
+    _authenticated(storefront_principal(_settings(), request.headers.get(API_KEY_HEADER)))
 
 
 def require_tenant_admin() -> None:
@@ -219,7 +220,7 @@ def require_tenant_admin() -> None:
         )
     if request.method not in ("GET", "HEAD") and principal.role not in WRITE_ROLES:
         raise Forbidden("This role may only read.", code="role_forbidden")
-    g.principal = principal
+    _authenticated(principal)
 
 
 def require_platform_admin() -> None:
@@ -228,7 +229,17 @@ def require_platform_admin() -> None:
     principal = _admin()
     if principal.role != "platform_admin":
         raise Forbidden("Only platform admins may do this.", code="role_forbidden")
+    _authenticated(principal)
+
+
+def _authenticated(principal: Principal) -> None:
+    """The request's principal, and the actor its changes are audited under (``<role>:<subject>``,
+    with the request id) until the request is torn down (``create_app``)."""
     g.principal = principal
+    if "audit_token" not in g:
+        g.audit_token = audit.set_who(
+            f"{principal.role}:{principal.subject}", g.get("request_id", "")
+        )
 
 
 def _admin() -> Principal:

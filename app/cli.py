@@ -17,6 +17,13 @@ def _settings() -> Settings:
         raise click.ClickException(str(error)) from None
 
 
+def _as_cli():
+    """Changes made from here on are audited as made by ``cli``."""
+    from storage.audit import acting_as
+
+    return acting_as("cli")
+
+
 def _db(settings: Settings):
     from storage.db import Database
 
@@ -59,7 +66,8 @@ def create_tenant(
         )  # fmt: skip
     except ma.ValidationError as error:
         raise click.ClickException(f"invalid tenant: {error.messages}") from None
-    tenant = tenants.create_tenant(_db(_settings()), data)
+    with _as_cli():
+        tenant = tenants.create_tenant(_db(_settings()), data)
     click.echo(f"tenant {tenant.slug} {tenant.id}")
 
 
@@ -73,7 +81,9 @@ def create_api_key(tenant_ref: str, name: str) -> None:
     settings = _settings()
     db = _db(settings)
     tenant = tenants.get_tenant(db, tenant_ref)
-    click.echo(tenants.create_api_key(db, settings.api_key_pepper, tenant, name)["key"])
+    with _as_cli():
+        created = tenants.create_api_key(db, settings.api_key_pepper, tenant, name)
+    click.echo(created["key"])
 
 
 @main.command()
@@ -120,8 +130,9 @@ def demo() -> None:
     run(settings.database_url)
     db = _db(settings)
     now = dt.datetime.now(dt.UTC)
-    tenant = seed_demo(db, now.date())
-    key = demo_api_key(db, settings.api_key_pepper, tenant)
+    with _as_cli():
+        tenant = seed_demo(db, now.date())
+        key = demo_api_key(db, settings.api_key_pepper, tenant)
     admin = issue_token(
         settings,
         role="tenant_admin",
@@ -167,6 +178,25 @@ def checkout_sweep(context, now):
     from app.services.checkout import sweep as run
 
     return run(context, now)
+
+
+@main.command("purge-decisions")
+@click.option("--tenant", "tenant_ref", default=None, help="one tenant (slug or id); default: all")
+def purge_decisions(tenant_ref: str | None) -> None:
+    """Delete decision records older than each tenant's retention (tenants without one keep
+    everything); the chain stays verifiable from the last purged link's hash."""
+    from app.services.audit import purge_expired
+    from storage.db import Database
+
+    db = Database.from_url(_settings().database_url)
+    try:
+        for result in purge_expired(db, tenant_ref, dt.datetime.now(dt.UTC)):
+            click.echo(
+                f"{result['tenant_id']}: removed {result['removed']} decisions"
+                f" (through seq {result['through_seq']}, cutoff {result['cutoff'].isoformat()})"
+            )
+    finally:
+        db.dispose()
 
 
 @main.command()

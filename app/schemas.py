@@ -90,6 +90,10 @@ class TenantUpdateSchema(ma.Schema):
     refund_application_fee = fields.Boolean(
         metadata={"description": "Whether a refund also returns the platform's fee"}
     )
+    decision_retention_days = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(1, 3650),
+        metadata={"description": "Decision records older than this are purged (null: kept)"},
+    )  # fmt: skip
 
 
 class TenantStatusSchema(TenantUpdateSchema):
@@ -106,6 +110,7 @@ class TenantSchema(ma.Schema):
     default_capacity = fields.Integer()
     refund_window_hours = fields.Integer()
     refund_application_fee = fields.Boolean()
+    decision_retention_days = fields.Integer(allow_none=True)
     version = fields.Integer()
 
 
@@ -680,8 +685,23 @@ class PreviewQuerySchema(_SelectionQuerySchema):
     )
 
 
+class QuoteCustomerSchema(ma.Schema):
+    email = fields.Email(validate=validate.Length(max=254))
+    name = fields.String(validate=validate.Length(max=200))
+    phone = fields.String(validate=validate.Length(max=40))
+
+
+CUSTOMER = fields.Nested(
+    QuoteCustomerSchema,
+    metadata={
+        "description": "Who is asking, if known: kept only as keyed hashes in the decision log"
+    },
+)
+
+
 class QuoteCreateSchema(ma.Schema):
     tier_id = fields.UUID(required=True)
+    customer = CUSTOMER
     upsell_from_tier_id = fields.UUID(
         metadata={"description": "Accepting the upsell offered on this tier: its discount applies"}
     )
@@ -736,6 +756,7 @@ class QuoteClaimsSchema(ma.Schema):
 
 class UpgradeQuoteCreateSchema(ma.Schema):
     to_tier_id = fields.UUID(required=True)
+    customer = CUSTOMER
     booking_id = fields.UUID(metadata={"description": "Upgrade an existing booking ..."})
     tier_id = fields.UUID(
         metadata={"description": "... or a selection: tier_id, date, guests, add_ons"}
@@ -1014,22 +1035,142 @@ class EventsResultSchema(ma.Schema):
     )
 
 
-class DecisionSchema(ma.Schema):
+class DecisionRecordSchema(ma.Schema):
     id = fields.String()
-    purpose = fields.String()
+    tenant_id = fields.String()
+    purpose = fields.String(
+        metadata={"description": "offer, quote, upgrade, fallback, upsell_source"}
+    )
     kinds = fields.List(fields.String())
     ruleset_version = fields.Integer()
     ruleset_hash = fields.String()
     engine = fields.String()
-    facts = fields.Dict()
-    considered = fields.List(fields.Dict())
+    facts = fields.Dict(metadata={"description": "The input, as evaluated (personal data masked)"})
+    considered = fields.Raw(
+        metadata={"description": "[rule_id, matched, fired] per rule considered"}
+    )
     fired = fields.List(fields.String())
     outputs = fields.Dict()
-    context = fields.Dict()
+    context = fields.Dict(
+        metadata={
+            "description": "Selection, pricing inputs, the price it fed, assignment, customer (masked)"
+        }
+    )
     request_id = fields.String()
     quote_id = fields.String(allow_none=True)
     booking_id = fields.String(allow_none=True)
     created_at = fields.DateTime()
+    masked_fields = fields.List(
+        fields.String(), metadata={"description": "JSON pointers of masked personal data"}
+    )
+    customer_ref = fields.String(allow_none=True)
+    seq = fields.Integer(
+        allow_none=True, metadata={"description": "Position in the tenant's hash chain"}
+    )
+    prev_hash = fields.String(allow_none=True)
+    hash = fields.String(allow_none=True)
+
+
+class ConsideredRuleSchema(ma.Schema):
+    rule_id = fields.String()
+    kind = fields.String()
+    priority = fields.Integer()
+    matched = fields.Boolean()
+    fired = fields.Boolean()
+    why_not = fields.String(allow_none=True)
+
+
+class DecisionSchema(DecisionRecordSchema):
+    considered = fields.List(fields.Nested(ConsideredRuleSchema))
+    price = fields.Dict(
+        allow_none=True, metadata={"description": "The price breakdown the decision fed"}
+    )
+
+
+_PURPOSES = validate.OneOf(("offer", "quote", "upgrade", "fallback", "upsell_source"))
+_KIND = validate.OneOf(("upgrade", "fallback", "season", "last_minute", "commission", "upsell"))
+
+
+class DecisionSearchSchema(ma.Schema):
+    purpose = fields.String(validate=_PURPOSES)
+    kind = fields.String(
+        validate=_KIND, metadata={"description": "Decisions that evaluated this kind"}
+    )
+    from_ = fields.AwareDateTime(
+        data_key="from", attribute="from", metadata={"description": "created_at >= from"}
+    )
+    to = fields.AwareDateTime(metadata={"description": "created_at < to"})
+    rule_id = fields.String(
+        validate=validate.Length(min=1, max=64), metadata={"description": "Fired this rule"}
+    )
+    outcome = fields.String(
+        validate=validate.Length(max=200),
+        metadata={
+            "description": "<kind>.<output field>=<value>, e.g. upgrade.allow=false or upsell.offer=tier"
+        },
+    )
+    booking_id = fields.UUID(
+        metadata={"description": "Decisions of the booking and of the quote it was made from"}
+    )
+    quote_id = fields.String(validate=validate.Length(max=64))
+    request_id = fields.String(validate=validate.Length(max=64))
+    customer_email = fields.Email(
+        metadata={"description": "Matched through its keyed hash; never stored in clear"}
+    )
+
+
+class PlatformDecisionSearchSchema(DecisionSearchSchema):
+    tenant_id = fields.UUID()
+
+
+class ReplaySchema(ma.Schema):
+    decision_id = fields.String()
+    ruleset_version = fields.Integer()
+    engine = fields.String()
+    identical = fields.Boolean()
+    differences = fields.List(fields.Dict(), metadata={"description": "{path, recorded, replayed}"})
+    replayed = fields.Dict()
+
+
+class BrokenLinkSchema(ma.Schema):
+    seq = fields.Integer()
+    decision_id = fields.String(allow_none=True)
+    found_seq = fields.Integer(allow_none=True)
+    reason = fields.String(
+        metadata={"description": "missing_link, prev_hash_mismatch, hash_mismatch or head_mismatch"}
+    )
+
+
+class ChainVerificationSchema(ma.Schema):
+    tenant_id = fields.String()
+    valid = fields.Boolean()
+    checked = fields.Integer()
+    head_seq = fields.Integer()
+    purged_through_seq = fields.Integer()
+    broken = fields.Nested(BrokenLinkSchema, allow_none=True)
+
+
+class BacktestRequestSchema(ma.Schema):
+    from_ = fields.AwareDateTime(data_key="from", attribute="from", required=True)
+    to = fields.AwareDateTime(required=True)
+    limit = fields.Integer(load_default=50_000, validate=validate.Range(1, 50_000))
+
+
+class BacktestSchema(ma.Schema):
+    draft_id = fields.String()
+    from_ = fields.DateTime(data_key="from", attribute="from")
+    to = fields.DateTime()
+    currency = fields.String()
+    evaluated = fields.Integer()
+    truncated = fields.Boolean()
+    outputs_changed = fields.Integer()
+    prices = fields.Dict(
+        metadata={
+            "description": "compared, changed, revenue_delta, commission_delta (minor units, new - recorded), by_purpose"
+        }
+    )
+    upgrades = fields.Dict(metadata={"description": "compared, now_allowed, now_denied"})
+    largest_changes = fields.List(fields.Dict())
 
 
 # ---- checkout ---------------------------------------------------------------------------------

@@ -133,6 +133,7 @@ class Tenant:
     catalog_version: int = 1
     refund_window_hours: int = 48
     refund_application_fee: bool = True
+    decision_retention_days: int | None = None  # None: decision records are kept
 
     @property
     def active(self) -> bool:

@@ -53,3 +53,20 @@ def canonical_json(document: Any) -> str:
 def content_hash(document: Any) -> str:
     """sha256 of the canonical JSON of a document: equal documents, equal hashes."""
     return hashlib.sha256(canonical_json(document).encode()).hexdigest()
+
+
+def json_diff(recorded: Any, replayed: Any, path: str = "") -> list[dict[str, Any]]:
+    """Every place two JSON values differ, as ``{"path": <JSON pointer>, "recorded", "replayed"}``
+    (objects compared key by key, arrays item by item; empty when they are equal)."""
+    if isinstance(recorded, dict) and isinstance(replayed, dict):
+        out = []
+        for key in sorted(set(recorded) | set(replayed), key=str):
+            pointer = f"{path}/{str(key).replace('~', '~0').replace('/', '~1')}"
+            out += json_diff(recorded.get(key), replayed.get(key), pointer)
+        return out
+    if isinstance(recorded, list) and isinstance(replayed, list) and len(recorded) == len(replayed):
+        return [d for i, (a, b) in enumerate(zip(recorded, replayed, strict=True))
+                for d in json_diff(a, b, f"{path}/{i}")]  # fmt: skip
+    if recorded == replayed and type(recorded) is type(replayed):
+        return []
+    return [{"path": path or "/", "recorded": recorded, "replayed": replayed}]

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -103,6 +103,7 @@ def tenant_value(row: m.Tenant) -> domain.Tenant:
         time_zone=row.time_zone, status=row.status, default_capacity=row.default_capacity,
         version=row.version, catalog_version=row.catalog_version,
         refund_window_hours=row.refund_window_hours, refund_application_fee=row.refund_application_fee,
+        decision_retention_days=row.decision_retention_days,
     )  # fmt: skip
 
 
@@ -323,16 +324,23 @@ class CatalogRepository:
         return self._add_on_values([self._row(m.AddOn, add_on_id, "add-on")])[0]
 
     def _set_add_on_tiers(self, add_on_id: uuid.UUID, tier_ids: list[str]) -> None:
-        self.session.execute(
-            delete(m.AddOnTier).where(
+        """Limit the add-on to exactly these tiers (through the ORM, so that each link added or
+        removed is in the change audit)."""
+        wanted = dict.fromkeys(self._row(m.Tier, tier_id, "tier").id for tier_id in tier_ids)
+        links = self.session.scalars(
+            select(m.AddOnTier).where(
                 m.AddOnTier.tenant_id == self.tenant_id, m.AddOnTier.add_on_id == add_on_id
             )
-        )
-        for tier_id in dict.fromkeys(tier_ids):
-            tier = self._row(m.Tier, tier_id, "tier")
-            self.session.add(
-                m.AddOnTier(tenant_id=self.tenant_id, add_on_id=add_on_id, tier_id=tier.id)
-            )
+        ).all()
+        for link in links:
+            if link.tier_id not in wanted:
+                self.session.delete(link)
+        kept = {link.tier_id for link in links}
+        for tier_key in wanted:
+            if tier_key not in kept:
+                self.session.add(
+                    m.AddOnTier(tenant_id=self.tenant_id, add_on_id=add_on_id, tier_id=tier_key)
+                )
 
     def create_add_on(self, *, tier_ids: list[str], **fields: Any) -> domain.AddOn:
         row = m.AddOn(tenant_id=self.tenant_id, **fields)
@@ -395,16 +403,21 @@ class CatalogRepository:
         self._changed()
 
     def clear_capacity(self, tier_id: str, start: dt.date, end: dt.date) -> int:
+        """Remove the explicit capacity of these dates (through the ORM, so that each removed day
+        is in the change audit); how many there were."""
         tier = self._row(m.Tier, tier_id, "tier", lock=True)
-        result = self.session.execute(
-            delete(m.Capacity).where(
+        rows = self.session.scalars(
+            select(m.Capacity).where(
                 m.Capacity.tenant_id == self.tenant_id,
                 m.Capacity.tier_id == tier.id,
                 m.Capacity.service_date.between(start, end),
             )
-        )
+        ).all()
+        for row in rows:
+            self.session.delete(row)
+        flush(self.session)
         self._changed()
-        return int(getattr(result, "rowcount", 0) or 0)
+        return len(rows)
 
     # -- blackouts
     def list_blackouts(

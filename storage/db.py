@@ -14,6 +14,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage import audit  # noqa: F401  (registers the change audit on every Session)
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 

@@ -1,18 +1,34 @@
-"""Decision records: one row per rules evaluation, written in the transaction it served."""
+"""Decision records: one row per rules evaluation, written in the transaction it served, each a link
+of its tenant's hash chain.
+
+Chain: records get ``seq`` 1, 2, ... per tenant, ``prev_hash`` (the previous link's hash; 64 zeros
+before the first) and ``hash = sha256(canonical(record))`` where the canonical record is every
+stored field — seq and prev_hash included — as JSON with sorted keys and no whitespace. The head
+(last seq and hash) lives in ``decision_chains``; appending locks it (``SELECT ... FOR UPDATE``) for
+the rest of the writing transaction, so links are never interleaved. Editing, deleting or swapping
+any row breaks a link that ``verify`` finds; a retention purge removes a prefix of the chain and
+records the last removed hash, from where verification continues.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Select, Text, cast, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from pricing.errors import NotFound
 from storage import models as m
 from storage.catalog import as_uuid
+from storage.db import as_utc, insert_new, json_dumps
+
+GENESIS = "0" * 64
 
 
 @dataclass(frozen=True)
@@ -25,7 +41,7 @@ class DecisionRecord:
     ruleset_hash: str
     engine: str
     facts: dict[str, Any]
-    considered: list[dict[str, Any]]
+    considered: list[Any]
     fired: list[str]
     outputs: dict[str, Any]
     context: dict[str, Any]
@@ -33,25 +49,93 @@ class DecisionRecord:
     quote_id: str | None
     booking_id: str | None
     created_at: dt.datetime
+    masked_fields: list[str] = field(default_factory=list)
+    customer_ref: str | None = None
+    seq: int | None = None
+    prev_hash: str | None = None
+    hash: str | None = None
 
 
-def add_decisions(session: Session, records: list[DecisionRecord]) -> None:
+def canonical(record: DecisionRecord) -> bytes:
+    """The bytes a link's hash covers: every field but ``hash``, JSON-normalised as stored."""
+    data = {
+        "tenant_id": record.tenant_id, "id": record.id, "seq": record.seq,
+        "prev_hash": record.prev_hash, "purpose": record.purpose, "kinds": record.kinds,
+        "ruleset_version": record.ruleset_version, "ruleset_hash": record.ruleset_hash,
+        "engine": record.engine, "facts": record.facts, "considered": record.considered,
+        "fired": record.fired, "outputs": record.outputs, "context": record.context,
+        "request_id": record.request_id, "quote_id": record.quote_id,
+        "booking_id": record.booking_id,
+        "created_at": as_utc(record.created_at).isoformat(timespec="microseconds"),
+        "masked_fields": record.masked_fields, "customer_ref": record.customer_ref,
+    }  # fmt: skip
+    normal = json.loads(json_dumps(data))  # Decimals and dates as the JSON columns store them
+    return json.dumps(normal, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def link_hash(record: DecisionRecord) -> str:
+    return hashlib.sha256(canonical(record)).hexdigest()
+
+
+def _head(session: Session, tenant: uuid.UUID) -> m.DecisionChain:
+    """The tenant's chain head, locked until the transaction ends (created on first use)."""
+    head = session.get(m.DecisionChain, tenant, with_for_update=True, populate_existing=True)
+    if head is None:
+        insert_new(
+            session, m.DecisionChain,
+            {"tenant_id": tenant, "seq": 0, "hash": GENESIS, "purged_through_seq": 0,
+             "purged_last_hash": GENESIS, "updated_at": m.utcnow()},
+            ["tenant_id"],
+        )  # fmt: skip
+        head = session.get(m.DecisionChain, tenant, with_for_update=True, populate_existing=True)
+    assert head is not None
+    return head
+
+
+def add_decisions(session: Session, records: list[DecisionRecord]) -> list[DecisionRecord]:
+    """Append records to their tenant's chain in this transaction; the records as linked."""
     if not records:
-        return
+        return []
+    tenant = uuid.UUID(records[0].tenant_id)
+    head = _head(session, tenant)
+    seq, previous = head.seq, head.hash
+    linked = []
+    for record in records:
+        assert record.tenant_id == records[0].tenant_id
+        seq += 1
+        link = replace(record, seq=seq, prev_hash=previous, hash=None)
+        link = replace(link, hash=link_hash(link))
+        previous = link.hash
+        linked.append(link)
     # Core executemany (psycopg pipelines it): no ORM bookkeeping for an append-only log.
+    session.execute(insert(m.Decision.__table__), [_row(r) for r in linked])
     session.execute(
-        insert(m.Decision.__table__),
-        [
-            {
-                "tenant_id": uuid.UUID(r.tenant_id), "id": uuid.UUID(r.id), "purpose": r.purpose,
-                "kinds": r.kinds, "ruleset_version": r.ruleset_version, "ruleset_hash": r.ruleset_hash,
-                "engine": r.engine, "facts": r.facts, "considered": r.considered, "fired": r.fired,
-                "outputs": r.outputs, "context": r.context, "request_id": r.request_id,
-                "quote_id": r.quote_id, "booking_id": uuid.UUID(r.booking_id) if r.booking_id else None,
-                "created_at": r.created_at,
-            }
-            for r in records
-        ],
+        update(m.DecisionChain)
+        .where(m.DecisionChain.tenant_id == tenant)
+        .values(seq=seq, hash=previous, updated_at=m.utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return linked
+
+
+def _row(r: DecisionRecord) -> dict[str, Any]:
+    return {
+        "tenant_id": uuid.UUID(r.tenant_id), "id": uuid.UUID(r.id), "purpose": r.purpose,
+        "kinds": r.kinds, "ruleset_version": r.ruleset_version, "ruleset_hash": r.ruleset_hash,
+        "engine": r.engine, "facts": r.facts, "considered": r.considered, "fired": r.fired,
+        "outputs": r.outputs, "context": r.context, "request_id": r.request_id,
+        "quote_id": r.quote_id, "booking_id": uuid.UUID(r.booking_id) if r.booking_id else None,
+        "created_at": r.created_at, "masked_fields": r.masked_fields,
+        "customer_ref": r.customer_ref, "seq": r.seq, "prev_hash": r.prev_hash, "hash": r.hash,
+    }  # fmt: skip
+
+
+def record_of(row: m.Decision) -> DecisionRecord:
+    return DecisionRecord(
+        str(row.id), str(row.tenant_id), row.purpose, row.kinds, row.ruleset_version, row.ruleset_hash,
+        row.engine, row.facts, row.considered, row.fired, row.outputs, row.context, row.request_id,
+        row.quote_id, str(row.booking_id) if row.booking_id else None, as_utc(row.created_at),
+        list(row.masked_fields or []), row.customer_ref, row.seq, row.prev_hash, row.hash,
     )  # fmt: skip
 
 
@@ -60,8 +144,187 @@ def get_decision(session: Session, tenant_id: str, decision_id: str) -> Decision
     row = session.get(m.Decision, (uuid.UUID(tenant_id), key)) if key else None
     if row is None:
         raise NotFound("decision not found.", code="decision_not_found")
-    return DecisionRecord(
-        str(row.id), str(row.tenant_id), row.purpose, row.kinds, row.ruleset_version, row.ruleset_hash,
-        row.engine, row.facts, row.considered, row.fired, row.outputs, row.context, row.request_id,
-        row.quote_id, str(row.booking_id) if row.booking_id else None, row.created_at,
+    return record_of(row)
+
+
+# ---- search ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecisionFilter:
+    """Search criteria; every one optional (tenant None: all tenants, for operators)."""
+
+    tenant_id: str | None = None
+    purpose: str | None = None
+    kind: str | None = None  # evaluated this decision kind
+    start: dt.datetime | None = None  # created_at >= start
+    end: dt.datetime | None = None  # created_at < end
+    rule_id: str | None = None  # fired this rule
+    outcome: tuple[str, str, Any] | None = None  # (decision kind, output field, value)
+    booking: tuple[str, str] | None = None  # (booking id, its quote id)
+    quote_id: str | None = None
+    request_id: str | None = None
+    customer_ref: str | None = None
+
+
+def _like_literal(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filtered(f: DecisionFilter) -> Select[Any]:
+    d = m.Decision
+    stmt = select(d)
+    if f.tenant_id:
+        stmt = stmt.where(d.tenant_id == uuid.UUID(f.tenant_id))
+    if f.purpose:
+        stmt = stmt.where(d.purpose == f.purpose)
+    if f.start:
+        stmt = stmt.where(d.created_at >= f.start)
+    if f.end:
+        stmt = stmt.where(d.created_at < f.end)
+    if f.kind:
+        stmt = stmt.where(cast(d.kinds, Text).like(f'%"{_like_literal(f.kind)}"%', escape="\\"))
+    if f.rule_id:
+        stmt = stmt.where(cast(d.fired, Text).like(f'%"{_like_literal(f.rule_id)}"%', escape="\\"))
+    if f.outcome:
+        kind, name, value = f.outcome
+        element = d.outputs[kind][name]
+        if isinstance(value, bool):
+            stmt = stmt.where(element.as_boolean() == value)
+        elif isinstance(value, int):
+            stmt = stmt.where(element.as_integer() == value)
+        else:
+            stmt = stmt.where(element.as_string() == str(value))
+    if f.booking:
+        booking_id, quote_id = f.booking
+        either = [d.booking_id == uuid.UUID(booking_id)]
+        if quote_id:
+            either.append(d.quote_id == quote_id)
+        stmt = stmt.where(or_(*either))
+    if f.quote_id:
+        stmt = stmt.where(d.quote_id == f.quote_id)
+    if f.request_id:
+        stmt = stmt.where(d.request_id == f.request_id)
+    if f.customer_ref:
+        stmt = stmt.where(d.customer_ref == f.customer_ref)
+    return stmt
+
+
+def search(
+    session: Session, f: DecisionFilter, offset: int, limit: int
+) -> tuple[list[DecisionRecord], int]:
+    """A page of matching records, newest first, and the number matching."""
+    stmt = _filtered(f)
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = session.scalars(
+        stmt.order_by(m.Decision.created_at.desc(), m.Decision.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return [record_of(r) for r in rows], int(total or 0)
+
+
+def stream(session: Session, f: DecisionFilter, batch: int = 500) -> Iterator[DecisionRecord]:
+    """Every matching record, oldest first, read in batches (keyset on (created_at, id))."""
+    d = m.Decision
+    after: tuple[dt.datetime, uuid.UUID] | None = None
+    while True:
+        stmt = _filtered(f)
+        if after is not None:
+            stmt = stmt.where(
+                or_(d.created_at > after[0], (d.created_at == after[0]) & (d.id > after[1]))
+            )
+        rows = list(session.scalars(stmt.order_by(d.created_at, d.id).limit(batch)))
+        for row in rows:
+            yield record_of(row)
+        if len(rows) < batch:
+            return
+        after = (rows[-1].created_at, rows[-1].id)
+
+
+# ---- the chain: verification and retention -----------------------------------------------------
+
+
+def chain_head(session: Session, tenant_id: str) -> m.DecisionChain | None:
+    return session.get(m.DecisionChain, uuid.UUID(tenant_id))
+
+
+def chain(session: Session, tenant_id: str, batch: int = 1000) -> Iterator[DecisionRecord]:
+    """The tenant's linked records in chain order (seq), read in batches."""
+    d = m.Decision
+    last = 0
+    while True:
+        rows = list(
+            session.scalars(
+                select(d)
+                .where(d.tenant_id == uuid.UUID(tenant_id), d.seq > last)
+                .order_by(d.seq)
+                .limit(batch)
+            )
+        )
+        for row in rows:
+            yield record_of(row)
+        if len(rows) < batch:
+            return
+        last = int(rows[-1].seq or 0)
+
+
+@dataclass(frozen=True)
+class Purge:
+    from_seq: int
+    through_seq: int
+    last_hash: str
+    removed: int
+
+
+def purge_before(
+    session: Session, tenant_id: str, cutoff: dt.datetime, now: dt.datetime
+) -> Purge | None:
+    """Delete the tenant's chain prefix created before ``cutoff`` (up to the first link that is
+    not, so the rest stays one unbroken chain) and record where it ends."""
+    tenant = uuid.UUID(tenant_id)
+    head = _head(session, tenant)
+    d = m.Decision
+    first_kept = session.scalar(
+        select(func.min(d.seq)).where(
+            d.tenant_id == tenant, d.seq.is_not(None), d.created_at >= cutoff
+        )
+    )
+    through = (first_kept - 1) if first_kept is not None else head.seq
+    if through <= head.purged_through_seq:
+        return None
+    last_hash = session.scalar(select(d.hash).where(d.tenant_id == tenant, d.seq == through))
+    assert last_hash is not None, "the chain has a gap; verify it before purging"
+    removed = session.execute(
+        delete(d).where(d.tenant_id == tenant, d.seq.is_not(None), d.seq <= through)
+    ).rowcount  # type: ignore[attr-defined]
+    purge = Purge(head.purged_through_seq + 1, through, last_hash, int(removed or 0))
+    head.purged_through_seq, head.purged_last_hash = through, last_hash
+    session.add(
+        m.DecisionPurge(
+            tenant_id=tenant, id=uuid.uuid4(), from_seq=purge.from_seq, through_seq=through,
+            last_hash=last_hash, removed=purge.removed, cutoff=cutoff, created_at=now,
+        )
     )  # fmt: skip
+    session.flush()
+    return purge
+
+
+def purges(session: Session, tenant_id: str) -> Sequence[m.DecisionPurge]:
+    return session.scalars(
+        select(m.DecisionPurge)
+        .where(m.DecisionPurge.tenant_id == uuid.UUID(tenant_id))
+        .order_by(m.DecisionPurge.through_seq)
+    ).all()
+
+
+def booking_quote(session: Session, tenant_id: str | None, booking_id: str) -> tuple[str, str]:
+    """(booking id, the quote it was made from) of a booking of the tenant (any tenant: None)."""
+    key = as_uuid(booking_id)
+    stmt = select(m.Booking.id, m.Booking.quote_id).where(m.Booking.id == key)
+    if tenant_id:
+        stmt = stmt.where(m.Booking.tenant_id == uuid.UUID(tenant_id))
+    found = session.execute(stmt).first() if key else None
+    if found is None:
+        raise NotFound("booking not found.", code="booking_not_found")
+    return str(found[0]), found[1]

@@ -74,6 +74,8 @@ class Tenant(Base):
     #: date are refunded (transfer reversed; the platform fee too if refund_application_fee).
     refund_window_hours: Mapped[int] = mapped_column(Integer, default=48, server_default="48")
     refund_application_fee: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    #: Decisions older than this many days are purged by ``tierwise purge-decisions`` (None: kept).
+    decision_retention_days: Mapped[int | None] = mapped_column(Integer, default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}  # optimistic locking; the ETag is this version
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -462,13 +464,19 @@ class Booking(Base):
 
 
 class Decision(Base):
-    """One evaluation of a ruleset, written in the transaction of the response it served."""
+    """One evaluation of a ruleset, written in the transaction of the response it served, and a
+    link of its tenant's hash chain: ``hash = sha256(canonical record incl. seq and prev_hash)``.
+    Every index leads with ``tenant_id`` (docs: how it is partitioned by month in production)."""
 
     __tablename__ = "decisions"
     __table_args__ = (
+        UniqueConstraint("tenant_id", "seq"),
         Index("ix_decisions_tenant_created", "tenant_id", "created_at"),
+        Index("ix_decisions_tenant_purpose_created", "tenant_id", "purpose", "created_at"),
         Index("ix_decisions_tenant_quote", "tenant_id", "quote_id"),
         Index("ix_decisions_tenant_request", "tenant_id", "request_id"),
+        Index("ix_decisions_tenant_booking", "tenant_id", "booking_id"),
+        Index("ix_decisions_tenant_customer", "tenant_id", "customer_ref"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
@@ -486,6 +494,66 @@ class Decision(Base):
     request_id: Mapped[str] = mapped_column(String(64), default="")
     quote_id: Mapped[str | None] = mapped_column(String(64), default=None)
     booking_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: JSON pointers of personal data replaced by keyed hashes before the record was stored.
+    masked_fields: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    #: The keyed hash of the customer's e-mail, when one was given (search without clear text).
+    customer_ref: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: Position in the tenant's hash chain (1, 2, ...), the previous link's hash, this link's hash.
+    #: Null only for records written before migration 0009 (outside the chain).
+    seq: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    hash: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class DecisionChain(Base):
+    """The head of a tenant's decision chain (locked while links are appended), and where a purge
+    left its start: verification begins after ``purged_through_seq`` from ``purged_last_hash``."""
+
+    __tablename__ = "decision_chains"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+    purged_through_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    purged_last_hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class DecisionPurge(Base):
+    """One retention purge of a tenant's decisions: the range removed and its last link's hash."""
+
+    __tablename__ = "decision_purges"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    from_seq: Mapped[int] = mapped_column(BigInteger)
+    through_seq: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    removed: Mapped[int] = mapped_column(Integer)
+    cutoff: Mapped[dt.datetime] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AuditChange(Base):
+    """A change to the catalog, rulesets, experiments, keys or tenant settings: who, when, what
+    it was before and after (written in the transaction of the change)."""
+
+    __tablename__ = "audit_changes"
+    __table_args__ = (
+        Index("ix_audit_changes_tenant_created", "tenant_id", "created_at"),
+        Index("ix_audit_changes_tenant_entity", "tenant_id", "entity_type", "entity_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    entity_type: Mapped[str] = mapped_column(String(32))  # segment, tier, ruleset_draft, ...
+    entity_id: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(16))  # create | update | delete
+    actor: Mapped[str] = mapped_column(String(200), default="")
+    request_id: Mapped[str] = mapped_column(String(64), default="")
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

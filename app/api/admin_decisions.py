@@ -5,15 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
-from flask import current_app, g
+from flask import Response, current_app, g, stream_with_context
 from flask.views import MethodView
 
 from app import schemas as s
-from app.api.common import blueprint, services
+from app.api.common import Paging, blueprint, services
 from app.api.storefront import _selection
 from app.auth import current_tenant, require_tenant_admin
 from app.errors import ErrorSchema
-from app.services import activity, offers
+from app.services import activity, audit, offers
 
 blp = blueprint(
     "admin-decisions",
@@ -23,12 +23,60 @@ blp = blueprint(
 )
 
 
+def ndjson(lines) -> Response:
+    return Response(stream_with_context(lines), mimetype="application/x-ndjson")
+
+
+@blp.route("/decisions")
+class Decisions(MethodView):
+    @blp.arguments(s.DecisionSearchSchema, location="query")
+    @blp.response(200, s.DecisionRecordSchema(many=True))
+    @blp.paginate()
+    def get(self, args, pagination_parameters):
+        """Search decisions (newest first): purpose, kind, time range, fired rule, outcome, booking, quote, request, customer"""
+        svc, paging = services(), Paging(pagination_parameters)
+        f = audit.decision_filter(svc.db, svc.offers.masker, current_tenant().id, args)
+        return paging.done(audit.search(svc.db, f, paging.offset, paging.limit))
+
+
+@blp.route("/decisions/export")
+class DecisionExport(MethodView):
+    @blp.arguments(s.DecisionSearchSchema, location="query")
+    @blp.response(200, description="NDJSON: one decision record per line, oldest first")
+    @blp.alt_response(
+        422, schema=ErrorSchema, description="from/to missing or more than 31 days apart"
+    )
+    def get(self, args):
+        """Export the decisions of a time range (at most 31 days) as NDJSON, with the same filters"""
+        svc = services()
+        f = audit.decision_filter(svc.db, svc.offers.masker, current_tenant().id, args)
+        return ndjson(audit.export(svc.db, f))
+
+
+@blp.route("/decisions/verify")
+class VerifyChain(MethodView):
+    @blp.response(200, s.ChainVerificationSchema)
+    def get(self):
+        """Verify the tenant's decision hash chain: the first broken link, if any"""
+        return audit.verify(services().db, current_tenant().id)
+
+
+@blp.route("/decisions/<uuid:decision_id>/replay")
+class Replay(MethodView):
+    @blp.response(200, s.ReplaySchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def post(self, decision_id):
+        """Re-evaluate a decision's input with its recorded ruleset version: identical, or the exact differences"""
+        svc = services()
+        return audit.replay(svc.db, svc.rules, current_tenant(), str(decision_id))
+
+
 @blp.route("/decisions/<uuid:decision_id>")
 class DecisionById(MethodView):
     @blp.response(200, s.DecisionSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def get(self, decision_id):
-        """One decision: input facts, rules considered and fired, outputs, ruleset version"""
+        """Explain one decision: input, every rule considered (matched, why not), fired rules, outputs, ruleset version, the price breakdown it fed, masked fields, its chain link"""
         return activity.decision(services().db, current_tenant(), str(decision_id))
 
 

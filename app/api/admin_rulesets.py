@@ -11,7 +11,7 @@ from app import schemas as s
 from app.api.common import Paging, blueprint, etag, if_match_version, services
 from app.auth import current_tenant, require_tenant_admin
 from app.errors import ErrorSchema
-from app.services import rulesets
+from app.services import audit, rulesets
 
 blp = blueprint(
     "admin-rulesets",
@@ -127,6 +127,18 @@ class SimulateDraft(MethodView):
             data["facts"],
             data.get("kinds"),
             _now(),
+        )
+
+
+@blp.route("/drafts/<uuid:draft_id>/backtest")
+class BacktestDraft(MethodView):
+    @blp.arguments(s.BacktestRequestSchema)
+    @blp.response(200, s.BacktestSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def post(self, data, draft_id):
+        """Run the draft over the recorded decisions of a time range: prices changed, revenue and commission deltas, upgrade flips, largest changes"""
+        return audit.backtest(
+            services().db, current_tenant(), str(draft_id), data["from"], data["to"], data["limit"]
         )
 
 

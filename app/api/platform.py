@@ -1,16 +1,80 @@
-"""Platform operators: tenants."""
+"""Platform operators: tenants, and the audit of every tenant's decisions."""
 
 from __future__ import annotations
 
 from flask.views import MethodView
 
 from app import schemas as s
+from app.api.admin_decisions import ndjson
 from app.api.common import Paging, blueprint, etag, if_match_version, services
 from app.auth import require_platform_admin
 from app.errors import ErrorSchema
-from app.services import checkout, tenants
+from app.services import activity, audit, checkout, tenants
 
-blp = blueprint("platform", "/v1/platform", "Platform operators: tenants.", require_platform_admin)
+blp = blueprint(
+    "platform",
+    "/v1/platform",
+    "Platform operators: tenants and decision audit.",
+    require_platform_admin,
+)
+
+
+@blp.route("/decisions")
+class Decisions(MethodView):
+    @blp.arguments(s.PlatformDecisionSearchSchema, location="query")
+    @blp.response(200, s.DecisionRecordSchema(many=True))
+    @blp.paginate()
+    def get(self, args, pagination_parameters):
+        """Search every tenant's decisions (or one tenant's: tenant_id), with the tenant filters"""
+        svc, paging = services(), Paging(pagination_parameters)
+        f = audit.decision_filter(svc.db, svc.offers.masker, None, args)
+        return paging.done(audit.search(svc.db, f, paging.offset, paging.limit))
+
+
+@blp.route("/decisions/export")
+class DecisionExport(MethodView):
+    @blp.arguments(s.PlatformDecisionSearchSchema, location="query")
+    @blp.response(200, description="NDJSON: one decision record per line, oldest first")
+    @blp.alt_response(
+        422, schema=ErrorSchema, description="from/to missing or more than 31 days apart"
+    )
+    def get(self, args):
+        """Export decisions of a time range (at most 31 days) as NDJSON"""
+        svc = services()
+        return ndjson(
+            audit.export(svc.db, audit.decision_filter(svc.db, svc.offers.masker, None, args))
+        )
+
+
+@blp.route("/tenants/<uuid:tenant_id>/decisions/<uuid:decision_id>")
+class DecisionById(MethodView):
+    @blp.response(200, s.DecisionSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def get(self, tenant_id, decision_id):
+        """Explain one decision of a tenant"""
+        tenant = tenants.get_tenant(services().db, str(tenant_id))
+        return activity.decision(services().db, tenant, str(decision_id))
+
+
+@blp.route("/tenants/<uuid:tenant_id>/decisions/<uuid:decision_id>/replay")
+class Replay(MethodView):
+    @blp.response(200, s.ReplaySchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def post(self, tenant_id, decision_id):
+        """Replay one decision of a tenant with its recorded ruleset version"""
+        svc = services()
+        tenant = tenants.get_tenant(svc.db, str(tenant_id))
+        return audit.replay(svc.db, svc.rules, tenant, str(decision_id))
+
+
+@blp.route("/tenants/<uuid:tenant_id>/decisions/verify")
+class VerifyChain(MethodView):
+    @blp.response(200, s.ChainVerificationSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def get(self, tenant_id):
+        """Verify a tenant's decision hash chain"""
+        tenant = tenants.get_tenant(services().db, str(tenant_id))
+        return audit.verify(services().db, tenant.id)
 
 
 @blp.route("/tenants")

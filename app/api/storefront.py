@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from flask import current_app, g
 from flask.views import MethodView
@@ -42,6 +43,7 @@ def _selection(args, segment: str = "", tier_id=None) -> offers.Selection:
         tier_id=str(tier_id) if tier_id else None,
         visitor_id=args.get("visitor_id", ""),
         upsell_from=str(args["upsell_from_tier_id"]) if args.get("upsell_from_tier_id") else None,
+        customer=args.get("customer"),
     )
 
 
@@ -98,6 +100,7 @@ class UpgradeQuotes(MethodView):
             selection, status = offers.booking_selection(
                 ctx, current_tenant(), str(data["booking_id"])
             )
+            selection = replace(selection, customer=data.get("customer"))
         else:
             selection, status = _selection(data, tier_id=data["tier_id"]), "none"
         return offers.quote_upgrade(

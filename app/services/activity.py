@@ -49,4 +49,5 @@ def decision(db: Database, tenant: domain.Tenant, decision_id: str) -> dict[str,
             "rule_id": rule_id, "kind": rule.kind, "priority": rule.priority, "matched": matched,
             "fired": fired, "why_not": None if matched else explain[rule_id](facts),
         })  # fmt: skip
-    return {**dataclasses.asdict(record), "considered": considered}
+    return {**dataclasses.asdict(record), "considered": considered,
+            "price": record.context.get("price")}  # fmt: skip

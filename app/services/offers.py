@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.privacy import Masker
 from app.quotes import QuoteClaims, QuoteSigner
 from app.rules_runtime import ActiveRuleset, RulesRuntime
 from app.snapshots import SnapshotCache
@@ -31,7 +32,15 @@ from pricing.availability import (
 from pricing.errors import InvalidInput, NotFound
 from pricing.experiment_design import Experiment
 from pricing.money import Money, round_minor
-from pricing.price import Adjustments, Bounds, Commission, Price, price_selection, subtotal_lines
+from pricing.price import (
+    Adjustments,
+    Bounds,
+    Commission,
+    Price,
+    items_of,
+    price_selection,
+    subtotal_lines,
+)
 from rules.outcome import Outcome
 from rules.vocabulary import date_facts
 from storage.availability import DayCounts, day_counts
@@ -53,6 +62,7 @@ class OfferContext:
     snapshots: SnapshotCache
     signer: QuoteSigner
     engine: str
+    masker: Masker
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,7 @@ class Selection:
     tier_id: str | None = None
     visitor_id: str = ""  # the storefront's visitor: experiment assignment (sticky once exposed)
     upsell_from: str | None = None  # quote: accepting the upsell offered on this tier (its id)
+    customer: dict[str, str] | None = None  # quote: e-mail, name, phone (stored masked)
     preview_variant: tuple[str, str] | None = None  # admin preview: (experiment key, variant)
 
 
@@ -160,13 +171,19 @@ class _Run:
         return None
 
     def evaluate(
-        self, purpose: str, facts: dict[str, Any], kinds: Sequence[str], context: dict[str, Any]
-    ) -> tuple[str, Outcome]:
+        self, purpose: str, facts: dict[str, Any], kinds: Sequence[str], context: dict[str, Any],
+        customer: dict[str, str] | None = None,
+    ) -> tuple[DecisionRecord, Outcome]:  # fmt: skip
+        """Evaluate and keep the decision record (its ``context`` dict may still be completed,
+        e.g. with the price, until the records are written)."""
         outcome = self.ctx.rules.evaluate_version(
             self.tenant.id, self.active.version, facts, kinds, explain=False
         )  # the record keeps [id, matched, fired]; reading a decision explains it
         if self.assignment is not None and facts["experiment"]:
-            context = {**context, "assignment": self.assignment.record()}
+            context["assignment"] = self.assignment.record()
+        kept, masked, customer_ref = self.ctx.masker.customer(customer)
+        if kept:
+            context["customer"] = kept
         record = DecisionRecord(
             id=str(uuid.uuid4()), tenant_id=self.tenant.id, purpose=purpose, kinds=list(kinds),
             ruleset_version=self.active.version, ruleset_hash=self.active.content_hash,
@@ -174,9 +191,10 @@ class _Run:
             considered=outcome.considered_rows(),
             fired=list(outcome.fired), outputs=dict(outcome.decisions), context=context,
             request_id=self.request_id, quote_id=None, booking_id=None, created_at=self.now,
+            masked_fields=masked, customer_ref=customer_ref,
         )  # fmt: skip
         self.records.append(record)
-        return record.id, outcome
+        return record, outcome
 
 
 def adjustments(outcome: Outcome) -> Adjustments:
@@ -241,6 +259,15 @@ def _check_date(run: _Run, day: dt.date) -> None:
     if (day - run.today).days > MAX_LEAD_DAYS:
         raise InvalidInput("The service date is too far ahead.", code="date_too_far",
                            details=[{"path": "/query/date", "message": f"At most {MAX_LEAD_DAYS} days ahead."}])  # fmt: skip
+
+
+def _price_record(price: Price) -> dict[str, Any]:
+    """The price a decision fed, as its record keeps it (explain shows it; replay compares it)."""
+    return {
+        "currency": price.currency, "subtotal": price.subtotal, "total": price.total,
+        "platform_fee": price.platform_fee,
+        "lines": [[line.code, str(line.amount), list(line.rules)] for line in price.lines],
+    }  # fmt: skip
 
 
 def _price_view(price: Price) -> dict[str, Any]:
@@ -314,9 +341,15 @@ class _Pricer:
             "service_date": day,
             "guests": self.selection.guests,
             "add_on_ids": [a.id for a in add_ons],
+            "pricing": items_of(tier, self.selection.guests, add_ons).as_json(),
         }
-        decision_id, outcome = self.run.evaluate(purpose, facts, kinds, context)
-        return decision_id, outcome, self.priced(tier, outcome, upsell), availability
+        if upsell is not None:
+            context["upsell_accepted"] = {"percent_off": upsell.get("percent_off", "0"),
+                                          "rules": list(upsell["rules"])}  # fmt: skip
+        record, outcome = self.run.evaluate(purpose, facts, kinds, context, self.selection.customer)
+        price = self.priced(tier, outcome, upsell)
+        context["price"] = _price_record(price)
+        return record.id, outcome, price, availability
 
     def priced(
         self, tier: domain.Tier, outcome: Outcome, upsell: Mapping[str, Any] | None = None

@@ -8,7 +8,6 @@ no tenant-owned id are listed explicitly and must not leak any of B's ids.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import uuid
 
@@ -27,6 +26,11 @@ AROUND_TODAY = {
     "to": (dt.date.today() + dt.timedelta(days=2)).isoformat(),
 }
 ANALYTICS = ("SegmentSelection", "TierConversion", "Upsell", "Revenue")
+#: A change-audit export range around now, so that A's own changes fall inside it.
+RECENT_INSTANTS = {
+    "from": (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).isoformat(),
+    "to": (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat(),
+}
 
 #: Valid bodies/queries, so that a request passes validation and reaches the tenant check.
 REQUESTS: dict[tuple[str, str], dict] = {
@@ -47,6 +51,7 @@ REQUESTS: dict[tuple[str, str], dict] = {
     },
     ("admin-decisions.OffersPreview", "GET"): {"query": {"date": SOON, "guests": 2}},
     ("admin-experiments.ExperimentById", "PATCH"): {"json": {"name": "Hijacked"}, "if_match": True},
+    ("admin-rulesets.BacktestDraft", "POST"): {"json": RECENT_INSTANTS},
 }
 
 #: Routes without a tenant-owned id in the path, and how B's ids are smuggled in instead.
@@ -74,6 +79,8 @@ FOREIGN_IN_BODY = {
         "headers": {"Idempotency-Key": "cross-tenant"},
         "status": 422,
     },
+    # B's booking is not A's: searching A's decisions by it answers 404
+    ("admin-decisions.Decisions", "GET"): lambda b: {"query": {"booking_id": b.booking_id}},
     # B's segment and tier are unknown targets for A (422 unknown_target, nothing created)
     ("admin-experiments.Experiments", "POST"): lambda b: {
         "json": {**experiment_design("stolen"),
@@ -103,6 +110,11 @@ ID_FREE = {
     ("admin-bookings.Bookings", "GET"),
     ("admin-experiments.Experiments", "GET"),
     *((f"admin-analytics.{name}", "GET") for name in ANALYTICS),
+    ("admin-audit.Changes", "GET"),
+    ("admin-audit.ChangeExport", "GET"),
+    ("admin-decisions.Decisions", "GET"),
+    ("admin-decisions.DecisionExport", "GET"),
+    ("admin-decisions.VerifyChain", "GET"),
 }
 ID_FREE_BODIES = {
     ("admin-catalog.Segments", "POST"): {"json": {"key": "own-new", "name": "Own"}},
@@ -123,6 +135,8 @@ ID_FREE_BODIES = {
         }
     },
     **{(f"admin-analytics.{name}", "GET"): {"query": AROUND_TODAY} for name in ANALYTICS},
+    ("admin-audit.ChangeExport", "GET"): {"query": RECENT_INSTANTS},
+    ("admin-decisions.DecisionExport", "GET"): {"query": RECENT_INSTANTS},
 }
 B_ONLY_VERSION = 4  # tenant B publishes versions 2..4; tenant A only has version 1
 
@@ -171,6 +185,7 @@ def foreign_ids(client, b, db) -> dict[str, str]:
             service_date=dt.date.fromisoformat(SOON), guests=2, add_on_ids=[], currency="EUR",
             total_minor=1000, platform_fee_minor=100,
         )  # fmt: skip
+    b.booking_id = booking.id
     return {
         "booking_id": booking.id,
         "decision_id": quote.get_json()["decision_ids"][0],
@@ -238,7 +253,7 @@ def test_every_tenant_route_answers_404_for_another_tenants_ids(
                 client, method, rule.rule, headers_for(tenant_a, rule), ID_FREE_BODIES.get(key, {})
             )
             assert response.status_code in (200, 201, 202), (key, response.get_json())
-            leaked = b_ids & set(re.findall(r"[0-9a-f-]{36}", json.dumps(response.get_json())))
+            leaked = b_ids & set(re.findall(r"[0-9a-f-]{36}", response.get_data(as_text=True)))
             assert not leaked, (key, leaked)
             checked += 1
         elif not rule.arguments and key not in FOREIGN_IN_BODY:

@@ -673,7 +673,13 @@ def test_each_offer_decision_is_stored_and_explained(client, db, tenant_a, tenan
     }  # fmt: skip
     assert decision["context"] == {
         "tier_id": fx.tiers[0].id, "service_date": day.isoformat(), "guests": 2, "add_on_ids": [],
+        "pricing": {"currency": "EUR", "tier_name": "Essential", "base": 10000, "per_guest": 1000,
+                    "guests": 2, "add_ons": [], "floor": None, "ceiling": None},
+        "price": {"currency": "EUR", "subtotal": 12000, "total": 12000, "platform_fee": 1200,
+                  "lines": [["base", "10000", []], ["guests", "2000", []]]},
     }  # fmt: skip
+    assert decision["price"] == decision["context"]["price"]
+    assert decision["masked_fields"] == [] and decision["customer_ref"] is None
     assert decision["quote_id"] is None
 
     # The Ultimate's decision: no upsell fired, upsell output "none".

@@ -39,7 +39,7 @@ def test_create_get_and_list(client, db, platform_headers):
     assert created == {
         "id": created["id"], "slug": "acme", "name": "Acme", "currency": "JPY",
         "time_zone": "Asia/Tokyo", "status": "active", "default_capacity": 0, "version": 1,
-        "refund_window_hours": 48, "refund_application_fee": True,
+        "refund_window_hours": 48, "refund_application_fee": True, "decision_retention_days": None,
     }  # fmt: skip
 
     fetched = client.get(f"{TENANTS}/{created['id']}", headers=platform_headers)

@@ -1,0 +1,84 @@
+"""The change audit: who changed the catalog, rulesets, experiments, API keys or tenant settings,
+when, and what it was before and after. Tenant admins and analysts read their own tenant's
+changes (``/v1/admin``); platform admins every tenant's (``/v1/platform``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from flask import Response
+from flask.views import MethodView
+
+from app import schemas_audit as s
+from app.api.common import Paging, blueprint, services
+from app.auth import current_tenant, require_platform_admin, require_tenant_admin
+from app.errors import ErrorSchema
+from app.services import changes
+
+blp = blueprint(
+    "admin-audit",
+    "/v1/admin",
+    "Tenant admin: the change audit of the tenant's configuration.",
+    require_tenant_admin,
+)
+platform = blueprint(
+    "platform-audit",
+    "/v1/platform",
+    "Platform operators: the change audit of every tenant's configuration.",
+    require_platform_admin,
+)
+
+NDJSON = "application/x-ndjson"
+EXPORTED = "NDJSON: one change per line (the fields of a listed change), oldest first"
+EXPORT_REFUSED = "from/to missing, to not after from, or more than 31 days apart"
+
+
+def ndjson(lines: Iterator[str]) -> Response:
+    return Response(lines, mimetype=NDJSON)
+
+
+@blp.route("/audit/changes")
+class Changes(MethodView):
+    @blp.arguments(s.ChangeQuerySchema, location="query")
+    @blp.response(200, s.ChangeSchema(many=True))
+    @blp.alt_response(422, schema=ErrorSchema, description="Unknown or malformed filter")
+    @blp.paginate()
+    def get(self, args, pagination_parameters):
+        """Search the tenant's configuration changes, newest first: entity, action, actor, request, time range"""
+        paging = Paging(pagination_parameters)
+        query = changes.change_query(current_tenant().id, args)
+        return paging.done(changes.search(services().db, query, paging.offset, paging.limit))
+
+
+@blp.route("/audit/changes/export")
+class ChangeExport(MethodView):
+    @blp.arguments(s.ChangeExportQuerySchema, location="query")
+    @blp.response(200, s.ChangeSchema, description=EXPORTED, content_type=NDJSON)
+    @blp.alt_response(422, schema=ErrorSchema, description=EXPORT_REFUSED)
+    def get(self, args):
+        """Export the tenant's changes of a time range (at most 31 days) as NDJSON, with the same filters"""
+        query = changes.change_query(current_tenant().id, args)
+        return ndjson(changes.export(services().db, query))
+
+
+@platform.route("/audit/changes")
+class PlatformChanges(MethodView):
+    @platform.arguments(s.PlatformChangeQuerySchema, location="query")
+    @platform.response(200, s.ChangeSchema(many=True))
+    @platform.alt_response(422, schema=ErrorSchema, description="Unknown or malformed filter")
+    @platform.paginate()
+    def get(self, args, pagination_parameters):
+        """Search every tenant's configuration changes (or one tenant's: tenant_id), newest first"""
+        paging = Paging(pagination_parameters)
+        query = changes.change_query(None, args)
+        return paging.done(changes.search(services().db, query, paging.offset, paging.limit))
+
+
+@platform.route("/audit/changes/export")
+class PlatformChangeExport(MethodView):
+    @platform.arguments(s.PlatformChangeExportQuerySchema, location="query")
+    @platform.response(200, s.ChangeSchema, description=EXPORTED, content_type=NDJSON)
+    @platform.alt_response(422, schema=ErrorSchema, description=EXPORT_REFUSED)
+    def get(self, args):
+        """Export every tenant's changes (or one tenant's) of a time range as NDJSON"""
+        return ndjson(changes.export(services().db, changes.change_query(None, args)))

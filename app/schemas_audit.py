@@ -1,0 +1,83 @@
+"""Query and response schemas of the change audit (written by hand, like ``app.schemas``).
+
+Unlike other query strings, an unknown query parameter is refused (422 at ``/query/<name>``): a
+misspelt filter of an audit search must not silently answer every change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields, validate, validates_schema
+
+from storage.audit import ACTIONS, ENTITY_TYPES
+
+
+class _KnownParameters(ma.Schema):
+    #: Query parameters read by something else (flask-smorest's pagination).
+    EXTRA: tuple[str, ...] = ()
+
+    @validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _refuse_unknown(self, _data: Any, original: Any, **_kwargs: Any) -> None:
+        known = {f.data_key or name for name, f in self.fields.items()} | set(self.EXTRA)
+        unknown = sorted(set(original) - known)
+        if unknown:
+            raise ma.ValidationError({name: ["Unknown field."] for name in unknown})
+
+
+class ChangeExportQuerySchema(_KnownParameters):
+    entity_type = fields.String(validate=validate.OneOf(ENTITY_TYPES))
+    entity_id = fields.String(
+        validate=validate.Length(min=1, max=128),
+        metadata={
+            "description": "The entity's id; composite keys joined by ':' (capacity: tier_id:date)"
+        },
+    )
+    action = fields.String(validate=validate.OneOf(ACTIONS))
+    actor = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "<role>:<subject> as authenticated, 'cli' or 'system'"},
+    )
+    request_id = fields.String(validate=validate.Length(min=1, max=64))
+    from_ = fields.AwareDateTime(
+        data_key="from", attribute="from", required=True,
+        metadata={"description": "created_at >= from"},
+    )  # fmt: skip
+    to = fields.AwareDateTime(
+        required=True, metadata={"description": "created_at < to; at most 31 days after from"}
+    )
+
+
+class ChangeQuerySchema(ChangeExportQuerySchema):
+    EXTRA = ("page", "page_size")
+    from_ = fields.AwareDateTime(
+        data_key="from", attribute="from", metadata={"description": "created_at >= from"}
+    )
+    to = fields.AwareDateTime(metadata={"description": "created_at < to"})
+
+
+class PlatformChangeExportQuerySchema(ChangeExportQuerySchema):
+    tenant_id = fields.UUID()
+
+
+class PlatformChangeQuerySchema(ChangeQuerySchema):
+    tenant_id = fields.UUID()
+
+
+class ChangeSchema(ma.Schema):
+    id = fields.String()
+    tenant_id = fields.String()
+    entity_type = fields.String(metadata={"description": f"One of {', '.join(ENTITY_TYPES)}"})
+    entity_id = fields.String()
+    action = fields.String(metadata={"description": "create | update | delete"})
+    actor = fields.String()
+    request_id = fields.String(metadata={"description": "X-Request-Id of the change's request"})
+    before = fields.Dict(
+        allow_none=True,
+        metadata={"description": "update: the changed columns as they were; delete: every column"},
+    )
+    after = fields.Dict(
+        allow_none=True,
+        metadata={"description": "create: every column; update: the changed columns as they are"},
+    )
+    created_at = fields.DateTime()

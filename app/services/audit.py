@@ -1,0 +1,282 @@
+"""Operator audit of rule decisions: search and export, replay, chain verification, backtests of
+draft rulesets over recorded decisions, and retention purges that keep the chain verifiable."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import heapq
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+from app.privacy import Masker
+from app.rules_runtime import RulesRuntime
+from app.services.offers import PRICE_KINDS, _price_record, adjustments
+from app.services.rulesets import parse_or_422
+from pricing import catalog as domain
+from pricing.errors import InvalidInput
+from pricing.price import PricedItems, price_items
+from rules.documents import json_diff
+from rules.engine import compile_program, evaluate
+from rules.outcome import Outcome
+from storage import decisions as store
+from storage.catalog import Page
+from storage.db import Database, json_dumps
+from storage.rulesets import RulesetRepository
+from storage.tenants import get_tenant, list_tenants
+
+MAX_EXPORT_DAYS = 31
+MAX_BACKTEST_DECISIONS = 50_000
+LARGEST = 10
+
+
+def _normal(value: Any) -> Any:
+    """As the JSON columns store it (Decimals and dates as strings, tuples as lists)."""
+    return json.loads(json_dumps(value))
+
+
+def _parse_value(text: str) -> Any:
+    if text in ("true", "false"):
+        return text == "true"
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def decision_filter(
+    db: Database, masker: Masker, tenant_id: str | None, args: dict[str, Any]
+) -> store.DecisionFilter:
+    """Query arguments -> a filter (outcome ``kind.field=value``; booking by id, incl. its quote)."""
+    outcome = None
+    if args.get("outcome"):
+        path, _, value = args["outcome"].partition("=")
+        kind, _, name = path.partition(".")
+        if not (kind and name and value):
+            raise InvalidInput(
+                "outcome is <kind>.<field>=<value>, e.g. upgrade.allow=false.",
+                code="validation_error",
+                details=[{"path": "/query/outcome", "message": "Not <kind>.<field>=<value>."}],
+            )
+        outcome = (kind, name, _parse_value(value))
+    booking = None
+    if args.get("booking_id"):
+        with db.read() as session:
+            booking = store.booking_quote(session, tenant_id, str(args["booking_id"]))
+    return store.DecisionFilter(
+        tenant_id=tenant_id or (str(args["tenant_id"]) if args.get("tenant_id") else None),
+        purpose=args.get("purpose"), kind=args.get("kind"), start=args.get("from"),
+        end=args.get("to"), rule_id=args.get("rule_id"), outcome=outcome, booking=booking,
+        quote_id=args.get("quote_id"), request_id=args.get("request_id"),
+        customer_ref=masker.ref(args["customer_email"]) if args.get("customer_email") else None,
+    )  # fmt: skip
+
+
+def view(record: store.DecisionRecord) -> dict[str, Any]:
+    return dataclasses.asdict(record)
+
+
+def search(db: Database, f: store.DecisionFilter, offset: int, limit: int) -> Page[dict[str, Any]]:
+    with db.read() as session:
+        records, total = store.search(session, f, offset, limit)
+    return Page([view(r) for r in records], total)
+
+
+def export(db: Database, f: store.DecisionFilter) -> Iterator[str]:
+    """NDJSON lines of every matching decision, oldest first (a bounded time range)."""
+    if f.start is None or f.end is None or f.end <= f.start:
+        raise InvalidInput(
+            "An export needs from < to.", code="validation_error",
+            details=[{"path": "/query/to", "message": "Give from and to, to after from."}],
+        )  # fmt: skip
+    if f.end - f.start > dt.timedelta(days=MAX_EXPORT_DAYS):
+        raise InvalidInput(
+            f"An export spans at most {MAX_EXPORT_DAYS} days.", code="validation_error",
+            details=[{"path": "/query/to", "message": f"At most {MAX_EXPORT_DAYS} days after from."}],
+        )  # fmt: skip
+
+    def lines() -> Iterator[str]:
+        with db.read() as session:
+            for record in store.stream(session, f):
+                yield json_dumps(view(record)) + "\n"
+
+    return lines()
+
+
+# ---- replay --------------------------------------------------------------------------------------
+
+
+def _repriced(record: store.DecisionRecord, outcome: Outcome) -> dict[str, Any] | None:
+    """The price the record's items get under ``outcome`` (None when it fed no price)."""
+    context = record.context
+    if "pricing" not in context or not set(PRICE_KINDS) <= set(record.kinds):
+        return None
+    terms = adjustments(outcome)
+    accepted = context.get("upsell_accepted")
+    if accepted:
+        terms = replace(terms, upsell_percent=Decimal(str(accepted["percent_off"])),
+                        upsell_rules=tuple(accepted["rules"]))  # fmt: skip
+    return _price_record(price_items(PricedItems.from_json(context["pricing"]), terms))
+
+
+def replay(
+    db: Database, runtime: RulesRuntime, tenant: domain.Tenant, decision_id: str
+) -> dict[str, Any]:
+    """Evaluate the stored input again with the recorded ruleset version; identical, or where
+    the outputs, fired rules, rules considered or the price differ."""
+    with db.read() as session:
+        record = store.get_decision(session, tenant.id, decision_id)
+        version = RulesetRepository(session, tenant.id).version(record.ruleset_version)
+    outcome = runtime.evaluate_version(
+        tenant.id, record.ruleset_version, record.facts, record.kinds, explain=False
+    )
+    recorded: dict[str, Any] = {
+        "ruleset_hash": record.ruleset_hash, "outputs": record.outputs, "fired": record.fired,
+        "considered": record.considered,
+    }  # fmt: skip
+    replayed: dict[str, Any] = {
+        "ruleset_hash": version.content_hash, "outputs": dict(outcome.decisions),
+        "fired": list(outcome.fired), "considered": outcome.considered_rows(),
+    }  # fmt: skip
+    price = _repriced(record, outcome)
+    if price is not None:
+        recorded["price"], replayed["price"] = record.context.get("price"), price
+    differences = json_diff(_normal(recorded), _normal(replayed))
+    return {
+        "decision_id": record.id, "ruleset_version": record.ruleset_version,
+        "engine": runtime.engine, "identical": not differences, "differences": differences,
+        "replayed": _normal(replayed),
+    }  # fmt: skip
+
+
+# ---- the chain -----------------------------------------------------------------------------------
+
+
+def verify(db: Database, tenant_id: str) -> dict[str, Any]:
+    """Walk the tenant's chain from where the last purge left it: the first broken link, if any
+    (``missing_link``: a link deleted or re-numbered; ``prev_hash_mismatch``: links reordered or
+    replaced; ``hash_mismatch``: a record edited; ``head_mismatch``: the newest links removed)."""
+    with db.read() as session:
+        head = store.chain_head(session, tenant_id)
+        if head is None:
+            return {"tenant_id": tenant_id, "valid": True, "checked": 0, "head_seq": 0,
+                    "purged_through_seq": 0, "broken": None}  # fmt: skip
+        head_seq, head_hash = head.seq, head.hash
+        expected, previous, checked = head.purged_through_seq + 1, head.purged_last_hash, 0
+        broken = None
+        for record in store.chain(session, tenant_id):
+            if record.seq is None or record.seq > head_seq:
+                break
+            problem = (
+                "missing_link" if record.seq != expected
+                else "prev_hash_mismatch" if record.prev_hash != previous
+                else "hash_mismatch" if store.link_hash(record) != record.hash
+                else None
+            )  # fmt: skip
+            if problem:
+                broken = {"seq": expected, "decision_id": record.id if problem != "missing_link"
+                          else None, "found_seq": record.seq, "reason": problem}  # fmt: skip
+                break
+            previous, expected, checked = record.hash, expected + 1, checked + 1
+        if broken is None and (expected - 1 != head_seq or previous != head_hash):
+            broken = {"seq": expected, "decision_id": None, "found_seq": None,
+                      "reason": "head_mismatch"}  # fmt: skip
+        return {
+            "tenant_id": tenant_id, "valid": broken is None, "checked": checked,
+            "head_seq": head_seq, "purged_through_seq": head.purged_through_seq, "broken": broken,
+        }  # fmt: skip
+
+
+def purge(db: Database, tenant_id: str, retention_days: int, now: dt.datetime) -> dict[str, Any]:
+    cutoff = now - dt.timedelta(days=retention_days)
+    with db.transaction() as session:
+        done = store.purge_before(session, tenant_id, cutoff, now)
+    return {"tenant_id": tenant_id, "cutoff": cutoff, **(dataclasses.asdict(done) if done else
+            {"from_seq": None, "through_seq": None, "last_hash": None, "removed": 0})}  # fmt: skip
+
+
+def purge_expired(db: Database, tenant_ref: str | None, now: dt.datetime) -> list[dict[str, Any]]:
+    """Purge every tenant with a retention (or the one named) as of ``now``."""
+    with db.read() as session:
+        chosen = (
+            [get_tenant(session, tenant_ref)]
+            if tenant_ref
+            else list_tenants(session, offset=0, limit=1_000_000).items
+        )
+    return [
+        purge(db, t.id, t.decision_retention_days, now)
+        for t in chosen
+        if t.decision_retention_days is not None
+    ]
+
+
+# ---- backtest ------------------------------------------------------------------------------------
+
+
+def backtest(
+    db: Database, tenant: domain.Tenant, draft_id: str, start: dt.datetime, end: dt.datetime,
+    limit: int = MAX_BACKTEST_DECISIONS,
+) -> dict[str, Any]:  # fmt: skip
+    """Run a draft (reference evaluator, a dry run) over the recorded decisions of a time range:
+    outputs changed, prices changed with revenue and commission deltas (new - recorded, minor
+    units, per purpose too), upgrade allow/deny flips, and the largest price changes."""
+    if end <= start:
+        raise InvalidInput("to must be after from.", code="validation_error",
+                           details=[{"path": "/json/to", "message": "After from."}])  # fmt: skip
+    with db.read() as session:
+        document = RulesetRepository(session, tenant.id).draft(draft_id).document
+    program = compile_program(parse_or_422(document), engine="reference", name="backtest")
+    totals = {"compared": 0, "changed": 0, "revenue_delta": 0, "commission_delta": 0}
+    by_purpose: dict[str, dict[str, int]] = {}
+    upgrades = {"compared": 0, "now_allowed": 0, "now_denied": 0}
+    largest: list[tuple[int, str, dict[str, Any]]] = []
+    evaluated = outputs_changed = 0
+    truncated = False
+    with db.read() as session:
+        for record in store.stream(session, store.DecisionFilter(tenant.id, start=start, end=end)):
+            if evaluated >= limit:
+                truncated = True
+                break
+            evaluated += 1
+            outcome = evaluate(program, record.facts, record.kinds, explain=False)
+            outputs_changed += _normal(dict(outcome.decisions)) != _normal(record.outputs)
+            if "upgrade" in record.kinds:
+                before, after = (
+                    record.outputs["upgrade"]["allow"],
+                    outcome.decisions["upgrade"]["allow"],
+                )
+                upgrades["compared"] += 1
+                upgrades["now_allowed"] += (not before) and after
+                upgrades["now_denied"] += before and not after
+            price = _repriced(record, outcome)
+            if price is None or "price" not in record.context:
+                continue
+            old = record.context["price"]
+            delta, fee_delta = (
+                price["total"] - old["total"],
+                price["platform_fee"] - old["platform_fee"],
+            )
+            for bucket in (totals, by_purpose.setdefault(record.purpose, dict.fromkeys(totals, 0))):
+                bucket["compared"] += 1
+                bucket["changed"] += delta != 0
+                bucket["revenue_delta"] += delta
+                bucket["commission_delta"] += fee_delta
+            if delta:
+                change = {"decision_id": record.id, "purpose": record.purpose,
+                          "created_at": record.created_at, "old_total": old["total"],
+                          "new_total": price["total"], "delta": delta,
+                          "commission_delta": fee_delta}  # fmt: skip
+                item = (abs(delta), record.id, change)
+                if len(largest) < LARGEST:
+                    heapq.heappush(largest, item)
+                else:
+                    heapq.heappushpop(largest, item)
+    return {
+        "draft_id": draft_id, "from": start, "to": end, "currency": tenant.currency,
+        "evaluated": evaluated, "truncated": truncated, "outputs_changed": outputs_changed,
+        "prices": {**totals, "by_purpose": by_purpose}, "upgrades": upgrades,
+        "largest_changes": [c for _, _, c in sorted(largest, key=lambda x: (-x[0], x[1]))],
+    }  # fmt: skip

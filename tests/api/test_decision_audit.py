@@ -1,0 +1,405 @@
+"""Operator audit of rule decisions through the HTTP API on PostgreSQL: search and export, explain,
+masking of personal data, replay, the hash chain (verify after edits, deletes, swaps), backtests
+of a draft against hand-computed deltas, and retention purges that keep the chain verifiable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+import zoneinfo
+
+import pytest
+from sqlalchemy import delete, select, text, update
+
+from app.services import audit, rulesets
+from rules.defaults import DEFAULT_RULESET
+from storage import models as m
+
+BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
+D = "/v1/admin/decisions"
+
+
+def plain_day(min_lead: int = 10) -> dt.date:
+    """A Monday–Friday outside July/August, at least ``min_lead`` days ahead: the default rules
+    change no price (multiplier 1, no discount); commission 10 %."""
+    day = dt.datetime.now(BERLIN).date() + dt.timedelta(days=min_lead)
+    while day.isoweekday() >= 6 or day.month in (7, 8):
+        day += dt.timedelta(days=1)
+    return day
+
+
+def ok(response, status=200):
+    assert response.status_code == status, response.get_json()
+    return response.get_json()
+
+
+def quote(client, fx, tier, guests=2, **extra) -> dict:
+    body = {"tier_id": tier.id, "date": plain_day().isoformat(), "guests": guests, **extra}
+    return ok(client.post("/v1/storefront/quotes", headers=fx.storefront, json=body), 201)
+
+
+def upgrade_quote(client, fx, source, target, guests=2) -> dict:
+    body = {"tier_id": source.id, "to_tier_id": target.id, "date": plain_day().isoformat(),
+            "guests": guests}  # fmt: skip
+    return ok(client.post("/v1/storefront/upgrade-quotes", headers=fx.storefront, json=body))
+
+
+def offers(client, fx) -> dict:
+    return ok(client.get(f"/v1/storefront/segments/{fx.segment.key}/offers",
+                         headers=fx.storefront,
+                         query_string={"date": plain_day().isoformat(), "guests": 2}))  # fmt: skip
+
+
+def search(client, fx, headers=None, **query) -> list[dict]:
+    return ok(client.get(D, headers=headers or fx.admin, query_string=query))
+
+
+def verify(client, fx) -> dict:
+    return ok(client.get(f"{D}/verify", headers=fx.admin))
+
+
+def decision_row(db, decision_id: str) -> m.Decision:
+    with db.transaction() as s:
+        row = s.scalar(select(m.Decision).where(m.Decision.id == uuid.UUID(decision_id)))
+        assert row is not None
+        return row
+
+
+def execute(db, statement) -> None:
+    with db.transaction() as s:
+        s.execute(statement)
+
+
+# ---- search, export, explain -----------------------------------------------------------------
+
+
+def test_search_by_purpose_kind_rule_outcome_quote_request_and_time(client, db, tenant_a, tenant_b):
+    fx = tenant_a
+    before = dt.datetime.now(dt.UTC)
+    shown = offers(client, fx)
+    quoted = quote(client, fx, fx.tiers[0])
+    denied = upgrade_quote(client, fx, fx.tiers[2], fx.tiers[0])  # a downgrade: the rules decide
+    offers(client, tenant_b)  # another tenant's decisions never show
+
+    everything = search(client, fx)
+    ids = {d["id"] for d in everything}
+    assert ids == {*shown["decision_ids"], *quoted["decision_ids"], *denied["decision_ids"]}
+    assert [d["created_at"] for d in everything] == sorted(
+        (d["created_at"] for d in everything), reverse=True
+    )
+    assert {d["id"] for d in search(client, fx, purpose="quote")} == set(quoted["decision_ids"])
+    assert {d["id"] for d in search(client, fx, kind="upgrade")} == {denied["decision_id"]}
+    assert {d["id"] for d in search(client, fx, rule_id="commission-standard")} == ids
+    assert {d["id"] for d in search(client, fx, rule_id="upsell-next-tier")} == {
+        o["decision_id"] for o in shown["offers"] if o["tier"]["level"] < 3
+    }
+    outcome = "upgrade.allow=" + ("true" if denied["allowed"] else "false")
+    assert {d["id"] for d in search(client, fx, outcome=outcome)} == {denied["decision_id"]}
+    assert (
+        search(client, fx, outcome="upgrade.allow=" + ("false" if denied["allowed"] else "true"))
+        == []
+    )
+    assert {d["id"] for d in search(client, fx, quote_id=quoted["quote_id"])} == set(
+        quoted["decision_ids"]
+    )
+    one = everything[0]
+    assert {d["id"] for d in search(client, fx, request_id=one["request_id"])} >= {one["id"]}
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)).isoformat()
+    assert search(client, fx, **{"from": later}) == []
+    assert len(search(client, fx, **{"from": before.isoformat(), "to": later})) == len(ids)
+
+    page = client.get(D, headers=fx.analyst, query_string={"page": 1, "page_size": 2})
+    assert page.status_code == 200 and len(page.get_json()) == 2
+    assert json.loads(page.headers["X-Pagination"])["total"] == len(ids)
+
+
+def test_search_by_booking_finds_the_decisions_of_its_quote(stripe_client, db, tenant_a):
+    client, fx = stripe_client, tenant_a
+    quoted = quote(client, fx, fx.tiers[1])
+    started = ok(client.post(
+        "/v1/storefront/checkouts", headers={**fx.storefront, "Idempotency-Key": uuid.uuid4().hex},
+        json={"quote_token": quoted["token"], "customer": {"email": "ana@example.com"}}), 201)  # fmt: skip
+    found = search(client, fx, booking_id=started["booking_id"])
+    assert {d["id"] for d in found} == set(quoted["decision_ids"])
+    missing = client.get(D, headers=fx.admin, query_string={"booking_id": str(uuid.uuid4())})
+    assert missing.status_code == 404
+
+
+def test_bad_search_arguments_are_422(client, tenant_a):
+    for query in ({"purpose": "nope"}, {"kind": "x"}, {"from": "yesterday"},
+                  {"outcome": "no-equals"}, {"customer_email": "not-an-email"}):  # fmt: skip
+        response = client.get(D, headers=tenant_a.admin, query_string=query)
+        assert response.status_code == 422, (query, response.get_json())
+        assert response.get_json()["error"]["details"], query
+
+
+def test_export_is_ndjson_of_the_range_and_bounded(client, tenant_a):
+    fx = tenant_a
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    shown = offers(client, fx)
+    end = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+    response = client.get(f"{D}/export", headers=fx.analyst,
+                          query_string={"from": start.isoformat(), "to": end.isoformat()})  # fmt: skip
+    assert response.status_code == 200
+    assert response.mimetype == "application/x-ndjson"
+    lines = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
+    assert [r["id"] for r in lines] == [d["id"] for d in reversed(search(client, fx))]
+    assert {r["id"] for r in lines} == set(shown["decision_ids"])
+    assert all(r["hash"] and r["seq"] for r in lines)
+    too_long = client.get(f"{D}/export", headers=fx.admin, query_string={
+        "from": start.isoformat(), "to": (start + dt.timedelta(days=32)).isoformat()})  # fmt: skip
+    assert too_long.status_code == 422
+    assert client.get(f"{D}/export", headers=fx.admin).status_code == 422
+
+
+def test_explain_shows_every_rule_why_not_and_the_price_it_fed(client, tenant_a):
+    fx = tenant_a
+    shown = offers(client, fx)
+    offer = shown["offers"][0]
+    body = ok(client.get(f"{D}/{offer['decision_id']}", headers=fx.analyst))
+    assert body["ruleset_version"] == shown["ruleset"]["version"]
+    assert {"rule_id", "kind", "priority", "matched", "fired", "why_not"} <= set(
+        body["considered"][0]
+    )
+    unmatched = [c for c in body["considered"] if not c["matched"]]
+    assert unmatched and all(c["why_not"] for c in unmatched)
+    assert body["price"]["total"] == offer["price"]["total"]
+    assert [line[0] for line in body["price"]["lines"]] == [
+        line["code"] for line in offer["price"]["lines"]
+    ]
+    assert body["context"]["pricing"]["base"] == fx.tiers[0].base_price.amount
+    assert (body["seq"], len(body["hash"]), len(body["prev_hash"])) == (body["seq"], 64, 64)
+
+
+def test_operators_search_every_tenant_and_read_any_decision(
+    client, tenant_a, tenant_b, platform_headers
+):
+    a, b = offers(client, tenant_a), offers(client, tenant_b)
+    found = ok(client.get("/v1/platform/decisions", headers=platform_headers,
+                          query_string={"page_size": 100}))  # fmt: skip
+    assert set(a["decision_ids"]) | set(b["decision_ids"]) <= {d["id"] for d in found}
+    only_b = ok(client.get("/v1/platform/decisions", headers=platform_headers,
+                           query_string={"tenant_id": tenant_b.tenant.id}))  # fmt: skip
+    assert {d["id"] for d in only_b} == set(b["decision_ids"])
+    one = ok(client.get(
+        f"/v1/platform/tenants/{tenant_a.tenant.id}/decisions/{a['decision_ids'][0]}",
+        headers=platform_headers))  # fmt: skip
+    assert one["id"] == a["decision_ids"][0]
+    wrong_tenant = client.get(
+        f"/v1/platform/tenants/{tenant_b.tenant.id}/decisions/{a['decision_ids'][0]}",
+        headers=platform_headers)  # fmt: skip
+    assert wrong_tenant.status_code == 404
+    # Tenant admins reach only their own tenant's decisions.
+    assert client.get(f"{D}/{b['decision_ids'][0]}", headers=tenant_a.admin).status_code == 404
+    assert client.get("/v1/platform/decisions", headers=tenant_a.admin).status_code == 403
+
+
+# ---- masking -----------------------------------------------------------------------------------
+
+
+def test_personal_data_is_masked_and_searchable_by_keyed_hash(client, db, tenant_a):
+    fx = tenant_a
+    customer = {"email": "Ana.Lima@Example.com", "name": "Ana Lima", "phone": "+49 30 1234567"}
+    quoted = quote(client, fx, fx.tiers[0], customer=customer)
+    row = decision_row(db, quoted["decision_ids"][0])
+    with db.transaction() as s:
+        raw = s.execute(
+            text("SELECT CAST(decisions AS text) FROM decisions WHERE id = :id"),
+            {"id": uuid.UUID(quoted["decision_ids"][0])},
+        ).scalar_one()
+    for clear in ("Ana", "Lima", "example.com", "1234567"):
+        assert clear.lower() not in raw.lower(), clear
+    assert row.masked_fields == ["/context/customer/email", "/context/customer/name",
+                                 "/context/customer/phone"]  # fmt: skip
+    assert all(v.startswith("pii:") for v in row.context["customer"].values())
+    found = search(client, fx, customer_email="ana.lima@example.com")  # case-insensitive e-mail
+    assert [d["id"] for d in found] == quoted["decision_ids"]
+    assert search(client, fx, customer_email="someone@example.com") == []
+
+
+# ---- replay ------------------------------------------------------------------------------------
+
+
+def test_replay_of_an_unchanged_decision_is_identical_even_after_a_new_version(
+    app, client, tenant_a
+):
+    fx = tenant_a
+    quoted = quote(client, fx, fx.tiers[1])
+    svc = app.extensions["tierwise"]
+    hotter = {**DEFAULT_RULESET, "rules": [*DEFAULT_RULESET["rules"], {
+        "id": "everything-up", "kind": "season", "priority": 500, "then": {"multiplier": "1.5"}}]}  # fmt: skip
+    rulesets.publish_document(svc.db, svc.rules, fx.tenant.id, hotter, "test", "", None,
+                              dt.datetime.now(dt.UTC))  # fmt: skip
+    assert quote(client, fx, fx.tiers[1])["price"]["total"] != quoted["price"]["total"]
+    replayed = ok(client.post(f"{D}/{quoted['decision_ids'][0]}/replay", headers=fx.admin))
+    assert replayed["identical"] is True and replayed["differences"] == []
+    assert replayed["replayed"]["price"]["total"] == quoted["price"]["total"]
+
+
+def test_replay_reports_the_exact_difference_of_an_altered_record(client, db, tenant_a):
+    fx = tenant_a
+    quoted = quote(client, fx, fx.tiers[0])
+    decision_id = quoted["decision_ids"][0]
+    row = decision_row(db, decision_id)
+    outputs = {**row.outputs, "commission": {**row.outputs["commission"], "rate_percent": "25"}}
+    execute(db, update(m.Decision).where(m.Decision.id == row.id).values(outputs=outputs))
+    replayed = ok(client.post(f"{D}/{decision_id}/replay", headers=fx.admin))
+    assert replayed["identical"] is False
+    assert replayed["differences"] == [
+        {"path": "/outputs/commission/rate_percent", "recorded": "25", "replayed": "10"}
+    ]
+
+
+# ---- the hash chain ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def chained(client, tenant_a):
+    """Nine decisions (three offers of three tiers) on tenant A's chain, verified intact."""
+    for _ in range(3):
+        offers(client, tenant_a)
+    result = verify(client, tenant_a)
+    assert (result["valid"], result["checked"], result["head_seq"], result["broken"]) == (
+        True, 9, 9, None,
+    )  # fmt: skip
+    return tenant_a
+
+
+def row_at(db, fx, seq: int) -> m.Decision:
+    with db.transaction() as s:
+        return s.scalar(
+            select(m.Decision).where(
+                m.Decision.tenant_id == uuid.UUID(fx.tenant.id), m.Decision.seq == seq
+            )
+        )
+
+
+def test_verify_finds_an_edited_row(client, db, chained):
+    fx = chained
+    target = row_at(db, fx, 4)
+    execute(db, update(m.Decision).where(m.Decision.id == target.id)
+            .values(facts={**target.facts, "guests": 9}))  # fmt: skip
+    result = verify(client, fx)
+    assert result["valid"] is False
+    assert result["broken"] == {"seq": 4, "decision_id": str(target.id), "found_seq": 4,
+                                "reason": "hash_mismatch"}  # fmt: skip
+
+
+def test_verify_finds_a_deleted_row(client, db, chained):
+    fx = chained
+    execute(db, delete(m.Decision).where(m.Decision.id == row_at(db, fx, 6).id))
+    broken = verify(client, fx)["broken"]
+    assert (broken["seq"], broken["found_seq"], broken["reason"]) == (6, 7, "missing_link")
+
+
+def test_verify_finds_swapped_rows(client, db, chained):
+    fx = chained
+    two, three = row_at(db, fx, 2), row_at(db, fx, 3)
+    with db.transaction() as s:  # swap their positions (and links) in the chain
+        s.execute(update(m.Decision).where(m.Decision.id == two.id).values(seq=-1))
+        s.execute(update(m.Decision).where(m.Decision.id == three.id).values(seq=2))
+        s.execute(update(m.Decision).where(m.Decision.id == two.id).values(seq=3))
+    broken = verify(client, fx)["broken"]
+    assert (broken["seq"], broken["decision_id"], broken["reason"]) == (
+        2, str(three.id), "prev_hash_mismatch",
+    )  # fmt: skip
+
+
+def test_verify_finds_the_newest_rows_removed(client, db, chained):
+    fx = chained
+    execute(db, delete(m.Decision).where(m.Decision.id == row_at(db, fx, 9).id))
+    broken = verify(client, fx)["broken"]
+    assert (broken["seq"], broken["reason"]) == (9, "head_mismatch")
+
+
+def test_operators_verify_any_tenant(client, chained, platform_headers):
+    result = ok(client.get(f"/v1/platform/tenants/{chained.tenant.id}/decisions/verify",
+                           headers=platform_headers))  # fmt: skip
+    assert (result["valid"], result["checked"]) == (True, 9)
+
+
+# ---- retention -----------------------------------------------------------------------------------
+
+
+def test_a_purge_keeps_the_rest_of_the_chain_verifiable(client, db, tenant_a):
+    fx = tenant_a
+    offers(client, fx)  # seq 1-3
+    cutoff = dt.datetime.now(dt.UTC)
+    offers(client, fx)  # seq 4-6
+    assert ok(client.patch("/v1/admin/tenant", headers={**fx.admin, "If-Match": '"1"'},
+                           json={"decision_retention_days": 30}))["decision_retention_days"] == 30  # fmt: skip
+    result = audit.purge(db, fx.tenant.id, 30, cutoff + dt.timedelta(days=30))
+    assert (result["from_seq"], result["through_seq"], result["removed"]) == (1, 3, 3)
+    assert result["last_hash"] == row_at(db, fx, 4).prev_hash
+    after = verify(client, fx)
+    assert (after["valid"], after["checked"], after["purged_through_seq"]) == (True, 3, 3)
+    assert len(search(client, fx)) == 3
+    # Purging again removes nothing; the remaining chain still detects an edit.
+    assert audit.purge(db, fx.tenant.id, 30, cutoff + dt.timedelta(days=30))["removed"] == 0
+    execute(db, update(m.Decision).where(m.Decision.id == row_at(db, fx, 4).id).values(engine="x"))
+    assert verify(client, fx)["broken"]["reason"] == "hash_mismatch"
+
+
+def test_retention_must_be_a_sensible_number_of_days(client, tenant_a):
+    for days in (0, -1, 4000, "30"):
+        response = client.patch("/v1/admin/tenant", headers={**tenant_a.admin, "If-Match": '"1"'},
+                                json={"decision_retention_days": days})  # fmt: skip
+        assert response.status_code == 422, days
+
+
+# ---- backtest ------------------------------------------------------------------------------------
+
+
+def draft_with(client, fx, *rules: dict) -> str:
+    document = {**DEFAULT_RULESET, "rules": [*DEFAULT_RULESET["rules"], *rules]}
+    created = client.post("/v1/admin/rulesets/drafts", headers=fx.admin,
+                          json={"name": "what if", "document": document})  # fmt: skip
+    return ok(created, 201)["id"]
+
+
+def test_backtest_reports_hand_computed_deltas(client, tenant_a):
+    fx = tenant_a
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    # Recorded under the default rules (plain weekday: multiplier 1, no discount, 10 % fee):
+    quote(client, fx, fx.tiers[0])  # Essential: 10000 + 2 × 1000 = 12000, fee 1200
+    quote(client, fx, fx.tiers[0])  # again
+    quote(client, fx, fx.tiers[1])  # Preferred: 20000 + 2000 = 22000, fee 2200
+    upgrade_quote(client, fx, fx.tiers[0], fx.tiers[2])  # two records: 12000 (fee 1200) and
+    # Ultimate 30000 + 2000 = 32000 (fee 3200), upgrade allowed (level +2)
+    end = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    draft = draft_with(
+        client, fx,
+        {"id": "essential-up", "kind": "season", "priority": 300,
+         "when": {"fact": "tier_level", "op": "eq", "value": 1}, "then": {"multiplier": "1.25"}},
+        {"id": "fee-12", "kind": "commission", "priority": 100, "then": {"rate_percent": "12"}},
+        {"id": "no-big-jumps", "kind": "upgrade", "priority": 1000,
+         "when": {"fact": "level_delta", "op": "gte", "value": 2},
+         "then": {"allow": False, "reason": "one_level_at_a_time"}},
+    )  # fmt: skip
+    report = ok(client.post(f"/v1/admin/rulesets/drafts/{draft}/backtest", headers=fx.admin,
+                            json={"from": start.isoformat(), "to": end.isoformat()}))  # fmt: skip
+    # Essential: 12000 → 15000 (+3000), fee 1200 → 1800 (+600), three times (2 quotes, 1 upgrade);
+    # Preferred: price unchanged, fee 2200 → 2640 (+440); Ultimate: unchanged, 3200 → 3840 (+640).
+    assert (report["evaluated"], report["truncated"], report["outputs_changed"]) == (5, False, 5)
+    prices = report["prices"]
+    assert (prices["compared"], prices["changed"]) == (5, 3)
+    assert prices["revenue_delta"] == 3 * 3000
+    assert prices["commission_delta"] == 3 * 600 + 440 + 640
+    assert prices["by_purpose"] == {
+        "quote": {"compared": 3, "changed": 2, "revenue_delta": 6000, "commission_delta": 1640},
+        "upgrade": {"compared": 2, "changed": 1, "revenue_delta": 3000, "commission_delta": 1240},
+    }
+    assert report["upgrades"] == {"compared": 1, "now_allowed": 0, "now_denied": 1}
+    assert [c["delta"] for c in report["largest_changes"]] == [3000, 3000, 3000]
+    assert all(
+        (c["old_total"], c["new_total"]) == (12000, 15000) for c in report["largest_changes"]
+    )
+    # Outside the range, nothing.
+    empty = ok(client.post(f"/v1/admin/rulesets/drafts/{draft}/backtest", headers=fx.admin,
+                           json={"from": end.isoformat(),
+                                 "to": (end + dt.timedelta(hours=1)).isoformat()}))  # fmt: skip
+    assert (empty["evaluated"], empty["prices"]["revenue_delta"]) == (0, 0)
+    bad = client.post(f"/v1/admin/rulesets/drafts/{draft}/backtest", headers=fx.admin,
+                      json={"from": end.isoformat(), "to": start.isoformat()})  # fmt: skip
+    assert bad.status_code == 422

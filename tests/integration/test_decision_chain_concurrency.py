@@ -1,0 +1,57 @@
+"""The decision chain under real concurrency on PostgreSQL: threads with their own connections ask
+for offers of one tenant at once; every link is appended exactly once, in one unbroken chain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import func, select
+
+from app import create_app
+from app.services import audit
+from storage import models as m
+from storage.db import Database
+from tests.conftest import build_tenant
+from tests.integration.test_checkout_race import delete_tenant
+
+THREADS, REQUESTS = 8, 5
+DAY = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+
+
+def test_concurrent_offers_make_one_unbroken_chain(pg_url, settings, cache):
+    database = Database.from_url(pg_url)
+    tenant = build_tenant(database, settings, f"chain{uuid.uuid4().hex[:8]}")
+    try:
+        app = create_app(settings, db=database, cache=cache)
+        url = f"/v1/storefront/segments/{tenant.segment.key}/offers?date={DAY}&guests=2"
+
+        def ask(_: int) -> list[str]:
+            client = app.test_client()
+            ids = []
+            for _ in range(REQUESTS):
+                response = client.get(url, headers=tenant.storefront)
+                assert response.status_code == 200, response.get_json()
+                ids += response.get_json()["decision_ids"]
+            return ids
+
+        with ThreadPoolExecutor(THREADS) as pool:
+            served = [i for ids in pool.map(ask, range(THREADS)) for i in ids]
+        assert len(served) == len(set(served)) == THREADS * REQUESTS * 3
+        result = audit.verify(database, tenant.tenant.id)
+        assert (result["valid"], result["checked"], result["head_seq"]) == (
+            True,
+            len(served),
+            len(served),
+        )
+        with database.transaction() as s:
+            seqs = s.scalar(
+                select(func.count(func.distinct(m.Decision.seq))).where(
+                    m.Decision.tenant_id == uuid.UUID(tenant.tenant.id)
+                )
+            )
+        assert seqs == len(served)
+    finally:
+        delete_tenant(database, tenant.tenant.id)
+        database.dispose()
