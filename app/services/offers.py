@@ -52,7 +52,8 @@ from storage.experiments import assign, sticky_variant
 PRICE_KINDS = ("season", "last_minute", "commission")
 OFFER_KINDS = (*PRICE_KINDS, "upsell")
 MAX_LEAD_DAYS = 3 * 366
-NEARBY_WINDOW = 14  # the largest nearby_dates window a fallback rule may ask for
+NEARBY_WINDOW = 14
+PREVIEW_SKEW = dt.timedelta(minutes=1)  # priced at another moment than written: an admin preview
 
 
 @dataclass
@@ -184,13 +185,16 @@ class _Run:
         kept, masked, customer_ref = self.ctx.masker.customer(customer)
         if kept:
             context["customer"] = kept
+        written = dt.datetime.now(dt.UTC)  # the log's time is the real one, even for a preview
+        if abs(written - self.now) > PREVIEW_SKEW:
+            context["as_of"] = self.now.isoformat()
         record = DecisionRecord(
             id=str(uuid.uuid4()), tenant_id=self.tenant.id, purpose=purpose, kinds=list(kinds),
             ruleset_version=self.active.version, ruleset_hash=self.active.content_hash,
             engine=self.ctx.engine, facts=facts,
             considered=outcome.considered_rows(),
             fired=list(outcome.fired), outputs=dict(outcome.decisions), context=context,
-            request_id=self.request_id, quote_id=None, booking_id=None, created_at=self.now,
+            request_id=self.request_id, quote_id=None, booking_id=None, created_at=written,
             masked_fields=masked, customer_ref=customer_ref,
         )  # fmt: skip
         self.records.append(record)

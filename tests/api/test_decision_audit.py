@@ -403,3 +403,46 @@ def test_backtest_reports_hand_computed_deltas(client, tenant_a):
     bad = client.post(f"/v1/admin/rulesets/drafts/{draft}/backtest", headers=fx.admin,
                       json={"from": end.isoformat(), "to": start.isoformat()})  # fmt: skip
     assert bad.status_code == 422
+
+
+def test_the_purge_command_on_the_embedded_default(tmp_path, monkeypatch):
+    """``tierwise purge-decisions`` on SQLite: tenants without retention are skipped; a tenant's
+    fresh decisions stay (nothing is older than its retention) and its chain stays valid."""
+    from click.testing import CliRunner
+
+    from app import cli, create_app
+    from app.demo import demo_api_key, seed_demo
+    from config import Settings
+    from config.settings import ENVIRONMENT_VARIABLES
+    from storage.db import Database, migrate
+
+    for name in ENVIRONMENT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TIERWISE_MODE", "embedded")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/purge.db")
+    settings = Settings.from_env()
+    migrate(settings.database_url)
+    seeding = Database.from_url(settings.database_url)
+    tenant = seed_demo(seeding, dt.date.today())
+    key = demo_api_key(seeding, settings.api_key_pepper, tenant)
+    seeding.dispose()
+    app = create_app(settings)
+    database = app.extensions["tierwise"].db
+    try:
+        client = app.test_client()
+        shown = client.get("/v1/storefront/segments/premium/offers", headers={"X-Api-Key": key},
+                           query_string={"date": plain_day().isoformat(), "guests": 2})  # fmt: skip
+        assert shown.status_code == 200, shown.get_json()
+        runner = CliRunner()
+        skipped = runner.invoke(cli.main, ["purge-decisions"])
+        assert (skipped.exit_code, skipped.output) == (0, "")  # no tenant has a retention
+        with database.transaction() as s:
+            s.execute(update(m.Tenant).where(m.Tenant.id == uuid.UUID(tenant.id))
+                      .values(decision_retention_days=1))  # fmt: skip
+        purged = runner.invoke(cli.main, ["purge-decisions", "--tenant", tenant.slug])
+        assert purged.exit_code == 0, purged.output
+        assert purged.output.startswith(f"{tenant.id}: removed 0 decisions")
+        result = audit.verify(database, tenant.id)
+        assert (result["valid"], result["checked"]) == (True, len(shown.get_json()["decision_ids"]))
+    finally:
+        database.dispose()

@@ -748,6 +748,10 @@ def test_preview_as_of_uses_the_ruleset_active_then(client, db, tenant_a):
     stored = client.get(f"/v1/admin/decisions/{decision_id}", headers=fx.admin).get_json()
     assert stored["ruleset_version"] == 2
     assert stored["outputs"]["season"]["multiplier"] == "1.5"
+    # ... and when they were written (now), with the moment they priced for.
+    assert stored["context"]["as_of"] == "2027-06-02T12:00:00+00:00"
+    written = dt.datetime.fromisoformat(stored["created_at"])
+    assert abs(written - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
 
 
 def test_preview_needs_an_admin_token_and_a_segment_of_the_tenant(client, db, tenant_a, tenant_b):
