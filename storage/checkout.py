@@ -227,6 +227,11 @@ def hold_is_live(session: Session, tenant_id: str, hold_id: str | None, now: dt.
     return as_utc(row.expires_at) > now
 
 
+def hold_expiry(session: Session, tenant_id: str, hold_id: str | None) -> dt.datetime | None:
+    row = session.get(m.Hold, (uuid.UUID(tenant_id), uuid.UUID(hold_id))) if hold_id else None
+    return as_utc(row.expires_at) if row is not None else None
+
+
 def refunds_owed(session: Session, limit: int = 100) -> list[BookingRow]:
     """Cancelled bookings that were paid and whose refund the provider has not accepted yet."""
     rows = session.scalars(

@@ -40,7 +40,7 @@ def insert_new(
     return int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
 
 
-def _json_default(value: Any) -> str:
+def json_default(value: Any) -> str:
     """JSON columns store Decimals as decimal strings and dates as ISO strings."""
     if isinstance(value, Decimal):
         return str(value)
@@ -50,7 +50,7 @@ def _json_default(value: Any) -> str:
 
 
 def json_dumps(value: Any) -> str:
-    return json.dumps(value, default=_json_default, separators=(",", ":"))
+    return json.dumps(value, default=json_default, separators=(",", ":"))
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -81,10 +81,12 @@ class Database:
     """Owns the session factories. ``transaction()`` is the unit of work of one use case.
 
     * ``transaction()`` — the default: commits are durable when they return.
-    * ``transaction(relaxed=True)`` — PostgreSQL ``synchronous_commit = off`` for the whole
-      transaction: COMMIT returns before the WAL is on disk. Only for transactions whose writes may
-      be lost in a crash of the next ~0.6 s without harm to anyone (the decision records of
-      browsed offers); never for quotes, holds, bookings or payments.
+    * ``transaction(relaxed=True)`` — on PostgreSQL every statement is its own transaction
+      (autocommit: no BEGIN/COMMIT round trips) with ``synchronous_commit = off`` (it returns
+      before the WAL is on disk). Only for use cases whose one write that matters is a single
+      atomic statement and may be lost in a crash of the next ~0.6 s without harm to anyone: the
+      decision records of browsed offers (one ``tw_append_decisions`` call); never for quotes,
+      holds, bookings or payments. Elsewhere (SQLite) it is an ordinary transaction.
     * ``read()`` — autocommit: every statement is its own transaction, with no BEGIN/COMMIT
       round trips; for lookups on every request (API keys, tenants).
 
@@ -103,7 +105,10 @@ class Database:
         shared = session_factory
         self.session_factory = session_factory or sessionmaker(bind=engine, expire_on_commit=False)
         self.relaxed_factory = shared or sessionmaker(
-            bind=relaxed_engine or engine, expire_on_commit=False
+            bind=relaxed_engine.execution_options(isolation_level="AUTOCOMMIT")
+            if relaxed_engine is not None
+            else engine,
+            expire_on_commit=False,
         )
         self.read_factory = shared or sessionmaker(
             bind=engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False

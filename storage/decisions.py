@@ -2,12 +2,14 @@
 of its tenant's hash chain.
 
 Chain: records get ``seq`` 1, 2, ... per tenant, ``prev_hash`` (the previous link's hash; 64 zeros
-before the first) and ``hash = sha256(canonical(record))`` where the canonical record is every
-stored field — seq and prev_hash included — as JSON with sorted keys and no whitespace. The head
-(last seq and hash) lives in ``decision_chains``; appending locks it (``SELECT ... FOR UPDATE``) for
-the rest of the writing transaction, so links are never interleaved. Editing, deleting or swapping
-any row breaks a link that ``verify`` finds; a retention purge removes a prefix of the chain and
-records the last removed hash, from where verification continues.
+before the first) and ``hash = sha256("<seq>|<prev_hash>|" + canonical(record))`` where the
+canonical record is every other stored field as JSON with sorted keys and no whitespace (computed
+before the chain is locked; only the cheap outer hash needs the lock). The head (last seq and hash)
+lives in ``decision_chains``; appending claims the next seqs with one ``UPDATE ... RETURNING``,
+which locks the head for the rest of the writing transaction, so links are never interleaved.
+Editing, deleting or swapping any row breaks a link that ``verify`` finds; a retention purge
+removes a prefix of the chain and records the last removed hash, from where verification
+continues.
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Select, Text, cast, delete, func, insert, or_, select, update
+from sqlalchemy import Select, Text, cast, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from pricing.errors import NotFound
 from storage import models as m
 from storage.catalog import as_uuid
-from storage.db import as_utc, insert_new, json_dumps
+from storage.db import as_utc, insert_new, json_default, json_dumps
 
 GENESIS = "0" * 64
 
@@ -57,65 +59,101 @@ class DecisionRecord:
 
 
 def canonical(record: DecisionRecord) -> bytes:
-    """The bytes a link's hash covers: every field but ``hash``, JSON-normalised as stored."""
+    """The record's fields but the chain's own (seq, prev_hash, hash), as the JSON columns store
+    them (Decimals and dates as strings), with sorted keys and no whitespace."""
     data = {
-        "tenant_id": record.tenant_id, "id": record.id, "seq": record.seq,
-        "prev_hash": record.prev_hash, "purpose": record.purpose, "kinds": record.kinds,
-        "ruleset_version": record.ruleset_version, "ruleset_hash": record.ruleset_hash,
-        "engine": record.engine, "facts": record.facts, "considered": record.considered,
-        "fired": record.fired, "outputs": record.outputs, "context": record.context,
-        "request_id": record.request_id, "quote_id": record.quote_id,
+        "tenant_id": record.tenant_id, "id": record.id, "purpose": record.purpose,
+        "kinds": record.kinds, "ruleset_version": record.ruleset_version,
+        "ruleset_hash": record.ruleset_hash, "engine": record.engine, "facts": record.facts,
+        "considered": record.considered, "fired": record.fired, "outputs": record.outputs,
+        "context": record.context, "request_id": record.request_id, "quote_id": record.quote_id,
         "booking_id": record.booking_id,
         "created_at": as_utc(record.created_at).isoformat(timespec="microseconds"),
         "masked_fields": record.masked_fields, "customer_ref": record.customer_ref,
     }  # fmt: skip
-    normal = json.loads(json_dumps(data))  # Decimals and dates as the JSON columns store them
-    return json.dumps(normal, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(
+        data, default=json_default, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+
+
+def chain_hash(seq: int, prev_hash: str, body: bytes) -> str:
+    return hashlib.sha256(f"{seq}|{prev_hash}|".encode() + body).hexdigest()
 
 
 def link_hash(record: DecisionRecord) -> str:
-    return hashlib.sha256(canonical(record)).hexdigest()
+    """The hash a record's link must carry, from its stored fields."""
+    return chain_hash(record.seq or 0, record.prev_hash or "", canonical(record))
 
 
-def _head(session: Session, tenant: uuid.UUID) -> m.DecisionChain:
-    """The tenant's chain head, locked until the transaction ends (created on first use)."""
-    head = session.get(m.DecisionChain, tenant, with_for_update=True, populate_existing=True)
-    if head is None:
-        insert_new(
-            session, m.DecisionChain,
-            {"tenant_id": tenant, "seq": 0, "hash": GENESIS, "purged_through_seq": 0,
-             "purged_last_hash": GENESIS, "updated_at": m.utcnow()},
-            ["tenant_id"],
-        )  # fmt: skip
-        head = session.get(m.DecisionChain, tenant, with_for_update=True, populate_existing=True)
-    assert head is not None
-    return head
-
-
-def add_decisions(session: Session, records: list[DecisionRecord]) -> list[DecisionRecord]:
-    """Append records to their tenant's chain in this transaction; the records as linked."""
-    if not records:
-        return []
-    tenant = uuid.UUID(records[0].tenant_id)
-    head = _head(session, tenant)
-    seq, previous = head.seq, head.hash
-    linked = []
-    for record in records:
-        assert record.tenant_id == records[0].tenant_id
-        seq += 1
-        link = replace(record, seq=seq, prev_hash=previous, hash=None)
-        link = replace(link, hash=link_hash(link))
-        previous = link.hash
-        linked.append(link)
-    # Core executemany (psycopg pipelines it): no ORM bookkeeping for an append-only log.
-    session.execute(insert(m.Decision.__table__), [_row(r) for r in linked])
-    session.execute(
+def _claim_statement(tenant: uuid.UUID, count: int) -> Any:
+    """Claim ``count`` seqs: returns the head's new seq and (still) the previous hash, and locks the
+    head until the transaction ends."""
+    return (
         update(m.DecisionChain)
         .where(m.DecisionChain.tenant_id == tenant)
-        .values(seq=seq, hash=previous, updated_at=m.utcnow())
-        .execution_options(synchronize_session=False)
+        .values(seq=m.DecisionChain.seq + count)
+        .returning(m.DecisionChain.seq, m.DecisionChain.hash)
     )
+
+
+def _new_head(tenant: uuid.UUID) -> dict[str, Any]:
+    return {"tenant_id": tenant, "seq": 0, "hash": GENESIS, "purged_through_seq": 0,
+            "purged_last_hash": GENESIS, "updated_at": m.utcnow()}  # fmt: skip
+
+
+def _head_statement(tenant: uuid.UUID, last_hash: str) -> Any:
+    return (
+        update(m.DecisionChain)
+        .where(m.DecisionChain.tenant_id == tenant)
+        .values(hash=last_hash, updated_at=m.utcnow())
+    )
+
+
+def _claim(session: Session, tenant: uuid.UUID, count: int) -> tuple[int, str]:
+    """(the last seq before the claimed ones, its hash), the head locked (created on first use)."""
+    found = session.execute(_claim_statement(tenant, count)).first()
+    if found is None:
+        insert_new(session, m.DecisionChain, _new_head(tenant), ["tenant_id"])
+        found = session.execute(_claim_statement(tenant, count)).first()
+    assert found is not None
+    return int(found[0]) - count, str(found[1])
+
+
+def _link(
+    records: list[DecisionRecord], bodies: list[bytes], seq: int, previous: str
+) -> list[DecisionRecord]:
+    linked = []
+    for record, body in zip(records, bodies, strict=True):
+        seq += 1
+        link = chain_hash(seq, previous, body)
+        linked.append(replace(record, seq=seq, prev_hash=previous, hash=link))
+        previous = link
     return linked
+
+
+def add_decisions(session: Session, records: list[DecisionRecord]) -> None:
+    """Append records (of one tenant) to its chain, atomically, in the session's transaction:
+    claim seqs (locking the head), link, insert, move the head. On PostgreSQL all of it is one
+    statement, ``tw_append_decisions`` (migration 0010): one round trip, and atomic even when the
+    session autocommits; elsewhere (SQLite) the same steps run here."""
+    if not records:
+        return
+    tenant = uuid.UUID(records[0].tenant_id)
+    assert all(r.tenant_id == records[0].tenant_id for r in records)
+    bodies = [canonical(r) for r in records]  # outside the lock: the costly part
+    if session.get_bind().dialect.name == "postgresql":
+        rows = [{**_row(r), "tenant_id": r.tenant_id, "id": r.id, "booking_id": r.booking_id,
+                 "created_at": as_utc(r.created_at).isoformat()} for r in records]  # fmt: skip
+        session.execute(_APPEND, {"tenant": tenant, "rows": json_dumps(rows), "bodies": bodies})
+        return
+    linked = _link(records, bodies, *_claim(session, tenant, len(records)))
+    session.execute(insert(m.Decision.__table__), [_row(r) for r in linked])
+    session.execute(
+        _head_statement(tenant, str(linked[-1].hash)).execution_options(synchronize_session=False)
+    )
+
+
+_APPEND = text("SELECT tw_append_decisions(:tenant, CAST(:rows AS jsonb), :bodies)")
 
 
 def _row(r: DecisionRecord) -> dict[str, Any]:
@@ -283,7 +321,9 @@ def purge_before(
     """Delete the tenant's chain prefix created before ``cutoff`` (up to the first link that is
     not, so the rest stays one unbroken chain) and record where it ends."""
     tenant = uuid.UUID(tenant_id)
-    head = _head(session, tenant)
+    _claim(session, tenant, 0)  # locks the head (and creates it if need be)
+    head = session.get(m.DecisionChain, tenant, populate_existing=True)
+    assert head is not None
     d = m.Decision
     first_kept = session.scalar(
         select(func.min(d.seq)).where(

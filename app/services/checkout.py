@@ -88,6 +88,9 @@ def start_checkout(
     if resume_booking_id:
         with ctx.db.read() as session:
             booking = store.booking_row(session, tenant.id, resume_booking_id)
+            # The same session parameters as the first attempt: the provider replays its key
+            # only for an identical request.
+            hold_expires = store.hold_expiry(session, tenant.id, booking.hold_id) or hold_expires
     else:
         try:
             with ctx.db.transaction() as session:

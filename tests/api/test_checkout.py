@@ -4,6 +4,7 @@ Stripe's own schemas), on PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from storage import models as m
 from tests.conftest import WEBHOOK_SECRET
@@ -174,6 +175,7 @@ def test_a_retry_after_a_crash_resumes_the_same_booking_and_session(
         record.created_at = (
             dt_.datetime.now(dt_.UTC) - idempotency.STALE_AFTER - dt_.timedelta(seconds=1)
         )
+    time.sleep(1.05)  # a later second: the resumed session request must still be identical
     again = start(stripe_client, tenant_a, q["token"], key="crashy")
     assert again.status_code == 201, again.get_json()
     assert again.get_json()["booking_id"] == booking_id

@@ -1,0 +1,62 @@
+"""decision chain append function (PostgreSQL)
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-11-27
+
+One round trip appends a request's decision records to the tenant's hash chain: lock the head,
+link and insert the rows, move the head (see storage/decisions.py for the hash definition). SQLite
+(the embedded default) does the same in Python.
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision: str = "0010"
+down_revision: str | Sequence[str] | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+APPEND = r"""
+CREATE OR REPLACE FUNCTION tw_append_decisions(p_tenant uuid, p_rows jsonb, p_bodies bytea[])
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    v_seq bigint;
+    v_prev varchar(64);
+    v_hash varchar(64);
+    i int;
+BEGIN
+    SELECT seq, hash INTO v_seq, v_prev FROM decision_chains WHERE tenant_id = p_tenant FOR UPDATE;
+    IF NOT FOUND THEN
+        INSERT INTO decision_chains (tenant_id, seq, hash, purged_through_seq, purged_last_hash, updated_at)
+        VALUES (p_tenant, 0, repeat('0', 64), 0, repeat('0', 64), now())
+        ON CONFLICT (tenant_id) DO NOTHING;
+        SELECT seq, hash INTO v_seq, v_prev FROM decision_chains WHERE tenant_id = p_tenant FOR UPDATE;
+    END IF;
+    FOR i IN 1 .. coalesce(array_length(p_bodies, 1), 0) LOOP
+        v_seq := v_seq + 1;
+        v_hash := encode(sha256(convert_to(v_seq::text || '|' || v_prev || '|', 'UTF8') || p_bodies[i]), 'hex');
+        INSERT INTO decisions
+        SELECT * FROM jsonb_populate_record(
+            NULL::decisions,
+            (p_rows -> (i - 1)) || jsonb_build_object('seq', v_seq, 'prev_hash', v_prev, 'hash', v_hash)
+        );
+        v_prev := v_hash;
+    END LOOP;
+    UPDATE decision_chains SET seq = v_seq, hash = v_prev, updated_at = now() WHERE tenant_id = p_tenant;
+    RETURN v_seq;
+END
+$$;
+"""
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(APPEND)
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS tw_append_decisions(uuid, jsonb, bytea[])")
