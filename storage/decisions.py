@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from pricing.errors import NotFound
 from storage import models as m
 from storage.catalog import as_uuid
-from storage.db import as_utc, insert_new, json_default, json_dumps
+from storage.db import as_utc, insert_new, json_default
 
 GENESIS = "0" * 64
 
@@ -142,9 +142,10 @@ def add_decisions(session: Session, records: list[DecisionRecord]) -> None:
     assert all(r.tenant_id == records[0].tenant_id for r in records)
     bodies = [canonical(r) for r in records]  # outside the lock: the costly part
     if session.get_bind().dialect.name == "postgresql":
-        rows = [{**_row(r), "tenant_id": r.tenant_id, "id": r.id, "booking_id": r.booking_id,
-                 "created_at": as_utc(r.created_at).isoformat()} for r in records]  # fmt: skip
-        session.execute(_APPEND, {"tenant": tenant, "rows": json_dumps(rows), "bodies": bodies})
+        # The canonical bodies are the rows themselves (every column but the chain's own), one
+        # per line (JSON text has no raw newline).
+        rows = "\n".join(b.decode() for b in bodies)
+        session.execute(_APPEND, {"tenant": tenant, "rows": rows})
         return
     linked = _link(records, bodies, *_claim(session, tenant, len(records)))
     session.execute(insert(m.Decision.__table__), [_row(r) for r in linked])
@@ -153,7 +154,7 @@ def add_decisions(session: Session, records: list[DecisionRecord]) -> None:
     )
 
 
-_APPEND = text("SELECT tw_append_decisions(:tenant, CAST(:rows AS jsonb), :bodies)")
+_APPEND = text("SELECT tw_append_decisions(:tenant, :rows)")
 
 
 def _row(r: DecisionRecord) -> dict[str, Any]:

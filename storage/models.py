@@ -463,6 +463,12 @@ class Booking(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+def _present(column: str) -> dict[str, Any]:
+    """A partial index over the rows where ``column`` is set (PostgreSQL and SQLite alike)."""
+    where = text(f"{column} IS NOT NULL")
+    return {"postgresql_where": where, "sqlite_where": where}
+
+
 class Decision(Base):
     """One evaluation of a ruleset, written in the transaction of the response it served, and a
     link of its tenant's hash chain: ``hash = sha256(canonical record incl. seq and prev_hash)``.
@@ -472,11 +478,13 @@ class Decision(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "seq"),
         Index("ix_decisions_tenant_created", "tenant_id", "created_at"),
-        Index("ix_decisions_tenant_purpose_created", "tenant_id", "purpose", "created_at"),
-        Index("ix_decisions_tenant_quote", "tenant_id", "quote_id"),
         Index("ix_decisions_tenant_request", "tenant_id", "request_id"),
-        Index("ix_decisions_tenant_booking", "tenant_id", "booking_id"),
-        Index("ix_decisions_tenant_customer", "tenant_id", "customer_ref"),
+        # Partial: most records (browsed offers) have none of these, and skip the index writes.
+        Index("ix_decisions_tenant_quote", "tenant_id", "quote_id", **_present("quote_id")),
+        Index("ix_decisions_tenant_booking", "tenant_id", "booking_id", **_present("booking_id")),
+        Index(
+            "ix_decisions_tenant_customer", "tenant_id", "customer_ref", **_present("customer_ref")
+        ),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)

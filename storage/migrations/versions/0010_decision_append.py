@@ -20,13 +20,14 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 APPEND = r"""
-CREATE OR REPLACE FUNCTION tw_append_decisions(p_tenant uuid, p_rows jsonb, p_bodies bytea[])
+CREATE OR REPLACE FUNCTION tw_append_decisions(p_tenant uuid, p_rows text)
 RETURNS bigint LANGUAGE plpgsql AS $$
+-- p_rows: the canonical JSON of each record (every column but seq, prev_hash, hash), one per line.
 DECLARE
     v_seq bigint;
     v_prev varchar(64);
     v_hash varchar(64);
-    i int;
+    v_row text;
 BEGIN
     SELECT seq, hash INTO v_seq, v_prev FROM decision_chains WHERE tenant_id = p_tenant FOR UPDATE;
     IF NOT FOUND THEN
@@ -35,13 +36,13 @@ BEGIN
         ON CONFLICT (tenant_id) DO NOTHING;
         SELECT seq, hash INTO v_seq, v_prev FROM decision_chains WHERE tenant_id = p_tenant FOR UPDATE;
     END IF;
-    FOR i IN 1 .. coalesce(array_length(p_bodies, 1), 0) LOOP
+    FOREACH v_row IN ARRAY string_to_array(p_rows, E'\n') LOOP
         v_seq := v_seq + 1;
-        v_hash := encode(sha256(convert_to(v_seq::text || '|' || v_prev || '|', 'UTF8') || p_bodies[i]), 'hex');
+        v_hash := encode(sha256(convert_to(v_seq::text || '|' || v_prev || '|' || v_row, 'UTF8')), 'hex');
         INSERT INTO decisions
         SELECT * FROM jsonb_populate_record(
             NULL::decisions,
-            (p_rows -> (i - 1)) || jsonb_build_object('seq', v_seq, 'prev_hash', v_prev, 'hash', v_hash)
+            v_row::jsonb || jsonb_build_object('seq', v_seq, 'prev_hash', v_prev, 'hash', v_hash)
         );
         v_prev := v_hash;
     END LOOP;
@@ -59,4 +60,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP FUNCTION IF EXISTS tw_append_decisions(uuid, jsonb, bytea[])")
+        op.execute("DROP FUNCTION IF EXISTS tw_append_decisions(uuid, text)")
