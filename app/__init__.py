@@ -13,6 +13,7 @@ from app.api.common import Services
 from app.auth import ApiKeyCache
 from app.errors import (
     ErrorSchema,
+    error_response,
     handle_domain_error,
     handle_http_exception,
     handle_unexpected,
@@ -150,6 +151,19 @@ def create_app(
     def _request_id() -> None:
         supplied = request.headers.get("X-Request-Id", "")
         g.request_id = supplied if 0 < len(supplied) <= 64 else uuid.uuid4().hex
+
+    @app.before_request
+    def _refuse_nul():
+        """NUL characters cannot be stored (PostgreSQL text refuses them): 422 up front, for
+        every route but the signed provider webhooks (whose bodies are the provider's)."""
+        if request.path.startswith("/v1/webhooks/"):
+            return None
+        body = request.get_data(cache=True)
+        found = "\x00" in request.path or b"%00" in request.query_string
+        if found or b"\x00" in body or b"\\u0000" in body:
+            return error_response(422, "validation_error", "The request did not validate.",
+                                  [{"path": "/", "message": "NUL characters are not allowed."}])  # fmt: skip
+        return None
 
     @app.teardown_request
     def _forget_actor(_error: BaseException | None) -> None:

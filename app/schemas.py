@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from decimal import Decimal
+from typing import Any
 
 import marshmallow as ma
 from marshmallow import fields, post_load, validate, validates_schema
@@ -551,6 +552,16 @@ class ExplainedOutcomeSchema(ma.Schema):
 # ---- offers, quotes, upgrades, events ---------------------------------------------------------
 
 SHORT = validate.Length(max=64)
+#: Times and dates the API accepts: far enough from year 1 and 9999 that local midnights, UTC
+#: conversions and "one day later" never overflow (a 500 otherwise).
+INSTANTS = validate.Range(
+    dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+    dt.datetime(9998, 12, 31, tzinfo=dt.UTC),
+    error="Must be between 1970-01-01 and 9998-12-31.",
+)
+DATES = validate.Range(
+    dt.date(1970, 1, 1), dt.date(9998, 12, 31), error="Must be between 1970-01-01 and 9998-12-31."
+)
 
 
 class PriceLineSchema(ma.Schema):
@@ -976,12 +987,26 @@ class GuardrailSchema(ma.Schema):
     variants = fields.List(fields.Nested(GuardrailVariantSchema))
 
 
+class AssignedSrmSchema(ma.Schema):
+    observed = fields.List(
+        fields.Integer(), metadata={"description": "Assigned visitors per variant"}
+    )
+    chi2 = fields.Float(allow_none=True)
+    p_value = fields.Float(allow_none=True)
+    mismatch = fields.Boolean()
+
+
 class SrmSchema(ma.Schema):
-    observed = fields.List(fields.Integer())
+    observed = fields.List(
+        fields.Integer(), metadata={"description": "Exposed visitors per variant"}
+    )
     expected_shares = fields.List(fields.String())
     chi2 = fields.Float(allow_none=True)
     p_value = fields.Float(allow_none=True)
     mismatch = fields.Boolean(metadata={"description": "p < 0.001: the split is broken"})
+    assigned = fields.Nested(
+        AssignedSrmSchema, metadata={"description": "The same check on assignments"}
+    )
 
 
 class ExperimentResultsSchema(ma.Schema):
@@ -1091,15 +1116,31 @@ _PURPOSES = validate.OneOf(("offer", "quote", "upgrade", "fallback", "upsell_sou
 _KIND = validate.OneOf(("upgrade", "fallback", "season", "last_minute", "commission", "upsell"))
 
 
-class DecisionSearchSchema(ma.Schema):
+class KnownParameters(ma.Schema):
+    """A query schema refusing parameters it does not know (422 at ``/query/<name>``): a misspelt
+    filter of an audit search must not silently answer everything."""
+
+    #: Query parameters read by something else (flask-smorest's pagination).
+    EXTRA: tuple[str, ...] = ("page", "page_size")
+
+    @validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _refuse_unknown(self, _data: Any, original: Any, **_kwargs: Any) -> None:
+        known = {f.data_key or name for name, f in self.fields.items()} | set(self.EXTRA)
+        unknown = sorted(set(original) - known)
+        if unknown:
+            raise ma.ValidationError({name: ["Unknown field."] for name in unknown})
+
+
+class DecisionSearchSchema(KnownParameters):
     purpose = fields.String(validate=_PURPOSES)
     kind = fields.String(
         validate=_KIND, metadata={"description": "Decisions that evaluated this kind"}
     )
     from_ = fields.AwareDateTime(
-        data_key="from", attribute="from", metadata={"description": "created_at >= from"}
-    )
-    to = fields.AwareDateTime(metadata={"description": "created_at < to"})
+        data_key="from", attribute="from", validate=INSTANTS,
+        metadata={"description": "created_at >= from"},
+    )  # fmt: skip
+    to = fields.AwareDateTime(validate=INSTANTS, metadata={"description": "created_at < to"})
     rule_id = fields.String(
         validate=validate.Length(min=1, max=64), metadata={"description": "Fired this rule"}
     )
@@ -1151,8 +1192,10 @@ class ChainVerificationSchema(ma.Schema):
 
 
 class BacktestRequestSchema(ma.Schema):
-    from_ = fields.AwareDateTime(data_key="from", attribute="from", required=True)
-    to = fields.AwareDateTime(required=True)
+    from_ = fields.AwareDateTime(
+        data_key="from", attribute="from", required=True, validate=INSTANTS
+    )
+    to = fields.AwareDateTime(required=True, validate=INSTANTS)
     limit = fields.Integer(load_default=50_000, validate=validate.Range(1, 50_000))
 
 
@@ -1248,8 +1291,8 @@ class AnalyticsQuerySchema(ma.Schema):
     """``from``..``to``: dates in the tenant's time zone, both included, at most 366 days (the
     range is checked by the use case: 422 at ``/query/to``)."""
 
-    start = fields.Date(required=True, data_key="from")
-    end = fields.Date(required=True, data_key="to")
+    start = fields.Date(required=True, data_key="from", validate=DATES)
+    end = fields.Date(required=True, data_key="to", validate=DATES)
 
 
 class AnalyticsPeriodSchema(ma.Schema):

@@ -5,27 +5,15 @@ misspelt filter of an audit search must not silently answer every change."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import marshmallow as ma
-from marshmallow import fields, validate, validates_schema
+from marshmallow import fields, validate
 
+from app.schemas import INSTANTS, KnownParameters
 from storage.audit import ACTIONS, ENTITY_TYPES
 
 
-class _KnownParameters(ma.Schema):
-    #: Query parameters read by something else (flask-smorest's pagination).
-    EXTRA: tuple[str, ...] = ()
-
-    @validates_schema(pass_original=True, skip_on_field_errors=False)
-    def _refuse_unknown(self, _data: Any, original: Any, **_kwargs: Any) -> None:
-        known = {f.data_key or name for name, f in self.fields.items()} | set(self.EXTRA)
-        unknown = sorted(set(original) - known)
-        if unknown:
-            raise ma.ValidationError({name: ["Unknown field."] for name in unknown})
-
-
-class ChangeExportQuerySchema(_KnownParameters):
+class ChangeExportQuerySchema(KnownParameters):
+    EXTRA = ()  # an export is not paginated
     entity_type = fields.String(validate=validate.OneOf(ENTITY_TYPES))
     entity_id = fields.String(
         validate=validate.Length(min=1, max=128),
@@ -40,20 +28,22 @@ class ChangeExportQuerySchema(_KnownParameters):
     )
     request_id = fields.String(validate=validate.Length(min=1, max=64))
     from_ = fields.AwareDateTime(
-        data_key="from", attribute="from", required=True,
+        data_key="from", attribute="from", required=True, validate=INSTANTS,
         metadata={"description": "created_at >= from"},
     )  # fmt: skip
     to = fields.AwareDateTime(
-        required=True, metadata={"description": "created_at < to; at most 31 days after from"}
-    )
+        required=True, validate=INSTANTS,
+        metadata={"description": "created_at < to; at most 31 days after from"},
+    )  # fmt: skip
 
 
 class ChangeQuerySchema(ChangeExportQuerySchema):
     EXTRA = ("page", "page_size")
     from_ = fields.AwareDateTime(
-        data_key="from", attribute="from", metadata={"description": "created_at >= from"}
-    )
-    to = fields.AwareDateTime(metadata={"description": "created_at < to"})
+        data_key="from", attribute="from", validate=INSTANTS,
+        metadata={"description": "created_at >= from"},
+    )  # fmt: skip
+    to = fields.AwareDateTime(validate=INSTANTS, metadata={"description": "created_at < to"})
 
 
 class PlatformChangeExportQuerySchema(ChangeExportQuerySchema):

@@ -134,8 +134,11 @@ def results(
                 }
             )
         guardrails.append({"metric": metric, "variants": rows})
+    weights = [float(v.weight) for v in experiment.variants]
     observed = [counts.get(v.key, VariantCounts()).exposed for v in experiment.variants]
-    chi2, p = srm_check(observed, [float(v.weight) for v in experiment.variants])
+    chi2, p = srm_check(observed, weights)
+    assigned = [counts.get(v.key, VariantCounts()).assigned for v in experiment.variants]
+    chi2_assigned, p_assigned = srm_check(assigned, weights)
     return {
         "primary_metric": primary_metric,
         "variants": variants,
@@ -146,5 +149,13 @@ def results(
             "chi2": _round(chi2),
             "p_value": _round(p),
             "mismatch": p < SRM_THRESHOLD,
+            # The same check on the assignment itself: a broken split (hashing, persistence)
+            # rather than a skew in who gets to see the upsell.
+            "assigned": {
+                "observed": assigned,
+                "chi2": _round(chi2_assigned),
+                "p_value": _round(p_assigned),
+                "mismatch": p_assigned < SRM_THRESHOLD,
+            },
         },
     }

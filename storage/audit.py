@@ -11,7 +11,8 @@ change.
   instance of an :data:`AUDITED` model into a row, inserted by its ``after_flush`` partner on the
   flush's connection (see :func:`_write` for why not earlier): a create carries ``after`` (every
   column), a delete ``before``, an update the changed columns only, before and after. Secrets
-  (columns named like ``*secret*`` / ``*hash*``, e.g. ``api_keys.key_hash``) are never copied;
+  (columns named like ``*secret*`` / ``*hash*``, e.g. ``api_keys.key_hash``, but not a ruleset
+  version's ``content_hash``) are never copied;
   bookkeeping that moves on every write (``version``, ``updated_at``) is left out of update
   diffs, and an update that changed nothing else is not recorded.
 * Core statements bypass ORM events: repositories change audited rows through the ORM, or call
@@ -64,8 +65,13 @@ BOOKKEEPING = frozenset({"version", "updated_at"})
 OMITTED = frozenset({"tenant_id", "catalog_version"})
 
 
+#: Hashes that identify content, not secrets: recorded like any other column.
+PUBLIC_HASHES = frozenset({"content_hash"})
+
+
 def is_secret(column: str) -> bool:
-    return "secret" in column or "hash" in column
+    """Secrets and their hashes (``api_keys.key_hash``) are never copied into the audit."""
+    return "secret" in column or ("hash" in column and column not in PUBLIC_HASHES)
 
 
 # ---- who --------------------------------------------------------------------------------------

@@ -210,7 +210,7 @@ def _like_literal(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filtered(f: DecisionFilter) -> Select[Any]:
+def _filtered(f: DecisionFilter, dialect: str = "postgresql") -> Select[Any]:
     d = m.Decision
     stmt = select(d)
     if f.tenant_id:
@@ -226,14 +226,13 @@ def _filtered(f: DecisionFilter) -> Select[Any]:
     if f.rule_id:
         stmt = stmt.where(cast(d.fired, Text).like(f'%"{_like_literal(f.rule_id)}"%', escape="\\"))
     if f.outcome:
+        # Compared as text, whatever the output's type (a mismatch finds nothing, never fails):
+        # PostgreSQL gives JSON scalars as text ('true', '3', 'tier'); SQLite gives booleans as 1/0.
         kind, name, value = f.outcome
-        element = d.outputs[kind][name]
-        if isinstance(value, bool):
-            stmt = stmt.where(element.as_boolean() == value)
-        elif isinstance(value, int):
-            stmt = stmt.where(element.as_integer() == value)
-        else:
-            stmt = stmt.where(element.as_string() == str(value))
+        text_value = str(value).lower() if isinstance(value, bool) else str(value)
+        if dialect == "sqlite" and isinstance(value, bool):
+            text_value = str(int(value))
+        stmt = stmt.where(cast(d.outputs[kind][name].as_string(), Text) == text_value)
     if f.booking:
         booking_id, quote_id = f.booking
         either = [d.booking_id == uuid.UUID(booking_id)]
@@ -253,7 +252,7 @@ def search(
     session: Session, f: DecisionFilter, offset: int, limit: int
 ) -> tuple[list[DecisionRecord], int]:
     """A page of matching records, newest first, and the number matching."""
-    stmt = _filtered(f)
+    stmt = _filtered(f, session.get_bind().dialect.name)
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     rows = session.scalars(
         stmt.order_by(m.Decision.created_at.desc(), m.Decision.id.desc())
@@ -268,7 +267,7 @@ def stream(session: Session, f: DecisionFilter, batch: int = 500) -> Iterator[De
     d = m.Decision
     after: tuple[dt.datetime, uuid.UUID] | None = None
     while True:
-        stmt = _filtered(f)
+        stmt = _filtered(f, session.get_bind().dialect.name)
         if after is not None:
             stmt = stmt.where(
                 or_(d.created_at > after[0], (d.created_at == after[0]) & (d.id > after[1]))
@@ -369,3 +368,18 @@ def booking_quote(session: Session, tenant_id: str | None, booking_id: str) -> t
     if found is None:
         raise NotFound("booking not found.", code="booking_not_found")
     return str(found[0]), found[1]
+
+
+def outside_chain(session: Session, tenant_id: str) -> tuple[str | None, int]:
+    """A record of the tenant with no link, or one past the chain's head as of the same statement
+    (concurrent appends commit their rows and head together): (its id, its seq or 0)."""
+    d = m.Decision
+    tenant = uuid.UUID(tenant_id)
+    head = select(m.DecisionChain.seq).where(m.DecisionChain.tenant_id == tenant).scalar_subquery()
+    found = session.execute(
+        select(d.id, d.seq)
+        .where(d.tenant_id == tenant, or_(d.seq.is_(None), d.seq > func.coalesce(head, 0)))
+        .order_by(d.seq.nulls_first())
+        .limit(1)
+    ).first()
+    return (str(found[0]), int(found[1] or 0)) if found else (None, 0)

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Numeric, and_, case, cast, exists, func, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
 from pricing.errors import Conflict, NotFound, PreconditionFailed
@@ -258,15 +258,28 @@ def variant_counts(
     e = m.StorefrontEvent
     b = m.Booking
 
+    later = aliased(m.ExperimentAssignment)
+
+    def under_this_assignment(moment: Any) -> Any:
+        """``moment`` falls while this assignment held: not before it, and not once the visitor
+        was re-bucketed under a later bucket version."""
+        return and_(
+            moment >= a.assigned_at,
+            ~exists().where(
+                later.tenant_id == tenant, later.experiment_id == a.experiment_id,
+                later.visitor_id == a.visitor_id, later.bucket_version > a.bucket_version,
+                later.assigned_at <= moment,
+            ).correlate_except(later),  # ``a`` is two levels up: correlate it explicitly
+        )  # fmt: skip
+
     def did(event_type: str) -> Any:
-        # Only what the visitor did under this assignment (a re-bucketed visitor starts afresh).
         return exists().where(
             e.tenant_id == tenant, e.experiment == key, e.type == event_type,
-            e.visitor_id == a.visitor_id, e.received_at >= a.assigned_at,
+            e.visitor_id == a.visitor_id, under_this_assignment(e.received_at),
         )  # fmt: skip
 
     paid = (
-        select(b.visitor_id, b.total_minor, b.created_at)
+        select(b.visitor_id, b.variant, b.total_minor, b.created_at)
         .where(b.tenant_id == tenant, b.experiment == key, b.status == "paid", b.visitor_id != "")
         .subquery()
     )
@@ -276,7 +289,14 @@ def variant_counts(
             func.count().label("bookings"),
             func.sum(paid.c.total_minor).label("revenue"),
         )
-        .join(paid, and_(paid.c.visitor_id == a.visitor_id, paid.c.created_at >= a.assigned_at))
+        .join(
+            paid,
+            and_(
+                paid.c.visitor_id == a.visitor_id,
+                paid.c.variant == a.variant,
+                under_this_assignment(paid.c.created_at),
+            ),
+        )
         .where(
             a.tenant_id == tenant,
             a.experiment_id == uuid.UUID(experiment_id),

@@ -158,7 +158,8 @@ def replay(
 def verify(db: Database, tenant_id: str) -> dict[str, Any]:
     """Walk the tenant's chain from where the last purge left it: the first broken link, if any
     (``missing_link``: a link deleted or re-numbered; ``prev_hash_mismatch``: links reordered or
-    replaced; ``hash_mismatch``: a record edited; ``head_mismatch``: the newest links removed)."""
+    replaced; ``hash_mismatch``: a record edited; ``head_mismatch``: the newest links removed;
+    ``unlinked_record`` / ``extra_link``: a record added beside the chain or past its head)."""
     with db.read() as session:
         head = store.chain_head(session, tenant_id)
         if head is None:
@@ -184,6 +185,12 @@ def verify(db: Database, tenant_id: str) -> dict[str, Any]:
         if broken is None and (expected - 1 != head_seq or previous != head_hash):
             broken = {"seq": expected, "decision_id": None, "found_seq": None,
                       "reason": "head_mismatch"}  # fmt: skip
+        if broken is None:  # a record slipped in beside the chain: unlinked, or past its head
+            stray, stray_seq = store.outside_chain(session, tenant_id)
+            if stray is not None:
+                broken = {"seq": stray_seq or None, "decision_id": stray,
+                          "found_seq": stray_seq or None,
+                          "reason": "extra_link" if stray_seq else "unlinked_record"}  # fmt: skip
         return {
             "tenant_id": tenant_id, "valid": broken is None, "checked": checked,
             "head_seq": head_seq, "purged_through_seq": head.purged_through_seq, "broken": broken,

@@ -196,6 +196,18 @@ def revisions(db: Database, tenant: domain.Tenant, experiment_id: str) -> list[d
         return [revision_view(r) for r in repo.revisions(repo.row(experiment_id))]
 
 
+def _variants_of(revisions: list[m.ExperimentRevision], bucket_version: int) -> list[Any]:
+    """The variants (and weights) in force at the end of ``bucket_version``, from the revisions:
+    a bump is recorded under the new version, so later versions' changes are left out."""
+    variants: list[Any] = []
+    for revision in revisions:
+        if revision.bucket_version > bucket_version:
+            break
+        if "variants" in revision.changes:
+            variants = revision.changes["variants"][1]
+    return variants
+
+
 def experiment_results(
     db: Database, tenant: domain.Tenant, experiment_id: str, bucket_version: int | None
 ) -> dict[str, Any]:
@@ -210,7 +222,12 @@ def experiment_results(
                 details=[{"path": "/query/bucket_version", "message": "No such bucket version."}],
             )
         counts = variant_counts(s, tenant.id, str(row.id), row.key, version)
-        experiment = from_record(record(row))
+        design = record(row)
+        if version < row.bucket_version:  # the weights that bucket version was split with
+            design["variants"] = _variants_of(
+                ExperimentRepository(s, tenant.id).revisions(row), version
+            )
+        experiment = from_record(design)
         body = compute_results(experiment, counts, row.primary_metric, row.guardrail_metrics)
         return {
             "experiment_id": str(row.id), "key": row.key, "status": row.status,

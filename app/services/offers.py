@@ -76,6 +76,7 @@ class Selection:
     visitor_id: str = ""  # the storefront's visitor: experiment assignment (sticky once exposed)
     upsell_from: str | None = None  # quote: accepting the upsell offered on this tier (its id)
     customer: dict[str, str] | None = None  # quote: e-mail, name, phone (stored masked)
+    booking_id: str | None = None  # the booking an upgrade quote is about (kept in its records)
     preview_variant: tuple[str, str] | None = None  # admin preview: (experiment key, variant)
 
 
@@ -628,7 +629,7 @@ def booking_selection(
     selection = Selection(
         segment_ref=booking.segment_id, service_date=booking.service_date, guests=booking.guests,
         add_on_refs=tuple(booking.add_on_ids), tier_id=booking.tier_id,
-        visitor_id=booking.visitor_id,
+        visitor_id=booking.visitor_id, booking_id=booking.id,
     )  # fmt: skip
     return selection, booking.status
 
@@ -667,6 +668,8 @@ def quote_upgrade(
             if not decision["allow"] or availability.bookable
             else f"tier_{availability.status}"
         )
+        if selection.booking_id:
+            run.records = [replace(r, booking_id=selection.booking_id) for r in run.records]
         add_decisions(session, run.records)
         return {
             "allowed": allowed,

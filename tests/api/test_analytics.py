@@ -328,6 +328,8 @@ def test_analysts_read_and_storefront_keys_cannot(client, tenant_a, report):
         ({"to": "2026-11-30"}, "/query/from"),
         ({"from": "2026-11-01"}, "/query/to"),
         ({"from": "2026-11-01", "to": "30.11.2026"}, "/query/to"),
+        ({"from": "2026-11-01", "to": "9999-12-31"}, "/query/to"),  # no "one day later"
+        ({"from": "0001-01-01", "to": "2026-11-01"}, "/query/from"),  # no UTC before year 1
     ],
 )
 def test_bad_ranges_are_422(client, tenant_a, report, query, path):

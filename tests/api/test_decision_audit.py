@@ -128,7 +128,10 @@ def test_search_by_booking_finds_the_decisions_of_its_quote(stripe_client, db, t
 
 def test_bad_search_arguments_are_422(client, tenant_a):
     for query in ({"purpose": "nope"}, {"kind": "x"}, {"from": "yesterday"},
-                  {"outcome": "no-equals"}, {"customer_email": "not-an-email"}):  # fmt: skip
+                  {"outcome": "no-equals"}, {"customer_email": "not-an-email"},
+                  {"bookingid": str(uuid.uuid4())},  # a misspelt filter must not match everything
+                  {"from": "0001-01-01T00:00:00+01:00"}, {"to": "9999-12-31T23:00:00-02:00"},
+                  {"request_id": "x\x00y"}, {"rule_id": "r\x00"}):  # fmt: skip
         response = client.get(D, headers=tenant_a.admin, query_string=query)
         assert response.status_code == 422, (query, response.get_json())
         assert response.get_json()["error"]["details"], query
@@ -153,6 +156,11 @@ def test_export_is_ndjson_of_the_range_and_bounded(client, tenant_a):
     assert client.get(f"{D}/export", headers=fx.admin).status_code == 422
 
 
+def offer_position(shown: dict, decision_id: str) -> int:
+    """The chain seq of an offer's decision on a fresh tenant: its place in the response."""
+    return shown["decision_ids"].index(decision_id) + 1
+
+
 def test_explain_shows_every_rule_why_not_and_the_price_it_fed(client, tenant_a):
     fx = tenant_a
     shown = offers(client, fx)
@@ -169,7 +177,8 @@ def test_explain_shows_every_rule_why_not_and_the_price_it_fed(client, tenant_a)
         line["code"] for line in offer["price"]["lines"]
     ]
     assert body["context"]["pricing"]["base"] == fx.tiers[0].base_price.amount
-    assert (body["seq"], len(body["hash"]), len(body["prev_hash"])) == (body["seq"], 64, 64)
+    assert body["seq"] == offer_position(shown, offer["decision_id"])
+    assert (len(body["hash"]), len(body["prev_hash"])) == (64, 64)
 
 
 def test_operators_search_every_tenant_and_read_any_decision(
@@ -446,3 +455,70 @@ def test_the_purge_command_on_the_embedded_default(tmp_path, monkeypatch):
         assert (result["valid"], result["checked"]) == (True, len(shown.get_json()["decision_ids"]))
     finally:
         database.dispose()
+
+
+def test_outcome_values_of_another_type_find_nothing_rather_than_fail(client, tenant_a):
+    fx = tenant_a
+    shown = offers(client, fx)
+    below_ultimate = {o["decision_id"] for o in shown["offers"] if o["tier"]["level"] < 3}
+    assert {d["id"] for d in search(client, fx, outcome="upsell.target_level=3")} == below_ultimate
+    assert {d["id"] for d in search(client, fx, outcome="upsell.offer=tier")} == below_ultimate
+    for mismatched in ("upgrade.allow=1", "upsell.offer=true", "upsell.offer=3", "season.nope=x"):
+        assert search(client, fx, outcome=mismatched) == [], mismatched
+
+
+def test_verify_finds_records_added_beside_the_chain(client, db, chained):
+    fx = chained
+    template = row_at(db, fx, 5)
+    forged = {c.name: getattr(template, c.name) for c in m.Decision.__table__.columns}
+    execute(db, m.Decision.__table__.insert().values({**forged, "id": uuid.uuid4(), "seq": None,
+                                                      "prev_hash": None, "hash": None}))  # fmt: skip
+    broken = verify(client, fx)["broken"]
+    assert (broken["reason"], broken["seq"]) == ("unlinked_record", None)
+
+
+def test_verify_finds_a_record_past_the_head(client, db, chained):
+    fx = chained
+    template = row_at(db, fx, 9)
+    forged = {c.name: getattr(template, c.name) for c in m.Decision.__table__.columns}
+    execute(db, m.Decision.__table__.insert().values({**forged, "id": uuid.uuid4(), "seq": 10}))
+    broken = verify(client, fx)["broken"]
+    assert (broken["reason"], broken["seq"]) == ("extra_link", 10)
+
+
+def test_search_by_booking_finds_its_upgrade_decisions(stripe_client, db, tenant_a):
+    client, fx = stripe_client, tenant_a
+    quoted = quote(client, fx, fx.tiers[0])
+    started = ok(client.post(
+        "/v1/storefront/checkouts", headers={**fx.storefront, "Idempotency-Key": uuid.uuid4().hex},
+        json={"quote_token": quoted["token"], "customer": {"email": "ana@example.com"}}), 201)  # fmt: skip
+    upgrade = ok(client.post("/v1/storefront/upgrade-quotes", headers=fx.storefront, json={
+        "booking_id": started["booking_id"], "to_tier_id": fx.tiers[2].id,
+        "customer": {"email": "ana@example.com", "phone": "+49 30 555"}}))  # fmt: skip
+    found = {d["id"] for d in search(client, fx, booking_id=started["booking_id"])}
+    assert found == set(quoted["decision_ids"]) | set(upgrade["decision_ids"])
+    for decision_id in upgrade["decision_ids"]:
+        row = decision_row(db, decision_id)
+        assert str(row.booking_id) == started["booking_id"]
+        assert row.masked_fields == ["/context/customer/email", "/context/customer/phone"]
+        assert "555" not in json.dumps(row.context) and "ana@" not in json.dumps(row.context)
+    assert {d["id"] for d in search(client, fx, customer_email="ANA@example.com")} == set(
+        upgrade["decision_ids"]
+    )
+
+
+def test_nul_characters_are_refused_before_anything_is_stored(client, tenant_a):
+    fx = tenant_a
+    response = client.get(f"/v1/storefront/segments/{fx.segment.key}/offers", headers=fx.storefront,
+                          query_string={"date": plain_day().isoformat(), "guests": 2,
+                                        "visitor_id": "v\x00"})  # fmt: skip
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["error"]["details"] == [
+        {"path": "/", "message": "NUL characters are not allowed."}
+    ]
+    body = client.post("/v1/storefront/events", headers=fx.storefront, data=json.dumps(
+        {"events": [{"client_event_id": "e\u0000", "type": "upsell_shown", "visitor_id": "v",
+                     "occurred_at": "2026-11-27T10:00:00+00:00"}]}),
+        content_type="application/json")  # fmt: skip
+    assert body.status_code == 422
+    assert search(client, fx) == []

@@ -605,6 +605,7 @@ def test_results_without_data_are_zeros(client, tenant_a):
     assert body["srm"] == {
         "observed": [0, 0], "expected_shares": ["0.5", "0.5"], "chi2": 0.0, "p_value": 1.0,
         "mismatch": False,
+        "assigned": {"observed": [0, 0], "chi2": 0.0, "p_value": 1.0, "mismatch": False},
     }  # fmt: skip
     # A draft has results too (all zeros).
     draft = create(client, fx, "still-a-draft")
@@ -663,7 +664,10 @@ def test_results_count_assigned_and_exposed_visitors_per_bucket_version(client, 
         f"{E}/{experiment['id']}/results?bucket_version=1", headers=fx.admin
     ).get_json()
     assert [r["assigned"] for r in first["variants"]] == [1, 2]
-    assert [r["weight"] for r in first["variants"]] == ["0.4", "0.6"]  # the current design
+    # Version 1 is read with the weights it was split with, not the current ones.
+    assert [r["weight"] for r in first["variants"]] == ["0.5", "0.5"]
+    assert first["srm"]["expected_shares"] == ["0.5", "0.5"]
+    assert [r["weight"] for r in current["variants"]] == ["0.4", "0.6"]
 
 
 # ---- assignment in offers -----------------------------------------------------------------------
@@ -1099,6 +1103,20 @@ def test_a_rebucketed_visitor_starts_afresh_in_the_new_bucket_version(client, te
     first = client.get(f"{E}/{experiment['id']}/results?bucket_version=1", headers=fx.analyst)
     control = {r["key"]: r for r in first.get_json()["variants"]}["control"]
     assert (control["assigned"], control["exposed"], control["accepted"]) == (1, 1, 1)
+    # ... and what they do under version 2 does not count for version 1 either.
+    later = [
+        {"client_event_id": f"new-{kind}", "type": kind, "visitor_id": visitor,
+         "experiment": "upsell-copy", "occurred_at": dt.datetime.now(dt.UTC).isoformat()}
+        for kind in ("upsell_shown", "upsell_declined")
+    ]  # fmt: skip
+    sent = client.post("/v1/storefront/events", headers=fx.storefront, json={"events": later})
+    assert sent.status_code == 202, sent.get_json()
+    again = client.get(f"{E}/{experiment['id']}/results?bucket_version=1", headers=fx.analyst)
+    control = {r["key"]: r for r in again.get_json()["variants"]}["control"]
+    assert (control["exposed"], control["accepted"], control["declined"]) == (1, 1, 0)
+    now = client.get(f"{E}/{experiment['id']}/results", headers=fx.analyst).get_json()
+    b = {r["key"]: r for r in now["variants"]}["b"]
+    assert (b["exposed"], b["accepted"], b["declined"]) == (1, 0, 1)
 
 
 def test_a_quote_of_a_tier_outside_the_targeting_is_not_tagged(client, db, tenant_a):

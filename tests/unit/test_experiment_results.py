@@ -103,7 +103,7 @@ def test_results_by_hand() -> None:
     assert b["vs_control"] == compare("upsell_acceptance", CONTROL, B)
     assert body["guardrails"] == []
     # SRM: 100 and 100 exposed with 50/50: chi² = 0, p = 1.
-    assert body["srm"] == {
+    assert {k: v for k, v in body["srm"].items() if k != "assigned"} == {
         "observed": [100, 100], "expected_shares": ["0.5", "0.5"], "chi2": 0.0, "p_value": 1.0,
         "mismatch": False,
     }  # fmt: skip
@@ -131,6 +131,7 @@ def test_results_without_data_are_zeros_not_errors() -> None:
     assert body["srm"] == {
         "observed": [0, 0], "expected_shares": ["0.5", "0.5"], "chi2": 0.0, "p_value": 1.0,
         "mismatch": False,
+        "assigned": {"observed": [0, 0], "chi2": 0.0, "p_value": 1.0, "mismatch": False},
     }  # fmt: skip
 
 
@@ -284,3 +285,16 @@ def test_without_a_control_the_first_variant_is_the_baseline() -> None:
                    "upsell_acceptance", [])  # fmt: skip
     assert [v["control"] for v in body["variants"]] == [True, False]
     assert body["variants"][1]["vs_control"]["absolute"] == approx(0.1)
+
+
+def test_srm_of_the_assignment_flags_a_broken_split_the_exposures_do_not_show() -> None:
+    """Exposures can look balanced while the split itself is not: 1000 assigned to the control
+    and 800 to b (chi² = 200/9, p ≈ 2.4e-6) but 100 exposed in each."""
+    counts = {"control": VariantCounts(assigned=1000, exposed=100),
+              "b": VariantCounts(assigned=800, exposed=100)}  # fmt: skip
+    srm = results(experiment("0.5", "0.5"), counts, "upsell_acceptance", [])["srm"]
+    assert (srm["observed"], srm["mismatch"]) == ([100, 100], False)
+    assert srm["assigned"]["observed"] == [1000, 800]
+    assert srm["assigned"]["chi2"] == approx(200 / 9)
+    assert srm["assigned"]["p_value"] == approx(math.erfc(math.sqrt(100 / 9)))
+    assert srm["assigned"]["mismatch"] is True
