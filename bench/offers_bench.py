@@ -133,6 +133,14 @@ def in_process(engine: str, write_decisions: bool, calls: int = 2000) -> dict:
     }
 
 
+def settle() -> None:
+    """VACUUM ANALYZE what the in-process runs wrote, so that no autovacuum of thousands of fresh
+    decision rows lands in the middle of one HTTP run and not the others."""
+    url = f"postgresql://postgres@127.0.0.1:5432/{BENCH_DB}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -228,6 +236,7 @@ def main() -> int:
         print(
             "\n2. HTTP load: wrk -t2 -c8, 20 s, against `tierwise serve --workers 2 --threads 1` (PostgreSQL + Redis)"
         )
+        settle()
         http = [
             http_load("durable", key, 20, 8),
             http_load("reference", key, 20, 8),

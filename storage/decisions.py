@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Select, Text, cast, delete, func, insert, or_, select, text, update
+from sqlalchemy import Select, Text, cast, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from pricing.errors import NotFound
@@ -145,7 +145,7 @@ def add_decisions(session: Session, records: list[DecisionRecord]) -> None:
         # The canonical bodies are the rows themselves (every column but the chain's own), one
         # per line (JSON text has no raw newline).
         rows = "\n".join(b.decode() for b in bodies)
-        session.execute(_APPEND, {"tenant": tenant, "rows": rows})
+        session.connection().exec_driver_sql(_APPEND, {"tenant": tenant, "rows": rows})
         return
     linked = _link(records, bodies, *_claim(session, tenant, len(records)))
     session.execute(insert(m.Decision.__table__), [_row(r) for r in linked])
@@ -154,7 +154,7 @@ def add_decisions(session: Session, records: list[DecisionRecord]) -> None:
     )
 
 
-_APPEND = text("SELECT tw_append_decisions(:tenant, :rows)")
+_APPEND = "SELECT tw_append_decisions(%(tenant)s, %(rows)s)"  # psycopg's own parameters
 
 
 def _row(r: DecisionRecord) -> dict[str, Any]:

@@ -484,7 +484,11 @@ def _upsell(
         if target is None or target.level <= tier.level or not priced[target.id][3].bookable:
             return None
         # The target priced as a quote accepting this upsell would be (guardrails included).
-        offer_total = pricer.priced(target, priced[target.id][1], decision).total
+        offer_total = (
+            pricer.priced(target, priced[target.id][1], decision).total
+            if percent
+            else priced[target.id][2].total
+        )
         return {
             "type": "tier", "tier_id": target.id, "tier_name": target.name, "message_key": decision["message_key"],
             "percent_off": str(percent), "total": offer_total, "difference": offer_total - price.total,

@@ -39,11 +39,14 @@ BEGIN
     FOREACH v_row IN ARRAY string_to_array(p_rows, E'\n') LOOP
         v_seq := v_seq + 1;
         v_hash := encode(sha256(convert_to(v_seq::text || '|' || v_prev || '|' || v_row, 'UTF8')), 'hex');
-        INSERT INTO decisions
-        SELECT * FROM jsonb_populate_record(
-            NULL::decisions,
-            v_row::jsonb || jsonb_build_object('seq', v_seq, 'prev_hash', v_prev, 'hash', v_hash)
-        );
+        -- json (not jsonb): the row is only validated, and the json columns keep their text.
+        INSERT INTO decisions (tenant_id, id, purpose, kinds, ruleset_version, ruleset_hash, engine,
+            facts, considered, fired, outputs, context, request_id, quote_id, booking_id,
+            created_at, masked_fields, customer_ref, seq, prev_hash, hash)
+        SELECT r.tenant_id, r.id, r.purpose, r.kinds, r.ruleset_version, r.ruleset_hash, r.engine,
+            r.facts, r.considered, r.fired, r.outputs, r.context, r.request_id, r.quote_id,
+            r.booking_id, r.created_at, r.masked_fields, r.customer_ref, v_seq, v_prev, v_hash
+        FROM json_populate_record(NULL::decisions, v_row::json) AS r;
         v_prev := v_hash;
     END LOOP;
     UPDATE decision_chains SET seq = v_seq, hash = v_prev, updated_at = now() WHERE tenant_id = p_tenant;
