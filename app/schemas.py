@@ -666,6 +666,15 @@ class OffersSchema(ma.Schema):
     decision_ids = fields.List(fields.String())
 
 
+VISITOR = fields.String(
+    load_default="",
+    validate=validate.Length(max=64),
+    metadata={
+        "description": "The storefront's stable visitor id: puts the visitor in running experiments"
+    },
+)
+
+
 class _SelectionQuerySchema(ma.Schema):
     date = fields.Date(required=True)
     guests = fields.Integer(required=True, validate=validate.Range(1, 1000))
@@ -675,13 +684,7 @@ class _SelectionQuerySchema(ma.Schema):
 
 
 class OffersQuerySchema(_SelectionQuerySchema):
-    visitor_id = fields.String(
-        load_default="",
-        validate=validate.Length(max=64),
-        metadata={
-            "description": "The storefront's stable visitor id: puts the visitor in running experiments"
-        },
-    )
+    visitor_id = VISITOR
 
 
 class PreviewQuerySchema(_SelectionQuerySchema):
@@ -721,13 +724,7 @@ class QuoteCreateSchema(ma.Schema):
     add_ons = fields.List(
         fields.String(validate=SHORT), load_default=list, validate=validate.Length(max=10)
     )
-    visitor_id = fields.String(
-        load_default="",
-        validate=validate.Length(max=64),
-        metadata={
-            "description": "The storefront's stable visitor id: puts the visitor in running experiments"
-        },
-    )
+    visitor_id = VISITOR
 
 
 class QuoteSchema(ma.Schema):
@@ -777,13 +774,7 @@ class UpgradeQuoteCreateSchema(ma.Schema):
     add_ons = fields.List(
         fields.String(validate=SHORT), load_default=list, validate=validate.Length(max=10)
     )
-    visitor_id = fields.String(
-        load_default="",
-        validate=validate.Length(max=64),
-        metadata={
-            "description": "The storefront's stable visitor id: puts the visitor in running experiments"
-        },
-    )
+    visitor_id = VISITOR
 
     @validates_schema
     def _one_subject(self, data, **kwargs):
