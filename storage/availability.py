@@ -96,7 +96,8 @@ def day_counts(
         "now": now,
     }
     counts = DayCounts({}, {}, set(), set())
-    for source, tier, day, number in session.execute(COUNTS, params):
+    # Core on the connection: the ORM layer of Session.execute costs ~10 % of an offer here.
+    for source, tier, day, number in session.connection().execute(COUNTS, params):
         key = (str(tier), day)
         if source == "catalog":
             counts.catalog_version = int(number)
