@@ -51,9 +51,13 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+#: One instance, reused: given a class, webargs builds a new schema on every request.
+OFFERS_QUERY = s.OffersQuerySchema()
+
+
 @blp.route("/segments/<segment>/offers")
 class Offers(MethodView):
-    @blp.arguments(s.OffersQuerySchema, location="query")
+    @blp.arguments(OFFERS_QUERY, location="query")
     @blp.response(200, s.OffersSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Segment not found")
     def get(self, args, segment):
