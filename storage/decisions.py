@@ -18,7 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -348,14 +348,6 @@ def purge_before(
     )  # fmt: skip
     session.flush()
     return purge
-
-
-def purges(session: Session, tenant_id: str) -> Sequence[m.DecisionPurge]:
-    return session.scalars(
-        select(m.DecisionPurge)
-        .where(m.DecisionPurge.tenant_id == uuid.UUID(tenant_id))
-        .order_by(m.DecisionPurge.through_seq)
-    ).all()
 
 
 def booking_quote(session: Session, tenant_id: str | None, booking_id: str) -> tuple[str, str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from app.privacy import Masker
 from app.rules_runtime import RulesRuntime
-from app.services.offers import PRICE_KINDS, _price_record, adjustments
+from app.services.offers import PRICE_KINDS, adjustments, price_record
 from app.services.rulesets import parse_or_422
 from pricing import catalog as domain
 from pricing.errors import InvalidInput
@@ -119,7 +119,7 @@ def _repriced(record: store.DecisionRecord, outcome: Outcome) -> dict[str, Any] 
     if accepted:
         terms = replace(terms, upsell_percent=Decimal(str(accepted["percent_off"])),
                         upsell_rules=tuple(accepted["rules"]))  # fmt: skip
-    return _price_record(price_items(PricedItems.from_json(context["pricing"]), terms))
+    return price_record(price_items(PricedItems.from_json(context["pricing"]), terms))
 
 
 def replay(

@@ -266,7 +266,7 @@ def _check_date(run: _Run, day: dt.date) -> None:
                            details=[{"path": "/query/date", "message": f"At most {MAX_LEAD_DAYS} days ahead."}])  # fmt: skip
 
 
-def _price_record(price: Price) -> dict[str, Any]:
+def price_record(price: Price) -> dict[str, Any]:
     """The price a decision fed, as its record keeps it (explain shows it; replay compares it)."""
     return {
         "currency": price.currency, "subtotal": price.subtotal, "total": price.total,
@@ -353,7 +353,7 @@ class _Pricer:
                                           "rules": list(upsell["rules"])}  # fmt: skip
         record, outcome = self.run.evaluate(purpose, facts, kinds, context, self.selection.customer)
         price = self.priced(tier, outcome, upsell)
-        context["price"] = _price_record(price)
+        context["price"] = price_record(price)
         return record.id, outcome, price, availability
 
     def priced(
