@@ -61,6 +61,25 @@ def from_record(data: dict[str, Any]) -> Experiment:
     )  # fmt: skip
 
 
+def to_record(e: Experiment) -> dict[str, Any]:
+    """The inverse of :func:`from_record` (what cached catalog snapshots keep)."""
+    t, ns = e.targeting, e.namespace
+    return {
+        "id": e.id, "key": e.key, "status": e.status, "seed": e.seed, "coverage": str(e.coverage),
+        "variants": [
+            {"key": v.key, "name": v.name, "weight": str(v.weight), "control": v.control}
+            for v in e.variants
+        ],
+        "targeting": {
+            "segments": list(t.segments), "tiers": list(t.tiers),
+            "date_from": t.date_from and t.date_from.isoformat(),
+            "date_to": t.date_to and t.date_to.isoformat(),
+        },
+        "namespace": ns and {"id": ns.id, "start": str(ns.start), "end": str(ns.end)},
+        "bucket_version": e.bucket_version,
+    }  # fmt: skip
+
+
 def _date(value: Any) -> dt.date | None:
     if value is None or isinstance(value, dt.date):
         return value

@@ -11,11 +11,10 @@ from sqlalchemy.orm import Session
 
 from pricing import catalog as domain
 from pricing.errors import NotFound
-from pricing.experiment_design import Experiment
 from pricing.money import Money
 from storage import models as m
 from storage.catalog import CatalogRepository, tenant_value
-from storage.experiments import ExperimentRepository, from_record
+from storage.experiments import ExperimentRepository, from_record, to_record
 
 
 def load_snapshot(session: Session, tenant_id: str) -> domain.CatalogSnapshot:
@@ -35,25 +34,6 @@ def load_snapshot(session: Session, tenant_id: str) -> domain.CatalogSnapshot:
 
 def _money(m: Money) -> list[Any]:
     return [m.amount, m.currency]
-
-
-def _experiment(e: Experiment) -> dict[str, Any]:
-    """The experiment in the form ``storage.experiments.from_record`` reads."""
-    t, ns = e.targeting, e.namespace
-    return {
-        "id": e.id, "key": e.key, "status": e.status, "seed": e.seed, "coverage": str(e.coverage),
-        "variants": [
-            {"key": v.key, "name": v.name, "weight": str(v.weight), "control": v.control}
-            for v in e.variants
-        ],
-        "targeting": {
-            "segments": list(t.segments), "tiers": list(t.tiers),
-            "date_from": t.date_from and t.date_from.isoformat(),
-            "date_to": t.date_to and t.date_to.isoformat(),
-        },
-        "namespace": ns and {"id": ns.id, "start": str(ns.start), "end": str(ns.end)},
-        "bucket_version": e.bucket_version,
-    }  # fmt: skip
 
 
 def dumps(snapshot: domain.CatalogSnapshot) -> bytes:
@@ -77,7 +57,7 @@ def dumps(snapshot: domain.CatalogSnapshot) -> bytes:
             [a.id, a.key, a.name, a.pricing, _money(a.price), list(a.tier_ids), a.status, a.version]
             for a in snapshot.add_ons
         ],
-        "experiments": [_experiment(e) for e in snapshot.experiments],
+        "experiments": [to_record(e) for e in snapshot.experiments],
     }  # fmt: skip
     return json.dumps(data, separators=(",", ":")).encode()
 

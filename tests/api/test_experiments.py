@@ -1007,14 +1007,19 @@ B_DISCOUNT = {
 }  # fmt: skip
 
 
-def test_a_quote_under_a_variant_keeps_its_price_after_the_experiment_stops(app, client, tenant_a):
-    fx = tenant_a
-    experiment = running(client, fx)
+def publish_b_discount(app, fx) -> None:
+    """Variant b pays 10 % less (a last-minute rule on the variant), active now."""
     svc = app.extensions["tierwise"]
     rulesets.publish_document(
         svc.db, svc.rules, fx.tenant.id, document_with(B_DISCOUNT), "test", "b pays less", None,
         dt.datetime.now(dt.UTC),
     )  # fmt: skip
+
+
+def test_a_quote_under_a_variant_keeps_its_price_after_the_experiment_stops(app, client, tenant_a):
+    fx = tenant_a
+    experiment = running(client, fx)
+    publish_b_discount(app, fx)
     visitor = visitor_in(experiment, "b")
     day = service_day()
     request = {"tier_id": fx.tiers[0].id, "date": day.isoformat(), "guests": 2}
@@ -1055,11 +1060,7 @@ def test_a_quote_under_a_variant_keeps_its_price_after_the_experiment_stops(app,
 def test_a_quote_of_a_control_visitor_has_the_regular_price(app, client, tenant_a):
     fx = tenant_a
     experiment = running(client, fx)
-    svc = app.extensions["tierwise"]
-    rulesets.publish_document(
-        svc.db, svc.rules, fx.tenant.id, document_with(B_DISCOUNT), "test", "b pays less", None,
-        dt.datetime.now(dt.UTC),
-    )  # fmt: skip
+    publish_b_discount(app, fx)
     visitor = visitor_in(experiment, "control")
     response = client.post(
         "/v1/storefront/quotes",
