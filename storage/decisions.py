@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from pricing.errors import NotFound
 from storage import models as m
 from storage.catalog import as_uuid
-from storage.db import as_utc, insert_new, json_default
+from storage.db import as_utc, driver_connection, insert_new, json_default
 
 GENESIS = "0" * 64
 
@@ -145,7 +145,8 @@ def add_decisions(session: Session, records: list[DecisionRecord]) -> None:
         # The canonical bodies are the rows themselves (every column but the chain's own), one
         # per line (JSON text has no raw newline).
         rows = "\n".join(b.decode() for b in bodies)
-        session.connection().exec_driver_sql(_APPEND, {"tenant": tenant, "rows": rows})
+        with driver_connection(session).cursor() as cursor:
+            cursor.execute(_APPEND, {"tenant": tenant, "rows": rows})
         return
     linked = _link(records, bodies, *_claim(session, tenant, len(records)))
     session.execute(insert(m.Decision.__table__), [_row(r) for r in linked])

@@ -1,0 +1,89 @@
+"""The engine's own behaviour on real PostgreSQL: pinging idle pooled connections only, and hot
+statements giving the same rows through the driver as through SQLAlchemy Core."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import psycopg
+import pytest
+from sqlalchemy import insert, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from storage import db as storage_db
+from storage import models as m
+from storage.availability import COUNTS, day_counts
+
+
+def _backend_pid(engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def _terminate(pg_url: str, pid: int) -> None:
+    url = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+
+
+@pytest.fixture
+def one_connection_engine(pg_url):
+    engine = storage_db.make_engine(pg_url, pool_size=1, max_overflow=0)
+    yield engine
+    engine.dispose()
+
+
+def test_a_dead_idle_connection_is_pinged_and_replaced(pg_url, one_connection_engine, monkeypatch):
+    monkeypatch.setattr(storage_db, "IDLE_PING_SECONDS", 0.0)  # every pooled connection is idle
+    dead = _backend_pid(one_connection_engine)
+    _terminate(pg_url, dead)
+
+    fresh = _backend_pid(one_connection_engine)  # no error: the ping found it dead
+
+    assert fresh != dead
+
+
+def test_a_connection_in_steady_use_is_not_pinged(pg_url, one_connection_engine, monkeypatch):
+    """The other side of the trade: within the idle window there is no round trip, so a connection
+    killed meanwhile fails the one statement that meets it, and the pool replaces it after."""
+    monkeypatch.setattr(storage_db, "IDLE_PING_SECONDS", 3600.0)
+    dead = _backend_pid(one_connection_engine)
+    _terminate(pg_url, dead)
+
+    with pytest.raises(OperationalError) as caught:
+        _backend_pid(one_connection_engine)
+    assert caught.value.connection_invalidated
+
+    assert _backend_pid(one_connection_engine) != dead
+
+
+def test_the_counts_statement_gives_core_s_rows_through_the_driver(db, tenant_a):
+    """COUNTS runs on the psycopg connection (compiled once); the same rows as Core executes."""
+    a = tenant_a
+    tenant, day = uuid.UUID(a.tenant.id), dt.date(2031, 1, 1)
+    tiers = [uuid.UUID(t.id) for t in a.tiers]
+    now = dt.datetime(2030, 12, 1, tzinfo=dt.UTC)
+    with db.transaction() as s:
+        s.execute(insert(m.Capacity), [
+            {"tenant_id": tenant, "tier_id": tiers[1], "service_date": day, "units": 7},
+        ])  # fmt: skip
+        s.execute(insert(m.Hold), [
+            {"tenant_id": tenant, "tier_id": tiers[2], "service_date": day, "units": 2,
+             "expires_at": now + dt.timedelta(minutes=10)},
+            {"tenant_id": tenant, "tier_id": tiers[2], "service_date": day, "units": 1,
+             "expires_at": now - dt.timedelta(minutes=10)},  # expired: not counted
+        ])  # fmt: skip
+        params = {"tenant": tenant, "start": day, "end": day, "now": now}
+        through_driver = COUNTS.rows(s, params)
+        through_core = [tuple(r) for r in s.connection().execute(COUNTS.statement, params)]
+        counts = day_counts(s, a.tenant.id, day, day, now)
+
+    assert sorted(through_driver, key=repr) == sorted(through_core, key=repr)
+    assert ("capacity", tiers[1], day, 7) in through_driver
+    assert counts.capacity_of(a.tiers[1].id, day, 5) == 7
+    assert counts.taken_of(a.tiers[2].id, day) == 2
+    assert counts.blacked_out(a.tiers[0].id, day)
+    assert not counts.blacked_out(a.tiers[1].id, day)
+    assert counts.catalog_version >= 1
