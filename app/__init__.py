@@ -18,6 +18,7 @@ from app.errors import (
     handle_http_exception,
     handle_unexpected,
 )
+from app.json_provider import OrjsonProvider
 from app.payments import LocalPayments, Payments, StripePayments
 from app.privacy import Masker
 from app.quotes import QuoteSigner
@@ -66,6 +67,7 @@ def create_app(
 ) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask("tierwise")
+    app.json = OrjsonProvider(app)
     app.config.update(
         API_TITLE="tierwise",
         API_VERSION="1",
@@ -76,7 +78,6 @@ def create_app(
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
     )
-    app.json.sort_keys = False  # type: ignore[attr-defined]
     logging.basicConfig(level=settings.log_level)
     db = db or Database.from_url(settings.database_url)
     cache = cache or make_cache(settings.cache_backend, settings.redis_url)
