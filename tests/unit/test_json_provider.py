@@ -26,7 +26,7 @@ VALUES = [
     {"rate": Decimal("12.50"), "id": uuid.UUID("6ea2abf2-c222-4f00-ade1-a61a2ba8efa8")},
     {"day": dt.date(2026, 11, 30), "at": dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)},
     {"point": Point(1, "Café ünïcode ☕"), 7: "int key", "big": 2**70, "flag": True},
-    ["nested", [1, 2.5, {"deep": [None]}], "\x00 escapes \n \" \\"],
+    ["nested", [1, 2.5, {"deep": [None]}], '\x00 escapes \n " \\'],
 ]
 
 
