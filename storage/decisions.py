@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import orjson
 from sqlalchemy import Select, Text, cast, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -71,9 +72,27 @@ def canonical(record: DecisionRecord) -> bytes:
         "created_at": as_utc(record.created_at).isoformat(timespec="microseconds"),
         "masked_fields": record.masked_fields, "customer_ref": record.customer_ref,
     }  # fmt: skip
-    return json.dumps(
-        data, default=json_default, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode()
+    return canonical_json(data)
+
+
+_CANONICAL = (
+    orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
+def canonical_json(data: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8 (not ASCII-escaped), Decimals and dates through
+    ``json_default``: the bytes ``json.dumps(..., sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)`` gives, written by orjson (a fifth of the time) where it writes them the
+    same, which is everything a record holds (strings, integers, booleans, null, Decimals, dates;
+    records hold no floats, whose exponent form orjson writes differently); the standard library
+    writes what orjson refuses (integers beyond 64 bits, lone surrogates, non-string keys)."""
+    try:
+        return orjson.dumps(data, default=json_default, option=_CANONICAL)
+    except orjson.JSONEncodeError:
+        return json.dumps(
+            data, default=json_default, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
 
 
 def chain_hash(seq: int, prev_hash: str, body: bytes) -> str:
