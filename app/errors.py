@@ -14,6 +14,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import g, jsonify
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from app.payments import PaymentRefused, PaymentsUnavailable
@@ -156,5 +157,13 @@ def handle_http_exception(error: HTTPException):
 
 
 def handle_unexpected(error: Exception):
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        # A connection lost under a statement (database restarted, network cut): the pool has
+        # already replaced it, so the request can be retried; not a bug of ours.
+        log.warning("database connection lost: %s", type(error.orig).__name__)
+        return error_response(
+            503, "database_unavailable", "The database connection was lost; retry the request.",
+            headers={"Retry-After": "1"},
+        )  # fmt: skip
     log.exception("unhandled error")
     return error_response(500, "internal_error", "An unexpected error occurred; it was logged.")

@@ -147,6 +147,32 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the server's processes (gunicorn master and workers) and by
+    PostgreSQL's (every backend and helper), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {"server": 0.0, "postgres": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, rest = stat.split("(", 1)[1].rsplit(")", 1)
+        fields = rest.split()
+        pid, ppid, seconds = (
+            int(entry.name),
+            int(fields[1]),
+            (int(fields[11]) + int(fields[12])) / ticks,
+        )
+        if pid == server_pid or ppid == server_pid:
+            used["server"] += seconds
+        elif name.startswith("postgres"):
+            used["postgres"] += seconds
+    return used
+
+
 def http_load(
     engine: str, key: str, seconds: int, connections: int, *, decision_log: bool = True
 ) -> dict:
@@ -179,14 +205,20 @@ def http_load(
             f"X-Api-Key: {key}",
             url,
         ]
+        before = _cpu_seconds(server.pid)
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        after = _cpu_seconds(server.pid)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
-    return {
+    result = {
         "engine": engine, "decision_log": decision_log, "connections": connections,
         "seconds": seconds, **parse_wrk(output),
     }  # fmt: skip
+    served = result["requests_per_s"] * seconds
+    for group in ("server", "postgres"):  # CPU per request: steadier than req/s on a noisy VM
+        result[f"{group}_cpu_ms"] = round((after[group] - before[group]) * 1000 / served, 2)
+    return result
 
 
 def _ms(value: str) -> float:
@@ -244,11 +276,13 @@ def main() -> int:
         ]
         print(
             f"  {'engine':<10} {'decisions':<10} {'req/s':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"
+            f" {'server CPU ms/req':>18} {'PostgreSQL CPU ms/req':>22}"
         )
         for r in http:
             log = "written" if r["decision_log"] else "skipped"
             print(
                 f"  {r['engine']:<10} {log:<10} {r['requests_per_s']:>8.0f} {r['p50_ms']:>8} {r['p90_ms']:>8} {r['p99_ms']:>8} {r['non_2xx']:>8}"
+                f" {r['server_cpu_ms']:>18} {r['postgres_cpu_ms']:>22}"
             )
         ratio = http[0]["requests_per_s"] / http[1]["requests_per_s"]
         print(

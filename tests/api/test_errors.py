@@ -113,6 +113,37 @@ def test_unexpected_exceptions_are_500_in_the_error_shape(client, tenant_a, monk
     assert "details" not in error
 
 
+def test_a_lost_database_connection_is_503_with_retry_after(client, tenant_a, monkeypatch):
+    """What SQLAlchemy raises when the connection died under a statement (the pool replaces it:
+    tests/integration/test_db_engine.py): retryable, not a bug."""
+    from sqlalchemy.exc import OperationalError
+
+    from app.services import catalog
+
+    def lost(*args, **kwargs):
+        raise OperationalError(
+            "SELECT 1", {}, Exception("server closed"), connection_invalidated=True
+        )
+
+    monkeypatch.setattr(catalog, "list_segments", lost)
+    response = client.get(SEGMENTS, headers=tenant_a.admin)
+    assert_error_shape(response, 503, "database_unavailable")
+    assert response.headers["Retry-After"] == "1"
+    assert "server closed" not in response.get_data(as_text=True)
+
+
+def test_other_database_errors_stay_500(client, tenant_a, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from app.services import catalog
+
+    def failed(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("deadlock"), connection_invalidated=False)
+
+    monkeypatch.setattr(catalog, "list_segments", failed)
+    assert_error_shape(client.get(SEGMENTS, headers=tenant_a.admin), 500, "internal_error")
+
+
 # ---- validation details -----------------------------------------------------------------------
 
 
