@@ -24,7 +24,8 @@ class OrjsonProvider(DefaultJSONProvider):
         try:
             return orjson.dumps(obj, default=self.default, option=options)
         except orjson.JSONEncodeError:
-            text: str = super().dumps(obj, indent=2 if indent else None, ensure_ascii=False)
+            layout: dict[str, Any] = {"indent": 2} if indent else {"separators": (",", ":")}
+            text: str = super().dumps(obj, ensure_ascii=False, **layout)
             return text.encode()
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:

@@ -73,3 +73,10 @@ def test_debug_responses_are_indented(app):
 def test_unknown_types_are_refused_like_flask_does(app):
     with pytest.raises(TypeError):
         app.json.dumps({"x": object()})
+
+
+def test_what_orjson_refuses_is_written_compact_by_the_standard_library(app):
+    assert (
+        app.json.dumps({"big": 2**70, "a": [1, "é"]})
+        == '{"big":1180591620717411303424,"a":[1,"é"]}'
+    )
