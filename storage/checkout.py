@@ -16,7 +16,7 @@ from storage import audit
 from storage import models as m
 from storage.availability import OCCUPYING_BOOKINGS
 from storage.catalog import Page, as_uuid
-from storage.db import as_utc, insert_new
+from storage.db import as_utc, insert_new, on_postgresql
 
 LOCK_TIMEOUT = "5s"
 
@@ -24,7 +24,7 @@ LOCK_TIMEOUT = "5s"
 def lock_unit(session: Session, tenant_id: str, tier_id: str, day: dt.date) -> None:
     """Serialise everyone taking or releasing units of one tier on one date (PostgreSQL advisory
     transaction lock, waited for at most LOCK_TIMEOUT; SQLite has one writer anyway)."""
-    if session.get_bind().dialect.name != "postgresql":
+    if not on_postgresql(session):
         return
     digest = hashlib.sha256(f"{tenant_id}:{tier_id}:{day.isoformat()}".encode()).digest()
     key = int.from_bytes(digest[:8], "big", signed=True)

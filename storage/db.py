@@ -30,7 +30,7 @@ def insert_new(
 ) -> int:
     """INSERT rows, skipping those whose ``key`` columns already exist (ON CONFLICT DO NOTHING,
     PostgreSQL or SQLite); the number inserted."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    dialect = postgresql if on_postgresql(session) else sqlite
     statement = (
         dialect.insert(model)
         .values(rows)
@@ -54,6 +54,10 @@ def json_dumps(value: Any) -> str:
     return json.dumps(value, default=json_default, separators=(",", ":"))
 
 
+def on_postgresql(session: Session) -> bool:
+    return bool(session.get_bind().dialect.name == "postgresql")
+
+
 def driver_connection(session: Session) -> Any:
     """The DBAPI (psycopg) connection under the session's connection, in its transaction."""
     return session.connection().connection.driver_connection
@@ -67,7 +71,7 @@ class HotStatement:
 
     def __init__(self, statement: Any, names: tuple[str, ...]) -> None:
         self.statement = statement
-        self.names = names
+        self.names = frozenset(names)
         # Every bind gets a (None) value so that the IN lists can be expanded once, now.
         compiled = statement.params({name: None for name in names}).compile(
             dialect=postgresql.psycopg.dialect()
@@ -77,8 +81,8 @@ class HotStatement:
         self.constants = {k: v for k, v in expanded.parameters.items() if k not in names}
 
     def rows(self, session: Session, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        assert params.keys() == set(self.names)
-        if session.get_bind().dialect.name != "postgresql":
+        assert params.keys() == self.names
+        if not on_postgresql(session):
             return [tuple(row) for row in session.connection().execute(self.statement, params)]
         with driver_connection(session).cursor() as cursor:
             cursor.execute(self.sql, {**self.constants, **params})

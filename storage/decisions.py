@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from pricing.errors import NotFound
 from storage import models as m
 from storage.catalog import as_uuid
-from storage.db import as_utc, driver_connection, insert_new, json_default
+from storage.db import as_utc, driver_connection, insert_new, json_default, on_postgresql
 
 GENESIS = "0" * 64
 
@@ -160,7 +160,7 @@ def add_decisions(session: Session, records: list[DecisionRecord]) -> None:
     tenant = uuid.UUID(records[0].tenant_id)
     assert all(r.tenant_id == records[0].tenant_id for r in records)
     bodies = [canonical(r) for r in records]  # outside the lock: the costly part
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgresql(session):
         # The canonical bodies are the rows themselves (every column but the chain's own), one
         # per line (JSON text has no raw newline).
         rows = "\n".join(b.decode() for b in bodies)
