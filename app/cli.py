@@ -218,6 +218,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
+            self.cfg.set("logger_class", "app.access_log.AccessLog")
             self.cfg.set("control_socket_disable", True)  # one shared ~/.gunicorn socket otherwise
             # Workers restart regularly, long before durable-rules' 131,071 handle recycling.
             self.cfg.set("max_requests", 50_000)

@@ -8,10 +8,9 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import CompoundSelect, bindparam, func, literal, null, select, union_all
-from sqlalchemy.orm import Session
 
 from storage import models as m
-from storage.db import HotStatement
+from storage.db import Executor, HotStatement
 
 #: Booking states that occupy a unit (of kind "booking"; an upgrade payment occupies nothing
 #: itself). A pending booking occupies its unit through its hold.
@@ -86,7 +85,7 @@ COUNTS = HotStatement(_counts_statement(), ("tenant", "start", "end", "now"))
 
 
 def day_counts(
-    session: Session, tenant_id: str, start: dt.date, end: dt.date, now: dt.datetime
+    session: Executor, tenant_id: str, start: dt.date, end: dt.date, now: dt.datetime
 ) -> DayCounts:
     """Everything availability needs for a tenant's tiers between two dates, and the tenant's
     current catalog version (which snapshot to price with), in one round trip."""

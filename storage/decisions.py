@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from pricing.errors import NotFound
 from storage import models as m
 from storage.catalog import as_uuid
-from storage.db import as_utc, driver_connection, insert_new, json_default, on_postgresql
+from storage.db import Executor, as_utc, driver_cursor, insert_new, json_default, on_postgresql
 
 GENESIS = "0" * 64
 
@@ -128,7 +128,7 @@ def _head_statement(tenant: uuid.UUID, last_hash: str) -> Any:
     )
 
 
-def _claim(session: Session, tenant: uuid.UUID, count: int) -> tuple[int, str]:
+def _claim(session: Executor, tenant: uuid.UUID, count: int) -> tuple[int, str]:
     """(the last seq before the claimed ones, its hash), the head locked (created on first use)."""
     found = session.execute(_claim_statement(tenant, count)).first()
     if found is None:
@@ -150,7 +150,7 @@ def _link(
     return linked
 
 
-def add_decisions(session: Session, records: list[DecisionRecord]) -> None:
+def add_decisions(session: Executor, records: list[DecisionRecord]) -> None:
     """Append records (of one tenant) to its chain, atomically, in the session's transaction:
     claim seqs (locking the head), link, insert, move the head. On PostgreSQL all of it is one
     statement, ``tw_append_decisions`` (migration 0010): one round trip, and atomic even when the
@@ -164,7 +164,7 @@ def add_decisions(session: Session, records: list[DecisionRecord]) -> None:
         # The canonical bodies are the rows themselves (every column but the chain's own), one
         # per line (JSON text has no raw newline).
         rows = "\n".join(b.decode() for b in bodies)
-        with driver_connection(session).cursor() as cursor:
+        with driver_cursor(session, _APPEND) as cursor:
             cursor.execute(_APPEND, {"tenant": tenant, "rows": rows})
         return
     linked = _link(records, bodies, *_claim(session, tenant, len(records)))

@@ -17,7 +17,7 @@ from pricing.experiment_design import Experiment, Namespace, Targeting, Variant
 from pricing.experiment_results import VariantCounts
 from storage import models as m
 from storage.catalog import Page, as_uuid, bump_catalog_version
-from storage.db import insert_new
+from storage.db import Executor, insert_new
 
 #: The row fields an experiment's design consists of (what snapshots and revisions carry).
 DESIGN_FIELDS = (
@@ -230,7 +230,7 @@ class ExperimentRepository:
 
 
 def sticky_variant(
-    session: Session, tenant_id: str, experiment: Experiment, visitor_id: str
+    session: Executor, tenant_id: str, experiment: Experiment, visitor_id: str
 ) -> str | None:
     """The variant stored for the visitor under the experiment's current bucket version."""
     return session.scalar(
@@ -244,7 +244,7 @@ def sticky_variant(
 
 
 def assign(
-    session: Session,
+    session: Executor,
     tenant_id: str,
     experiment: Experiment,
     visitor_id: str,

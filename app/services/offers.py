@@ -15,8 +15,6 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from app.privacy import Masker
 from app.quotes import QuoteClaims, QuoteSigner
 from app.rules_runtime import ActiveRuleset, RulesRuntime
@@ -45,7 +43,7 @@ from rules.outcome import Outcome
 from rules.vocabulary import date_facts
 from storage.availability import DayCounts, day_counts
 from storage.bookings import get_booking
-from storage.db import Database
+from storage.db import Database, Executor
 from storage.decisions import DecisionRecord, add_decisions
 from storage.experiments import assign, sticky_variant
 
@@ -120,7 +118,7 @@ class _Run:
     tenant: domain.Tenant
     now: dt.datetime
     request_id: str
-    session: Session  # the use case's one transaction: availability reads, decision writes
+    session: Executor  # the use case's one transaction: availability reads, decision writes
     day: dt.date  # the service date asked for; availability is read for ±NEARBY_WINDOW days
     counts: DayCounts = field(init=False)
     snapshot: domain.CatalogSnapshot = field(init=False)
@@ -391,8 +389,9 @@ def quote_offers(
 ) -> dict[str, Any]:
     """Every active tier of the segment, priced for the date and party, with availability,
     features, the upsell offer and, for an unavailable tier, ranked priced fallbacks."""
-    # Browsing writes only its decision records: a relaxed commit (see Database.transaction).
-    with ctx.db.transaction(relaxed=True) as session:
+    # Browsing writes only its decision records (and first exposures to experiments): a relaxed
+    # commit, on a Core connection (see Database.browsing).
+    with ctx.db.browsing() as session:
         run = _Run(ctx, tenant, now, request_id, session, selection.service_date)
         segment = _segment(run, selection.segment_ref)
         _check_date(run, selection.service_date)

@@ -1,5 +1,6 @@
-"""The engine's own behaviour on real PostgreSQL: pinging idle pooled connections only, and hot
-statements giving the same rows through the driver as through SQLAlchemy Core."""
+"""The engine's own behaviour on real PostgreSQL: pinging idle pooled connections only, hot
+statements giving the same rows through the driver as through SQLAlchemy Core, and statements run
+on the driver failing as Core's would (a lost connection: 503, then replaced)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ import psycopg
 import pytest
 from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
+from app import create_app
 from storage import db as storage_db
 from storage import models as m
 from storage.availability import COUNTS, day_counts
+from storage.db import Database, driver_cursor
+from tests.conftest import build_tenant
+from tests.integration.test_checkout_race import delete_tenant
 
 
 def _backend_pid(engine) -> int:
@@ -87,3 +92,46 @@ def test_the_counts_statement_gives_core_s_rows_through_the_driver(db, tenant_a)
     assert counts.blacked_out(a.tiers[0].id, day)
     assert not counts.blacked_out(a.tiers[1].id, day)
     assert counts.catalog_version >= 1
+
+
+def test_a_driver_error_comes_out_as_core_s(db, tenant_a):
+    """A statement run on the driver (past SQLAlchemy) raises SQLAlchemy's exception classes,
+    which the API's error handlers know (here a constraint: never a bare psycopg error, a 500)."""
+    statement = "INSERT INTO tenants (id) VALUES (%(id)s)"  # no slug, name, ...: NOT NULL
+    with (
+        pytest.raises(IntegrityError) as caught,
+        db.transaction() as s,
+        driver_cursor(s, statement) as cursor,
+    ):
+        cursor.execute(statement, {"id": uuid.UUID(tenant_a.tenant.id)})
+    assert not caught.value.connection_invalidated
+    assert isinstance(caught.value.orig, psycopg.errors.IntegrityError)
+
+
+def test_a_connection_lost_under_the_browsing_path_answers_503_once(
+    pg_url, settings, cache, monkeypatch
+):
+    """Offers run their statements on the driver, on an autocommit connection of the relaxed
+    engine. Killed within the idle window (no ping), the connection fails the one request that
+    meets it with 503 database_unavailable, is invalidated, and the next request gets a new one."""
+    monkeypatch.setattr(storage_db, "IDLE_PING_SECONDS", 3600.0)
+    database = Database.from_url(pg_url)
+    tenant = build_tenant(database, settings, f"lost{uuid.uuid4().hex[:8]}")
+    try:
+        client = create_app(settings, db=database, cache=cache).test_client()
+        day = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+        url = f"/v1/storefront/segments/{tenant.segment.key}/offers?date={day}&guests=2"
+        assert client.get(url, headers=tenant.storefront).status_code == 200
+        assert database.relaxed_engine is not None
+        dead = _backend_pid(database.relaxed_engine)  # the one pooled connection offers used
+        _terminate(pg_url, dead)
+
+        lost = client.get(url, headers=tenant.storefront)
+        assert (lost.status_code, lost.get_json()["error"]["code"]) == (503, "database_unavailable")
+        assert lost.headers["Retry-After"] == "1"
+
+        assert client.get(url, headers=tenant.storefront).status_code == 200
+        assert _backend_pid(database.relaxed_engine) != dead
+    finally:
+        delete_tenant(database, tenant.tenant.id)
+        database.dispose()

@@ -1,0 +1,34 @@
+"""The service's access log: gunicorn's logger with a lean access line.
+
+gunicorn's default builds some forty format atoms (every request and response header and every
+environ variable among them) and wraps them for case-insensitive lookup on every request: about a
+quarter of gunicorn's own time per offer request. This writes the line an operator needs directly,
+with the request id that decision records carry (``X-Request-Id``), so a line leads to its
+decisions:
+
+    127.0.0.1 [06/Dec/2026:10:04:54 +0000] "GET /v1/storefront/segments/premium/offers?date=... HTTP/1.1" 200 5003 8.214ms 7b95c88d3da644d3a0c29db414ca868f
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn import glogging
+
+
+class AccessLog(glogging.Logger):
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
+        if not self.access_log_enabled:
+            return
+        status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status
+        request_id = next((v for k, v in resp.headers if k.lower() == "x-request-id"), "-")
+        millis = request_time.seconds * 1000 + request_time.microseconds / 1000
+        try:
+            self.access_log.info(
+                '%s %s "%s %s %s" %s %s %.3fms %s',
+                environ.get("REMOTE_ADDR", "-"), self.now(), environ["REQUEST_METHOD"],
+                environ["RAW_URI"], environ["SERVER_PROTOCOL"], status,
+                resp.sent if resp.sent is not None else "-", millis, request_id,
+            )  # fmt: skip
+        except Exception:  # never let a log line fail a request (gunicorn's own rule)
+            self.exception("access log line failed")
