@@ -209,9 +209,10 @@ class Database:
         relaxed = None
         if url.startswith("postgresql"):
             # Autocommit for the engine's life: no per-checkout switch and reset of the mode.
+            # Nor a ROLLBACK to reset a returned connection: an autocommit one holds no transaction.
             relaxed = make_engine(
                 url, connect_args={"options": "-c synchronous_commit=off"}, pool_size=5,
-                isolation_level="AUTOCOMMIT",
+                isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
             )  # fmt: skip
         return cls(make_engine(url), relaxed_engine=relaxed)
 

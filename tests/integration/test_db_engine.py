@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from app import create_app
 from storage import db as storage_db
@@ -134,4 +134,20 @@ def test_a_connection_lost_under_the_browsing_path_answers_503_once(
         assert _backend_pid(database.relaxed_engine) != dead
     finally:
         delete_tenant(database, tenant.tenant.id)
+        database.dispose()
+
+
+def test_a_browsing_connection_comes_back_clean_after_a_failed_statement(pg_url):
+    """The relaxed engine hands connections back without a reset ROLLBACK (autocommit: there is
+    no transaction to end); a statement that failed leaves nothing behind for the next user."""
+    database = Database.from_url(pg_url)
+    try:
+        with pytest.raises(DataError), database.browsing() as connection:
+            first = connection.connection.driver_connection
+            connection.exec_driver_sql("SELECT 1 / 0")
+        with database.browsing() as connection:
+            assert connection.connection.driver_connection is first  # the same pooled one
+            assert first.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            assert connection.exec_driver_sql("SELECT 41 + 1").scalar_one() == 42
+    finally:
         database.dispose()
