@@ -4,7 +4,9 @@
    with the durable engine and with the reference evaluator, and without writing decisions
    (to show what the decision log costs).
 2. HTTP load with ``wrk`` on ``tierwise serve --workers 2`` against PostgreSQL and Redis, for the
-   durable engine and for the reference evaluator, printed as a ratio.
+   durable engine and for the reference evaluator (printed as a ratio) and without the decision
+   log: three interleaved rounds of 10 s per row, medians printed (a shared VM's speed drifts
+   by a fifth from one minute to the next; interleaving spreads that over every row).
 
 Needs PostgreSQL and Redis on their standard local ports and ``wrk`` (Debian package ``wrk``).
 Run: ``make bench`` or ``.venv/bin/python -m bench.offers_bench``.
@@ -221,6 +223,27 @@ def http_load(
     return result
 
 
+#: The HTTP rows: (engine, decisions written).
+HTTP_CONFIGS = (("durable", True), ("reference", True), ("durable", False))
+ROUNDS, SECONDS, CONNECTIONS = 3, 10, 8
+
+
+def summary(engine: str, decision_log: bool, runs: list[dict]) -> dict:
+    """One row of several runs: the median of each figure, the range of req/s, every run kept."""
+
+    def median(name: str) -> float:
+        return round(statistics.median(r[name] for r in runs), 2)
+
+    rates = [r["requests_per_s"] for r in runs]
+    return {
+        "engine": engine, "decision_log": decision_log, "runs": runs,
+        "requests_per_s": statistics.median(rates), "requests_per_s_min": min(rates),
+        "requests_per_s_max": max(rates), "p50_ms": median("p50_ms"), "p90_ms": median("p90_ms"),
+        "p99_ms": median("p99_ms"), "non_2xx": sum(r["non_2xx"] for r in runs),
+        "server_cpu_ms": median("server_cpu_ms"), "postgres_cpu_ms": median("postgres_cpu_ms"),
+    }  # fmt: skip
+
+
 def _ms(value: str) -> float:
     number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
@@ -261,28 +284,34 @@ def main() -> int:
         " (one thread: waits on PostgreSQL count in full; throughput is measured in 2.)"
     )
 
-    http = []
+    http: list[dict] = []
     if shutil.which("wrk") is None:
         print("\n2. HTTP load: skipped, wrk is not installed (apt-get install wrk)")
     else:
         print(
-            "\n2. HTTP load: wrk -t2 -c8, 20 s, against `tierwise serve --workers 2 --threads 1` (PostgreSQL + Redis)"
+            f"\n2. HTTP load: wrk -t2 -c{CONNECTIONS}, {ROUNDS} rounds of {SECONDS} s per row, rows"
+            " interleaved (medians; req/s range in brackets), against"
+            " `tierwise serve --workers 2 --threads 1` (PostgreSQL + Redis)"
         )
-        settle()
-        http = [
-            http_load("durable", key, 20, 8),
-            http_load("reference", key, 20, 8),
-            http_load("durable", key, 20, 8, decision_log=False),
-        ]
+        runs: dict[tuple[str, bool], list[dict]] = {config: [] for config in HTTP_CONFIGS}
+        for _ in range(ROUNDS):  # interleaved: a slow minute of the VM hits every row alike
+            for engine, log in HTTP_CONFIGS:
+                settle()
+                runs[(engine, log)].append(
+                    http_load(engine, key, SECONDS, CONNECTIONS, decision_log=log)
+                )
+        http = [summary(engine, log, runs[(engine, log)]) for engine, log in HTTP_CONFIGS]
         print(
-            f"  {'engine':<10} {'decisions':<10} {'req/s':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"
-            f" {'server CPU ms/req':>18} {'PostgreSQL CPU ms/req':>22}"
+            f"  {'engine':<10} {'decisions':<10} {'req/s':>6} {'(range)':>12} {'p50 ms':>7} {'p90 ms':>7}"
+            f" {'p99 ms':>7} {'non-2xx':>8} {'server CPU ms/req':>18} {'PostgreSQL CPU ms/req':>22}"
         )
         for r in http:
             log = "written" if r["decision_log"] else "skipped"
+            spread = f"({r['requests_per_s_min']:.0f}-{r['requests_per_s_max']:.0f})"
             print(
-                f"  {r['engine']:<10} {log:<10} {r['requests_per_s']:>8.0f} {r['p50_ms']:>8} {r['p90_ms']:>8} {r['p99_ms']:>8} {r['non_2xx']:>8}"
-                f" {r['server_cpu_ms']:>18} {r['postgres_cpu_ms']:>22}"
+                f"  {r['engine']:<10} {log:<10} {r['requests_per_s']:>6.0f} {spread:>12} {r['p50_ms']:>7}"
+                f" {r['p90_ms']:>7} {r['p99_ms']:>7} {r['non_2xx']:>8} {r['server_cpu_ms']:>18}"
+                f" {r['postgres_cpu_ms']:>22}"
             )
         ratio = http[0]["requests_per_s"] / http[1]["requests_per_s"]
         print(
@@ -297,4 +326,10 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if os.environ.get("GLIBC_TUNABLES") is None:
+        # The in-process rows run here: with the malloc settings `tierwise serve` runs under
+        # (glibc reads them at start-up only, so re-execute once).
+        from rules.durable_binding import GLIBC_TUNABLES
+
+        os.execve(sys.executable, sys.orig_argv, {**os.environ, "GLIBC_TUNABLES": GLIBC_TUNABLES})  # noqa: S606
     sys.exit(main())

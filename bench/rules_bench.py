@@ -50,11 +50,11 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 
 from bench.rulesets import REPRESENTATIVE, equality_rules, generated, tenant_small  # noqa: E402
 from rules.checks import run_cases, sample_facts  # noqa: E402
+from rules.durable_binding import GLIBC_TUNABLES  # noqa: E402
 from rules.engine import ALWAYS_FACT, Program, chunk_rules, compile_program, evaluate  # noqa: E402
 from rules.language import Ruleset, parse_ruleset  # noqa: E402
 from rules.vocabulary import complete_facts  # noqa: E402
 
-GLIBC_TUNABLES = "glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=268435456"
 RESULTS = ROOT / "var" / "bench" / "rules.json"
 SCRIPT = Path(__file__).resolve()
 

@@ -59,6 +59,11 @@ from typing import Any, cast
 import durable_rules_engine as _durable_rules_engine
 import orjson
 
+#: glibc malloc settings under which the engine's per-decision allocations stay steady (session
+#: creation swings 30-150 us otherwise: ../shared/DESIGN.md). glibc reads them at start-up only:
+#: ``tierwise serve`` re-executes itself once with them, the benchmarks too.
+GLIBC_TUNABLES = "glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=268435456"
+
 _engine: Any = _durable_rules_engine  # no stubs; tests may swap this to inject failures
 _ENGINE_ERROR = cast(type[Exception], _durable_rules_engine.error)
 _ERR_OUT_OF_MEMORY = 101

@@ -20,6 +20,7 @@ from urllib.error import HTTPError, URLError
 import pytest
 
 from config.settings import ENVIRONMENT_VARIABLES
+from rules.durable_binding import GLIBC_TUNABLES
 
 BIN = Path(sys.executable).parent
 TIERWISE = BIN / "tierwise"
@@ -37,7 +38,9 @@ FEATURE_MATRIX = [
 
 def embedded_env(folder: Path) -> dict[str, str]:
     """The caller's environment without any tierwise setting, then what ``make run`` sets."""
-    env = {k: v for k, v in os.environ.items() if k not in ENVIRONMENT_VARIABLES}
+    env = {
+        k: v for k, v in os.environ.items() if k not in (*ENVIRONMENT_VARIABLES, "GLIBC_TUNABLES")
+    }
     env["TIERWISE_MODE"] = "embedded"
     env["DATABASE_URL"] = f"sqlite:///{folder}/demo.db"
     return env
@@ -132,11 +135,22 @@ def test_demo_then_serve_on_the_embedded_default(tmp_path: Path) -> None:
         )
         try:
             wait_until_healthy(base, server, log_path)
+            check_runs_with_steady_malloc(server.pid, env)
             check_serves_the_demo_tenant(base, first)
             check_demo_again_is_idempotent_and_rotates_the_key(base, tmp_path, env, first)
         finally:
             stop(server)
     assert server.returncode is not None
+
+
+def check_runs_with_steady_malloc(pid: int, env: dict[str, str]) -> None:
+    """Started without GLIBC_TUNABLES, ``serve`` re-executed itself (same process) with
+    durable-rules' malloc settings."""
+    assert "GLIBC_TUNABLES" not in env
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    set_to = [e.removeprefix(b"GLIBC_TUNABLES=") for e in environ if e.startswith(b"GLIBC_TUN")]
+    # glibc rewrites the variable as it parses it (here keeping the first setting only)
+    assert set_to and GLIBC_TUNABLES.encode().startswith(set_to[0]), set_to
 
 
 def check_serves_the_demo_tenant(base: str, demo: dict[str, str]) -> None:
