@@ -8,7 +8,7 @@ and writes one decision record per evaluation in its own transaction.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
+import os
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -188,7 +188,7 @@ class _Run:
         if abs(written - self.now) > PREVIEW_SKEW:
             context["as_of"] = self.now.isoformat()
         record = DecisionRecord(
-            id=str(uuid.uuid4()), tenant_id=self.tenant.id, purpose=purpose, kinds=list(kinds),
+            id=new_id(), tenant_id=self.tenant.id, purpose=purpose, kinds=list(kinds),
             ruleset_version=self.active.version, ruleset_hash=self.active.content_hash,
             engine=self.ctx.engine, facts=facts,
             considered=outcome.considered_rows(),
@@ -198,6 +198,16 @@ class _Run:
         )  # fmt: skip
         self.records.append(record)
         return record, outcome
+
+
+def new_id() -> str:
+    """A random (version 4) UUID as text, like ``str(uuid.uuid4())`` in half the time (no UUID
+    object): every decision record takes one."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def adjustments(outcome: Outcome) -> Adjustments:
@@ -568,7 +578,7 @@ def quote_selection(
                 f"The tier is not bookable on this date ({availability.status}).",
                 code=f"tier_{availability.status}",
             )
-        quote_id = str(uuid.uuid4())
+        quote_id = new_id()
         run.records = [replace(r, quote_id=quote_id) for r in run.records]
         claims = QuoteClaims(
             quote_id=quote_id, tenant_id=tenant.id, segment_id=tier.segment_id, tier_id=tier.id,
