@@ -175,7 +175,9 @@ def create_app(
     @app.after_request
     def _headers(response):
         response.headers["X-Request-Id"] = g.get("request_id", "")
-        response.headers.setdefault("Cache-Control", "no-store")
+        # (not headers.setdefault: werkzeug raises and catches an HTTP exception when absent)
+        if all(name.lower() != "cache-control" for name, _ in response.headers):
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     return app

@@ -291,3 +291,16 @@ def test_rejected_requests_store_nothing_across_resources(client, db, tenant_a):
     for response in refused:
         assert_error_shape(response, response.status_code)
     assert counts(db, a.tenant.id) == before
+
+
+def test_every_response_says_no_store_and_carries_its_request_id(client, tenant_a):
+    """Prices and errors are never cached by a proxy, and every response names its request."""
+    ok = client.get(SEGMENTS, headers=tenant_a.admin)
+    missing = client.get("/v1/admin/segments/" + str(uuid.uuid4()), headers=tenant_a.admin)
+    for response in (ok, missing):
+        assert response.headers.getlist("Cache-Control") == ["no-store"]
+        assert len(response.headers["X-Request-Id"]) == 32
+    mine = client.get(SEGMENTS, headers={**tenant_a.admin, "X-Request-Id": "trace-1"})
+    assert mine.headers["X-Request-Id"] == "trace-1"
+    spec = client.get("/openapi.json")
+    assert spec.status_code == 200 and spec.headers.getlist("Cache-Control") == ["no-store"]
