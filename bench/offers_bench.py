@@ -62,11 +62,22 @@ def header() -> dict:
         "cpus": os.cpu_count(),
         "cpu_model": model,
         "load_average": os.getloadavg(),
+        "python_loop_s": python_loop(),
     }
     print("tierwise offers benchmark")
     for key, value in info.items():
         print(f"  {key:<13} {value}")
     return info
+
+
+def python_loop() -> float:
+    """CPU seconds of a fixed pure-Python loop: how fast this (shared) machine runs right now. It
+    drifts by a fifth within an hour here; printed before and after so a run can be compared."""
+    started = time.process_time()
+    total = 0
+    for i in range(5_000_000):
+        total += i % 7
+    return round(time.process_time() - started, 3)
 
 
 def fresh_database() -> None:
@@ -319,6 +330,10 @@ def main() -> int:
         )
         kept = http[0]["requests_per_s"] / http[2]["requests_per_s"]
         print(f"  throughput with the decision log / without: {kept:.2f} (must not halve it)")
+    info["python_loop_s_after"] = python_loop()
+    print(
+        f"\n  python_loop_s before / after: {info['python_loop_s']} / {info['python_loop_s_after']}"
+    )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"machine": info, "in_process": rows, "http": http}, indent=2))
     print(f"\nJSON: {RESULTS}")
