@@ -69,8 +69,9 @@ def driver_cursor(executor: Executor, statement: str) -> Iterator[Any]:
     """A cursor of the DBAPI (psycopg) connection under the executor's connection, in its
     transaction, for a statement run past SQLAlchemy. A driver error comes out as Core's would
     for its own statements: a ``DBAPIError`` (``IntegrityError``, ``OperationalError``, ...), and
-    when the connection is gone it is invalidated (the pool replaces it) and the error says so,
-    which the API answers with 503 ``database_unavailable``."""
+    when the connection is gone it is invalidated, and so is every connection the pool made
+    before it (replaced as they are next checked out: a restarted server killed them all), and
+    the error says so, which the API answers with 503 ``database_unavailable``."""
     connection = executor if isinstance(executor, Connection) else executor.connection()
     fairy = connection.connection
     dbapi = connection.dialect.loaded_dbapi
@@ -80,6 +81,7 @@ def driver_cursor(executor: Executor, statement: str) -> Iterator[Any]:
     except dbapi.Error as error:
         gone = connection.dialect.is_disconnect(error, fairy.dbapi_connection, None)
         if gone:
+            connection.engine.pool._invalidate(fairy, error)  # what Core does on a disconnect
             connection.invalidate(error)
         raise exc.DBAPIError.instance(
             statement, None, error, dbapi.Error, connection_invalidated=gone

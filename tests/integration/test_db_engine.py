@@ -151,3 +151,34 @@ def test_a_browsing_connection_comes_back_clean_after_a_failed_statement(pg_url)
             assert connection.exec_driver_sql("SELECT 41 + 1").scalar_one() == 42
     finally:
         database.dispose()
+
+
+def test_a_connection_lost_under_a_quote_answers_503_once(pg_url, settings, cache, monkeypatch):
+    """The same on the durable path: a quote runs the availability statement on the driver inside
+    an ORM transaction. Every connection killed: that request answers 503, and the pool, told by
+    the first dead one, replaces the others too, so the next request is served."""
+    monkeypatch.setattr(storage_db, "IDLE_PING_SECONDS", 3600.0)
+    two = storage_db.make_engine(pg_url, pool_size=2, max_overflow=0, pool_timeout=5)
+    database = Database(two)  # a quote holds two connections at once: these two
+    tenant = build_tenant(database, settings, f"lostq{uuid.uuid4().hex[:8]}")
+    try:
+        client = create_app(settings, db=database, cache=cache).test_client()
+        day = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+        body = {"tier_id": tenant.tiers[1].id, "date": day, "guests": 2}
+        ask = lambda: client.post("/v1/storefront/quotes", json=body, headers=tenant.storefront)  # noqa: E731
+        assert ask().status_code == 201
+        with two.connect() as first, two.connect() as second:
+            dead = {
+                int(c.execute(text("SELECT pg_backend_pid()")).scalar_one())
+                for c in (first, second)
+            }
+        for pid in dead:  # a database restart, as far as this pool can tell
+            _terminate(pg_url, pid)
+
+        lost = ask()
+        assert (lost.status_code, lost.get_json()["error"]["code"]) == (503, "database_unavailable")
+        assert ask().status_code == 201
+        assert _backend_pid(two) not in dead
+    finally:
+        delete_tenant(database, tenant.tenant.id)
+        database.dispose()
