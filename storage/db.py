@@ -179,7 +179,7 @@ class Database:
       decision records of browsed offers (one ``tw_append_decisions`` call); never for quotes,
       holds, bookings or payments. Elsewhere (SQLite) it is an ordinary transaction.
     * ``browsing()`` — the same relaxed unit on a Core connection instead of an ORM session (a
-      tenth of the cost: no session, unit of work or session transaction to set up and end), for
+      quarter of the cost: no session, unit of work or session transaction to set up and end), for
       the hottest route, priced offers, which runs statements only, never ORM objects.
     * ``read()`` — autocommit: every statement is its own transaction, with no BEGIN/COMMIT
       round trips; for lookups on every request (API keys, tenants).
