@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
 
 import click
@@ -200,17 +199,6 @@ def purge_decisions(tenant_ref: str | None) -> None:
         db.dispose()
 
 
-def _with_steady_malloc() -> None:
-    """Unless the environment sets GLIBC_TUNABLES itself, run this very command again with
-    durable-rules' malloc settings (glibc reads them at start-up only; gunicorn's workers inherit
-    them from this process)."""
-    from rules.durable_binding import GLIBC_TUNABLES
-
-    if "GLIBC_TUNABLES" not in os.environ:
-        env = {**os.environ, "GLIBC_TUNABLES": GLIBC_TUNABLES}
-        os.execve(sys.executable, sys.orig_argv, env)  # noqa: S606 - this same command
-
-
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -218,7 +206,9 @@ def _with_steady_malloc() -> None:
 @click.option("--threads", default=4, show_default=True, type=int)
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the API with gunicorn."""
-    _with_steady_malloc()
+    from rules.durable_binding import ensure_steady_malloc
+
+    ensure_steady_malloc()  # durable-rules' malloc settings, inherited by gunicorn's workers
     from gunicorn.app.base import BaseApplication
 
     from app import create_app

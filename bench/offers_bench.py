@@ -341,10 +341,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    if os.environ.get("GLIBC_TUNABLES") is None:
-        # The in-process rows run here: with the malloc settings `tierwise serve` runs under
-        # (glibc reads them at start-up only, so re-execute once).
-        from rules.durable_binding import GLIBC_TUNABLES
+    from rules.durable_binding import ensure_steady_malloc
 
-        os.execve(sys.executable, sys.orig_argv, {**os.environ, "GLIBC_TUNABLES": GLIBC_TUNABLES})  # noqa: S606
+    ensure_steady_malloc()  # the in-process rows run here: as `tierwise serve` runs
     sys.exit(main())

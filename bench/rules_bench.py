@@ -50,7 +50,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 
 from bench.rulesets import REPRESENTATIVE, equality_rules, generated, tenant_small  # noqa: E402
 from rules.checks import run_cases, sample_facts  # noqa: E402
-from rules.durable_binding import GLIBC_TUNABLES  # noqa: E402
+from rules.durable_binding import GLIBC_TUNABLES, ensure_steady_malloc  # noqa: E402
 from rules.engine import ALWAYS_FACT, Program, chunk_rules, compile_program, evaluate  # noqa: E402
 from rules.language import Ruleset, parse_ruleset  # noqa: E402
 from rules.vocabulary import complete_facts  # noqa: E402
@@ -627,13 +627,7 @@ def entry(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--child", choices=("host", "tenants", "soak"))
     args = parser.parse_args(argv)
-    if os.environ.get("GLIBC_TUNABLES") is None:
-        # glibc reads its tunables at start-up only: re-execute this process with them set.
-        os.execve(  # noqa: S606 - our own interpreter and script
-            sys.executable,
-            [sys.executable, str(SCRIPT), *sys.argv[1:]],
-            child_env(),
-        )
+    ensure_steady_malloc()  # glibc reads its tunables at start-up only
     if args.child == "host":
         child_host()
     elif args.child == "tenants":

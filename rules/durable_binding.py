@@ -52,7 +52,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
+import sys
 import threading
 from typing import Any, cast
 
@@ -63,6 +65,15 @@ import orjson
 #: creation swings 30-150 us otherwise: ../shared/DESIGN.md). glibc reads them at start-up only:
 #: ``tierwise serve`` re-executes itself once with them, the benchmarks too.
 GLIBC_TUNABLES = "glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=268435456"
+
+
+def ensure_steady_malloc() -> None:
+    """Unless the environment sets GLIBC_TUNABLES itself, run this very command again (same
+    process id) with ``GLIBC_TUNABLES``; processes it forks inherit them."""
+    if "GLIBC_TUNABLES" not in os.environ:
+        env = {**os.environ, "GLIBC_TUNABLES": GLIBC_TUNABLES}
+        os.execve(sys.executable, sys.orig_argv, env)  # noqa: S606 - this same command
+
 
 _engine: Any = _durable_rules_engine  # no stubs; tests may swap this to inject failures
 _ENGINE_ERROR = cast(type[Exception], _durable_rules_engine.error)
