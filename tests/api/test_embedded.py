@@ -149,7 +149,7 @@ def check_runs_with_steady_malloc(pid: int, env: dict[str, str]) -> None:
     assert "GLIBC_TUNABLES" not in env
     environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     set_to = [e.removeprefix(b"GLIBC_TUNABLES=") for e in environ if e.startswith(b"GLIBC_TUN")]
-    # glibc rewrites the variable as it parses it (here keeping the first setting only)
+    # glibc parses the variable in place: the environment may show only its first setting
     assert set_to and GLIBC_TUNABLES.encode().startswith(set_to[0]), set_to
 
 
