@@ -7,6 +7,7 @@ import uuid
 
 from flask import Flask, g, request
 from flask_smorest import Api
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from app.api.common import Services
@@ -16,6 +17,7 @@ from app.errors import (
     error_response,
     handle_domain_error,
     handle_http_exception,
+    handle_stale,
     handle_unexpected,
 )
 from app.json_provider import OrjsonProvider
@@ -146,6 +148,7 @@ def create_app(
     _document_security(api)
 
     app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(StaleDataError, handle_stale)
     app.register_error_handler(Exception, handle_unexpected)
 
     @app.before_request

@@ -157,7 +157,8 @@ def demo() -> None:
 @main.command()
 @click.option("--every", type=float, default=0.0, help="repeat every N seconds (0: once)")
 def sweep(every: float) -> None:
-    """Release lapsed checkout holds and retry postponed refunds."""
+    """Release lapsed checkout holds, retry postponed refunds, and reconcile bookings with their
+    payment records (repairing what can be repaired, reporting the rest)."""
     import time
 
     from app import create_app
@@ -167,8 +168,14 @@ def sweep(every: float) -> None:
     while True:
         result = checkout_sweep(context, dt.datetime.now(dt.UTC))
         click.echo(
-            f"holds released: {result['holds_released']}, refunds requested: {result['refunds_requested']}"
+            f"holds released: {result['holds_released']}, refunds requested: "
+            f"{result['refunds_requested']}, repaired: {len(result['repaired'])}, "
+            f"needing attention: {len(result['attention'])}"
         )
+        for line in result["repaired"]:
+            click.echo(f"  repaired {line}")
+        for line in result["attention"]:
+            click.echo(f"  ATTENTION {line}")
         if every <= 0:
             return
         time.sleep(every)

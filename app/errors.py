@@ -15,10 +15,11 @@ from typing import Any
 import marshmallow as ma
 from flask import g, jsonify
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from app.payments import PaymentRefused, PaymentsUnavailable
-from app.services.checkout import Busy
+from app.services.bookings import Busy
 from pricing.errors import (
     BadRequest,
     Conflict,
@@ -115,14 +116,26 @@ def flatten_messages(messages: Any, prefix: list[str] | None = None) -> list[dic
     return out
 
 
-def error_response(status: int, code: str, message: str, details: Any = None, headers=None):
+def _body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     body: dict[str, Any] = {"error": {"code": code, "message": message}}
     if details:
         body["error"]["details"] = details
     request_id = getattr(g, "request_id", None)
     if request_id:
         body["request_id"] = request_id
-    response = jsonify(body)
+    return body
+
+
+def error_body(error: DomainError) -> dict[str, Any]:
+    """The JSON body a domain error answers with (what an idempotent replay repeats)."""
+    details = error.details
+    if isinstance(details, dict):
+        details = flatten_messages(details)
+    return _body(error.code, error.message, details)
+
+
+def error_response(status: int, code: str, message: str, details: Any = None, headers=None):
+    response = jsonify(_body(code, message, details))
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -131,13 +144,13 @@ def error_response(status: int, code: str, message: str, details: Any = None, he
 
 def handle_domain_error(error: DomainError):
     status = status_of(error)
-    details = error.details
-    if isinstance(details, dict):
-        details = flatten_messages(details)
     headers = {"Retry-After": "5"} if status == 503 else None
-    if error.code == "request_in_progress":
+    if error.code in ("request_in_progress", "busy"):
         headers = {"Retry-After": "1"}
-    return error_response(status, error.code, error.message, details, headers)
+    response = jsonify(error_body(error))
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
 
 
 def handle_http_exception(error: HTTPException):
@@ -154,6 +167,15 @@ def handle_http_exception(error: HTTPException):
     if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
         headers["Allow"] = ", ".join(error.valid_methods)
     return error_response(status, HTTP_CODES.get(status, "http_error"), message, details, headers)
+
+
+def handle_stale(_error: StaleDataError):
+    """Two changes of one versioned row raced and ours lost: nothing of ours was written."""
+    return error_response(
+        409,
+        "concurrent_update",
+        "The resource was changed by another request at the same time; read it again and retry.",
+    )
 
 
 def handle_unexpected(error: Exception):

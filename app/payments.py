@@ -58,6 +58,15 @@ class CheckoutSession:
     url: str
 
 
+@dataclass(frozen=True)
+class Refund:
+    """A refund the provider accepted: its id and status (``succeeded``, or ``pending`` until
+    the provider's ``charge.refunded`` event)."""
+
+    id: str
+    status: str
+
+
 class Payments(Protocol):
     name: str
 
@@ -68,11 +77,12 @@ class Payments(Protocol):
         self,
         payment_intent_id: str,
         *,
+        amount: int,
         reverse_transfer: bool,
         refund_application_fee: bool,
         idempotency_key: str,
-        amount: int | None = None,
-    ) -> str: ...
+        reference: str,
+    ) -> Refund: ...
     def expire_session(self, session_id: str, idempotency_key: str) -> None: ...
     def create_account(self, tenant_id: str, email: str, idempotency_key: str) -> str: ...
     def create_account_link(self, account_id: str, refresh_url: str, return_url: str) -> str: ...
@@ -169,19 +179,24 @@ class StripePayments:
         self,
         payment_intent_id: str,
         *,
+        amount: int,
         reverse_transfer: bool,
         refund_application_fee: bool,
         idempotency_key: str,
-        amount: int | None = None,
-    ) -> str:
-        """Refund a payment, or ``amount`` minor units of it (the platform fee proportionally)."""
+        reference: str,
+    ) -> Refund:
+        """Refund ``amount`` minor units of a payment (the platform fee proportionally, if asked).
+        ``reference`` (our ledger entry) travels in the refund's metadata, so the provider's
+        refund events name it."""
         params: dict[str, Any] = {
-            "payment_intent": payment_intent_id, "reverse_transfer": reverse_transfer,
-            "refund_application_fee": refund_application_fee, "metadata": {"reason": "tierwise"},
-        }  # fmt: skip
-        if amount is not None:
-            params["amount"] = amount
-        return str(self._call(self._client.v1.refunds.create, params, idempotency_key).id)
+            "payment_intent": payment_intent_id,
+            "amount": amount,
+            "reverse_transfer": reverse_transfer,
+            "refund_application_fee": refund_application_fee,
+            "metadata": {"reason": "tierwise", "tierwise_refund": reference},
+        }
+        refund = self._call(self._client.v1.refunds.create, params, idempotency_key)
+        return Refund(str(refund.id), str(refund.status or "pending"))
 
     def expire_session(self, session_id: str, idempotency_key: str) -> None:
         self._call(
@@ -231,12 +246,16 @@ class LocalPayments:
         self,
         payment_intent_id: str,
         *,
+        amount: int,
         reverse_transfer: bool,
         refund_application_fee: bool,
         idempotency_key: str,
-        amount: int | None = None,
-    ) -> str:
-        return f"lre_{hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]}"
+        reference: str,
+    ) -> Refund:
+        """A local refund succeeds at once (no money moved)."""
+        return Refund(
+            f"lre_{hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]}", "succeeded"
+        )
 
     def expire_session(self, session_id: str, idempotency_key: str) -> None:
         return None  # a local session is only its booking row

@@ -793,7 +793,24 @@ class UpgradeQuoteSchema(ma.Schema):
     to_tier_id = fields.String()
     from_price = fields.Nested(PriceSchema)
     to_price = fields.Nested(PriceSchema)
-    difference = fields.Integer(metadata={"description": "Minor units to pay (negative: refund)"})
+    amount_paid = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "A booking: minor units the customer paid for it (null for a selection)"
+        },
+    )
+    platform_fee_paid = fields.Integer(
+        allow_none=True, metadata={"description": "A booking: the platform fee of what was paid"}
+    )
+    difference = fields.Integer(
+        metadata={
+            "description": "Minor units to pay (negative: to refund): the target's price now less "
+            "the amount paid (a booking) or less the current tier's price now (a selection)"
+        }
+    )
+    platform_fee_difference = fields.Integer(
+        metadata={"description": "The platform fee's change with the move (minor units)"}
+    )
     currency = fields.String()
     features_gained = fields.List(fields.Nested(FeatureChangeSchema))
     availability = fields.Nested(AvailabilitySchema)
@@ -1229,12 +1246,102 @@ class BookingSchema(ma.Schema):
         allow_none=True, metadata={"description": "Send the customer here to pay"}
     )
     checkout_session_id = fields.String(allow_none=True)
-    hold_expires_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    hold_expires_at = fields.String(
+        allow_none=True,
+        metadata={
+            "format": "date-time",
+            "description": "A pending booking: its unit is held until then (ISO-8601, UTC)",
+        },
+    )
     total = fields.Integer(metadata={"description": "Minor units"})
     currency = fields.String()
     tier_id = fields.String()
     service_date = fields.String(metadata={"format": "date"})
     guests = fields.Integer()
+
+
+class BookingCustomerSchema(ma.Schema):
+    email = fields.String()
+    name = fields.String()
+
+
+class BookingAddOnSchema(ma.Schema):
+    id = fields.String()
+    name = fields.String(metadata={"description": "Empty if the add-on was deleted since"})
+
+
+class PaymentEntrySchema(ma.Schema):
+    id = fields.String()
+    kind = fields.String(metadata={"description": "capture (money taken) or refund"})
+    status = fields.String(
+        metadata={"description": "captured; a refund: queued, requested, succeeded or failed"}
+    )
+    amount = fields.Integer(metadata={"description": "Minor units"})
+    platform_fee = fields.Integer(
+        metadata={"description": "Minor units of the platform fee taken, or given back"}
+    )
+    currency = fields.String()
+    reason = fields.String(
+        metadata={
+            "description": "checkout, upgrade; a refund: cancelled, downgrade, sold_out, "
+            "duplicate, stale_upgrade, reconciled, outside (made at the provider)"
+        }
+    )
+    payment_intent_id = fields.String()
+    refund_id = fields.String(allow_none=True)
+    upgrade_booking_id = fields.String(
+        allow_none=True, metadata={"description": "The upgrade payment it came through"}
+    )
+    created_at = fields.AwareDateTime()
+
+
+class BookingChangeSchema(ma.Schema):
+    booking_id = fields.String(metadata={"description": "The upgrade payment's id"})
+    status = fields.String()
+    from_tier_id = fields.String(allow_none=True)
+    to_tier_id = fields.String()
+    amount = fields.Integer(metadata={"description": "Minor units to pay for the move"})
+    platform_fee = fields.Integer()
+    created_at = fields.AwareDateTime()
+
+
+class BookingMoneySchema(ma.Schema):
+    captured = fields.Integer(metadata={"description": "Minor units taken from the customer"})
+    refunded = fields.Integer(metadata={"description": "Minor units given back or owed back"})
+    net = fields.Integer(metadata={"description": "captured - refunded"})
+    platform_fee_captured = fields.Integer()
+    platform_fee_refunded = fields.Integer()
+
+
+class AdminBookingSchema(BookingSchema):
+    kind = fields.String(
+        metadata={"description": "booking, or upgrade (the payment of a move of a booking)"}
+    )
+    segment_id = fields.String()
+    platform_fee = fields.Integer(
+        metadata={"description": "Minor units: the platform's commission in the total"}
+    )
+    customer = fields.Nested(BookingCustomerSchema)
+    add_on_ids = fields.List(fields.String())
+    upgrades_booking_id = fields.String(
+        allow_none=True, metadata={"description": "An upgrade payment: the booking it moves"}
+    )
+    paid = fields.Integer(metadata={"description": "Minor units captured less refunded"})
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+
+
+class AdminBookingDetailSchema(AdminBookingSchema):
+    add_ons = fields.List(fields.Nested(BookingAddOnSchema))
+    payments = fields.List(
+        fields.Nested(PaymentEntrySchema),
+        metadata={"description": "The ledger: every capture and refund, oldest first"},
+    )
+    changes = fields.List(
+        fields.Nested(BookingChangeSchema),
+        metadata={"description": "Upgrade payments of the booking (tier moves to pay for)"},
+    )
+    money = fields.Nested(BookingMoneySchema)
 
 
 class WebhookResultSchema(ma.Schema):
@@ -1268,7 +1375,10 @@ class BookingUpgradeSchema(BookingSchema):
         metadata={"description": "The booking that moves to the new tier once paid"}
     )
     refund = fields.Integer(
-        metadata={"description": "A move to a cheaper tier: minor units refunded"}
+        metadata={
+            "description": "A move that costs less than was paid: minor units refunded from "
+            "the booking's payments"
+        }
     )
     decision_ids = fields.List(fields.String())
 

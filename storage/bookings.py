@@ -25,6 +25,7 @@ class BookingView:
     total: int
     currency: str
     visitor_id: str = ""
+    platform_fee: int = 0
 
 
 def get_booking(session: Session, tenant_id: str, booking_id: str) -> BookingView:
@@ -35,4 +36,5 @@ def get_booking(session: Session, tenant_id: str, booking_id: str) -> BookingVie
     return BookingView(
         str(row.id), str(row.segment_id), str(row.tier_id), row.service_date, row.guests,
         list(row.add_on_ids), row.status, row.total_minor, row.currency, row.visitor_id,
+        row.platform_fee_minor,
     )  # fmt: skip

@@ -88,16 +88,45 @@ class BookingRow:
     customer_email: str
     kind: str = "booking"
     parent_booking_id: str | None = None
+    from_tier_id: str | None = None
+    checkout_url: str | None = None
+    customer_name: str = ""
+    quote_id: str = ""
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+
+    @property
+    def root_id(self) -> str:
+        """The booking this row's money and state belong to (itself, or an upgrade's booking)."""
+        return self.parent_booking_id or self.id
 
 
 def _booking(row: m.Booking) -> BookingRow:
     return BookingRow(
-        str(row.id), str(row.tenant_id), str(row.segment_id), str(row.tier_id), row.service_date,
-        row.guests, list(row.add_on_ids), row.currency, row.total_minor, row.platform_fee_minor,
-        row.status, str(row.hold_id) if row.hold_id else None, row.checkout_session_id,
-        row.payment_intent_id, row.customer_email, row.kind,
-        str(row.parent_booking_id) if row.parent_booking_id else None,
-    )  # fmt: skip
+        id=str(row.id),
+        tenant_id=str(row.tenant_id),
+        segment_id=str(row.segment_id),
+        tier_id=str(row.tier_id),
+        service_date=row.service_date,
+        guests=row.guests,
+        add_on_ids=list(row.add_on_ids),
+        currency=row.currency,
+        total=row.total_minor,
+        platform_fee=row.platform_fee_minor,
+        status=row.status,
+        hold_id=str(row.hold_id) if row.hold_id else None,
+        checkout_session_id=row.checkout_session_id,
+        payment_intent_id=row.payment_intent_id,
+        customer_email=row.customer_email,
+        kind=row.kind,
+        parent_booking_id=str(row.parent_booking_id) if row.parent_booking_id else None,
+        from_tier_id=str(row.from_tier_id) if row.from_tier_id else None,
+        checkout_url=row.checkout_url,
+        customer_name=row.customer_name,
+        quote_id=row.quote_id,
+        created_at=as_utc(row.created_at) if row.created_at else None,
+        updated_at=as_utc(row.updated_at) if row.updated_at else None,
+    )
 
 
 def create_booking(
@@ -123,12 +152,66 @@ def booking_row(
     return _booking(row)
 
 
+def lock_booking(session: Session, tenant_id: str, booking_id: str) -> BookingRow:
+    """The booking row, locked (``SELECT … FOR UPDATE``, waited for at most LOCK_TIMEOUT) until
+    the transaction ends, and read after the lock was granted: every change of a booking's state
+    or money holds it. Lock order: a payment's lock (``lock_payment``), then the booking, then its
+    upgrade rows, then units (``lock_unit``)."""
+    if on_postgresql(session):
+        session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+    return _booking(_booking_orm(session, tenant_id, booking_id, lock=True))
+
+
+def lock_payment(session: Session, payment_intent_id: str) -> None:
+    """Serialise everything that happens to one provider payment (its completion, its refunds),
+    even before we know which booking it belongs to (a refund can arrive first)."""
+    if not on_postgresql(session):
+        return
+    digest = hashlib.sha256(f"payment:{payment_intent_id}".encode()).digest()
+    session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+    session.execute(
+        select(func.pg_advisory_xact_lock(int.from_bytes(digest[:8], "big", signed=True)))
+    )
+
+
+def changes_of(session: Session, tenant_id: str, booking_id: str) -> list[BookingRow]:
+    """The upgrade payments of a booking, oldest first."""
+    rows = session.scalars(
+        select(m.Booking)
+        .where(
+            m.Booking.tenant_id == uuid.UUID(tenant_id),
+            m.Booking.parent_booking_id == uuid.UUID(booking_id),
+        )
+        .order_by(m.Booking.created_at)
+    )
+    return [_booking(r) for r in rows]
+
+
+def pending_for_quote(session: Session, tenant_id: str, quote_id: str) -> list[BookingRow]:
+    """Bookings made from one quote that are pending or paid (a quote is booked once)."""
+    if not quote_id:
+        return []
+    rows = session.scalars(
+        select(m.Booking).where(
+            m.Booking.tenant_id == uuid.UUID(tenant_id),
+            m.Booking.kind == "booking",
+            m.Booking.quote_id == quote_id,
+            m.Booking.status.in_(("pending", "paid")),
+        )
+    )
+    return [_booking(r) for r in rows]
+
+
 def _booking_orm(
     session: Session, tenant_id: str, booking_id: str, *, lock: bool = False
 ) -> m.Booking:
     key = as_uuid(booking_id)
     tenant = as_uuid(tenant_id)
-    row = session.get(m.Booking, (tenant, key), with_for_update=lock) if key and tenant else None
+    row = (
+        session.get(m.Booking, (tenant, key), with_for_update=lock, populate_existing=lock)
+        if key and tenant
+        else None
+    )
     if row is None:
         raise NotFound("booking not found.", code="booking_not_found")
     return row
@@ -142,7 +225,9 @@ def list_bookings(
     offset: int,
     limit: int,
 ) -> Page[BookingRow]:
-    stmt = select(m.Booking).where(m.Booking.tenant_id == uuid.UUID(tenant_id))
+    stmt = select(m.Booking).where(
+        m.Booking.tenant_id == uuid.UUID(tenant_id), m.Booking.kind == "booking"
+    )
     if status:
         stmt = stmt.where(m.Booking.status == status)
     if day:
@@ -152,6 +237,19 @@ def list_bookings(
         stmt.order_by(m.Booking.created_at.desc()).offset(offset).limit(limit)
     ).all()
     return Page([_booking(r) for r in rows], int(total))
+
+
+def add_on_names(session: Session, tenant_id: str, add_on_ids: list[str]) -> dict[str, str]:
+    """Add-on id -> name, for the ids that still exist."""
+    keys = [k for k in (as_uuid(a) for a in add_on_ids) if k is not None]
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(m.AddOn.id, m.AddOn.name).where(
+            m.AddOn.tenant_id == uuid.UUID(tenant_id), m.AddOn.id.in_(keys)
+        )
+    )
+    return {str(i): name for i, name in rows}
 
 
 def tier_segment(session: Session, tenant_id: str, tier_id: str) -> str:
@@ -164,34 +262,6 @@ def tier_segment(session: Session, tenant_id: str, tier_id: str) -> str:
 def find_booking_by_session(session: Session, checkout_session_id: str) -> BookingRow | None:
     row = session.scalars(
         select(m.Booking).where(m.Booking.checkout_session_id == checkout_session_id)
-    ).first()
-    return _booking(row) if row else None
-
-
-def create_refund_record(
-    session: Session, parent: BookingRow, amount: int, fee: int, tier_id: str
-) -> BookingRow:
-    """A partial refund owed on ``parent``'s payment (kind ``downgrade``): no hold, no unit; the
-    refund is requested from it (and retried by the sweeper until the provider accepts it)."""
-    row = m.Booking(
-        tenant_id=uuid.UUID(parent.tenant_id), id=uuid.uuid4(), kind="downgrade",
-        parent_booking_id=uuid.UUID(parent.id), segment_id=uuid.UUID(parent.segment_id),
-        tier_id=uuid.UUID(tier_id), service_date=parent.service_date, guests=parent.guests,
-        add_on_ids=parent.add_on_ids, currency=parent.currency, total_minor=amount,
-        platform_fee_minor=fee, status="cancelled", payment_intent_id=parent.payment_intent_id,
-        customer_email=parent.customer_email,
-    )  # fmt: skip
-    session.add(row)
-    session.flush()
-    return _booking(row)
-
-
-def find_booking_by_payment_intent(session: Session, payment_intent_id: str) -> BookingRow | None:
-    """The booking (or upgrade payment) a payment belongs to; partial-refund records are not it."""
-    row = session.scalars(
-        select(m.Booking).where(
-            m.Booking.payment_intent_id == payment_intent_id, m.Booking.kind != "downgrade"
-        )
     ).first()
     return _booking(row) if row else None
 
@@ -232,20 +302,6 @@ def hold_expiry(session: Session, tenant_id: str, hold_id: str | None) -> dt.dat
     return as_utc(row.expires_at) if row is not None else None
 
 
-def refunds_owed(session: Session, limit: int = 100) -> list[BookingRow]:
-    """Cancelled bookings that were paid and whose refund the provider has not accepted yet."""
-    rows = session.scalars(
-        select(m.Booking)
-        .where(
-            m.Booking.status == "cancelled",
-            m.Booking.payment_intent_id.is_not(None),
-            m.Booking.refund_id.is_(None),
-        )
-        .limit(limit)
-    ).all()
-    return [_booking(r) for r in rows]
-
-
 def expired_holds(
     session: Session, now: dt.datetime, limit: int = 500
 ) -> list[tuple[str, str, str | None]]:
@@ -269,21 +325,32 @@ class IdempotencyRow:
     response_status: int | None
     response_body: dict[str, Any] | None
     created_at: dt.datetime
+    owner: str | None
+    lease_expires_at: dt.datetime | None
 
 
 def claim_key(
-    session: Session, tenant_id: str, key: str, fingerprint: str
+    session: Session, tenant_id: str, key: str, fingerprint: str, owner: str, lease: dt.datetime
 ) -> IdempotencyRow | None:
-    """Insert a running record; None if we own it now, else the existing record."""
+    """Insert a running record owned by ``owner`` until ``lease``; None if we own it now, else the
+    existing record, locked until the transaction ends (concurrent claims queue behind it and
+    see what the first one made of it)."""
     record = {
         "tenant_id": uuid.UUID(tenant_id),
         "key": key,
         "fingerprint": fingerprint,
         "state": "running",
+        "owner": owner,
+        "lease_expires_at": lease,
     }
     if insert_new(session, m.IdempotencyRecord, record, ["tenant_id", "key"]) == 1:
         return None
-    row = session.get(m.IdempotencyRecord, (uuid.UUID(tenant_id), key), with_for_update=True)
+    row = session.get(
+        m.IdempotencyRecord,
+        (uuid.UUID(tenant_id), key),
+        with_for_update=True,
+        populate_existing=True,
+    )
     assert row is not None
     return IdempotencyRow(
         row.fingerprint,
@@ -291,26 +358,25 @@ def claim_key(
         row.resource_id,
         row.response_status,
         row.response_body,
-        row.created_at,
+        as_utc(row.created_at),
+        row.owner,
+        as_utc(row.lease_expires_at) if row.lease_expires_at else None,
     )
 
 
-def update_key(session: Session, tenant_id: str, key: str, **changes: Any) -> None:
-    session.execute(
-        update(m.IdempotencyRecord)
-        .where(
-            m.IdempotencyRecord.tenant_id == uuid.UUID(tenant_id), m.IdempotencyRecord.key == key
-        )
-        .values(updated_at=m.utcnow(), **changes)
+def update_key(
+    session: Session, tenant_id: str, key: str, held_by: str | None = None, **changes: Any
+) -> bool:
+    """Change a record (only while ``held_by`` owns it, if given); False if it did not."""
+    statement = update(m.IdempotencyRecord).where(
+        m.IdempotencyRecord.tenant_id == uuid.UUID(tenant_id), m.IdempotencyRecord.key == key
     )
-
-
-def release_key(session: Session, tenant_id: str, key: str) -> None:
-    """Forget a key whose request failed in a retryable way, so a retry runs again."""
-    row = session.get(m.IdempotencyRecord, (uuid.UUID(tenant_id), key))
-    if row is not None and row.state == "running":
-        session.delete(row)
-        session.flush()
+    if held_by is not None:
+        statement = statement.where(m.IdempotencyRecord.owner == held_by)
+    result = session.execute(
+        statement.values(updated_at=m.utcnow(), **changes).execution_options(preserve_rowcount=True)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 # ---- payment events -----------------------------------------------------------------------------
@@ -345,21 +411,29 @@ def note_event(
     )
 
 
+def payment_intent_of(payload: dict[str, Any]) -> str | None:
+    """The provider payment an event is about, if it names one."""
+    return _payment_intent(payload)
+
+
 def _payment_intent(payload: dict[str, Any]) -> str | None:
     found = (payload.get("data") or {}).get("object", {}).get("payment_intent")
     return found if isinstance(found, str) else None
 
 
-def pending_refund_for(session: Session, payment_intent_id: str) -> bool:
-    """A refund event arrived for this payment before we knew the payment (out of order)."""
-    found = session.scalar(
-        select(func.count()).where(
+def early_refunds(session: Session, payment_intent_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """(event id, charge) of refund events that arrived for this payment before we knew the
+    payment (out of order), not yet applied."""
+    rows = session.execute(
+        select(m.PaymentEvent.id, m.PaymentEvent.payload).where(
             m.PaymentEvent.payment_intent_id == payment_intent_id,
             m.PaymentEvent.type == "charge.refunded",
             m.PaymentEvent.outcome == "unmatched",
         )
-    )
-    return bool(found)
+    ).all()
+    return [
+        (event_id, (payload.get("data") or {}).get("object") or {}) for event_id, payload in rows
+    ]
 
 
 def tenant_by_account(session: Session, account_id: str) -> str | None:

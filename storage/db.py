@@ -26,15 +26,22 @@ def as_utc(value: dt.datetime) -> dt.datetime:
 
 
 def insert_new(
-    session: Executor, model: Any, rows: dict[str, Any] | list[dict[str, Any]], key: list[str]
+    session: Executor,
+    model: Any,
+    rows: dict[str, Any] | list[dict[str, Any]],
+    key: list[str],
+    where: str | None = None,
 ) -> int:
     """INSERT rows, skipping those whose ``key`` columns already exist (ON CONFLICT DO NOTHING,
-    PostgreSQL or SQLite); the number inserted."""
+    PostgreSQL or SQLite; ``where``: the condition of a partial unique index on ``key``); the
+    number inserted."""
     dialect = postgresql if on_postgresql(session) else sqlite
     statement = (
         dialect.insert(model)
         .values(rows)
-        .on_conflict_do_nothing(index_elements=key)
+        .on_conflict_do_nothing(
+            index_elements=key, index_where=text(where) if where is not None else None
+        )
         # SQLAlchemy only promises rowcount for UPDATE/DELETE; for this INSERT it answers -1.
         .execution_options(preserve_rowcount=True)
     )

@@ -43,6 +43,17 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _where(condition: str) -> dict[str, Any]:
+    """A partial index over the rows where ``condition`` holds (PostgreSQL and SQLite alike)."""
+    where = text(condition)
+    return {"postgresql_where": where, "sqlite_where": where}
+
+
+def _present(column: str) -> dict[str, Any]:
+    """A partial index over the rows where ``column`` is set."""
+    return _where(f"{column} IS NOT NULL")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {
@@ -423,8 +434,23 @@ class Booking(Base):
             "total_minor >= 0 AND platform_fee_minor >= 0", name="amounts_non_negative"
         ),
         CheckConstraint("platform_fee_minor <= total_minor", name="fee_within_total"),
+        CheckConstraint("kind IN ('booking', 'upgrade')", name="kind"),
         Index("ix_bookings_tenant_tier_date", "tenant_id", "tier_id", "service_date", "status"),
         Index("ix_bookings_tenant_experiment", "tenant_id", "experiment", "visitor_id"),
+        Index(
+            "ix_bookings_tenant_parent",
+            "tenant_id",
+            "parent_booking_id",
+            **_present("parent_booking_id"),
+        ),
+        # One quote token holds at most one unit at a time: one pending booking per quote.
+        Index(
+            "uq_bookings_pending_quote",
+            "tenant_id",
+            "quote_id",
+            unique=True,
+            **_where("kind = 'booking' AND status = 'pending' AND quote_id <> ''"),
+        ),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
@@ -445,13 +471,14 @@ class Booking(Base):
     hold_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     checkout_session_id: Mapped[str | None] = mapped_column(String(255), default=None)
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), default=None)
-    #: Set once the provider accepted our refund request (a cancelled booking that was paid and
-    #: has none is retried by the sweeper).
-    refund_id: Mapped[str | None] = mapped_column(String(255), default=None)
-    #: ``booking``: a reservation (a paid one occupies a unit); ``upgrade``: the payment of an
-    #: upgrade of ``parent_booking_id`` to ``tier_id`` (occupies nothing itself: on payment the
-    #: parent moves to the new tier and the upgrade's hold is converted).
+    #: Where the customer pays (the provider's Checkout Session URL) while the booking is pending.
+    checkout_url: Mapped[str | None] = mapped_column(String(2048), default=None)
+    #: ``booking``: a reservation (a paid one occupies a unit); ``upgrade``: the payment of a
+    #: move of ``parent_booking_id`` from ``from_tier_id`` to ``tier_id`` (occupies nothing
+    #: itself: on payment the parent moves to the new tier and the upgrade's hold is converted).
+    #: The money of both is in ``payments``.
     kind: Mapped[str] = mapped_column(String(16), default="booking", server_default="booking")
+    from_tier_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     #: The visitor and experiment variant the quote was made for (from the signed quote).
     visitor_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
     experiment: Mapped[str] = mapped_column(String(64), default="", server_default="")
@@ -463,10 +490,64 @@ class Booking(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-def _present(column: str) -> dict[str, Any]:
-    """A partial index over the rows where ``column`` is set (PostgreSQL and SQLite alike)."""
-    where = text(f"{column} IS NOT NULL")
-    return {"postgresql_where": where, "sqlite_where": where}
+class Payment(Base):
+    """The payment ledger: every amount captured from a customer and every refund of it, per
+    booking. ``booking_id`` is the booking (kind ``booking``) the money belongs to; ``change_id``
+    the upgrade payment row it came through, if any. A capture is recorded once per provider
+    payment (``payment_intent_id``); a refund is owed from the moment it is ``queued`` (in the
+    transaction of the change that owes it) and is requested from the provider after the commit,
+    retried by the sweeper, with ``idempotency_key`` so that it is never made twice.
+
+    The ledger and the booking agree when, for a paid booking, captured - refunded = its total,
+    and for any other booking captured - refunded = 0 (``pricing.booking_states.ledger_agrees``).
+    """
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "booking_id"], ["bookings.tenant_id", "bookings.id"]),
+        CheckConstraint("kind IN ('capture', 'refund')", name="kind"),
+        CheckConstraint(
+            "status IN ('captured', 'queued', 'requested', 'succeeded', 'failed')", name="status"
+        ),
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint("fee_minor >= 0 AND fee_minor <= amount_minor", name="fee_within_amount"),
+        Index("ix_payments_tenant_booking", "tenant_id", "booking_id"),
+        Index(
+            "uq_payments_capture", "payment_intent_id", unique=True, **_where("kind = 'capture'")
+        ),
+        Index(
+            "uq_payments_refund",
+            "provider_ref",
+            unique=True,
+            **_where("kind = 'refund' AND provider_ref IS NOT NULL"),
+        ),
+        Index("ix_payments_queued", "status", **_where("status = 'queued'")),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    booking_id: Mapped[uuid.UUID] = mapped_column()
+    change_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    #: ``capture``: money taken (status ``captured``); ``refund``: money given back, ``queued``
+    #: (owed) → ``requested`` (the provider accepted it, pending) → ``succeeded`` (or ``failed``).
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    payment_intent_id: Mapped[str] = mapped_column(String(255))
+    #: The provider's id of a refund (set once the provider accepted it).
+    provider_ref: Mapped[str | None] = mapped_column(String(255), default=None)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), default=None)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    #: The platform fee (Stripe application fee) captured, or given back with a refund.
+    fee_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    #: A refund: whether the application fee is refunded with it (proportionally).
+    refund_fee: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Why: ``checkout``, ``upgrade``, ``cancelled``, ``downgrade``, ``sold_out``, ``duplicate``,
+    #: ``stale_upgrade``, ``outside`` (refunded at the provider, not by us), ...
+    reason: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class Decision(Base):
@@ -611,6 +692,10 @@ class IdempotencyRecord(Base):
     resource_id: Mapped[str | None] = mapped_column(String(64), default=None)
     response_status: Mapped[int | None] = mapped_column(Integer, default=None)
     response_body: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    #: The current owner's token and how long its claim lasts: a ``running`` record is taken
+    #: over only when its lease has lapsed (its owner died), by exactly one retry.
+    owner: Mapped[str | None] = mapped_column(String(36), default=None)
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

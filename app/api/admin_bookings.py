@@ -18,10 +18,10 @@ blp = blueprint("admin-bookings", "/v1/admin", "Tenant admin: bookings.", requir
 @blp.route("/bookings")
 class Bookings(MethodView):
     @blp.arguments(s.BookingQuerySchema, location="query")
-    @blp.response(200, s.BookingSchema(many=True))
+    @blp.response(200, s.AdminBookingSchema(many=True))
     @blp.paginate()
     def get(self, args, pagination_parameters):
-        """List bookings, newest first"""
+        """List bookings (not their upgrade payments), newest first"""
         paging = Paging(pagination_parameters)
         return paging.done(
             checkout.list_bookings(
@@ -33,19 +33,22 @@ class Bookings(MethodView):
 
 @blp.route("/bookings/<uuid:booking_id>")
 class AdminBookingById(MethodView):
-    @blp.response(200, s.BookingSchema)
+    @blp.response(200, s.AdminBookingDetailSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def get(self, booking_id):
-        """A booking"""
-        return checkout.get_booking(services().db, current_tenant(), str(booking_id))
+        """A booking: customer, add-ons, amounts and platform fee, payments and refunds, upgrades"""
+        return checkout.admin_view(services().db, current_tenant(), str(booking_id))
 
 
 @blp.route("/bookings/<uuid:booking_id>/cancel")
 class CancelBooking(MethodView):
-    @blp.response(200, s.BookingSchema)
+    @blp.response(200, s.AdminBookingDetailSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     @blp.alt_response(
         409, schema=ErrorSchema, description="Not cancellable, or past the refund window"
+    )
+    @blp.alt_response(
+        503, schema=ErrorSchema, description="The booking is being changed; retry in a second"
     )
     def post(self, booking_id):
         """Cancel a booking: a pending one releases its hold; a paid one is refunded per the tenant's policy"""

@@ -6,7 +6,7 @@ import datetime as dt
 import html
 import json
 
-from flask import current_app, g, redirect, request
+from flask import current_app, g, jsonify, redirect, request
 from flask.views import MethodView
 
 from app import schemas as s
@@ -47,7 +47,13 @@ def _once(data, start):
     status, body, replayed = run_once(
         svc.db, tenant.id, key, fingerprint("POST", request.path, data), now, work
     )
-    return body, status, {"Idempotent-Replayed": "true"} if replayed else {}
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    if status >= 400:  # a replayed error: its body as first sent, not through the success schema
+        response = jsonify(body)
+        response.status_code = status
+        response.headers.update(headers)
+        return response
+    return body, status, headers
 
 
 @blp.route("/checkouts")

@@ -100,15 +100,16 @@ class UpgradeQuotes(MethodView):
     def post(self, data):
         """Quote moving a selection or a booking to another tier: allowed (with the rule's reason), price difference, features gained"""
         ctx = services().offers
+        booking = None
         if data.get("booking_id"):
-            selection, status = offers.booking_selection(
+            selection, booking = offers.booking_selection(
                 ctx, current_tenant(), str(data["booking_id"])
             )
             selection = replace(selection, customer=data.get("customer"))
         else:
-            selection, status = _selection(data, tier_id=data["tier_id"]), "none"
+            selection = _selection(data, tier_id=data["tier_id"])
         return offers.quote_upgrade(
-            ctx, current_tenant(), selection, str(data["to_tier_id"]), status, _now(), g.request_id
+            ctx, current_tenant(), selection, str(data["to_tier_id"]), booking, _now(), g.request_id
         )
 
 

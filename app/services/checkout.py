@@ -14,26 +14,23 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
-
-from app.payments import CheckoutRequest, Payments, PaymentsUnavailable
+from app.payments import CheckoutRequest, Payments
 from app.quotes import QuoteSigner
+from app.services import bookings
+from app.services.bookings import Busy
+from pricing import booking_states as states
 from pricing import catalog as domain
-from pricing.errors import Conflict, DomainError, InvalidInput, NotFound
+from pricing.errors import Conflict, InvalidInput, NotFound
 from storage import checkout as store
+from storage import payments as ledger
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-
-class Busy(DomainError):
-    """Another checkout holds the unit's lock longer than we wait; retry shortly."""
-
-    code = "busy"
+__all__ = ["Busy", "CheckoutContext"]
 
 
 @dataclass
@@ -45,15 +42,15 @@ class CheckoutContext:
     hold_minutes: int
 
 
-def _view(
-    booking: store.BookingRow, url: str | None, hold_expires: dt.datetime | None
-) -> dict[str, Any]:
+def _view(booking: store.BookingRow, hold_expires: dt.datetime | None = None) -> dict[str, Any]:
+    """A booking as the storefront sees it: a pending one with where to pay and until when."""
+    pending = booking.status == "pending"
     return {
         "booking_id": booking.id,
         "status": booking.status,
-        "checkout_url": url,
+        "checkout_url": booking.checkout_url if pending else None,
         "checkout_session_id": booking.checkout_session_id,
-        "hold_expires_at": hold_expires.isoformat() if hold_expires else None,
+        "hold_expires_at": hold_expires.isoformat() if pending and hold_expires else None,
         "total": booking.total,
         "currency": booking.currency,
         "tier_id": booking.tier_id,
@@ -74,8 +71,10 @@ def start_checkout(
     """Verify the quote, take a hold on its unit and create the pending booking (one
     transaction), then the provider's Checkout Session. ``resume_booking_id`` continues a checkout
     whose earlier attempt died after the booking was made: the same booking, the same provider
-    idempotency key, so never a second session. ``on_booking(session, booking_id)`` runs in the
-    booking's transaction (the idempotency record notes the booking there)."""
+    idempotency key, so never a second session. A quote holds one unit at a time: while a booking
+    made from it is pending, checking it out again (with any key) continues that booking; once
+    one is paid the quote is used. ``on_booking(session, booking_id)`` runs in the booking's
+    transaction (the idempotency record notes the booking there)."""
     claims = ctx.signer.verify(token, tenant.id, now)
     with ctx.db.read() as session:
         account = store.stripe_account(session, tenant.id)
@@ -85,95 +84,129 @@ def start_checkout(
         )
     day = dt.date.fromisoformat(claims.service_date)
     hold_expires = now + dt.timedelta(minutes=ctx.hold_minutes)
-    if resume_booking_id:
-        with ctx.db.read() as session:
-            booking = store.booking_row(session, tenant.id, resume_booking_id)
+    with bookings.unit_of_work(ctx.db) as session:
+        booking = _booking_of_quote(session, tenant.id, claims.quote_id, resume_booking_id)
+        if booking is None:
+            store.lock_unit(session, tenant.id, claims.tier_id, day)
+            booking = _booking_of_quote(session, tenant.id, claims.quote_id, None)
+        if booking is None:
+            capacity, taken, closed = store.units(session, tenant.id, claims.tier_id, day, now)
+            if closed:
+                raise Conflict("The tier is closed on this date.", code="tier_blacked_out")
+            if taken >= capacity:
+                raise Conflict("The last unit was just taken.", code="sold_out")
+            booking = store.create_booking(
+                session,
+                tenant_id=tenant.id,
+                expires_at=hold_expires,
+                segment_id=uuid.UUID(claims.segment_id),
+                tier_id=uuid.UUID(claims.tier_id),
+                service_date=day,
+                guests=claims.guests,
+                add_on_ids=claims.add_on_ids,
+                currency=claims.currency,
+                total_minor=claims.total,
+                platform_fee_minor=claims.platform_fee,
+                quote_id=claims.quote_id,
+                ruleset_version=claims.ruleset_version,
+                customer_email=customer.get("email", ""),
+                customer_name=customer.get("name", ""),
+                visitor_id=claims.visitor_id,
+                experiment=claims.experiment,
+                variant=claims.variant,
+            )
+        else:
             # The same session parameters as the first attempt: the provider replays its key
             # only for an identical request.
             hold_expires = store.hold_expiry(session, tenant.id, booking.hold_id) or hold_expires
-    else:
-        try:
-            with ctx.db.transaction() as session:
-                store.lock_unit(session, tenant.id, claims.tier_id, day)
-                capacity, taken, closed = store.units(session, tenant.id, claims.tier_id, day, now)
-                if closed:
-                    raise Conflict("The tier is closed on this date.", code="tier_blacked_out")
-                if taken >= capacity:
-                    raise Conflict("The last unit was just taken.", code="sold_out")
-                booking = store.create_booking(
-                    session, tenant_id=tenant.id, expires_at=hold_expires,
-                    segment_id=uuid.UUID(claims.segment_id), tier_id=uuid.UUID(claims.tier_id), service_date=day,
-                    guests=claims.guests, add_on_ids=claims.add_on_ids, currency=claims.currency,
-                    total_minor=claims.total, platform_fee_minor=claims.platform_fee, quote_id=claims.quote_id,
-                    ruleset_version=claims.ruleset_version, customer_email=customer.get("email", ""),
-                    customer_name=customer.get("name", ""), visitor_id=claims.visitor_id,
-                    experiment=claims.experiment, variant=claims.variant,
-                )  # fmt: skip
-                if on_booking is not None:
-                    on_booking(session, booking.id)
-        except OperationalError as error:
-            if getattr(error.orig, "sqlstate", None) == "55P03":  # lock_not_available
-                raise Busy("Too many checkouts for this unit at once; retry in a second.") from None
-            raise
+        if on_booking is not None:
+            on_booking(session, booking.id)
     what = f"booking {booking.id[:8]} on {booking.service_date.isoformat()}"
     return _open_session(
         ctx, tenant, account, booking, hold_expires, customer.get("email", ""), what
     )
 
 
+def _booking_of_quote(
+    session: Any, tenant_id: str, quote_id: str, resume_id: str | None
+) -> store.BookingRow | None:
+    """The booking to continue: the one being resumed, or the pending one made from this quote
+    (a second hold is never taken for it); Conflict if the quote was booked and paid."""
+    if resume_id:
+        return store.booking_row(session, tenant_id, resume_id)
+    for booking in store.pending_for_quote(session, tenant_id, quote_id):
+        if booking.status == "paid":
+            raise Conflict("This quote was booked already; ask for a new quote.", code="quote_used")
+        return booking
+    return None
+
+
 def _open_session(
-    ctx: CheckoutContext, tenant: domain.Tenant, account: str | None, booking: store.BookingRow,
-    hold_expires: dt.datetime, email: str, what: str,
-) -> dict[str, Any]:  # fmt: skip
+    ctx: CheckoutContext,
+    tenant: domain.Tenant,
+    account: str | None,
+    booking: store.BookingRow,
+    hold_expires: dt.datetime,
+    email: str,
+    what: str,
+) -> dict[str, Any]:
     """The provider's Checkout Session for a pending booking (or upgrade payment), keyed by its id."""
+    if booking.status != "pending":
+        return _view(booking)
     request = CheckoutRequest(
-        booking_id=booking.id, tenant_id=tenant.id, destination_account=account or "",
-        currency=booking.currency, amount=booking.total, application_fee=booking.platform_fee,
-        description=f"{tenant.name}: {what}", expires_at=int(hold_expires.timestamp()),
-        customer_email=email, success_url=f"{ctx.public_base_url}/checkout/done?booking={booking.id}",
+        booking_id=booking.id,
+        tenant_id=tenant.id,
+        destination_account=account or "",
+        currency=booking.currency,
+        amount=booking.total,
+        application_fee=booking.platform_fee,
+        description=f"{tenant.name}: {what}",
+        expires_at=int(hold_expires.timestamp()),
+        customer_email=email,
+        success_url=f"{ctx.public_base_url}/checkout/done?booking={booking.id}",
         cancel_url=f"{ctx.public_base_url}/checkout/cancelled?booking={booking.id}",
-    )  # fmt: skip
+    )
     checkout = ctx.payments.create_checkout_session(
         request, idempotency_key=f"tierwise-checkout-{booking.id}"
     )
-    with ctx.db.transaction() as session:
-        booking = store.update_booking(
-            session, tenant.id, booking.id, checkout_session_id=checkout.id
-        )
-    return _view(booking, checkout.url, hold_expires)
+    with bookings.unit_of_work(ctx.db) as session:
+        booking = store.lock_booking(session, tenant.id, booking.id)
+        if (booking.checkout_session_id, booking.checkout_url) != (checkout.id, checkout.url):
+            booking = store.update_booking(
+                session,
+                tenant.id,
+                booking.id,
+                checkout_session_id=checkout.id,
+                checkout_url=checkout.url,
+            )
+    return _view(booking, hold_expires)
 
 
 def start_upgrade(
-    ctx: CheckoutContext, offers_ctx: Any, tenant: domain.Tenant, booking_id: str, to_tier_id: str,
-    now: dt.datetime, request_id: str, resume_id: str | None = None, on_booking: Any = None,
-) -> dict[str, Any]:  # fmt: skip
-    """Upgrade a paid booking: the ``upgrade`` rules decide; the customer pays the difference
-    through a new Checkout Session, holding a unit of the new tier meanwhile; the booking moves
-    to the new tier only when that payment succeeds (``_mark_paid``)."""
+    ctx: CheckoutContext,
+    offers_ctx: Any,
+    tenant: domain.Tenant,
+    booking_id: str,
+    to_tier_id: str,
+    now: dt.datetime,
+    request_id: str,
+    resume_id: str | None = None,
+    on_booking: Any = None,
+) -> dict[str, Any]:
+    """Move a paid booking to another tier. The ``upgrade`` rules decide; the price difference is
+    the target's price now less what the customer paid. More: the customer pays it through a new
+    Checkout Session, a unit of the new tier held meanwhile, and the booking moves only when that
+    payment succeeds (``bookings._claim_unit``). Less or the same: the booking moves at once and
+    the difference is refunded from its payments. One move at a time: while an upgrade payment
+    of the booking is open, asking again continues it (the same target) or is refused."""
     from app.services import offers
 
     with ctx.db.read() as session:
         account = store.stripe_account(session, tenant.id)
-        if resume_id:
-            upgrade = store.booking_row(session, tenant.id, resume_id)
-            if upgrade.kind == "downgrade":  # the move happened; make sure the refund was asked for
-                request_refund(ctx, upgrade)
-                parent = store.booking_row(session, tenant.id, booking_id)
-                return {
-                    **_view(parent, None, None),
-                    "upgrades_booking_id": parent.id,
-                    "refund": upgrade.total,
-                }
-            return _open_session(
-                ctx,
-                tenant,
-                account,
-                upgrade,
-                now + dt.timedelta(minutes=ctx.hold_minutes),
-                "",
-                "upgrade",
-            )
         booking = store.booking_row(session, tenant.id, booking_id)
+        resumed = store.booking_row(session, tenant.id, resume_id) if resume_id else None
+    if resumed is not None and resumed.kind == "upgrade":
+        return _upgrade_view(ctx, tenant, account, booking, resumed, now)
     if booking.kind != "booking" or booking.status != "paid":
         raise Conflict(
             f"Only a paid booking can be upgraded (this one is {booking.status}).",
@@ -183,50 +216,141 @@ def start_upgrade(
         raise Conflict(
             "The tenant has not finished payment onboarding.", code="payments_not_set_up"
         )
-    selection, status = offers.booking_selection(offers_ctx, tenant, booking_id)
-    quote = offers.quote_upgrade(offers_ctx, tenant, selection, to_tier_id, status, now, request_id)
+    selection, paid = offers.booking_selection(offers_ctx, tenant, booking_id)
+    quote = offers.quote_upgrade(offers_ctx, tenant, selection, to_tier_id, paid, now, request_id)
     if not quote["allowed"]:
-        raise Conflict(f"The upgrade is not allowed ({quote['reason']}).", code="upgrade_not_allowed",
-                       details=[{"path": "/json/to_tier_id", "message": quote["reason"]}])  # fmt: skip
-    difference = quote["difference"]
-    if difference <= 0:
-        refund = -difference
-        fee_back = max(0, min(refund, -quote["platform_fee_difference"]))
-        return _move_down(ctx, tenant, booking, to_tier_id, refund, fee_back, now, on_booking)
-    fee = max(0, min(difference, quote["platform_fee_difference"]))
-    hold_expires = now + dt.timedelta(minutes=ctx.hold_minutes)
-    with ctx.db.transaction() as session:
-        store.lock_unit(session, tenant.id, to_tier_id, booking.service_date)
-        capacity, taken, closed = store.units(
-            session, tenant.id, to_tier_id, booking.service_date, now
+        raise Conflict(
+            f"The upgrade is not allowed ({quote['reason']}).",
+            code="upgrade_not_allowed",
+            details=[{"path": "/json/to_tier_id", "message": quote["reason"]}],
         )
-        if closed or taken >= capacity:
-            raise Conflict("The new tier has no unit left on this date.", code="sold_out")
-        upgrade = store.create_booking(
-            session, tenant_id=tenant.id, expires_at=hold_expires, kind="upgrade",
-            parent_booking_id=uuid.UUID(booking.id),
-            segment_id=uuid.UUID(store.tier_segment(session, tenant.id, to_tier_id)),
-            tier_id=uuid.UUID(to_tier_id), service_date=booking.service_date, guests=booking.guests,
-            add_on_ids=booking.add_on_ids, currency=booking.currency, total_minor=difference,
-            platform_fee_minor=fee, customer_email=booking.customer_email,
-        )  # fmt: skip
-        if on_booking is not None:
-            on_booking(session, upgrade.id)
+    effects = bookings.Effects()
+    hold_expires = now + dt.timedelta(minutes=ctx.hold_minutes)
+    with bookings.unit_of_work(ctx.db) as session:
+        root = store.lock_booking(session, tenant.id, booking_id)
+        if (
+            root.status != "paid"
+            or root.tier_id != quote["from_tier_id"]
+            or root.total != quote["amount_paid"]
+        ):
+            raise Conflict(
+                "The booking changed meanwhile; quote the upgrade again.", code="booking_changed"
+            )
+        for change in store.changes_of(session, tenant.id, root.id):
+            if change.status == "pending" and store.hold_is_live(
+                session, tenant.id, change.hold_id, now
+            ):
+                if change.tier_id != to_tier_id:
+                    raise Conflict(
+                        "Another upgrade of this booking is waiting for its payment.",
+                        code="upgrade_in_progress",
+                    )
+                if on_booking is not None:
+                    on_booking(session, change.id)
+                resumed = change
+        if resumed is None:
+            resumed = _open_move(session, root, to_tier_id, quote, hold_expires, now, effects)
+            if on_booking is not None:
+                on_booking(session, resumed.id)
+    bookings.finish(ctx.db, ctx.payments, effects, now)
+    view = _upgrade_view(ctx, tenant, account, root, resumed, now)
+    return {**view, "decision_ids": quote["decision_ids"]}
+
+
+def _open_move(
+    session: Any,
+    root: store.BookingRow,
+    to_tier_id: str,
+    quote: dict[str, Any],
+    hold_expires: dt.datetime,
+    now: dt.datetime,
+    effects: bookings.Effects,
+) -> store.BookingRow:
+    """Under the booking's lock: the upgrade payment (a pending row holding a unit of the new
+    tier), or for a move that costs nothing more, the move itself and its refund."""
+    store.lock_unit(session, root.tenant_id, to_tier_id, root.service_date)
+    capacity, taken, closed = store.units(
+        session, root.tenant_id, to_tier_id, root.service_date, now
+    )
+    if closed or taken >= capacity:
+        raise Conflict("The new tier has no unit left on this date.", code="sold_out")
+    difference, fee_difference = quote["difference"], quote["platform_fee_difference"]
+    segment_id = uuid.UUID(store.tier_segment(session, root.tenant_id, to_tier_id))
+    if difference > 0:
+        return store.create_booking(
+            session,
+            tenant_id=root.tenant_id,
+            expires_at=hold_expires,
+            kind="upgrade",
+            parent_booking_id=uuid.UUID(root.id),
+            from_tier_id=uuid.UUID(root.tier_id),
+            segment_id=segment_id,
+            tier_id=uuid.UUID(to_tier_id),
+            service_date=root.service_date,
+            guests=root.guests,
+            add_on_ids=root.add_on_ids,
+            currency=root.currency,
+            total_minor=difference,
+            platform_fee_minor=max(0, min(difference, fee_difference)),
+            customer_email=root.customer_email,
+            customer_name=root.customer_name,
+        )
+    refund = -difference
+    fee_back = (
+        bookings.queue_refunds(session, root, refund, now, effects, reason="downgrade")
+        if refund
+        else 0
+    )
+    total = root.total - refund
+    return store.update_booking(
+        session,
+        root.tenant_id,
+        root.id,
+        tier_id=uuid.UUID(to_tier_id),
+        segment_id=segment_id,
+        total_minor=total,
+        platform_fee_minor=max(0, min(total, root.platform_fee - fee_back)),
+    )
+
+
+def _upgrade_view(
+    ctx: CheckoutContext,
+    tenant: domain.Tenant,
+    account: str | None,
+    root: store.BookingRow,
+    row: store.BookingRow,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """The answer of an upgrade request: the payment to make (its session opened, or reopened
+    with the same key), or the moved booking and what it gets back."""
+    with ctx.db.read() as session:
+        row = store.booking_row(session, tenant.id, row.id)
+        if row.id == root.id:  # moved at once
+            refunded = sum(
+                e.amount
+                for e in ledger.of_booking(session, tenant.id, root.id)
+                if e.gives_back and e.reason == "downgrade"
+            )
+            return {**_view(row), "upgrades_booking_id": root.id, "refund": refunded}
+        expires = store.hold_expiry(session, tenant.id, row.hold_id)
     view = _open_session(
         ctx,
         tenant,
         account,
-        upgrade,
-        hold_expires,
-        booking.customer_email,
-        f"upgrade of booking {booking.id[:8]}",
+        row,
+        expires or now + dt.timedelta(minutes=ctx.hold_minutes),
+        row.customer_email,
+        f"upgrade of booking {root.id[:8]}",
     )
-    return {**view, "upgrades_booking_id": booking.id, "decision_ids": quote["decision_ids"]}
+    return {**view, "upgrades_booking_id": root.id}
 
 
 def get_booking(db: Database, tenant: domain.Tenant, booking_id: str) -> dict[str, Any]:
+    """A booking as the storefront sees it (a pending one: where to pay, and until when)."""
     with db.read() as session:
-        return _view(store.booking_row(session, tenant.id, booking_id), None, None)
+        booking = store.booking_row(session, tenant.id, booking_id)
+        expires = store.hold_expiry(session, tenant.id, booking.hold_id)
+    return _view(booking, expires)
 
 
 # ---- events -----------------------------------------------------------------------------------
@@ -235,16 +359,19 @@ def get_booking(db: Database, tenant: domain.Tenant, booking_id: str) -> dict[st
 def handle_event(
     ctx: CheckoutContext, payload: bytes, signature: str, now: dt.datetime
 ) -> dict[str, Any]:
-    """Verify, store once, apply. Refunds the state calls for are requested after the commit."""
+    """Verify, store once, apply (under the payment's lock, then the booking's). What the change
+    owes the customer is requested from the provider after the commit."""
     event = ctx.payments.verify_event(payload, signature, now.timestamp())
-    refunds: list[store.BookingRow] = []
-    with ctx.db.transaction() as session:
+    effects = bookings.Effects()
+    with bookings.unit_of_work(ctx.db) as session:
         if not store.record_event(session, str(event.get("id")), str(event.get("type")), event):
             return {"received": True, "applied": False, "outcome": "duplicate"}
-        outcome, tenant_id, booking_id = _apply(session, event, now, refunds)
+        payment_intent = store.payment_intent_of(event)
+        if payment_intent:
+            store.lock_payment(session, payment_intent)
+        outcome, tenant_id, booking_id = _apply(session, event, now, effects)
         store.note_event(session, str(event["id"]), outcome, tenant_id, booking_id)
-    for booking in refunds:
-        request_refund(ctx, booking)
+    bookings.finish(ctx.db, ctx.payments, effects, now)
     if outcome.startswith("ignored:"):
         log.warning(
             "payment event %s (%s) changed nothing: %s", event.get("id"), event.get("type"), outcome
@@ -253,12 +380,12 @@ def handle_event(
 
 
 def _apply(
-    session: Any, event: dict[str, Any], now: dt.datetime, refunds: list[store.BookingRow]
+    session: Any, event: dict[str, Any], now: dt.datetime, effects: bookings.Effects
 ) -> tuple[str, str | None, str | None]:
     kind = event.get("type")
     obj = event.get("data", {}).get("object", {})
     if kind == "charge.refunded":
-        return _refunded(session, obj)
+        return _refunded(session, obj, now, effects)
     if kind not in (
         "checkout.session.completed",
         "checkout.session.async_payment_succeeded",
@@ -279,177 +406,109 @@ def _apply(
         return "ignored: event of another account", booking.tenant_id, booking.id
     if booking.checkout_session_id and obj.get("id") != booking.checkout_session_id:
         return "ignored: session does not match the booking", booking.tenant_id, booking.id
+    where = booking.tenant_id, booking.root_id
     if kind == "checkout.session.expired":
-        if booking.status != "pending":
-            return f"no change: booking is {booking.status}", booking.tenant_id, booking.id
-        store.lock_unit(session, booking.tenant_id, booking.tier_id, booking.service_date)
-        store.set_hold_status(session, booking.tenant_id, booking.hold_id, "released")
-        store.update_booking(session, booking.tenant_id, booking.id, status="expired")
-        return "expired", booking.tenant_id, booking.id
+        root, row = bookings.lock_family(session, booking.tenant_id, booking.id)
+        return bookings.change(session, root, row, "expire", now, effects)[1], *where
     if obj.get("payment_status") != "paid":
-        return "no change: payment not settled yet", booking.tenant_id, booking.id
+        return "no change: payment not settled yet", *where
     if (
         obj.get("amount_total") != booking.total
         or str(obj.get("currency", "")).upper() != booking.currency
     ):
-        return (
-            "ignored: amount or currency does not match the booking",
-            booking.tenant_id,
-            booking.id,
-        )
-    return _paid(session, booking, obj, now, refunds), booking.tenant_id, booking.id
-
-
-def _paid(
-    session: Any,
-    booking: store.BookingRow,
-    obj: dict[str, Any],
-    now: dt.datetime,
-    refunds: list[store.BookingRow],
-) -> str:
-    if booking.status in ("paid", "refunded") or (
-        booking.status == "cancelled" and booking.payment_intent_id
-    ):
-        return f"no change: booking is {booking.status}"
+        return "ignored: amount or currency does not match the booking", *where
     payment_intent = obj.get("payment_intent")
-    if booking.status == "cancelled":  # cancelled while the customer was paying: give it back
-        refunds.append(
-            store.update_booking(
-                session, booking.tenant_id, booking.id, payment_intent_id=payment_intent
-            )
-        )
-        return "refunded: the booking had been cancelled"
-    store.lock_unit(session, booking.tenant_id, booking.tier_id, booking.service_date)
-    if payment_intent and store.pending_refund_for(session, payment_intent):
-        store.set_hold_status(session, booking.tenant_id, booking.hold_id, "released")
-        store.update_booking(
-            session,
-            booking.tenant_id,
-            booking.id,
-            status="refunded",
-            payment_intent_id=payment_intent,
-        )
-        return "refunded (the refund arrived first)"
-    if store.hold_is_live(session, booking.tenant_id, booking.hold_id, now):
-        store.set_hold_status(session, booking.tenant_id, booking.hold_id, "converted")
-        return _mark_paid(session, booking, payment_intent, "paid")
-    # The hold lapsed: take a unit now if one is left, else refund, never oversell.
-    store.set_hold_status(session, booking.tenant_id, booking.hold_id, "expired")
-    capacity, taken, closed = store.units(
-        session, booking.tenant_id, booking.tier_id, booking.service_date, now
-    )
-    if not closed and taken < capacity:
-        return _mark_paid(
-            session, booking, payment_intent, "paid (after its hold lapsed; a unit was still free)"
-        )
-    cancelled = store.update_booking(
-        session, booking.tenant_id, booking.id, status="cancelled", payment_intent_id=payment_intent
-    )
-    refunds.append(cancelled)
-    return "cancelled and refunded: paid after its hold lapsed and the unit was sold"
+    if not isinstance(payment_intent, str) or not payment_intent:
+        return "ignored: the session names no payment", *where
+    return bookings.pay(session, booking, payment_intent, now, effects), *where
 
 
-def _mark_paid(
-    session: Any, booking: store.BookingRow, payment_intent: str | None, outcome: str
-) -> str:
-    """The booking is paid. For an upgrade payment, its parent booking moves to the upgrade's
-    tier in the same transaction: the old unit is free and the new one taken at once."""
-    store.update_booking(
-        session, booking.tenant_id, booking.id, status="paid", payment_intent_id=payment_intent
-    )
-    if booking.kind == "upgrade" and booking.parent_booking_id:
-        parent = store.booking_row(session, booking.tenant_id, booking.parent_booking_id)
-        store.update_booking(
-            session, booking.tenant_id, parent.id, tier_id=uuid.UUID(booking.tier_id),
-            total_minor=parent.total + booking.total, platform_fee_minor=parent.platform_fee + booking.platform_fee,
-        )  # fmt: skip
-        return f"{outcome}; booking {parent.id} moved to tier {booking.tier_id}"
-    return outcome
-
-
-def _refunded(session: Any, charge: dict[str, Any]) -> tuple[str, str | None, str | None]:
+def _refunded(
+    session: Any, charge: dict[str, Any], now: dt.datetime, effects: bookings.Effects
+) -> tuple[str, str | None, str | None]:
+    """A refund of a payment, ours or made at the provider: the ledger follows the provider; a
+    booking whose money has all gone back is refunded."""
     payment_intent = charge.get("payment_intent")
-    booking = (
-        store.find_booking_by_payment_intent(session, payment_intent) if payment_intent else None
+    capture = (
+        ledger.capture_of(session, payment_intent) if isinstance(payment_intent, str) else None
     )
-    if booking is None:
+    if capture is None:
         return "unmatched", None, None  # applied when the payment's completion arrives
-    if charge.get("refunded") is False:  # a partial refund (a downgrade): the booking stands
-        return "no change: partial refund", booking.tenant_id, booking.id
-    if booking.status == "refunded":
-        return "no change: booking is refunded", booking.tenant_id, booking.id
-    store.lock_unit(session, booking.tenant_id, booking.tier_id, booking.service_date)
-    store.set_hold_status(session, booking.tenant_id, booking.hold_id, "released")
-    store.update_booking(session, booking.tenant_id, booking.id, status="refunded")
-    return "refunded", booking.tenant_id, booking.id
+    root = store.lock_booking(session, capture.tenant_id, capture.booking_id)
+    before = root.status
+    bookings.record_provider_refunds(session, capture, charge, now)
+    if bookings.settle(session, root, now, effects):
+        return "refunded", root.tenant_id, root.id
+    if before == "paid":
+        return "no change: partial refund", root.tenant_id, root.id
+    return f"no change: booking is {before}", root.tenant_id, root.id
 
 
-def request_refund(
-    ctx: CheckoutContext, booking: store.BookingRow, refund_fee: bool = True
-) -> bool:
-    """Ask the provider to refund a cancelled paid booking (the transfer reversed; the platform
-    fee too unless the tenant's policy keeps it). Safe to repeat: the idempotency key is the
-    booking's. False if the provider is unreachable (the sweeper retries)."""
-    if not booking.payment_intent_id:
-        return False
-    partial = booking.total if booking.kind == "downgrade" else None  # else: the whole payment
-    try:
-        refund_id = ctx.payments.refund(
-            booking.payment_intent_id, reverse_transfer=True, refund_application_fee=refund_fee,
-            idempotency_key=f"tierwise-refund-{booking.id}", amount=partial,
-        )  # fmt: skip
-    except PaymentsUnavailable:
-        log.warning("refund of booking %s postponed: provider unreachable", booking.id)
-        return False
-    with ctx.db.transaction() as session:
-        store.update_booking(session, booking.tenant_id, booking.id, refund_id=refund_id)
-    return True
+# ---- the sweeper --------------------------------------------------------------------------------
 
 
-def sweep(ctx: CheckoutContext, now: dt.datetime) -> dict[str, int]:
-    """Release lapsed holds (their pending bookings expire) and retry postponed refunds."""
-    released = 0
-    with ctx.db.transaction() as session:
-        for tenant_id, hold_id, booking_id in store.expired_holds(session, now):
+def sweep(ctx: CheckoutContext, now: dt.datetime) -> dict[str, Any]:
+    """Expire lapsed holds (their pending bookings expire), ask again for refunds the provider
+    has not accepted yet, and reconcile: every booking whose state and payment records disagree
+    is repaired (money captured for a booking that is not paid is refunded; a booking whose money
+    all went back is refunded) or, where no safe repair exists, reported."""
+    expired = 0
+    for tenant_id, hold_id, booking_id in _lapsed(ctx, now):
+        effects = bookings.Effects()
+        with bookings.unit_of_work(ctx.db) as session:
             store.set_hold_status(session, tenant_id, hold_id, "expired")
             if booking_id:
-                booking = store.booking_row(session, tenant_id, booking_id)
-                if booking.status == "pending":
-                    store.update_booking(session, tenant_id, booking_id, status="expired")
-            released += 1
-        owed = store.refunds_owed(session)
-    retried = sum(request_refund(ctx, booking) for booking in owed)
-    return {"holds_released": released, "refunds_requested": retried}
+                root, row = bookings.lock_family(session, tenant_id, booking_id)
+                if row.status == "pending" and not store.hold_is_live(
+                    session, tenant_id, row.hold_id, now
+                ):
+                    bookings.change(session, root, row, "expire", now, effects)
+        expired += 1
+    repaired, attention = reconcile(ctx, now)
+    with ctx.db.read() as session:
+        owed = ledger.queued(session)
+    requested = bookings.request_refunds(ctx.db, ctx.payments, owed, now)
+    return {
+        "holds_released": expired,
+        "refunds_requested": requested,
+        "repaired": repaired,
+        "attention": attention,
+    }
 
 
-def _move_down(
-    ctx: CheckoutContext, tenant: domain.Tenant, booking: store.BookingRow, to_tier_id: str,
-    refund: int, fee_back: int, now: dt.datetime, on_booking: Any,
-) -> dict[str, Any]:  # fmt: skip
-    """A move the rules allow to a tier that costs the same or less: the booking switches at once
-    (under the new unit's lock) and the difference is refunded from its payment."""
-    with ctx.db.transaction() as session:
-        store.lock_unit(session, tenant.id, to_tier_id, booking.service_date)
-        capacity, taken, closed = store.units(
-            session, tenant.id, to_tier_id, booking.service_date, now
-        )
-        if closed or taken >= capacity:
-            raise Conflict("The new tier has no unit left on this date.", code="sold_out")
-        total = booking.total - refund
-        moved = store.update_booking(
-            session, tenant.id, booking.id, tier_id=uuid.UUID(to_tier_id), total_minor=total,
-            platform_fee_minor=max(0, min(total, booking.platform_fee - fee_back)),
-        )  # fmt: skip
-        owed = (
-            store.create_refund_record(session, booking, refund, fee_back, to_tier_id)
-            if refund
-            else None
-        )
-        if on_booking is not None and owed is not None:
-            on_booking(session, owed.id)
-    if owed is not None:
-        request_refund(ctx, owed)
-    return {**_view(moved, None, None), "upgrades_booking_id": booking.id, "refund": refund}
+def _lapsed(ctx: CheckoutContext, now: dt.datetime) -> list[tuple[str, str, str | None]]:
+    with ctx.db.read() as session:
+        return store.expired_holds(session, now)
+
+
+def reconcile(ctx: CheckoutContext, now: dt.datetime) -> tuple[list[str], list[str]]:
+    """(repairs made, disagreements left for a person), each in words naming the booking."""
+    repaired: list[str] = []
+    attention: list[str] = []
+    with ctx.db.read() as session:
+        suspects = ledger.disagreeing(session)
+    for tenant_id, booking_id in suspects:
+        effects = bookings.Effects()
+        with bookings.unit_of_work(ctx.db) as session:
+            root = store.lock_booking(session, tenant_id, booking_id)
+            entries = ledger.of_booking(session, tenant_id, booking_id)
+            money = ledger.balance(entries)
+            if root.status != "paid" and money.net > 0:
+                bookings.queue_refunds(session, root, money.net, now, effects, reason="reconciled")
+                repaired.append(
+                    f"booking {root.id}: {root.status} with {money.net} captured and not refunded: refund queued"
+                )
+            elif bookings.settle(session, root, now, effects):
+                repaired.append(f"booking {root.id}: every payment refunded: now refunded")
+            elif not states.ledger_agrees(root.status, root.total, money.captured, money.refunded):
+                attention.append(
+                    f"booking {root.id}: {root.status}, total {root.total}, captured {money.captured}, "
+                    f"refunded {money.refunded}{' (a refund failed)' if money.failed else ''}"
+                )
+        bookings.finish(ctx.db, ctx.payments, effects, now)
+    for line in attention:
+        log.error("payment records disagree: %s", line)
+    return repaired, attention
 
 
 # ---- cancellation ---------------------------------------------------------------------------------
@@ -458,38 +517,23 @@ def _move_down(
 def cancel_booking(
     ctx: CheckoutContext, tenant: domain.Tenant, booking_id: str, now: dt.datetime
 ) -> dict[str, Any]:
-    """Cancel per the tenant's policy. A pending booking releases its hold and its session is
-    expired; a paid one is refunded if cancelled at least ``refund_window_hours`` before the
-    service date (its unit is freed at once; the refund event then marks it refunded)."""
-    with ctx.db.transaction() as session:
-        booking = store.booking_row(session, tenant.id, booking_id)
-        if booking.status not in ("pending", "paid"):
+    """Cancel per the tenant's policy (``pricing.booking_states``: a pending booking releases its
+    hold and its session is closed; a paid one, if cancelled at least ``refund_window_hours``
+    before the service date, frees its unit at once and every payment of it, its upgrades'
+    included, is refunded). A 2xx answer means the booking is cancelled or refunded."""
+    effects = bookings.Effects()
+    policy = bookings.Policy(
+        tenant.time_zone, tenant.refund_window_hours, tenant.refund_application_fee
+    )
+    with bookings.unit_of_work(ctx.db) as session:
+        root, row = bookings.lock_family(session, tenant.id, booking_id)
+        if states.transition(row.status, "cancel") is None:
             raise Conflict(
-                f"A {booking.status} booking can't be cancelled.", code="booking_not_cancellable"
+                f"A {row.status} booking can't be cancelled.", code="booking_not_cancellable"
             )
-        if booking.status == "paid":
-            starts = dt.datetime.combine(
-                booking.service_date, dt.time(), zoneinfo.ZoneInfo(tenant.time_zone)
-            )
-            if starts - now < dt.timedelta(hours=tenant.refund_window_hours):
-                raise Conflict(
-                    f"Refunds end {tenant.refund_window_hours} h before the service date.",
-                    code="refund_window_passed",
-                )
-        store.lock_unit(session, tenant.id, booking.tier_id, booking.service_date)
-        store.set_hold_status(session, tenant.id, booking.hold_id, "released")
-        cancelled = store.update_booking(session, tenant.id, booking.id, status="cancelled")
-    if booking.status == "paid":
-        request_refund(ctx, cancelled, refund_fee=tenant.refund_application_fee)
-    elif booking.checkout_session_id:
-        try:
-            ctx.payments.expire_session(
-                booking.checkout_session_id, f"tierwise-expire-{booking.id}"
-            )
-        except DomainError as error:  # it expires by itself at expires_at
-            log.warning("could not expire the session of booking %s: %s", booking.id, error)
-    with ctx.db.read() as session:
-        return _view(store.booking_row(session, tenant.id, booking.id), None, None)
+        bookings.change(session, root, row, "cancel", now, effects, policy=policy)
+    bookings.finish(ctx.db, ctx.payments, effects, now)
+    return admin_view(ctx.db, tenant, booking_id)
 
 
 def list_bookings(
@@ -500,9 +544,89 @@ def list_bookings(
     offset: int,
     limit: int,
 ) -> Any:
+    """Bookings (not their upgrade payments: those are in each booking's view), newest first."""
     with db.read() as session:
         page = store.list_bookings(session, tenant.id, status, day, offset, limit)
-    return type(page)([_view(b, None, None) for b in page.items], page.total)
+        money = ledger.net_by_booking(session, tenant.id, [b.id for b in page.items])
+    items = [_admin_summary(b, money.get(b.id, ledger.Balance())) for b in page.items]
+    return type(page)(items, page.total)
+
+
+def _admin_summary(
+    booking: store.BookingRow, money: ledger.Balance, hold_expires: dt.datetime | None = None
+) -> dict[str, Any]:
+    return {
+        **_view(booking, hold_expires),
+        "kind": booking.kind,
+        "segment_id": booking.segment_id,
+        "platform_fee": booking.platform_fee,
+        "customer": {"email": booking.customer_email, "name": booking.customer_name},
+        "add_on_ids": booking.add_on_ids,
+        "upgrades_booking_id": booking.parent_booking_id,
+        "paid": money.net,
+        "created_at": booking.created_at,
+        "updated_at": booking.updated_at,
+    }
+
+
+def admin_view(db: Database, tenant: domain.Tenant, booking_id: str) -> dict[str, Any]:
+    """A booking as its tenant's admins see it: customer, add-ons, amounts and platform fee, its
+    payments and refunds (the ledger), and its upgrade payments."""
+    with db.read() as session:
+        booking = store.booking_row(session, tenant.id, booking_id)
+        expires = store.hold_expiry(session, tenant.id, booking.hold_id)
+        entries = ledger.of_booking(session, tenant.id, booking.root_id)
+        changes = (
+            store.changes_of(session, tenant.id, booking.id) if booking.kind == "booking" else []
+        )
+        add_ons = store.add_on_names(session, tenant.id, booking.add_on_ids)
+    money = ledger.balance(
+        e for e in entries if booking.kind == "booking" or e.change_id == booking.id
+    )
+    return {
+        **_admin_summary(booking, money, expires),
+        "add_ons": [{"id": a, "name": add_ons.get(a, "")} for a in booking.add_on_ids],
+        "payments": [
+            _entry_view(e)
+            for e in entries
+            if booking.kind == "booking" or e.change_id == booking.id
+        ],
+        "changes": [
+            {
+                "booking_id": c.id,
+                "status": c.status,
+                "from_tier_id": c.from_tier_id,
+                "to_tier_id": c.tier_id,
+                "amount": c.total,
+                "platform_fee": c.platform_fee,
+                "created_at": c.created_at,
+            }
+            for c in changes
+        ],
+        "money": {
+            "captured": money.captured,
+            "refunded": money.refunded,
+            "net": money.net,
+            "platform_fee_captured": money.fee_captured,
+            "platform_fee_refunded": money.fee_refunded,
+        },
+    }
+
+
+def _entry_view(entry: ledger.Entry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "kind": entry.kind,
+        "status": entry.status,
+        "amount": entry.amount,
+        "platform_fee": entry.fee,
+        "currency": entry.currency,
+        "reason": entry.reason,
+        "payment_intent_id": entry.payment_intent_id,
+        "refund_id": entry.provider_ref,
+        "upgrade_booking_id": entry.change_id,
+        "created_at": entry.created_at,
+    }
 
 
 # ---- Connect onboarding ------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from pricing.price import (
 from rules.outcome import Outcome
 from rules.vocabulary import date_facts
 from storage.availability import DayCounts, day_counts
-from storage.bookings import get_booking
+from storage.bookings import BookingView, get_booking
 from storage.db import Database, Executor
 from storage.decisions import DecisionRecord, add_decisions
 from storage.experiments import assign, sticky_variant
@@ -635,8 +635,8 @@ def verify_quote(
 
 def booking_selection(
     ctx: OfferContext, tenant: domain.Tenant, booking_id: str
-) -> tuple[Selection, str]:
-    """The selection an existing booking made, and the booking's status."""
+) -> tuple[Selection, BookingView]:
+    """The selection an existing booking made, and the booking (its status, what was paid)."""
     with ctx.db.transaction() as session:
         booking = get_booking(session, tenant.id, booking_id)
     selection = Selection(
@@ -644,14 +644,18 @@ def booking_selection(
         add_on_refs=tuple(booking.add_on_ids), tier_id=booking.tier_id,
         visitor_id=booking.visitor_id, booking_id=booking.id,
     )  # fmt: skip
-    return selection, booking.status
+    return selection, booking
 
 
 def quote_upgrade(
     ctx: OfferContext, tenant: domain.Tenant, selection: Selection, to_tier_id: str,
-    booking_status: str, now: dt.datetime, request_id: str,
+    booking: BookingView | None, now: dt.datetime, request_id: str,
 ) -> dict[str, Any]:  # fmt: skip
-    """Is moving ``selection`` (its tier) to ``to_tier_id`` allowed, and what does it cost?"""
+    """Is moving ``selection`` (its tier) to ``to_tier_id`` allowed, and what does it cost? For a
+    booking the difference is the target's price now less what the customer paid for the booking
+    (``amount_paid``; its platform fee likewise), never today's price of its current tier; for a
+    selection, the difference of today's two prices."""
+    booking_status = booking.status if booking is not None else "none"
     with ctx.db.transaction() as session:
         run = _Run(ctx, tenant, now, request_id, session, selection.service_date)
         source = run.snapshot.tier(selection.tier_id or "")
@@ -684,6 +688,8 @@ def quote_upgrade(
         if selection.booking_id:
             run.records = [replace(r, booking_id=selection.booking_id) for r in run.records]
         add_decisions(session, run.records)
+        paid_total = booking.total if booking is not None else before.total
+        paid_fee = booking.platform_fee if booking is not None else before.platform_fee
         return {
             "allowed": allowed,
             "reason": reason,
@@ -692,9 +698,10 @@ def quote_upgrade(
             "to_tier_id": target.id,
             "from_price": _price_view(before),
             "to_price": _price_view(after),
-            "difference": after.total - before.total,
-            "platform_fee_difference": after.platform_fee
-            - before.platform_fee,  # not shown to storefronts
+            "amount_paid": booking.total if booking is not None else None,
+            "platform_fee_paid": booking.platform_fee if booking is not None else None,
+            "difference": after.total - paid_total,
+            "platform_fee_difference": after.platform_fee - paid_fee,
             "currency": after.currency,
             "features_gained": _features_gained(source, target),
             "availability": {"status": availability.status, "units_left": availability.units_left},

@@ -33,18 +33,19 @@ def test_a_paid_booking_cancelled_in_time_is_refunded_per_policy(
     cancelled = stripe_client.post(
         f"/v1/admin/bookings/{booking_id}/cancel", headers=tenant_a.admin
     )
-    assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
+    # the provider accepted the refund and it succeeded: the booking is refunded at once
+    assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "refunded"
     refund_request = [r for r in fake_stripe.requests if r.path == "/v1/refunds"][-1]
     assert refund_request.params["payment_intent"] == session["payment_intent"]
     assert refund_request.params["reverse_transfer"] is True
     assert refund_request.params["refund_application_fee"] is False  # the tenant's policy
     refund = fake_stripe.of_type("refund")[-1]
-    assert (
-        deliver(stripe_client, fake_stripe.event("charge.refunded", refund["id"])).get_json()[
-            "outcome"
-        ]
-        == "refunded"
-    )
+    assert refund["amount"] == session["amount_total"]
+    outcome = deliver(stripe_client, fake_stripe.event("charge.refunded", refund["id"])).get_json()
+    assert outcome["outcome"] == "no change: booking is refunded"
+    (taken, given) = cancelled.get_json()["payments"]
+    assert (taken["kind"], given["kind"], given["refund_id"]) == ("capture", "refund", refund["id"])
+    assert given["platform_fee"] == 0  # the policy keeps the fee
     listed = stripe_client.get(
         "/v1/admin/bookings", headers=tenant_a.admin, query_string={"status": "refunded"}
     )
@@ -108,12 +109,11 @@ def test_a_payment_for_a_cancelled_booking_is_given_back(stripe_client, tenant_a
     ).get_json()
     assert outcome["outcome"] == "refunded: the booking had been cancelled"
     assert fake_stripe.of_type("refund")[-1]["payment_intent"] == session["payment_intent"]
-    assert (
-        stripe_client.get(
-            f"/v1/admin/bookings/{body['booking_id']}", headers=tenant_a.admin
-        ).get_json()["status"]
-        == "cancelled"
-    )
+    shown = stripe_client.get(
+        f"/v1/admin/bookings/{body['booking_id']}", headers=tenant_a.admin
+    ).get_json()
+    assert shown["status"] == "refunded"  # the provider's refund succeeded
+    assert shown["money"]["captured"] == shown["money"]["refunded"] == body["total"]
 
 
 def test_analysts_cannot_cancel(stripe_client, tenant_a):

@@ -103,9 +103,9 @@ def test_the_last_unit_is_sold_once(stripe_client, tenant_a, fake_stripe):
         json={"from": SOON, "units": 1},
     )
     assert capacity.status_code == 200
-    q = quote(stripe_client, tenant_a)
-    assert start(stripe_client, tenant_a, q["token"], key="a").status_code == 201
-    second = start(stripe_client, tenant_a, q["token"], key="b")
+    first, other = quote(stripe_client, tenant_a), quote(stripe_client, tenant_a)
+    assert start(stripe_client, tenant_a, first["token"], key="a").status_code == 201
+    second = start(stripe_client, tenant_a, other["token"], key="b")
     assert second.status_code == 409 and second.get_json()["error"]["code"] == "sold_out"
     assert len(fake_stripe.of_type("checkout.session")) == 1
 
@@ -161,10 +161,8 @@ def test_a_retry_after_a_crash_resumes_the_same_booking_and_session(
     stripe_client, tenant_a, fake_stripe, db
 ):
     """The process died after the booking was committed but before its session was stored: the
-    key is still 'running' with the booking noted. A retry after STALE_AFTER resumes it."""
+    key is still 'running' with the booking noted. A retry once its lease lapsed resumes it."""
     import datetime as dt_
-
-    from app import idempotency
 
     q = quote(stripe_client, tenant_a)
     first = start(stripe_client, tenant_a, q["token"], key="crashy")
@@ -172,9 +170,7 @@ def test_a_retry_after_a_crash_resumes_the_same_booking_and_session(
     with db.transaction() as s:  # rewind the record to how the crash left it
         record = s.get(m.IdempotencyRecord, (m.uuid.UUID(tenant_a.tenant.id), "crashy"))
         record.state, record.response_status, record.response_body = "running", None, None
-        record.created_at = (
-            dt_.datetime.now(dt_.UTC) - idempotency.STALE_AFTER - dt_.timedelta(seconds=1)
-        )
+        record.lease_expires_at = dt_.datetime.now(dt_.UTC) - dt_.timedelta(seconds=1)
     time.sleep(1.05)  # a later second: the resumed session request must still be identical
     again = start(stripe_client, tenant_a, q["token"], key="crashy")
     assert again.status_code == 201, again.get_json()

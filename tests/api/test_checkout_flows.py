@@ -130,6 +130,34 @@ def state(db, tenant, booking_id):
     return booking.status, hold.status if hold else None
 
 
+def outside_refund(client, session, key):
+    """A full refund of the session's payment made at the provider (its dashboard, support), not
+    asked for by tierwise: the refund's id."""
+    return (
+        ctx_of(client)
+        .payments.refund(
+            session["payment_intent"], amount=session["amount_total"], reverse_transfer=True,
+            refund_application_fee=True, idempotency_key=key, reference="dashboard",
+        )
+        .id
+    )  # fmt: skip
+
+
+def ledger(db, tenant, booking_id):
+    """The booking's payment records (captures and refunds), oldest first."""
+    with db.transaction() as s:
+        return (
+            s.query(m.Payment)
+            .filter_by(tenant_id=uuid.UUID(tenant.tenant.id), booking_id=uuid.UUID(booking_id))
+            .order_by(m.Payment.created_at, m.Payment.kind)
+            .all()
+        )
+
+
+def money(db, tenant, booking_id):
+    return [(e.kind, e.status, e.amount_minor) for e in ledger(db, tenant, booking_id)]
+
+
 def count(db, model, tenant):
     with db.transaction() as s:
         return s.scalar(
@@ -173,10 +201,10 @@ def test_session_expired_expires_the_booking_and_frees_its_unit(
     stripe_client, tenant_a, fake_stripe, db
 ):
     set_capacity(stripe_client, tenant_a, 1)
-    token = quote(stripe_client, tenant_a)["token"]
+    token, other = quote(stripe_client, tenant_a)["token"], quote(stripe_client, tenant_a)["token"]
     body = checkout(stripe_client, tenant_a, token)
     assert state(db, tenant_a, body["booking_id"]) == ("pending", "active")
-    blocked = start(stripe_client, tenant_a, token)
+    blocked = start(stripe_client, tenant_a, other)
     assert blocked.status_code == 409 and blocked.get_json()["error"]["code"] == "sold_out"
 
     expire_at_fake(fake_stripe, body["checkout_session_id"])
@@ -215,7 +243,8 @@ def test_completed_after_expired_pays_when_a_unit_is_still_free(
     booking, hold = stored(db, tenant_a, body["booking_id"])
     assert booking.status == "paid" and booking.payment_intent_id == paid["payment_intent"]
     assert hold.status != "active"
-    assert booking.refund_id is None and refund_requests(fake_stripe) == []
+    assert money(db, tenant_a, body["booking_id"]) == [("capture", "captured", body["total"])]
+    assert refund_requests(fake_stripe) == []
 
 
 def sold_meanwhile(client, tenant, fake):
@@ -243,25 +272,34 @@ def test_completed_after_expired_when_the_unit_was_sold_cancels_and_refunds(
     late = fake_stripe.event("checkout.session.completed", paid_first["id"])
     applied(stripe_client, late, "cancelled and refunded:")
     booking, _ = stored(db, tenant_a, first["booking_id"])
-    assert booking.status == "cancelled"
+    assert booking.status == "refunded"  # the provider's refund succeeded at once
     assert booking.payment_intent_id == paid_first["payment_intent"]
     (refund,) = fake_stripe.of_type("refund")
     assert refund["payment_intent"] == paid_first["payment_intent"]
     assert refund["amount"] == first["total"] and refund["transfer_reversal"]
-    assert booking.refund_id == refund["id"]
+    entries = ledger(db, tenant_a, first["booking_id"])
+    assert [(e.kind, e.status, e.amount_minor, e.reason) for e in entries] == [
+        ("capture", "captured", first["total"], "checkout"),
+        ("refund", "succeeded", first["total"], "sold_out"),
+    ]
+    assert entries[1].provider_ref == refund["id"]
     (request,) = refund_requests(fake_stripe)
     assert request.params["reverse_transfer"] is True
     assert request.params["refund_application_fee"] is True
-    assert request.idempotency_key == f"tierwise-refund-{first['booking_id']}"
+    assert request.idempotency_key == f"tierwise-refund-{entries[1].id}"
     assert len(fake_stripe.fee_refunds) == 1
     assert state(db, tenant_a, second["booking_id"])[0] == "paid"
 
-    applied(stripe_client, fake_stripe.event("charge.refunded", refund["id"]), "refunded")
+    applied(
+        stripe_client,
+        fake_stripe.event("charge.refunded", refund["id"]),
+        "no change: booking is refunded",
+    )
     assert state(db, tenant_a, first["booking_id"])[0] == "refunded"
     assert state(db, tenant_a, second["booking_id"])[0] == "paid"
-    # never oversold: B still holds the only unit
+    # never oversold: B still holds the only unit (and the quote, booked and paid, is used)
     full = start(stripe_client, tenant_a, token)
-    assert full.status_code == 409 and full.get_json()["error"]["code"] == "sold_out"
+    assert full.status_code == 409 and full.get_json()["error"]["code"] == "quote_used"
 
 
 def test_refund_before_completion_ends_refunded_and_frees_the_unit(
@@ -271,10 +309,7 @@ def test_refund_before_completion_ends_refunded_and_frees_the_unit(
     token = quote(stripe_client, tenant_a)["token"]
     body = checkout(stripe_client, tenant_a, token)
     paid = pay_at_fake(fake_stripe, body)
-    refund_id = ctx_of(stripe_client).payments.refund(
-        paid["payment_intent"], reverse_transfer=True, refund_application_fee=True,
-        idempotency_key="dashboard-refund",
-    )  # fmt: skip
+    refund_id = outside_refund(stripe_client, paid, "dashboard-refund")
     refunded = fake_stripe.event("charge.refunded", refund_id)
     applied(stripe_client, refunded, "unmatched")
     (record,) = payment_events(db, refunded["id"])
@@ -284,7 +319,11 @@ def test_refund_before_completion_ends_refunded_and_frees_the_unit(
     applied(stripe_client, fake_stripe.event("checkout.session.completed", paid["id"]),
             "refunded (the refund arrived first)")  # fmt: skip
     booking, hold = stored(db, tenant_a, body["booking_id"])
-    assert booking.status == "refunded" and hold.status == "released"
+    assert booking.status == "refunded" and hold.status == "converted"  # the unit is free again:
+    assert money(db, tenant_a, body["booking_id"]) == [
+        ("capture", "captured", body["total"]),
+        ("refund", "succeeded", body["total"]),
+    ]
     assert booking.payment_intent_id == paid["payment_intent"]
     assert len(refund_requests(fake_stripe)) == 1  # only the test's own: tierwise asked none
     again = start(stripe_client, tenant_a, token)
@@ -326,10 +365,7 @@ def test_every_event_type_delivered_twice_is_applied_once(stripe_client, tenant_
         if body is not None:
             assert state(db, tenant_a, body["booking_id"])[0] == status
 
-    refund_id = ctx_of(stripe_client).payments.refund(
-        paid["payment_intent"], reverse_transfer=True, refund_application_fee=True,
-        idempotency_key="support-refund",
-    )  # fmt: skip
+    refund_id = outside_refund(stripe_client, paid, "support-refund")
     refunded = fake_stripe.event("charge.refunded", refund_id)
     applied(stripe_client, refunded, "refunded")
     assert deliver(stripe_client, refunded).get_json()["outcome"] == "duplicate"
@@ -479,7 +515,12 @@ def test_sweeper_retries_a_postponed_refund(stripe_client, tenant_a, fake_stripe
     late = fake_stripe.event("checkout.session.completed", paid_first["id"])
     applied(stripe_client, late, "cancelled and refunded:")
     booking, _ = stored(db, tenant_a, first["booking_id"])
-    assert (booking.status, booking.refund_id) == ("cancelled", None)
+    assert booking.status == "cancelled"
+    total = first["total"]
+    assert money(db, tenant_a, first["booking_id"]) == [
+        ("capture", "captured", total),
+        ("refund", "queued", total),
+    ]  # owed from the moment the payment arrived, in the same transaction
     assert fake_stripe.of_type("refund") == []
     assert len(refund_requests(fake_stripe)) == 3
 
@@ -488,11 +529,14 @@ def test_sweeper_retries_a_postponed_refund(stripe_client, tenant_a, fake_stripe
     assert result["refunds_requested"] >= 1
     (refund,) = fake_stripe.of_type("refund")
     booking, _ = stored(db, tenant_a, first["booking_id"])
-    assert booking.status == "cancelled" and booking.refund_id == refund["id"]
+    assert booking.status == "refunded"
+    owed = ledger(db, tenant_a, first["booking_id"])[1]
+    assert (owed.status, owed.provider_ref) == ("succeeded", refund["id"])
     assert refund["payment_intent"] == paid_first["payment_intent"]
     last = refund_requests(fake_stripe)[-1]
     assert last.params["reverse_transfer"] is True and last.params["refund_application_fee"] is True
-    assert last.idempotency_key == f"tierwise-refund-{first['booking_id']}"
+    assert last.idempotency_key == f"tierwise-refund-{owed.id}"
+    assert {r.idempotency_key for r in refund_requests(fake_stripe)} == {last.idempotency_key}
 
     checkout_service.sweep(ctx, dt.datetime.now(dt.UTC))
     assert len(fake_stripe.of_type("refund")) == 1  # not owed any more: never refunded twice

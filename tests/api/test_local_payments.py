@@ -181,6 +181,8 @@ def test_sweeper_expires_lapsed_local_checkouts_on_sqlite(demo):
     assert sweep(ctx, expiry + dt.timedelta(seconds=1)) == {
         "holds_released": 1,
         "refunds_requested": 0,
+        "repaired": [],
+        "attention": [],
     }
     booking, hold = stored(demo, body["booking_id"])
     assert (booking.status, hold.status) == ("expired", "expired")

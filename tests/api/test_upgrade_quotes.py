@@ -39,7 +39,9 @@ def decision_count(db, tenant_id: str) -> int:
         )
 
 
-def add_booking(db, fx, tier, day: dt.date, status: str, guests: int = 2) -> str:
+def add_booking(
+    db, fx, tier, day: dt.date, status: str, guests: int = 2, total: int = 30000, fee: int = 3000
+) -> str:
     booking_id = uuid.uuid4()
     with db.transaction() as s:
         s.add(
@@ -47,7 +49,7 @@ def add_booking(db, fx, tier, day: dt.date, status: str, guests: int = 2) -> str
                 tenant_id=uuid.UUID(fx.tenant.id), id=booking_id,
                 segment_id=uuid.UUID(tier.segment_id), tier_id=uuid.UUID(tier.id),
                 service_date=day, guests=guests, add_on_ids=[], currency="EUR",
-                total_minor=30000, platform_fee_minor=3000, status=status,
+                total_minor=total, platform_fee_minor=fee, status=status,
             )
         )  # fmt: skip
     return str(booking_id)
@@ -155,7 +157,8 @@ def test_downgrade_of_a_paid_or_pending_booking_is_refused(client, db, tenant_a)
             "downgrade_after_booking", ["no-downgrade-after-booking"],
         )  # fmt: skip
         assert (body["from_tier_id"], body["to_tier_id"]) == (three.id, one.id)
-        assert body["difference"] == 12000 - 32000
+        assert body["amount_paid"] == 30000  # what the booking recorded, not today's 32000
+        assert body["difference"] == 12000 - 30000
         decision = client.get(
             f"/v1/admin/decisions/{body['decision_id']}", headers=fx.admin
         ).get_json()
@@ -174,11 +177,23 @@ def test_downgrade_of_a_cancelled_booking_is_allowed(client, db, tenant_a):
 def test_upgrade_of_a_paid_booking_is_allowed(client, db, tenant_a):
     fx = tenant_a
     one, two, _ = fx.tiers
-    booking = add_booking(db, fx, one, weekday_ahead(), "paid", guests=4)
+    # paid 11000 for a tier that costs 14000 today (it was booked with a discount)
+    booking = add_booking(db, fx, one, weekday_ahead(), "paid", guests=4, total=11000, fee=1100)
     body = ok(client, fx, {"booking_id": booking, "to_tier_id": two.id})
     assert (body["allowed"], body["reason"]) == (True, "upgrade_allowed")
     assert (body["from_price"]["total"], body["to_price"]["total"]) == (14000, 24000)
-    assert body["difference"] == 10000
+    # the difference is the target's price now less what was paid, never less today's price
+    assert (body["amount_paid"], body["difference"]) == (11000, 24000 - 11000)
+    fee = body["to_price"]["total"] // 10  # the default commission: 10 %
+    assert (body["platform_fee_paid"], body["platform_fee_difference"]) == (1100, fee - 1100)
+
+
+def test_upgrade_of_a_selection_has_no_amount_paid(client, db, tenant_a):
+    fx = tenant_a
+    one, two, _ = fx.tiers
+    body = ok(client, fx, selection(fx, one, two, weekday_ahead(), 4))
+    assert body["amount_paid"] is None and body["platform_fee_paid"] is None
+    assert body["difference"] == body["to_price"]["total"] - body["from_price"]["total"]
 
 
 def test_upgrade_to_an_unbookable_tier_is_not_allowed(client, db, tenant_a):

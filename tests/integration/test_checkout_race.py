@@ -49,6 +49,16 @@ def delete_tenant(database: Database, tenant_id: str) -> None:
         s.execute(delete(m.Tenant).where(m.Tenant.id == key))
 
 
+def new_quote(client, tenant: TenantFixture) -> str:
+    quoted = client.post(
+        "/v1/storefront/quotes",
+        headers=tenant.storefront,
+        json={"tier_id": tenant.tiers[1].id, "date": DAY, "guests": 2},
+    )
+    assert quoted.status_code == 201, quoted.get_json()
+    return quoted.get_json()["token"]
+
+
 def setup_tenant(pg_url, settings, cache, fake_stripe, units: int) -> Iterator[Committed]:
     database = Database.from_url(pg_url)
     tenant = build_tenant(database, settings, f"race{uuid.uuid4().hex[:8]}")
@@ -66,13 +76,7 @@ def setup_tenant(pg_url, settings, cache, fake_stripe, units: int) -> Iterator[C
             json={"from": DAY, "units": units},
         )
         assert capacity.status_code == 200, capacity.get_json()
-        quoted = admin.post(
-            "/v1/storefront/quotes",
-            headers=tenant.storefront,
-            json={"tier_id": tenant.tiers[1].id, "date": DAY, "guests": 2},
-        )
-        assert quoted.status_code == 201, quoted.get_json()
-        yield Committed(database, tenant, app.test_client, quoted.get_json()["token"])
+        yield Committed(database, tenant, app.test_client, new_quote(admin, tenant))
     finally:
         delete_tenant(database, tenant.tenant.id)
         database.dispose()
@@ -90,20 +94,24 @@ def roomy(pg_url, settings, cache, fake_stripe) -> Iterator[Committed]:
     yield from setup_tenant(pg_url, settings, cache, fake_stripe, units=5)
 
 
-def race(setup: Committed, keys: list[str]) -> list[tuple[int, dict[str, Any], dict[str, str]]]:
-    """POST the checkout once per key, all threads released at once, each with its own client."""
+def race(
+    setup: Committed, keys: list[str], tokens: list[str] | None = None
+) -> list[tuple[int, dict[str, Any], dict[str, str]]]:
+    """POST the checkout once per key (of the quote ``tokens[i]``, else the setup's one), all
+    threads released at once, each with its own client."""
     barrier = threading.Barrier(len(keys))
-    body = {"quote_token": setup.token, "customer": {"email": "race@example.com", "name": "R"}}
+    tokens = tokens or [setup.token] * len(keys)
 
-    def one(key: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def one(i: int) -> tuple[int, dict[str, Any], dict[str, str]]:
         client = setup.client_factory()
-        headers = {**setup.tenant.storefront, "Idempotency-Key": key}
+        headers = {**setup.tenant.storefront, "Idempotency-Key": keys[i]}
+        body = {"quote_token": tokens[i], "customer": {"email": "race@example.com", "name": "R"}}
         barrier.wait(timeout=30)
         answer = client.post("/v1/storefront/checkouts", headers=headers, json=body)
         return answer.status_code, answer.get_json(), dict(answer.headers)
 
     with ThreadPoolExecutor(max_workers=len(keys)) as pool:
-        return list(pool.map(one, keys))
+        return list(pool.map(one, range(len(keys))))
 
 
 def rows(setup: Committed) -> tuple[list[m.Booking], list[m.Hold], list[m.IdempotencyRecord]]:
@@ -121,7 +129,9 @@ def session_posts(fake) -> list[Any]:
 
 
 def test_fifty_concurrent_checkouts_sell_the_last_unit_once(last_unit, fake_stripe):
-    answers = race(last_unit, [f"race-{i}" for i in range(50)])
+    client = last_unit.client_factory()
+    tokens = [new_quote(client, last_unit.tenant) for _ in range(50)]
+    answers = race(last_unit, [f"race-{i}" for i in range(50)], tokens)
 
     statuses = collections.Counter(status for status, _, _ in answers)
     codes = collections.Counter(
