@@ -8,8 +8,10 @@ A publish reaches every worker of every instance within 1 s without restart:
 * independently, a worker never trusts its copy of the activations for longer than
   ``ACTIVATIONS_TTL_SECONDS`` (1 s), so with Redis down a publish still lands within 1 s.
 
-Activations are appended rows (publish, rollback, scheduled activation), so the version in force
-at any moment is computed locally from the copy (``storage.rulesets.active_at``).
+Activations are appended rows (publish, activate, rollback; now or scheduled), and cancelling a
+pending one marks its row; every change is announced the same way, so the version in force at any
+moment is computed locally from the copy (``storage.rulesets.active_at``, which ignores cancelled
+activations).
 """
 
 from __future__ import annotations

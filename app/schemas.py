@@ -6,6 +6,7 @@ every string and list a length limit.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zoneinfo
 from decimal import Decimal
@@ -495,11 +496,22 @@ class SimulateSchema(ma.Schema):
     )
 
 
+KEEP_SCHEDULE = (
+    "Taking effect now, keep the pending activations (default: cancel them, see "
+    "`cancelled_activations`); no effect on an activation for later"
+)
+
+
 class PublishSchema(ma.Schema):
     note = fields.String(load_default="", validate=validate.Length(max=500))
     activates_at = fields.AwareDateTime(
         load_default=None, metadata={"description": "Schedule the activation (default now)"}
     )
+    keep_schedule = fields.Boolean(load_default=False, metadata={"description": KEEP_SCHEDULE})
+
+
+class ActivateSchema(ma.Schema):
+    keep_schedule = fields.Boolean(load_default=False, metadata={"description": KEEP_SCHEDULE})
 
 
 class VersionSchema(ma.Schema):
@@ -519,15 +531,61 @@ class VersionSummarySchema(VersionSchema):
 class ActivationSchema(ma.Schema):
     sequence = fields.Integer()
     version_number = fields.Integer()
-    action = fields.String()
+    action = fields.String(
+        metadata={
+            "description": "publish; activate (a version at least as new as the one in force) "
+            "or rollback (an older one)"
+        }
+    )
+    activates_at = fields.DateTime()
+    created_by = fields.String()
+    created_at = fields.DateTime()
+    cancelled_at = fields.DateTime(
+        allow_none=True,
+        metadata={"description": "Cancelled while pending (it never took effect); null if not"},
+    )
+    cancelled_by = fields.String(allow_none=True)
+
+
+class CancelledActivationSchema(ma.Schema):
+    """A pending activation that a new activation taking effect now cancelled."""
+
+    sequence = fields.Integer()
+    version = fields.Integer(attribute="version_number")
+    activates_at = fields.DateTime()
+
+
+class ScheduledActivationSchema(ma.Schema):
+    """A pending activation: scheduled for later, not cancelled."""
+
+    sequence = fields.Integer(
+        metadata={"description": "Cancel it with DELETE …/schedule/{sequence}"}
+    )
+    version = fields.Integer(attribute="version_number")
     activates_at = fields.DateTime()
     created_by = fields.String()
     created_at = fields.DateTime()
 
 
+class ActivatedSchema(ActivationSchema):
+    """The new activation, and the pending activations it cancelled."""
+
+    cancelled_activations = fields.List(fields.Nested(CancelledActivationSchema))
+
+    @ma.pre_dump
+    def _flatten(self, activated: Any, **kwargs: Any) -> dict[str, Any]:
+        return {
+            **dataclasses.asdict(activated.activation),
+            "cancelled_activations": activated.cancelled,
+        }
+
+
 class PublishedSchema(ma.Schema):
     version = fields.Nested(VersionSummarySchema)
     activation = fields.Nested(ActivationSchema)
+    cancelled_activations = fields.List(
+        fields.Nested(CancelledActivationSchema), attribute="cancelled"
+    )
 
 
 class ActivationStateSchema(ma.Schema):

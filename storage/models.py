@@ -299,9 +299,12 @@ class RulesetVersion(Base):
 
 
 class RulesetActivation(Base):
-    """Which version is active from when: the active version at time t is the activation with the
-    latest ``activates_at`` <= t (ties: the later one created). Publishing and rolling back both
-    append a row; nothing is ever updated, so the history is the audit trail."""
+    """Which version is active from when: the active version at time t is the activation not
+    cancelled with the latest ``activates_at`` <= t (ties: the later one created). Publishing,
+    activating and rolling back append a row (``action``: ``publish``; ``activate`` for a version
+    at least as new as the one in force, ``rollback`` for an older one). The only update is the
+    cancellation of a pending activation (``cancelled_at`` before its ``activates_at``, and who),
+    so a cancelled activation never was in force and the history stays the audit trail."""
 
     __tablename__ = "ruleset_activations"
     __table_args__ = (
@@ -309,7 +312,12 @@ class RulesetActivation(Base):
             ["tenant_id", "version_number"],
             ["ruleset_versions.tenant_id", "ruleset_versions.number"],
         ),
-        CheckConstraint("action IN ('publish', 'rollback')", name="action"),
+        CheckConstraint("action IN ('publish', 'activate', 'rollback')", name="action"),
+        CheckConstraint(
+            "(cancelled_at IS NULL AND cancelled_by IS NULL) OR (cancelled_at IS NOT NULL"
+            " AND cancelled_by IS NOT NULL AND cancelled_at < activates_at)",
+            name="cancelled_before_activation",
+        ),
         Index("ix_ruleset_activations_tenant_time", "tenant_id", "activates_at", "sequence"),
     )
 
@@ -320,6 +328,8 @@ class RulesetActivation(Base):
     activates_at: Mapped[dt.datetime] = mapped_column()
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    cancelled_by: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class Experiment(Base):

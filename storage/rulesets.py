@@ -7,13 +7,16 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from pricing.errors import NotFound
+from pricing.errors import Conflict, NotFound
 from storage import models as m
 from storage.catalog import Page, as_uuid, flush
 from storage.db import as_utc
+
+#: ruleset_activations.sequence is a 32-bit INTEGER; larger numbers name no activation.
+MAX_SEQUENCE = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -39,12 +42,28 @@ class Version:
 
 @dataclass(frozen=True)
 class Activation:
+    """One row of the activation history; instants are UTC.
+
+    ``action``: ``publish``; ``activate`` (a version at least as new as the one in force) or
+    ``rollback`` (an older one). A cancelled activation (``cancelled_at``, ``cancelled_by``) was
+    cancelled while pending and never took effect."""
+
     sequence: int
     version_number: int
     action: str
     activates_at: dt.datetime
     created_by: str
     created_at: dt.datetime
+    cancelled_at: dt.datetime | None = None
+    cancelled_by: str | None = None
+
+    def takes_effect_by(self, moment: dt.datetime) -> bool:
+        """Whether it is (or was) in force from ``moment`` on, unless something later replaced it."""
+        return self.cancelled_at is None and self.activates_at <= moment
+
+    def pending_at(self, moment: dt.datetime) -> bool:
+        """Scheduled for after ``moment`` and not cancelled."""
+        return self.cancelled_at is None and self.activates_at > moment
 
 
 def _draft(row: m.RulesetDraft) -> Draft:
@@ -63,14 +82,20 @@ def _version(row: m.RulesetVersion) -> Version:
     return Version(row.number, row.content_hash, row.document, row.author, row.note, row.created_at)
 
 
+def _utc(value: dt.datetime) -> dt.datetime:
+    return as_utc(value).astimezone(dt.UTC)
+
+
 def _activation(row: m.RulesetActivation) -> Activation:
     return Activation(
         row.sequence,
         row.version_number,
         row.action,
-        row.activates_at,
+        _utc(row.activates_at),
         row.created_by,
-        row.created_at,
+        _utc(row.created_at),
+        _utc(row.cancelled_at) if row.cancelled_at is not None else None,
+        row.cancelled_by,
     )
 
 
@@ -181,6 +206,7 @@ class RulesetRepository:
     def activate(
         self, *, version_number: int, action: str, activates_at: dt.datetime, created_by: str
     ) -> Activation:
+        """Append an activation (call :meth:`lock_tenant` first: sequences follow that order)."""
         self.version(version_number)
         sequence = (
             self.session.scalar(
@@ -192,13 +218,14 @@ class RulesetRepository:
         ) + 1
         row = m.RulesetActivation(
             tenant_id=self.tenant_id, sequence=sequence, version_number=version_number,
-            action=action, activates_at=activates_at, created_by=created_by,
+            action=action, activates_at=_utc(activates_at), created_by=created_by,
         )  # fmt: skip
         self.session.add(row)
         flush(self.session)
         return _activation(row)
 
     def activations(self) -> list[Activation]:
+        """The whole history, cancelled activations included, oldest first."""
         rows = self.session.scalars(
             select(m.RulesetActivation)
             .where(m.RulesetActivation.tenant_id == self.tenant_id)
@@ -206,8 +233,72 @@ class RulesetRepository:
         ).all()
         return [_activation(r) for r in rows]
 
+    def _pending(self, now: dt.datetime) -> Select[tuple[m.RulesetActivation]]:
+        return (
+            select(m.RulesetActivation)
+            .where(
+                m.RulesetActivation.tenant_id == self.tenant_id,
+                m.RulesetActivation.activates_at > _utc(now),
+                m.RulesetActivation.cancelled_at.is_(None),
+            )
+            .order_by(m.RulesetActivation.activates_at, m.RulesetActivation.sequence)
+        )
+
+    def pending(self, now: dt.datetime, offset: int, limit: int) -> Page[Activation]:
+        """Activations scheduled after ``now`` and not cancelled, in the order they take effect."""
+        stmt = self._pending(now)
+        total = self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = self.session.scalars(stmt.offset(offset).limit(limit)).all()
+        return Page([_activation(r) for r in rows], int(total))
+
+    def _cancel(self, row: m.RulesetActivation, now: dt.datetime, by: str) -> Activation:
+        """Through the ORM, so the change audit records it (an ``update`` of the activation)."""
+        row.cancelled_at = _utc(now)
+        row.cancelled_by = by
+        return _activation(row)
+
+    def cancel(self, sequence: int, *, now: dt.datetime, by: str) -> Activation:
+        """Cancel one pending activation: 404 ``activation_not_found`` (also for another tenant's
+        sequence), 409 ``activation_cancelled`` or ``activation_took_effect``."""
+        row = (
+            self.session.get(m.RulesetActivation, (self.tenant_id, sequence), with_for_update=True)
+            if 1 <= sequence <= MAX_SEQUENCE
+            else None
+        )
+        if row is None:
+            raise NotFound("ruleset activation not found.", code="activation_not_found")
+        if row.cancelled_at is not None:
+            raise Conflict("The activation was already cancelled.", code="activation_cancelled")
+        if _utc(row.activates_at) <= now:
+            raise Conflict(
+                "The activation already took effect; activate another version instead.",
+                code="activation_took_effect",
+            )
+        cancelled = self._cancel(row, now, by)
+        flush(self.session)
+        return cancelled
+
+    def supersede(self, activation: Activation, *, now: dt.datetime, by: str) -> list[Activation]:
+        """What "an activation that takes effect now supersedes the schedule" means, in one place:
+        when ``activation`` takes effect by ``now``, every activation still pending at ``now`` is
+        cancelled (they all have a lower sequence: sequences are handed out under the tenant
+        lock). An activation for later supersedes nothing. The cancelled ones, in the order they
+        would have taken effect."""
+        if not activation.takes_effect_by(now):
+            return []
+        rows = self.session.scalars(
+            self._pending(now)
+            .where(m.RulesetActivation.sequence < activation.sequence)
+            .with_for_update()
+        ).all()
+        cancelled = [self._cancel(row, now, by) for row in rows]
+        flush(self.session)
+        return cancelled
+
 
 def active_at(activations: list[Activation], moment: dt.datetime) -> Activation | None:
-    """The activation in force at ``moment``: latest ``activates_at`` <= moment, then latest sequence."""
-    due = [a for a in activations if as_utc(a.activates_at) <= moment]
-    return max(due, key=lambda a: (as_utc(a.activates_at), a.sequence)) if due else None
+    """The activation in force at ``moment``: of those not cancelled, latest ``activates_at`` <=
+    moment, then latest sequence. A cancelled activation is ignored at every moment: it was
+    cancelled before its time, so it never was in force."""
+    due = [a for a in activations if a.takes_effect_by(moment)]
+    return max(due, key=lambda a: (a.activates_at, a.sequence)) if due else None

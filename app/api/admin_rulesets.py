@@ -1,4 +1,5 @@
-"""Tenant admin: ruleset drafts, validation, tests, simulation, publishing, rollback, versions."""
+"""Tenant admin: ruleset drafts, validation, tests, simulation, publishing, activation (and
+rollback), the activation schedule, versions."""
 
 from __future__ import annotations
 
@@ -148,9 +149,9 @@ class PublishDraft(MethodView):
     @blp.response(201, s.PublishedSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def post(self, data, draft_id):
-        """Publish the draft as an immutable version, active now or at activates_at (its tests must pass)"""
+        """Publish the draft as an immutable version, active now (cancelling the pending activations unless keep_schedule) or at activates_at (its tests must pass)"""
         svc = services()
-        version, activation = rulesets.publish_draft(
+        return rulesets.publish_draft(
             svc.db,
             svc.rules,
             current_tenant(),
@@ -159,8 +160,8 @@ class PublishDraft(MethodView):
             data["note"],
             data["activates_at"],
             _now(),
+            keep_schedule=data["keep_schedule"],
         )
-        return {"version": version, "activation": activation}
 
 
 @blp.route("/versions")
@@ -185,13 +186,49 @@ class VersionByNumber(MethodView):
 
 
 @blp.route("/versions/<int:number>/activate")
-class Rollback(MethodView):
-    @blp.response(201, s.ActivationSchema)
+class ActivateVersion(MethodView):
+    @blp.arguments(s.ActivateSchema, required=False)
+    @blp.response(201, s.ActivatedSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def post(self, number):
-        """Make a published version active now (rollback)"""
+    def post(self, data, number):
+        """Make a published version active now (activate, or rollback to an older one), cancelling the pending activations unless keep_schedule"""
         svc = services()
-        return rulesets.rollback(svc.db, svc.rules, current_tenant(), number, _author(), _now())
+        return rulesets.activate_version(
+            svc.db,
+            svc.rules,
+            current_tenant(),
+            number,
+            _author(),
+            _now(),
+            keep_schedule=data["keep_schedule"],
+        )
+
+
+@blp.route("/schedule")
+class Schedule(MethodView):
+    @blp.response(200, s.ScheduledActivationSchema(many=True))
+    @blp.paginate()
+    def get(self, pagination_parameters):
+        """List the pending activations (scheduled, not cancelled) in the order they take effect"""
+        paging = Paging(pagination_parameters)
+        return paging.done(
+            rulesets.list_schedule(
+                services().db, current_tenant(), _now(), paging.offset, paging.limit
+            )
+        )
+
+
+@blp.route("/schedule/<int:sequence>")
+class ScheduledActivation(MethodView):
+    @blp.response(204)
+    @blp.alt_response(404, schema=ErrorSchema, description="No such activation of the tenant")
+    @blp.alt_response(
+        409, schema=ErrorSchema, description="The activation already took effect or was cancelled"
+    )
+    def delete(self, sequence):
+        """Cancel a pending activation (it stays in the history, marked cancelled)"""
+        svc = services()
+        rulesets.cancel_activation(svc.db, svc.rules, current_tenant(), sequence, _author(), _now())
 
 
 @blp.route("/active")

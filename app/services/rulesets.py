@@ -1,9 +1,11 @@
-"""Ruleset lifecycle use cases: drafts, validate, test, simulate, publish, rollback, versions, diff."""
+"""Ruleset lifecycle use cases: drafts, validate, test, simulate, publish, activate (and roll back),
+the activation schedule, versions, diff."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -19,7 +21,7 @@ from rules.language import KINDS, Ruleset, RulesetInvalid, parse_facts, parse_ru
 from rules.outcome import Outcome
 from rules.verify import Verification, verify_in_subprocess
 from storage.catalog import Page
-from storage.db import Database, as_utc
+from storage.db import Database
 from storage.experiments import ExperimentRepository
 from storage.rulesets import Activation, Draft, RulesetRepository, Version, active_at
 
@@ -178,11 +180,54 @@ def simulate(
 # ---- versions -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Activated:
+    """A new activation and the pending activations it superseded (cancelled)."""
+
+    activation: Activation
+    cancelled: list[Activation]
+
+
+@dataclass(frozen=True)
+class Published:
+    """A new version, its activation and the pending activations that activation superseded."""
+
+    version: Version
+    activation: Activation
+    cancelled: list[Activation]
+
+
+def _activate(
+    repo: RulesetRepository,
+    *,
+    version_number: int,
+    action: str,
+    activates_at: dt.datetime,
+    author: str,
+    now: dt.datetime,
+    keep_schedule: bool,
+) -> tuple[Activation, list[Activation]]:
+    """Append the activation; one that takes effect now supersedes the schedule unless the
+    caller keeps it (``RulesetRepository.supersede`` says precisely what is cancelled)."""
+    activation = repo.activate(
+        version_number=version_number,
+        action=action,
+        activates_at=activates_at,
+        created_by=author,
+    )
+    cancelled = [] if keep_schedule else repo.supersede(activation, now=now, by=author)
+    return activation, cancelled
+
+
 def publish_document(
     db: Database, runtime: RulesRuntime | None, tenant_id: str, document: Any, author: str,
     note: str = "", activates_at: dt.datetime | None = None, now: dt.datetime | None = None,
-) -> tuple[Version, Activation]:  # fmt: skip
-    """Store an immutable version and schedule its activation (now by default) in one transaction."""
+    *, keep_schedule: bool = False,
+) -> Published:  # fmt: skip
+    """Store an immutable version and schedule its activation (now by default) in one transaction.
+
+    Published for now, it cancels every pending activation unless ``keep_schedule``; published
+    for later, it leaves the schedule as it is."""
     now = now or dt.datetime.now(dt.UTC)
     with db.transaction() as s:
         repo = RulesetRepository(s, tenant_id)
@@ -190,21 +235,25 @@ def publish_document(
         version = repo.add_version(
             document=document, content_hash=content_hash(document), author=author, note=note
         )
-        activation = repo.activate(
+        activation, cancelled = _activate(
+            repo,
             version_number=version.number,
             action="publish",
             activates_at=activates_at or now,
-            created_by=author,
+            author=author,
+            now=now,
+            keep_schedule=keep_schedule,
         )
     if runtime is not None:
         runtime.announce(tenant_id)
-    return version, activation
+    return Published(version, activation, cancelled)
 
 
 def publish_draft(
     db: Database, runtime: RulesRuntime, tenant: domain.Tenant, draft_id: str, author: str,
     note: str, activates_at: dt.datetime | None, now: dt.datetime, verifier: Verifier = verify_in_subprocess,
-) -> tuple[Version, Activation]:  # fmt: skip
+    *, keep_schedule: bool = False,
+) -> Published:  # fmt: skip
     if activates_at is not None and activates_at < now - dt.timedelta(minutes=1):
         raise InvalidInput(
             "activates_at is in the past.",
@@ -226,12 +275,22 @@ def publish_draft(
             code="ruleset_tests_failed" if failed else "ruleset_engine_failed",
             details=failed or result.errors,
         )
-    return publish_document(db, runtime, tenant.id, draft.document, author, note, activates_at, now)
+    return publish_document(
+        db,
+        runtime,
+        tenant.id,
+        draft.document,
+        author,
+        note,
+        activates_at,
+        now,
+        keep_schedule=keep_schedule,
+    )
 
 
 def publish_default(db: Database, tenant_id: str) -> Version:
     """Version 1 of every new tenant: the default ruleset, active at once."""
-    version, _ = publish_document(
+    return publish_document(
         db,
         None,
         tenant_id,
@@ -239,27 +298,65 @@ def publish_default(db: Database, tenant_id: str) -> Version:
         "system",
         "default ruleset",
         dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
-    )
-    return version
+    ).version
 
 
-def rollback(
+def activate_version(
     db: Database,
     runtime: RulesRuntime,
     tenant: domain.Tenant,
     number: int,
     author: str,
     now: dt.datetime,
-) -> Activation:
-    """Make an earlier version active now (a new activation row; history is kept)."""
+    *,
+    keep_schedule: bool = False,
+) -> Activated:
+    """Make a published version active now (a new activation row; history is kept), labelled
+    ``activate`` if it is at least as new as the version in force and ``rollback`` if older
+    (re-activating the version in force is ``activate``: nothing goes back). It supersedes the
+    pending activations unless ``keep_schedule``."""
     with db.transaction() as s:
         repo = RulesetRepository(s, tenant.id)
         repo.lock_tenant()
-        activation = repo.activate(
-            version_number=number, action="rollback", activates_at=now, created_by=author
+        in_force = active_at(repo.activations(), now)
+        older = in_force is not None and number < in_force.version_number
+        activation, cancelled = _activate(
+            repo,
+            version_number=number,
+            action="rollback" if older else "activate",
+            activates_at=now,
+            author=author,
+            now=now,
+            keep_schedule=keep_schedule,
         )
     runtime.announce(tenant.id)
-    return activation
+    return Activated(activation, cancelled)
+
+
+def list_schedule(
+    db: Database, tenant: domain.Tenant, now: dt.datetime, offset: int, limit: int
+) -> Page[Activation]:
+    """The pending activations: scheduled after ``now``, not cancelled, in the order they take
+    effect."""
+    with db.transaction() as s:
+        return RulesetRepository(s, tenant.id).pending(now, offset, limit)
+
+
+def cancel_activation(
+    db: Database,
+    runtime: RulesRuntime,
+    tenant: domain.Tenant,
+    sequence: int,
+    author: str,
+    now: dt.datetime,
+) -> Activation:
+    """Cancel a pending activation; every serving worker learns it as it learns a publish."""
+    with db.transaction() as s:
+        repo = RulesetRepository(s, tenant.id)
+        repo.lock_tenant()
+        cancelled = repo.cancel(sequence, now=now, by=author)
+    runtime.announce(tenant.id)
+    return cancelled
 
 
 def list_versions(db: Database, tenant: domain.Tenant, offset: int, limit: int) -> Page[Version]:
@@ -278,7 +375,7 @@ def activation_state(db: Database, tenant: domain.Tenant, now: dt.datetime) -> d
     current = active_at(activations, now)
     return {
         "active_version": current.version_number if current else None,
-        "scheduled": [a for a in activations if as_utc(a.activates_at) > now],
+        "scheduled": [a for a in activations if a.pending_at(now)],
         "history": list(reversed(activations)),
     }
 

@@ -81,10 +81,10 @@ def version_numbers(client, fx) -> list[int]:
 def seed_version(app, fx, document: dict, note: str = "seeded") -> int:
     """Publish a version through the use case (no engine subprocess), active now."""
     svc = app.extensions["tierwise"]
-    version, _ = rulesets.publish_document(
+    published = rulesets.publish_document(
         svc.db, svc.rules, fx.tenant.id, document, "seed", note, None, dt.datetime.now(dt.UTC)
     )
-    return version.number
+    return published.version.number
 
 
 # ---- drafts -------------------------------------------------------------------------------------
@@ -606,6 +606,10 @@ def test_rollback_reactivates_version_1_and_keeps_history(client, app, tenant_a,
 
     forward = client.post(f"{R}/versions/2/activate", headers=tenant_a.admin)
     assert forward.status_code == 201
+    assert (forward.get_json()["action"], forward.get_json()["cancelled_activations"]) == (
+        "activate",
+        [],
+    )
     assert active(client, tenant_a)["active_version"] == 2
     assert (
         evaluate(client, tenant_a, SUMMER_SATURDAY)["decisions"]["season"]["multiplier"] == "1.65"
