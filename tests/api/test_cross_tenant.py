@@ -104,6 +104,7 @@ ID_FREE = {
     ("admin-rulesets.Drafts", "GET"),
     ("admin-rulesets.Versions", "GET"),
     ("admin-rulesets.Active", "GET"),
+    ("admin-rulesets.Schedule", "GET"),
     ("admin-rulesets.ValidateDocument", "POST"),
     ("admin-rulesets.Evaluate", "POST"),
     ("storefront.Events", "POST"),
@@ -191,6 +192,7 @@ def foreign_ids(client, b, db) -> dict[str, str]:
         "decision_id": quote.get_json()["decision_ids"][0],
         "draft_id": draft.id,
         "number": str(B_ONLY_VERSION),
+        "sequence": str(B_ONLY_VERSION),  # B published 2..4: activations 2..4; A has only 1
         "segment_id": b.segment.id,
         "segment": b.segment.id,
         "tier_id": b.tiers[0].id,
