@@ -13,10 +13,11 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, distinct, func, select
+from sqlalchemy import ColumnElement, and_, case, distinct, func, select
 from sqlalchemy.orm import Session
 
 from storage import models as m
+from storage.payments import GIVING_BACK
 
 SEGMENT_SELECTED = "segment_selected"
 TIER_COMPARISON_VIEWED = "tier_comparison_viewed"
@@ -208,18 +209,45 @@ def upsell_counts(session: Session, window: Window) -> list[UpsellCount]:
 
 
 def revenue(session: Session, window: Window) -> list[Revenue]:
-    """Paid bookings and upgrade payments per (segment, tier) as the booking now records them:
-    count, sum of totals and of platform fees (integer minor units)."""
-    b = m.Booking
+    """Money per (segment, tier) of the bookings created in the window, counted once, from the
+    payment records: net captured (captures less refunds given or owed back) and the platform
+    fee likewise, in integer minor units; and how many of those bookings are paid. A booking
+    counts under the tier it is in now (an upgraded one under its new tier, its upgrade payments
+    included); its upgrade payments are not bookings."""
+    b, p = m.Booking, m.Payment
+    gives_back = and_(p.kind == "refund", p.status.in_(GIVING_BACK))
+    money = (
+        select(
+            p.booking_id,
+            func.sum(
+                case((p.kind == "capture", p.amount_minor), (gives_back, -p.amount_minor), else_=0)
+            ).label("net"),
+            func.sum(
+                case((p.kind == "capture", p.fee_minor), (gives_back, -p.fee_minor), else_=0)
+            ).label("fee"),
+        )
+        .where(p.tenant_id == window.tenant)
+        .group_by(p.booking_id)
+        .subquery()
+    )
     rows = session.execute(
         select(
-            b.segment_id, b.tier_id, func.count(),
-            func.coalesce(func.sum(b.total_minor), 0),
-            func.coalesce(func.sum(b.platform_fee_minor), 0),
+            b.segment_id,
+            b.tier_id,
+            func.sum(case((b.status == PAID, 1), else_=0)),
+            func.coalesce(func.sum(money.c.net), 0),
+            func.coalesce(func.sum(money.c.fee), 0),
         )
-        .where(*_paid_bookings(window, ["booking", "upgrade"]))
+        .outerjoin(money, money.c.booking_id == b.id)
+        .where(
+            b.tenant_id == window.tenant,
+            b.kind == "booking",
+            b.created_at >= window.start,
+            b.created_at < window.end,
+            (b.status == PAID) | (money.c.net != 0) | (money.c.fee != 0),
+        )
         .group_by(b.segment_id, b.tier_id)
-    )  # fmt: skip
+    )
     return [
         Revenue(str(segment_id), str(tier_id), int(n), int(total), int(fee))
         for segment_id, tier_id, n, total, fee in rows

@@ -23,7 +23,7 @@ from storage.cache import RedisCache
 from storage.db import Database, make_engine, migrate
 
 # `fake_stripe`: a local Stripe validating requests against Stripe's schemas; pytester: plugin tests
-pytest_plugins = ["tests.support.fake_stripe", "pytester"]
+pytest_plugins = ["tests.support.fake_stripe", "tests.support.stress", "pytester"]
 
 TEST_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/tierwise_test"

@@ -132,9 +132,11 @@ def upsell(db: Database, tenant: domain.Tenant, start: dt.date, end: dt.date) ->
 
 
 def revenue(db: Database, tenant: domain.Tenant, start: dt.date, end: dt.date) -> dict[str, Any]:
-    """Paid bookings and paid upgrades created in the range per (segment, tier): count, revenue
-    (sum of totals) and platform fees, in integer minor units of the tenant's currency. A booking
-    counts under the tier it is in now (an upgraded booking under its new tier)."""
+    """Money of the bookings created in the range per (segment, tier), counted once from the
+    payment records: ``revenue_minor`` = captured - refunded (given or owed back), the platform
+    fee likewise, in integer minor units of the tenant's currency; ``bookings`` = how many of them
+    are paid. A booking counts under the tier it is in now (an upgraded booking under its new
+    tier, its upgrade payments with it)."""
     w = window(tenant, start, end)
     with db.read() as session:
         tiers = {tier.id: tier for tier in q.tiers(session, tenant.id)}

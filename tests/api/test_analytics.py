@@ -74,15 +74,35 @@ def post_events(client, fx: TenantFixture, events: list[dict]) -> None:
     assert response.status_code == 202, response.get_json()
 
 
-def add_booking(session, fx, tier, visitor, total, fee, status="paid", kind="booking", at=IN_DT):
+def add_booking(
+    session, fx, tier, visitor, total, fee, status="paid", at=IN_DT, captures=None, refunds=()
+):
+    """A booking and its payment records: by default a paid one captured its total and fee;
+    ``captures`` [(amount, fee)], ``refunds`` [(amount, fee, status)] of the first capture."""
+    booking_id = uuid.uuid4()
+    tenant = uuid.UUID(fx.tenant.id)
     session.add(
         m.Booking(
-            tenant_id=uuid.UUID(fx.tenant.id), segment_id=uuid.UUID(tier.segment_id),
+            tenant_id=tenant, id=booking_id, segment_id=uuid.UUID(tier.segment_id),
             tier_id=uuid.UUID(tier.id), service_date=dt.date(2026, 12, 20), guests=2,
             currency=fx.tenant.currency, total_minor=total, platform_fee_minor=fee, status=status,
-            kind=kind, visitor_id=visitor, created_at=at, updated_at=at,
+            visitor_id=visitor, created_at=at, updated_at=at,
         )
     )  # fmt: skip
+    session.flush()
+    captures = captures if captures is not None else ([(total, fee)] if status == "paid" else [])
+    money = [("capture", amount, fee_, "captured") for amount, fee_ in captures]
+    money += [("refund", amount, fee_, state) for amount, fee_, state in refunds]
+    for i, (kind, amount, fee_, state) in enumerate(money):
+        index = i if kind == "capture" else 0
+        session.add(
+            m.Payment(
+                tenant_id=tenant, id=uuid.uuid4(), booking_id=booking_id, kind=kind, status=state,
+                payment_intent_id=f"pi_{booking_id.hex}_{index}", amount_minor=amount,
+                fee_minor=fee_, currency=fx.tenant.currency, refund_fee=True, reason="test",
+                created_at=at, updated_at=at,
+            )
+        )  # fmt: skip
 
 
 def seed(client, db: Database, a: TenantFixture, b: TenantFixture) -> Shop:
@@ -140,22 +160,27 @@ def seed(client, db: Database, a: TenantFixture, b: TenantFixture) -> Shop:
     with db.transaction() as session:
         add_booking(session, a, ta2, "v1", 25000, 2500, at=START_DT)
         add_booking(session, a, ta2, "v1", 23000, 2300)
-        add_booking(session, a, ta3, "v2", 40000, 4000)
-        add_booking(session, a, ta3, "v2", 5000, 500, kind="upgrade")
+        # upgraded into ta3: its own payment and its upgrade's, one booking
+        add_booking(session, a, ta3, "v2", 45000, 4500, captures=[(40000, 4000), (5000, 500)])
         add_booking(session, a, ta1, "", 12000, 1200)  # unknown visitor
         add_booking(session, a, ta1, "v4", 11000, 1100)  # v4 viewed only after the range
         add_booking(session, a, b1, "v2", 8000, 800)
         add_booking(session, a, b1, "v1", 9000, 900)  # v1 never viewed the budget comparison
         add_booking(session, a, b2, "v2", 10000, 1000)  # archived tier
-        # not counted anywhere: not paid, or created outside the range
+        # no money: not paid, or its payment given back (queued or done)
         add_booking(session, a, ta2, "v3", 30000, 3000, status="pending")
-        add_booking(session, a, ta2, "v3", 30000, 3000, status="cancelled")
-        add_booking(session, a, ta1, "v2", 20000, 2000, status="refunded")
-        add_booking(session, a, ta3, "v2", 7000, 700, status="pending", kind="upgrade")
+        add_booking(session, a, ta2, "v3", 30000, 3000, status="cancelled",
+                    captures=[(30000, 3000)], refunds=[(30000, 3000, "queued")])  # fmt: skip
+        add_booking(session, a, ta1, "v2", 20000, 2000, status="refunded",
+                    captures=[(20000, 2000)], refunds=[(20000, 2000, "succeeded")])  # fmt: skip
+        # cancelled under a policy that keeps the platform fee: no revenue, the fee stays
+        add_booking(session, a, ta2, "v3", 30000, 3000, status="refunded",
+                    captures=[(30000, 3000)], refunds=[(30000, 0, "succeeded")])  # fmt: skip
+        # created outside the range
         add_booking(session, a, ta2, "v1", 30000, 3000, at=BEFORE_DT)
         add_booking(session, a, ta2, "v1", 30000, 3000, at=AFTER_DT)
         add_booking(session, b, b.tiers[0], "v1", 99999, 9999)
-        add_booking(session, b, b.tiers[1], "v7", 50000, 5000, kind="upgrade")
+        add_booking(session, b, b.tiers[1], "v7", 50000, 5000)
     return Shop(client, db, a, b, budget, budget_tiers)
 
 
@@ -240,12 +265,12 @@ def test_revenue_by_segment_and_tier(shop):
 
     assert shop.report("revenue") == {
         "from": "2026-11-01", "to": "2026-11-30", "time_zone": "Europe/Berlin", "currency": "EUR",
-        "total": {"bookings": 9, "revenue_minor": 143000, "platform_fee_minor": 14300,
+        "total": {"bookings": 8, "revenue_minor": 143000, "platform_fee_minor": 17300,
                   "currency": "EUR"},
         "groups": [
             row(ta1, shop.premium, 2, 23000, 2300),
-            row(ta2, shop.premium, 2, 48000, 4800),
-            row(ta3, shop.premium, 2, 45000, 4500),  # a booking and an upgrade payment
+            row(ta2, shop.premium, 2, 48000, 4800 + 3000),  # the fee a cancellation kept
+            row(ta3, shop.premium, 1, 45000, 4500),  # one booking, with its upgrade payment
             row(b1, "budget", 2, 17000, 1700),
             row(b2, "budget", 1, 10000, 1000),
         ],
