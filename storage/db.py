@@ -147,7 +147,13 @@ def _ping_when_idle(engine: Engine) -> None:
     """Pessimistic disconnect handling, paid only where it helps: a connection idle for longer
     than ``IDLE_PING_SECONDS`` (server restarted, idle connection dropped by a proxy) is pinged on
     checkout, and replaced if dead (SQLAlchemy retries the checkout on ``DisconnectionError``).
-    ``pool_pre_ping`` would ping on every checkout: a round trip on every request."""
+    ``pool_pre_ping`` would ping on every checkout: a round trip on every request.
+
+    The ping is the dialect's own (the one ``pool_pre_ping`` runs), which leaves the connection
+    as it found it: on psycopg it switches to autocommit (no round trip), runs an empty statement
+    and switches back. A bare ``SELECT 1`` out of autocommit would open a transaction, and the
+    next ``Database.read()`` (which switches the connection to autocommit) would fail with
+    psycopg's "can't change 'autocommit' now": a 500 after every quiet moment."""
 
     @event.listens_for(engine, "checkin")
     def _checked_in(_dbapi_connection: Any, record: Any) -> None:
@@ -159,11 +165,7 @@ def _ping_when_idle(engine: Engine) -> None:
         if since is None or time.monotonic() - since <= IDLE_PING_SECONDS:
             return
         try:
-            cursor = dbapi_connection.cursor()
-            try:
-                cursor.execute("SELECT 1")
-            finally:
-                cursor.close()
+            engine.dialect.do_ping(dbapi_connection)
         except Exception as error:  # any failure of a trivial statement: a dead connection
             raise exc.DisconnectionError() from error
 
