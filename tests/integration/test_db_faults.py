@@ -23,13 +23,17 @@ import pytest
 from sqlalchemy import text
 
 from app import create_app
+from app.auth import KEY_PREFIX
 from storage import db as storage_db
 from storage.db import Database
 from tests.conftest import build_tenant
 from tests.integration.test_checkout_race import delete_tenant
+from tests.support.http import error_of
 from tests.support.private_servers import (
     PrivatePostgres,
+    free_port,
     private_postgres,
+    wait_until,
 )
 
 DAY = dt.date.today() + dt.timedelta(days=30)
@@ -101,3 +105,61 @@ def test_the_idle_ping_leaves_the_connection_as_it_found_it(pg_url, monkeypatch,
 
 def _dsn(sqlalchemy_url: str) -> str:
     return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+# ---- a connection that cannot be had ------------------------------------------------------------
+
+
+def _answer_without_database(database: Database, settings, cache):
+    """A storefront request whose first need is a connection (its key lookup)."""
+    client = create_app(settings, db=database, cache=cache).test_client()
+    key = KEY_PREFIX + "k" * 40
+    return client.get(offers_url("premium"), headers={"X-Api-Key": key})
+
+
+def _assert_unavailable(answer) -> None:
+    error = error_of(answer, 503, "database_unavailable")
+    assert answer.headers["Retry-After"] == "1"
+    assert "127.0.0.1" not in error["message"]  # no driver text leaks out
+
+
+def test_a_server_refusing_connections_answers_503(settings, cache):
+    database = Database.from_url(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none")
+    try:
+        _assert_unavailable(_answer_without_database(database, settings, cache))
+    finally:
+        database.dispose()
+
+
+def test_a_server_shutting_down_answers_503(private_pg, settings, cache):
+    """A smart shutdown waits for its last client and meanwhile refuses new connections with
+    ``cannot_connect_now`` (57P03, "the database system is shutting down"), as a server starting
+    up does ("... is starting up")."""
+    database = Database.from_url(private_pg.url)
+    try:
+        with psycopg.connect(private_pg.dsn):  # the client the shutdown waits for
+            private_pg.stop("smart", wait=False)
+            wait_until(lambda: "shutting down" in _refusal(private_pg), 10, "a 57P03 refusal")
+            _assert_unavailable(_answer_without_database(database, settings, cache))
+    finally:
+        database.dispose()
+
+
+def _refusal(server: PrivatePostgres) -> str:
+    """Why a new connection is refused ("" if it is not). libpq reports the server's refusal as
+    its own failure, without the SQLSTATE: only the text tells."""
+    try:
+        with psycopg.connect(server.dsn, connect_timeout=2):
+            return ""
+    except psycopg.OperationalError as error:
+        return str(error)
+
+
+def test_an_exhausted_pool_answers_503(pg_url, settings, cache):
+    engine = storage_db.make_engine(pg_url, pool_size=1, max_overflow=0, pool_timeout=0.1)
+    database = Database(engine)
+    try:
+        with engine.connect():  # the pool's only connection, busy
+            _assert_unavailable(_answer_without_database(database, settings, cache))
+    finally:
+        database.dispose()
