@@ -13,20 +13,28 @@ the machine's shared one."""
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import datetime as dt
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from app import create_app
 from app.auth import KEY_PREFIX
+from app.payments import LocalPayments
 from storage import db as storage_db
-from storage.db import Database
-from tests.conftest import build_tenant
+from storage import models as m
+from storage.db import Database, migrate
+from tests.conftest import WEBHOOK_SECRET, build_tenant
 from tests.integration.test_checkout_race import delete_tenant
 from tests.support.http import error_of
 from tests.support.private_servers import (
@@ -163,3 +171,144 @@ def test_an_exhausted_pool_answers_503(pg_url, settings, cache):
             _assert_unavailable(_answer_without_database(database, settings, cache))
     finally:
         database.dispose()
+
+
+# ---- a restart under load -----------------------------------------------------------------------
+
+THREADS = 6
+RECOVERY_SECONDS = 5.0
+
+
+@dataclass
+class Answer:
+    kind: str  # "quote" or "checkout"
+    status: int
+    started: float
+    ended: float
+    retry_after: str | None
+    booking_id: str | None
+
+
+@dataclass
+class Shop:
+    database: Database
+    client_factory: Callable[[], Any]
+    storefront: dict[str, str]
+    tier_id: str
+    tenant_id: str
+
+
+@pytest.fixture
+def shop(private_pg, settings, cache) -> Iterator[Shop]:
+    """A migrated private cluster with a committed tenant selling on local payments, with room
+    for every checkout the load makes (a day per thread: no lock waits between threads)."""
+    migrate(private_pg.url)
+    database = Database.from_url(private_pg.url)
+    try:
+        tenant = build_tenant(database, settings, f"restart{uuid.uuid4().hex[:8]}")
+        payments = LocalPayments(WEBHOOK_SECRET, settings.public_base_url)
+        app = create_app(
+            settings.replace(payments_backend="local"), db=database, cache=cache, payments=payments
+        )
+        admin = app.test_client()
+        for offset in range(THREADS):
+            day = (DAY + dt.timedelta(days=offset)).isoformat()
+            room = admin.put(
+                f"/v1/admin/tiers/{tenant.tiers[1].id}/capacity",
+                headers=tenant.admin,
+                json={"from": day, "units": 10_000},
+            )
+            assert room.status_code == 200, room.get_json()
+        yield Shop(
+            database, app.test_client, tenant.storefront, tenant.tiers[1].id, tenant.tenant.id
+        )
+    finally:
+        database.dispose()
+
+
+def _shopper(shop: Shop, day: dt.date, answers: list[Answer], stop: threading.Event) -> None:
+    """Quote, then check out with a new Idempotency-Key, until ``stop``; every answer recorded."""
+    client = shop.client_factory()
+    quote_body = {"tier_id": shop.tier_id, "date": day.isoformat(), "guests": 2}
+    customer = {"email": "load@example.com", "name": "Load"}
+    while not stop.is_set():
+        started = time.monotonic()
+        quoted = client.post("/v1/storefront/quotes", json=quote_body, headers=shop.storefront)
+        answers.append(_answer("quote", quoted, started))
+        if quoted.status_code != 201:
+            continue
+        started = time.monotonic()
+        checkout = client.post(
+            "/v1/storefront/checkouts",
+            json={"quote_token": quoted.get_json()["token"], "customer": customer},
+            headers={**shop.storefront, "Idempotency-Key": uuid.uuid4().hex},
+        )
+        answers.append(_answer("checkout", checkout, started))
+
+
+def _answer(kind: str, response, started: float) -> Answer:
+    body = response.get_json() or {}
+    booking = body.get("booking_id") if response.status_code == 201 else None
+    retry_after = response.headers.get("Retry-After")
+    return Answer(kind, response.status_code, started, time.monotonic(), retry_after, booking)
+
+
+def _bookings(lists: list[list[Answer]]) -> int:
+    """Checkouts answered 201 so far (the lists grow while the shoppers run)."""
+    return sum(a.kind == "checkout" and a.status == 201 for answers in lists for a in list(answers))
+
+
+def _served_since(answers: list[Answer], since: float) -> float | None:
+    """When the first request started at or after ``since`` was answered 2xx, if one was."""
+    return next((a.ended for a in list(answers) if a.started >= since and a.status < 300), None)
+
+
+def test_a_restart_under_load_loses_no_booking_and_recovers(shop, private_pg):
+    """Shoppers quote and check out in threads while the server restarts (fast: every session
+    ended). Only 2xx, or 503 with Retry-After; every 201 checkout's booking is stored; every
+    shopper is served again within RECOVERY_SECONDS of the server accepting connections."""
+    stop = threading.Event()
+    lists: list[list[Answer]] = [[] for _ in range(THREADS)]
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        shoppers = [
+            pool.submit(_shopper, shop, DAY + dt.timedelta(days=n), lists[n], stop)
+            for n in range(THREADS)
+        ]
+        try:
+            wait_until(lambda: _bookings(lists) >= 2 * THREADS, 30, "checkouts before the restart")
+            down_at = time.monotonic()
+            private_pg.restart("fast")  # returns once the server accepts connections again
+            back_at = time.monotonic()
+            with contextlib.suppress(AssertionError):  # a shopper not back in time: asserted below
+                wait_until(
+                    lambda: all(_served_since(answers, back_at) for answers in lists),
+                    RECOVERY_SECONDS,
+                    "every shopper to be served again",
+                )
+        finally:
+            stop.set()
+        for shopper in shoppers:
+            shopper.result(timeout=30)  # a shopper's own crash fails the test here
+    answers = [a for answers in lists for a in answers]
+
+    statuses = collections.Counter((a.kind, a.status) for a in answers)
+    assert {status for _, status in statuses} <= {200, 201, 503}, statuses
+    outage = [a for a in answers if a.status == 503]
+    assert outage, f"the restart met no request: {statuses}"  # else this tested nothing
+    assert all(a.retry_after and a.ended >= down_at for a in outage), statuses
+
+    created = {a.booking_id for a in answers if a.kind == "checkout" and a.status == 201}
+    with shop.database.read() as session:
+        tenant = uuid.UUID(shop.tenant_id)
+        stored = {
+            str(i)
+            for i in session.scalars(select(m.Booking.id).where(m.Booking.tenant_id == tenant))
+        }
+    assert created, statuses
+    assert created <= stored, f"lost committed bookings: {sorted(created - stored)}"
+
+    back = [_served_since(answers, back_at) for answers in lists]
+    assert all(t is not None and t - back_at < RECOVERY_SECONDS for t in back), (
+        [t and round(t - back_at, 2) for t in back],
+        statuses,
+    )
