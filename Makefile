@@ -45,10 +45,11 @@ check-migrations: install
 pytest: install
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-## Benchmarks (print numbers; need PostgreSQL, Redis and wrk): rules engine, then offers.
+## Benchmarks (print numbers; need PostgreSQL, Redis, wrk and redis-server): rules engine, offers, faults.
 bench: install
 	$(BIN)/python -m bench.rules_bench
 	$(BIN)/python -m bench.offers_bench
+	$(BIN)/python -m bench.faults_bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

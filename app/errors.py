@@ -14,7 +14,6 @@ from typing import Any
 
 import marshmallow as ma
 from flask import g, jsonify
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -32,6 +31,7 @@ from pricing.errors import (
     Unauthenticated,
 )
 from rules.engine import RulesEngineError
+from storage import db as storage_db
 
 log = logging.getLogger(__name__)
 
@@ -179,13 +179,21 @@ def handle_stale(_error: StaleDataError):
 
 
 def handle_unexpected(error: Exception):
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
-        # A connection lost under a statement (database restarted, network cut): the pool has
-        # already replaced it, so the request can be retried; not a bug of ours.
-        log.warning("database connection lost: %s", type(error.orig).__name__)
-        return error_response(
-            503, "database_unavailable", "The database connection was lost; retry the request.",
-            headers={"Retry-After": "1"},
-        )  # fmt: skip
+    if storage_db.unavailable(error):
+        return _database_unavailable(error)
     log.exception("unhandled error")
     return error_response(500, "internal_error", "An unexpected error occurred; it was logged.")
+
+
+def _database_unavailable(error: Exception):
+    """The database could not be used (a connection lost, refused, not made in time: see
+    ``storage.db.unavailable``); the request can be retried, it is not a bug of ours. The
+    driver's text (hosts, ports) stays in the log."""
+    cause = getattr(error, "orig", None) or error
+    log.warning("database unavailable: %s: %s", type(cause).__name__, " ".join(str(cause).split()))
+    return error_response(
+        503,
+        "database_unavailable",
+        "The database is unavailable right now; retry the request.",
+        headers={"Retry-After": "1"},
+    )

@@ -12,7 +12,7 @@ from collections import OrderedDict
 
 from pricing import catalog as domain
 from storage import snapshots
-from storage.cache import Cache
+from storage.cache import Cache, CacheUnavailable
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,8 @@ class SnapshotCache:
         key = snapshot_key(tenant_id, catalog_version)
         try:
             raw = self.cache.get(key)
+        except CacheUnavailable:  # skipped while its breaker is open (which logged the outage)
+            raw = None
         except Exception as error:  # the cache is an optimisation; the database is the truth
             log.warning("catalog cache unavailable: %s", type(error).__name__)
             raw = None

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
@@ -154,7 +155,13 @@ def _ping_when_idle(engine: Engine) -> None:
     """Pessimistic disconnect handling, paid only where it helps: a connection idle for longer
     than ``IDLE_PING_SECONDS`` (server restarted, idle connection dropped by a proxy) is pinged on
     checkout, and replaced if dead (SQLAlchemy retries the checkout on ``DisconnectionError``).
-    ``pool_pre_ping`` would ping on every checkout: a round trip on every request."""
+    ``pool_pre_ping`` would ping on every checkout: a round trip on every request.
+
+    The ping is the dialect's own (the one ``pool_pre_ping`` runs), which leaves the connection
+    as it found it: on psycopg it switches to autocommit (no round trip), runs an empty statement
+    and switches back. A bare ``SELECT 1`` out of autocommit would open a transaction, and the
+    next ``Database.read()`` (which switches the connection to autocommit) would fail with
+    psycopg's "can't change 'autocommit' now": a 500 after every quiet moment."""
 
     @event.listens_for(engine, "checkin")
     def _checked_in(_dbapi_connection: Any, record: Any) -> None:
@@ -166,13 +173,41 @@ def _ping_when_idle(engine: Engine) -> None:
         if since is None or time.monotonic() - since <= IDLE_PING_SECONDS:
             return
         try:
-            cursor = dbapi_connection.cursor()
-            try:
-                cursor.execute("SELECT 1")
-            finally:
-                cursor.close()
+            engine.dialect.do_ping(dbapi_connection)
         except Exception as error:  # any failure of a trivial statement: a dead connection
             raise exc.DisconnectionError() from error
+
+
+#: SQLSTATEs of a server ending or refusing sessions as a whole rather than failing a statement:
+#: admin_shutdown (a fast or immediate stop), crash_shutdown, cannot_connect_now (starting up or
+#: shutting down) and too_many_connections.
+UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says that the database could not be used at all, not that a statement
+    failed, so that the same request may succeed in a moment (the API answers 503
+    ``database_unavailable`` with ``Retry-After``, never 500):
+
+    * a connection lost under a statement (SQLAlchemy invalidated it; the pool replaces it);
+    * a connection that could not be made: the server down or refusing, starting up or shutting
+      down. libpq reports these as its own failures (``OperationalError`` without a SQLSTATE),
+      and SQLAlchemy does not flag them as disconnects (there was no connection to lose);
+    * a session the server ended or refused (``UNAVAILABLE_SQLSTATES``);
+    * no pooled connection free within the pool's timeout (``sqlalchemy.exc.TimeoutError``).
+    """
+    if isinstance(error, exc.TimeoutError):
+        return True
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if not isinstance(error.orig, psycopg.Error):
+        return False
+    sqlstate = error.orig.sqlstate
+    if sqlstate is None:
+        return isinstance(error.orig, psycopg.OperationalError)
+    return sqlstate in UNAVAILABLE_SQLSTATES
 
 
 class Database:
