@@ -191,3 +191,17 @@ def test_sweeper_expires_lapsed_local_checkouts_on_sqlite(demo):
     assert shown(demo, body["booking_id"]) == "paid"
     (event,) = events_of(demo, body["booking_id"])
     assert event.outcome == "paid (after its hold lapsed; a unit was still free)"
+
+
+def test_an_admin_cancel_of_a_paid_local_booking_ends_refunded(demo):
+    from tests.conftest import token_for
+
+    body = checkout(demo, "demo-cancel")
+    assert demo.client.post(f"/local-pay/lcs_{body['booking_id']}/pay").status_code == 302
+    admin = {"Authorization": f"Bearer {token_for(demo.settings, 'tenant_admin', demo.tenant_id)}"}
+    cancelled = demo.client.post(f"/v1/admin/bookings/{body['booking_id']}/cancel", headers=admin)
+    assert cancelled.status_code == 200, cancelled.get_json()
+    assert cancelled.get_json()["status"] == "refunded"  # the local provider refunds at once
+    assert shown(demo, body["booking_id"]) == "refunded"
+    kinds = [(p["kind"], p["status"], p["amount"]) for p in cancelled.get_json()["payments"]]
+    assert kinds == [("capture", "captured", body["total"]), ("refund", "succeeded", body["total"])]

@@ -38,6 +38,12 @@ def _where(condition: str) -> dict:
 
 
 def upgrade() -> None:
+    # The money first, read while bookings still say it; then the bookings table is rebuilt
+    # (SQLite) before anything refers to it, then the ledger is created and filled.
+    entries, payments = _carry_over_money()
+    with op.batch_alter_table("bookings") as batch:
+        batch.drop_column("refund_id")
+        batch.create_check_constraint(op.f("ck_bookings_kind"), "kind IN ('booking', 'upgrade')")
     op.create_table(
         "payments",
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
@@ -102,11 +108,10 @@ def upgrade() -> None:
         sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
     )
 
-    _carry_over_money()
+    if entries:
+        op.bulk_insert(payments, entries)
+    _one_pending_booking_per_quote()
 
-    with op.batch_alter_table("bookings") as batch:
-        batch.drop_column("refund_id")
-        batch.create_check_constraint(op.f("ck_bookings_kind"), "kind IN ('booking', 'upgrade')")
     op.create_index(
         "ix_bookings_tenant_parent",
         "bookings",
@@ -122,51 +127,46 @@ def upgrade() -> None:
     )
 
 
-def _carry_over_money() -> None:
+def _carry_over_money() -> tuple[list[dict], sa.TableClause]:
+    """The ledger entries of what bookings recorded (and the table to insert them into);
+    refund records (``downgrade`` rows) are deleted: they are entries now."""
     bind = op.get_bind()
+    uuid_type, moment = sa.Uuid(), sa.DateTime(timezone=True)
     bookings = sa.table(
         "bookings",
-        *(
-            sa.column(name)
-            for name in (
-                "tenant_id",
-                "id",
-                "kind",
-                "status",
-                "total_minor",
-                "platform_fee_minor",
-                "currency",
-                "payment_intent_id",
-                "refund_id",
-                "parent_booking_id",
-                "created_at",
-            )
-        ),
+        sa.column("tenant_id", uuid_type),
+        sa.column("id", uuid_type),
+        sa.column("kind", sa.String()),
+        sa.column("status", sa.String()),
+        sa.column("total_minor", sa.BigInteger()),
+        sa.column("platform_fee_minor", sa.BigInteger()),
+        sa.column("currency", sa.String()),
+        sa.column("payment_intent_id", sa.String()),
+        sa.column("refund_id", sa.String()),
+        sa.column("parent_booking_id", uuid_type),
+        sa.column("created_at", moment),
     )
     payments = sa.table(
         "payments",
+        *(sa.column(name, uuid_type) for name in ("tenant_id", "id", "booking_id", "change_id")),
         *(
-            sa.column(name)
+            sa.column(name, sa.String())
             for name in (
-                "tenant_id",
-                "id",
-                "booking_id",
-                "change_id",
                 "kind",
                 "status",
                 "payment_intent_id",
                 "provider_ref",
                 "idempotency_key",
-                "amount_minor",
-                "fee_minor",
                 "currency",
-                "refund_fee",
                 "reason",
                 "detail",
-                "created_at",
-                "updated_at",
             )
         ),
+        sa.column("amount_minor", sa.BigInteger()),
+        sa.column("fee_minor", sa.BigInteger()),
+        sa.column("refund_fee", sa.Boolean()),
+        sa.column("created_at", moment),
+        sa.column("updated_at", moment),
     )
     rows = [dict(r._mapping) for r in bind.execute(sa.select(bookings))]
     by_id = {(str(r["tenant_id"]), str(r["id"])): r for r in rows}
@@ -275,9 +275,56 @@ def _carry_over_money() -> None:
             )
             refunded[pi] = refunded.get(pi, 0) + remaining
 
-    if out:
-        op.bulk_insert(payments, out)
     bind.execute(sa.delete(bookings).where(bookings.c.kind == "downgrade"))
+    return out, payments
+
+
+def _one_pending_booking_per_quote() -> None:
+    """The old code could hold several units for one quote: all but the newest pending booking
+    of a quote expire and give their held unit back (a payment that still arrives for one is
+    applied as a late payment: a unit if one is left, else refunded)."""
+    bind = op.get_bind()
+    uuid_type = sa.Uuid()
+    bookings = sa.table(
+        "bookings",
+        sa.column("tenant_id", uuid_type),
+        sa.column("id", uuid_type),
+        sa.column("quote_id", sa.String()),
+        sa.column("status", sa.String()),
+        sa.column("kind", sa.String()),
+        sa.column("hold_id", uuid_type),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+    )
+    holds = sa.table(
+        "holds", sa.column("tenant_id", uuid_type), sa.column("id", uuid_type), sa.column("status")
+    )
+    pending = bind.execute(
+        sa.select(bookings.c.tenant_id, bookings.c.id, bookings.c.quote_id, bookings.c.hold_id)
+        .where(
+            bookings.c.kind == "booking", bookings.c.status == "pending", bookings.c.quote_id != ""
+        )
+        .order_by(bookings.c.created_at.desc())
+    ).all()
+    seen: set[tuple[str, str]] = set()
+    for tenant_id, booking_id, quote_id, hold_id in pending:
+        if (str(tenant_id), quote_id) not in seen:
+            seen.add((str(tenant_id), quote_id))
+            continue
+        bind.execute(
+            sa.update(bookings)
+            .where(bookings.c.tenant_id == tenant_id, bookings.c.id == booking_id)
+            .values(status="expired")
+        )
+        if hold_id is not None:
+            bind.execute(
+                sa.update(holds)
+                .where(
+                    holds.c.tenant_id == tenant_id,
+                    holds.c.id == hold_id,
+                    holds.c.status == "active",
+                )
+                .values(status="released")
+            )
 
 
 def downgrade() -> None:
