@@ -158,7 +158,12 @@ class TierUpdateSchema(ma.Schema):
     per_guest_price = fields.Nested(MoneySchema)
     max_guests = fields.Integer(strict=True, validate=validate.Range(1, 1000))
     features = fields.List(fields.Nested(FeatureSchema), validate=validate.Length(max=50))
-    popular = fields.Boolean()
+    popular = fields.Boolean(
+        metadata={
+            "description": "The segment's one popular badge: true moves it here from the "
+            "segment's other tiers (unflagged in the same transaction, versions bumped)"
+        }
+    )
     upsell_target_ids = fields.List(fields.UUID(), validate=validate.Length(max=10))
     photos = fields.List(
         fields.Url(schemes={"https", "http"}, validate=validate.Length(max=500)),
