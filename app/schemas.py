@@ -131,7 +131,11 @@ class SegmentUpdateSchema(ma.Schema):
 
 
 class SegmentCloneSchema(SegmentCreateSchema):
-    pass
+    position = fields.Integer(
+        strict=True,
+        validate=validate.Range(0, 10_000),
+        metadata={"description": "Display position (default: after the last segment)"},
+    )
 
 
 class SegmentSchema(ma.Schema):

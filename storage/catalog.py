@@ -230,6 +230,13 @@ class CatalogRepository:
             raise NotFound("segment not found.", code="segment_not_found")
         return segment_value(row)
 
+    def last_segment_position(self) -> int:
+        """The highest position of the tenant's segments, archived ones included (-1: none)."""
+        found = self.session.scalar(
+            select(func.max(m.Segment.position)).where(m.Segment.tenant_id == self.tenant_id)
+        )
+        return -1 if found is None else int(found)
+
     def create_segment(self, *, key: str, name: str, position: int) -> domain.Segment:
         row = m.Segment(tenant_id=self.tenant_id, key=key, name=name, position=position)
         self.session.add(row)
