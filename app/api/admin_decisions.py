@@ -80,15 +80,15 @@ class DecisionById(MethodView):
         return activity.decision(services().db, current_tenant(), str(decision_id))
 
 
-@blp.route("/segments/<uuid:segment_id>/offers-preview")
+@blp.route("/segments/<segment>/offers-preview")
 class OffersPreview(MethodView):
     @blp.arguments(s.PreviewQuerySchema, location="query")
     @blp.response(200, s.OffersSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Segment not found")
-    def get(self, args, segment_id):
-        """Offers of a segment as they will be (or were) priced at `as_of`"""
+    def get(self, args, segment):
+        """Offers of a segment (by key or id) as they will be (or were) priced at `as_of`"""
         at = args.get("as_of") or dt.datetime.now(dt.UTC)
-        selection = _selection(args, str(segment_id))
+        selection = _selection(args, segment)
         if args["experiment"] or args["variant"]:
             selection = replace(selection, preview_variant=(args["experiment"], args["variant"]))
         result = offers.quote_offers(

@@ -762,6 +762,28 @@ def test_preview_needs_an_admin_token_and_a_segment_of_the_tenant(client, db, te
     assert client.get(url, headers=tenant_a.analyst, query_string=query).status_code == 200
 
 
+def test_preview_takes_a_segment_key_like_the_storefront(client, tenant_a, tenant_b):
+    query = {"date": find_day(10).isoformat(), "guests": 2}
+    by_key = client.get(
+        f"/v1/admin/segments/{tenant_a.segment.key}/offers-preview",
+        headers=tenant_a.admin,
+        query_string=query,
+    )
+    assert by_key.status_code == 200, by_key.get_json()
+    assert by_key.get_json()["segment"]["id"] == tenant_a.segment.id
+    assert [o["tier"]["id"] for o in by_key.get_json()["offers"]] == [t.id for t in tenant_a.tiers]
+    for key in (tenant_b.segment.key, "no-such-segment"):
+        error_of(
+            client.get(
+                f"/v1/admin/segments/{key}/offers-preview",
+                headers=tenant_a.admin,
+                query_string=query,
+            ),
+            404,
+            "segment_not_found",
+        )
+
+
 # ---- bad input: no decision stored --------------------------------------------------------------
 
 
