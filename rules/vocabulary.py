@@ -48,7 +48,10 @@ FACTS: dict[str, FactType] = {
         _str("from_tier_id", "upgrade: id of the current tier"),
         _int("from_tier_level", 0, 3, "upgrade: level of the current tier"),
         _int("level_delta", -3, 3, "upgrade: target level minus current level"),
-        FactType("service_date", DATE, "service date (tenant time zone)", 19000101, 99991231),
+        # default 0: no date, below every date a rule can name (docs/rules.md, tested against it)
+        FactType(
+            "service_date", DATE, "service date (tenant time zone)", 19000101, 99991231, default=0
+        ),
         _int("service_year", 0, 9999, "year of the service date"),
         _int("service_month", 0, 12, "month of the service date, 1..12"),
         _int("service_day", 0, 31, "day of month of the service date"),
