@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 EMBEDDED_DEV_SECRET = "embedded-mode-development-secret-not-for-production"
+#: Bounds of an admin token's lifetime, seconds: JWT_TTL_SECONDS and the CLI's --ttl alike.
+JWT_TTL_MIN, JWT_TTL_MAX = 60, 30 * 24 * 3600
 
 
 class ConfigError(ValueError):
@@ -139,7 +141,7 @@ class Settings:
             cache_backend=cache_backend,
             jwt_secret=secrets["JWT_SECRET"],
             jwt_issuer=text("JWT_ISSUER", "tierwise"),
-            jwt_ttl_seconds=integer("JWT_TTL_SECONDS", 3600, 60, 30 * 24 * 3600),
+            jwt_ttl_seconds=integer("JWT_TTL_SECONDS", 3600, JWT_TTL_MIN, JWT_TTL_MAX),
             api_key_pepper=secrets["API_KEY_PEPPER"],
             quote_secret=secrets["QUOTE_SECRET"],
             quote_ttl_seconds=integer("QUOTE_TTL_SECONDS", 900, 60, 86400),
