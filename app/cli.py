@@ -165,11 +165,10 @@ def demo() -> None:
     click.echo(
         f"                      {_valid_for(now, settings.jwt_ttl_seconds)} (JWT_TTL_SECONDS)"
     )
+    base = settings.public_base_url  # as `make run` serves it (127.0.0.1:8000) unless set
     click.echo("try:")
-    click.echo(f"  curl -H 'X-Api-Key: {key}' http://127.0.0.1:8000/v1/storefront/segments")
-    click.echo(
-        f"  curl -H 'X-Api-Key: {key}' http://127.0.0.1:8000/v1/storefront/segments/premium/comparison"
-    )
+    click.echo(f"  curl -H 'X-Api-Key: {key}' {base}/v1/storefront/segments")
+    click.echo(f"  curl -H 'X-Api-Key: {key}' {base}/v1/storefront/segments/premium/comparison")
     click.echo(
         "  then /offers, /quotes and /checkouts (pay on the local page): see README.md, Checkout"
     )
@@ -234,7 +233,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
     from app import create_app
 
-    settings = _settings()
+    settings = _settings().served_at(host, port)
 
     class Server(BaseApplication):
         def load_config(self) -> None:
