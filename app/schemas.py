@@ -168,7 +168,14 @@ class TierUpdateSchema(ma.Schema):
             "segment's other tiers (unflagged in the same transaction, versions bumped)"
         }
     )
-    upsell_target_ids = fields.List(fields.UUID(), validate=validate.Length(max=10))
+    upsell_target_ids = fields.List(
+        fields.UUID(),
+        validate=validate.Length(max=10),
+        metadata={
+            "description": "The tiers a tier upsell from this tier may offer (the upsell rule "
+            "picks the level; a tier outside this list is not offered). Empty: no limit"
+        },
+    )
     photos = fields.List(
         fields.Url(schemes={"https", "http"}, validate=validate.Length(max=500)),
         validate=validate.Length(max=20),

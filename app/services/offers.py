@@ -489,8 +489,8 @@ def _upsell(
     decision = outcome.decisions["upsell"]
     percent = Decimal(decision.get("percent_off", 0))
     if decision["offer"] == "tier":
-        target = next((t for t in tiers if t.level == decision["target_level"]), None)
-        if target is None or target.level <= tier.level or not priced[target.id][3].bookable:
+        target = domain.upsell_target(tier, tiers, decision["target_level"])
+        if target is None or not priced[target.id][3].bookable:
             return None
         # The target priced as a quote accepting this upsell would be (guardrails included).
         offer_total = (
@@ -607,7 +607,8 @@ def quote_selection(
 
 def _accepted_upsell(run: _Run, pricer: _Pricer, tier: domain.Tier) -> dict[str, Any]:
     """The upsell decision of the tier the customer came from, if it offers ``tier`` (else 422):
-    a quote accepting it gets its discount, as the offer showed."""
+    a quote accepting it gets its discount, as the offer showed (the same target choice,
+    ``pricing.catalog.upsell_target``, the source's upsell targets included)."""
     source = run.snapshot.tier(pricer.selection.upsell_from or "")
     if source is None:
         raise NotFound("tier not found.", code="tier_not_found")
@@ -615,10 +616,10 @@ def _accepted_upsell(run: _Run, pricer: _Pricer, tier: domain.Tier) -> dict[str,
         "upsell_source", source, pricer.selection.service_date, OFFER_KINDS
     )
     decision = outcome.decisions["upsell"]
-    if (
-        decision["offer"] != "tier" or source.segment_id != tier.segment_id
-        or decision["target_level"] != tier.level or tier.level <= source.level
-    ):  # fmt: skip
+    offered = decision["offer"] == "tier" and domain.upsell_target(
+        source, run.snapshot.tiers_of(source.segment_id), decision["target_level"]
+    )
+    if not offered or offered.id != tier.id:
         raise InvalidInput(
             "The rules do not offer this tier as an upsell of upsell_from_tier_id.",
             code="upsell_not_offered",

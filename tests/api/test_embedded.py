@@ -189,7 +189,11 @@ def check_serves_the_demo_tenant(base: str, demo: dict[str, str]) -> None:
         {"amount": 19900, "currency": "EUR"},
     ]
     assert [t["popular"] for t in tiers] == [False, True, False]
-    assert [t["upsell_target_ids"] for t in tiers] == [[tiers[1]["id"]], [tiers[2]["id"]], []]
+    assert [t["upsell_target_ids"] for t in tiers] == [
+        [tiers[1]["id"], tiers[2]["id"]],
+        [tiers[2]["id"]],
+        [],
+    ]
     assert [(r["key"], r["label"], r["values"]) for r in comparison["feature_matrix"]] == [
         (key, label, values) for key, label, values in FEATURE_MATRIX
     ]

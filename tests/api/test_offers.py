@@ -943,6 +943,56 @@ def test_custom_upsell_rules_for_an_add_on_and_a_discounted_tier(client, db, ten
     assert one["upsell"]["total"] == 32130  # (33000 + 2700) × 0.9
 
 
+def test_a_tiers_upsell_targets_limit_the_tier_upsells_offered_and_accepted(client, db, tenant_a):
+    """Essential lists only Preferred: the default rule's target (level 3) is not offered from
+    it, and a quote accepting it is refused; Preferred lists Ultimate: offered and accepted as
+    before. A rule targeting level 2 offers Essential its listed Preferred. No list: any tier."""
+    fx = tenant_a
+    one, two, three = fx.tiers
+    day = find_day(10, weekend=False)
+    patch_tier(client, fx, one.id, {"upsell_target_ids": [two.id]})
+    patch_tier(client, fx, two.id, {"upsell_target_ids": [three.id]})
+
+    def accepting(tier, source):
+        return client.post(
+            "/v1/storefront/quotes",
+            headers=fx.storefront,
+            json={
+                "tier_id": tier.id,
+                "date": day.isoformat(),
+                "guests": 2,
+                "upsell_from_tier_id": source.id,
+            },
+        )
+
+    offers = by_level(ok_offers(client, fx, day))
+    assert offers[1]["upsell"] is None
+    assert offers[2]["upsell"]["tier_id"] == three.id
+    error_of(accepting(three, one), 422, "upsell_not_offered")
+    assert accepting(three, two).status_code == 201
+
+    document = json.loads(json.dumps(DEFAULT_RULESET))
+    rule = next(r for r in document["rules"] if r["id"] == "upsell-next-tier")
+    rule["then"]["target_level"] = 2
+    document["tests"][0]["expect"]["upsell"]["target_level"] = 2
+    runtime = client.application.extensions["tierwise"].rules  # offers were served: announce
+    rulesets.publish_document(db, runtime, fx.tenant.id, document, "test")
+    offers = by_level(ok_offers(client, fx, day))
+    assert offers[1]["upsell"]["tier_id"] == two.id
+    assert offers[2]["upsell"] is None  # level 2 is not above Preferred
+    assert accepting(two, one).status_code == 201
+    error_of(accepting(three, two), 422, "upsell_not_offered")
+
+    # A target list naming only a tier of another segment: the upsell stays in the segment.
+    _, elsewhere = other_segment(client, fx)
+    patch_tier(client, fx, one.id, {"upsell_target_ids": [elsewhere["id"]]})
+    assert by_level(ok_offers(client, fx, day))[1]["upsell"] is None
+    error_of(accepting(two, one), 422, "upsell_not_offered")
+    # Cleared: any tier of the segment the rules name.
+    patch_tier(client, fx, one.id, {"upsell_target_ids": []})
+    assert by_level(ok_offers(client, fx, day))[1]["upsell"]["tier_id"] == two.id
+
+
 def test_nearby_date_fallbacks_stay_within_the_bookable_window(client, db, tenant_a):
     """Offers for the farthest bookable day: a fallback a day later could not be quoted
     (date_too_far), so it must not be offered."""
