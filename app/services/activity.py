@@ -50,5 +50,5 @@ def decision(db: Database, tenant: domain.Tenant, decision_id: str) -> dict[str,
             "rule_id": rule_id, "kind": rule.kind, "priority": rule.priority, "matched": matched,
             "fired": fired, "why_not": None if matched else explain[rule_id](facts),
         })  # fmt: skip
-    return {**dataclasses.asdict(record), "considered": considered,
-            "price": recorded_price_view(record.context.get("price"))}  # fmt: skip
+    price = recorded_price_view(record.context.get("price"))
+    return {**dataclasses.asdict(record), "considered": considered, "price": price}

@@ -323,16 +323,16 @@ def _price_view(price: Price, platform_fee: bool = False) -> dict[str, Any]:
     add up to the total (``pricing.price.breakdown``). ``platform_fee``: for admins only."""
     lines = []
     for line in breakdown(price):
-        view: dict[str, Any] = {
+        shown: dict[str, Any] = {
             "code": line.code,
             "label": line.label,
             "amount": line.amount,
             "rules": list(line.rules),
         }
         if line.rate is not None:
-            view[RATE_NAMES[line.code]] = plain_decimal(line.rate)
-            view["base"] = line.base
-        lines.append(view)
+            shown[RATE_NAMES[line.code]] = plain_decimal(line.rate)
+            shown["base"] = line.base
+        lines.append(shown)
     view = {
         "currency": price.currency,
         "subtotal": price.subtotal,
