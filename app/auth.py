@@ -125,6 +125,11 @@ def storefront_principal(settings: Settings, key: str | None) -> Principal:
 # ---- JWTs -------------------------------------------------------------------------------------
 
 
+def token_expiry(now: dt.datetime, ttl_seconds: int) -> int:
+    """The ``exp`` claim (Unix seconds) of a token issued at ``now`` for ``ttl_seconds``."""
+    return int(now.timestamp()) + ttl_seconds
+
+
 def issue_token(
     settings: Settings,
     *,
@@ -143,7 +148,7 @@ def issue_token(
         "sub": subject,
         "role": role,
         "iat": int(now.timestamp()),
-        "exp": int(now.timestamp()) + (ttl_seconds or settings.jwt_ttl_seconds),
+        "exp": token_expiry(now, settings.jwt_ttl_seconds if ttl_seconds is None else ttl_seconds),
     }
     if tenant_id:
         claims["tenant"] = str(tenant_id)

@@ -8,6 +8,7 @@ import sys
 import click
 
 from config import ConfigError, Settings
+from config.settings import JWT_TTL_MAX, JWT_TTL_MIN
 
 
 def _settings() -> Settings:
@@ -95,28 +96,45 @@ def create_api_key(tenant_ref: str, name: str) -> None:
 )
 @click.option("--subject", default="cli", show_default=True)
 @click.option(
-    "--ttl", "ttl_seconds", type=int, default=None, help="seconds; default JWT_TTL_SECONDS"
+    "--ttl",
+    "ttl_seconds",
+    type=click.IntRange(JWT_TTL_MIN, JWT_TTL_MAX),
+    default=None,
+    help="seconds; default JWT_TTL_SECONDS",
 )
 def token(role: str, tenant_ref: str | None, subject: str, ttl_seconds: int | None) -> None:
-    """Issue an admin JWT."""
+    """Issue an admin JWT (printed alone on stdout; its lifetime on stderr)."""
     from app.auth import issue_token
     from app.services import tenants
 
     settings = _settings()
     tenant_id = tenants.get_tenant(_db(settings), tenant_ref).id if tenant_ref else None
+    now = dt.datetime.now(dt.UTC)
+    lifetime = settings.jwt_ttl_seconds if ttl_seconds is None else ttl_seconds
     try:
-        click.echo(
-            issue_token(
-                settings,
-                role=role,
-                subject=subject,
-                tenant_id=tenant_id,
-                now=dt.datetime.now(dt.UTC),
-                ttl_seconds=ttl_seconds,
-            )
+        issued = issue_token(
+            settings,
+            role=role,
+            subject=subject,
+            tenant_id=tenant_id,
+            now=now,
+            ttl_seconds=lifetime,
         )
     except ValueError as error:
         raise click.ClickException(str(error)) from None
+    click.echo(issued)
+    click.echo(_valid_for(now, lifetime), err=True)
+
+
+def _valid_for(now: dt.datetime, seconds: int) -> str:
+    """``valid for 3600 s (1 h), until 2026-12-06T11:00:00+00:00``: the lifetime the token got."""
+    from app.auth import token_expiry
+
+    until = dt.datetime.fromtimestamp(token_expiry(now, seconds), dt.UTC)
+    unit = next(
+        (n, u) for n, u in ((86400, "d"), (3600, "h"), (60, "min"), (1, "s")) if seconds >= n
+    )
+    return f"valid for {seconds} s ({seconds / unit[0]:.4g} {unit[1]}), until {until.isoformat()}"
 
 
 @main.command()
@@ -139,16 +157,18 @@ def demo() -> None:
         subject="demo-admin",
         tenant_id=tenant.id,
         now=now,
-        ttl_seconds=86400,
+        ttl_seconds=settings.jwt_ttl_seconds,
     )
     click.echo(f"demo tenant:          {tenant.slug} ({tenant.id})")
     click.echo(f"storefront API key:   {key}")
     click.echo(f"tenant-admin token:   {admin}")
-    click.echo("try:")
-    click.echo(f"  curl -H 'X-Api-Key: {key}' http://127.0.0.1:8000/v1/storefront/segments")
     click.echo(
-        f"  curl -H 'X-Api-Key: {key}' http://127.0.0.1:8000/v1/storefront/segments/premium/comparison"
+        f"                      {_valid_for(now, settings.jwt_ttl_seconds)} (JWT_TTL_SECONDS)"
     )
+    base = settings.public_base_url  # as `make run` serves it (127.0.0.1:8000) unless set
+    click.echo("try:")
+    click.echo(f"  curl -H 'X-Api-Key: {key}' {base}/v1/storefront/segments")
+    click.echo(f"  curl -H 'X-Api-Key: {key}' {base}/v1/storefront/segments/premium/comparison")
     click.echo(
         "  then /offers, /quotes and /checkouts (pay on the local page): see README.md, Checkout"
     )
@@ -220,7 +240,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
     from app import create_app
 
-    settings = _settings()
+    settings = _settings().served_at(host, port)
 
     class Server(BaseApplication):
         def load_config(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 
 from app.services import catalog, tenants
 from pricing import catalog as domain
@@ -73,8 +72,9 @@ def seed_demo(db: Database, today: dt.date) -> domain.Tenant:
                 },
             )
             created.append(tier)
-        for lower, upper in itertools.pairwise(created):
-            catalog.update_tier(db, tenant, lower.id, None, {"upsell_target_ids": [upper.id]})
+        for i, lower in enumerate(created[:-1]):  # every higher tier: the rules pick the level
+            higher = [t.id for t in created[i + 1 :]]
+            catalog.update_tier(db, tenant, lower.id, None, {"upsell_target_ids": higher})
         ultimate_ids.append(created[-1].id)
     catalog.create_add_on(
         db, tenant,

@@ -132,7 +132,11 @@ class SegmentUpdateSchema(ma.Schema):
 
 
 class SegmentCloneSchema(SegmentCreateSchema):
-    pass
+    position = fields.Integer(
+        strict=True,
+        validate=validate.Range(0, 10_000),
+        metadata={"description": "Display position (default: after the last segment)"},
+    )
 
 
 class SegmentSchema(ma.Schema):
@@ -159,8 +163,20 @@ class TierUpdateSchema(ma.Schema):
     per_guest_price = fields.Nested(MoneySchema)
     max_guests = fields.Integer(strict=True, validate=validate.Range(1, 1000))
     features = fields.List(fields.Nested(FeatureSchema), validate=validate.Length(max=50))
-    popular = fields.Boolean()
-    upsell_target_ids = fields.List(fields.UUID(), validate=validate.Length(max=10))
+    popular = fields.Boolean(
+        metadata={
+            "description": "The segment's one popular badge: true moves it here from the "
+            "segment's other tiers (unflagged in the same transaction, versions bumped)"
+        }
+    )
+    upsell_target_ids = fields.List(
+        fields.UUID(),
+        validate=validate.Length(max=10),
+        metadata={
+            "description": "The tiers a tier upsell from this tier may offer (the upsell rule "
+            "picks the level; a tier outside this list is not offered). Empty: no limit"
+        },
+    )
     photos = fields.List(
         fields.Url(schemes={"https", "http"}, validate=validate.Length(max=500)),
         validate=validate.Length(max=20),
@@ -623,18 +639,63 @@ DATES = validate.Range(
 
 
 class PriceLineSchema(ma.Schema):
-    code = fields.String()
-    label = fields.String()
-    amount = fields.String(metadata={"description": "Exact change in minor units (decimal string)"})
-    rules = fields.List(fields.String())
+    code = fields.String(
+        metadata={
+            "description": "base, guests, add_on (the subtotal); season, last_minute, upsell (the "
+            "rules); max_discount, floor, ceiling, not_negative (the guardrails)"
+        }
+    )
+    label = fields.String(metadata={"description": "What the line is, in words (English)"})
+    amount = fields.Integer(
+        metadata={
+            "description": "Change to the price, integer minor units: positive raises it, negative "
+            "(a discount) lowers it. The lines add up exactly to total: each is the running price "
+            "after it minus the one before it, each rounded half up"
+        }
+    )
+    rules = fields.List(fields.String(), metadata={"description": "Ids of the rules behind it"})
+    multiplier = fields.String(
+        metadata={"description": "season: the factor base was multiplied by (decimal string)"}
+    )
+    percent_off = fields.String(
+        metadata={"description": "last_minute, upsell: the percentage taken off base"}
+    )
+    max_percent_off = fields.String(
+        metadata={"description": "max_discount: the largest discount allowed, as a % of base"}
+    )
+    base = fields.Integer(
+        metadata={
+            "description": "With multiplier / percent_off / max_percent_off: the price it applied "
+            "to, minor units (season: the subtotal; last_minute, max_discount: the seasonal price; "
+            "upsell: the price after the last-minute discount)"
+        }
+    )
 
 
 class PriceSchema(ma.Schema):
-    currency = fields.String()
-    subtotal = fields.Integer(metadata={"description": "Minor units, before rules"})
-    total = fields.Integer(metadata={"description": "Minor units the customer pays"})
-    discount = fields.Integer()
+    currency = fields.String(metadata={"description": "ISO 4217; every amount is in it"})
+    subtotal = fields.Integer(
+        metadata={"description": "Minor units: base + guests + add-ons, before rules"}
+    )
+    total = fields.Integer(
+        metadata={"description": "Minor units the customer pays (rounded once, half up)"}
+    )
+    discount = fields.Integer(
+        metadata={
+            "description": "subtotal - total, minor units: how much less than the subtotal the "
+            "customer pays (negative when the rules raised the price)"
+        }
+    )
     lines = fields.List(fields.Nested(PriceLineSchema))
+
+
+class PreviewPriceSchema(PriceSchema):
+    platform_fee = fields.Integer(
+        metadata={
+            "description": "Minor units: the platform's commission on total (the commission "
+            "rules), paid by the tenant out of total, not by the customer"
+        }
+    )
 
 
 class OfferTierSchema(PublicTierSchema):
@@ -699,6 +760,15 @@ class OfferSchema(ma.Schema):
     decision_id = fields.String()
 
 
+class PreviewFallbackSchema(FallbackSchema):
+    price = fields.Nested(PreviewPriceSchema)
+
+
+class PreviewOfferSchema(OfferSchema):
+    price = fields.Nested(PreviewPriceSchema)
+    fallback = fields.List(fields.Nested(PreviewFallbackSchema))
+
+
 class RulesetRefSchema(ma.Schema):
     version = fields.Integer()
     content_hash = fields.String()
@@ -722,6 +792,12 @@ class OffersSchema(ma.Schema):
     )
     offers = fields.List(fields.Nested(OfferSchema))
     decision_ids = fields.List(fields.String())
+
+
+class PreviewOffersSchema(OffersSchema):
+    """The admin preview: the storefront's offers with each price's platform fee."""
+
+    offers = fields.List(fields.Nested(PreviewOfferSchema))
 
 
 VISITOR = fields.String(
@@ -1174,7 +1250,11 @@ class ConsideredRuleSchema(ma.Schema):
 class DecisionSchema(DecisionRecordSchema):
     considered = fields.List(fields.Nested(ConsideredRuleSchema))
     price = fields.Dict(
-        allow_none=True, metadata={"description": "The price breakdown the decision fed"}
+        allow_none=True,
+        metadata={
+            "description": "The price the decision fed, in integer minor units with its platform "
+            "fee (lines: code, amount, rules); context.price keeps the record's exact lines"
+        },
     )
 
 

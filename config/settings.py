@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 EMBEDDED_DEV_SECRET = "embedded-mode-development-secret-not-for-production"
+#: Bounds of an admin token's lifetime, seconds: JWT_TTL_SECONDS and the CLI's --ttl alike.
+JWT_TTL_MIN, JWT_TTL_MAX = 60, 30 * 24 * 3600
 
 
 class ConfigError(ValueError):
@@ -42,6 +44,7 @@ class Settings:
     stripe_webhook_secret: str = field(default="", repr=False)
     stripe_api_base: str = ""
     public_base_url: str = "http://127.0.0.1:8000"
+    public_base_url_configured: bool = False  # PUBLIC_BASE_URL was set (else see served_at)
     hold_minutes: int = 30
     max_body_bytes: int = 65536
     default_page_size: int = 50
@@ -124,6 +127,7 @@ class Settings:
             problems.append(
                 "STRIPE_WEBHOOK_SECRET must be at least 32 characters for the local provider"
             )
+        public_base_url_configured = bool(env.get("PUBLIC_BASE_URL", "").strip())
         public_base_url = text("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
         if not public_base_url.startswith(("http://", "https://")):
             problems.append("PUBLIC_BASE_URL must start with http:// or https://")
@@ -139,7 +143,7 @@ class Settings:
             cache_backend=cache_backend,
             jwt_secret=secrets["JWT_SECRET"],
             jwt_issuer=text("JWT_ISSUER", "tierwise"),
-            jwt_ttl_seconds=integer("JWT_TTL_SECONDS", 3600, 60, 30 * 24 * 3600),
+            jwt_ttl_seconds=integer("JWT_TTL_SECONDS", 3600, JWT_TTL_MIN, JWT_TTL_MAX),
             api_key_pepper=secrets["API_KEY_PEPPER"],
             quote_secret=secrets["QUOTE_SECRET"],
             quote_ttl_seconds=integer("QUOTE_TTL_SECONDS", 900, 60, 86400),
@@ -154,6 +158,7 @@ class Settings:
             stripe_webhook_secret=webhook_secret,
             stripe_api_base=text("STRIPE_API_BASE", ""),
             public_base_url=public_base_url,
+            public_base_url_configured=public_base_url_configured,
             hold_minutes=integer("HOLD_MINUTES", 30, 30, 24 * 60),
         )
         if settings.default_page_size > settings.max_page_size:
@@ -162,10 +167,24 @@ class Settings:
             raise ConfigError(problems)
         return settings
 
+    def served_at(self, host: str, port: int) -> Settings:
+        """These settings for a server listening on ``host:port``: unless PUBLIC_BASE_URL was
+        set, the URLs customers are sent to (checkout success and cancel pages, the local payment
+        page) point at that address — a wildcard bind (0.0.0.0, ::) at this machine's loopback."""
+        if self.public_base_url_configured:
+            return self
+        return self.replace(public_base_url=local_base_url(host, port))
+
     def replace(self, **changes: object) -> Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
         return Settings(**values)  # type: ignore[arg-type]
+
+
+def local_base_url(host: str, port: int) -> str:
+    """``http://host:port`` of a local listener, as a browser on this machine reaches it."""
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 #: Documented in README (configuration table); keep the two in step.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -55,6 +56,21 @@ class Tier:
     @property
     def active(self) -> bool:
         return self.status == "active"
+
+
+def upsell_target(source: Tier, tiers: Sequence[Tier], target_level: int) -> Tier | None:
+    """The tier a tier upsell of ``source`` offers when the rules name ``target_level``: the tier
+    of ``source``'s segment at that level among ``tiers`` (the tiers on sale), above ``source``;
+    and when ``source`` lists ``upsell_target_ids``, one of them (the list narrows what the rules
+    may offer from that tier; empty: no limit). None: no tier upsell."""
+    if target_level <= source.level:
+        return None
+    target = next(
+        (t for t in tiers if t.segment_id == source.segment_id and t.level == target_level), None
+    )
+    if target is None or (source.upsell_target_ids and target.id not in source.upsell_target_ids):
+        return None
+    return target
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,12 @@ def round_minor(amount: Decimal) -> int:
     return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def plain_decimal(value: Decimal) -> str:
+    """A rate as people write it: ``Decimal("15.00")`` -> ``"15"``, ``"1.320"`` -> ``"1.32"``."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 @dataclass(frozen=True, slots=True)
 class Money:
     amount: int  # minor units

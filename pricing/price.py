@@ -11,9 +11,10 @@ Order of operations, each recorded as a line of the breakdown::
     rounding:   once, to integer minor units, ROUND_HALF_UP (pricing.money.round_minor)
 
 Every intermediate amount is an exact ``Decimal`` of minor units; the breakdown lines sum exactly
-to the total (the last line is the rounding). The platform fee (commission) is computed on the
-rounded total: ``rate % × total + fixed``, clamped to ``[min, max]``, rounded with the same rule,
-and never more than the total.
+to the total (the last line is the rounding). ``breakdown`` shows the same lines in integer minor
+units (what API responses carry), still summing exactly to the total. The platform fee is on the
+rounded total (the commission): ``rate % × total + fixed``, clamped to ``[min, max]``, rounded
+with the same rule, and never more than the total.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from pricing.catalog import AddOn, Tier
-from pricing.money import Money, round_minor
+from pricing.money import Money, plain_decimal, round_minor
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -34,8 +35,25 @@ HUNDRED = Decimal(100)
 class PriceLine:
     code: str  # base | guests | add_on | season | last_minute | upsell | max_discount | floor | ceiling | not_negative | rounding
     label: str
-    amount: Decimal  # change in minor units, exact
+    amount: Decimal  # change in minor units, exact: positive raises the price, negative lowers it
     rules: tuple[str, ...] = ()
+    #: season: the multiplier; last_minute, upsell: the percentage off; max_discount: the cap (%)
+    rate: Decimal | None = None
+    #: the exact price (minor units) ``rate`` applied to: the subtotal for season, the seasonal
+    #: price for last_minute and max_discount, the price after last-minute for upsell
+    base: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BreakdownLine:
+    """A line of the breakdown as shown (API responses): integer minor units."""
+
+    code: str
+    label: str
+    amount: int  # minor units: positive raises the price, negative (a discount) lowers it
+    rules: tuple[str, ...]
+    rate: Decimal | None  # as PriceLine.rate
+    base: int | None  # PriceLine.base rounded with the one rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +109,7 @@ def subtotal_lines(tier: Tier, guests: int, add_ons: Sequence[AddOn]) -> list[Pr
         lines.append(
             PriceLine(
                 "guests",
-                f"{guests} × per-guest price",
+                f"{guests} guest{'' if guests == 1 else 's'} × per-guest price",
                 Decimal(tier.per_guest_price.amount * guests),
             )
         )
@@ -100,6 +118,34 @@ def subtotal_lines(tier: Tier, guests: int, add_ons: Sequence[AddOn]) -> list[Pr
         label = f"{add_on.name} × {count}" if add_on.pricing == "per_guest" else add_on.name
         lines.append(PriceLine("add_on", label, Decimal(add_on.price.amount * count)))
     return lines
+
+
+def breakdown(price: Price) -> tuple[BreakdownLine, ...]:
+    """The lines of ``price`` in integer minor units, summing exactly to ``price.total``: each is
+    the running price after the line minus the running price before it, both rounded with the
+    one rule (ROUND_HALF_UP). The total is still rounded once, from the exact amounts; this only
+    says where its minor units went, so the exact lines' ``rounding`` line is always 0 here and
+    left out."""
+    out = breakdown_lines(price.lines)
+    if sum(line.amount for line in out) != price.total:
+        raise AssertionError("breakdown does not add up to the total")
+    return out
+
+
+def breakdown_lines(lines: Sequence[PriceLine]) -> tuple[BreakdownLine, ...]:
+    """``breakdown`` of exact lines (those of a price, or as a decision record kept them)."""
+    out = []
+    running, shown = ZERO, 0
+    for line in lines:
+        running += line.amount
+        after = round_minor(running)
+        if line.code != "rounding":
+            base = None if line.base is None else round_minor(line.base)
+            out.append(
+                BreakdownLine(line.code, line.label, after - shown, line.rules, line.rate, base)
+            )
+        shown = after
+    return tuple(out)
 
 
 def commission_fee(total: int, terms: Commission) -> int:
@@ -132,9 +178,11 @@ def price_selection(
         lines.append(
             PriceLine(
                 "season",
-                f"season × {adjustments.multiplier}",
+                f"season: price × {plain_decimal(adjustments.multiplier)}",
                 seasonal - amount,
                 adjustments.season_rules,
+                adjustments.multiplier,
+                amount,
             )
         )
     amount = seasonal
@@ -144,9 +192,11 @@ def price_selection(
         lines.append(
             PriceLine(
                 "last_minute",
-                f"last-minute −{adjustments.discount_percent} %",
+                f"last-minute discount: {plain_decimal(adjustments.discount_percent)} % off",
                 discounted - amount,
                 adjustments.discount_rules,
+                adjustments.discount_percent,
+                amount,
             )
         )
     if adjustments.upsell_percent:
@@ -154,9 +204,11 @@ def price_selection(
         lines.append(
             PriceLine(
                 "upsell",
-                f"upsell −{adjustments.upsell_percent} %",
+                f"upsell discount: {plain_decimal(adjustments.upsell_percent)} % off",
                 upsold - discounted,
                 adjustments.upsell_rules,
+                adjustments.upsell_percent,
+                discounted,
             )
         )
         discounted = upsold
@@ -165,8 +217,10 @@ def price_selection(
         lines.append(
             PriceLine(
                 "max_discount",
-                f"discount capped at {adjustments.max_total_discount_percent} %",
+                f"discounts capped at {plain_decimal(adjustments.max_total_discount_percent)} % of the seasonal price",
                 lowest - discounted,
+                rate=adjustments.max_total_discount_percent,
+                base=seasonal,
             )
         )
         discounted = lowest

@@ -6,7 +6,7 @@ from typing import Any
 
 DEFAULT_RULESET: dict[str, Any] = {
     "description": "tierwise default rules: a modest summer peak, weekend uplift, last-minute "
-    "discounts, upgrades allowed upward before booking, a 10 % commission.",
+    "discounts, upgrades allowed upward within a segment, a 10 % commission.",
     "stacking": "best_only",
     "guardrails": {"min_multiplier": "0.5", "max_multiplier": "2", "max_total_discount_percent": "30"},
     "rules": [
@@ -42,6 +42,10 @@ DEFAULT_RULESET: dict[str, Any] = {
         {"id": "upsell-next-tier", "kind": "upsell", "priority": 10,
          "when": {"fact": "tier_level", "op": "lt", "value": 3},
          "then": {"offer": "tier", "target_level": 3, "percent_off": "0", "message_key": "upsell.ultimate"}},
+        {"id": "no-cross-segment", "kind": "upgrade", "priority": 300,
+         "description": "A move to a tier of another segment is a change of segment, not an upgrade.",
+         "when": {"fact": "cross_segment", "op": "eq", "value": 1},
+         "then": {"allow": False, "reason": "cross_segment"}},
     ],
     "tests": [
         {"name": "summer Saturday with 2 days lead",
@@ -53,6 +57,12 @@ DEFAULT_RULESET: dict[str, Any] = {
          "expect": {"upgrade": {"allow": False, "reason": "downgrade_after_booking"}}},
         {"name": "upgrade is allowed",
          "facts": {"level_delta": 1, "booking_status": "paid"},
+         "expect": {"upgrade": {"allow": True, "reason": "upgrade_allowed"}}},
+        {"name": "a higher level in another segment is not an upgrade",
+         "facts": {"from_segment": "premium", "segment": "budget", "level_delta": 2},
+         "expect": {"upgrade": {"allow": False, "reason": "cross_segment"}}},
+        {"name": "a higher level in the same segment is",
+         "facts": {"from_segment": "premium", "segment": "premium", "level_delta": 2},
          "expect": {"upgrade": {"allow": True, "reason": "upgrade_allowed"}}},
     ],
 }  # fmt: skip

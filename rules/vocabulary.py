@@ -48,7 +48,17 @@ FACTS: dict[str, FactType] = {
         _str("from_tier_id", "upgrade: id of the current tier"),
         _int("from_tier_level", 0, 3, "upgrade: level of the current tier"),
         _int("level_delta", -3, 3, "upgrade: target level minus current level"),
-        FactType("service_date", DATE, "service date (tenant time zone)", 19000101, 99991231),
+        _int(
+            "cross_segment",
+            0,
+            1,
+            "upgrade: 1 when the target tier is in another segment than the current one "
+            "(derived from from_segment and segment unless given)",
+        ),
+        # default 0: no date, below every date a rule can name (docs/rules.md, tested against it)
+        FactType(
+            "service_date", DATE, "service date (tenant time zone)", 19000101, 99991231, default=0
+        ),
         _int("service_year", 0, 9999, "year of the service date"),
         _int("service_month", 0, 12, "month of the service date, 1..12"),
         _int("service_day", 0, 31, "day of month of the service date"),
@@ -107,8 +117,9 @@ def _of_kind(value: object, kind: type) -> bool:
 
 
 def complete_facts(facts: dict[str, Any]) -> dict[str, int | str]:
-    """``facts`` with every vocabulary fact present (defaults filled in). Unknown names or values
-    of the wrong type raise ValueError: the caller, not a tenant, made that mistake."""
+    """``facts`` with every vocabulary fact present (defaults filled in; ``cross_segment``
+    derived from ``from_segment`` and ``segment`` unless given). Unknown names or values of the
+    wrong type raise ValueError: the caller, not a tenant, made that mistake."""
     if not FACTS.keys() >= facts.keys():
         raise ValueError(f"unknown facts {sorted(facts.keys() - FACTS.keys())}")
     out: dict[str, int | str] = {}
@@ -117,4 +128,6 @@ def complete_facts(facts: dict[str, Any]) -> dict[str, int | str]:
         if type(value) is not kind and not _of_kind(value, kind):  # exact type: the fast path
             raise ValueError(f"fact {name} must be {'a string' if kind is str else 'an integer'}")
         out[name] = value
+    if out["from_segment"] and "cross_segment" not in facts:
+        out["cross_segment"] = int(out["from_segment"] != out["segment"])
     return out

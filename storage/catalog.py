@@ -29,6 +29,10 @@ CONSTRAINT_CONFLICTS = {
         "tier_level_taken",
         "The segment already has an active tier at this level.",
     ),
+    "uq_tiers_one_popular": (
+        "popular_tier_taken",
+        "Another tier of the segment was flagged popular at the same time; try again.",
+    ),
     "uq_segments_tenant_id_key": ("segment_key_taken", "Another segment already uses this key."),
     "uq_add_ons_tenant_id_key": ("add_on_key_taken", "Another add-on already uses this key."),
     "uq_tenants_slug": ("tenant_slug_taken", "Another tenant already uses this slug."),
@@ -36,6 +40,7 @@ CONSTRAINT_CONFLICTS = {
 #: SQLite names no constraint in its messages; it names the columns instead.
 SQLITE_COLUMNS = {
     "tiers.tenant_id, tiers.segment_id, tiers.level": "uq_tiers_active_level",
+    "tiers.tenant_id, tiers.segment_id": "uq_tiers_one_popular",  # after its longer prefix above
     "segments.tenant_id, segments.key": "uq_segments_tenant_id_key",
     "add_ons.tenant_id, add_ons.key": "uq_add_ons_tenant_id_key",
     "tenants.slug": "uq_tenants_slug",
@@ -225,6 +230,13 @@ class CatalogRepository:
             raise NotFound("segment not found.", code="segment_not_found")
         return segment_value(row)
 
+    def last_segment_position(self) -> int:
+        """The highest position of the tenant's segments, archived ones included (-1: none)."""
+        found = self.session.scalar(
+            select(func.max(m.Segment.position)).where(m.Segment.tenant_id == self.tenant_id)
+        )
+        return -1 if found is None else int(found)
+
     def create_segment(self, *, key: str, name: str, position: int) -> domain.Segment:
         row = m.Segment(tenant_id=self.tenant_id, key=key, name=name, position=position)
         self.session.add(row)
@@ -275,6 +287,8 @@ class CatalogRepository:
 
     def create_tier(self, *, segment_id: str, **fields: Any) -> domain.Tier:
         segment = self._row(m.Segment, segment_id, "segment")
+        if fields.get("popular"):
+            self._unflag_popular(segment.id, keep=None)
         row = m.Tier(tenant_id=self.tenant_id, segment_id=segment.id, **_only(fields, TIER_COLUMNS))
         self.session.add(row)
         flush(self.session)
@@ -285,8 +299,31 @@ class CatalogRepository:
         self, tier_id: str, expected_version: int | None, changes: dict[str, Any]
     ) -> domain.Tier:
         row = self._row(m.Tier, tier_id, "tier", lock=True)
-        self._update(row, expected_version, _only(changes, TIER_COLUMNS | {"status"}))
+        changes = _only(changes, TIER_COLUMNS | {"status"})
+        if changes.get("popular") and not row.popular:
+            self._check_version(row, expected_version)
+            self._unflag_popular(row.segment_id, keep=row.id)
+        self._update(row, expected_version, changes)
         return tier_value(row, self.tenant.currency)
+
+    def _unflag_popular(self, segment_id: uuid.UUID, keep: uuid.UUID | None) -> None:
+        """Take the popular badge off the segment's other tiers (archived ones too), through the
+        ORM so that each is versioned (stale ETags) and audited, and flushed before the badge is
+        set: ``uq_tiers_one_popular`` allows one flagged tier per segment."""
+        holders = self.session.scalars(
+            select(m.Tier)
+            .where(
+                m.Tier.tenant_id == self.tenant_id,
+                m.Tier.segment_id == segment_id,
+                m.Tier.popular.is_(True),
+            )
+            .with_for_update()
+        ).all()
+        for holder in holders:
+            if holder.id != keep:
+                holder.popular = False
+                holder.updated_at = m.utcnow()
+        flush(self.session)
 
     # -- add-ons
     def _add_on_tiers(self, add_on_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:

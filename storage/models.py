@@ -152,6 +152,16 @@ class Tier(Base):
             postgresql_where=text("status = 'active'"),
             sqlite_where=text("status = 'active'"),
         ),
+        # One popular tier per segment, archived ones included: flagging a tier moves the badge
+        # (storage.catalog unflags the others first), so restoring a tier never makes two.
+        Index(
+            "uq_tiers_one_popular",
+            "tenant_id",
+            "segment_id",
+            unique=True,
+            postgresql_where=text("popular"),
+            sqlite_where=text("popular"),
+        ),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)

@@ -80,18 +80,23 @@ class DecisionById(MethodView):
         return activity.decision(services().db, current_tenant(), str(decision_id))
 
 
-@blp.route("/segments/<uuid:segment_id>/offers-preview")
+@blp.route("/segments/<segment>/offers-preview")
 class OffersPreview(MethodView):
     @blp.arguments(s.PreviewQuerySchema, location="query")
-    @blp.response(200, s.OffersSchema)
+    @blp.response(200, s.PreviewOffersSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Segment not found")
-    def get(self, args, segment_id):
-        """Offers of a segment as they will be (or were) priced at `as_of`"""
+    def get(self, args, segment):
+        """Offers of a segment (by key or id) as they will be (or were) priced at `as_of`, each price with its platform fee"""
         at = args.get("as_of") or dt.datetime.now(dt.UTC)
-        selection = _selection(args, str(segment_id))
+        selection = _selection(args, segment)
         if args["experiment"] or args["variant"]:
             selection = replace(selection, preview_variant=(args["experiment"], args["variant"]))
         result = offers.quote_offers(
-            services().offers, current_tenant(), selection, at, g.request_id
-        )
+            services().offers,
+            current_tenant(),
+            selection,
+            at,
+            g.request_id,
+            show_platform_fee=True,
+        )  # the storefront never shows the platform fee: it is the tenant's cost, not the customer's
         return current_app.json.response(result)  # plain JSON already, like the storefront route

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from app.services.offers import recorded_price_view
 from pricing import catalog as domain
 from rules.language import parse_ruleset
 from rules.outcome import RuleIndex
@@ -49,5 +50,5 @@ def decision(db: Database, tenant: domain.Tenant, decision_id: str) -> dict[str,
             "rule_id": rule_id, "kind": rule.kind, "priority": rule.priority, "matched": matched,
             "fired": fired, "why_not": None if matched else explain[rule_id](facts),
         })  # fmt: skip
-    return {**dataclasses.asdict(record), "considered": considered,
-            "price": record.context.get("price")}  # fmt: skip
+    price = recorded_price_view(record.context.get("price"))
+    return {**dataclasses.asdict(record), "considered": considered, "price": price}

@@ -11,6 +11,7 @@ from storage.catalog import CatalogRepository, Page
 from storage.db import Database
 
 STATUSES = ("active", "archived")
+MAX_POSITION = 10_000  # as the segment schemas validate it
 
 
 def _days(start: dt.date, end: dt.date) -> list[dt.date]:
@@ -106,11 +107,14 @@ def clone_segment(
     db: Database, tenant: domain.Tenant, segment_id: str, data: dict[str, Any]
 ) -> domain.Segment:
     """A new segment with copies of the source's active tiers (new ids), their add-on limits,
-    and upsell targets re-pointed at the copies where they pointed inside the source segment."""
+    and upsell targets re-pointed at the copies where they pointed inside the source segment.
+    Without a ``position`` the clone goes after the last segment (archived ones included)."""
     with db.transaction() as s:
         repo = CatalogRepository(s, tenant)
         source = repo.segment(segment_id)
         tiers = repo.tiers_of_segment(source.id, active_only=True)
+        if data.get("position") is None:
+            data = {**data, "position": min(repo.last_segment_position() + 1, MAX_POSITION)}
         clone = repo.create_segment(**data)
         new_ids: dict[str, str] = {}
         for tier in tiers:

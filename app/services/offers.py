@@ -29,12 +29,15 @@ from pricing.availability import (
 )
 from pricing.errors import InvalidInput, NotFound
 from pricing.experiment_design import Experiment
-from pricing.money import Money, round_minor
+from pricing.money import Money, plain_decimal, round_minor
 from pricing.price import (
     Adjustments,
     Bounds,
     Commission,
     Price,
+    PriceLine,
+    breakdown,
+    breakdown_lines,
     items_of,
     price_selection,
     subtotal_lines,
@@ -283,22 +286,63 @@ def price_record(price: Price) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _price_view(price: Price) -> dict[str, Any]:
+def recorded_price_view(recorded: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A decision record's price (``price_record``; exact decimal lines, kept as recorded: the
+    record is hash-chained) in the API's one money format: integer minor units, lines adding up
+    to the total. The record keeps no labels or rates, so its lines show code, amount, rules."""
+    if recorded is None:
+        return None
+    exact = [
+        PriceLine(code, "", Decimal(amount), tuple(rules))
+        for code, amount, rules in recorded["lines"]
+    ]
     return {
+        "currency": recorded["currency"],
+        "subtotal": recorded["subtotal"],
+        "total": recorded["total"],
+        "discount": recorded["subtotal"] - recorded["total"],
+        "platform_fee": recorded["platform_fee"],
+        "lines": [
+            {"code": line.code, "amount": line.amount, "rules": list(line.rules)}
+            for line in breakdown_lines(exact)
+        ],
+    }
+
+
+#: What a proportional line's ``rate`` is called in the API, by line code.
+RATE_NAMES = {
+    "season": "multiplier",
+    "last_minute": "percent_off",
+    "upsell": "percent_off",
+    "max_discount": "max_percent_off",
+}
+
+
+def _price_view(price: Price, platform_fee: bool = False) -> dict[str, Any]:
+    """A price as the API shows it (``PriceSchema``): integer minor units throughout, lines that
+    add up to the total (``pricing.price.breakdown``). ``platform_fee``: for admins only."""
+    lines = []
+    for line in breakdown(price):
+        shown: dict[str, Any] = {
+            "code": line.code,
+            "label": line.label,
+            "amount": line.amount,
+            "rules": list(line.rules),
+        }
+        if line.rate is not None:
+            shown[RATE_NAMES[line.code]] = plain_decimal(line.rate)
+            shown["base"] = line.base
+        lines.append(shown)
+    view = {
         "currency": price.currency,
         "subtotal": price.subtotal,
         "total": price.total,
         "discount": price.discount,
-        "lines": [
-            {
-                "code": line.code,
-                "label": line.label,
-                "amount": str(line.amount),
-                "rules": list(line.rules),
-            }
-            for line in price.lines
-        ],
+        "lines": lines,
     }
+    if platform_fee:
+        view["platform_fee"] = price.platform_fee
+    return view
 
 
 class _Pricer:
@@ -396,9 +440,12 @@ def quote_offers(
     selection: Selection,
     now: dt.datetime,
     request_id: str,
+    *,
+    show_platform_fee: bool = False,
 ) -> dict[str, Any]:
     """Every active tier of the segment, priced for the date and party, with availability,
-    features, the upsell offer and, for an unavailable tier, ranked priced fallbacks."""
+    features, the upsell offer and, for an unavailable tier, ranked priced fallbacks.
+    ``show_platform_fee``: each price also shows the platform's commission (admin previews)."""
     # Browsing writes only its decision records (and first exposures to experiments): a relaxed
     # commit, on a Core connection (see Database.browsing).
     with ctx.db.browsing() as session:
@@ -426,7 +473,7 @@ def quote_offers(
             offers.append(
                 {
                     "tier": _tier_view(tier),
-                    "price": _price_view(price),
+                    "price": _price_view(price, show_platform_fee),
                     "availability": {
                         "status": availability.status,
                         "units_left": availability.units_left,
@@ -436,7 +483,7 @@ def quote_offers(
                     "upsell": _upsell(tier, outcome, price, tiers, priced, pricer),
                     "fallback": []
                     if availability.bookable
-                    else _fallbacks(run, pricer, tier, outcome, tiers),
+                    else _fallbacks(run, pricer, tier, outcome, tiers, show_platform_fee),
                     "decision_id": decision_id,
                 }
             )
@@ -489,8 +536,8 @@ def _upsell(
     decision = outcome.decisions["upsell"]
     percent = Decimal(decision.get("percent_off", 0))
     if decision["offer"] == "tier":
-        target = next((t for t in tiers if t.level == decision["target_level"]), None)
-        if target is None or target.level <= tier.level or not priced[target.id][3].bookable:
+        target = domain.upsell_target(tier, tiers, decision["target_level"])
+        if target is None or not priced[target.id][3].bookable:
             return None
         # The target priced as a quote accepting this upsell would be (guardrails included).
         offer_total = (
@@ -518,7 +565,12 @@ def _upsell(
 
 
 def _fallbacks(
-    run: _Run, pricer: _Pricer, tier: domain.Tier, outcome: Outcome, tiers: list[domain.Tier]
+    run: _Run,
+    pricer: _Pricer,
+    tier: domain.Tier,
+    outcome: Outcome,
+    tiers: list[domain.Tier],
+    show_platform_fee: bool,
 ) -> list[dict[str, Any]]:
     decision = outcome.decisions["fallback"]
     candidates: list[Candidate] = fallback_candidates(
@@ -537,7 +589,8 @@ def _fallbacks(
                 "rank": rank, "strategy": candidate.strategy, "reason": candidate.reason,
                 "segment_key": candidate.segment.key, "tier_id": candidate.tier.id, "tier_name": candidate.tier.name,
                 "level": candidate.tier.level, "service_date": candidate.service_date.isoformat(),
-                "price": _price_view(price), "units_left": availability.units_left, "decision_id": decision_id,
+                "price": _price_view(price, show_platform_fee), "units_left": availability.units_left,
+                "decision_id": decision_id,
             }
         )  # fmt: skip
     return out
@@ -607,7 +660,8 @@ def quote_selection(
 
 def _accepted_upsell(run: _Run, pricer: _Pricer, tier: domain.Tier) -> dict[str, Any]:
     """The upsell decision of the tier the customer came from, if it offers ``tier`` (else 422):
-    a quote accepting it gets its discount, as the offer showed."""
+    a quote accepting it gets its discount, as the offer showed (the same target choice,
+    ``pricing.catalog.upsell_target``, the source's upsell targets included)."""
     source = run.snapshot.tier(pricer.selection.upsell_from or "")
     if source is None:
         raise NotFound("tier not found.", code="tier_not_found")
@@ -615,10 +669,10 @@ def _accepted_upsell(run: _Run, pricer: _Pricer, tier: domain.Tier) -> dict[str,
         "upsell_source", source, pricer.selection.service_date, OFFER_KINDS
     )
     decision = outcome.decisions["upsell"]
-    if (
-        decision["offer"] != "tier" or source.segment_id != tier.segment_id
-        or decision["target_level"] != tier.level or tier.level <= source.level
-    ):  # fmt: skip
+    offered = decision["offer"] == "tier" and domain.upsell_target(
+        source, run.snapshot.tiers_of(source.segment_id), decision["target_level"]
+    )
+    if not offered or offered.id != tier.id:
         raise InvalidInput(
             "The rules do not offer this tier as an upsell of upsell_from_tier_id.",
             code="upsell_not_offered",

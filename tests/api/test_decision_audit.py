@@ -173,7 +173,12 @@ def test_explain_shows_every_rule_why_not_and_the_price_it_fed(client, tenant_a)
     unmatched = [c for c in body["considered"] if not c["matched"]]
     assert unmatched and all(c["why_not"] for c in unmatched)
     assert body["price"]["total"] == offer["price"]["total"]
-    assert [line[0] for line in body["price"]["lines"]] == [
+    # the explained price in the API's money format (the record keeps its exact lines)
+    assert [(line["code"], line["amount"]) for line in body["price"]["lines"]] == [
+        (line["code"], line["amount"]) for line in offer["price"]["lines"]
+    ]
+    assert body["price"]["platform_fee"] == body["context"]["price"]["platform_fee"] > 0
+    assert [line[0] for line in body["context"]["price"]["lines"]] == [
         line["code"] for line in offer["price"]["lines"]
     ]
     assert body["context"]["pricing"]["base"] == fx.tiers[0].base_price.amount

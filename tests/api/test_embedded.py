@@ -4,6 +4,7 @@ exercised over real HTTP."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -72,9 +73,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def call(base: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict, Any]:
-    """GET ``path``; (status, headers, JSON body) for 2xx and HTTP errors alike."""
-    request = urllib.request.Request(base + path, headers=headers or {})
+def call(
+    base: str, path: str, headers: dict[str, str] | None = None, body: Any = None
+) -> tuple[int, dict, Any]:
+    """GET ``path`` (POST ``body`` as JSON if given); (status, headers, JSON body) for 2xx and
+    HTTP errors alike."""
+    data = None if body is None else json.dumps(body).encode()
+    headers = {**(headers or {}), **({} if body is None else {"Content-Type": "application/json"})}
+    request = urllib.request.Request(base + path, data=data, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, dict(response.headers), json.loads(response.read())
@@ -137,6 +143,7 @@ def test_demo_then_serve_on_the_embedded_default(tmp_path: Path) -> None:
             wait_until_healthy(base, server, log_path)
             check_runs_with_steady_malloc(server.pid, env)
             check_serves_the_demo_tenant(base, first)
+            check_customer_urls_point_at_the_served_port(base, first)
             check_demo_again_is_idempotent_and_rotates_the_key(base, tmp_path, env, first)
         finally:
             stop(server)
@@ -182,7 +189,11 @@ def check_serves_the_demo_tenant(base: str, demo: dict[str, str]) -> None:
         {"amount": 19900, "currency": "EUR"},
     ]
     assert [t["popular"] for t in tiers] == [False, True, False]
-    assert [t["upsell_target_ids"] for t in tiers] == [[tiers[1]["id"]], [tiers[2]["id"]], []]
+    assert [t["upsell_target_ids"] for t in tiers] == [
+        [tiers[1]["id"], tiers[2]["id"]],
+        [tiers[2]["id"]],
+        [],
+    ]
     assert [(r["key"], r["label"], r["values"]) for r in comparison["feature_matrix"]] == [
         (key, label, values) for key, label, values in FEATURE_MATRIX
     ]
@@ -202,6 +213,32 @@ def check_serves_the_demo_tenant(base: str, demo: dict[str, str]) -> None:
     assert (status, body["error"]["code"]) == (401, "unauthenticated")
     status, _, body = call(base, "/v1/admin/tiers", {"Authorization": f"Bearer {demo['key']}"})
     assert (status, body["error"]["code"]) == (403, "storefront_key_on_admin")
+
+
+def check_customer_urls_point_at_the_served_port(base: str, demo: dict[str, str]) -> None:
+    """PUBLIC_BASE_URL unset: the checkout (local payment page) URL is on the port served, not
+    on 8000; and the page it names answers there."""
+    storefront = {"X-Api-Key": demo["key"]}
+    _, _, comparison = call(base, "/v1/storefront/segments/premium/comparison", storefront)
+    day = (dt.date.today() + dt.timedelta(days=20)).isoformat()
+    status, _, quote = call(
+        base,
+        "/v1/storefront/quotes",
+        storefront,
+        {"tier_id": comparison["tiers"][0]["id"], "date": day, "guests": 2},
+    )
+    assert status == 201, quote
+    status, _, booking = call(
+        base,
+        "/v1/storefront/checkouts",
+        {**storefront, "Idempotency-Key": "embedded-port"},
+        {"quote_token": quote["token"], "customer": {"email": "port@example.com"}},
+    )
+    assert status == 201, booking
+    assert booking["checkout_url"].startswith(f"{base}/local-pay/"), (base, booking)
+    page = urllib.request.urlopen(booking["checkout_url"], timeout=10)
+    with page:
+        assert page.status == 200
 
 
 def check_demo_again_is_idempotent_and_rotates_the_key(

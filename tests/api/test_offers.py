@@ -79,18 +79,16 @@ def by_level(body: dict) -> dict[int, dict]:
     return {o["tier"]["level"]: o for o in body["offers"]}
 
 
-def lines(offer: dict) -> list[tuple[str, Decimal, list[str]]]:
+def lines(offer: dict) -> list[tuple[str, int, list[str]]]:
     out = []
     for line in offer["price"]["lines"]:
-        assert isinstance(line["amount"], str), line  # exact decimal strings, never floats
-        out.append((line["code"], Decimal(line["amount"]), line["rules"]))
+        assert type(line["amount"]) is int, line  # integer minor units, like every amount
+        out.append((line["code"], line["amount"], line["rules"]))
     return out
 
 
 def assert_lines_sum_to_total(offer: dict) -> None:
-    assert sum(Decimal(line["amount"]) for line in offer["price"]["lines"]) == Decimal(
-        offer["price"]["total"]
-    )
+    assert sum(line["amount"] for line in offer["price"]["lines"]) == offer["price"]["total"]
 
 
 def decision_count(db, tenant_id: str) -> int:
@@ -217,7 +215,7 @@ def test_every_tier_in_level_order_priced_with_breakdown_features_and_add_ons(cl
         "lines": one["price"]["lines"],
     }  # fmt: skip
     assert [line["label"] for line in one["price"]["lines"]] == [
-        "Essential base price", "2 × per-guest price",
+        "Essential base price", "2 guests × per-guest price",
     ]  # fmt: skip
     assert lines(two) == [("base", 20000, []), ("guests", 2000, [])]
     assert two["price"]["total"] == 22000
@@ -333,15 +331,20 @@ def test_last_minute_discounts_by_lead_days(client, db, tenant_a):
         assert one["price"]["total"] == expected, (lead, day)
         seasonal = 12000 * season
         assert lines(one)[-1] == ("last_minute", expected - seasonal, [rule]), (lead, day)
+        # what the percentage applied to: the seasonal price, not the subtotal
+        last = one["price"]["lines"][-1]
+        assert (last["percent_off"], last["base"]) == (percent, seasonal), (lead, day)
         assert one["price"]["discount"] == 12000 - expected
     eight = tenant_today() + dt.timedelta(days=8)
     one = by_level(ok_offers(client, tenant_a, eight, guests=2))[1]
     assert "last_minute" not in [line["code"] for line in one["price"]["lines"]]
 
 
-def test_rounding_line_when_the_exact_price_has_fractions(client, db, tenant_a):
+def test_fractions_are_rounded_once_and_the_integer_lines_still_add_up(client, db, tenant_a):
     """Admin preview as of a fixed moment: Wednesday 2027-07-07, pricing Saturday 2027-07-10
-    (summer × weekend = 1.32, lead 3 days: 15 % off)."""
+    (summer × weekend = 1.32, lead 3 days: 15 % off). Every amount is integer minor units; a
+    line is the running price after it minus the one before, each rounded half up, so the
+    lines add up to the total with no rounding line."""
     fx = tenant_a
     response = client.get(
         f"/v1/admin/segments/{fx.segment.id}/offers-preview",
@@ -357,9 +360,26 @@ def test_rounding_line_when_the_exact_price_has_fractions(client, db, tenant_a):
     assert lines(three) == [
         ("base", 30000, []), ("guests", 1000, []), ("add_on", 900, []),
         ("season", 10208, ["summer-peak", "weekend"]),
-        ("last_minute", Decimal("-6316.2"), ["last-minute-3-days"]),
-        ("rounding", Decimal("0.2"), []),
+        ("last_minute", -6316, ["last-minute-3-days"]),  # exact: -6316.2, then 0.2 of rounding
     ]  # fmt: skip
+    season, last_minute = three["price"]["lines"][3:]
+    assert season == {
+        "code": "season",
+        "label": "season: price × 1.32",
+        "amount": 10208,
+        "rules": ["summer-peak", "weekend"],
+        "multiplier": "1.32",
+        "base": 31900,  # the subtotal
+    }
+    assert last_minute == {
+        "code": "last_minute",
+        "label": "last-minute discount: 15 % off",
+        "amount": -6316,
+        "rules": ["last-minute-3-days"],
+        "percent_off": "15",
+        "base": 42108,  # the seasonal price: 15 % of it, not of the subtotal
+    }
+    assert three["price"]["platform_fee"] == 3579  # an admin preview: 10 % of 35792, half up
     assert (three["price"]["subtotal"], three["price"]["total"]) == (31900, 35792)
     assert three["price"]["discount"] == 31900 - 35792
     assert_lines_sum_to_total(three)
@@ -382,9 +402,10 @@ def test_rounding_half_up_at_exactly_half(client, db, tenant_a):
     assert body["ruleset"]["version"] == 2
     one = by_level(body)[1]
     assert lines(one) == [
-        ("base", 8990, []), ("guests", 1000, []),
-        ("last_minute", Decimal("-499.5"), ["five-off"]), ("rounding", Decimal("0.5"), []),
-    ]  # fmt: skip
+        ("base", 8990, []),
+        ("guests", 1000, []),
+        ("last_minute", -499, ["five-off"]),
+    ]
     assert one["price"]["total"] == 9491
     assert one["upsell"] is None  # no upsell rule in this ruleset
 
@@ -565,8 +586,8 @@ def test_fallback_to_the_same_level_in_another_segment(client, db, tenant_a):
             "price": {
                 "currency": "EUR", "subtotal": 6000, "total": 6000, "discount": 0,
                 "lines": [
-                    {"code": "base", "label": "Budget Essential base price", "amount": "5000", "rules": []},
-                    {"code": "guests", "label": "2 × per-guest price", "amount": "1000", "rules": []},
+                    {"code": "base", "label": "Budget Essential base price", "amount": 5000, "rules": []},
+                    {"code": "guests", "label": "2 guests × per-guest price", "amount": 1000, "rules": []},
                 ],
             },
             "units_left": 5, "decision_id": one["fallback"][0]["decision_id"],
@@ -678,7 +699,17 @@ def test_each_offer_decision_is_stored_and_explained(client, db, tenant_a, tenan
         "price": {"currency": "EUR", "subtotal": 12000, "total": 12000, "platform_fee": 1200,
                   "lines": [["base", "10000", []], ["guests", "2000", []]]},
     }  # fmt: skip
-    assert decision["price"] == decision["context"]["price"]
+    # the record keeps exact decimal lines; the explained price is in the API's money format
+    lines = [{"code": "base", "amount": 10000, "rules": []}]
+    lines.append({"code": "guests", "amount": 2000, "rules": []})
+    assert decision["price"] == {
+        "currency": "EUR",
+        "subtotal": 12000,
+        "total": 12000,
+        "discount": 0,
+        "platform_fee": 1200,
+        "lines": lines,
+    }
     assert decision["masked_fields"] == [] and decision["customer_ref"] is None
     assert decision["quote_id"] is None
 
@@ -760,6 +791,28 @@ def test_preview_needs_an_admin_token_and_a_segment_of_the_tenant(client, db, te
     assert client.get(url, headers=tenant_a.storefront, query_string=query).status_code == 403
     error_of(client.get(url, headers=tenant_b.admin, query_string=query), 404, "segment_not_found")
     assert client.get(url, headers=tenant_a.analyst, query_string=query).status_code == 200
+
+
+def test_preview_takes_a_segment_key_like_the_storefront(client, tenant_a, tenant_b):
+    query = {"date": find_day(10).isoformat(), "guests": 2}
+    by_key = client.get(
+        f"/v1/admin/segments/{tenant_a.segment.key}/offers-preview",
+        headers=tenant_a.admin,
+        query_string=query,
+    )
+    assert by_key.status_code == 200, by_key.get_json()
+    assert by_key.get_json()["segment"]["id"] == tenant_a.segment.id
+    assert [o["tier"]["id"] for o in by_key.get_json()["offers"]] == [t.id for t in tenant_a.tiers]
+    for key in (tenant_b.segment.key, "no-such-segment"):
+        error_of(
+            client.get(
+                f"/v1/admin/segments/{key}/offers-preview",
+                headers=tenant_a.admin,
+                query_string=query,
+            ),
+            404,
+            "segment_not_found",
+        )
 
 
 # ---- bad input: no decision stored --------------------------------------------------------------
@@ -919,6 +972,56 @@ def test_custom_upsell_rules_for_an_add_on_and_a_discounted_tier(client, db, ten
     )
     assert three["upsell"] is None
     assert one["upsell"]["total"] == 32130  # (33000 + 2700) × 0.9
+
+
+def test_a_tiers_upsell_targets_limit_the_tier_upsells_offered_and_accepted(client, db, tenant_a):
+    """Essential lists only Preferred: the default rule's target (level 3) is not offered from
+    it, and a quote accepting it is refused; Preferred lists Ultimate: offered and accepted as
+    before. A rule targeting level 2 offers Essential its listed Preferred. No list: any tier."""
+    fx = tenant_a
+    one, two, three = fx.tiers
+    day = find_day(10, weekend=False)
+    patch_tier(client, fx, one.id, {"upsell_target_ids": [two.id]})
+    patch_tier(client, fx, two.id, {"upsell_target_ids": [three.id]})
+
+    def accepting(tier, source):
+        return client.post(
+            "/v1/storefront/quotes",
+            headers=fx.storefront,
+            json={
+                "tier_id": tier.id,
+                "date": day.isoformat(),
+                "guests": 2,
+                "upsell_from_tier_id": source.id,
+            },
+        )
+
+    offers = by_level(ok_offers(client, fx, day))
+    assert offers[1]["upsell"] is None
+    assert offers[2]["upsell"]["tier_id"] == three.id
+    error_of(accepting(three, one), 422, "upsell_not_offered")
+    assert accepting(three, two).status_code == 201
+
+    document = json.loads(json.dumps(DEFAULT_RULESET))
+    rule = next(r for r in document["rules"] if r["id"] == "upsell-next-tier")
+    rule["then"]["target_level"] = 2
+    document["tests"][0]["expect"]["upsell"]["target_level"] = 2
+    runtime = client.application.extensions["tierwise"].rules  # offers were served: announce
+    rulesets.publish_document(db, runtime, fx.tenant.id, document, "test")
+    offers = by_level(ok_offers(client, fx, day))
+    assert offers[1]["upsell"]["tier_id"] == two.id
+    assert offers[2]["upsell"] is None  # level 2 is not above Preferred
+    assert accepting(two, one).status_code == 201
+    error_of(accepting(three, two), 422, "upsell_not_offered")
+
+    # A target list naming only a tier of another segment: the upsell stays in the segment.
+    _, elsewhere = other_segment(client, fx)
+    patch_tier(client, fx, one.id, {"upsell_target_ids": [elsewhere["id"]]})
+    assert by_level(ok_offers(client, fx, day))[1]["upsell"] is None
+    error_of(accepting(two, one), 422, "upsell_not_offered")
+    # Cleared: any tier of the segment the rules name.
+    patch_tier(client, fx, one.id, {"upsell_target_ids": []})
+    assert by_level(ok_offers(client, fx, day))[1]["upsell"]["tier_id"] == two.id
 
 
 def test_nearby_date_fallbacks_stay_within_the_bookable_window(client, db, tenant_a):

@@ -359,7 +359,7 @@ def test_validate_valid_but_suspicious_document_is_200_with_warnings(client, ten
     assert of_draft.get_json() == body
     default = create_draft(client, tenant_a)
     clean = client.post(f"{R}/drafts/{default['id']}/validate", headers=tenant_a.admin)
-    assert clean.get_json() == {"valid": True, "rule_count": 10, "warnings": []}
+    assert clean.get_json() == {"valid": True, "rule_count": 11, "warnings": []}
 
 
 # ---- example cases and publishing (engine subprocess) ------------------------------------------
@@ -385,6 +385,8 @@ def test_draft_example_cases_report_passes_and_mismatches(client, tenant_a):
         ("summer Saturday with 2 days lead", True),
         ("downgrade after booking is denied", False),
         ("upgrade is allowed", True),
+        ("a higher level in another segment is not an upgrade", True),
+        ("a higher level in the same segment is", True),
     ]
     assert body["cases"][0]["mismatches"] == []
     assert body["cases"][1]["mismatches"] == ["upgrade.allow: expected True, got False"]

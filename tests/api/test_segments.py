@@ -378,3 +378,33 @@ def test_clone_of_an_unknown_segment_is_404(client, db, tenant_a):
     )
     error_of(response, 404, "segment_not_found")
     assert len(segment_rows(db, tenant_a.tenant.id)) == 1
+
+
+def test_clone_without_a_position_goes_after_the_last_segment(client, db, tenant_a):
+    h = tenant_a.admin
+    later = create(client, tenant_a, key="later", name="Later", position=5).get_json()
+    archived = create(client, tenant_a, key="gone", name="Gone", position=7).get_json()
+    assert client.post(f"{SEGMENTS}/{archived['id']}/archive", headers=h).status_code == 200
+
+    response = client.post(
+        f"{SEGMENTS}/{tenant_a.segment.id}/clone", headers=h, json={"key": "copy", "name": "Copy"}
+    )
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["position"] == 8  # after every segment, archived ones too
+    storefront = client.get("/v1/storefront/segments", headers=tenant_a.storefront).get_json()
+    assert [s["key"] for s in storefront] == [tenant_a.segment.key, later["key"], "copy"]
+    stored = {r.key: r.position for r in segment_rows(db, tenant_a.tenant.id)}
+    assert stored == {tenant_a.segment.key: 1, "later": 5, "gone": 7, "copy": 8}
+    # The copy has the source's one popular tier.
+    copies = client.get(
+        TIERS, headers=h, query_string={"segment_id": response.get_json()["id"]}
+    ).get_json()
+    assert [t["popular"] for t in copies] == [False, True, False]
+
+    # An explicit position is honoured.
+    first = client.post(
+        f"{SEGMENTS}/{tenant_a.segment.id}/clone",
+        headers=h,
+        json={"key": "first", "name": "First", "position": 0},
+    )
+    assert (first.status_code, first.get_json()["position"]) == (201, 0)

@@ -328,3 +328,67 @@ def test_price_bounds_are_stored_and_a_ceiling_below_the_floor_is_refused(client
         json={"price_floor": None},
     )
     assert cleared.status_code == 200 and cleared.get_json()["price_floor"] is None
+
+
+# ---- the popular badge: one tier per segment -----------------------------------------------------
+
+
+def popular_of(db, segment_id: str) -> list[tuple[int, str, bool, int]]:
+    return [(r.level, r.status, r.popular, r.version) for r in tier_rows(db, segment_id)]
+
+
+def test_flagging_a_tier_popular_moves_the_badge_within_its_segment(client, db, tenant_a):
+    """The fixture's Preferred tier (level 2) holds the badge; flagging Ultimate moves it: the
+    Preferred tier is unflagged in the same transaction, its version (ETag) bumped, the change
+    audited. Another segment's badge is untouched."""
+    h = tenant_a.admin
+    other = new_segment(client, tenant_a, "other")
+    elsewhere = client.post(TIERS, headers=h, json=tier_body(other, 1, popular=True)).get_json()
+    preferred, ultimate = tenant_a.tiers[1], tenant_a.tiers[2]
+
+    response = client.patch(
+        f"{TIERS}/{ultimate.id}", headers={**h, "If-Match": '"1"'}, json={"popular": True}
+    )
+    assert response.status_code == 200, response.get_json()
+    assert (response.get_json()["popular"], response.get_json()["version"]) == (True, 2)
+    assert popular_of(db, tenant_a.segment.id) == [
+        (1, "active", False, 1),
+        (2, "active", False, 2),
+        (3, "active", True, 2),
+    ]
+    unflagged = client.get(f"{TIERS}/{preferred.id}", headers=h)
+    assert (unflagged.get_json()["popular"], unflagged.headers["ETag"]) == (False, '"2"')
+    stale = client.patch(
+        f"{TIERS}/{preferred.id}", headers={**h, "If-Match": '"1"'}, json={"name": "Stale"}
+    )
+    error_of(stale, 412, "version_mismatch")
+    [change] = client.get(
+        "/v1/admin/audit/changes",
+        headers=h,
+        query_string={"entity_type": "tier", "entity_id": preferred.id, "action": "update"},
+    ).get_json()
+    assert (change["before"], change["after"]) == ({"popular": True}, {"popular": False})
+    assert popular_of(db, other) == [(1, "active", True, 1)]
+    assert client.get(f"{TIERS}/{elsewhere['id']}", headers=h).get_json()["popular"] is True
+
+    # A tier created with the badge takes it too; archived tiers count (restoring never makes two).
+    assert client.post(f"{TIERS}/{tenant_a.tiers[0].id}/archive", headers=h).status_code == 200
+    created = client.post(TIERS, headers=h, json=tier_body(tenant_a.segment.id, 1, popular=True))
+    assert created.status_code == 201, created.get_json()
+    assert [
+        (level, status, popular)
+        for level, status, popular, _ in popular_of(db, tenant_a.segment.id)
+    ] == [
+        (1, "archived", False),
+        (1, "active", True),
+        (2, "active", False),
+        (3, "active", False),
+    ]
+    # Unflagging the holder leaves the segment without a badge, and touches nobody else.
+    patched = client.patch(
+        f"{TIERS}/{created.get_json()['id']}",
+        headers={**h, "If-Match": '"1"'},
+        json={"popular": False},
+    )
+    assert patched.status_code == 200, patched.get_json()
+    assert [popular for _, _, popular, _ in popular_of(db, tenant_a.segment.id)] == [False] * 4

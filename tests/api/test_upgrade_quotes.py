@@ -249,3 +249,55 @@ def test_same_tier_and_bad_bodies_are_422(client, db, tenant_a):
     past = dt.datetime.now(BERLIN).date() - dt.timedelta(days=1)
     error_of(post(client, fx, selection(fx, one, two, past)), 422, "date_in_past")
     assert decision_count(db, fx.tenant.id) == before
+
+
+def test_default_rules_refuse_a_move_to_another_segment_as_an_upgrade(client, db, settings):
+    """The demo tenant (default ruleset): premium Essential -> budget Ultimate is level +2, but a
+    change of segment, not an upgrade; the same move inside the segment stays allowed."""
+    from app.demo import seed_demo
+    from app.services import tenants
+
+    tenant = seed_demo(db, dt.datetime.now(BERLIN).date())
+    key = tenants.create_api_key(db, settings.api_key_pepper, tenant, "t")["key"]
+    headers = {"X-Api-Key": key}
+    tiers = client.get("/v1/admin/tiers", headers=admin_of(settings, tenant.id)).get_json()
+    segments = {
+        s["key"]: s["id"] for s in client.get("/v1/storefront/segments", headers=headers).get_json()
+    }
+    tier = {
+        (seg, t["level"]): t["id"]
+        for seg, sid in segments.items()
+        for t in tiers
+        if t["segment_id"] == sid
+    }
+    day = weekday_ahead().isoformat()
+
+    def quote(from_tier: str, to_tier: str) -> dict:
+        response = client.post(
+            URL,
+            headers=headers,
+            json={"tier_id": from_tier, "to_tier_id": to_tier, "date": day, "guests": 2},
+        )
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    across = quote(tier[("premium", 1)], tier[("budget", 3)])
+    assert (across["allowed"], across["reason"], across["rules"]) == (
+        False,
+        "cross_segment",
+        ["no-cross-segment"],
+    )
+    down_across = quote(tier[("luxury", 3)], tier[("premium", 1)])
+    assert (down_across["allowed"], down_across["reason"]) == (False, "cross_segment")
+    within = quote(tier[("premium", 1)], tier[("premium", 3)])
+    assert (within["allowed"], within["reason"], within["rules"]) == (
+        True,
+        "upgrade_allowed",
+        ["upgrade-up"],
+    )
+
+
+def admin_of(settings, tenant_id: str) -> dict:
+    from tests.conftest import token_for
+
+    return {"Authorization": f"Bearer {token_for(settings, 'tenant_admin', tenant_id)}"}

@@ -294,3 +294,38 @@ def test_relaxed_transactions_do_not_wait_for_the_wal_and_default_ones_do(pg_url
             assert session.connection().connection.dbapi_connection.autocommit is True
     finally:
         db.dispose()
+
+
+def test_one_popular_tier_per_segment_archived_ones_included(db, tenant_a):
+    """The fixture's level-2 tier is popular: no second popular tier in that segment, active or
+    archived; another segment has its own."""
+    a = tenant_a
+    with db.transaction() as s:
+        refused(
+            s,
+            insert(m.Tier).values(
+                **tier_values(a.tenant.id, a.segment.id, level=1, status="archived", popular=True)
+            ),
+            "uq_tiers_one_popular",
+        )
+        refused(
+            s,
+            update(m.Tier).where(m.Tier.id == uuid.UUID(a.tiers[2].id)).values(popular=True),
+            "uq_tiers_one_popular",
+        )
+        accepted(
+            s,
+            insert(m.Tier).values(
+                **tier_values(a.tenant.id, a.segment.id, level=1, status="archived", popular=False)
+            ),
+        )
+        other = uuid.uuid4()
+        accepted(
+            s,
+            insert(m.Segment).values(
+                tenant_id=uuid.UUID(a.tenant.id), id=other, key="other", name="Other"
+            ),
+        )
+        accepted(
+            s, insert(m.Tier).values(**tier_values(a.tenant.id, str(other), level=1, popular=True))
+        )

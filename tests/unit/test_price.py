@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 
 from pricing.catalog import AddOn, Tier
 from pricing.money import Money
-from pricing.price import Adjustments, Bounds, Commission, commission_fee, price_selection
+from pricing.price import (
+    Adjustments,
+    Bounds,
+    Commission,
+    breakdown,
+    commission_fee,
+    price_selection,
+)
 
 GOLDEN = json.loads((Path(__file__).parent.parent / "golden" / "pricing.json").read_text())
 
@@ -63,6 +70,8 @@ def test_golden_case(case):
             (code, Decimal(amount)) for code, amount in expect["lines"]
         ]
     assert sum(line.amount for line in price.lines) == price.total
+    if "breakdown" in expect:  # as the API shows the lines: integer minor units
+        assert [[line.code, line.amount] for line in breakdown(price)] == expect["breakdown"]
 
 
 def test_lines_name_the_rules_that_changed_them():
@@ -125,6 +134,14 @@ def test_invariants(
     assert 0 <= price.platform_fee <= price.total
     assert price.tenant_net == price.total - price.platform_fee >= 0
     assert sum(line.amount for line in price.lines) == price.total  # the breakdown adds up exactly
+    shown = breakdown(price)  # ... and so do its integer lines, each signed as its exact line
+    assert all(type(line.amount) is int for line in shown)
+    assert sum(line.amount for line in shown) == price.total
+    exact = [line for line in price.lines if line.code != "rounding"]
+    assert [line.code for line in shown] == [line.code for line in exact]
+    for line, of in zip(shown, exact, strict=True):
+        assert abs(line.amount - of.amount) < 1  # within a minor unit of its exact amount
+        assert line.amount * of.amount >= 0  # a discount stays negative, a surcharge positive
     seasonal = Decimal(price.subtotal) * multiplier
     if ceiling is None and (floor is None or floor <= seasonal * (1 - cap / 100)):
         # the discount never exceeds the cap (up to the one rounding step)

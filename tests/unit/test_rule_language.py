@@ -129,7 +129,7 @@ def test_default_ruleset_is_valid() -> None:
 
     ruleset = parse_ruleset(copy.deepcopy(DEFAULT_RULESET))
     assert {r.kind for r in ruleset.rules} == set(language.KINDS)
-    assert len(ruleset.tests) == 3
+    assert len(ruleset.tests) == 5
 
 
 # ---- errors, located -----------------------------------------------------------------------------

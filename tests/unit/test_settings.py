@@ -407,3 +407,22 @@ def test_every_variable_is_documented_in_the_readme() -> None:
     first_cells = [line.split("|")[1] for line in table.splitlines() if line.startswith("| `")]
     documented = {name for cell in first_cells for name in re.findall(r"`([A-Z_]+)`", cell)}
     assert documented == set(ENVIRONMENT_VARIABLES)
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "base"),
+    [
+        ("127.0.0.1", 8123, "http://127.0.0.1:8123"),
+        ("0.0.0.0", 9000, "http://127.0.0.1:9000"),
+        ("::", 9000, "http://[::1]:9000"),
+        ("localhost", 8001, "http://localhost:8001"),
+    ],
+)
+def test_customer_urls_follow_the_served_address_unless_public_base_url_is_set(host, port, base):
+    embedded = Settings.from_env({"TIERWISE_MODE": "embedded"})
+    assert not embedded.public_base_url_configured
+    assert embedded.served_at(host, port).public_base_url == base
+    given = Settings.from_env(
+        {"TIERWISE_MODE": "embedded", "PUBLIC_BASE_URL": "https://book.example.com/"}
+    )
+    assert given.served_at(host, port).public_base_url == "https://book.example.com"

@@ -1,0 +1,97 @@
+"""Migrations that fix existing data before adding a constraint, run on PostgreSQL and on SQLite
+(the embedded default) from the revision before them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import psycopg
+import pytest
+from alembic import command
+from sqlalchemy import insert, make_url, select
+from sqlalchemy.exc import IntegrityError
+
+from storage import models as m
+from storage.db import alembic_config, make_engine
+from tests.conftest import TEST_DATABASE_URL
+
+
+def scratch_postgres(suffix: str) -> str:
+    base = make_url(TEST_DATABASE_URL)
+    url = base.set(database=f"{base.database}_{suffix}")
+    admin = base.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{url.database}"')
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def scratch_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/migrations.db"
+    return scratch_postgres("migrations")
+
+
+def test_one_popular_tier_keeps_the_active_most_recently_updated_badge(scratch_url):
+    config = alembic_config(scratch_url)
+    engine = make_engine(scratch_url)
+    try:
+        command.upgrade(config, "0011")
+        tenant, premium, budget = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        old = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        new = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+
+        def tier(segment, level, popular, status="active", updated_at=old):
+            return {
+                "tenant_id": tenant,
+                "id": uuid.uuid4(),
+                "segment_id": segment,
+                "level": level,
+                "name": f"L{level}",
+                "base_price_minor": 100,
+                "max_guests": 2,
+                "popular": popular,
+                "status": status,
+                "updated_at": updated_at,
+            }
+
+        premium_tiers = [
+            tier(premium, 1, True, updated_at=new),
+            tier(premium, 2, True),
+            tier(premium, 3, True, status="archived", updated_at=new + dt.timedelta(days=1)),
+        ]
+        budget_tiers = [tier(budget, 1, False), tier(budget, 2, True)]
+        with engine.begin() as conn:
+            conn.execute(
+                insert(m.Tenant).values(
+                    id=tenant, slug="t", name="T", currency="EUR", time_zone="UTC"
+                )
+            )
+            for segment, key in ((premium, "premium"), (budget, "budget")):
+                conn.execute(
+                    insert(m.Segment).values(tenant_id=tenant, id=segment, key=key, name=key)
+                )
+            conn.execute(insert(m.Tier), premium_tiers + budget_tiers)
+
+        command.upgrade(config, "head")
+
+        with engine.connect() as conn:
+            rows = {
+                r.id: (r.popular, r.version)
+                for r in conn.execute(select(m.Tier.id, m.Tier.popular, m.Tier.version))
+            }
+        # Premium: the active, most recently updated tier keeps it; the others are unflagged and
+        # their versions bumped (ETags read before are stale). Budget had one: untouched.
+        assert [rows[t["id"]] for t in premium_tiers] == [(True, 1), (False, 2), (False, 2)]
+        assert [rows[t["id"]] for t in budget_tiers] == [(False, 1), (True, 1)]
+        with pytest.raises(IntegrityError, match=r"(?i)unique"), engine.begin() as conn:
+            conn.execute(insert(m.Tier).values(**tier(budget, 3, True)))
+
+        command.downgrade(config, "0011")
+        command.upgrade(config, "head")
+    finally:
+        engine.dispose()
