@@ -1471,6 +1471,14 @@ class AdminBookingSchema(BookingSchema):
 
 class AdminBookingDetailSchema(AdminBookingSchema):
     add_ons = fields.List(fields.Nested(BookingAddOnSchema))
+    price = fields.Nested(
+        PreviewPriceSchema,
+        allow_none=True,
+        metadata={
+            "description": "The price the booking was quoted and paid at, line by line, with its "
+            "platform fee (null for an upgrade payment, or a quote whose record was purged)"
+        },
+    )
     payments = fields.List(
         fields.Nested(PaymentEntrySchema),
         metadata={"description": "The ledger: every capture and refund, oldest first"},

@@ -252,6 +252,21 @@ def add_on_names(session: Session, tenant_id: str, add_on_ids: list[str]) -> dic
     return {str(i): name for i, name in rows}
 
 
+def quoted_price(session: Session, tenant_id: str, quote_id: str) -> dict[str, Any] | None:
+    """The price a quote was made at, as its decision record keeps it (``context.price``)."""
+    if not quote_id:
+        return None
+    context = session.scalars(
+        select(m.Decision.context).where(
+            m.Decision.tenant_id == uuid.UUID(tenant_id),
+            m.Decision.quote_id == quote_id,
+            m.Decision.purpose == "quote",
+        )
+    ).first()
+    price = (context or {}).get("price")
+    return price if isinstance(price, dict) else None
+
+
 def tier_segment(session: Session, tenant_id: str, tier_id: str) -> str:
     row = session.get(m.Tier, (uuid.UUID(tenant_id), as_uuid(tier_id)))
     if row is None:

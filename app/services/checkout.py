@@ -19,7 +19,7 @@ from typing import Any
 
 from app.payments import CheckoutRequest, Payments
 from app.quotes import QuoteSigner
-from app.services import bookings
+from app.services import bookings, offers
 from app.services.bookings import Busy
 from pricing import booking_states as states
 from pricing import catalog as domain
@@ -199,8 +199,6 @@ def start_upgrade(
     payment succeeds (``bookings._claim_unit``). Less or the same: the booking moves at once and
     the difference is refunded from its payments. One move at a time: while an upgrade payment
     of the booking is open, asking again continues it (the same target) or is refused."""
-    from app.services import offers
-
     with ctx.db.read() as session:
         account = store.stripe_account(session, tenant.id)
         booking = store.booking_row(session, tenant.id, booking_id)
@@ -580,12 +578,14 @@ def admin_view(db: Database, tenant: domain.Tenant, booking_id: str) -> dict[str
             store.changes_of(session, tenant.id, booking.id) if booking.kind == "booking" else []
         )
         add_ons = store.add_on_names(session, tenant.id, booking.add_on_ids)
+        quoted = store.quoted_price(session, tenant.id, booking.quote_id)
     money = ledger.balance(
         e for e in entries if booking.kind == "booking" or e.change_id == booking.id
     )
     return {
         **_admin_summary(booking, money, expires),
         "add_ons": [{"id": a, "name": add_ons.get(a, "")} for a in booking.add_on_ids],
+        "price": offers.recorded_price_view(quoted),
         "payments": [
             _entry_view(e)
             for e in entries

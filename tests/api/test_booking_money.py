@@ -66,6 +66,10 @@ def test_the_admin_view_shows_customer_add_ons_fee_kind_and_payments(
     assert shown["kind"] == "booking" and shown["status"] == "paid"
     assert shown["customer"] == {"email": "eva@example.com", "name": "Ana"}
     assert shown["add_ons"] == [{"id": tenant_a.add_on.id, "name": "Breakfast"}]
+    assert shown["price"]["total"] == shown["total"]
+    assert shown["price"]["platform_fee"] == shown["platform_fee"]
+    assert [line["code"] for line in shown["price"]["lines"]][:3] == ["base", "guests", "add_on"]
+    assert sum(line["amount"] for line in shown["price"]["lines"]) == shown["total"]
     assert shown["total"] == quoted["price"]["total"] == paid["amount_total"]
     assert shown["platform_fee"] == fake_stripe.of_type("charge")[-1]["application_fee_amount"] > 0
     (capture,) = shown["payments"]

@@ -84,7 +84,7 @@ def test_sweep_refunds_money_kept_for_an_expired_booking_and_reports(shop, sweep
 
 
 def test_sweep_settles_a_cancelled_booking_and_reports_what_it_cannot_repair(shop, sweep_cli):
-    cancelled, cancelled_session = shop.paid_booking()
+    cancelled, _ = shop.paid_booking()
     assert shop.cancel(cancelled["booking_id"]).get_json()["status"] == "refunded"
     with shop.db.transaction() as s:  # as if the refund's success was recorded but not the state
         row = s.get(m.Booking, (uuid.UUID(shop.tenant_id), uuid.UUID(cancelled["booking_id"])))

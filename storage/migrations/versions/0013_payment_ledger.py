@@ -331,7 +331,7 @@ def downgrade() -> None:
     op.drop_index("uq_bookings_pending_quote", table_name="bookings")
     op.drop_index("ix_bookings_tenant_parent", table_name="bookings")
     with op.batch_alter_table("bookings") as batch:
-        batch.drop_constraint("ck_bookings_kind", type_="check")
+        batch.drop_constraint(op.f("ck_bookings_kind"), type_="check")
         batch.add_column(sa.Column("refund_id", sa.String(length=255), nullable=True))
     op.drop_column("idempotency_keys", "lease_expires_at")
     op.drop_column("idempotency_keys", "owner")
