@@ -184,21 +184,24 @@ def sweep(every: float) -> None:
     from app import create_app
 
     app = create_app(_settings())
-    context = app.extensions["tierwise"].checkout
-    while True:
-        result = checkout_sweep(context, dt.datetime.now(dt.UTC))
-        click.echo(
-            f"holds released: {result['holds_released']}, refunds requested: "
-            f"{result['refunds_requested']}, repaired: {len(result['repaired'])}, "
-            f"needing attention: {len(result['attention'])}"
-        )
-        for line in result["repaired"]:
-            click.echo(f"  repaired {line}")
-        for line in result["attention"]:
-            click.echo(f"  ATTENTION {line}")
-        if every <= 0:
-            return
-        time.sleep(every)
+    services = app.extensions["tierwise"]
+    try:
+        while True:
+            result = checkout_sweep(services.checkout, dt.datetime.now(dt.UTC))
+            click.echo(
+                f"holds released: {result['holds_released']}, refunds requested: "
+                f"{result['refunds_requested']}, repaired: {len(result['repaired'])}, "
+                f"needing attention: {len(result['attention'])}"
+            )
+            for line in result["repaired"]:
+                click.echo(f"  repaired {line}")
+            for line in result["attention"]:
+                click.echo(f"  ATTENTION {line}")
+            if every <= 0:
+                return
+            time.sleep(every)
+    finally:
+        services.db.dispose()
 
 
 def checkout_sweep(context, now):

@@ -52,10 +52,15 @@ def test_the_admin_view_shows_customer_add_ons_fee_kind_and_payments(
     stripe_client, tenant_a, fake_stripe
 ):
     quoted = stripe_client.post(
-        "/v1/storefront/quotes", headers=tenant_a.storefront,
-        json={"tier_id": tenant_a.tiers[2].id, "date": quote(stripe_client, tenant_a)["service_date"],
-              "guests": 2, "add_ons": ["breakfast"]},
-    ).get_json()  # fmt: skip
+        "/v1/storefront/quotes",
+        headers=tenant_a.storefront,
+        json={
+            "tier_id": tenant_a.tiers[2].id,
+            "date": quote(stripe_client, tenant_a)["service_date"],
+            "guests": 2,
+            "add_ons": ["breakfast"],
+        },
+    ).get_json()
     body = start(stripe_client, tenant_a, quoted["token"], email="eva@example.com").get_json()
     paid = pay_at_fake(fake_stripe, body)
     applied(stripe_client, fake_stripe.event("checkout.session.completed", paid["id"]), "paid")
@@ -74,15 +79,25 @@ def test_the_admin_view_shows_customer_add_ons_fee_kind_and_payments(
     assert shown["platform_fee"] == fake_stripe.of_type("charge")[-1]["application_fee_amount"] > 0
     (capture,) = shown["payments"]
     assert capture == {
-        "id": capture["id"], "kind": "capture", "status": "captured", "amount": shown["total"],
-        "platform_fee": shown["platform_fee"], "currency": "EUR", "reason": "checkout",
-        "payment_intent_id": paid["payment_intent"], "refund_id": None,
-        "upgrade_booking_id": None, "created_at": capture["created_at"],
-    }  # fmt: skip
+        "id": capture["id"],
+        "kind": "capture",
+        "status": "captured",
+        "amount": shown["total"],
+        "platform_fee": shown["platform_fee"],
+        "currency": "EUR",
+        "reason": "checkout",
+        "payment_intent_id": paid["payment_intent"],
+        "refund_id": None,
+        "upgrade_booking_id": None,
+        "created_at": capture["created_at"],
+    }
     assert shown["money"] == {
-        "captured": shown["total"], "refunded": 0, "net": shown["total"],
-        "platform_fee_captured": shown["platform_fee"], "platform_fee_refunded": 0,
-    }  # fmt: skip
+        "captured": shown["total"],
+        "refunded": 0,
+        "net": shown["total"],
+        "platform_fee_captured": shown["platform_fee"],
+        "platform_fee_refunded": 0,
+    }
 
 
 def test_the_bookings_list_shows_bookings_and_their_upgrades_under_them(
@@ -111,8 +126,9 @@ def test_the_bookings_list_shows_bookings_and_their_upgrades_under_them(
         (upgrade["booking_id"], "paid", upgrade["total"])
     ]
     assert [(p["kind"], p["reason"], p["amount"]) for p in shown["payments"]] == [
-        ("capture", "checkout", body["total"]), ("capture", "upgrade", upgrade["total"])
-    ]  # fmt: skip
+        ("capture", "checkout", body["total"]),
+        ("capture", "upgrade", upgrade["total"]),
+    ]
 
 
 def test_a_failed_checkout_replays_its_error_exactly(stripe_client, tenant_a, fake_stripe):
@@ -153,16 +169,24 @@ def publish(client, db, tenant, *, percent_off: str | None, max_discount: str = 
     document["guardrails"]["max_total_discount_percent"] = max_discount
     document["rules"] = [r for r in document["rules"] if r["kind"] != "last_minute"]
     document["rules"].append(
-        {"id": "downgrade-anytime", "kind": "upgrade", "priority": 500,
-         "when": {"fact": "level_delta", "op": "lt", "value": 0},
-         "then": {"allow": True, "reason": "downgrade_allowed"}}
-    )  # fmt: skip
+        {
+            "id": "downgrade-anytime",
+            "kind": "upgrade",
+            "priority": 500,
+            "when": {"fact": "level_delta", "op": "lt", "value": 0},
+            "then": {"allow": True, "reason": "downgrade_allowed"},
+        }
+    )
     if percent_off is not None:
         document["rules"].append(
-            {"id": "early-bird", "kind": "last_minute", "priority": 10,
-             "when": {"fact": "lead_days", "op": "between", "value": [0, 400]},
-             "then": {"percent_off": percent_off}}
-        )  # fmt: skip
+            {
+                "id": "early-bird",
+                "kind": "last_minute",
+                "priority": 10,
+                "when": {"fact": "lead_days", "op": "between", "value": [0, 400]},
+                "then": {"percent_off": percent_off},
+            }
+        )
     runtime = client.application.extensions["tierwise"].rules
     rulesets.publish_document(db, runtime, tenant.tenant.id, document, "test")
 
@@ -220,9 +244,10 @@ def test_a_move_down_that_would_refund_more_than_was_paid_never_does(
     assert body["total"] == 9600
     publish(stripe_client, db, tenant_a, percent_off=None)
     quoted = stripe_client.post(
-        "/v1/storefront/upgrade-quotes", headers=tenant_a.storefront,
+        "/v1/storefront/upgrade-quotes",
+        headers=tenant_a.storefront,
         json={"booking_id": body["booking_id"], "to_tier_id": tenant_a.tiers[0].id},
-    ).get_json()  # fmt: skip
+    ).get_json()
     assert (quoted["amount_paid"], quoted["to_price"]["total"]) == (9600, 12000)
     assert quoted["difference"] == 2400
     moved = move(stripe_client, tenant_a, body["booking_id"], tenant_a.tiers[0])
@@ -235,5 +260,7 @@ def test_a_move_down_that_would_refund_more_than_was_paid_never_does(
         f"/v1/admin/bookings/{body['booking_id']}", headers=tenant_a.admin
     ).get_json()
     assert (shown["tier_id"], shown["total"], shown["money"]["net"]) == (
-        tenant_a.tiers[0].id, 12000, 12000,
-    )  # fmt: skip
+        tenant_a.tiers[0].id,
+        12000,
+        12000,
+    )

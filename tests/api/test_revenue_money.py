@@ -50,9 +50,10 @@ class Store:
 
     def book(self, tier: int, day: dt.date) -> None:
         quoted = self.client.post(
-            "/v1/storefront/quotes", headers=self.tenant.storefront,
+            "/v1/storefront/quotes",
+            headers=self.tenant.storefront,
             json={"tier_id": self.tenant.tiers[tier].id, "date": day.isoformat(), "guests": 2},
-        )  # fmt: skip
+        )
         assert quoted.status_code == 201, quoted.get_json()
         started = self.client.post(
             "/v1/storefront/checkouts",
@@ -106,9 +107,13 @@ class Store:
             return
         payments = self.client.application.extensions["tierwise"].checkout.payments
         refund = payments.refund(
-            charge["payment_intent"], amount=left, reverse_transfer=True,
-            refund_application_fee=False, idempotency_key=uuid.uuid4().hex, reference="dashboard",
-        )  # fmt: skip
+            charge["payment_intent"],
+            amount=left,
+            reverse_transfer=True,
+            refund_application_fee=False,
+            idempotency_key=uuid.uuid4().hex,
+            reference="dashboard",
+        )
         self.deliver(self.fake.event("charge.refunded", refund.id))
 
 
@@ -137,10 +142,14 @@ def test_revenue_equals_what_the_provider_holds(
         document = copy.deepcopy(DEFAULT_RULESET)
         document.pop("tests")
         document["rules"].append(
-            {"id": "downgrade-anytime", "kind": "upgrade", "priority": 500,
-             "when": {"fact": "level_delta", "op": "lt", "value": 0},
-             "then": {"allow": True, "reason": "downgrade_allowed"}}
-        )  # fmt: skip
+            {
+                "id": "downgrade-anytime",
+                "kind": "upgrade",
+                "priority": 500,
+                "when": {"fact": "level_delta", "op": "lt", "value": 0},
+                "then": {"allow": True, "reason": "downgrade_allowed"},
+            }
+        )
         rulesets.publish_document(db, tenant.rules, tenant_a.tenant.id, document, "test")
         with db.transaction() as s:
             s.get(m.Tenant, uuid.UUID(tenant_a.tenant.id)).default_capacity = 1000
@@ -160,10 +169,13 @@ def test_revenue_equals_what_the_provider_holds(
             store.refund_outside(booking)
 
     report = stripe_client.get(
-        "/v1/admin/analytics/revenue", headers=tenant_a.admin,
-        query_string={"from": (TODAY - dt.timedelta(days=1)).isoformat(),
-                      "to": (TODAY + dt.timedelta(days=1)).isoformat()},
-    ).get_json()  # fmt: skip
+        "/v1/admin/analytics/revenue",
+        headers=tenant_a.admin,
+        query_string={
+            "from": (TODAY - dt.timedelta(days=1)).isoformat(),
+            "to": (TODAY + dt.timedelta(days=1)).isoformat(),
+        },
+    ).get_json()
     money, fees = provider_totals(fake_stripe, tenant_a.tenant.id)
     assert (report["total"]["revenue_minor"], report["total"]["platform_fee_minor"]) == (
         money,

@@ -34,13 +34,15 @@ def test_refund_and_completion_at_once_end_refunded(shop, run):
     body = shop.checkout()
     session = shop.pay(body)
     refunded = shop.refund_outside(session)
-    said = outcomes(concurrently(lambda: shop.deliver(shop.completed(session)),
-                                 lambda: shop.deliver(refunded)))  # fmt: skip
+    said = outcomes(
+        concurrently(lambda: shop.deliver(shop.completed(session)), lambda: shop.deliver(refunded))
+    )
     assert shop.booking(body["booking_id"]).status == "refunded", said
     entries = shop.ledger(body["booking_id"])
     assert sorted((e.kind, e.status, e.reason) for e in entries) == [
-        ("capture", "captured", "checkout"), ("refund", "succeeded", "outside")
-    ]  # fmt: skip
+        ("capture", "captured", "checkout"),
+        ("refund", "succeeded", "outside"),
+    ]
     assert len(shop.fake.of_type("refund")) == 1  # tierwise asked for none itself
     assert violations(shop) == []
 
@@ -76,8 +78,12 @@ def test_expiry_and_completion_at_once_never_keep_money_of_an_expired_booking(sh
     shop.set_capacity(1)
     body = shop.checkout()
     session = shop.pay(body)
-    said = outcomes(concurrently(lambda: shop.deliver(shop.expired(session)),
-                                 lambda: shop.deliver(shop.completed(session))))  # fmt: skip
+    said = outcomes(
+        concurrently(
+            lambda: shop.deliver(shop.expired(session)),
+            lambda: shop.deliver(shop.completed(session)),
+        )
+    )
     # whichever came first, the payment found its unit: paid, nothing refunded
     assert shop.booking(body["booking_id"]).status == "paid", said
     assert shop.fake.of_type("refund") == []
@@ -93,8 +99,9 @@ def test_expiry_completion_and_a_competitor_for_the_last_unit(shop, run):
     session = shop.pay(first)
     shop.sweep(dt.datetime.now(dt.UTC) + dt.timedelta(hours=2))  # A's hold lapses
     assert shop.booking(first["booking_id"]).status == "expired"
-    answers = concurrently(lambda: shop.deliver(shop.completed(session)),
-                           lambda: shop.start(second_token))  # fmt: skip
+    answers = concurrently(
+        lambda: shop.deliver(shop.completed(session)), lambda: shop.start(second_token)
+    )
     late, competitor = answers
     assert late.status_code == 200
     a = shop.booking(first["booking_id"]).status
@@ -108,8 +115,9 @@ def test_expiry_completion_and_a_competitor_for_the_last_unit(shop, run):
 def test_cancel_while_the_payment_completes(shop, run):
     body = shop.checkout()
     session = shop.pay(body)
-    cancelled, delivered = concurrently(lambda: shop.cancel(body["booking_id"]),
-                                        lambda: shop.deliver(shop.completed(session)))  # fmt: skip
+    cancelled, delivered = concurrently(
+        lambda: shop.cancel(body["booking_id"]), lambda: shop.deliver(shop.completed(session))
+    )
     shop.fake.take_violations()  # closing the completed session may be refused, as Stripe would
     assert delivered.status_code == 200
     assert cancelled.status_code == 200, cancelled.get_json()
@@ -122,8 +130,10 @@ def test_cancel_while_the_payment_completes(shop, run):
 
 def test_two_upgrades_with_different_keys_make_one_move(shop, run):
     booking, _ = shop.paid_booking()
-    first, second = concurrently(lambda: shop.upgrade(booking["booking_id"], key="up-a"),
-                                 lambda: shop.upgrade(booking["booking_id"], key="up-b"))  # fmt: skip
+    first, second = concurrently(
+        lambda: shop.upgrade(booking["booking_id"], key="up-a"),
+        lambda: shop.upgrade(booking["booking_id"], key="up-b"),
+    )
     opened = [a.get_json() for a in (first, second) if a.status_code == 201]
     assert opened and all(a.status_code in (201, 409, 503) for a in (first, second))
     assert len({u["booking_id"] for u in opened}) == 1  # one upgrade payment, continued
@@ -159,13 +169,16 @@ def test_cancelling_an_upgraded_booking_twice_at_once_refunds_every_payment_once
     upgrade = shop.upgrade(booking["booking_id"]).get_json()
     extra = shop.fake.complete_session(upgrade["checkout_session_id"])
     assert shop.deliver(shop.completed(extra)).get_json()["outcome"].startswith("paid; booking")
-    answers = concurrently(lambda: shop.cancel(booking["booking_id"]),
-                           lambda: shop.cancel(booking["booking_id"]))  # fmt: skip
+    answers = concurrently(
+        lambda: shop.cancel(booking["booking_id"]), lambda: shop.cancel(booking["booking_id"])
+    )
     assert sorted(a.status_code for a in answers) == [200, 409], [a.get_json() for a in answers]
     assert shop.booking(booking["booking_id"]).status == "refunded"
     refunds = {r["payment_intent"]: r["amount"] for r in shop.fake.of_type("refund")}
-    assert refunds == {session["payment_intent"]: booking["total"],
-                       extra["payment_intent"]: upgrade["total"]}  # fmt: skip
+    assert refunds == {
+        session["payment_intent"]: booking["total"],
+        extra["payment_intent"]: upgrade["total"],
+    }
     assert violations(shop) == []
 
 
@@ -174,13 +187,16 @@ def test_concurrent_updates_of_one_tier_answer_409_or_412_never_500(shop, run):
     etag = (
         shop.client().get(f"/v1/admin/tiers/{tier.id}", headers=shop.tenant.admin).headers["ETag"]
     )
-    answers = concurrently(*(
-        lambda i=i: shop.client().patch(
-            f"/v1/admin/tiers/{tier.id}", headers={**shop.tenant.admin, "If-Match": etag},
-            json={"name": f"Essential {i}"},
+    answers = concurrently(
+        *(
+            lambda i=i: shop.client().patch(
+                f"/v1/admin/tiers/{tier.id}",
+                headers={**shop.tenant.admin, "If-Match": etag},
+                json={"name": f"Essential {i}"},
+            )
+            for i in range(8)
         )
-        for i in range(8)
-    ))  # fmt: skip
+    )
     statuses = Counter(a.status_code for a in answers)
     assert set(statuses) <= {200, 409, 412} and statuses[200] >= 1, statuses
     assert violations(shop) == []
@@ -190,12 +206,17 @@ def test_a_lapsed_key_is_taken_over_by_exactly_one_retry(shop, run):
     token = shop.quote()
     key = f"crashed-{uuid.uuid4().hex[:8]}"
     with shop.db.transaction() as s:  # its first attempt died before it made anything
-        s.add(m.IdempotencyRecord(
-            tenant_id=uuid.UUID(shop.tenant_id), key=key, state="running", owner="dead",
-            fingerprint=_fingerprint(token),
-            lease_expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1),
-            created_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5),
-        ))  # fmt: skip
+        s.add(
+            m.IdempotencyRecord(
+                tenant_id=uuid.UUID(shop.tenant_id),
+                key=key,
+                state="running",
+                owner="dead",
+                fingerprint=_fingerprint(token),
+                lease_expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1),
+                created_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5),
+            )
+        )
     answers = concurrently(*(lambda: shop.start(token, key=key) for _ in range(8)))
     statuses = Counter(a.status_code for a in answers)
     assert set(statuses) <= {201, 409}, [a.get_json() for a in answers]
@@ -228,8 +249,9 @@ def test_sweeper_and_completion_at_once(shop, run):
     body = shop.checkout()
     session = shop.pay(body)
     later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)  # the hold has lapsed for the sweeper
-    swept, delivered = concurrently(lambda: shop.sweep(later),
-                                    lambda: shop.deliver(shop.completed(session)))  # fmt: skip
+    swept, delivered = concurrently(
+        lambda: shop.sweep(later), lambda: shop.deliver(shop.completed(session))
+    )
     assert delivered.status_code == 200 and swept["attention"] == []
     assert shop.booking(body["booking_id"]).status == "paid"  # the unit was free either way
     assert violations(shop) == []

@@ -78,17 +78,45 @@ def test_money_recorded_on_bookings_moves_into_the_ledger(scratch, settings):
     ids = {name: uuid.uuid4() for name in "ABCDEFGU"}
     ids["E-down"] = uuid.uuid4()
 
-    def row(name, status, total, fee, pi=None, refund=None, kind="booking", parent=None,
-            quote="", at=now):  # fmt: skip
+    def row(
+        name,
+        status,
+        total,
+        fee,
+        pi=None,
+        refund=None,
+        kind="booking",
+        parent=None,
+        quote="",
+        at=now,
+    ):
         return {
-            "tenant_id": tenant, "id": ids[name], "segment_id": uuid.UUID(tier.segment_id),
-            "tier_id": uuid.UUID(tier.id), "service_date": dt.date(2031, 3, 3), "guests": 2,
-            "add_on_ids": [], "currency": "EUR", "total_minor": total, "platform_fee_minor": fee,
-            "status": status, "quote_id": quote, "ruleset_version": 1, "customer_email": "",
-            "customer_name": "", "payment_intent_id": pi, "refund_id": refund, "kind": kind,
-            "parent_booking_id": ids[parent] if parent else None, "version": 1,
-            "created_at": at, "updated_at": at, "visitor_id": "", "experiment": "", "variant": "",
-        }  # fmt: skip
+            "tenant_id": tenant,
+            "id": ids[name],
+            "segment_id": uuid.UUID(tier.segment_id),
+            "tier_id": uuid.UUID(tier.id),
+            "service_date": dt.date(2031, 3, 3),
+            "guests": 2,
+            "add_on_ids": [],
+            "currency": "EUR",
+            "total_minor": total,
+            "platform_fee_minor": fee,
+            "status": status,
+            "quote_id": quote,
+            "ruleset_version": 1,
+            "customer_email": "",
+            "customer_name": "",
+            "payment_intent_id": pi,
+            "refund_id": refund,
+            "kind": kind,
+            "parent_booking_id": ids[parent] if parent else None,
+            "version": 1,
+            "created_at": at,
+            "updated_at": at,
+            "visitor_id": "",
+            "experiment": "",
+            "variant": "",
+        }
 
     legacy = [
         row("A", "paid", 25000, 2500, "pi_A"),  # 20000 paid, then an upgrade of 5000
@@ -120,8 +148,10 @@ def test_money_recorded_on_bookings_moves_into_the_ledger(scratch, settings):
             for r in conn.execute(sa.text("SELECT id, status, total_minor FROM bookings"))
         }
     engine.dispose()
-    by = {name: str(key).replace("-", "") if scratch.startswith("sqlite") else str(key)
-          for name, key in ids.items()}  # fmt: skip
+    by = {
+        name: str(key).replace("-", "") if scratch.startswith("sqlite") else str(key)
+        for name, key in ids.items()
+    }
     named = {value: name for name, value in by.items()}
     got = [
         (named[str(b)], named.get(str(c)), k, s, pi, ref, amount, reason)

@@ -29,11 +29,16 @@ def sweep_cli(monkeypatch, pg_url, settings, fake_stripe):
     for name in ENVIRONMENT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     env = {
-        "DATABASE_URL": pg_url, "REDIS_URL": TEST_REDIS_URL, "JWT_SECRET": SECRET,
-        "API_KEY_PEPPER": PEPPER, "QUOTE_SECRET": settings.quote_secret,
-        "STRIPE_SECRET_KEY": settings.stripe_secret_key, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "STRIPE_API_BASE": fake_stripe.url, "LOG_LEVEL": "ERROR",
-    }  # fmt: skip
+        "DATABASE_URL": pg_url,
+        "REDIS_URL": TEST_REDIS_URL,
+        "JWT_SECRET": SECRET,
+        "API_KEY_PEPPER": PEPPER,
+        "QUOTE_SECRET": settings.quote_secret,
+        "STRIPE_SECRET_KEY": settings.stripe_secret_key,
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "STRIPE_API_BASE": fake_stripe.url,
+        "LOG_LEVEL": "ERROR",
+    }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return lambda: CliRunner().invoke(cli.main, ["sweep"])
@@ -42,10 +47,18 @@ def sweep_cli(monkeypatch, pg_url, settings, fake_stripe):
 def add_entry(shop: Shop, booking_id: str, **fields) -> None:
     now = dt.datetime.now(dt.UTC)
     with shop.db.transaction() as s:
-        s.add(m.Payment(
-            tenant_id=uuid.UUID(shop.tenant_id), id=uuid.uuid4(), booking_id=uuid.UUID(booking_id),
-            currency="EUR", refund_fee=True, created_at=now, updated_at=now, **fields,
-        ))  # fmt: skip
+        s.add(
+            m.Payment(
+                tenant_id=uuid.UUID(shop.tenant_id),
+                id=uuid.uuid4(),
+                booking_id=uuid.UUID(booking_id),
+                currency="EUR",
+                refund_fee=True,
+                created_at=now,
+                updated_at=now,
+                **fields,
+            )
+        )
 
 
 def test_sweep_refunds_money_kept_for_an_expired_booking_and_reports(shop, sweep_cli):
@@ -55,9 +68,15 @@ def test_sweep_refunds_money_kept_for_an_expired_booking_and_reports(shop, sweep
     session = shop.pay(body)
     assert shop.deliver(shop.expired(session)).get_json()["outcome"] == "expired"
     add_entry(
-        shop, body["booking_id"], kind="capture", status="captured", reason="checkout",
-        payment_intent_id=session["payment_intent"], amount_minor=body["total"], fee_minor=0,
-    )  # fmt: skip
+        shop,
+        body["booking_id"],
+        kind="capture",
+        status="captured",
+        reason="checkout",
+        payment_intent_id=session["payment_intent"],
+        amount_minor=body["total"],
+        fee_minor=0,
+    )
 
     result = sweep_cli()
     assert result.exit_code == 0, result.output
@@ -75,8 +94,9 @@ def test_sweep_refunds_money_kept_for_an_expired_booking_and_reports(shop, sweep
         body["total"],
     )
     assert [(e.kind, e.status) for e in shop.ledger(body["booking_id"])] == [
-        ("capture", "captured"), ("refund", "succeeded")
-    ]  # fmt: skip
+        ("capture", "captured"),
+        ("refund", "succeeded"),
+    ]
 
     again = sweep_cli()  # nothing left to repair, and never a second refund
     assert "repaired: 0, needing attention: 0" in again.output
@@ -91,9 +111,15 @@ def test_sweep_settles_a_cancelled_booking_and_reports_what_it_cannot_repair(sho
         row.status = "cancelled"
     short, short_session = shop.paid_booking()
     add_entry(
-        shop, short["booking_id"], kind="refund", status="succeeded", reason="outside",
-        payment_intent_id=short_session["payment_intent"], amount_minor=100, fee_minor=0,
-    )  # fmt: skip
+        shop,
+        short["booking_id"],
+        kind="refund",
+        status="succeeded",
+        reason="outside",
+        payment_intent_id=short_session["payment_intent"],
+        amount_minor=100,
+        fee_minor=0,
+    )
 
     result = sweep_cli()
     assert result.exit_code == 0, result.output

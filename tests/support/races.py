@@ -106,9 +106,13 @@ class Shop:
         """A full refund made at the provider (its dashboard), and its event."""
         payments = self.app.extensions["tierwise"].checkout.payments
         refund = payments.refund(
-            session["payment_intent"], amount=session["amount_total"], reverse_transfer=True,
-            refund_application_fee=True, idempotency_key=uuid.uuid4().hex, reference="dashboard",
-        )  # fmt: skip
+            session["payment_intent"],
+            amount=session["amount_total"],
+            reverse_transfer=True,
+            refund_application_fee=True,
+            idempotency_key=uuid.uuid4().hex,
+            reference="dashboard",
+        )
         return self.fake.event("charge.refunded", refund.id)
 
     def deliver(self, event: dict[str, Any]) -> Any:
@@ -209,10 +213,13 @@ def violations(shop: Shop) -> list[str]:
         }
         paid = s.execute(
             select(m.Booking.tier_id, m.Booking.service_date, func.count())
-            .where(m.Booking.tenant_id == tenant, m.Booking.kind == "booking",
-                   m.Booking.status == "paid")
+            .where(
+                m.Booking.tenant_id == tenant,
+                m.Booking.kind == "booking",
+                m.Booking.status == "paid",
+            )
             .group_by(m.Booking.tier_id, m.Booking.service_date)
-        ).all()  # fmt: skip
+        ).all()
         for tier, day, n in paid:
             limit = capacity.get((str(tier), day), default)
             if n > limit:
