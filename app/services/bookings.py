@@ -418,7 +418,7 @@ def settle(session: Session, root: BookingRow, now: dt.datetime, effects: Effect
     money = ledger.balance(ledger.of_booking(session, root.tenant_id, root.id))
     if money.captured == 0 or money.net != 0:
         return False
-    if root.status == states.CANCELLED and money.settling == 0 and money.failed == 0:
+    if root.status == states.CANCELLED and money.settling == 0:
         change(session, root, root, "refunds_settled", now, effects)
         return True
     if root.status == states.PAID:

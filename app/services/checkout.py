@@ -203,8 +203,8 @@ def start_upgrade(
         account = store.stripe_account(session, tenant.id)
         booking = store.booking_row(session, tenant.id, booking_id)
         resumed = store.booking_row(session, tenant.id, resume_id) if resume_id else None
-    if resumed is not None and resumed.kind == "upgrade":
-        return _upgrade_view(ctx, tenant, account, booking, resumed, now)
+    if resumed is not None and (resumed.kind == "upgrade" or resumed.tier_id == to_tier_id):
+        return _upgrade_view(ctx, tenant, account, booking, resumed, now)  # done before a crash
     if booking.kind != "booking" or booking.status != "paid":
         raise Conflict(
             f"Only a paid booking can be upgraded (this one is {booking.status}).",
@@ -491,7 +491,7 @@ def reconcile(ctx: CheckoutContext, now: dt.datetime) -> tuple[list[str], list[s
             root = store.lock_booking(session, tenant_id, booking_id)
             entries = ledger.of_booking(session, tenant_id, booking_id)
             money = ledger.balance(entries)
-            if root.status != "paid" and money.net > 0:
+            if root.status != "paid" and money.net > 0 and not money.failed:
                 bookings.queue_refunds(session, root, money.net, now, effects, reason="reconciled")
                 repaired.append(
                     f"booking {root.id}: {root.status} with {money.net} captured and not refunded: refund queued"

@@ -264,3 +264,32 @@ def test_a_move_down_that_would_refund_more_than_was_paid_never_does(
         12000,
         12000,
     )
+
+
+def test_a_refund_the_provider_refuses_is_reported_not_asked_again_and_again(
+    stripe_client, tenant_a, fake_stripe, db
+):
+    from app.services.checkout import sweep
+
+    body, _ = paid_booking_of(stripe_client, tenant_a, fake_stripe, 1)
+    fake_stripe.fail_next(1, status=400)  # e.g. the charge was disputed meanwhile
+    cancelled = stripe_client.post(
+        f"/v1/admin/bookings/{body['booking_id']}/cancel", headers=tenant_a.admin
+    ).get_json()
+    assert cancelled["status"] == "cancelled"
+    assert [(p["kind"], p["status"]) for p in cancelled["payments"]] == [
+        ("capture", "captured"),
+        ("refund", "failed"),
+    ]
+    ctx = stripe_client.application.extensions["tierwise"].checkout
+    for _ in range(2):  # reported each time, never queued again (a person decides)
+        result = sweep(ctx, dt.datetime.now(dt.UTC))
+        assert result["repaired"] == []
+        assert result["attention"] == [
+            f"booking {body['booking_id']}: cancelled, total {body['total']}, captured "
+            f"{body['total']}, refunded 0 (a refund failed)"
+        ]
+    shown = stripe_client.get(
+        f"/v1/admin/bookings/{body['booking_id']}", headers=tenant_a.admin
+    ).get_json()
+    assert len(shown["payments"]) == 2 and fake_stripe.of_type("refund") == []
