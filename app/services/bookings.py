@@ -468,11 +468,15 @@ def request_refunds(
         except PaymentRefused as error:
             log.error("refund %s refused by the provider: %s", entry.id, error.message)
             status, ref, detail = "failed", None, error.message
-        with db.transaction() as session:
-            root = store.lock_booking(session, entry.tenant_id, entry.booking_id)
-            current = {e.id: e for e in ledger.of_booking(session, root.tenant_id, root.id)}
-            if current[entry.id].status == "queued":
-                ledger.mark_refund(session, entry, status, ref, detail)
-                settle(session, root, now, Effects())
+        try:
+            with unit_of_work(db) as session:
+                root = store.lock_booking(session, entry.tenant_id, entry.booking_id)
+                current = {e.id: e for e in ledger.of_booking(session, root.tenant_id, root.id)}
+                if current[entry.id].status == "queued":
+                    ledger.mark_refund(session, entry, status, ref, detail)
+                    settle(session, root, now, Effects())
+        except Busy:  # still queued: the sweeper asks again (the same key: the same refund)
+            log.warning("refund %s accepted but not recorded yet: booking busy", entry.id)
+            continue
         accepted += status != "failed"
     return accepted

@@ -452,15 +452,20 @@ def sweep(ctx: CheckoutContext, now: dt.datetime) -> dict[str, Any]:
     all went back is refunded) or, where no safe repair exists, reported."""
     expired = 0
     for tenant_id, hold_id, booking_id in _lapsed(ctx, now):
-        effects = bookings.Effects()
-        with bookings.unit_of_work(ctx.db) as session:
-            store.set_hold_status(session, tenant_id, hold_id, "expired")
-            if booking_id:
-                root, row = bookings.lock_family(session, tenant_id, booking_id)
-                if row.status == "pending" and not store.hold_is_live(
-                    session, tenant_id, row.hold_id, now
-                ):
-                    bookings.change(session, root, row, "expire", now, effects)
+        try:
+            with bookings.unit_of_work(ctx.db) as session:
+                # The booking's lock before its hold's row, as every other change takes them.
+                root, row = (
+                    bookings.lock_family(session, tenant_id, booking_id)
+                    if booking_id
+                    else (None, None)
+                )
+                store.set_hold_status(session, tenant_id, hold_id, "expired")
+                if root is not None and row is not None and row.status == "pending":
+                    bookings.change(session, root, row, "expire", now, bookings.Effects())
+        except Busy:  # the booking is being changed right now: the next sweep looks again
+            log.info("sweep: booking %s busy, left for the next sweep", booking_id)
+            continue
         expired += 1
     repaired, attention = reconcile(ctx, now)
     with ctx.db.read() as session:
@@ -486,27 +491,41 @@ def reconcile(ctx: CheckoutContext, now: dt.datetime) -> tuple[list[str], list[s
     with ctx.db.read() as session:
         suspects = ledger.disagreeing(session)
     for tenant_id, booking_id in suspects:
-        effects = bookings.Effects()
-        with bookings.unit_of_work(ctx.db) as session:
-            root = store.lock_booking(session, tenant_id, booking_id)
-            entries = ledger.of_booking(session, tenant_id, booking_id)
-            money = ledger.balance(entries)
-            if root.status != "paid" and money.net > 0 and not money.failed:
-                bookings.queue_refunds(session, root, money.net, now, effects, reason="reconciled")
-                repaired.append(
-                    f"booking {root.id}: {root.status} with {money.net} captured and not refunded: refund queued"
-                )
-            elif bookings.settle(session, root, now, effects):
-                repaired.append(f"booking {root.id}: every payment refunded: now refunded")
-            elif not states.ledger_agrees(root.status, root.total, money.captured, money.refunded):
-                attention.append(
-                    f"booking {root.id}: {root.status}, total {root.total}, captured {money.captured}, "
-                    f"refunded {money.refunded}{' (a refund failed)' if money.failed else ''}"
-                )
-        bookings.finish(ctx.db, ctx.payments, effects, now)
+        try:
+            _reconcile_one(ctx, tenant_id, booking_id, now, repaired, attention)
+        except Busy:  # being changed right now: the next sweep looks again
+            log.info("reconcile: booking %s busy, left for the next sweep", booking_id)
     for line in attention:
         log.error("payment records disagree: %s", line)
     return repaired, attention
+
+
+def _reconcile_one(
+    ctx: CheckoutContext,
+    tenant_id: str,
+    booking_id: str,
+    now: dt.datetime,
+    repaired: list[str],
+    attention: list[str],
+) -> None:
+    effects = bookings.Effects()
+    with bookings.unit_of_work(ctx.db) as session:
+        root = store.lock_booking(session, tenant_id, booking_id)
+        entries = ledger.of_booking(session, tenant_id, booking_id)
+        money = ledger.balance(entries)
+        if root.status != "paid" and money.net > 0 and not money.failed:
+            bookings.queue_refunds(session, root, money.net, now, effects, reason="reconciled")
+            repaired.append(
+                f"booking {root.id}: {root.status} with {money.net} captured and not refunded: refund queued"
+            )
+        elif bookings.settle(session, root, now, effects):
+            repaired.append(f"booking {root.id}: every payment refunded: now refunded")
+        elif not states.ledger_agrees(root.status, root.total, money.captured, money.refunded):
+            attention.append(
+                f"booking {root.id}: {root.status}, total {root.total}, captured {money.captured}, "
+                f"refunded {money.refunded}{' (a refund failed)' if money.failed else ''}"
+            )
+    bookings.finish(ctx.db, ctx.payments, effects, now)
 
 
 # ---- cancellation ---------------------------------------------------------------------------------
