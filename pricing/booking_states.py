@@ -11,7 +11,8 @@ Events:
 * ``pay`` — the provider captured money for the booking (a checkout completed);
 * ``expire`` — the hold lapsed (sweeper) or the provider expired the checkout session;
 * ``cancel`` — a tenant admin cancels;
-* ``refunded_outside`` — the provider reports the whole payment refunded, not at our request;
+* ``refunded_outside`` — the provider reports the booking's own payment refunded in full, not at
+  our request (its dashboard);
 * ``refunds_settled`` — every refund the booking was owed has succeeded.
 
 ``transition(status, event)`` answers the :class:`Transition` to make, or ``None``: the event
@@ -68,7 +69,9 @@ TABLE: dict[tuple[str, str], Transition] = {
     (PAID, "cancel"): Transition(
         CANCELLED, (REFUND_ALL, CLOSE_CHANGES), guards=(NOT_A_CHANGE, REFUND_WINDOW)
     ),
-    (PAID, "refunded_outside"): Transition(REFUNDED, (CLOSE_CHANGES,)),
+    # The booking's own payment was refunded in full at the provider: the booking is over;
+    # what else it holds (its upgrades' payments) is given back too, then it is refunded.
+    (PAID, "refunded_outside"): Transition(CANCELLED, (REFUND_ALL, CLOSE_CHANGES)),
     (CANCELLED, "refunds_settled"): Transition(REFUNDED),
 }
 

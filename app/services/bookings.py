@@ -413,18 +413,30 @@ def record_provider_refunds(
 
 
 def settle(session: Session, root: BookingRow, now: dt.datetime, effects: Effects) -> bool:
-    """Move a booking whose money has all gone back to ``refunded``: a cancelled one once its
-    refunds succeeded, a paid one refunded in full outside tierwise. True if it moved."""
-    money = ledger.balance(ledger.of_booking(session, root.tenant_id, root.id))
-    if money.captured == 0 or money.net != 0:
+    """Follow the money: a paid booking whose own payment was refunded in full at the provider
+    (or all of whose money went back) is over — what else it holds is refunded; a cancelled
+    booking whose refunds all succeeded is refunded. True if it moved."""
+    entries = ledger.of_booking(session, root.tenant_id, root.id)
+    money = ledger.balance(entries)
+    if money.captured == 0:
         return False
-    if root.status == states.CANCELLED and money.settling == 0:
+    moved = False
+    if root.status == states.PAID and (money.net == 0 or _own_payment_refunded(entries)):
+        root, _ = change(session, root, root, "refunded_outside", now, effects)
+        money = ledger.balance(ledger.of_booking(session, root.tenant_id, root.id))
+        moved = True
+    if root.status == states.CANCELLED and money.net == 0 and money.settling == 0:
         change(session, root, root, "refunds_settled", now, effects)
-        return True
-    if root.status == states.PAID:
-        change(session, root, root, "refunded_outside", now, effects)
-        return True
-    return False
+        moved = True
+    return moved
+
+
+def _own_payment_refunded(entries: list[ledger.Entry]) -> bool:
+    """Is the booking's checkout payment (not an upgrade's) refunded in full?"""
+    return any(
+        capture.change_id is None and remaining <= 0
+        for capture, remaining in ledger.remaining_by_capture(entries)
+    )
 
 
 # ---- after the commit ---------------------------------------------------------------------------

@@ -433,13 +433,17 @@ def _refunded(
     if capture is None:
         return "unmatched", None, None  # applied when the payment's completion arrives
     root = store.lock_booking(session, capture.tenant_id, capture.booking_id)
+    where = root.tenant_id, root.id
     before = root.status
     bookings.record_provider_refunds(session, capture, charge, now)
     if bookings.settle(session, root, now, effects):
-        return "refunded", root.tenant_id, root.id
+        after = store.booking_row(session, root.tenant_id, root.id).status
+        if after == "cancelled":
+            return "cancelled: its payment was refunded; the rest is being refunded", *where
+        return "refunded", *where
     if before == "paid":
-        return "no change: partial refund", root.tenant_id, root.id
-    return f"no change: booking is {before}", root.tenant_id, root.id
+        return "no change: partial refund", *where
+    return f"no change: booking is {before}", *where
 
 
 # ---- the sweeper --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import os
 import uuid
 
 from hypothesis import HealthCheck, given, settings
@@ -131,7 +132,9 @@ def provider_totals(fake, tenant_id: str) -> tuple[int, int]:
 
 
 @settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=int(os.environ.get("MONEY_EXAMPLES", "12")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(ops=OPS, day_offset=st.integers(20, 50))
 def test_revenue_equals_what_the_provider_holds(
