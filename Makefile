@@ -45,10 +45,11 @@ check-migrations: install
 pytest: install
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-## The booking races (tests/integration/test_booking_races.py), each scenario 50 times: prints
-## per scenario its runs and invariant violations (must be 0).
+## The booking races (tests/integration/test_booking_races.py), each scenario 50 times, and the
+## revenue property test with 200 examples: prints per race its runs and invariant violations.
 stress: install
-	STRESS_RUNS=$${STRESS_RUNS:-50} $(BIN)/pytest -q -p no:cacheprovider tests/integration/test_booking_races.py
+	STRESS_RUNS=$${STRESS_RUNS:-50} MONEY_EXAMPLES=$${MONEY_EXAMPLES:-200} $(BIN)/pytest -q \
+		-p no:cacheprovider tests/integration/test_booking_races.py tests/api/test_revenue_money.py
 
 ## Benchmarks (print numbers; need PostgreSQL, Redis, wrk and redis-server): rules engine, offers, faults.
 bench: install
