@@ -1,0 +1,93 @@
+"""Rules of the house (issue 15): suspension is read-only, one validation path for rulesets, the
+local payment page only where it belongs, storefront events checked against the catalog, and an
+OpenAPI that tells the truth (X-Pagination, If-Match and 428, YAML bodies)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import func, select
+
+from storage import models as m
+
+DAY = (dt.date.today() + dt.timedelta(days=12)).isoformat()
+
+
+def error_of(response, status: int, code: str) -> dict:
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
+    body = response.get_json()
+    assert body["error"]["code"] == code, body
+    assert set(body) <= {"error", "request_id"}
+    return body["error"]
+
+
+def count(db, model, tenant_id: str) -> int:
+    with db.transaction() as s:
+        return s.scalar(
+            select(func.count()).select_from(model).where(model.tenant_id == uuid.UUID(tenant_id))
+        )
+
+
+def suspend(client, fx, platform_headers) -> None:
+    url = f"/v1/platform/tenants/{fx.tenant.id}"
+    etag = client.get(url, headers=platform_headers).headers["ETag"]
+    response = client.patch(
+        url, headers={**platform_headers, "If-Match": etag}, json={"status": "suspended"}
+    )
+    assert response.status_code == 200, response.get_json()
+
+
+# ---- suspension -------------------------------------------------------------------------------
+
+
+def test_a_suspended_tenants_admins_may_read_but_not_write(client, db, tenant_a, platform_headers):
+    fx = tenant_a
+    suspend(client, fx, platform_headers)
+    keys_before = count(db, m.ApiKey, fx.tenant.id)
+
+    created = client.post("/v1/admin/api-keys", headers=fx.admin, json={"name": "sneaky"})
+    error_of(created, 403, "tenant_suspended")
+    assert count(db, m.ApiKey, fx.tenant.id) == keys_before
+
+    tenant = client.get("/v1/admin/tenant", headers=fx.admin)
+    assert tenant.status_code == 200
+    renamed = client.patch(
+        "/v1/admin/tenant",
+        headers={**fx.admin, "If-Match": tenant.headers["ETag"]},
+        json={"name": "Renamed while suspended"},
+    )
+    error_of(renamed, 403, "tenant_suspended")
+    assert client.get("/v1/admin/tenant", headers=fx.admin).get_json()["name"] == fx.tenant.name
+
+    segment = client.post(
+        "/v1/admin/segments", headers=fx.admin, json={"key": "late", "name": "Late", "position": 9}
+    )
+    error_of(segment, 403, "tenant_suspended")
+    assert client.get("/v1/admin/api-keys", headers=fx.admin).status_code == 200
+    assert client.get("/v1/admin/segments", headers=fx.analyst).status_code == 200
+    # ... and its storefront is closed.
+    error_of(client.get("/v1/storefront/segments", headers=fx.storefront), 403, "tenant_suspended")
+
+
+def test_a_platform_admin_may_still_act_on_a_suspended_tenant(
+    client, db, tenant_a, platform_headers
+):
+    """Operators keep their hands on a suspended tenant: revoking a leaked key, say."""
+    fx = tenant_a
+    suspend(client, fx, platform_headers)
+    as_operator = {**platform_headers, "X-Tenant-Id": fx.tenant.id}
+    keys = client.get("/v1/admin/api-keys", headers=as_operator).get_json()
+    revoked = client.post(f"/v1/admin/api-keys/{keys[0]['id']}/revoke", headers=as_operator)
+    assert revoked.status_code == 200, revoked.get_json()
+    assert revoked.get_json()["revoked_at"] is not None
+
+
+def test_reactivation_gives_the_admins_their_writes_back(client, tenant_a, platform_headers):
+    fx = tenant_a
+    suspend(client, fx, platform_headers)
+    url = f"/v1/platform/tenants/{fx.tenant.id}"
+    etag = client.get(url, headers=platform_headers).headers["ETag"]
+    client.patch(url, headers={**platform_headers, "If-Match": etag}, json={"status": "active"})
+    created = client.post("/v1/admin/api-keys", headers=fx.admin, json={"name": "after"})
+    assert created.status_code == 201, created.get_json()
