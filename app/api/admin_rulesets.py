@@ -91,7 +91,7 @@ class ValidateDocument(MethodView):
     @blp.response(200, s.ValidationReportSchema)
     def post(self, data):
         """Validate a ruleset document: 422 with every error located, else warnings"""
-        return rulesets.validate_document(data["document"])
+        return rulesets.validate_document(services().db, current_tenant(), data["document"])
 
 
 @blp.route("/drafts/<uuid:draft_id>/validate")

@@ -5,10 +5,12 @@ OpenAPI that tells the truth (X-Pagination, If-Match and 428, YAML bodies)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 
 from sqlalchemy import func, select
 
+from rules.defaults import DEFAULT_RULESET
 from storage import models as m
 
 DAY = (dt.date.today() + dt.timedelta(days=12)).isoformat()
@@ -91,3 +93,55 @@ def test_reactivation_gives_the_admins_their_writes_back(client, tenant_a, platf
     client.patch(url, headers={**platform_headers, "If-Match": etag}, json={"status": "active"})
     created = client.post("/v1/admin/api-keys", headers=fx.admin, json={"name": "after"})
     assert created.status_code == 201, created.get_json()
+
+
+# ---- one validation path for ruleset documents ------------------------------------------------
+
+UNKNOWN_EXPERIMENT = {
+    "id": "ghost-upsell", "kind": "upsell", "priority": 20,
+    "when": {"fact": "experiment", "op": "eq", "value": "no-such-experiment"},
+    "then": {"offer": "tier", "target_level": 3, "percent_off": "10", "message_key": "upsell.x"},
+}  # fmt: skip
+
+
+def with_rule(rule: dict) -> dict:
+    document = json.loads(json.dumps(DEFAULT_RULESET))
+    document["rules"].append(rule)
+    return document
+
+
+def test_validate_refuses_what_draft_create_refuses(client, tenant_a):
+    fx = tenant_a
+    document = with_rule(UNKNOWN_EXPERIMENT)
+    position = len(DEFAULT_RULESET["rules"])
+    created = error_of(
+        client.post(
+            "/v1/admin/rulesets/drafts", headers=fx.admin, json={"name": "x", "document": document}
+        ),
+        422,
+        "unknown_variant",
+    )
+    validated = error_of(
+        client.post("/v1/admin/rulesets/validate", headers=fx.admin, json={"document": document}),
+        422,
+        "unknown_variant",
+    )
+    assert validated["details"] == created["details"]
+    assert [d["path"] for d in validated["details"]] == [f"/rules/{position}/when"]
+
+
+def test_validating_a_stored_draft_checks_its_experiments_too(client, db, tenant_a):
+    """A draft stored before its experiment was deleted, say: validate says what publish will."""
+    fx = tenant_a
+    created = client.post(
+        "/v1/admin/rulesets/drafts",
+        headers=fx.admin,
+        json={"name": "ok", "document": json.loads(json.dumps(DEFAULT_RULESET))},
+    )
+    assert created.status_code == 201
+    draft_id = created.get_json()["id"]
+    with db.transaction() as s:
+        row = s.get(m.RulesetDraft, (uuid.UUID(fx.tenant.id), uuid.UUID(draft_id)))
+        row.document = with_rule(UNKNOWN_EXPERIMENT)
+    response = client.post(f"/v1/admin/rulesets/drafts/{draft_id}/validate", headers=fx.admin)
+    error_of(response, 422, "unknown_variant")
