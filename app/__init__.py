@@ -60,6 +60,14 @@ def make_payments(settings: Settings) -> Payments:
     )
 
 
+def serves_local_payment_page(settings: Settings, payments: Payments) -> bool:
+    """The local payment page (``/local-pay``) marks bookings paid for whoever posts to it: the
+    embedded demo's offline checkout, mounted only there — in embedded mode with the local
+    provider taking the payments. A server (``TIERWISE_MODE=server``) never serves it, whatever
+    ``PAYMENTS_BACKEND`` says."""
+    return settings.mode == "embedded" and isinstance(payments, LocalPayments)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -92,6 +100,7 @@ def create_app(
         engine=settings.rules_engine,
         masker=Masker(settings.api_key_pepper),
     )
+    payments = payments or make_payments(settings)
     app.extensions["tierwise"] = Services(
         settings=settings,
         db=db,
@@ -101,7 +110,7 @@ def create_app(
         api_keys=ApiKeyCache(settings.api_key_cache_seconds),
         checkout=CheckoutContext(
             db=db,
-            payments=payments or make_payments(settings),
+            payments=payments,
             signer=offer_context.signer,
             public_base_url=settings.public_base_url,
             hold_minutes=settings.hold_minutes,
@@ -143,7 +152,7 @@ def create_app(
         api.register_blueprint(module.blp)
     api.register_blueprint(admin_audit.platform)
     api.register_blueprint(checkout.hooks)
-    if settings.payments_backend == "local":
+    if serves_local_payment_page(settings, payments):
         api.register_blueprint(checkout.local)
     _document_security(api)
 

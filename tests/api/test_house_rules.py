@@ -10,8 +10,11 @@ import uuid
 
 from sqlalchemy import func, select
 
+from app import create_app
+from app.payments import LocalPayments
 from rules.defaults import DEFAULT_RULESET
 from storage import models as m
+from tests.conftest import WEBHOOK_SECRET
 
 DAY = (dt.date.today() + dt.timedelta(days=12)).isoformat()
 
@@ -145,3 +148,40 @@ def test_validating_a_stored_draft_checks_its_experiments_too(client, db, tenant
         row.document = with_rule(UNKNOWN_EXPERIMENT)
     response = client.post(f"/v1/admin/rulesets/drafts/{draft_id}/validate", headers=fx.admin)
     error_of(response, 422, "unknown_variant")
+
+
+# ---- the local payment page -------------------------------------------------------------------
+
+
+def test_server_mode_does_not_serve_the_local_payment_page(settings, db, cache, tenant_a):
+    """PAYMENTS_BACKEND=local under TIERWISE_MODE=server: the unauthenticated page that marks a
+    booking paid is the embedded demo's, never a server's."""
+    assert settings.mode == "server"
+    local = settings.replace(payments_backend="local")
+    payments = LocalPayments(WEBHOOK_SECRET, local.public_base_url)
+    client = create_app(local, db=db, cache=cache, payments=payments).test_client()
+    fx = tenant_a
+    quote = client.post(
+        "/v1/storefront/quotes",
+        headers=fx.storefront,
+        json={"tier_id": fx.tiers[1].id, "date": DAY, "guests": 2},
+    )
+    assert quote.status_code == 201, quote.get_json()
+    booking = client.post(
+        "/v1/storefront/checkouts",
+        headers={**fx.storefront, "Idempotency-Key": "house-1"},
+        json={"quote_token": quote.get_json()["token"], "customer": {"email": "a@example.com"}},
+    )
+    assert booking.status_code == 201, booking.get_json()
+    booking_id = booking.get_json()["booking_id"]
+    session_id = booking.get_json()["checkout_session_id"]
+    assert session_id.startswith("lcs_")
+
+    for method, path in (
+        ("post", f"/local-pay/{session_id}/pay"),
+        ("get", f"/local-pay/{session_id}"),
+    ):
+        error_of(getattr(client, method)(path), 404, "not_found")
+    again = client.get(f"/v1/storefront/bookings/{booking_id}", headers=fx.storefront)
+    assert again.get_json()["status"] == "pending"
+    assert not [p for p in client.get("/openapi.json").get_json()["paths"] if "local-pay" in p]
