@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import uuid
 
+import pytest
 from sqlalchemy import func, select
 
 from app import create_app
@@ -185,3 +186,77 @@ def test_server_mode_does_not_serve_the_local_payment_page(settings, db, cache, 
     again = client.get(f"/v1/storefront/bookings/{booking_id}", headers=fx.storefront)
     assert again.get_json()["status"] == "pending"
     assert not [p for p in client.get("/openapi.json").get_json()["paths"] if "local-pay" in p]
+
+
+# ---- storefront events against the catalog ----------------------------------------------------
+
+
+def event(cid: str, **extra) -> dict:
+    return {"client_event_id": cid, "type": "tier_comparison_viewed", "visitor_id": "v-1",
+            "occurred_at": "2026-11-20T10:15:00+00:00", **extra}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fields", "path"),
+    [
+        ({"segment": "junk-segment"}, "/json/events/1/segment"),
+        ({"tier_id": str(uuid.uuid4())}, "/json/events/1/tier_id"),
+        ({"tier_id": "not-a-uuid"}, "/json/events/1/tier_id"),
+    ],
+)
+def test_events_naming_what_the_catalog_lacks_are_refused(client, db, tenant_a, fields, path):
+    fx = tenant_a
+    batch = [event("ok", segment=fx.segment.key, tier_id=fx.tiers[0].id), event("bad", **fields)]
+    error = error_of(
+        client.post("/v1/storefront/events", headers=fx.storefront, json={"events": batch}),
+        422,
+        "validation_error",
+    )
+    assert [d["path"] for d in error["details"]] == [path]
+    assert count(db, m.StorefrontEvent, fx.tenant.id) == 0
+
+
+def test_another_tenants_segments_and_tiers_are_unknown_to_events(client, db, tenant_a, tenant_b):
+    fx = tenant_a
+    batch = [
+        event("b-seg", segment=tenant_b.segment.key),
+        event("b-tier", tier_id=tenant_b.tiers[0].id),
+    ]
+    error = error_of(
+        client.post("/v1/storefront/events", headers=fx.storefront, json={"events": batch}),
+        422,
+        "validation_error",
+    )
+    assert [d["path"] for d in error["details"]] == [
+        "/json/events/0/segment",
+        "/json/events/1/tier_id",
+    ]
+    assert count(db, m.StorefrontEvent, fx.tenant.id) == 0
+
+
+def test_a_tier_must_belong_to_the_events_segment(client, db, settings, tenant_a):
+    fx = tenant_a
+    other = client.post(
+        "/v1/admin/segments",
+        headers=fx.admin,
+        json={"key": "other", "name": "Other", "position": 2},
+    )
+    assert other.status_code == 201
+    batch = [event("mixed", segment="other", tier_id=fx.tiers[0].id)]
+    error = error_of(
+        client.post("/v1/storefront/events", headers=fx.storefront, json={"events": batch}),
+        422,
+        "validation_error",
+    )
+    assert [d["path"] for d in error["details"]] == ["/json/events/0/tier_id"]
+
+
+def test_archived_tiers_and_segments_still_take_events(client, db, tenant_a):
+    """An event can arrive after what it is about was archived: still the tenant's catalog."""
+    fx = tenant_a
+    archived = client.post(f"/v1/admin/tiers/{fx.tiers[0].id}/archive", headers=fx.admin)
+    assert archived.status_code == 200, archived.get_json()
+    batch = [event("late", segment=fx.segment.key, tier_id=fx.tiers[0].id)]
+    response = client.post("/v1/storefront/events", headers=fx.storefront, json={"events": batch})
+    assert response.status_code == 202, response.get_json()
+    assert count(db, m.StorefrontEvent, fx.tenant.id) == 1
