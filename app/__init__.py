@@ -7,6 +7,7 @@ import uuid
 
 from flask import Flask, g, request
 from flask_smorest import Api
+from flask_smorest.pagination import PaginationMetadataSchema
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -50,6 +51,21 @@ class TierwiseApi(Api):
 
     def _register_error_handlers(self):
         self._app.register_error_handler(HTTPException, handle_http_exception)
+
+    def _register_pagination_header(self):
+        """``X-Pagination`` is sent as JSON text (flask-smorest ``json.dumps``), which a header
+        ``schema`` of type object would not describe (OpenAPI reads that as the ``simple``
+        style, ``total,3,page,1``): documented as a header whose content is JSON."""
+        self.spec.components.header(
+            "PAGINATION",
+            {
+                "description": "Pagination metadata, a JSON object: "
+                '`{"total": 120, "total_pages": 3, "first_page": 1, "last_page": 3, '
+                '"page": 1, "next_page": 2}`',
+                "content": {"application/json": {"schema": PaginationMetadataSchema}},
+            },
+            lazy=True,
+        )
 
 
 def make_payments(settings: Settings) -> Payments:

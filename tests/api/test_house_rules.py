@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import uuid
 
+import jsonschema
 import pytest
 from sqlalchemy import func, select
 
@@ -260,3 +261,147 @@ def test_archived_tiers_and_segments_still_take_events(client, db, tenant_a):
     response = client.post("/v1/storefront/events", headers=fx.storefront, json={"events": batch})
     assert response.status_code == 202, response.get_json()
     assert count(db, m.StorefrontEvent, fx.tenant.id) == 1
+
+
+# ---- truthful OpenAPI -------------------------------------------------------------------------
+
+
+def spec(client) -> dict:
+    return client.get("/openapi.json").get_json()
+
+
+def resolve(document: dict, node: dict) -> dict:
+    while "$ref" in node:
+        target = document
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def test_x_pagination_is_documented_as_the_json_it_is(client, tenant_a):
+    document = spec(client)
+    response = client.get("/v1/admin/api-keys?page_size=1", headers=tenant_a.admin)
+    assert response.status_code == 200
+    documented = document["paths"]["/v1/admin/api-keys"]["get"]["responses"]["200"]["headers"]
+    header = resolve(document, documented["X-Pagination"])
+    # An object-typed header schema means the `simple` style (total,1,page,1); what is sent is JSON.
+    assert "schema" not in header
+    schema = resolve(document, header["content"]["application/json"]["schema"])
+    sent = json.loads(response.headers["X-Pagination"])
+    jsonschema.validate(sent, {**schema, "components": document["components"]})
+    assert sent["total"] == 1
+    assert set(sent) <= set(schema["properties"])
+
+
+PATCHES = [
+    ("/v1/admin/tenant", "/v1/admin/tenant", lambda fx: "/v1/admin/tenant"),
+    ("/v1/admin/segments/{segment_id}", None, lambda fx: f"/v1/admin/segments/{fx.segment.id}"),
+    ("/v1/admin/tiers/{tier_id}", None, lambda fx: f"/v1/admin/tiers/{fx.tiers[0].id}"),
+    ("/v1/admin/add-ons/{add_on_id}", None, lambda fx: f"/v1/admin/add-ons/{fx.add_on.id}"),
+    ("/v1/platform/tenants/{tenant_id}", None, lambda fx: f"/v1/platform/tenants/{fx.tenant.id}"),
+]
+
+
+def test_every_operation_answering_428_documents_it_and_the_if_match_header(
+    client, tenant_a, platform_headers
+):
+    document = spec(client)
+    fx = tenant_a
+    draft = client.post(
+        "/v1/admin/rulesets/drafts", headers=fx.admin, json={"name": "d", "from_version": 1}
+    ).get_json()
+    experiment = client.post(
+        "/v1/admin/experiments",
+        headers=fx.admin,
+        json={"key": "e", "primary_metric": "upsell_acceptance",
+              "variants": [{"key": "a", "weight": "0.5", "control": True},
+                           {"key": "b", "weight": "0.5"}]},
+    ).get_json()  # fmt: skip
+    targets = [(template, make(fx)) for template, _, make in PATCHES] + [
+        ("/v1/admin/rulesets/drafts/{draft_id}", f"/v1/admin/rulesets/drafts/{draft['id']}"),
+        ("/v1/admin/experiments/{experiment_id}", f"/v1/admin/experiments/{experiment['id']}"),
+    ]
+    answering = {
+        (path, method)
+        for path, operations in document["paths"].items()
+        for method in operations
+        if method == "patch"
+    }
+    assert {(template, "patch") for template, _ in targets} == answering
+    for template, url in targets:
+        headers = platform_headers if url.startswith("/v1/platform") else fx.admin
+        error_of(client.patch(url, headers=headers, json={}), 428, "if_match_required")
+        operation = document["paths"][template]["patch"]
+        assert "428" in operation["responses"], template
+        assert "412" in operation["responses"], template
+        parameters = [resolve(document, p) for p in operation.get("parameters", [])]
+        if_match = [p for p in parameters if p["in"] == "header" and p["name"] == "If-Match"]
+        assert len(if_match) == 1 and if_match[0]["required"] is True, template
+
+
+def test_read_responses_document_their_etag(client, tenant_a):
+    document = spec(client)
+    response = client.get(f"/v1/admin/tiers/{tenant_a.tiers[0].id}", headers=tenant_a.admin)
+    assert response.headers["ETag"] == '"1"'
+    headers = document["paths"]["/v1/admin/tiers/{tier_id}"]["get"]["responses"]["200"]["headers"]
+    assert "ETag" in headers
+
+
+YAML_DOCUMENT = """
+stacking: best_only
+rules:
+  - id: winter
+    kind: season
+    priority: 10
+    when: {fact: service_month, op: in, value: [12, 1, 2]}
+    then: {multiplier: "1.3"}
+"""
+
+
+def test_application_yaml_bodies_are_accepted_as_documented(client, tenant_a):
+    fx = tenant_a
+    body = "document:" + YAML_DOCUMENT.replace("\n", "\n  ")
+    headers = {**fx.admin, "Content-Type": "application/yaml"}
+    validated = client.post("/v1/admin/rulesets/validate", headers=headers, data=body)
+    assert validated.status_code == 200, validated.get_json()
+    assert validated.get_json()["rule_count"] == 1
+
+    created = client.post(
+        "/v1/admin/rulesets/drafts", headers=headers, data="name: from yaml\n" + body
+    )
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["document"]["rules"][0]["then"] == {"multiplier": "1.3"}
+
+    operation = spec(client)["paths"]["/v1/admin/rulesets/validate"]["post"]
+    assert set(operation["requestBody"]["content"]) == {"application/json", "application/yaml"}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "path"),
+    [
+        # Like a body that is not JSON: 400 at /json.
+        ("document: {rules: [ {id: a", 400, "bad_request", "/json"),
+        ("a: &x 1\nb: *x\n", 400, "bad_request", "/json"),
+        # Like a JSON body of the wrong shape: 422 where it is wrong.
+        ("- a list", 422, "validation_error", "/json/_schema"),
+        ("document: {rules: []}\nsurprise: 1\n", 422, "validation_error", "/json/surprise"),
+    ],
+)
+def test_bad_yaml_bodies_answer_as_bad_json_ones_do(client, tenant_a, body, status, code, path):
+    headers = {**tenant_a.admin, "Content-Type": "application/yaml"}
+    response = client.post("/v1/admin/rulesets/validate", headers=headers, data=body)
+    error = error_of(response, status, code)
+    assert [d["path"] for d in error["details"]] == [path]
+
+
+def test_a_body_in_an_undocumented_media_type_is_415(client, db, tenant_a):
+    fx = tenant_a
+    before = count(db, m.ApiKey, fx.tenant.id)
+    response = client.post(
+        "/v1/admin/api-keys",
+        headers={**fx.admin, "Content-Type": "application/yaml"},
+        data="name: yaml key\n",
+    )
+    error_of(response, 415, "unsupported_media_type")
+    assert count(db, m.ApiKey, fx.tenant.id) == before
