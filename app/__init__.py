@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 
+import marshmallow as ma
 from flask import Flask, g, request
 from flask_smorest import Api
 from flask_smorest.pagination import PaginationMetadataSchema
@@ -48,6 +49,9 @@ SECURITY_BY_PREFIX = (
 
 class TierwiseApi(Api):
     ERROR_SCHEMA = ErrorSchema
+    #: No blanket ``default`` response: every status an operation answers is listed
+    #: (``_document_common_errors`` adds those every operation of a kind can answer).
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def _register_error_handlers(self):
         self._app.register_error_handler(HTTPException, handle_http_exception)
@@ -134,6 +138,8 @@ def create_app(
     )
 
     api = TierwiseApi(app, spec_kwargs={"components": {"securitySchemes": SECURITY_SCHEMES}})
+    # Decimals (experiment weights, coverage) travel as strings, "0.5": not JSON numbers.
+    api.register_field(ma.fields.Decimal, "string", "decimal")
     from app.api import (
         admin_account,
         admin_analytics,
@@ -169,8 +175,9 @@ def create_app(
     api.register_blueprint(admin_audit.platform)
     api.register_blueprint(checkout.hooks)
     if serves_local_payment_page(settings, payments):
-        api.register_blueprint(checkout.local)
+        app.register_blueprint(checkout.local)  # HTML pages for people, not part of the API
     _document_security(api)
+    _document_common_errors(api)
 
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(StaleDataError, handle_stale)
@@ -209,6 +216,46 @@ def create_app(
         return response
 
     return app
+
+
+#: Statuses any operation of a kind may answer, besides those its view documents.
+COMMON_ERRORS = {
+    "422": "Invalid input; also NUL characters anywhere in the request",
+    "503": "The database is unavailable right now (Retry-After)",
+}
+SECURED_ERRORS = {
+    "401": "Credentials missing or not valid",
+    "403": "Credentials of the wrong kind or role, or the tenant is suspended",
+}
+BODY_ERRORS = {
+    "400": "The body does not parse (JSON, or YAML where taken)",
+    "413": "The body is larger than MAX_BODY_BYTES",
+    "415": "The body is not in a media type the operation takes",
+}
+PATH_ERRORS = {"404": "Not found"}
+
+
+def _document_common_errors(api: Api) -> None:
+    """Every operation lists what it can answer: each any operation may (422 for NUL characters,
+    503 database unavailable), the secured ones 401 and 403, those with a body 400, 413 and 415,
+    those with path parameters 404 (a malformed id matches no route) — all in the one error
+    shape."""
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, operations in api.spec._paths.items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or method == "parameters":
+                continue
+            statuses = dict(COMMON_ERRORS)
+            if operation.get("security"):
+                statuses.update(SECURED_ERRORS)
+            if operation.get("requestBody"):
+                statuses.update(BODY_ERRORS)
+            if "{" in path:
+                statuses.update(PATH_ERRORS)
+            responses = operation.setdefault("responses", {})
+            for status, description in statuses.items():
+                if status not in responses and int(status) not in responses:
+                    responses[status] = {"description": description, "content": content}
 
 
 def _document_security(api: Api) -> None:

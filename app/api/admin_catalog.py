@@ -99,6 +99,7 @@ class SegmentClone(MethodView):
 class Tiers(MethodView):
     @blp.arguments(s.TierQuerySchema, location="query")
     @blp.response(200, s.TierSchema(many=True))
+    @blp.alt_response(404, schema=ErrorSchema, description="segment_id names no segment")
     @blp.paginate()
     def get(self, args, pagination_parameters):
         """List tiers, optionally of one segment"""

@@ -264,6 +264,7 @@ class Diff(MethodView):
 class Evaluate(MethodView):
     @blp.arguments(s.FactsSchema)
     @blp.response(200, s.ExplainedOutcomeSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="No version in force at `at`")
     def post(self, data):
         """Evaluate the version in force (now or at `at`) on facts, with the explanation"""
         svc = services()

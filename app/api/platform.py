@@ -23,6 +23,9 @@ blp = blueprint(
 class Decisions(MethodView):
     @blp.arguments(s.PlatformDecisionSearchSchema, location="query")
     @blp.response(200, s.DecisionRecordSchema(many=True))
+    @blp.alt_response(
+        404, schema=ErrorSchema, description="booking_id names no booking, or tenant_id no tenant"
+    )
     @blp.paginate()
     def get(self, args, pagination_parameters):
         """Search every tenant's decisions (or one tenant's: tenant_id), with the tenant filters"""
@@ -35,6 +38,9 @@ class Decisions(MethodView):
 class DecisionExport(MethodView):
     @blp.arguments(s.PlatformDecisionSearchSchema, location="query")
     @blp.response(200, description="NDJSON: one decision record per line, oldest first")
+    @blp.alt_response(
+        404, schema=ErrorSchema, description="booking_id names no booking, or tenant_id no tenant"
+    )
     @blp.alt_response(
         422, schema=ErrorSchema, description="from/to missing or more than 31 days apart"
     )
