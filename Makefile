@@ -15,7 +15,7 @@ export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # durable-rules' per-decision allocations are steadier with these (../shared/DESIGN.md).
 export GLIBC_TUNABLES ?= glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=268435456
 
-.PHONY: install run test lint check-migrations pytest stress bench clean
+.PHONY: install run test lint check-migrations pytest fuzz stress bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "need Python 3.11 or 3.12 (durable-rules fails on 3.13)"; exit 1; }
@@ -44,6 +44,13 @@ check-migrations: install
 
 pytest: install
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+## Schemathesis over every operation of the OpenAPI (tests/fuzz): 100 generated requests per
+## operation, valid and invalid, and 100 stateful scenarios following the links; `make test`
+## runs the same with 3 of each.
+fuzz: install
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} FUZZ_STATEFUL_EXAMPLES=$${FUZZ_STATEFUL_EXAMPLES:-100} \
+		$(BIN)/pytest -q -p no:cacheprovider -rA tests/fuzz
 
 ## The booking races (tests/integration/test_booking_races.py), each scenario 50 times, and the
 ## revenue property test with 200 examples: prints per race its runs and invariant violations.

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import uuid
 
+import marshmallow as ma
 from flask import Flask, g, request
 from flask_smorest import Api
+from flask_smorest.pagination import PaginationMetadataSchema
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -47,9 +49,27 @@ SECURITY_BY_PREFIX = (
 
 class TierwiseApi(Api):
     ERROR_SCHEMA = ErrorSchema
+    #: No blanket ``default`` response: every status an operation answers is listed
+    #: (``_document_common_errors`` adds those every operation of a kind can answer).
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def _register_error_handlers(self):
         self._app.register_error_handler(HTTPException, handle_http_exception)
+
+    def _register_pagination_header(self):
+        """``X-Pagination`` is sent as JSON text (flask-smorest ``json.dumps``), which a header
+        ``schema`` of type object would not describe (OpenAPI reads that as the ``simple``
+        style, ``total,3,page,1``): documented as a header whose content is JSON."""
+        self.spec.components.header(
+            "PAGINATION",
+            {
+                "description": "Pagination metadata, a JSON object: "
+                '`{"total": 120, "total_pages": 3, "first_page": 1, "last_page": 3, '
+                '"page": 1, "next_page": 2}`',
+                "content": {"application/json": {"schema": PaginationMetadataSchema}},
+            },
+            lazy=True,
+        )
 
 
 def make_payments(settings: Settings) -> Payments:
@@ -58,6 +78,14 @@ def make_payments(settings: Settings) -> Payments:
     return StripePayments(
         settings.stripe_secret_key, settings.stripe_webhook_secret, settings.stripe_api_base or None
     )
+
+
+def serves_local_payment_page(settings: Settings, payments: Payments) -> bool:
+    """The local payment page (``/local-pay``) marks bookings paid for whoever posts to it: the
+    embedded demo's offline checkout, mounted only there — in embedded mode with the local
+    provider taking the payments. A server (``TIERWISE_MODE=server``) never serves it, whatever
+    ``PAYMENTS_BACKEND`` says."""
+    return settings.mode == "embedded" and isinstance(payments, LocalPayments)
 
 
 def create_app(
@@ -92,6 +120,7 @@ def create_app(
         engine=settings.rules_engine,
         masker=Masker(settings.api_key_pepper),
     )
+    payments = payments or make_payments(settings)
     app.extensions["tierwise"] = Services(
         settings=settings,
         db=db,
@@ -101,7 +130,7 @@ def create_app(
         api_keys=ApiKeyCache(settings.api_key_cache_seconds),
         checkout=CheckoutContext(
             db=db,
-            payments=payments or make_payments(settings),
+            payments=payments,
             signer=offer_context.signer,
             public_base_url=settings.public_base_url,
             hold_minutes=settings.hold_minutes,
@@ -109,6 +138,8 @@ def create_app(
     )
 
     api = TierwiseApi(app, spec_kwargs={"components": {"securitySchemes": SECURITY_SCHEMES}})
+    # Decimals (experiment weights, coverage) travel as strings, "0.5": not JSON numbers.
+    api.register_field(ma.fields.Decimal, "string", "decimal")
     from app.api import (
         admin_account,
         admin_analytics,
@@ -143,9 +174,10 @@ def create_app(
         api.register_blueprint(module.blp)
     api.register_blueprint(admin_audit.platform)
     api.register_blueprint(checkout.hooks)
-    if settings.payments_backend == "local":
-        api.register_blueprint(checkout.local)
+    if serves_local_payment_page(settings, payments):
+        app.register_blueprint(checkout.local)  # HTML pages for people, not part of the API
     _document_security(api)
+    _document_common_errors(api)
 
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(StaleDataError, handle_stale)
@@ -184,6 +216,46 @@ def create_app(
         return response
 
     return app
+
+
+#: Statuses any operation of a kind may answer, besides those its view documents.
+COMMON_ERRORS = {
+    "422": "Invalid input; also NUL characters anywhere in the request",
+    "503": "The database is unavailable right now (Retry-After)",
+}
+SECURED_ERRORS = {
+    "401": "Credentials missing or not valid",
+    "403": "Credentials of the wrong kind or role, or the tenant is suspended",
+}
+BODY_ERRORS = {
+    "400": "The body does not parse (JSON, or YAML where taken)",
+    "413": "The body is larger than MAX_BODY_BYTES",
+    "415": "The body is not in a media type the operation takes",
+}
+PATH_ERRORS = {"404": "Not found"}
+
+
+def _document_common_errors(api: Api) -> None:
+    """Every operation lists what it can answer: each any operation may (422 for NUL characters,
+    503 database unavailable), the secured ones 401 and 403, those with a body 400, 413 and 415,
+    those with path parameters 404 (a malformed id matches no route) — all in the one error
+    shape."""
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, operations in api.spec._paths.items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or method == "parameters":
+                continue
+            statuses = dict(COMMON_ERRORS)
+            if operation.get("security"):
+                statuses.update(SECURED_ERRORS)
+            if operation.get("requestBody"):
+                statuses.update(BODY_ERRORS)
+            if "{" in path:
+                statuses.update(PATH_ERRORS)
+            responses = operation.setdefault("responses", {})
+            for status, description in statuses.items():
+                if status not in responses and int(status) not in responses:
+                    responses[status] = {"description": description, "content": content}
 
 
 def _document_security(api: Api) -> None:

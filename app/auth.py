@@ -214,7 +214,11 @@ def require_storefront() -> None:
 
 
 def require_tenant_admin() -> None:
-    """before_request hook of tenant admin blueprints: analysts may read, admins may write."""
+    """before_request hook of tenant admin blueprints: analysts may read, admins may write.
+
+    A suspended tenant is read-only for its own admins (403 ``tenant_suspended`` on anything but
+    GET/HEAD, before the view runs, so nothing changes); platform admins acting on it with
+    ``X-Tenant-Id`` may still write (revoking a leaked key, say)."""
     if request.method == "OPTIONS":
         return
     principal = _admin()
@@ -223,8 +227,15 @@ def require_tenant_admin() -> None:
             f"Platform admins pick a tenant with the {TENANT_HEADER} header.",
             code="tenant_required",
         )
-    if request.method not in ("GET", "HEAD") and principal.role not in WRITE_ROLES:
-        raise Forbidden("This role may only read.", code="role_forbidden")
+    if request.method not in ("GET", "HEAD"):
+        if principal.role not in WRITE_ROLES:
+            raise Forbidden("This role may only read.", code="role_forbidden")
+        if principal.role != "platform_admin" and not principal.tenant.active:
+            raise Forbidden(
+                "The tenant is suspended: its admin API is read-only until a platform admin "
+                "reactivates it.",
+                code="tenant_suspended",
+            )
     _authenticated(principal)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from app import schemas as s
-from app.api.common import Paging, blueprint, etag, if_match_version, services
+from app.api.common import ETAG, Paging, blueprint, conditional, etag, if_match_version, services
 from app.auth import current_tenant, require_tenant_admin
 from app.errors import ErrorSchema
 from app.services import tenants
@@ -20,16 +20,15 @@ blp = blueprint(
 
 @blp.route("/tenant")
 class OwnTenant(MethodView):
-    @blp.response(200, s.TenantSchema)
+    @blp.response(200, s.TenantSchema, headers=ETAG)
     def get(self):
         """The caller's tenant"""
         tenant = current_tenant()
         return tenant, 200, etag(tenant.version)
 
     @blp.arguments(s.TenantUpdateSchema)
-    @blp.response(200, s.TenantSchema)
-    @blp.alt_response(412, schema=ErrorSchema, description="Stale If-Match")
-    @blp.alt_response(428, schema=ErrorSchema, description="If-Match missing")
+    @blp.response(200, s.TenantSchema, headers=ETAG)
+    @conditional(blp)
     def patch(self, data):
         """Update the tenant's name, time zone or default capacity (If-Match required)"""
         tenant = tenants.update_tenant(services().db, current_tenant(), if_match_version(), data)

@@ -5,7 +5,15 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from app import schemas as s
-from app.api.common import Paging, blueprint, etag, if_match_version, services
+from app.api.common import (
+    ETAG,
+    Paging,
+    blueprint,
+    conditional,
+    etag,
+    if_match_version,
+    services,
+)
 from app.auth import current_tenant, require_tenant_admin
 from app.errors import ErrorSchema
 from app.services import catalog
@@ -17,15 +25,13 @@ blp = blueprint(
 UPDATE_ERRORS = (
     (404, "Not found"),
     (409, "Conflict"),
-    (412, "Stale If-Match"),
-    (428, "If-Match missing"),
 )
 
 
 def documented_errors(view):
     for code, description in UPDATE_ERRORS:
         view = blp.alt_response(code, schema=ErrorSchema, description=description)(view)
-    return view
+    return conditional(blp)(view)
 
 
 # ---- segments ---------------------------------------------------------------------------------
@@ -46,7 +52,7 @@ class Segments(MethodView):
         )
 
     @blp.arguments(s.SegmentCreateSchema)
-    @blp.response(201, s.SegmentSchema)
+    @blp.response(201, s.SegmentSchema, headers=ETAG)
     @blp.alt_response(409, schema=ErrorSchema, description="Key taken")
     def post(self, data):
         """Create a segment"""
@@ -56,7 +62,7 @@ class Segments(MethodView):
 
 @blp.route("/segments/<uuid:segment_id>")
 class SegmentById(MethodView):
-    @blp.response(200, s.SegmentSchema)
+    @blp.response(200, s.SegmentSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def get(self, segment_id):
         """Get a segment"""
@@ -64,7 +70,7 @@ class SegmentById(MethodView):
         return segment, 200, etag(segment.version)
 
     @blp.arguments(s.SegmentUpdateSchema)
-    @blp.response(200, s.SegmentSchema)
+    @blp.response(200, s.SegmentSchema, headers=ETAG)
     @documented_errors
     def patch(self, data, segment_id):
         """Update a segment (If-Match required)"""
@@ -77,7 +83,7 @@ class SegmentById(MethodView):
 @blp.route("/segments/<uuid:segment_id>/clone")
 class SegmentClone(MethodView):
     @blp.arguments(s.SegmentCloneSchema)
-    @blp.response(201, s.SegmentSchema)
+    @blp.response(201, s.SegmentSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     @blp.alt_response(409, schema=ErrorSchema, description="Key taken")
     def post(self, data, segment_id):
@@ -93,6 +99,7 @@ class SegmentClone(MethodView):
 class Tiers(MethodView):
     @blp.arguments(s.TierQuerySchema, location="query")
     @blp.response(200, s.TierSchema(many=True))
+    @blp.alt_response(404, schema=ErrorSchema, description="segment_id names no segment")
     @blp.paginate()
     def get(self, args, pagination_parameters):
         """List tiers, optionally of one segment"""
@@ -110,7 +117,7 @@ class Tiers(MethodView):
         )
 
     @blp.arguments(s.TierCreateSchema)
-    @blp.response(201, s.TierSchema)
+    @blp.response(201, s.TierSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Segment or upsell target not found")
     @blp.alt_response(409, schema=ErrorSchema, description="Level taken by an active tier")
     def post(self, data):
@@ -121,7 +128,7 @@ class Tiers(MethodView):
 
 @blp.route("/tiers/<uuid:tier_id>")
 class TierById(MethodView):
-    @blp.response(200, s.TierSchema)
+    @blp.response(200, s.TierSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def get(self, tier_id):
         """Get a tier"""
@@ -129,7 +136,7 @@ class TierById(MethodView):
         return tier, 200, etag(tier.version)
 
     @blp.arguments(s.TierUpdateSchema)
-    @blp.response(200, s.TierSchema)
+    @blp.response(200, s.TierSchema, headers=ETAG)
     @documented_errors
     def patch(self, data, tier_id):
         """Update a tier (If-Match required)"""
@@ -157,7 +164,7 @@ class AddOns(MethodView):
         )
 
     @blp.arguments(s.AddOnCreateSchema)
-    @blp.response(201, s.AddOnSchema)
+    @blp.response(201, s.AddOnSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Tier not found")
     @blp.alt_response(409, schema=ErrorSchema, description="Key taken")
     def post(self, data):
@@ -168,7 +175,7 @@ class AddOns(MethodView):
 
 @blp.route("/add-ons/<uuid:add_on_id>")
 class AddOnById(MethodView):
-    @blp.response(200, s.AddOnSchema)
+    @blp.response(200, s.AddOnSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def get(self, add_on_id):
         """Get an add-on"""
@@ -176,7 +183,7 @@ class AddOnById(MethodView):
         return add_on, 200, etag(add_on.version)
 
     @blp.arguments(s.AddOnUpdateSchema)
-    @blp.response(200, s.AddOnSchema)
+    @blp.response(200, s.AddOnSchema, headers=ETAG)
     @documented_errors
     def patch(self, data, add_on_id):
         """Update an add-on (If-Match required)"""
@@ -205,7 +212,7 @@ def _status_routes(path: str, param: str, noun: str, schema: type, setter) -> No
             post = blp.alt_response(
                 409, schema=ErrorSchema, description="Conflicts with an active item"
             )(post)
-        post = blp.response(200, schema)(post)
+        post = blp.response(200, schema, headers=ETAG)(post)
         name = "".join(part.title() for part in noun.split("-")) + action.title()
         blp.route(f"{path}/<uuid:{param}>/{action}")(type(name, (MethodView,), {"post": post}))
 

@@ -31,6 +31,7 @@ def ndjson(lines) -> Response:
 class Decisions(MethodView):
     @blp.arguments(s.DecisionSearchSchema, location="query")
     @blp.response(200, s.DecisionRecordSchema(many=True))
+    @blp.alt_response(404, schema=ErrorSchema, description="booking_id names no booking")
     @blp.paginate()
     def get(self, args, pagination_parameters):
         """Search decisions (newest first): purpose, kind, time range, fired rule, outcome, booking, quote, request, customer"""
@@ -43,6 +44,7 @@ class Decisions(MethodView):
 class DecisionExport(MethodView):
     @blp.arguments(s.DecisionSearchSchema, location="query")
     @blp.response(200, description="NDJSON: one decision record per line, oldest first")
+    @blp.alt_response(404, schema=ErrorSchema, description="booking_id names no booking")
     @blp.alt_response(
         422, schema=ErrorSchema, description="from/to missing or more than 31 days apart"
     )

@@ -8,7 +8,7 @@ from flask import g
 from flask.views import MethodView
 
 from app import schemas as s
-from app.api.common import Paging, blueprint, etag, if_match_version, services
+from app.api.common import ETAG, Paging, blueprint, conditional, etag, if_match_version, services
 from app.auth import current_tenant, require_tenant_admin
 from app.errors import ErrorSchema
 from app.services import experiments
@@ -44,7 +44,7 @@ class Experiments(MethodView):
         )
 
     @blp.arguments(s.ExperimentCreateSchema)
-    @blp.response(201, s.ExperimentSchema)
+    @blp.response(201, s.ExperimentSchema, headers=ETAG)
     @blp.alt_response(409, schema=ErrorSchema, description="Key taken")
     def post(self, data):
         """Create a draft experiment (weights must sum to 1)"""
@@ -54,7 +54,7 @@ class Experiments(MethodView):
 
 @blp.route("/<uuid:experiment_id>")
 class ExperimentById(MethodView):
-    @blp.response(200, s.ExperimentSchema)
+    @blp.response(200, s.ExperimentSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def get(self, experiment_id):
         """Get an experiment"""
@@ -62,11 +62,10 @@ class ExperimentById(MethodView):
         return row, 200, etag(row["version"])
 
     @blp.arguments(s.ExperimentUpdateSchema)
-    @blp.response(200, s.ExperimentSchema)
+    @blp.response(200, s.ExperimentSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     @blp.alt_response(409, schema=ErrorSchema, description="Stopped")
-    @blp.alt_response(412, schema=ErrorSchema, description="Stale If-Match")
-    @blp.alt_response(428, schema=ErrorSchema, description="If-Match missing")
+    @conditional(blp)
     def patch(self, data, experiment_id):
         """Edit the design (If-Match required); weights of a started experiment change only with bump_bucket_version"""
         row = experiments.update_experiment(
@@ -78,7 +77,7 @@ class ExperimentById(MethodView):
 
 def _lifecycle(action: str, summary: str) -> type[MethodView]:
     class Action(MethodView):
-        @blp.response(200, s.ExperimentSchema)
+        @blp.response(200, s.ExperimentSchema, headers=ETAG)
         @blp.alt_response(404, schema=ErrorSchema, description="Not found")
         @blp.alt_response(
             409, schema=ErrorSchema, description="Not allowed from the current status"

@@ -49,6 +49,7 @@ class TierCapacity(MethodView):
 class Blackouts(MethodView):
     @blp.arguments(s.BlackoutQuerySchema, location="query")
     @blp.response(200, s.BlackoutSchema(many=True))
+    @blp.alt_response(404, schema=ErrorSchema, description="tier_id names no tier")
     @blp.paginate()
     def get(self, args, pagination_parameters):
         """List blackout dates"""

@@ -9,7 +9,16 @@ from flask import g
 from flask.views import MethodView
 
 from app import schemas as s
-from app.api.common import Paging, blueprint, etag, if_match_version, services
+from app.api.common import (
+    ETAG,
+    Paging,
+    accepts_yaml,
+    blueprint,
+    conditional,
+    etag,
+    if_match_version,
+    services,
+)
 from app.auth import current_tenant, require_tenant_admin
 from app.errors import ErrorSchema
 from app.services import audit, rulesets
@@ -41,8 +50,9 @@ class Drafts(MethodView):
             rulesets.list_drafts(services().db, current_tenant(), paging.offset, paging.limit)
         )
 
+    @accepts_yaml(blp, "DraftCreate")
     @blp.arguments(s.DraftCreateSchema)
-    @blp.response(201, s.DraftSchema)
+    @blp.response(201, s.DraftSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Version not found")
     def post(self, data):
         """Create a draft from a document, or from a published version (default: the newest)"""
@@ -59,18 +69,18 @@ class Drafts(MethodView):
 
 @blp.route("/drafts/<uuid:draft_id>")
 class DraftById(MethodView):
-    @blp.response(200, s.DraftSchema)
+    @blp.response(200, s.DraftSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def get(self, draft_id):
         """Get a draft"""
         draft = rulesets.get_draft(services().db, current_tenant(), str(draft_id))
         return draft, 200, etag(draft.version)
 
+    @accepts_yaml(blp, "DraftUpdate")
     @blp.arguments(s.DraftUpdateSchema)
-    @blp.response(200, s.DraftSchema)
+    @blp.response(200, s.DraftSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    @blp.alt_response(412, schema=ErrorSchema, description="Stale If-Match")
-    @blp.alt_response(428, schema=ErrorSchema, description="If-Match missing")
+    @conditional(blp)
     def patch(self, data, draft_id):
         """Edit a draft (If-Match required); the document must be a valid ruleset"""
         draft = rulesets.update_draft(
@@ -87,11 +97,12 @@ class DraftById(MethodView):
 
 @blp.route("/validate")
 class ValidateDocument(MethodView):
+    @accepts_yaml(blp, "Document")
     @blp.arguments(s.DocumentSchema)
     @blp.response(200, s.ValidationReportSchema)
     def post(self, data):
         """Validate a ruleset document: 422 with every error located, else warnings"""
-        return rulesets.validate_document(data["document"])
+        return rulesets.validate_document(services().db, current_tenant(), data["document"])
 
 
 @blp.route("/drafts/<uuid:draft_id>/validate")
@@ -253,6 +264,7 @@ class Diff(MethodView):
 class Evaluate(MethodView):
     @blp.arguments(s.FactsSchema)
     @blp.response(200, s.ExplainedOutcomeSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="No version in force at `at`")
     def post(self, data):
         """Evaluate the version in force (now or at `at`) on facts, with the explanation"""
         svc = services()

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_smorest import Blueprint
+from webargs import core as webargs_core
+from webargs.flaskparser import FlaskParser, abort
+from werkzeug.exceptions import UnsupportedMediaType
 
 from app.auth import ApiKeyCache
+from app.errors import ErrorSchema
 from app.rules_runtime import RulesRuntime
 from app.services.checkout import CheckoutContext
 from app.services.offers import OfferContext
 from config import Settings
 from pricing.errors import InvalidInput, PreconditionFailed, PreconditionRequired
+from rules.documents import load_document
+from rules.language import RulesetInvalid
 from storage.cache import Cache
 from storage.db import Database
 
@@ -38,7 +46,39 @@ def services() -> Services:
 PAGE_SIZE_CEILING = 1000
 
 
+YAML = "application/yaml"
+
+
+class BodyParser(FlaskParser):
+    """webargs' parser with the body rules of the house: a JSON body; a YAML one
+    (``application/yaml``, the same fields) where the view is marked ``accepts_yaml``; any other
+    body is 415 ``unsupported_media_type`` rather than ignored."""
+
+    def _raw_load_json(self, req):
+        if webargs_core.is_json(req.mimetype):
+            return super()._raw_load_json(req)
+        body = req.get_data(cache=True)
+        if not body:
+            return webargs_core.missing
+        if req.mimetype == YAML and g.get("accepts_yaml"):
+            return _yaml_body(body)
+        accepted = "application/json or application/yaml" if g.get("accepts_yaml") else "JSON"
+        raise UnsupportedMediaType(
+            f"This operation takes {accepted} bodies, not {req.mimetype or 'untyped'} ones."
+        )
+
+
+def _yaml_body(body: bytes) -> Any:
+    """The YAML body's data, as a JSON body's would be (the schema then validates it), or 400
+    like a body that is not JSON: ``/json`` with the YAML's error (aliases are refused)."""
+    try:
+        return load_document(body, YAML)
+    except RulesetInvalid as error:
+        abort(400, messages={"json": [e["message"] for e in error.errors]})
+
+
 class TierwiseBlueprint(Blueprint):
+    ARGUMENTS_PARSER = BodyParser()
     DEFAULT_PAGINATION_PARAMETERS = {
         "page": 1,
         "page_size": Settings.default_page_size,
@@ -57,6 +97,52 @@ def blueprint(
 
 def etag(version: int) -> dict[str, str]:
     return {"ETag": f'"{version}"'}
+
+
+#: Response header documentation of the views answering ``etag(...)``:
+#: ``@blp.response(200, Schema, headers=ETAG)``.
+ETAG = {
+    "ETag": {
+        "description": 'The resource version, `"<version>"`: send it back as If-Match to update',
+        "schema": {"type": "string"},
+    }
+}
+
+IF_MATCH = {
+    "in": "header",
+    "name": "If-Match",
+    "required": True,
+    "description": "The ETag read: 428 without it, 412 when the resource changed since",
+    "schema": {"type": "string"},
+}
+
+
+def conditional(blp: Blueprint) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Documents a view that calls ``if_match_version``: the If-Match header, 412 and 428."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        view = blp.alt_response(412, schema=ErrorSchema, description="Stale If-Match")(view)
+        view = blp.alt_response(428, schema=ErrorSchema, description="If-Match missing")(view)
+        return blp.doc(parameters=[IF_MATCH])(view)
+
+    return decorate
+
+
+def accepts_yaml(blp: Blueprint, schema: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The view (decorated above its ``@blp.arguments``) also takes its body as YAML
+    (``application/yaml``: the same fields, anchors and aliases refused), documented beside the
+    JSON one with the component ``schema``."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            g.accepts_yaml = True
+            return view(*args, **kwargs)
+
+        body = {"content": {YAML: {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+        return blp.doc(requestBody=body)(wrapper)
+
+    return decorate
 
 
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,9})"\s*$')

@@ -6,7 +6,7 @@ from flask.views import MethodView
 
 from app import schemas as s
 from app.api.admin_decisions import ndjson
-from app.api.common import Paging, blueprint, etag, if_match_version, services
+from app.api.common import ETAG, Paging, blueprint, conditional, etag, if_match_version, services
 from app.auth import require_platform_admin
 from app.errors import ErrorSchema
 from app.services import activity, audit, checkout, tenants
@@ -23,6 +23,9 @@ blp = blueprint(
 class Decisions(MethodView):
     @blp.arguments(s.PlatformDecisionSearchSchema, location="query")
     @blp.response(200, s.DecisionRecordSchema(many=True))
+    @blp.alt_response(
+        404, schema=ErrorSchema, description="booking_id names no booking, or tenant_id no tenant"
+    )
     @blp.paginate()
     def get(self, args, pagination_parameters):
         """Search every tenant's decisions (or one tenant's: tenant_id), with the tenant filters"""
@@ -35,6 +38,9 @@ class Decisions(MethodView):
 class DecisionExport(MethodView):
     @blp.arguments(s.PlatformDecisionSearchSchema, location="query")
     @blp.response(200, description="NDJSON: one decision record per line, oldest first")
+    @blp.alt_response(
+        404, schema=ErrorSchema, description="booking_id names no booking, or tenant_id no tenant"
+    )
     @blp.alt_response(
         422, schema=ErrorSchema, description="from/to missing or more than 31 days apart"
     )
@@ -87,7 +93,7 @@ class Tenants(MethodView):
         return paging.done(tenants.list_tenants(services().db, paging.offset, paging.limit))
 
     @blp.arguments(s.TenantCreateSchema)
-    @blp.response(201, s.TenantSchema)
+    @blp.response(201, s.TenantSchema, headers=ETAG)
     @blp.alt_response(409, schema=ErrorSchema, description="Slug taken")
     def post(self, data):
         """Create a tenant"""
@@ -97,7 +103,7 @@ class Tenants(MethodView):
 
 @blp.route("/tenants/<uuid:tenant_id>")
 class TenantById(MethodView):
-    @blp.response(200, s.TenantSchema)
+    @blp.response(200, s.TenantSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def get(self, tenant_id):
         """Get a tenant"""
@@ -105,10 +111,9 @@ class TenantById(MethodView):
         return tenant, 200, etag(tenant.version)
 
     @blp.arguments(s.TenantStatusSchema)
-    @blp.response(200, s.TenantSchema)
+    @blp.response(200, s.TenantSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    @blp.alt_response(412, schema=ErrorSchema, description="Stale If-Match")
-    @blp.alt_response(428, schema=ErrorSchema, description="If-Match missing")
+    @conditional(blp)
     def patch(self, data, tenant_id):
         """Update a tenant, including suspending or reactivating it (If-Match required)"""
         svc = services()

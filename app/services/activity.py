@@ -7,9 +7,11 @@ from typing import Any
 
 from app.services.offers import recorded_price_view
 from pricing import catalog as domain
+from pricing.errors import InvalidInput, NotFound
 from rules.language import parse_ruleset
 from rules.outcome import RuleIndex
 from rules.vocabulary import complete_facts
+from storage.catalog import CatalogRepository
 from storage.db import Database
 from storage.decisions import get_decision
 from storage.events import add_events
@@ -19,17 +21,65 @@ from storage.rulesets import RulesetRepository
 def record_events(
     db: Database, tenant: domain.Tenant, events: list[dict[str, Any]]
 ) -> dict[str, int]:
-    rows = [
-        {
-            "client_event_id": e["client_event_id"], "type": e["type"], "visitor_id": e["visitor_id"],
-            "segment_key": e["segment"], "tier_id": e["tier_id"], "experiment": e["experiment"],
-            "variant": e["variant"], "properties": e["properties"], "occurred_at": e["occurred_at"],
-        }
-        for e in events
-    ]  # fmt: skip
+    """Store a batch of storefront events, or none of it: 422 ``validation_error`` locating every
+    event whose segment or tier the tenant's catalog does not have (archived ones count: an event
+    may arrive after what it is about was archived), or whose tier is not of its segment. A
+    segment may be named by key or id; its key is stored."""
     with db.transaction() as session:
+        segment_keys, tier_segments = _catalog_refs(CatalogRepository(session, tenant), events)
+        rows = [
+            {
+                "client_event_id": e["client_event_id"], "type": e["type"],
+                "visitor_id": e["visitor_id"], "segment_key": segment_keys.get(e["segment"], ""),
+                "tier_id": e["tier_id"] and tier_segments[e["tier_id"]][0],
+                "experiment": e["experiment"], "variant": e["variant"],
+                "properties": e["properties"], "occurred_at": e["occurred_at"],
+            }
+            for e in events
+        ]  # fmt: skip
         stored = add_events(session, tenant.id, rows)
     return {"received": len(events), "stored": stored}
+
+
+def _catalog_refs(
+    catalog: CatalogRepository, events: list[dict[str, Any]]
+) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """Each segment reference of the batch -> its key, each tier id -> (its id, its segment's
+    key); InvalidInput listing every reference the catalog lacks."""
+    segments: dict[str, domain.Segment | None] = {}
+    tiers: dict[str, tuple[str, str] | None] = {}
+    for ref in {e["segment"] for e in events if e["segment"]}:
+        try:
+            segments[ref] = catalog.find_segment(ref)
+        except NotFound:
+            segments[ref] = None
+    for ref in {e["tier_id"] for e in events if e["tier_id"]}:
+        try:
+            tier = catalog.tier(ref)
+        except NotFound:
+            tiers[ref] = None
+            continue
+        tiers[ref] = (tier.id, catalog.segment(tier.segment_id).key)
+    problems = []
+    for i, e in enumerate(events):
+        segment, tier = segments.get(e["segment"]), tiers.get(e["tier_id"])
+        if e["segment"] and segment is None:
+            problems.append((i, "segment", "No segment of this tenant has this key."))
+        if e["tier_id"] and tier is None:
+            problems.append((i, "tier_id", "No tier of this tenant has this id."))
+        elif tier is not None and segment is not None and tier[1] != segment.key:
+            problems.append((i, "tier_id", "The tier is not of the event's segment."))
+    if problems:
+        raise InvalidInput(
+            "The request did not validate.",
+            code="validation_error",
+            details=[
+                {"path": f"/json/events/{i}/{field}", "message": message}
+                for i, field, message in problems
+            ],
+        )
+    keys = {ref: segment.key for ref, segment in segments.items() if segment is not None}
+    return keys, {ref: tier for ref, tier in tiers.items() if tier is not None}
 
 
 def decision(db: Database, tenant: domain.Tenant, decision_id: str) -> dict[str, Any]:

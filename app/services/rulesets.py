@@ -37,6 +37,16 @@ def parse_or_422(document: Any) -> Ruleset:
         ) from None
 
 
+def checked_document(session: Session, tenant_id: str, document: Any) -> tuple[Any, Ruleset]:
+    """The one validation path of a ruleset document, for validate, draft create and update,
+    and publish alike: the document as stored (plain JSON) and its parsed ruleset, or 422 —
+    ``ruleset_invalid`` with every error located, else ``unknown_variant``."""
+    document = _json_safe(document)
+    ruleset = parse_or_422(document)
+    check_experiment_refs(session, tenant_id, ruleset)
+    return document, ruleset
+
+
 def check_experiment_refs(session: Session, tenant_id: str, ruleset: Ruleset) -> None:
     """422 ``unknown_variant`` if a rule conditions on an experiment or variant the tenant lacks."""
     errors = unknown_experiment_values(
@@ -85,8 +95,7 @@ def create_draft(
             document = repo.version(number).document
             from_version = number
         else:
-            document = _json_safe(document)
-            check_experiment_refs(s, tenant.id, parse_or_422(document))
+            document, _ = checked_document(s, tenant.id, document)
         return repo.create_draft(
             name=name, document=document, based_on_version=from_version, created_by=author
         )
@@ -101,8 +110,7 @@ def update_draft(
 ) -> Draft:
     with db.transaction() as s:
         if "document" in changes:
-            changes["document"] = _json_safe(changes["document"])
-            check_experiment_refs(s, tenant.id, parse_or_422(changes["document"]))
+            changes["document"], _ = checked_document(s, tenant.id, changes["document"])
         return RulesetRepository(s, tenant.id).update_draft(draft_id, expected_version, changes)
 
 
@@ -111,9 +119,10 @@ def delete_draft(db: Database, tenant: domain.Tenant, draft_id: str) -> None:
         RulesetRepository(s, tenant.id).delete_draft(draft_id)
 
 
-def validate_document(document: Any) -> dict[str, Any]:
-    """422 with every error located, else the warnings."""
-    ruleset = parse_or_422(_json_safe(document))
+def validate_document(db: Database, tenant: domain.Tenant, document: Any) -> dict[str, Any]:
+    """422 as draft create would answer it (``checked_document``), else the warnings."""
+    with db.read() as s:
+        _, ruleset = checked_document(s, tenant.id, document)
     warnings = analyse(ruleset)
     return {
         "valid": True,
@@ -123,7 +132,7 @@ def validate_document(document: Any) -> dict[str, Any]:
 
 
 def validate_draft(db: Database, tenant: domain.Tenant, draft_id: str) -> dict[str, Any]:
-    return validate_document(get_draft(db, tenant, draft_id).document)
+    return validate_document(db, tenant, get_draft(db, tenant, draft_id).document)
 
 
 def test_draft(
@@ -262,7 +271,7 @@ def publish_draft(
         )
     draft = get_draft(db, tenant, draft_id)
     with db.read() as s:
-        check_experiment_refs(s, tenant.id, parse_or_422(draft.document))
+        checked_document(s, tenant.id, draft.document)
     result = verifier(draft.document)
     if not result.ok:
         failed = [

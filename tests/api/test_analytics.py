@@ -149,10 +149,15 @@ def seed(client, db: Database, a: TenantFixture, b: TenantFixture) -> Shop:
         ev("s1", "segment_selected", "v9", "budget"), ev("c5", "tier_comparison_viewed", "v4", "budget"),
         ev("u4", "upsell_shown", "v1", p, t1), ev("u8", "upsell_shown", "v2", "budget", bt1),
     ])  # fmt: skip
-    # Tenant B's events, some naming A's segment and tiers, count only for B.
+    # Tenant B's events naming A's segment and tiers are refused, the batch with them; its own
+    # count only for B.
+    foreign = [ev("s1", "segment_selected", "v1", p), ev("u1", "upsell_accepted", "v1", p, t1)]
+    refused = client.post("/v1/storefront/events", headers=b.storefront, json={"events": foreign})
+    assert refused.status_code == 422, refused.get_json()
     post_events(client, b, [
-        ev("s1", "segment_selected", "v1", p), ev("s2", "segment_selected", "v7", b.segment.key),
-        ev("c1", "tier_comparison_viewed", "v1", p), ev("u1", "upsell_accepted", "v1", p, t1),
+        ev("s1", "segment_selected", "v1", b.segment.key),
+        ev("s2", "segment_selected", "v7", b.segment.key),
+        ev("u1", "upsell_accepted", "v1", b.segment.key, b.tiers[0].id),
         ev("u2", "upsell_shown", "v7", b.segment.key, b.tiers[0].id),
     ])  # fmt: skip
     ta1, ta2, ta3 = a.tiers
@@ -278,12 +283,11 @@ def test_revenue_by_segment_and_tier(shop):
 
 
 def test_the_other_tenant_sees_only_its_own(shop):
-    b, p = shop.b, shop.premium
+    b = shop.b
     selection = shop.report("segment-selection", b)
     assert selection["visitors"] == 2
     assert selection["segments"] == [
-        {"segment_key": b.segment.key, "selections": 1, "visitors": 1, "selection_rate": 0.5},
-        {"segment_key": p, "selections": 1, "visitors": 1, "selection_rate": 0.5},
+        {"segment_key": b.segment.key, "selections": 2, "visitors": 2, "selection_rate": 1.0},
     ]
     conversion = shop.report("tier-conversion", b)["tiers"]
     assert [r["tier_id"] for r in conversion] == [t.id for t in b.tiers]
