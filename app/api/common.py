@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+import marshmallow as ma
 from flask import current_app, request
 from flask_smorest import Blueprint
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from app.auth import ApiKeyCache
 from app.rules_runtime import RulesRuntime
@@ -36,14 +40,46 @@ def services() -> Services:
 
 #: The highest MAX_PAGE_SIZE the configuration accepts; the configured limit is applied per request.
 PAGE_SIZE_CEILING = 1000
+#: The last page number: its offset, (page - 1) × page size, stays far inside a BIGINT.
+MAX_PAGE = 2**31 - 1
+
+
+class TierwiseParser(FlaskParser):
+    """webargs reading JSON bodies as ``request.get_json()`` does: once, through
+    ``app.json_provider.parse_request_json`` (whose refusals are answered in the error shape)."""
+
+    def _raw_load_json(self, req: Any) -> Any:
+        if not is_json_request(req) or not req.get_data(cache=True):
+            return core.missing
+        return req.get_json()
 
 
 class TierwiseBlueprint(Blueprint):
+    ARGUMENTS_PARSER = TierwiseParser()
     DEFAULT_PAGINATION_PARAMETERS = {
         "page": 1,
         "page_size": Settings.default_page_size,
         "max_page_size": PAGE_SIZE_CEILING,
     }
+
+    def paginate(self, pager=None, *, page=None, page_size=None, max_page_size=None):
+        """flask-smorest's, with ``page`` at most ``MAX_PAGE`` (beyond it the database's offset
+        overflows). flask-smorest builds the parameters' schema class inside ``paginate``; its
+        ``page`` field is replaced on that class, which both parses and documents the query."""
+        decorate = super().paginate(
+            pager, page=page, page_size=page_size, max_page_size=max_page_size
+        )
+
+        def decorator(func):
+            wrapper = decorate(func)
+            schema = wrapper._apidoc["pagination"]["parameters"]["schema"]
+            schema._declared_fields["page"] = ma.fields.Integer(
+                load_default=page or self.DEFAULT_PAGINATION_PARAMETERS["page"],
+                validate=ma.validate.Range(min=1, max=MAX_PAGE),
+            )
+            return wrapper
+
+        return decorator
 
 
 def blueprint(
