@@ -271,11 +271,15 @@ def _resolve_add_ons(
 def _check_date(run: _Run, day: dt.date, path: str = "/query/date") -> None:
     """The selling horizon: from the tenant's today to ``MAX_LEAD_DAYS`` ahead."""
     if day < run.today:
-        raise InvalidInput("The service date is in the past.", code="date_in_past",
-                           details=[{"path": path, "message": f"Must be {run.today} or later."}])  # fmt: skip
+        detail = {"path": path, "message": f"Must be {run.today} or later."}
+        raise InvalidInput(
+            "The service date is in the past.", code="date_in_past", details=[detail]
+        )
     if (day - run.today).days > MAX_LEAD_DAYS:
-        raise InvalidInput("The service date is too far ahead.", code="date_too_far",
-                           details=[{"path": path, "message": f"At most {MAX_LEAD_DAYS} days ahead."}])  # fmt: skip
+        detail = {"path": path, "message": f"At most {MAX_LEAD_DAYS} days ahead."}
+        raise InvalidInput(
+            "The service date is too far ahead.", code="date_too_far", details=[detail]
+        )
 
 
 def price_record(price: Price) -> dict[str, Any]:
