@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 
 import marshmallow as ma
 from flask import Flask, g, request
@@ -12,6 +11,7 @@ from flask_smorest.pagination import PaginationMetadataSchema
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from app import incoming
 from app.api.common import Services
 from app.auth import ApiKeyCache
 from app.errors import (
@@ -22,7 +22,7 @@ from app.errors import (
     handle_stale,
     handle_unexpected,
 )
-from app.json_provider import OrjsonProvider
+from app.json_provider import OrjsonProvider, TierwiseRequest
 from app.payments import LocalPayments, Payments, StripePayments
 from app.privacy import Masker
 from app.quotes import QuoteSigner
@@ -98,6 +98,7 @@ def create_app(
     settings = settings or Settings.from_env()
     app = Flask("tierwise")
     app.json = OrjsonProvider(app)
+    app.request_class = TierwiseRequest
     app.config.update(
         API_TITLE="tierwise",
         API_VERSION="1",
@@ -185,20 +186,20 @@ def create_app(
 
     @app.before_request
     def _request_id() -> None:
-        supplied = request.headers.get("X-Request-Id", "")
-        g.request_id = supplied if 0 < len(supplied) <= 64 else uuid.uuid4().hex
+        g.request_id = incoming.request_id(request.headers.get("X-Request-Id"))
 
     @app.before_request
-    def _refuse_nul():
-        """NUL characters cannot be stored (PostgreSQL text refuses them): 422 up front, for
-        every route but the signed provider webhooks (whose bodies are the provider's)."""
-        if request.path.startswith("/v1/webhooks/"):
-            return None
-        body = request.get_data(cache=True)
-        found = "\x00" in request.path or b"%00" in request.query_string
-        if found or b"\x00" in body or b"\\u0000" in body:
-            return error_response(422, "validation_error", "The request did not validate.",
-                                  [{"path": "/", "message": "NUL characters are not allowed."}])  # fmt: skip
+    def _refuse_what_cannot_be_read():
+        """An over-long URL (414), text with NUL or a lone surrogate, a JSON body that is too
+        deep or holds what no field takes (app.incoming): answered up front, in the one shape."""
+        if incoming.url_too_long(request):
+            return error_response(
+                414,
+                "uri_too_long",
+                "The URL is too long.",
+                [{"path": "/", "message": f"At most {incoming.MAX_URL_LENGTH} characters."}],
+            )
+        incoming.check_text(request)
         return None
 
     @app.teardown_request

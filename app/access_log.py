@@ -5,7 +5,10 @@ environ variable among them) and wraps them for case-insensitive lookup on every
 cost about a quarter of gunicorn's own time per offer request, this one half as much (a tenth of
 gunicorn's time saved, README "Serving"). This writes the line an operator needs directly,
 with the request id that decision records carry (``X-Request-Id``), so a line leads to its
-decisions:
+decisions. Nothing a client sends can break the line or forge another: the request id is the
+app's (a client's own only when it is a safe token, ``app.incoming``; anything else shows as
+``-``), and the URL, printable ASCII without spaces as gunicorn accepts it, has its quotes and
+backslashes escaped:
 
     127.0.0.1 [06/Dec/2026:10:04:54 +0000] "GET /v1/storefront/segments/premium/offers?date=... HTTP/1.1" 200 5003 8.214ms 7b95c88d3da644d3a0c29db414ca868f
 """
@@ -16,6 +19,8 @@ from typing import Any
 
 from gunicorn import glogging
 
+from app.incoming import REQUEST_ID
+
 
 class AccessLog(glogging.Logger):
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
@@ -23,12 +28,17 @@ class AccessLog(glogging.Logger):
             return
         status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status
         request_id = next((v for k, v in resp.headers if k.lower() == "x-request-id"), "-")
+        if not REQUEST_ID.fullmatch(request_id):
+            request_id = "-"
+        uri = environ["RAW_URI"]
+        if '"' in uri or "\\" in uri:
+            uri = uri.replace("\\", "\\\\").replace('"', '\\"')
         millis = request_time.seconds * 1000 + request_time.microseconds / 1000
         try:
             self.access_log.info(
                 '%s %s "%s %s %s" %s %s %.3fms %s',
                 environ.get("REMOTE_ADDR", "-"), self.now(), environ["REQUEST_METHOD"],
-                environ["RAW_URI"], environ["SERVER_PROTOCOL"], status,
+                uri, environ["SERVER_PROTOCOL"], status,
                 resp.sent if resp.sent is not None else "-", millis, request_id,
             )  # fmt: skip
         except Exception:  # never let a log line fail a request (gunicorn's own rule)

@@ -242,6 +242,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     from gunicorn.app.base import BaseApplication
 
     from app import create_app
+    from app.serving import LIMIT_REQUEST_LINE
 
     settings = _settings().served_at(host, port)
 
@@ -250,6 +251,10 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("threads", threads)
+            # gunicorn's own refusals (a request line above the limit, say) in the error shape
+            worker = "JsonErrorsSyncWorker" if threads == 1 else "JsonErrorsThreadWorker"
+            self.cfg.set("worker_class", f"app.serving.{worker}")
+            self.cfg.set("limit_request_line", LIMIT_REQUEST_LINE)  # above the app's URL limit
             self.cfg.set("accesslog", "-")
             self.cfg.set("logger_class", "app.access_log.AccessLog")
             self.cfg.set("control_socket_disable", True)  # one shared ~/.gunicorn socket otherwise

@@ -68,11 +68,15 @@ HTTP_CODES: dict[int, str] = {
     409: "conflict",
     412: "precondition_failed",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
+    417: "expectation_failed",
     422: "validation_error",
     428: "precondition_required",
     429: "rate_limited",
+    431: "request_header_fields_too_large",
     500: "internal_error",
+    501: "not_implemented",
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import zoneinfo
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,7 @@ from marshmallow import fields, post_load, validate, validates_schema
 from webargs import fields as webargs_fields
 
 from app.errors import ErrorDetailSchema
+from app.services.offers import MAX_LEAD_DAYS
 from pricing.money import CURRENCY_EXPONENTS
 from rules.documents import load_document
 from rules.language import KINDS as RULE_KINDS
@@ -28,6 +30,81 @@ KEY = validate.Regexp(
 NAME = validate.Length(min=1, max=200)
 MAX_AMOUNT = 10**12  # minor units; far above any real package price
 MAX_RANGE_DAYS = 366
+
+# ---- dates, instants and shares: every one the API takes has a documented window -------------
+
+#: Times and dates the API accepts at most: far enough from year 1 and 9999 that local midnights,
+#: UTC conversions and "some days later" never overflow (a 500 otherwise). Fields narrow them.
+INSTANTS = validate.Range(
+    dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+    dt.datetime(9998, 12, 31, tzinfo=dt.UTC),
+    error="Must be between 1970-01-01 and 9998-12-31.",
+)
+DATES = validate.Range(
+    dt.date(1970, 1, 1), dt.date(9998, 12, 31), error="Must be between 1970-01-01 and 9998-12-31."
+)
+#: How far ahead an activation may be scheduled, and a preview or an evaluation look.
+FIVE_YEARS = dt.timedelta(days=5 * 365 + 2)
+#: How far ahead of the service's clock a storefront's event time may be (its clock may be off).
+EVENT_CLOCK_SKEW = dt.timedelta(days=1)
+SERVICE_DATE = (
+    f"Service date, YYYY-MM-DD in the tenant's time zone: from its today up to {MAX_LEAD_DAYS} "
+    "days ahead (422 date_in_past or date_too_far otherwise)"
+)
+
+
+class Day(fields.Date):
+    """A calendar date (YYYY-MM-DD) between 1970-01-01 and 9998-12-31."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validate=DATES, **kwargs)
+
+
+class Instant(fields.AwareDateTime):
+    """An ISO 8601 instant with its offset, from 1970-01-01T00:00:00Z to ``ahead`` of the moment
+    it is read (a moment that far ahead is documented in the field's description)."""
+
+    def __init__(self, *, ahead: dt.timedelta, **kwargs: Any) -> None:
+        self.ahead = ahead
+        metadata = dict(kwargs.pop("metadata", {}))
+        window = f"From 1970-01-01T00:00:00Z to {_span(ahead)} from now."
+        metadata["description"] = " ".join(filter(None, (metadata.get("description"), window)))
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        latest = dt.datetime.now(dt.UTC) + self.ahead
+        if not INSTANTS.min <= moment <= latest:
+            raise ma.ValidationError(
+                f"Must be between 1970-01-01T00:00:00Z and {_span(self.ahead)} from now "
+                f"({latest.replace(microsecond=0).isoformat()})."
+            )
+        return moment
+
+
+def _span(delta: dt.timedelta) -> str:
+    return "5 years" if delta == FIVE_YEARS else f"{delta.days} day{'s' * (delta.days != 1)}"
+
+
+class Share(fields.Decimal):
+    """A share in [0, 1] as a plain decimal with at most 6 decimal places ("0.25"; no sign, no
+    exponent: "-0" and "1E-400" are refused), given as a string or a JSON number."""
+
+    PLAIN = re.compile(r"0(\.\d{1,6})?|1(\.0{1,6})?")
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"type": "string", "pattern": f"^({self.PLAIN.pattern})$", "example": "0.25"}
+        metadata.update(kwargs.pop("metadata", {}))
+        super().__init__(as_string=True, metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        text = str(value) if number else value
+        if not isinstance(text, str) or not self.PLAIN.fullmatch(text):
+            raise ma.ValidationError(
+                'Must be a decimal from 0 to 1 with at most 6 decimal places, e.g. "0.25".'
+            )
+        return super()._deserialize(text, attr, data, **kwargs)
 
 
 def _time_zone(value: str) -> None:
@@ -280,8 +357,8 @@ class StatusQuerySchema(ma.Schema):
 class DateRangeSchema(ma.Schema):
     """``from``..``to`` inclusive; ``to`` defaults to ``from``; at most 366 days."""
 
-    start = fields.Date(required=True, data_key="from")
-    end = fields.Date(data_key="to")
+    start = Day(required=True, data_key="from")
+    end = Day(data_key="to")
 
     @validates_schema
     def _range(self, data, **kwargs):
@@ -325,8 +402,8 @@ class BlackoutSchema(ma.Schema):
 
 
 class BlackoutQuerySchema(ma.Schema):
-    start = fields.Date(data_key="from")
-    end = fields.Date(data_key="to")
+    start = Day(data_key="from")
+    end = Day(data_key="to")
     tier_id = fields.UUID()
 
 
@@ -500,8 +577,9 @@ class FactsSchema(ma.Schema):
     kinds = fields.List(
         fields.String(validate=validate.OneOf(RULE_KINDS)), validate=validate.Length(min=1, max=6)
     )
-    at = fields.AwareDateTime(
-        metadata={"description": "Evaluate the version in force at this time (default now)"}
+    at = Instant(
+        ahead=FIVE_YEARS,
+        metadata={"description": "Evaluate the version in force at this time (default now)."},
     )
 
 
@@ -520,8 +598,10 @@ KEEP_SCHEDULE = (
 
 class PublishSchema(ma.Schema):
     note = fields.String(load_default="", validate=validate.Length(max=500))
-    activates_at = fields.AwareDateTime(
-        load_default=None, metadata={"description": "Schedule the activation (default now)"}
+    activates_at = Instant(
+        ahead=FIVE_YEARS,
+        load_default=None,
+        metadata={"description": "Schedule the activation (default now)."},
     )
     keep_schedule = fields.Boolean(load_default=False, metadata={"description": KEEP_SCHEDULE})
 
@@ -626,16 +706,6 @@ class ExplainedOutcomeSchema(ma.Schema):
 # ---- offers, quotes, upgrades, events ---------------------------------------------------------
 
 SHORT = validate.Length(max=64)
-#: Times and dates the API accepts: far enough from year 1 and 9999 that local midnights, UTC
-#: conversions and "one day later" never overflow (a 500 otherwise).
-INSTANTS = validate.Range(
-    dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
-    dt.datetime(9998, 12, 31, tzinfo=dt.UTC),
-    error="Must be between 1970-01-01 and 9998-12-31.",
-)
-DATES = validate.Range(
-    dt.date(1970, 1, 1), dt.date(9998, 12, 31), error="Must be between 1970-01-01 and 9998-12-31."
-)
 
 
 class PriceLineSchema(ma.Schema):
@@ -810,7 +880,7 @@ VISITOR = fields.String(
 
 
 class _SelectionQuerySchema(ma.Schema):
-    date = fields.Date(required=True)
+    date = Day(required=True, metadata={"description": SERVICE_DATE})
     guests = fields.Integer(required=True, validate=validate.Range(1, 1000))
     add_ons = webargs_fields.DelimitedList(
         fields.String(validate=SHORT), load_default=list, validate=validate.Length(max=10)
@@ -822,7 +892,9 @@ class OffersQuerySchema(_SelectionQuerySchema):
 
 
 class PreviewQuerySchema(_SelectionQuerySchema):
-    as_of = fields.AwareDateTime(metadata={"description": "Price as of this moment (default now)"})
+    as_of = Instant(
+        ahead=FIVE_YEARS, metadata={"description": "Price as of this moment (default now)."}
+    )
     experiment = fields.String(
         load_default="",
         validate=SHORT,
@@ -853,7 +925,7 @@ class QuoteCreateSchema(ma.Schema):
     upsell_from_tier_id = fields.UUID(
         metadata={"description": "Accepting the upsell offered on this tier: its discount applies"}
     )
-    date = fields.Date(required=True)
+    date = Day(required=True, metadata={"description": SERVICE_DATE})
     guests = fields.Integer(required=True, strict=True, validate=validate.Range(1, 1000))
     add_ons = fields.List(
         fields.String(validate=SHORT), load_default=list, validate=validate.Length(max=10)
@@ -903,7 +975,7 @@ class UpgradeQuoteCreateSchema(ma.Schema):
     tier_id = fields.UUID(
         metadata={"description": "... or a selection: tier_id, date, guests, add_ons"}
     )
-    date = fields.Date()
+    date = Day(metadata={"description": SERVICE_DATE})
     guests = fields.Integer(strict=True, validate=validate.Range(1, 1000))
     add_ons = fields.List(
         fields.String(validate=SHORT), load_default=list, validate=validate.Length(max=10)
@@ -958,10 +1030,10 @@ class UpgradeQuoteSchema(ma.Schema):
 class VariantSchema(ma.Schema):
     key = fields.String(required=True, validate=KEY)
     name = fields.String(load_default="", validate=validate.Length(max=200))
-    weight = fields.Decimal(
-        required=True, as_string=True, validate=validate.Range(0, 1),
-        metadata={"description": "Share of the covered traffic, e.g. \"0.5\"; weights sum to 1"},
-    )  # fmt: skip
+    weight = Share(
+        required=True,
+        metadata={"description": 'Share of the covered traffic, e.g. "0.5"; weights sum to 1'},
+    )
     control = fields.Boolean(load_default=False)
 
 
@@ -970,12 +1042,12 @@ class TargetingSchema(ma.Schema):
         fields.String(validate=KEY), load_default=list, validate=validate.Length(max=50)
     )
     tiers = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=50))
-    date_from = fields.Date(
+    date_from = Day(
         load_default=None,
         allow_none=True,
         metadata={"description": "Service dates from (inclusive)"},
     )
-    date_to = fields.Date(
+    date_to = Day(
         load_default=None, allow_none=True, metadata={"description": "Service dates to (inclusive)"}
     )
 
@@ -987,8 +1059,8 @@ class TargetingSchema(ma.Schema):
 
 class NamespaceSchema(ma.Schema):
     id = fields.String(required=True, validate=KEY)
-    start = fields.Decimal(required=True, as_string=True, validate=validate.Range(0, 1))
-    end = fields.Decimal(required=True, as_string=True, validate=validate.Range(0, 1))
+    start = Share(required=True)
+    end = Share(required=True)
 
 
 _METRIC = validate.OneOf(("upsell_acceptance", "booking_conversion", "revenue_per_visitor"))
@@ -1002,10 +1074,8 @@ class ExperimentCreateSchema(ma.Schema):
         validate=validate.Length(min=1, max=64),
         metadata={"description": "Hash seed (default: the key)"},
     )
-    coverage = fields.Decimal(
+    coverage = Share(
         load_default=Decimal(1),
-        as_string=True,
-        validate=validate.Range(0, 1),
         metadata={"description": "Share of targeted visitors in the experiment"},
     )
     variants = fields.List(
@@ -1029,7 +1099,7 @@ class ExperimentCreateSchema(ma.Schema):
 class ExperimentUpdateSchema(ma.Schema):
     name = fields.String(validate=validate.Length(max=200))
     hypothesis = fields.String(validate=validate.Length(max=2000))
-    coverage = fields.Decimal(as_string=True, validate=validate.Range(0, 1))
+    coverage = Share()
     variants = fields.List(fields.Nested(VariantSchema), validate=validate.Length(min=2, max=10))
     targeting = fields.Nested(TargetingSchema)
     namespace = fields.Nested(NamespaceSchema, allow_none=True)
@@ -1180,7 +1250,11 @@ class EventSchema(ma.Schema):
     tier_id = fields.String(load_default="", validate=SHORT)
     experiment = fields.String(load_default="", validate=SHORT)
     variant = fields.String(load_default="", validate=SHORT)
-    occurred_at = fields.AwareDateTime(required=True)
+    occurred_at = Instant(
+        required=True,
+        ahead=EVENT_CLOCK_SKEW,
+        metadata={"description": "When it happened (the storefront's clock)."},
+    )
     properties = fields.Dict(
         keys=fields.String(validate=SHORT),
         values=fields.Raw(),
@@ -1302,7 +1376,8 @@ class DecisionSearchSchema(KnownParameters):
     quote_id = fields.String(validate=validate.Length(max=64))
     request_id = fields.String(validate=validate.Length(max=64))
     customer_email = fields.Email(
-        metadata={"description": "Matched through its keyed hash; never stored in clear"}
+        validate=validate.Length(max=254),
+        metadata={"description": "Matched through its keyed hash; never stored in clear"},
     )
 
 
@@ -1509,7 +1584,7 @@ class BookingQuerySchema(ma.Schema):
     status = fields.String(
         validate=validate.OneOf(["pending", "paid", "cancelled", "refunded", "expired"])
     )
-    service_date = fields.Date(data_key="date")
+    service_date = Day(data_key="date")
 
 
 class BookingUpgradeCreateSchema(ma.Schema):
@@ -1538,8 +1613,8 @@ class AnalyticsQuerySchema(ma.Schema):
     """``from``..``to``: dates in the tenant's time zone, both included, at most 366 days (the
     range is checked by the use case: 422 at ``/query/to``)."""
 
-    start = fields.Date(required=True, data_key="from", validate=DATES)
-    end = fields.Date(required=True, data_key="to", validate=DATES)
+    start = Day(required=True, data_key="from")
+    end = Day(required=True, data_key="to")
 
 
 class AnalyticsPeriodSchema(ma.Schema):

@@ -8,6 +8,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from pricing.errors import InvalidInput
+
 INT = "int"
 STR = "str"
 DATE = "date"  # written in rules as "YYYY-MM-DD", evaluated as the integer YYYYMMDD
@@ -116,18 +118,65 @@ def _of_kind(value: object, kind: type) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+class UnrepresentableFacts(InvalidInput):
+    """Facts of the right types that no engine can hold: an integer outside 64 bits (durable-rules
+    and its JSON take no more), text with NUL or a lone surrogate (no UTF-8). ``details`` point at
+    them (``/facts/<name>``)."""
+
+    code = "invalid_facts"
+
+
+#: The integers an engine holds (durable-rules: a signed 64-bit integer).
+MIN_INTEGER, MAX_INTEGER = -(2**63), 2**63 - 1
+
+
+def _problem(value: int | str) -> str | None:
+    if isinstance(value, int):
+        return None if MIN_INTEGER <= value <= MAX_INTEGER else "Beyond a 64-bit integer."
+    if "\x00" in value:
+        return "NUL characters are not allowed."
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return "Lone surrogates (half of a UTF-16 pair) are not allowed."
+    return None
+
+
+def _refuse_unrepresentable(facts: dict[str, int | str]) -> None:
+    """UnrepresentableFacts naming every fact no engine can hold, if there is one (the slow path
+    of ``complete_facts``: non-ASCII text is fine when it has UTF-8)."""
+    refused = [
+        {"path": f"/facts/{name}", "message": problem}
+        for name, value in facts.items()
+        if (problem := _problem(value))
+    ]
+    if refused:
+        raise UnrepresentableFacts(
+            "The facts hold values no rules engine can take.", details=refused
+        )
+
+
 def complete_facts(facts: dict[str, Any]) -> dict[str, int | str]:
     """``facts`` with every vocabulary fact present (defaults filled in; ``cross_segment``
     derived from ``from_segment`` and ``segment`` unless given). Unknown names or values of the
-    wrong type raise ValueError: the caller, not a tenant, made that mistake."""
+    wrong type raise ValueError: the caller, not a tenant, made that mistake. Values no engine
+    can hold raise UnrepresentableFacts (422 ``invalid_facts``), on every path that evaluates:
+    offers, quotes, evaluate, simulate, backtest, replay."""
     if not FACTS.keys() >= facts.keys():
         raise ValueError(f"unknown facts {sorted(facts.keys() - FACTS.keys())}")
     out: dict[str, int | str] = {}
+    low, high, suspect = MIN_INTEGER, MAX_INTEGER, False
     for name, kind, default in _SHAPES:
         value = facts.get(name, default)
         if type(value) is not kind and not _of_kind(value, kind):  # exact type: the fast path
             raise ValueError(f"fact {name} must be {'a string' if kind is str else 'an integer'}")
+        if kind is int:
+            suspect = suspect or not low <= value <= high
+        else:
+            suspect = suspect or not value.isascii() or "\x00" in value
         out[name] = value
+    if suspect:
+        _refuse_unrepresentable(out)
     if out["from_segment"] and "cross_segment" not in facts:
         out["cross_segment"] = int(out["from_segment"] != out["segment"])
     return out

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.types.datetime import TimestamptzLoader
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
@@ -144,7 +145,34 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_size", 10)
     engine = create_engine(url, **kwargs)
     _ping_when_idle(engine)
+
+    @event.listens_for(engine, "connect")
+    def _read_every_instant(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.adapters.register_loader("timestamptz", ClampedTimestamptzLoader)
+
     return engine
+
+
+class ClampedTimestamptzLoader(TimestamptzLoader):
+    """Reads every ``timestamptz`` PostgreSQL holds, so that no stored instant can make a read
+    fail: one beyond what Python represents (after 9999-12-31, such as an activation an earlier
+    release stored for ``9999-12-31T23:59:59-14:00``: year 10000 in UTC, or ``infinity``) reads as
+    ``datetime.max`` in UTC, one before year 1 (or ``-infinity``) as ``datetime.min``. Every
+    other value goes through psycopg's own (C) loader."""
+
+    _default = psycopg.adapters.get_loader(1184, psycopg.pq.Format.TEXT)  # timestamptz, text
+
+    def __init__(self, oid: int, context: Any = None) -> None:
+        super().__init__(oid, context)
+        self._loader = self._default(oid, context)
+
+    def load(self, data: Any) -> dt.datetime:
+        try:
+            return self._loader.load(data)  # type: ignore[no-any-return]
+        except psycopg.DataError:
+            text = bytes(data)
+            early = text.startswith(b"-") or text.endswith(b" BC")
+            return (dt.datetime.min if early else dt.datetime.max).replace(tzinfo=dt.UTC)
 
 
 #: A pooled connection unused for longer than this is pinged before it is handed out.

@@ -15,7 +15,8 @@ from storage import models as m
 from storage.catalog import Page, as_uuid, flush
 from storage.db import as_utc
 
-#: ruleset_activations.sequence is a 32-bit INTEGER; larger numbers name no activation.
+#: ruleset_activations.sequence and ruleset_versions.number are 32-bit INTEGERs: larger numbers
+#: (a path may carry any) name no activation or version, and are never sent to the database.
 MAX_SEQUENCE = 2**31 - 1
 
 
@@ -181,7 +182,11 @@ class RulesetRepository:
         return _version(row)
 
     def version(self, number: int) -> Version:
-        row = self.session.get(m.RulesetVersion, (self.tenant_id, number))
+        row = (
+            self.session.get(m.RulesetVersion, (self.tenant_id, number))
+            if 1 <= number <= MAX_SEQUENCE
+            else None
+        )
         if row is None:
             raise NotFound("ruleset version not found.", code="version_not_found")
         return _version(row)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import marshmallow as ma
 from flask import current_app, g, request
 from flask_smorest import Blueprint
 from webargs import core as webargs_core
@@ -44,22 +45,26 @@ def services() -> Services:
 
 #: The highest MAX_PAGE_SIZE the configuration accepts; the configured limit is applied per request.
 PAGE_SIZE_CEILING = 1000
+#: The last page number: its offset, (page - 1) × page size, stays far inside a BIGINT.
+MAX_PAGE = 2**31 - 1
 
 
 YAML = "application/yaml"
 
 
 class BodyParser(FlaskParser):
-    """webargs' parser with the body rules of the house: a JSON body; a YAML one
+    """webargs' parser with the body rules of the house: a JSON body, read as
+    ``request.get_json()`` does (once, through ``app.json_provider.parse_request_json``, whose
+    refusals — too deep, numbers too long — are answered in the error shape); a YAML one
     (``application/yaml``, the same fields) where the view is marked ``accepts_yaml``; any other
     body is 415 ``unsupported_media_type`` rather than ignored."""
 
     def _raw_load_json(self, req):
-        if webargs_core.is_json(req.mimetype):
-            return super()._raw_load_json(req)
         body = req.get_data(cache=True)
         if not body:
             return webargs_core.missing
+        if webargs_core.is_json(req.mimetype):
+            return req.get_json()
         if req.mimetype == YAML and g.get("accepts_yaml"):
             return _yaml_body(body)
         accepted = "application/json or application/yaml" if g.get("accepts_yaml") else "JSON"
@@ -84,6 +89,25 @@ class TierwiseBlueprint(Blueprint):
         "page_size": Settings.default_page_size,
         "max_page_size": PAGE_SIZE_CEILING,
     }
+
+    def paginate(self, pager=None, *, page=None, page_size=None, max_page_size=None):
+        """flask-smorest's, with ``page`` at most ``MAX_PAGE`` (beyond it the database's offset
+        overflows). flask-smorest builds the parameters' schema class inside ``paginate``; its
+        ``page`` field is replaced on that class, which both parses and documents the query."""
+        decorate = super().paginate(
+            pager, page=page, page_size=page_size, max_page_size=max_page_size
+        )
+
+        def decorator(func):
+            wrapper = decorate(func)
+            schema = wrapper._apidoc["pagination"]["parameters"]["schema"]
+            schema._declared_fields["page"] = ma.fields.Integer(
+                load_default=page or self.DEFAULT_PAGINATION_PARAMETERS["page"],
+                validate=ma.validate.Range(min=1, max=MAX_PAGE),
+            )
+            return wrapper
+
+        return decorator
 
 
 def blueprint(

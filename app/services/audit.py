@@ -22,6 +22,7 @@ from pricing.price import PricedItems, price_items
 from rules.documents import json_diff
 from rules.engine import compile_program, evaluate
 from rules.outcome import Outcome
+from rules.vocabulary import UnrepresentableFacts
 from storage import decisions as store
 from storage.catalog import Page
 from storage.db import Database, json_dumps
@@ -248,7 +249,13 @@ def backtest(
                 truncated = True
                 break
             evaluated += 1
-            outcome = evaluate(program, record.facts, record.kinds, explain=False)
+            try:
+                outcome = evaluate(program, record.facts, record.kinds, explain=False)
+            except UnrepresentableFacts as error:  # recorded past the API: say which one
+                raise UnrepresentableFacts(
+                    f"Decision {record.id} holds facts no rules engine can take.",
+                    details=error.details,
+                ) from None
             outputs_changed += _normal(dict(outcome.decisions)) != _normal(record.outputs)
             if "upgrade" in record.kinds:
                 before, after = (

@@ -268,13 +268,18 @@ def _resolve_add_ons(
     return found
 
 
-def _check_date(run: _Run, day: dt.date) -> None:
+def _check_date(run: _Run, day: dt.date, path: str = "/query/date") -> None:
+    """The selling horizon: from the tenant's today to ``MAX_LEAD_DAYS`` ahead."""
     if day < run.today:
-        raise InvalidInput("The service date is in the past.", code="date_in_past",
-                           details=[{"path": "/query/date", "message": f"Must be {run.today} or later."}])  # fmt: skip
+        detail = {"path": path, "message": f"Must be {run.today} or later."}
+        raise InvalidInput(
+            "The service date is in the past.", code="date_in_past", details=[detail]
+        )
     if (day - run.today).days > MAX_LEAD_DAYS:
-        raise InvalidInput("The service date is too far ahead.", code="date_too_far",
-                           details=[{"path": "/query/date", "message": f"At most {MAX_LEAD_DAYS} days ahead."}])  # fmt: skip
+        detail = {"path": path, "message": f"At most {MAX_LEAD_DAYS} days ahead."}
+        raise InvalidInput(
+            "The service date is too far ahead.", code="date_too_far", details=[detail]
+        )
 
 
 def price_record(price: Price) -> dict[str, Any]:
@@ -612,7 +617,7 @@ def quote_selection(
         tier = run.snapshot.tier(selection.tier_id or "")
         if tier is None:
             raise NotFound("tier not found.", code="tier_not_found")
-        _check_date(run, selection.service_date)
+        _check_date(run, selection.service_date, "/json/date")
         add_ons = _resolve_add_ons(run.snapshot, selection.add_on_refs, "/json/add_ons")
         unavailable = [a.key for a in add_ons if not a.available_for(tier.id)]
         if unavailable:
@@ -718,7 +723,7 @@ def quote_upgrade(
             raise NotFound("tier not found.", code="tier_not_found")
         if source.id == target.id:
             raise InvalidInput("The selection is already in this tier.", code="same_tier")
-        _check_date(run, selection.service_date)
+        _check_date(run, selection.service_date, "/json/booking_id" if booking else "/json/date")
         add_ons = _resolve_add_ons(run.snapshot, selection.add_on_refs, "/json/add_ons")
         pricer = _Pricer(run, run.counts, selection, add_ons)
         segments = pricer.segments

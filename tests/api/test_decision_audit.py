@@ -519,7 +519,7 @@ def test_nul_characters_are_refused_before_anything_is_stored(client, tenant_a):
                                         "visitor_id": "v\x00"})  # fmt: skip
     assert response.status_code == 422, response.get_json()
     assert response.get_json()["error"]["details"] == [
-        {"path": "/", "message": "NUL characters are not allowed."}
+        {"path": "/query/visitor_id", "message": "NUL characters are not allowed."}
     ]
     body = client.post("/v1/storefront/events", headers=fx.storefront, data=json.dumps(
         {"events": [{"client_event_id": "e\u0000", "type": "upsell_shown", "visitor_id": "v",

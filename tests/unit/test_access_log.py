@@ -50,3 +50,22 @@ def test_nothing_sent_and_no_request_id_show_as_dashes(capsys):
 def test_no_access_log_configured_writes_nothing(capsys):
     _logger(None).access(*_request())
     assert capsys.readouterr().out == ""
+
+
+def test_a_request_id_that_is_no_safe_token_shows_as_a_dash(capsys):
+    """The app only echoes safe tokens (app.incoming); whatever else a response carries (a
+    proxy's header, another app's) can't break the line or forge another."""
+    for hostile in ("a\tb", "x\x85127.0.0.1 [06/Dec/2026]", 'a" 200', "a b", "x" * 65):
+        resp, req, environ, took = _request()
+        resp.headers = [("X-Request-Id", hostile)]
+        _logger("-").access(resp, req, environ, took)
+        line = capsys.readouterr().out
+        assert line.endswith(" 8.214ms -\n"), repr(line)
+        assert line.count("\n") == 1 and "\t" not in line and "\x85" not in line
+
+
+def test_quotes_and_backslashes_in_the_url_are_escaped(capsys):
+    resp, req, environ, took = _request()
+    environ["RAW_URI"] = '/v1/x?q="a\\b"'
+    _logger("-").access(resp, req, environ, took)
+    assert '"GET /v1/x?q=\\"a\\\\b\\" HTTP/1.1" 200' in capsys.readouterr().out

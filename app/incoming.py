@@ -1,0 +1,85 @@
+"""What every request brings, checked before anything else reads it: the request id a client may
+supply, the length of the URL, and the text of the path, query, headers and JSON body.
+
+* ``X-Request-Id`` is echoed, written to the access log and stored with decisions and changes:
+  it is kept only when it is 1-64 characters of ``A-Z a-z 0-9 . _ : -`` (so no client can break
+  or forge a log line with tabs, quotes, spaces or U+0085), else replaced by a generated id.
+* A URL (path and query as sent) longer than ``MAX_URL_LENGTH`` answers 414 ``uri_too_long``;
+  ``tierwise serve`` lets gunicorn read request lines a little longer than that, and answers
+  longer ones in the same shape itself (``app.serving``).
+* Text with NUL or a lone surrogate (``rules.documents.text_problem``) answers 422
+  ``validation_error`` at its path (``/path``, ``/query/<name>``, ``/headers/<name>``,
+  ``/json/...``); JSON bodies are parsed once, by ``app.json_provider.parse_request_json``
+  (nesting, integer and number limits), for every route but the signed provider webhooks, whose
+  bodies are the provider's.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from flask import Request
+
+from app.json_provider import escape_pointer
+from pricing.errors import InvalidInput
+from rules.documents import NUL_MESSAGE, text_problem
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+#: Longest URL (path and query string, as sent) answered; gunicorn reads request lines of up to
+#: 8190 bytes (its maximum), so up to there the service answers 414 itself.
+MAX_URL_LENGTH = 8000
+
+WEBHOOKS = "/v1/webhooks/"
+
+
+def request_id(supplied: str | None) -> str:
+    """The client's ``X-Request-Id`` if it is a safe token, else a new random id."""
+    if supplied and REQUEST_ID.fullmatch(supplied):
+        return supplied
+    return uuid.uuid4().hex
+
+
+def url_too_long(request: Request) -> bool:
+    """The URL as sent (gunicorn's ``RAW_URI``), or its path and query as the WSGI server gave
+    them, is longer than ``MAX_URL_LENGTH``."""
+    environ = request.environ
+    parts = len(environ.get("PATH_INFO", "")) + 1 + len(environ.get("QUERY_STRING", ""))
+    return max(len(environ.get("RAW_URI", "")), parts) > MAX_URL_LENGTH
+
+
+def _refuse(pointer: str, message: str) -> InvalidInput:
+    return InvalidInput(
+        "The request did not validate.",
+        code="validation_error",
+        details=[{"path": pointer, "message": message}],
+    )
+
+
+def check_text(request: Request) -> None:
+    """InvalidInput (422) at the first text of the request that can't be stored: NUL or a lone
+    surrogate in the path, a query parameter, a header or (parsed once, here) a JSON body."""
+    problem = text_problem(request.path)
+    if problem:
+        raise _refuse("/path", problem)
+    for name, value in request.args.items(multi=True):
+        problem = text_problem(name)
+        if problem:
+            raise _refuse("/query", f"A parameter name: {problem}")
+        problem = text_problem(value)
+        if problem:
+            raise _refuse(f"/query/{escape_pointer(name)}", problem)
+    for name, value in request.headers.items():
+        problem = text_problem(value)
+        if problem:
+            raise _refuse(f"/headers/{escape_pointer(name)}", problem)
+    if request.path.startswith(WEBHOOKS):
+        return
+    body = request.get_data(cache=True)
+    if not body:
+        return
+    if request.is_json:
+        request.get_json()  # parse_request_json: refuses what it can't take, else caches it
+    elif b"\x00" in body:
+        raise _refuse("/", NUL_MESSAGE)

@@ -1,0 +1,88 @@
+"""gunicorn workers for ``tierwise serve`` whose own answers come in the service's one error shape.
+
+gunicorn refuses some requests before the app sees them: a request line longer than
+``limit_request_line`` (414), too many or too large headers (431), a request that is not HTTP
+(400), an unknown transfer coding (501). It answers them with an HTML page; these workers let
+gunicorn decide, log and count as it does, then send the same status as JSON
+(``{"error": {"code", "message"}, "request_id"}``, with ``X-Request-Id``), as the app answers
+everything else. ``tierwise serve`` sets ``limit_request_line`` to gunicorn's maximum, 8190
+bytes, above the app's own URL limit (``app.incoming.MAX_URL_LENGTH``), so a URL a little too
+long is answered by the app and a far longer one here, both 414 ``uri_too_long``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from gunicorn import util
+from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers.sync import SyncWorker
+
+from app.errors import HTTP_CODES
+
+#: gunicorn's largest ``limit_request_line`` (0 would mean unlimited).
+LIMIT_REQUEST_LINE = 8190
+
+MESSAGES = {
+    400: "The request could not be read as HTTP.",
+    403: "The request is forbidden.",
+    414: f"The request line (method, URL and version) is longer than {LIMIT_REQUEST_LINE} bytes.",
+    417: "The expectation in Expect is not supported.",
+    431: "The request headers are too many or too large.",
+    500: "An unexpected error occurred; it was logged.",
+    501: "The transfer coding is not supported.",
+}
+
+
+def json_error(status: int, reason: str) -> bytes:
+    """A complete HTTP/1.1 response in the error shape (the connection is closed after it)."""
+    request_id = uuid.uuid4().hex
+    message = MESSAGES.get(status, reason or "The request could not be served.")
+    error = {"code": HTTP_CODES.get(status, "http_error"), "message": message}
+    body = json.dumps({"error": error, "request_id": request_id}, separators=(",", ":")).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        f"X-Request-Id: {request_id}\r\nCache-Control: no-store\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+class _Capture:
+    """The client's socket while gunicorn writes its error page: the page is kept, not sent."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self.written = bytearray()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+    def sendall(self, data: bytes) -> None:
+        self.written += data
+
+
+class JsonErrors:
+    """Mixed into a gunicorn worker: its error responses leave in the JSON error shape."""
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        capture = _Capture(client)
+        super().handle_error(req, capture, addr, exc)  # type: ignore[misc]
+        if not capture.written:
+            return
+        status_line = bytes(capture.written).split(b"\r\n", 1)[0].decode("latin-1")
+        _, status, reason = [*status_line.split(" ", 2), "", ""][:3]
+        try:
+            util.write_nonblock(client, json_error(int(status), reason))
+        except (OSError, ValueError):
+            self.log.debug("Failed to send error message.")  # type: ignore[attr-defined]
+
+
+class JsonErrorsSyncWorker(JsonErrors, SyncWorker):
+    """gunicorn's sync worker (``--threads 1``)."""
+
+
+class JsonErrorsThreadWorker(JsonErrors, ThreadWorker):
+    """gunicorn's gthread worker (``--threads`` above 1)."""
