@@ -221,7 +221,8 @@ def create_app(
 
 #: Statuses any operation of a kind may answer, besides those its view documents.
 COMMON_ERRORS = {
-    "422": "Invalid input; also NUL characters anywhere in the request",
+    "414": "The URL is longer than the service reads",
+    "422": "Invalid input; also NUL characters or lone surrogates anywhere in the request",
     "503": "The database is unavailable right now (Retry-After)",
 }
 SECURED_ERRORS = {

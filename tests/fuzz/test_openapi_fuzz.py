@@ -8,11 +8,6 @@ conform to the schema documented for that status. Each operation gets ``FUZZ_EXA
 requests, valid and invalid ones (``make test``: a few; ``make fuzz``: 100), and a stateful run
 follows the links schemathesis infers between operations (ids a create returns fed to the
 operations on that resource) for ``FUZZ_STATEFUL_EXAMPLES`` scenarios.
-
-Server errors of kinds other branches are fixing are listed in ``KNOWN_ELSEWHERE`` and tolerated,
-and only those, recognised by the exception the app logged for the 500: each entry names its
-branch, and the integrator removes the entries once it lands (``make fuzz`` prints each tolerated
-case).
 """
 
 from __future__ import annotations
@@ -20,7 +15,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -74,37 +68,6 @@ def _operations() -> list[tuple[str, str]]:
 OPERATIONS = _operations()
 
 
-# ---- failures other branches are fixing (remove each entry once its branch has landed) --------
-
-
-@dataclass(frozen=True)
-class Known:
-    """A kind of server error another branch is fixing, recognised by the exception the app
-    logged for the 500 (``app.errors``: "unhandled error"), never by operation alone."""
-
-    branch: str
-    kind: str
-    exception: str  # regex over "<ExceptionType>: <message>" of the logged exception chain
-
-
-KNOWN_ELSEWHERE = [
-    Known(
-        "wt-input15",
-        "integers past the database's range (page=2**63, huge path ids)",
-        r"NumericValueOutOfRange: (integer|bigint|smallint) out of range",
-    ),
-    Known(
-        "wt-input15",
-        "dates past the calendar's ends (year 1 minus a day, 9999 plus one)",
-        r"OverflowError: date value out of range",
-    ),
-    Known("wt-input15", "JSON nested deeper than the interpreter recurses", r"RecursionError"),
-    Known(
-        "wt-input15", "lone surrogates in strings", r"UnicodeEncodeError: .*surrogates not allowed"
-    ),
-]
-
-
 class ServerErrors(logging.Handler):
     """The exceptions behind this app's 500s, as ``app.errors`` logs them."""
 
@@ -119,11 +82,6 @@ class ServerErrors(logging.Handler):
                 chain.append(f"{type(error).__name__}: {error}")
                 error = error.__cause__ or error.__context__
             self.seen.append(" <- ".join(chain))
-
-    def known(self) -> Known | None:
-        """The known kind of the last 500, if it is one (and only then)."""
-        last = self.seen[-1] if self.seen else ""
-        return next((k for k in KNOWN_ELSEWHERE if re.search(k.exception, last)), None)
 
 
 @dataclass
@@ -149,12 +107,13 @@ class Fuzz:
         return case.call(headers=self.credentials(case.path))
 
     def validate(self, case: Any, response: Any) -> None:
-        """The checks, unless the response is a 500 of a kind another branch is fixing."""
-        if response.status_code == 500 and (known := self.errors.known()) is not None:
-            # Shown by `make fuzz` (-rA), so the integrator sees what still waits on the branch.
-            print(f"tolerated, {known.branch}: {case.method} {case.path}: {known.kind}")
-            return
-        case.validate_response(response, checks=CHECKS)
+        """The checks; a server error's failure names the exception the app logged for it."""
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except Exception as failure:
+            if response.status_code >= 500 and self.errors.seen:
+                failure.add_note(f"logged: {self.errors.seen[-1]}")
+            raise
 
 
 @pytest.fixture
