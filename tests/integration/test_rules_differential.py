@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from rules.engine import Program, chunk_rules, compile_program, evaluate
+from rules.engine import Program, compile_program, evaluate
 from rules.language import (
     FALLBACK_STRATEGIES,
     KINDS,
@@ -38,6 +38,7 @@ from rules.language import (
     parse_ruleset,
 )
 from rules.outcome import Outcome
+from rules.plan import plan_ruleset
 from rules.vocabulary import DATE, FACTS, STR, complete_facts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -346,7 +347,7 @@ def test_three_hundred_rules_with_range_tests_are_chunked_and_agree(
         then = Generator(i).action(kind)
         rules.append({"id": f"r{i}", "kind": kind, "priority": rng.randint(0, 3), "when": when, "then": then})  # fmt: skip
     ruleset = parse_ruleset({"stacking": "exclusive_groups", "rules": rules})
-    assert len(chunk_rules(ruleset.rules)) >= 5
+    assert len(plan_ruleset(ruleset).chunks) >= 5
     durable, reference = compile_both(ruleset, programs, "ranges")
     matches = 0
     for _ in range(300):
@@ -383,7 +384,7 @@ def test_more_than_400_equality_alternatives_on_one_fact_are_chunked_and_agree(
          "then": {"multiplier": "1.1"}},
     ]  # fmt: skip
     ruleset = parse_ruleset({"rules": rules})
-    assert len(chunk_rules(ruleset.rules)) >= 2
+    assert len(plan_ruleset(ruleset).chunks) >= 2
     durable, reference = compile_both(ruleset, programs, "equalities")
     rng = random.Random(400)
     for tier_id in [*tier_ids, "tier-0600", "", "tier-"]:
@@ -469,7 +470,7 @@ def check_limit_ruleset(name: str) -> str:
             matched = max(matched, len(expected.matched))
     finally:
         durable.close()
-    return f"OK chunks={len(chunk_rules(ruleset.rules))} max_matched={matched}"
+    return f"OK chunks={len(plan_ruleset(ruleset).chunks)} max_matched={matched}"
 
 
 @pytest.mark.parametrize("name", sorted(limit_rulesets()))
