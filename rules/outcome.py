@@ -17,12 +17,12 @@ not fired.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, NamedTuple
 
-from rules.conditions import explainer
+from rules.conditions import Explainer, explainer
 from rules.language import KINDS, Rule, Ruleset
 
 ONE = Decimal(1)
@@ -45,13 +45,36 @@ class RuleResult(NamedTuple):  # a tuple: cheap to build ~25 times per decision
     why_not: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
 class Outcome:
-    decisions: Mapping[str, Mapping[str, Any]]  # kind -> resolved decision
-    considered: tuple[RuleResult, ...]
+    """The decision of each kind asked for, and every rule of those kinds as ``considered``
+    (matched, fired, why it did not match) — built when first read: the hot path only needs the
+    decisions and ``considered_rows``. Equal outcomes have equal decisions and considered rules."""
+
+    __slots__ = ("_considered", "_source", "decisions")
+
+    def __init__(
+        self,
+        decisions: Mapping[str, Mapping[str, Any]],
+        considered: tuple[RuleResult, ...] | None = None,
+        *,
+        source: _Source | None = None,
+    ) -> None:
+        assert considered is not None or source is not None
+        self.decisions = decisions  # kind -> resolved decision
+        self._considered = considered
+        self._source = source
+
+    @property
+    def considered(self) -> tuple[RuleResult, ...]:
+        if self._considered is None:
+            assert self._source is not None
+            self._considered = self._source.considered()
+        return self._considered
 
     @property
     def fired(self) -> tuple[str, ...]:
+        if self._considered is None and self._source is not None:
+            return self._source.fired_order
         return tuple(r.rule_id for r in self.considered if r.fired)
 
     @property
@@ -66,12 +89,66 @@ class Outcome:
         """Every rule considered as a compact ``[rule_id, matched, fired]`` row: what decision
         records store (why a rule did not match follows from the stored facts and ruleset
         version, so it is computed when a decision is read, not on the hot path)."""
+        if self._considered is None and self._source is not None:
+            return self._source.rows()
         return [[r.rule_id, r.matched, r.fired] for r in self.considered]
 
     def for_kind(self, kind: str) -> Outcome:
         return Outcome(
             {kind: self.decisions[kind]}, tuple(r for r in self.considered if r.kind == kind)
         )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Outcome):
+            return NotImplemented
+        return self.decisions == other.decisions and self.considered == other.considered
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Outcome(decisions={self.decisions!r}, considered={self.considered!r})"
+
+
+class _Source:
+    """What ``considered`` is built from, kept by an outcome until it is read."""
+
+    __slots__ = ("explain", "facts", "fired", "fired_order", "index", "kinds", "matched")
+
+    def __init__(
+        self,
+        index: RuleIndex,
+        kinds: tuple[str, ...],
+        matched: set[str] | frozenset[str],
+        fired_order: tuple[str, ...],
+        facts: Mapping[str, Any],
+        explain: bool,
+    ) -> None:
+        self.index, self.kinds, self.matched = index, kinds, matched
+        self.fired, self.fired_order = frozenset(fired_order), fired_order
+        self.facts, self.explain = facts, explain
+
+    def considered(self) -> tuple[RuleResult, ...]:
+        matched, fired, explain = self.matched, self.fired, self.index.explain
+        return tuple(
+            RuleResult(
+                r.id,
+                kind,
+                r.priority,
+                r.id in matched,
+                r.id in fired,
+                None if r.id in matched or not self.explain else explain[r.id](self.facts),
+            )
+            for kind in self.kinds
+            for r in self.index.by_kind[kind]
+        )
+
+    def rows(self) -> list[list[Any]]:
+        matched, fired = self.matched, self.fired
+        return [
+            [rule_id, rule_id in matched, rule_id in fired]
+            for kind in self.kinds
+            for rule_id in self.index.ids[kind]
+        ]
 
 
 def ordered(rules: Iterable[Rule]) -> list[Rule]:
@@ -120,18 +197,45 @@ def _last_minute(ruleset: Ruleset, matched: list[Rule]) -> tuple[dict[str, Any],
     return decision, applied
 
 
+class _Explainers(Mapping[str, Explainer]):
+    """rule id -> its compiled "why not", compiled on first use (most decisions never ask)."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self._conditions = {rule.id: rule.when for rule in rules}
+        self._built: dict[str, Explainer] = {}
+
+    def __getitem__(self, rule_id: str) -> Explainer:
+        built = self._built.get(rule_id)
+        if built is None:
+            built = self._built[rule_id] = explainer(self._conditions[rule_id])
+        return built
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._conditions)
+
+    def __len__(self) -> int:
+        return len(self._conditions)
+
+
 class RuleIndex:
-    """Per-ruleset work done once: rules of each kind in decision order, and a compiled "why not"
-    explanation per rule."""
+    """Per-ruleset work done once: rules of each kind in decision order (and their ids), each
+    rule's kind and rank, and a compiled "why not" explanation per rule."""
 
     def __init__(self, ruleset: Ruleset) -> None:
         self.by_kind = {kind: ordered(ruleset.of_kind(kind)) for kind in KINDS}
-        self.explain = {rule.id: explainer(rule.when) for rule in ruleset.rules}
+        self.ids = {kind: [r.id for r in rules] for kind, rules in self.by_kind.items()}
+        self.pairs = {kind: [(r.id, r) for r in rules] for kind, rules in self.by_kind.items()}
+        self.rank = {
+            r.id: (kind, rank, r)
+            for kind, rules in self.by_kind.items()
+            for rank, r in enumerate(rules)
+        }
+        self.explain: Mapping[str, Explainer] = _Explainers(ruleset.rules)
 
 
 def resolve(
     ruleset: Ruleset,
-    matched_ids: set[str],
+    matched_ids: set[str] | frozenset[str],
     facts: Mapping[str, Any],
     kinds: Iterable[str] = KINDS,
     index: RuleIndex | None = None,
@@ -140,11 +244,23 @@ def resolve(
 ) -> Outcome:
     """The decisions of ``kinds`` given the ids of the rules whose conditions matched ``facts``."""
     index = index or RuleIndex(ruleset)
+    kinds = tuple(kinds)
+    by_kind: dict[str, list[tuple[int, Rule]]] | None = None
+    if len(matched_ids) * 4 < len(index.rank):  # few match: place them by rank
+        by_kind = {}
+        rank = index.rank
+        for rule_id in matched_ids:
+            kind, order, rule = rank[rule_id]
+            by_kind.setdefault(kind, []).append((order, rule))
     decisions: dict[str, Mapping[str, Any]] = {}
-    considered: list[RuleResult] = []
+    fired_order: list[str] = []
     for kind in kinds:
-        rules = index.by_kind[kind]
-        matched = [r for r in rules if r.id in matched_ids]
+        if by_kind is None:  # many match: walk the kind's rules in order
+            matched = [rule for rule_id, rule in index.pairs[kind] if rule_id in matched_ids]
+        else:
+            found = by_kind.get(kind, [])
+            found.sort(key=itemgetter(0))
+            matched = [rule for _, rule in found]
         if kind == "season":
             decision, fired = _season(ruleset, matched)
         elif kind == "last_minute":
@@ -152,18 +268,10 @@ def resolve(
         else:
             fired = matched[:1]
             decision = dict(fired[0].then) if fired else dict(DEFAULTS[kind])
-        decision["rules"] = [r.id for r in fired]
+        decision["rules"] = ids = [r.id for r in fired]
         decisions[kind] = decision
-        fired_ids = {r.id for r in fired}
-        considered.extend(
-            RuleResult(
-                r.id,
-                kind,
-                r.priority,
-                r.id in matched_ids,
-                r.id in fired_ids,
-                None if r.id in matched_ids or not explain else index.explain[r.id](facts),
-            )
-            for r in rules
-        )
-    return Outcome(decisions, tuple(considered))
+        fired_order += ids
+    return Outcome(
+        decisions,
+        source=_Source(index, kinds, matched_ids, tuple(fired_order), facts, explain),
+    )
