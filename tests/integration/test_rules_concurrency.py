@@ -109,7 +109,8 @@ def test_shared_durable_programs_give_reference_answers_under_contention() -> No
 
 def test_evaluations_stay_right_while_a_small_cache_compiles_and_evicts() -> None:
     corpora = [corpus(2000 + n, 6 + 4 * n) for n in range(6)]
-    cache = ProgramCache(capacity=2)
+    sizes = sorted(plan_ruleset(ruleset).memory_bytes for ruleset, _, _ in corpora)
+    cache = ProgramCache(max_bytes=sizes[2] + sizes[3])  # room for about two
     serials = itertools.count()
     closed: list[int] = []  # serial numbers of the programs closed, once each
 
