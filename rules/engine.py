@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from orjson import dumps
+
 from pricing.errors import DomainError
 from rules.conditions import predicate
 from rules.language import KINDS, Ruleset, leaves_of
@@ -86,7 +88,7 @@ def evaluate(
 ) -> Outcome:
     """Resolve the decisions of ``kinds`` for ``facts`` (missing facts take their defaults).
     ``explain=False`` leaves ``why_not`` empty (the hot path; decisions explain when read)."""
-    complete = complete_facts(dict(facts))
+    complete = complete_facts(facts)
     matched = program.matcher.match(complete)
     return resolve(program.ruleset, matched, complete, kinds, program.index, explain=explain)
 
@@ -127,6 +129,7 @@ class DurableMatcher:
         from rules import durable_binding
 
         self._binding = durable_binding
+        self._sid = durable_binding.SID
         self.plan = plan = plan or plan_ruleset(ruleset)
         self._always = frozenset(r.rule.id for r in plan.rules if r.always)
         split = [(r.rule.id, r.formula) for r in plan.rules if r.formula is not None]
@@ -139,10 +142,10 @@ class DurableMatcher:
         try:
             for number, chunk in enumerate(plan.chunks):
                 labels: dict[str, str | tuple[int, int]] = {}
-                spec = {}
+                spec: dict[str, Any] = {}
                 for ref in chunk.parts:
                     rule = plan.rules[ref.rule_index].rule
-                    engine_name = f"r{ref.number}"
+                    engine_name = f"r{ref.number}"  # ASCII: the engine's messages stay ASCII
                     spec[engine_name] = {"all": [{"m": engine_expression(ref.condition)}]}
                     labels[engine_name] = (
                         (split_slots[rule.id], ref.index) if rule.id in split_slots else rule.id
@@ -169,7 +172,9 @@ class DurableMatcher:
         parts: dict[int, set[int]] = {}
         try:
             for engine, fields, has_split in self._chunks:
-                labels = engine.match({key: facts[fact] for fact, key in fields})
+                fact = {key: facts[name] for name, key in fields}
+                fact["sid"] = self._sid  # keys are one letter: never a reserved one
+                labels = engine.match_json(dumps(fact).decode())
                 if not has_split:
                     matched.update(labels)
                     continue

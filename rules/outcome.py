@@ -27,6 +27,7 @@ from rules.language import KINDS, Rule, Ruleset
 
 ONE = Decimal(1)
 HUNDRED = Decimal(100)
+COMPOSED_MEMO = 1024
 WINNER_TAKES_ALL = ("upgrade", "fallback", "commission", "upsell")
 DEFAULTS: dict[str, dict[str, Any]] = {
     "upgrade": {"allow": False, "reason": "no_matching_rule"},
@@ -112,7 +113,7 @@ class Outcome:
 class _Source:
     """What ``considered`` is built from, kept by an outcome until it is read."""
 
-    __slots__ = ("explain", "facts", "fired", "fired_order", "index", "kinds", "matched")
+    __slots__ = ("explain", "facts", "fired_order", "index", "kinds", "matched")
 
     def __init__(
         self,
@@ -124,8 +125,12 @@ class _Source:
         explain: bool,
     ) -> None:
         self.index, self.kinds, self.matched = index, kinds, matched
-        self.fired, self.fired_order = frozenset(fired_order), fired_order
+        self.fired_order = fired_order
         self.facts, self.explain = facts, explain
+
+    @property
+    def fired(self) -> frozenset[str]:
+        return frozenset(self.fired_order)
 
     def considered(self) -> tuple[RuleResult, ...]:
         matched, fired, explain = self.matched, self.fired, self.index.explain
@@ -164,29 +169,44 @@ def _season(ruleset: Ruleset, matched: list[Rule]) -> tuple[dict[str, Any], list
     return {"multiplier": clamped, "unclamped": product, "clamped": clamped != product}, matched
 
 
-def _compound(percents: Iterable[Decimal]) -> Decimal:
+def _keep(rule: Rule) -> Decimal:
+    """The share of the price a last-minute rule leaves: 1 - percent / 100."""
+    percent: Decimal = rule.then["percent_off"]
+    return ONE - percent / HUNDRED
+
+
+def _compound(keeps: Iterable[Decimal]) -> Decimal:
     keep = ONE
-    for p in percents:
-        keep *= ONE - p / HUNDRED
+    for factor in keeps:
+        keep *= factor
     return (ONE - keep) * HUNDRED
 
 
-def _last_minute(ruleset: Ruleset, matched: list[Rule]) -> tuple[dict[str, Any], list[Rule]]:
-    def best(rules: list[Rule]) -> Rule:
-        return max(rules, key=lambda r: (r.then["percent_off"], r.priority, -r.position))
+def _best(rules: list[Rule]) -> Rule:
+    """The largest discount; ties to the higher priority, then the earlier rule: the first of
+    the largest, as ``rules`` come in decision order."""
+    best = rules[0]
+    for rule in rules[1:]:
+        if rule.then["percent_off"] > best.then["percent_off"]:
+            best = rule
+    return best
 
+
+def _last_minute(
+    ruleset: Ruleset, matched: list[Rule], keeps: Mapping[str, Decimal]
+) -> tuple[dict[str, Any], list[Rule]]:
     if not matched:
         applied: list[Rule] = []
     elif ruleset.stacking == "best_only":
-        applied = [best(matched)]
+        applied = [_best(matched)]
     elif ruleset.stacking == "ordered_stack":
         applied = matched
     else:
         groups: dict[str, list[Rule]] = {}
         for rule in matched:
             groups.setdefault(rule.then["group"], []).append(rule)
-        applied = ordered(best(rules) for rules in groups.values())
-    total = _compound(r.then["percent_off"] for r in applied)
+        applied = ordered(_best(rules) for rules in groups.values())
+    total = _compound(keeps[r.id] for r in applied)
     cap = ruleset.guardrails.max_total_discount_percent
     decision = {
         "percent_off": min(total, cap),
@@ -231,6 +251,11 @@ class RuleIndex:
             for rank, r in enumerate(rules)
         }
         self.explain: Mapping[str, Explainer] = _Explainers(ruleset.rules)
+        self.keeps = {r.id: _keep(r) for r in self.by_kind["last_minute"]}
+        #: (kind, matched ids...) -> composed season / last-minute decision and the rules that
+        #: shaped it: a pure function of the ruleset and those rules, worth remembering (Decimal
+        #: products, the stacking policy); at most ``COMPOSED_MEMO`` entries
+        self.composed: dict[tuple[str, ...], tuple[dict[str, Any], list[Rule]]] = {}
 
 
 def resolve(
@@ -261,10 +286,19 @@ def resolve(
             found = by_kind.get(kind, [])
             found.sort(key=itemgetter(0))
             matched = [rule for _, rule in found]
-        if kind == "season":
-            decision, fired = _season(ruleset, matched)
-        elif kind == "last_minute":
-            decision, fired = _last_minute(ruleset, matched)
+        if kind == "season" or kind == "last_minute":
+            key = (kind, *[r.id for r in matched])
+            composed = index.composed.get(key)
+            if composed is None:
+                if kind == "season":
+                    composed = _season(ruleset, matched)
+                else:
+                    composed = _last_minute(ruleset, matched, index.keeps)
+                if len(index.composed) >= COMPOSED_MEMO:
+                    index.composed.clear()
+                index.composed[key] = composed
+            template, fired = composed
+            decision = dict(template)
         else:
             fired = matched[:1]
             decision = dict(fired[0].then) if fired else dict(DEFAULTS[kind])
