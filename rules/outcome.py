@@ -17,9 +17,9 @@ not fired.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
-from operator import itemgetter
 from typing import Any, NamedTuple
 
 from rules.conditions import Explainer, explainer
@@ -238,24 +238,31 @@ class _Explainers(Mapping[str, Explainer]):
 
 
 class RuleIndex:
-    """Per-ruleset work done once: rules of each kind in decision order (and their ids), each
-    rule's kind and rank, and a compiled "why not" explanation per rule."""
+    """Per-ruleset work done once: rules of each kind in decision order (and their ids), every
+    rule's position in that order (all kinds in ``KINDS`` order), the range of positions of
+    each kind, and a compiled "why not" explanation per rule."""
 
     def __init__(self, ruleset: Ruleset) -> None:
         self.by_kind = {kind: ordered(ruleset.of_kind(kind)) for kind in KINDS}
         self.ids = {kind: [r.id for r in rules] for kind, rules in self.by_kind.items()}
-        self.pairs = {kind: [(r.id, r) for r in rules] for kind, rules in self.by_kind.items()}
-        self.rank = {
-            r.id: (kind, rank, r)
-            for kind, rules in self.by_kind.items()
-            for rank, r in enumerate(rules)
-        }
+        self.in_order = [rule for kind in KINDS for rule in self.by_kind[kind]]
+        self.ids_in_order = [rule.id for rule in self.in_order]
+        self.position = {rule_id: n for n, rule_id in enumerate(self.ids_in_order)}
+        self.bounds: dict[str, tuple[int, int]] = {}
+        start = 0
+        for kind in KINDS:
+            self.bounds[kind] = (start, start + len(self.by_kind[kind]))
+            start += len(self.by_kind[kind])
         self.explain: Mapping[str, Explainer] = _Explainers(ruleset.rules)
         self.keeps = {r.id: _keep(r) for r in self.by_kind["last_minute"]}
-        #: (kind, matched ids...) -> composed season / last-minute decision and the rules that
-        #: shaped it: a pure function of the ruleset and those rules, worth remembering (Decimal
-        #: products, the stacking policy); at most ``COMPOSED_MEMO`` entries
-        self.composed: dict[tuple[str, ...], tuple[dict[str, Any], list[Rule]]] = {}
+        #: kind -> positions of the matched rules -> the composed season / last-minute decision
+        #: and the ids of the rules that shaped it: a pure function of the ruleset and those
+        #: rules, worth remembering (Decimal products, the stacking policy); at most
+        #: ``COMPOSED_MEMO`` per kind
+        self.composed: dict[str, dict[tuple[int, ...], tuple[dict[str, Any], list[str]]]] = {
+            "season": {},
+            "last_minute": {},
+        }
 
 
 def resolve(
@@ -270,39 +277,38 @@ def resolve(
     """The decisions of ``kinds`` given the ids of the rules whose conditions matched ``facts``."""
     index = index or RuleIndex(ruleset)
     kinds = tuple(kinds)
-    by_kind: dict[str, list[tuple[int, Rule]]] | None = None
-    if len(matched_ids) * 4 < len(index.rank):  # few match: place them by rank
-        by_kind = {}
-        rank = index.rank
-        for rule_id in matched_ids:
-            kind, order, rule = rank[rule_id]
-            by_kind.setdefault(kind, []).append((order, rule))
+    if len(matched_ids) * 4 < len(index.in_order):  # few match: sort their positions
+        positions = sorted(map(index.position.__getitem__, matched_ids))
+    else:  # many: walk the rules in order
+        positions = [n for n, rule_id in enumerate(index.ids_in_order) if rule_id in matched_ids]
+    rules, bounds = index.in_order, index.bounds
     decisions: dict[str, Mapping[str, Any]] = {}
     fired_order: list[str] = []
     for kind in kinds:
-        if by_kind is None:  # many match: walk the kind's rules in order
-            matched = [rule for rule_id, rule in index.pairs[kind] if rule_id in matched_ids]
-        else:
-            found = by_kind.get(kind, [])
-            found.sort(key=itemgetter(0))
-            matched = [rule for _, rule in found]
+        start, end = bounds[kind]
+        low = bisect_left(positions, start)
+        high = bisect_left(positions, end, low)
         if kind == "season" or kind == "last_minute":
-            key = (kind, *[r.id for r in matched])
-            composed = index.composed.get(key)
+            key = tuple(positions[low:high])
+            memo = index.composed[kind]
+            composed = memo.get(key)
             if composed is None:
+                matched = [rules[n] for n in key]
                 if kind == "season":
-                    composed = _season(ruleset, matched)
+                    template, fired = _season(ruleset, matched)
                 else:
-                    composed = _last_minute(ruleset, matched, index.keeps)
-                if len(index.composed) >= COMPOSED_MEMO:
-                    index.composed.clear()
-                index.composed[key] = composed
-            template, fired = composed
-            decision = dict(template)
+                    template, fired = _last_minute(ruleset, matched, index.keeps)
+                if len(memo) >= COMPOSED_MEMO:
+                    memo.clear()
+                composed = memo[key] = (template, [r.id for r in fired])
+            decision = dict(composed[0])
+            ids = list(composed[1])
+        elif low < high:
+            first = rules[positions[low]]
+            decision, ids = dict(first.then), [first.id]
         else:
-            fired = matched[:1]
-            decision = dict(fired[0].then) if fired else dict(DEFAULTS[kind])
-        decision["rules"] = ids = [r.id for r in fired]
+            decision, ids = dict(DEFAULTS[kind]), []
+        decision["rules"] = ids
         decisions[kind] = decision
         fired_order += ids
     return Outcome(
