@@ -15,15 +15,15 @@ terms one fact set can satisfy at once::
 ``all`` of 10 ``any`` groups of 3 range tests plus an ``any`` of 2 is 3¹⁰·2 = 118,098: measured
 here (2.0.28) at 0.11 s and +32 MiB of session memory per decision for that one rule.
 
-**Parts.** So a rule is not always one engine rule. A condition of at most
-``MAX_PART_ALTERNATIVES`` alternatives is; a wider one is split where it multiplies: the items
-of an ``all`` become separate engine rules (*parts*) as soon as packing them together would
-multiply past the bound, and an ``any`` keeps its narrow items in one part and splits its wide
-ones. The rule matches when the boolean formula over its parts holds (``Formula``, evaluated in
-Python on the parts that fired). With the bound at 4, a part never has more alternatives than
-comparisons, so a rule costs at most one alternative per comparison (32): the rule above becomes
-11 parts and 32 alternatives. A rule without ``when`` always matches and costs the engine
-nothing.
+**Parts.** So a rule is not always one engine rule. A condition is one engine rule when it has at
+most ``MAX_PART_ALTERNATIVES`` alternatives or at most one per comparison (*narrow*); a wider one
+is split where it multiplies: the items of an ``all`` become separate engine rules (*parts*) as
+soon as packing them together would no longer be narrow, and an ``any`` keeps its narrow items
+in one part and splits its wide ones. The rule matches when the boolean formula over its parts
+holds (``Formula``, evaluated in Python on the parts that fired). Every part is narrow, so a
+rule costs at most one alternative per comparison (32) and never more than as one engine rule:
+the rule above becomes 11 parts and 32 alternatives. A rule without ``when`` always matches and
+costs the engine nothing.
 
 **Chunks.** Parts are grouped into engine rulesets (*chunks*) that stay inside durable-rules' own
 limits, checked on a model of the engine's alpha network (``_Network``).
@@ -59,8 +59,8 @@ from rules.language import (
 )
 from rules.vocabulary import FACTS, STR
 
-#: Most alternatives packed into one part (engine rule). At 4, a part never has more
-#: alternatives than comparisons (2·2 = 2 + 2), so splitting costs no extra actions.
+#: Alternatives a part (engine rule) may always have. At 4 no part has more alternatives than
+#: comparisons (2·2 = 2 + 2, 3 + 1...), so splitting never costs extra actions.
 MAX_PART_ALTERNATIVES = 4
 
 #: Per rule: at most one alternative per comparison (what the parts guarantee; checked all the
