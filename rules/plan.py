@@ -33,8 +33,9 @@ limits, checked on a model of the engine's alpha network (``_Network``).
 (``rules.programs``) counts in these bytes.
 
 **Limits** (docs/rules.md, "Limits"; ``cost_errors``). A ruleset may cost the engine at most
-``MAX_RULESET_ALTERNATIVES`` alternatives (actions per decision, all matching at once) and
-``MAX_RULESET_BYTES`` of compiled memory. They were chosen from measurement so that the worst
+``MAX_RULESET_ALTERNATIVES`` alternatives (actions per decision, all matching at once),
+``MAX_RULESET_COMPARED_VALUES`` compared values (compile time) and ``MAX_RULESET_BYTES`` of
+compiled memory. They were chosen from measurement so that the worst
 valid ruleset compiles in well under 100 ms to under 5 MiB and decides in under 1 ms
 (bench/rules_bench.py builds it and prints the figures beside the limits). Nothing here imports
 the engine: this is arithmetic over the parsed ruleset.
@@ -46,7 +47,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from rules.conditions import leaf_holds, negation_normal_form
+from rules.conditions import COMPARE, negation_normal_form
 from rules.language import (
     MAX_LEAVES_PER_RULE,
     All,
@@ -70,6 +71,9 @@ MAX_PART_ALTERNATIVES = 4
 MAX_RULE_ALTERNATIVES = MAX_LEAVES_PER_RULE
 MAX_RULESET_ALTERNATIVES = 500
 MAX_RULESET_BYTES = 4 * 1024 * 1024
+#: Per ruleset: compared values, as written (the engine compiles every one, even the equal
+#: ones it shares: about 4 µs each here, planning included).
+MAX_RULESET_COMPARED_VALUES = 10_000
 
 # ---- alternatives and parts ---------------------------------------------------------------------
 
@@ -97,21 +101,35 @@ def alternatives(condition: Condition) -> int:
 
 def _most_at_once(leaves: list[Leaf]) -> int:
     """Most of these comparisons of one fact that one value satisfies (``amount < 10`` and
-    ``amount > 20``, a negated ``between``: one at a time)."""
+    ``amount > 20``, a negated ``between``: one at a time). Any value of the fact's type is
+    tried, not only those of its range: callers' facts are not held to it."""
     if len(leaves) == 1:
         return 1
-    spec = FACTS[leaves[0].fact]
+    numeric = FACTS[leaves[0].fact].type != STR
     candidates: set[Any] = set()
+    tests: list[tuple[str, Any]] = []
     for leaf in leaves:
-        for value in leaf.value if isinstance(leaf.value, tuple) else (leaf.value,):
-            candidates.add(value)
-            if spec.type != STR:
-                candidates.update((value - 1, value + 1))
-    if spec.type == STR:
-        candidates.add(None)  # a value no comparison names (None equals no constant)
-    else:
-        candidates = {c for c in candidates if spec.low <= c <= spec.high} or {spec.low}
-    return max(sum(leaf_holds(leaf, value) for leaf in leaves) for value in candidates)
+        values = leaf.value if isinstance(leaf.value, tuple) else (leaf.value,)
+        candidates.update(values)
+        if numeric:  # and a value on each side: what lies between constants, and beyond
+            candidates.update(v + step for v in values for step in (-1, 1))
+        if leaf.op in ("in", "eq", "not_in", "ne"):
+            tests.append((leaf.op, frozenset(values)))
+        else:
+            tests.append((leaf.op, leaf.value))
+    if not numeric:
+        candidates.add(None)  # a string no comparison names (None equals no constant)
+    return max(sum(_holds(op, operand, value) for op, operand in tests) for value in candidates)
+
+
+def _holds(op: str, operand: Any, value: Any) -> bool:
+    if op in ("in", "eq"):
+        return value in operand
+    if op in ("not_in", "ne"):
+        return value not in operand
+    if op == "between":
+        return bool(operand[0] <= value <= operand[1])
+    return bool(COMPARE[op](value, operand))
 
 
 def tests_of(condition: Condition) -> int:
@@ -148,47 +166,73 @@ def holds(formula: Formula, fired: set[int]) -> bool:
     return any(holds(item, fired) for item in items)
 
 
-def _part(condition: Condition, parts: list[Part]) -> int:
-    parts.append(Part(condition, alternatives(condition), tests_of(condition)))
-    return len(parts) - 1
+class _Splitter:
+    """Splits one rule's condition into parts; remembers each node's alternatives and
+    comparisons (by identity: the tree does not change while it is split)."""
+
+    def __init__(self) -> None:
+        self.parts: list[Part] = []
+        self._alternatives: dict[int, int] = {}
+        self._leaves: dict[int, int] = {}
+
+    def alternatives(self, condition: Condition) -> int:
+        count = self._alternatives.get(id(condition))
+        if count is None:
+            count = self._alternatives[id(condition)] = alternatives(condition)
+        return count
+
+    def leaves(self, condition: Condition) -> int:
+        count = self._leaves.get(id(condition))
+        if count is None:
+            count = self._leaves[id(condition)] = len(leaves_of(condition))
+        return count
+
+    def narrow(self, condition: Condition) -> bool:
+        return _narrow(self.alternatives(condition), self.leaves(condition))
+
+    def part(self, condition: Condition) -> int:
+        self.parts.append(Part(condition, self.alternatives(condition), tests_of(condition)))
+        return len(self.parts) - 1
+
+    def split(self, condition: Condition) -> Formula:
+        """Parts of a non-trivial condition in negation normal form, and the formula over
+        them: every part has at most one alternative per comparison, and so has the rule."""
+        if self.narrow(condition):
+            return self.part(condition)
+        if isinstance(condition, AnyOf):
+            narrow = [i for i in condition.items if self.narrow(i)]
+            formulas: list[Formula] = [self.part(_group(AnyOf, narrow))] if narrow else []
+            formulas += [self.split(i) for i in condition.items if not self.narrow(i)]
+            return formulas[0] if len(formulas) == 1 else ("any", tuple(formulas))
+        assert isinstance(condition, All)
+        groups: list[list[Condition]] = []
+        product = leaves = 0  # of the last group
+        wide: list[Condition] = []
+        # plain comparisons first: they multiply nothing
+        for item in sorted(condition.items, key=self.alternatives):
+            count, items_leaves = self.alternatives(item), self.leaves(item)
+            if not self.narrow(item):
+                wide.append(item)
+            elif groups and _narrow(product * count, leaves + items_leaves):
+                groups[-1].append(item)
+                product, leaves = product * count, leaves + items_leaves
+            else:
+                groups.append([item])
+                product, leaves = count, items_leaves
+        formulas = [self.part(_group(All, group)) for group in groups]
+        formulas += [self.split(item) for item in wide]
+        return formulas[0] if len(formulas) == 1 else ("all", tuple(formulas))
+
+
+def _narrow(alternatives: int, leaves: int) -> bool:
+    """Whether a condition of these alternatives and comparisons can be one part: at most
+    ``MAX_PART_ALTERNATIVES`` alternatives, or at most one per comparison (a wide ``any`` of
+    plain comparisons: splitting it would not save an action)."""
+    return alternatives <= max(MAX_PART_ALTERNATIVES, leaves)
 
 
 def _group(how: type[All] | type[AnyOf], items: Sequence[Condition]) -> Condition:
     return items[0] if len(items) == 1 else how(tuple(items))
-
-
-def _narrow(condition: Condition) -> bool:
-    """Whether a condition can be one part: at most ``MAX_PART_ALTERNATIVES`` alternatives, or
-    at most one per comparison (a wide ``any`` of plain comparisons: splitting it would not save
-    an action)."""
-    count = alternatives(condition)
-    return count <= MAX_PART_ALTERNATIVES or count <= len(leaves_of(condition))
-
-
-def _split(condition: Condition, parts: list[Part]) -> Formula:
-    """Parts of a non-trivial condition in negation normal form, and the formula over them:
-    every part has at most one alternative per comparison, and so has the rule."""
-    if _narrow(condition):
-        return _part(condition, parts)
-    if isinstance(condition, AnyOf):
-        narrow = [i for i in condition.items if _narrow(i)]
-        formulas: list[Formula] = [_part(_group(AnyOf, narrow), parts)] if narrow else []
-        formulas += [_split(i, parts) for i in condition.items if not _narrow(i)]
-        return formulas[0] if len(formulas) == 1 else ("any", tuple(formulas))
-    assert isinstance(condition, All)
-    groups: list[list[Condition]] = []
-    wide: list[Condition] = []
-    # plain comparisons first: they multiply nothing
-    for item in sorted(condition.items, key=alternatives):
-        if not _narrow(item):
-            wide.append(item)
-        elif groups and _narrow(All((*groups[-1], item))):
-            groups[-1].append(item)
-        else:
-            groups.append([item])
-    formulas = [_part(_group(All, group), parts) for group in groups]
-    formulas += [_split(item, parts) for item in wide]
-    return formulas[0] if len(formulas) == 1 else ("all", tuple(formulas))
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,9 +305,10 @@ def plan_rule(rule: Rule) -> RulePlan:
         return RulePlan(rule, (), None, always=True)
     if nnf == AnyOf(()):  # `not` of "always": never matches, nothing to ask
         return RulePlan(rule, (), None)
-    parts: list[Part] = []
-    formula = _split(nnf, parts)
-    return RulePlan(rule, tuple(parts), None if len(parts) == 1 else formula)
+    splitter = _Splitter()
+    formula = splitter.split(nnf)
+    parts = tuple(splitter.parts)
+    return RulePlan(rule, parts, None if len(parts) == 1 else formula)
 
 
 def unsplit_cost(rule: Rule) -> RuleCost:
@@ -348,25 +393,41 @@ MAX_RULES_PER_NODE = 250
 
 
 class _Node:
-    __slots__ = ("forwards", "peak", "rules", "tests")
+    __slots__ = (
+        "deepest",
+        "equal_facts",
+        "forwards",
+        "others",
+        "parents",
+        "peak",
+        "rules",
+        "tests",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, parent: _Node | None = None) -> None:
         self.tests: dict[tuple[str, str, Any], _Node] = {}  # (fact, operator, value) -> node
         self.forwards: list[_Node] = []
+        self.parents: list[_Node] = [parent] if parent is not None else []
         self.rules = 0
+        self.equal_facts: set[str] = set()  # facts of its equality children: one each matches
+        self.others = 0  # its other test children: all may match at once
+        self.deepest = 0  # the largest peak of its children
         self.peak = 0  # most stack entries processing this node can add (worst case)
 
+    def add_test(self, test: tuple[str, str, Any]) -> _Node:
+        child = self.tests[test] = _Node(self)
+        if test[1] == "eq":
+            self.equal_facts.add(test[0])
+        else:
+            self.others += 1
+        return child
+
     def update_peak(self) -> None:
-        equal_facts = {fact for fact, op, _ in self.tests if op == "eq"}
-        pushed = len(self.forwards) + len(equal_facts)
-        pushed += sum(op != "eq" for _, op, _ in self.tests)
-        if pushed == 0:
-            self.peak = 0
-            return
-        deepest = max(
-            [child.peak for child in self.tests.values()] + [child.peak for child in self.forwards]
-        )
-        self.peak = pushed - 1 + max(1, deepest)
+        """From its children's (peaks only grow as parts come), then tell its parents."""
+        pushed = len(self.forwards) + len(self.equal_facts) + self.others
+        self.peak = pushed - 1 + max(1, self.deepest) if pushed else 0
+        for parent in self.parents:
+            parent.deepest = max(parent.deepest, self.peak)
 
 
 _OPERATORS = {"$neq": "ne", "$lt": "lt", "$lte": "lte", "$gt": "gt", "$gte": "gte"}
@@ -410,6 +471,7 @@ class _Network:
             for item in value:
                 end = self._create(item, parent)
                 end.forwards.append(forward)
+                forward.parents.append(end)
                 self.over |= len(end.forwards) > MAX_FORWARD_CHILDREN
             self._touched.append(forward)
             return forward
@@ -420,7 +482,7 @@ class _Network:
             test = (key, "eq", value)
         found = parent.tests.get(test)
         if found is None:
-            found = parent.tests[test] = _Node()
+            found = parent.add_test(test)
             self.test_nodes += 1
             self.over |= len(parent.tests) > MAX_TEST_CHILDREN
         self._touched.append(found)
@@ -556,9 +618,10 @@ RULE_NODE_BYTES = 3_700
 STATE_BYTES = 110_000
 STATE_RULE_BYTES = 12_500
 #: Python objects of a compiled program (the parsed rules, the index, the plan, the engine's
-#: labels), per rule and per comparison (tracemalloc, within ~10 %).
+#: labels), per rule, per comparison and per compared value (tracemalloc, within ~10 %).
 PYTHON_RULE_BYTES = 700
 PYTHON_LEAF_BYTES = 360
+PYTHON_VALUE_BYTES = 40
 
 
 def ruleset_bytes(chunk: Chunk) -> int:
@@ -582,7 +645,9 @@ def engine_bytes(plan: EnginePlan) -> int:
 
 
 def _rule_python_bytes(rule: Rule) -> int:
-    return PYTHON_RULE_BYTES + PYTHON_LEAF_BYTES * len(leaves_of(rule.when))
+    leaves = leaves_of(rule.when)
+    values = sum(len(leaf.value) for leaf in leaves if leaf.op in ("in", "not_in"))
+    return PYTHON_RULE_BYTES + PYTHON_LEAF_BYTES * len(leaves) + PYTHON_VALUE_BYTES * values
 
 
 def python_bytes(ruleset: Ruleset) -> int:
@@ -617,7 +682,7 @@ def cost_errors(ruleset: Ruleset) -> list[dict[str, str]]:
             after[ref.rule_index] = closed + ruleset_bytes(partial)
         closed += ruleset_bytes(chunk)
     errors: list[dict[str, str]] = []
-    alternatives_so_far = python_so_far = engine_so_far = 0
+    alternatives_so_far = values_so_far = python_so_far = engine_so_far = 0
     reported: set[str] = set()
     for index, rule_plan in enumerate(plan.rules):
         rule, cost = rule_plan.rule, rule_plan.cost
@@ -631,6 +696,7 @@ def cost_errors(ruleset: Ruleset) -> list[dict[str, str]]:
                 }
             )
         alternatives_so_far += cost.alternatives
+        values_so_far += cost.tests
         python_so_far += _rule_python_bytes(rule)
         engine_so_far = after.get(index, engine_so_far)
         size = python_so_far + engine_so_far
@@ -642,6 +708,16 @@ def cost_errors(ruleset: Ruleset) -> list[dict[str, str]]:
                     "message": f"Rule {rule.id} ({cost.describe()}) takes the ruleset to "
                     f"{alternatives_so_far:,} alternatives: at most {MAX_RULESET_ALTERNATIVES:,} "
                     "per ruleset (all its rules' conditions matching at once).",
+                }
+            )
+        if values_so_far > MAX_RULESET_COMPARED_VALUES and "values" not in reported:
+            reported.add("values")
+            errors.append(
+                {
+                    "path": path,
+                    "message": f"Rule {rule.id} ({cost.describe()}) takes the ruleset to "
+                    f"{values_so_far:,} compared values: at most "
+                    f"{MAX_RULESET_COMPARED_VALUES:,} per ruleset (the engine compiles each).",
                 }
             )
         if size > MAX_RULESET_BYTES and "memory" not in reported:

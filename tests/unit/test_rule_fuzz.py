@@ -45,6 +45,7 @@ from rules.language import (
 from rules.plan import (
     MAX_RULESET_ALTERNATIVES,
     MAX_RULESET_BYTES,
+    MAX_RULESET_COMPARED_VALUES,
     PROGRAM_BYTES_CEILING,
     cost_errors,
     plan_ruleset,
@@ -53,7 +54,7 @@ from rules.vocabulary import DATE, FACTS, STR
 from tests.support.heap import heap_bytes
 
 LONG = "FUZZ_EXAMPLES" in os.environ
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 MiB = 1024 * 1024
 #: the issue's ceilings for the worst valid ruleset
 COMPILE_CEILING_MS = 100.0
@@ -190,6 +191,7 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
     """Up to ``MAX_RULES`` rules: some without condition, then up to 400 conditional ones
     (instances of a few drawn shapes, their constants moved)."""
     shapes = draw(st.lists(conditional_rules(), min_size=1, max_size=10))
+    shared = draw(st.booleans())  # instances with the same constants: engine nodes shared
     conditional = draw(st.one_of(st.integers(1, 40), st.integers(1, 400)))
     unconditional = draw(st.one_of(st.just(0), st.integers(0, MAX_RULES - conditional)))
     # the rules without condition first: cutting to a valid prefix keeps them
@@ -200,7 +202,7 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
     for n in range(conditional):
         shape = shapes[n % len(shapes)]
         kind = KINDS[n % len(KINDS)]
-        when = shifted(shape["when"], n // len(shapes))
+        when = shifted(shape["when"], 0 if shared else n // len(shapes))
         rule = {"id": f"r{n:04d}", "kind": kind, "priority": shape["priority"], "when": when}
         drawn.append({**rule, "then": action(kind, n)})
     return {"stacking": draw(st.sampled_from(STACKING)), "rules": drawn}
@@ -287,6 +289,7 @@ def test_valid_rulesets_stay_within_the_engine_ceilings(document: dict[str, Any]
     assert plan.ruleset_bytes <= MAX_RULESET_BYTES
     assert plan.memory_bytes <= PROGRAM_BYTES_CEILING
     assert plan.cost.alternatives <= MAX_RULESET_ALTERNATIVES
+    assert plan.cost.tests <= MAX_RULESET_COMPARED_VALUES
     reference = compile_program(ruleset, engine="reference")
     facts = fact_sets(ruleset)
     expected = [evaluate(reference, f) for f in facts]
@@ -336,7 +339,7 @@ def test_the_strategies_reach_the_limits() -> None:
     """The generator makes what it claims: rules as wide and deep as the language allows, long
     sets, rulesets cut at each engine cost limit, up to the most rules."""
     seen: dict[str, int] = {"comparisons": 0, "depth": 0, "set": 0, "rules": 0}
-    cut = {"alternatives": 0, "memory": 0}
+    cut = {"alternatives": 0, "memory": 0, "values": 0}
 
     @settings(
         max_examples=25,
@@ -360,12 +363,19 @@ def test_the_strategies_reach_the_limits() -> None:
         seen["set"] = max([seen["set"], *sets])
         seen["rules"] = max(seen["rules"], len(document["rules"]))
         for error in cost_errors(parse_ruleset(document)):
-            cut["alternatives" if "alternatives:" in error["message"] else "memory"] += 1
+            message = error["message"]
+            cut[
+                "alternatives"
+                if "alternatives:" in message
+                else "values"
+                if "compared values:" in message
+                else "memory"
+            ] += 1
 
     collect()
     assert seen["comparisons"] == MAX_LEAVES_PER_RULE and seen["depth"] == MAX_DEPTH
     assert seen["set"] >= MAX_SET_SIZE // 2 and seen["rules"] >= MAX_RULES // 2
-    assert cut["alternatives"] and cut["memory"], cut
+    assert cut["alternatives"] and cut["memory"] and cut["values"], cut
 
 
 def walk(condition: dict[str, Any]) -> Iterator[dict[str, Any]]:
