@@ -18,8 +18,8 @@ docs/benchmarks.md, "Rules engine"):
    process that is killed afterwards (its timer threads never stop), against our wrapper.
 4. RSS with 1,000 tenants' small rulesets loaded, one decision each (child process).
 5. The worst valid rulesets (child process): for each way of spending the limits
-   (``bench.rulesets.worst_valid``: alternatives, engine rulesets, compared values, with up to
-   1,000 rules), the largest that validation accepts, every comparison matching: compile time,
+   (``bench.rulesets.worst_valid``: alternatives, engine rulesets, engine nodes, compared
+   values, with up to 1,000 rules), the largest that validation accepts, every comparison matching: compile time,
    time per decision, memory kept, beside the limits and the ceilings of issue 15.
 6. Soak: 1,000,000 ``matcher.match`` calls, RSS every 250,000 (child process).
 
@@ -461,15 +461,17 @@ def child_tenants() -> None:
 
 # ---- 5: the worst valid rulesets (child) --------------------------------------------------------
 
-#: How a ruleset can spend the limits (``bench.rulesets.worst_valid``): name, the counts of its
-#: kinds of rule to grow, and whether to fill it up to MAX_RULES with rules without condition.
+#: How a ruleset can spend the limits (``bench.rulesets.worst_valid``): name, the kind of rule
+#: to grow, and whether to fill it up to MAX_RULES with rules without condition.
 WORST_SHAPES = (
     ("alternatives", "wide", False),  # all(any 2 x 8): 16 alternatives, 4 parts per rule
     ("alternatives, 1,000 rules", "wide", True),
     ("engine rulesets", "flat", False),  # any of 30: about one engine ruleset per rule
     ("engine rulesets, 1,000 rules", "flat", True),
-    ("compared values", "chain", False),  # all of 32: the most engine nodes per rule
-    ("compared values, 1,000 rules", "chain", True),
+    ("engine nodes", "chain", False),  # all of 32: the most engine nodes per rule
+    ("engine nodes, 1,000 rules", "chain", True),
+    ("compared values", "shared", False),  # any of 4 sets of the same 100 values
+    ("compared values, 1,000 rules", "shared", True),
 )
 
 
@@ -492,6 +494,7 @@ def worst_document(kind: str, fill: bool) -> dict[str, Any]:
             flat=count if kind == "flat" else 0,
             chain=count if kind == "chain" else 0,
             always=always,
+            shared=count if kind == "shared" else 0,
         )
 
     count = _largest_valid(make, 200)

@@ -335,6 +335,16 @@ def _chain(number: int, first: int) -> dict[str, Any]:
     }
 
 
+def _shared(number: int) -> dict[str, Any]:
+    """Any of 4 sets of the same 100 holding values, in every rule: 400 compared values the
+    engine compiles, sharing their nodes (the most compile work for the least memory)."""
+    sets = [{"fact": fact, "op": "in", "value": list(range(100))} for fact in _RANGE_FACTS[1:]]
+    for leaf in sets:
+        leaf["value"][-1] = WORST_FACTS[leaf["fact"]]  # the fact's value is in every set
+    then = {"offer": "none", "message_key": "m"}
+    return {"id": f"shared-{number:03d}", "kind": "upsell", "when": {"any": sets}, "then": then}
+
+
 def _always(number: int) -> dict[str, Any]:
     kind = ("season", "upsell", "upgrade", "fallback")[number % 4]
     then = {
@@ -346,10 +356,11 @@ def _always(number: int) -> dict[str, Any]:
     return {"id": f"always-{number:04d}", "kind": kind, "priority": number % 100, "then": then}
 
 
-def worst_valid(wide: int, flat: int, chain: int, always: int) -> dict[str, Any]:
+def worst_valid(wide: int, flat: int, chain: int, always: int, shared: int = 0) -> dict[str, Any]:
     """A ruleset of ``wide``, ``flat`` and ``chain`` rules (every test distinct, every test
-    holding for ``WORST_FACTS``) and ``always`` rules without condition."""
-    rules: list[dict[str, Any]] = []
+    holding for ``WORST_FACTS``), ``shared`` rules (the same sets of values) and ``always``
+    rules without condition."""
+    rules: list[dict[str, Any]] = [_shared(number) for number in range(shared)]
     first = 0
     for number in range(wide):
         rules.append(_wide(number, first))
