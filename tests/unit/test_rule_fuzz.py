@@ -16,11 +16,15 @@ worst figures seen.
 
 from __future__ import annotations
 
+import gc
+import hashlib
+import json
 import os
 import statistics
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,6 +58,7 @@ from rules.vocabulary import DATE, FACTS, STR
 from tests.support.heap import heap_bytes
 
 LONG = "FUZZ_EXAMPLES" in os.environ
+FOUND = Path(__file__).resolve().parents[2] / "var" / "fuzz"
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 MiB = 1024 * 1024
 #: the issue's ceilings for the worst valid ruleset
@@ -262,6 +267,16 @@ def report() -> Iterator[None]:
         )
 
 
+def keep(document: dict[str, Any], compile_ms: float, p50: float) -> None:
+    """A ruleset past a time ceiling, kept in var/fuzz/ to look at again (timings do not
+    replay exactly, so hypothesis may not show it)."""
+    FOUND.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(document, sort_keys=True)
+    name = hashlib.sha256(text.encode()).hexdigest()[:12]
+    (FOUND / f"{name}.json").write_text(text)
+    print(f"\nkept {FOUND / name}.json: compile {compile_ms:.1f} ms, p50 decision {p50:.0f} µs")
+
+
 def decision_p50_us(program: Program, facts: list[dict[str, Any]]) -> float:
     """CPU time of this thread per decision, p50 (the machine is shared: wall time would
     count other processes' turns)."""
@@ -294,6 +309,7 @@ def test_valid_rulesets_stay_within_the_engine_ceilings(document: dict[str, Any]
     facts = fact_sets(ruleset)
     expected = [evaluate(reference, f) for f in facts]
 
+    gc.collect()  # hypothesis' own garbage is not the engine's cost
     before = heap_bytes()
     started = time.thread_time()
     durable = compile_program(ruleset, engine="durable", name="fuzz")
@@ -314,6 +330,8 @@ def test_valid_rulesets_stay_within_the_engine_ceilings(document: dict[str, Any]
             WORST.decision_us = max(WORST.decision_us, p50)
             WORST.heap = max(WORST.heap, used)
             WORST.alternatives = max(WORST.alternatives, plan.cost.alternatives)
+            if compile_ms > COMPILE_CEILING_MS or p50 > DECISION_CEILING_US:
+                keep(document, compile_ms, p50)
             assert compile_ms <= COMPILE_CEILING_MS, f"{compile_ms:.1f} ms: {plan.cost.describe()}"
             assert p50 <= DECISION_CEILING_US, f"{p50:.0f} µs: {plan.cost.describe()}"
     finally:
