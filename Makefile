@@ -45,18 +45,24 @@ check-migrations: install
 pytest: install
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-## Schemathesis over every operation of the OpenAPI (tests/fuzz): 100 generated requests per
-## operation, valid and invalid, and 100 stateful scenarios following the links; `make test`
-## runs the same with 3 of each.
+## The long fuzz runs (`make test` runs a short pass of each):
+## * schemathesis over every operation of the OpenAPI (tests/fuzz): 100 generated requests per
+##   operation, valid and invalid, and 100 stateful scenarios following the links;
+## * the ruleset fuzzer (tests/unit/test_rule_fuzz.py): 500 random valid rulesets up to every
+##   limit, each compiled on durable-rules and held to the engine ceilings (compile <= 100 ms,
+##   p50 decision <= 1 ms, <= 5 MiB; prints the worst seen).
 fuzz: install
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} FUZZ_STATEFUL_EXAMPLES=$${FUZZ_STATEFUL_EXAMPLES:-100} \
 		$(BIN)/pytest -q -p no:cacheprovider -rA tests/fuzz
+	RULESET_FUZZ_EXAMPLES=$${RULESET_FUZZ_EXAMPLES:-500} $(BIN)/pytest -q -s -p no:cacheprovider \
+		tests/unit/test_rule_fuzz.py
 
 ## The booking races (tests/integration/test_booking_races.py), each scenario 50 times, and the
 ## revenue property test with 200 examples: prints per race its runs and invariant violations.
 stress: install
 	STRESS_RUNS=$${STRESS_RUNS:-50} MONEY_EXAMPLES=$${MONEY_EXAMPLES:-200} $(BIN)/pytest -q \
 		-p no:cacheprovider tests/integration/test_booking_races.py tests/api/test_revenue_money.py
+
 
 ## Benchmarks (print numbers; need PostgreSQL, Redis, wrk and redis-server): rules engine, offers, faults.
 bench: install

@@ -112,7 +112,9 @@ def create_app(
     logging.basicConfig(level=settings.log_level)
     db = db or Database.from_url(settings.database_url)
     cache = cache or make_cache(settings.cache_backend, settings.redis_url)
-    rules = RulesRuntime(db, cache, engine=settings.rules_engine)
+    rules = RulesRuntime(
+        db, cache, engine=settings.rules_engine, cache_mib=settings.rules_cache_mib
+    )
     offer_context = OfferContext(
         db=db,
         rules=rules,

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from config.settings import DEFAULT_RULES_CACHE_MIB
 from pricing.errors import NotFound
 from rules.engine import KINDS, Program, RulesEngineError, compile_program, evaluate
 from rules.language import parse_ruleset
@@ -65,13 +66,15 @@ class RulesRuntime:
         cache: Cache,
         *,
         engine: str = "durable",
-        capacity: int = 256,
+        cache_mib: int = DEFAULT_RULES_CACHE_MIB,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``cache_mib``: the compiled programs this worker keeps, in MiB as ``rules.plan``
+        estimates them (``RULES_CACHE_MIB``); least recently used ones are closed past it."""
         self.db = db
         self.cache = cache
         self.engine = engine
-        self.programs = ProgramCache(capacity=capacity)
+        self.programs = ProgramCache(max_bytes=cache_mib * 1024 * 1024)
         self._clock = clock
         self._tenants: dict[str, _TenantState] = {}
         self._lock = threading.Lock()

@@ -1,26 +1,35 @@
 """Rules engine benchmark: prints numbers, asserts nothing about time.
 
-Run from the project root (under 2 minutes on 2 cores)::
+Run from the project root (about 2 minutes on 2 cores)::
 
     .venv/bin/python -m bench.rules_bench          # or: .venv/bin/python bench/rules_bench.py
 
-What it measures (see ../shared/DESIGN.md, "durable-rules: what we measured"):
+What it measures (see ../shared/DESIGN.md, "durable-rules: what we measured", and
+docs/benchmarks.md, "Rules engine"):
 
 1. Latency per decision for a representative 27-rule ruleset (bench/rulesets.py) and generated
-   rulesets of 10 / 100 / 1,000 rules: the durable matcher alone (``matcher.match`` on complete
-   facts), full ``evaluate()`` through durable (match + resolve + explanations), and the same two
-   through the pure-Python reference matcher.
-2. Compile time and number of engine chunks per ruleset.
+   rulesets of 10 / 100 / 300 mixed rules: the durable matcher alone (``matcher.match`` on
+   complete facts), a decision (``evaluate(..., explain=False)``: match and resolve, what
+   serving asks), a decision and its record (``considered_rows``, ``fired``), and the
+   pure-Python reference matcher and decision; engine actions per decision.
+2. Compile time, engine rulesets (chunks) and memory per ruleset: the estimate of
+   ``rules.plan`` (what the program cache counts) beside the C heap measured.
 3. durable-rules' own ``Host`` layer (``durable.lang``) on the representative ruleset, in a child
    process that is killed afterwards (its timer threads never stop), against our wrapper.
-4. RSS with 1,000 tenants' small rulesets loaded (child process).
-5. Soak: 1,000,000 ``matcher.match`` calls, RSS every 250,000 (child process).
+4. RSS with 1,000 tenants' small rulesets loaded, one decision each (child process).
+5. The worst valid rulesets (child process): for each way of spending the limits
+   (``bench.rulesets.worst_valid``: alternatives, engine rulesets, engine nodes, compared
+   values, with up to 1,000 rules), the largest that validation accepts, every comparison matching: compile time,
+   time per decision, memory kept, beside the limits and the ceilings of issue 15.
+6. Soak: 1,000,000 ``matcher.match`` calls, RSS every 250,000 (child process).
 
 The figures are also written as JSON to var/bench/rules.json (var/ is not in git).
 
-Timing: ``time.perf_counter_ns`` around each call after a warm-up; decisions/s is calls divided by
-the sum of the per-call times. GC stays enabled (as when serving). Child processes, and this
-process (it re-executes itself once if needed), run with the GLIBC_TUNABLES of DESIGN.md.
+Timing: ``time.perf_counter_ns`` around each call after a warm-up (wall), and for the
+decisions of 1 and 5 ``time.thread_time_ns`` too (CPU of this thread: the machine is shared, and
+other processes' turns inflate wall time); decisions/s is calls divided by the sum of the
+per-call times. GC stays enabled (as when serving). Child processes, and this process (it
+re-executes itself once if needed), run with the GLIBC_TUNABLES of DESIGN.md.
 """
 
 from __future__ import annotations
@@ -48,19 +57,38 @@ ROOT = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(ROOT))
 
-from bench.rulesets import REPRESENTATIVE, equality_rules, generated, tenant_small  # noqa: E402
+from bench.rulesets import (  # noqa: E402
+    REPRESENTATIVE,
+    WORST_FACTS,
+    equality_rules,
+    generated,
+    tenant_small,
+    worst_valid,
+)
 from rules.checks import run_cases, sample_facts  # noqa: E402
 from rules.durable_binding import GLIBC_TUNABLES, ensure_steady_malloc  # noqa: E402
-from rules.engine import ALWAYS_FACT, Program, chunk_rules, compile_program, evaluate  # noqa: E402
-from rules.language import Ruleset, parse_ruleset  # noqa: E402
+from rules.engine import Program, compile_program, evaluate  # noqa: E402
+from rules.language import MAX_RULES, Ruleset, parse_ruleset  # noqa: E402
+from rules.plan import (  # noqa: E402
+    MAX_RULESET_ALTERNATIVES,
+    MAX_RULESET_BYTES,
+    PROGRAM_BYTES_CEILING,
+    cost_errors,
+    plan_ruleset,
+)
 from rules.vocabulary import complete_facts  # noqa: E402
 
 RESULTS = ROOT / "var" / "bench" / "rules.json"
 SCRIPT = Path(__file__).resolve()
 
 CALLS = 10_000  # per measurement
-BIG_RULESET_BUDGET_S = 6.0  # per measurement on the 1,000-rule ruleset: fewer calls if slow
+BIG_RULESET_BUDGET_S = 6.0  # per measurement on the 300-rule ruleset: fewer calls if slow
 MIN_CALLS = 1_000
+WORST_CALLS = 2_000
+#: issue 15: targets, and the figures of the code before it (docs/benchmarks.md, "Rules engine")
+TARGET_MIXED_100_US, BEFORE_MIXED_100_US = 40.0, 87.0
+TARGET_TENANTS_MIB, BEFORE_TENANTS_MIB = 150.0, 258.0
+CEILING_COMPILE_MS, CEILING_DECISION_US, CEILING_MEMORY = 100.0, 1000.0, 5 * 1024 * 1024
 SAMPLE_FACTS = 1_000  # distinct fact sets, cycled
 SOAK_CALLS = 1_000_000
 SOAK_EVERY = 250_000
@@ -76,6 +104,25 @@ def rss_kib() -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def heap_bytes() -> int:
+    """Bytes glibc's malloc has handed out (mallinfo2): the engine's memory, which tracemalloc
+    does not see."""
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [
+            (name, ctypes.c_size_t)
+            for name in (
+                *("arena", "ordblks", "smblks", "hblks", "hblkhd"),
+                *("usmblks", "fsmblks", "uordblks", "fordblks", "keepcost"),
+            )
+        ]
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = MallInfo2
+    info = libc.mallinfo2()
+    return int(info.uordblks + info.hblkhd)
 
 
 def malloc_trim() -> bool:
@@ -115,8 +162,12 @@ def summarize(times_ns: list[int]) -> dict[str, Any]:
     }
 
 
-def time_calls(call: Callable[[Any], Any], inputs: Sequence[Any], calls: int) -> list[int]:
-    clock = time.perf_counter_ns
+def time_calls(
+    call: Callable[[Any], Any],
+    inputs: Sequence[Any],
+    calls: int,
+    clock: Callable[[], int] = time.perf_counter_ns,
+) -> list[int]:
     size = len(inputs)
     times = [0] * calls
     for i in range(calls):
@@ -128,18 +179,28 @@ def time_calls(call: Callable[[Any], Any], inputs: Sequence[Any], calls: int) ->
 
 
 def measure(
-    call: Callable[[Any], Any], inputs: Sequence[Any], *, warmup: int, budget_s: float | None
+    call: Callable[[Any], Any],
+    inputs: Sequence[Any],
+    *,
+    warmup: int,
+    budget_s: float | None,
+    cpu: bool = False,
+    calls: int = CALLS,
 ) -> dict[str, Any]:
-    """Warm up, then time CALLS calls (fewer, at least MIN_CALLS, if a time budget is given and
-    the warm-up says CALLS would not fit in it)."""
+    """Warm up, then time ``calls`` calls (fewer, at least MIN_CALLS, if a time budget is given
+    and the warm-up says they would not fit in it); with ``cpu`` also their CPU time."""
     warm = time_calls(call, inputs, warmup)
-    calls = CALLS
+    wanted = calls
     if budget_s is not None:
         estimate_s = statistics.fmean(warm) / 1e9
-        calls = max(MIN_CALLS, min(CALLS, int(budget_s / estimate_s)))
+        calls = max(MIN_CALLS, min(calls, int(budget_s / estimate_s)))
     gc.collect()
     result = summarize(time_calls(call, inputs, calls))
-    result["reduced"] = calls < CALLS
+    result["reduced"] = calls < wanted
+    if cpu:
+        gc.collect()
+        on_cpu = summarize(time_calls(call, inputs, calls, time.thread_time_ns))
+        result["cpu_p50_us"], result["cpu_p99_us"] = on_cpu["p50_us"], on_cpu["p99_us"]
     return result
 
 
@@ -205,12 +266,12 @@ def run_child(
     return result
 
 
-# ---- 1 + 2: latency and compile time ------------------------------------------------------------
+# ---- 1 + 2: latency, compile time and memory ----------------------------------------------------
 
 
 def rulesets_under_test() -> Iterator[tuple[str, dict[str, Any]]]:
     yield "representative", REPRESENTATIVE
-    for size in (10, 100, 1000):
+    for size in (10, 100, 300):
         yield f"generated-{size}", generated(size)
     yield "equality-100", equality_rules(100)
 
@@ -225,13 +286,27 @@ def compile_times(ruleset: Ruleset, repeats: int) -> dict[str, Any]:
     start = time.perf_counter_ns()
     compile_program(ruleset, engine="reference").close()
     reference_ms = (time.perf_counter_ns() - start) / 1e6
+    plan = plan_ruleset(ruleset)
     return {
         "repeats": repeats,
         "durable_ms_median": round(statistics.median(durable_ms), 3),
         "durable_ms_min": round(min(durable_ms), 3),
         "reference_ms": round(reference_ms, 3),
-        "chunks": len(chunk_rules(ruleset.rules)),
+        "chunks": len(plan.chunks),
+        "chunks_keeping_a_session": sum(chunk.keep_state for chunk in plan.chunks),
+        "engine_rules": plan.cost.engine_rules,
+        "alternatives": plan.cost.alternatives,
     }
+
+
+def decision(program: Program) -> Callable[[dict[str, Any]], Any]:
+    """A served decision and what its record keeps (app/services/offers.py)."""
+
+    def decide(facts: dict[str, Any]) -> Any:
+        outcome = evaluate(program, facts, explain=False)
+        return outcome.considered_rows(), outcome.fired
+
+    return decide
 
 
 def bench_ruleset(label: str, document: dict[str, Any]) -> dict[str, Any]:
@@ -239,17 +314,33 @@ def bench_ruleset(label: str, document: dict[str, Any]) -> dict[str, Any]:
     ruleset = parse_ruleset(document)
     parse_ms = (time.perf_counter_ns() - start) / 1e6
     size = len(ruleset.rules)
-    big = size >= 1000
+    big = size >= 300
     out: dict[str, Any] = {"ruleset": label, "rules": size, "parse_ms": round(parse_ms, 3)}
+    out["valid"] = not cost_errors(ruleset)
     out["compile"] = compile_times(ruleset, 5 if big else 20)
 
     raw_facts = sample_facts(ruleset, SAMPLE_FACTS)
     facts = [complete_facts(f) for f in raw_facts]
+    plan = plan_ruleset(ruleset)
+    gc.collect()
+    before = heap_bytes()
     durable = compile_program(ruleset, engine="durable", name=f"bench-{label}")
+    evaluate(durable, {})  # its kept sessions come into being
+    gc.collect()
+    out["memory"] = {
+        "estimate_kib": round(plan.memory_bytes / 1024, 1),
+        "estimate_engine_kib": round((plan.memory_bytes - plan.python_bytes) / 1024, 1),
+        "heap_kib": round((heap_bytes() - before) / 1024, 1),
+    }
     reference = compile_program(ruleset, engine="reference")
     try:
         check = facts[:300]
+        actions = durable.matcher.actions  # type: ignore[attr-defined]
         durable_sets = [durable.matcher.match(f) for f in check]
+        out["actions_per_decision"] = round(
+            (durable.matcher.actions - actions) / len(check),  # type: ignore[attr-defined]
+            2,
+        )
         agree = sum(
             d == reference.matcher.match(f) for d, f in zip(durable_sets, check, strict=True)
         )
@@ -261,21 +352,21 @@ def bench_ruleset(label: str, document: dict[str, Any]) -> dict[str, Any]:
 
         warmup = 200 if big else 1000
         budget = BIG_RULESET_BUDGET_S if big else None
-        paths: list[tuple[str, Program, bool]] = [
-            ("durable matcher.match", durable, False),
-            ("durable evaluate()", durable, True),
-            ("reference matcher.match", reference, False),
-            ("reference evaluate()", reference, True),
+        paths: list[tuple[str, Callable[[Any], Any], Sequence[Any], bool]] = [
+            ("durable matcher.match", durable.matcher.match, facts, False),
+            ("durable decision", lambda f: evaluate(durable, f, explain=False), raw_facts, True),
+            ("durable decision+record", decision(durable), raw_facts, False),
+            ("reference matcher.match", reference.matcher.match, facts, False),
+            (
+                "reference decision",
+                lambda f: evaluate(reference, f, explain=False),
+                raw_facts,
+                False,
+            ),
         ]
         out["latency"] = {}
-        for name, program, full in paths:
-            if full:
-                result = measure(
-                    lambda f, p=program: evaluate(p, f), raw_facts, warmup=warmup, budget_s=budget
-                )
-            else:
-                result = measure(program.matcher.match, facts, warmup=warmup, budget_s=budget)
-            out["latency"][name] = result
+        for name, call, inputs, cpu in paths:
+            out["latency"][name] = measure(call, inputs, warmup=warmup, budget_s=budget, cpu=cpu)
     finally:
         durable.close()
         reference.close()
@@ -292,7 +383,7 @@ def child_host() -> None:
     decide, names = host_decider(ruleset, "bench_host")
 
     facts = [complete_facts(f) for f in sample_facts(ruleset, SAMPLE_FACTS)]
-    host_facts = [{**f, ALWAYS_FACT: 1} for f in facts]
+    host_facts = facts
     wrapper = compile_program(ruleset, name="bench-host-wrapper")
     check = list(zip(host_facts[:300], facts[:300], strict=True))
     agree = sum(decide(h) == wrapper.matcher.match(f) for h, f in check)
@@ -338,6 +429,9 @@ def child_tenants() -> None:
         evaluate(program, facts)
     gc.collect()
     used = rss_kib()
+    estimate = sum(program.memory_bytes for program in programs)
+    plans = [program.matcher.plan for program in programs]  # type: ignore[attr-defined]
+    kept = sum(chunk.keep_state for plan in plans for chunk in plan.chunks)
     for program in programs:
         program.close()
     programs.clear()
@@ -359,11 +453,107 @@ def child_tenants() -> None:
                 "after_close_and_malloc_trim": after_trim,
             },
             "malloc_trim_released": trimmed,
+            "estimate_kib": round(estimate / 1024),
+            "sessions_kept": kept,
         }
     )
 
 
-# ---- 5: soak (child) ----------------------------------------------------------------------------
+# ---- 5: the worst valid rulesets (child) --------------------------------------------------------
+
+#: How a ruleset can spend the limits (``bench.rulesets.worst_valid``): name, the kind of rule
+#: to grow, and whether to fill it up to MAX_RULES with rules without condition.
+WORST_SHAPES = (
+    ("alternatives", "wide", False),  # all(any 2 x 8): 16 alternatives, 4 parts per rule
+    ("alternatives, 1,000 rules", "wide", True),
+    ("engine rulesets", "flat", False),  # any of 30: about one engine ruleset per rule
+    ("engine rulesets, 1,000 rules", "flat", True),
+    ("engine nodes", "chain", False),  # all of 32: the most engine nodes per rule
+    ("engine nodes, 1,000 rules", "chain", True),
+    ("compared values", "shared", False),  # any of 4 sets of the same 100 values
+    ("compared values, 1,000 rules", "shared", True),
+)
+
+
+def _largest_valid(make: Callable[[int], dict[str, Any]], high: int) -> int:
+    """The largest n in [0, high] for which ``make(n)`` passes validation (monotone)."""
+    low = 0
+    while low < high:
+        middle = (low + high + 1) // 2
+        if cost_errors(parse_ruleset(make(middle))):
+            high = middle - 1
+        else:
+            low = middle
+    return low
+
+
+def worst_document(kind: str, fill: bool) -> dict[str, Any]:
+    def make(count: int, always: int = 0) -> dict[str, Any]:
+        return worst_valid(
+            wide=count if kind == "wide" else 0,
+            flat=count if kind == "flat" else 0,
+            chain=count if kind == "chain" else 0,
+            always=always,
+            shared=count if kind == "shared" else 0,
+        )
+
+    count = _largest_valid(make, 200)
+    always = _largest_valid(lambda n: make(count, n), MAX_RULES - count) if fill else 0
+    return make(count, always)
+
+
+def child_worst() -> None:
+    results = []
+    for label, kind, fill in WORST_SHAPES:
+        ruleset = parse_ruleset(worst_document(kind, fill))
+        assert not cost_errors(ruleset), label
+        plan = plan_ruleset(ruleset)
+        compile_ms = []
+        for i in range(5):
+            gc.collect()
+            start = time.perf_counter_ns()
+            compile_program(ruleset, name=f"worst-{i}").close()
+            compile_ms.append((time.perf_counter_ns() - start) / 1e6)
+        gc.collect()
+        before = heap_bytes()
+        start = time.thread_time_ns()
+        program = compile_program(ruleset, name="worst")
+        compile_cpu_ms = (time.thread_time_ns() - start) / 1e6
+        try:
+            decide = decision(program)
+            actions = program.matcher.actions  # type: ignore[attr-defined]
+            decide(WORST_FACTS)
+            actions = program.matcher.actions - actions  # type: ignore[attr-defined]
+            latency = measure(
+                decide, [WORST_FACTS], warmup=200, budget_s=None, cpu=True, calls=WORST_CALLS
+            )
+            gc.collect()
+            kept = heap_bytes() - before
+        finally:
+            program.close()
+        cost = plan.cost
+        results.append(
+            {
+                "shape": label,
+                "rules": len(ruleset.rules),
+                "alternatives": cost.alternatives,
+                "engine_rules": cost.engine_rules,
+                "compared_values": cost.tests,
+                "chunks": len(plan.chunks),
+                "sessions_kept": sum(chunk.keep_state for chunk in plan.chunks),
+                "estimate_ruleset_kib": round(plan.ruleset_bytes / 1024, 1),
+                "estimate_kib": round(plan.memory_bytes / 1024, 1),
+                "compile_ms_median": round(statistics.median(compile_ms), 2),
+                "compile_cpu_ms": round(compile_cpu_ms, 2),
+                "actions_per_decision": actions,
+                "decision": latency,
+                "memory_kib": round(kept / 1024, 1),
+            }
+        )
+    emit({"event": "result", "worst": results})
+
+
+# ---- 6: soak (child) ----------------------------------------------------------------------------
 
 
 def child_soak() -> None:
@@ -436,21 +626,26 @@ def print_latency(results: list[dict[str, Any]]) -> None:
     print("\n1. Latency per decision (µs; decisions/s = calls / sum of per-call times)")
     print(
         f"  {'ruleset':<15}{'rules':>6}{'chunks':>7}  {'path':<25}{'calls':>8}"
-        f"{'dec/s':>10}{'p50':>9}{'p99':>9}{'mean':>9}"
+        f"{'dec/s':>10}{'p50':>9}{'p99':>9}{'mean':>9}{'cpu p50':>9}"
     )
     for r in results:
         for name, m in r["latency"].items():
             calls = f"{m['calls']:,}" + ("*" if m["reduced"] else "")
+            cpu = f"{m['cpu_p50_us']:>9.1f}" if "cpu_p50_us" in m else ""
             print(
                 f"  {r['ruleset']:<15}{r['rules']:>6}{r['compile']['chunks']:>7}  {name:<25}"
                 f"{calls:>8}{m['per_s']:>10,.0f}{m['p50_us']:>9.1f}{m['p99_us']:>9.1f}"
-                f"{m['mean_us']:>9.1f}"
+                f"{m['mean_us']:>9.1f}{cpu}"
             )
     if any(m["reduced"] for r in results for m in r["latency"].values()):
         print(
-            f"  * fewer than {CALLS:,} calls: the 1,000-rule ruleset gets ~{BIG_RULESET_BUDGET_S:.0f} s"
+            f"  * fewer than {CALLS:,} calls: the 300-rule ruleset gets ~{BIG_RULESET_BUDGET_S:.0f} s"
             f" per measurement (at least {MIN_CALLS:,} calls)"
         )
+    print(
+        "  decision = evaluate(explain=False), what serving asks; +record = with the"
+        " [id, matched, fired] rows and fired ids a decision record keeps"
+    )
     for r in results:
         a = r["agreement"]
         extra = ""
@@ -460,23 +655,30 @@ def print_latency(results: list[dict[str, Any]]) -> None:
             )
         print(
             f"  {r['ruleset']}: durable == reference on {a['same_matches']}/{a['facts']} fact sets"
-            f"; {r['mean_rules_matched']} rules match on average{extra}"
+            f"; {r['mean_rules_matched']} rules match, {r['actions_per_decision']} engine actions"
+            f" per decision on average{extra}"
         )
 
 
 def print_compile(results: list[dict[str, Any]]) -> None:
-    print("\n2. Compile time per ruleset (ms)")
+    print("\n2. Compile time (ms) and memory (KiB: rules.plan's estimate, and the C heap measured)")
     print(
-        f"  {'ruleset':<15}{'rules':>6}{'chunks':>7}{'parse':>9}{'durable med':>13}"
-        f"{'durable min':>13}{'reference':>11}{'repeats':>9}"
+        f"  {'ruleset':<15}{'rules':>6}{'parts':>6}{'chunks':>7}{'kept':>5}{'parse':>8}"
+        f"{'durable med':>12}{'reference':>10}{'est. KiB':>10}{'engine est.':>12}{'heap KiB':>10}"
+        f"{'valid':>7}"
     )
     for r in results:
-        c = r["compile"]
+        c, m = r["compile"], r["memory"]
         print(
-            f"  {r['ruleset']:<15}{r['rules']:>6}{c['chunks']:>7}{r['parse_ms']:>9.2f}"
-            f"{c['durable_ms_median']:>13.2f}{c['durable_ms_min']:>13.2f}{c['reference_ms']:>11.2f}"
-            f"{c['repeats']:>9}"
+            f"  {r['ruleset']:<15}{r['rules']:>6}{c['engine_rules']:>6}{c['chunks']:>7}"
+            f"{c['chunks_keeping_a_session']:>5}{r['parse_ms']:>8.2f}{c['durable_ms_median']:>12.2f}"
+            f"{c['reference_ms']:>10.2f}{m['estimate_kib']:>10,.0f}{m['estimate_engine_kib']:>12,.0f}"
+            f"{m['heap_kib']:>10,.0f}{'yes' if r['valid'] else 'NO':>7}"
         )
+    print(
+        "  kept: engine rulesets keeping their session between decisions; heap: compile and a"
+        " first decision (the engine; Python's small objects are not in malloc's count)"
+    )
 
 
 def print_host(host: dict[str, Any], wrapper: dict[str, Any]) -> dict[str, Any]:
@@ -485,7 +687,7 @@ def print_host(host: dict[str, Any], wrapper: dict[str, Any]) -> dict[str, Any]:
         print(f"  Host child failed: {host['error']}")
         return {}
     h = host["host"]
-    match, full = wrapper["durable matcher.match"], wrapper["durable evaluate()"]
+    match, full = wrapper["durable matcher.match"], wrapper["durable decision"]
     ratios = {
         "host_p50_over_wrapper_match_p50": round(h["p50_us"] / match["p50_us"], 2),
         "host_p50_over_wrapper_evaluate_p50": round(h["p50_us"] / full["p50_us"], 2),
@@ -494,7 +696,7 @@ def print_host(host: dict[str, Any], wrapper: dict[str, Any]) -> dict[str, Any]:
     for name, m in (
         ("Host assert_fact + retract_fact", h),
         ("wrapper matcher.match", match),
-        ("wrapper evaluate() (match+resolve+why)", full),
+        ("wrapper decision (match + resolve)", full),
     ):
         print(
             f"  {name:<42}{m['calls']:>8,}{m['per_s']:>10,.0f}{m['p50_us']:>9.1f}{m['p99_us']:>9.1f}"
@@ -503,7 +705,7 @@ def print_host(host: dict[str, Any], wrapper: dict[str, Any]) -> dict[str, Any]:
     verdict = "met" if ratios["host_p50_over_wrapper_match_p50"] >= 5 else "NOT met"
     print(
         f"  ratio Host/wrapper p50: matcher {ratios['host_p50_over_wrapper_match_p50']:.1f}x, "
-        f"evaluate() {ratios['host_p50_over_wrapper_evaluate_p50']:.1f}x "
+        f"decision {ratios['host_p50_over_wrapper_evaluate_p50']:.1f}x "
         f"(target: wrapper >= 5x faster -> {verdict} for the matcher)"
     )
     print(
@@ -541,10 +743,99 @@ def print_tenants(t: dict[str, Any]) -> None:
         "  (close() frees the engine's memory, but glibc keeps it for reuse: GLIBC_TUNABLES sets"
         " trim_threshold to 256 MiB;\n   malloc_trim(0) shows what is really still allocated)"
     )
+    print(
+        f"  rules.plan's estimate for the {t['tenants']:,} programs: {mib(t['estimate_kib'])} MiB"
+        f" (what the program cache counts); engine sessions kept: {t['sessions_kept']}"
+        " (a chunk of fewer than 8 parts makes one per decision)"
+    )
+
+
+def print_worst(worst: dict[str, Any]) -> dict[str, Any]:
+    print(
+        "\n5. The worst valid rulesets (child process): the largest validation accepts for each way"
+        " of spending the limits,\n   every comparison matching (bench.rulesets.worst_valid,"
+        " WORST_FACTS); decision = evaluate + record"
+    )
+    if "error" in worst:
+        print(f"  worst child failed: {worst['error']}")
+        return {}
+    print(
+        f"  {'spends':<30}{'rules':>6}{'alts':>6}{'parts':>6}{'values':>7}{'chunks':>7}"
+        f"{'kept':>5}{'compile ms':>11}{'p50 µs':>8}{'p99 µs':>8}{'cpu p50':>8}{'actions':>8}"
+        f"{'est. KiB':>9}{'heap KiB':>9}"
+    )
+    for w in worst["worst"]:
+        d = w["decision"]
+        print(
+            f"  {w['shape']:<30}{w['rules']:>6}{w['alternatives']:>6}{w['engine_rules']:>6}"
+            f"{w['compared_values']:>7}{w['chunks']:>7}{w['sessions_kept']:>5}"
+            f"{w['compile_ms_median']:>11.1f}{d['p50_us']:>8.0f}{d['p99_us']:>8.0f}"
+            f"{d['cpu_p50_us']:>8.0f}{w['actions_per_decision']:>8}{w['estimate_kib']:>9,.0f}"
+            f"{w['memory_kib']:>9,.0f}"
+        )
+    rows = worst["worst"]
+    summary = {
+        "compile_ms": max(w["compile_ms_median"] for w in rows),
+        "decision_p50_us": max(w["decision"]["p50_us"] for w in rows),
+        "decision_cpu_p50_us": max(w["decision"]["cpu_p50_us"] for w in rows),
+        "memory_kib": max(w["memory_kib"] for w in rows),
+        "alternatives": max(w["alternatives"] for w in rows),
+        "estimate_ruleset_kib": max(w["estimate_ruleset_kib"] for w in rows),
+    }
+    print(
+        f"  limits: {MAX_RULESET_ALTERNATIVES} alternatives and {MAX_RULESET_BYTES // 1024:,} KiB"
+        f" compiled per ruleset (sessions kept within {PROGRAM_BYTES_CEILING // 1024:,} KiB);"
+        " heap: compiled, sessions kept, after the decisions"
+    )
+    print(
+        f"  worst of them: compile {summary['compile_ms']:.1f} ms (ceiling {CEILING_COMPILE_MS:.0f}),"
+        f" decision p50 {summary['decision_p50_us']:.0f} µs wall / "
+        f"{summary['decision_cpu_p50_us']:.0f} µs CPU (ceiling {CEILING_DECISION_US:.0f}),"
+        f" memory {summary['memory_kib'] / 1024:.2f} MiB (ceiling {CEILING_MEMORY / 2**20:.0f})"
+    )
+    return summary
+
+
+def print_targets(
+    results: list[dict[str, Any]], tenants: dict[str, Any], worst: dict[str, Any]
+) -> dict[str, Any]:
+    """Issue 15's figures, beside its targets and what the code before it measured."""
+    mixed = next(r for r in results if r["ruleset"] == "generated-100")["latency"]
+    tenants_mib = (
+        (tenants["rss_kib"]["after_one_decision_each"] - tenants["rss_kib"]["before"]) / 1024
+        if "rss_kib" in tenants
+        else float("nan")
+    )
+    figures = {
+        "mixed_100_decision_p50_us": mixed["durable decision"]["p50_us"],
+        "mixed_100_decision_cpu_p50_us": mixed["durable decision"]["cpu_p50_us"],
+        "tenants_1000_mib": round(tenants_mib, 1),
+        "worst": worst,
+    }
+    print("\nIssue 15: targets (before: the figures of the code before it, docs/benchmarks.md)")
+    print(
+        f"  100 mixed range rules (generated-100), p50 per decision: "
+        f"{figures['mixed_100_decision_p50_us']:.1f} µs wall, "
+        f"{figures['mixed_100_decision_cpu_p50_us']:.1f} µs CPU"
+        f" (target <= {TARGET_MIXED_100_US:.0f}; before {BEFORE_MIXED_100_US:.0f})"
+    )
+    print(
+        f"  1,000 active tenants, per worker: +{tenants_mib:.0f} MiB"
+        f" (target <= {TARGET_TENANTS_MIB:.0f}; before ~{BEFORE_TENANTS_MIB:.0f})"
+    )
+    if worst:
+        print(
+            f"  worst valid ruleset: compile {worst['compile_ms']:.1f} ms"
+            f" (<= {CEILING_COMPILE_MS:.0f}), p50 decision {worst['decision_p50_us']:.0f} µs"
+            f" (<= {CEILING_DECISION_US:.0f}), {worst['memory_kib'] / 1024:.2f} MiB"
+            f" (<= {CEILING_MEMORY / 2**20:.0f}); limits {MAX_RULESET_ALTERNATIVES} alternatives,"
+            f" {MAX_RULESET_BYTES // 1024:,} KiB"
+        )
+    return figures
 
 
 def print_soak(points: list[dict[str, Any]], soak: dict[str, Any]) -> None:
-    print(f"\n5. Soak: {SOAK_CALLS:,} durable matcher.match calls, representative ruleset (child)")
+    print(f"\n6. Soak: {SOAK_CALLS:,} durable matcher.match calls, representative ruleset (child)")
     if "error" in soak:
         print(f"  soak child failed: {soak['error']}")
     if not points:
@@ -589,6 +880,10 @@ def main() -> None:
     tenants = run_child("tenants", 180, lambda record: None, kill_after=False)
     print_tenants(tenants)
 
+    print("\n  ... worst rulesets child", flush=True)
+    worst = run_child("worst", 300, lambda record: None, kill_after=False)
+    worst_summary = print_worst(worst)
+
     print("\n  ... soak child (RSS lines as they come)", flush=True)
     points: list[dict[str, Any]] = []
 
@@ -598,6 +893,8 @@ def main() -> None:
 
     soak = run_child("soak", 300, on_soak, kill_after=False)
     print_soak(points, soak)
+
+    targets = print_targets(results, tenants, worst_summary)
 
     elapsed = time.perf_counter() - began
     meta["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -617,6 +914,8 @@ def main() -> None:
         "rulesets": results,
         "host": {**host, "ratios": ratios},
         "tenants": tenants,
+        "worst": worst,
+        "targets": targets,
         "soak": {**soak, "points": points},
         "elapsed_s": round(elapsed, 1),
     }
@@ -625,13 +924,15 @@ def main() -> None:
 
 def entry(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--child", choices=("host", "tenants", "soak"))
+    parser.add_argument("--child", choices=("host", "tenants", "worst", "soak"))
     args = parser.parse_args(argv)
     ensure_steady_malloc()  # glibc reads its tunables at start-up only
     if args.child == "host":
         child_host()
     elif args.child == "tenants":
         child_tenants()
+    elif args.child == "worst":
+        child_worst()
     elif args.child == "soak":
         child_soak()
     else:

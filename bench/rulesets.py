@@ -281,3 +281,95 @@ def equality_rules(count: int) -> dict[str, Any]:
             }
         )
     return {"stacking": "best_only", "rules": rules}
+
+
+# ---- the worst valid ruleset --------------------------------------------------------------------
+
+#: Facts every range test of ``worst_valid`` holds for: the costliest decision it can take.
+WORST_FACTS: dict[str, Any] = {
+    "amount": 10**12,
+    "guests": 1000,
+    "units_left": 100_000,
+    "lead_days": 3650,
+    "service_year": 9999,
+}
+_RANGE_FACTS = tuple(WORST_FACTS)
+
+
+def _holding(number: int) -> dict[str, Any]:
+    """A range test ``WORST_FACTS`` satisfy, distinct for every ``number`` (no shared node)."""
+    fact = _RANGE_FACTS[number % len(_RANGE_FACTS)]
+    return {"fact": fact, "op": "gte", "value": number // len(_RANGE_FACTS)}
+
+
+def _wide(number: int, first: int) -> dict[str, Any]:
+    """All of 8 pairs of holding range tests: 2⁸ = 256 alternatives as one engine rule; as
+    tierwise compiles it, 4 parts of 4 alternatives (16 actions when everything holds)."""
+    pairs = [{"any": [_holding(first + 2 * g), _holding(first + 2 * g + 1)]} for g in range(8)]
+    return {
+        "id": f"wide-{number:03d}",
+        "kind": "season",
+        "when": {"all": pairs},
+        "then": {"multiplier": "1.0001"},
+    }
+
+
+def _flat(number: int, first: int) -> dict[str, Any]:
+    """Any of 30 holding range tests: one part whose 30 tests all match at once, so that about
+    two fill an engine ruleset (a new chunk, a new session per decision)."""
+    return {
+        "id": f"flat-{number:03d}",
+        "kind": "last_minute",
+        "when": {"any": [_holding(first + k) for k in range(30)]},
+        "then": {"percent_off": "1", "group": f"g{number % 7}"},
+    }
+
+
+def _chain(number: int, first: int) -> dict[str, Any]:
+    """All of 32 holding range tests: the most engine nodes one rule can have."""
+    return {
+        "id": f"chain-{number:03d}",
+        "kind": "commission",
+        "when": {"all": [_holding(first + k) for k in range(32)]},
+        "then": {"rate_percent": "1"},
+    }
+
+
+def _shared(number: int) -> dict[str, Any]:
+    """Any of 4 sets of the same 100 holding values, in every rule: 400 compared values the
+    engine compiles, sharing their nodes (the most compile work for the least memory)."""
+    sets = [{"fact": fact, "op": "in", "value": list(range(100))} for fact in _RANGE_FACTS[1:]]
+    for leaf in sets:
+        leaf["value"][-1] = WORST_FACTS[leaf["fact"]]  # the fact's value is in every set
+    then = {"offer": "none", "message_key": "m"}
+    return {"id": f"shared-{number:03d}", "kind": "upsell", "when": {"any": sets}, "then": then}
+
+
+def _always(number: int) -> dict[str, Any]:
+    kind = ("season", "upsell", "upgrade", "fallback")[number % 4]
+    then = {
+        "season": {"multiplier": "1.0001"},
+        "upsell": {"offer": "none", "message_key": "m"},
+        "upgrade": {"allow": True, "reason": "ok"},
+        "fallback": {"strategies": [{"type": "other_segment"}]},
+    }[kind]
+    return {"id": f"always-{number:04d}", "kind": kind, "priority": number % 100, "then": then}
+
+
+def worst_valid(wide: int, flat: int, chain: int, always: int, shared: int = 0) -> dict[str, Any]:
+    """A ruleset of ``wide``, ``flat`` and ``chain`` rules (every test distinct, every test
+    holding for ``WORST_FACTS``), ``shared`` rules (the same sets of values) and ``always``
+    rules without condition."""
+    rules: list[dict[str, Any]] = [_shared(number) for number in range(shared)]
+    first = 0
+    for number in range(wide):
+        rules.append(_wide(number, first))
+        first += 16
+    for number in range(flat):
+        rules.append(_flat(number, first))
+        first += 30
+    for number in range(chain):
+        rules.append(_chain(number, first))
+        first += 32
+    rules += [_always(number) for number in range(always)]
+    return {"stacking": "exclusive_groups", "rules": rules}

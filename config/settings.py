@@ -14,6 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 EMBEDDED_DEV_SECRET = "embedded-mode-development-secret-not-for-production"
+#: RULES_CACHE_MIB: compiled rulesets a worker keeps (rules/programs.py), in MiB as estimated by
+#: rules/plan.py; 1,000 tenants of a few rules take ~100 MiB, the largest valid ruleset 4.5 MiB.
+DEFAULT_RULES_CACHE_MIB = 128
 #: Bounds of an admin token's lifetime, seconds: JWT_TTL_SECONDS and the CLI's --ttl alike.
 JWT_TTL_MIN, JWT_TTL_MAX = 60, 30 * 24 * 3600
 
@@ -51,6 +54,7 @@ class Settings:
     max_page_size: int = 200
     log_level: str = "INFO"
     rules_engine: str = "durable"  # durable | reference
+    rules_cache_mib: int = DEFAULT_RULES_CACHE_MIB
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -153,6 +157,7 @@ class Settings:
             max_page_size=integer("MAX_PAGE_SIZE", 200, 1, 1000),
             log_level=log_level,
             rules_engine=rules_engine,
+            rules_cache_mib=integer("RULES_CACHE_MIB", DEFAULT_RULES_CACHE_MIB, 4, 65_536),
             payments_backend=payments_backend,
             stripe_secret_key=stripe_secret_key,
             stripe_webhook_secret=webhook_secret,
@@ -205,6 +210,7 @@ ENVIRONMENT_VARIABLES = (
     "MAX_PAGE_SIZE",
     "LOG_LEVEL",
     "RULES_ENGINE",
+    "RULES_CACHE_MIB",
     "PAYMENTS_BACKEND",
     "STRIPE_SECRET_KEY",
     "STRIPE_WEBHOOK_SECRET",

@@ -14,10 +14,13 @@ Protocol of one ``match(fact)`` (C return values checked against 2.0.28's events
    None. Each message is ``{"rule_name": {"m": {...matched fact...}}}``, the name exactly as in
    our ruleset JSON and the fact echoed verbatim, so ``'{' + json_name + ':{"m":' + payload +
    '}}'``: we recognise that by string ops (json.loads costs ~2.5 us per action: p50 on a
-   26-rule set went 58 -> 22 us) and json-parse anything else. Actions come out in priority order: ascending ``pri`` (lower
+   26-rule set went 58 -> 22 us) and json-parse anything else. Every action drained is counted
+   (``actions``): what a ruleset costs the engine per decision. Actions come out in priority order: ascending ``pri`` (lower
    fires first), ties in definition order.
 3. ``retract_fact(handle, same json)`` removes the fact. The sid's state node stays alive and is
-   reused by the next call, so steady-state memory is constant.
+   reused by the next call, so steady-state memory is constant. Or, with ``keep_state=False``,
+   ``delete_state`` drops the state with the fact: the next call makes a fresh one (+2 us for a
+   ruleset of a few rules; a kept state holds at least 120 KiB, see rules/plan.py).
 
 Sharp edges handled:
 
@@ -56,6 +59,7 @@ import os
 import re
 import sys
 import threading
+from collections.abc import Hashable, Mapping
 from typing import Any, cast
 
 import durable_rules_engine as _durable_rules_engine
@@ -79,7 +83,7 @@ _engine: Any = _durable_rules_engine  # no stubs; tests may swap this to inject 
 _ENGINE_ERROR = cast(type[Exception], _durable_rules_engine.error)
 _ERR_OUT_OF_MEMORY = 101
 _CODE_RE = re.compile(r"error code: (\d+)")
-_SID = "tierwise"
+SID = "tierwise"  # the one session id (see the module docstring)
 _RESERVED = frozenset({"sid", "id", "$s"})
 _MAX_PRI = 65535
 #: Fires once per fresh state, on the engine's state fact (which carries "$s", so its action is
@@ -137,13 +141,27 @@ def _slow_rule_name(message: str) -> str | None:
 class CompiledRuleset:
     """One compiled durable ruleset; ``match`` is safe to call from many threads."""
 
-    def __init__(self, name: str, rules: dict[str, dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        name: str,
+        rules: dict[str, dict[str, Any]],
+        *,
+        keep_state: bool = True,
+        labels: Mapping[str, Hashable] | None = None,
+    ) -> None:
+        """``labels``: what ``match`` reports for each rule (default: its name)."""
         global _compiles
         _validate(rules)
         self.name = name
+        self.keep_state = keep_state
+        self.actions = 0  # actions drained, all matches together (``$or`` repeats included)
         self._lock = threading.Lock()
-        # message prefix -> rule name: the engine echoes names exactly as they appear in our JSON
-        self._names = {json.dumps(rule, ensure_ascii=False): rule for rule in rules}
+        self._labels: Mapping[str, Hashable] = labels or {rule: rule for rule in rules}
+        # message prefix -> label: the engine echoes names exactly as they appear in our JSON
+        self._prefixes = {
+            "{" + json.dumps(rule, ensure_ascii=False) + ':{"m":': self._labels[rule]
+            for rule in rules
+        }
         try:
             spec = json.dumps({**rules, **_STATE_RULE}, ensure_ascii=False)
             handle = _engine.create_ruleset(name, spec)
@@ -153,14 +171,18 @@ class CompiledRuleset:
         with _compiles_lock:
             _compiles += 1
 
-    def match(self, fact: dict[str, Any]) -> list[str]:
-        """Names of all rules whose condition ``fact`` satisfies, in firing (priority) order."""
+    def match(self, fact: dict[str, Any]) -> list[Any]:
+        """Names (or labels) of all rules whose condition ``fact`` satisfies, in firing
+        (priority) order."""
         reserved = _RESERVED.intersection(fact)
         if reserved:
             raise ValueError(f"fact uses reserved keys: {sorted(reserved)}")
-        # Compact UTF-8 JSON from orjson (a sixth of json.dumps' time): facts are vocabulary
-        # integers and strings (rules.vocabulary.complete_facts), nothing orjson writes otherwise.
-        payload = orjson.dumps({**fact, "sid": _SID}).decode()
+        return self.match_json(orjson.dumps({**fact, "sid": SID}).decode())
+
+    def match_json(self, payload: str) -> list[Any]:
+        """``match`` for a fact its caller encoded: one JSON object carrying ``"sid": SID`` and
+        no other reserved key. Compact UTF-8 JSON from orjson is a sixth of json.dumps' time:
+        facts are vocabulary integers and strings (rules.vocabulary.complete_facts)."""
         with self._lock:
             handle = self._handle
             if handle is None:
@@ -185,30 +207,40 @@ class CompiledRuleset:
             except (_ENGINE_ERROR, MemoryError) as exc:
                 raise DurableError.wrap(exc) from exc
 
-    def _match_locked(self, handle: int, payload: str) -> list[str]:
-        code, state_offset = cast(tuple[int, int], _engine.assert_fact(handle, payload))
+    def _match_locked(self, handle: int, payload: str) -> list[Any]:
+        engine = _engine
+        code, state_offset = engine.assert_fact(handle, payload)
         if code not in (0, 1):
             raise DurableError(f"assert_fact returned {code}", code)
-        fired: list[str] = []
-        ours = payload + "}}"  # an action on our fact is exactly '{"<name>":{"m":' + payload + '}}'
-        action = cast(
-            "tuple[str, str] | None", _engine.start_action_for_state(handle, state_offset)
-        )
-        message = action[1] if action is not None else None
-        while message is not None:
-            name = self._names.get(message[1 : message.find(':{"m":')])
-            if name is None or not message.endswith(ours):
-                name = _slow_rule_name(message)  # the state fact lands here (-> None)
-            if name is not None and name not in fired:  # `$or` fires once per true branch
-                fired.append(name)
-            message = cast("str | None", _engine.complete_and_start_action(handle, state_offset))
-        code, _ = cast(tuple[int, int], _engine.retract_fact(handle, payload))
-        if code != 0:
-            raise DurableError(f"retract_fact returned {code}", code)
-        return fired
+        fired: dict[Hashable, None] = {}  # ordered; `$or` fires once per true branch
+        action = engine.start_action_for_state(handle, state_offset)
+        if action is not None:
+            # an action on our fact is exactly '{"<name>":{"m":' + payload + '}}': its prefix
+            # names the rule (string ops: json.loads would cost ~2.5 us per action)
+            ours, tail = payload + "}}", len(payload) + 2
+            prefixes, complete = self._prefixes, engine.complete_and_start_action
+            message: str | None = action[1]
+            actions = 0
+            while message is not None:
+                actions += 1
+                label = prefixes.get(message[: len(message) - tail])
+                if label is None or not message.endswith(ours):
+                    name = _slow_rule_name(message)  # the state fact lands here (-> None)
+                    label = None if name is None else self._labels[name]
+                if label is not None:
+                    fired[label] = None
+                message = complete(handle, state_offset)
+            self.actions += actions
+        if self.keep_state:
+            code, _ = engine.retract_fact(handle, payload)
+            if code != 0:
+                raise DurableError(f"retract_fact returned {code}", code)
+        else:  # the fact goes with the state; the next assert starts a fresh one
+            engine.delete_state(handle, SID)
+        return list(fired)
 
     @staticmethod
     def _reset(handle: int) -> None:
         """Drop the sid's whole state (facts, queued actions, lease); recreated on next assert."""
         with contextlib.suppress(_ENGINE_ERROR, MemoryError):  # 309: no state yet
-            _engine.delete_state(handle, _SID)
+            _engine.delete_state(handle, SID)

@@ -9,8 +9,8 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from rules.engine import ALWAYS_FACT, chunk_rules
 from rules.language import All, AnyOf, Condition, Leaf, Ruleset
+from rules.plan import holds, plan_ruleset
 
 
 def _lang_expr(condition: Condition) -> Any:
@@ -40,12 +40,8 @@ def _lang_expr(condition: Condition) -> Any:
         ]
         return _combine(parts, "or" if op == "in" else "and")
     if isinstance(condition, All):
-        if not condition.items:
-            return getattr(m, ALWAYS_FACT) == 1
         return _combine([_lang_expr(i) for i in condition.items], "and")
-    assert isinstance(condition, AnyOf)
-    if not condition.items:
-        return getattr(m, ALWAYS_FACT) == 0
+    assert isinstance(condition, AnyOf) and condition.items  # the plan keeps no trivial part
     return _combine([_lang_expr(i) for i in condition.items], "or")
 
 
@@ -56,9 +52,9 @@ def _combine(parts: list[Any], how: str) -> Any:
     return expr
 
 
-def _collector(fired: list[str], rule_id: str) -> Callable[[Any], None]:
+def _collector(fired: set[tuple[int, int]], rule_index: int, index: int) -> Callable[[Any], None]:
     def action(c: Any) -> None:  # exactly one parameter: durable runs it synchronously
-        fired.append(rule_id)
+        fired.add((rule_index, index))
 
     return action
 
@@ -66,21 +62,25 @@ def _collector(fired: list[str], rule_id: str) -> Callable[[Any], None]:
 def host_decider(
     ruleset: Ruleset, prefix: str
 ) -> tuple[Callable[[dict[str, Any]], set[str]], list[str]]:
-    """A function answering which rules match a complete fact set (with ``_t``), through the
-    Host layer, and the names of the Host rulesets it made (one per engine chunk)."""
+    """A function answering which rules match a complete fact set, through the Host layer, and
+    the names of the Host rulesets it made (one per engine chunk of ``rules.plan``)."""
     from durable import engine as durable_engine
     from durable import lang
 
-    fired: list[str] = []
+    plan = plan_ruleset(ruleset)
+    fired: set[tuple[int, int]] = set()
     names = []
-    for number, chunk in enumerate(chunk_rules(ruleset.rules)):
+    for number, chunk in enumerate(plan.chunks):
         name = f"{prefix}_{number}"
         with lang.ruleset(name):
-            for rule, nnf in chunk:
-                lang.when_all(_lang_expr(nnf))(_collector(fired, rule.id))
+            for ref in chunk.parts:
+                lang.when_all(_lang_expr(ref.condition))(
+                    _collector(fired, ref.rule_index, ref.index)
+                )
         names.append(name)
     host = lang.get_host()
     not_handled: type[BaseException] = durable_engine.MessageNotHandledException
+    always = {r.rule.id for r in plan.rules if r.always}
 
     def decide(fact: dict[str, Any]) -> set[str]:
         fired.clear()
@@ -89,6 +89,11 @@ def host_decider(
                 host.assert_fact(name, fact)
             with contextlib.suppress(not_handled):
                 host.retract_fact(name, fact)
-        return set(fired)
+        matched = set(always)
+        for rule_index, rule_plan in enumerate(plan.rules):
+            parts = {index for r, index in fired if r == rule_index}
+            if parts and (rule_plan.formula is None or holds(rule_plan.formula, parts)):
+                matched.add(rule_plan.rule.id)
+        return matched
 
     return decide, names

@@ -3,9 +3,11 @@
 
 Two matchers implement the same contract (which rules' conditions hold for a complete fact set):
 
-* ``durable`` — the durable-rules C engine, reached only through ``rules.durable_binding``. A
-  ruleset is split into chunks that each stay inside the engine's limits (tests that can match
-  at once, tests in total; see ``chunk_rules``), and every chunk is one engine ruleset.
+* ``durable`` — the durable-rules C engine, reached only through ``rules.durable_binding``. What
+  it is given is planned by ``rules.plan``: a rule becomes one engine rule, or several *parts*
+  when its ``any`` groups would multiply (the rule then matches when a formula over its parts
+  holds), or none when it has no condition; parts are grouped into chunks that each stay inside
+  the engine's limits, and every chunk is one engine ruleset.
 * ``reference`` — pure Python closures over the same language (``rules.conditions``); used for
   dry runs (validation, simulation) and as the oracle of the differential tests.
 
@@ -16,29 +18,26 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pricing.errors import DomainError
-from rules.conditions import negation_normal_form, predicate
-from rules.language import KINDS, All, AnyOf, Condition, Leaf, Rule, Ruleset, leaves_of
-from rules.outcome import Outcome, RuleIndex, resolve
-from rules.vocabulary import complete_facts
+from orjson import dumps
 
-#: Per engine ruleset (chunk), from durable-rules 2.0.28's C core (events.c / rete.c):
-#: * matching walks the alpha network with a fixed stack of 64 nodes: 65 alpha tests of ANY kind
-#:   (eq, ne, range) matching the same fact at once crash the process (segfault), so a chunk's
-#:   tests that can match at once are budgeted (``_matching_bound``);
-#: * the children of every alpha node live in one 512-slot open-addressing table shared by all
-#:   facts: when it fills up, compiling or matching loops forever, so a chunk holds at most this
-#:   many tests in total (all facts together);
-#: * an alpha node links at most 256 rules (error 108); the first budget keeps a chunk far below.
-#: A single rule always fits: rules/language.py bounds its comparisons and groups.
-MAX_MATCHING_TESTS_PER_CHUNK = 60
-MAX_TESTS_PER_CHUNK = 400
-ALWAYS_FACT = "_t"  # constant 1 in every fact set; a rule without conditions tests it
+from pricing.errors import DomainError
+from rules.conditions import predicate
+from rules.language import KINDS, Ruleset, leaves_of
+from rules.outcome import Outcome, RuleIndex, resolve
+from rules.plan import (
+    ENGINE_KEYS,
+    EnginePlan,
+    Formula,
+    engine_expression,
+    holds,
+    plan_ruleset,
+    python_bytes,
+)
+from rules.vocabulary import complete_facts
 
 
 class RulesEngineError(DomainError):
@@ -48,6 +47,9 @@ class RulesEngineError(DomainError):
 
 
 class Matcher(Protocol):
+    #: estimated bytes the matcher keeps while cached (``rules.plan``): the cache's currency
+    memory_bytes: int
+
     def match(self, facts: Mapping[str, Any]) -> set[str]: ...
     def close(self) -> None: ...
 
@@ -66,6 +68,11 @@ class Program:
     def __post_init__(self) -> None:
         self.index = RuleIndex(self.ruleset)
 
+    @property
+    def memory_bytes(self) -> int:
+        """Estimated bytes this program keeps (engine and Python side)."""
+        return self.matcher.memory_bytes
+
     def close(self) -> None:
         if not self._closed:
             self._closed = True
@@ -81,7 +88,7 @@ def evaluate(
 ) -> Outcome:
     """Resolve the decisions of ``kinds`` for ``facts`` (missing facts take their defaults).
     ``explain=False`` leaves ``why_not`` empty (the hot path; decisions explain when read)."""
-    complete = complete_facts(dict(facts))
+    complete = complete_facts(facts)
     matched = program.matcher.match(complete)
     return resolve(program.ruleset, matched, complete, kinds, program.index, explain=explain)
 
@@ -92,6 +99,7 @@ def evaluate(
 class ReferenceMatcher:
     def __init__(self, ruleset: Ruleset) -> None:
         self._rules = [(rule.id, predicate(rule.when)) for rule in ruleset.rules]
+        self.memory_bytes = python_bytes(ruleset)
 
     def match(self, facts: Mapping[str, Any]) -> set[str]:
         return {rule_id for rule_id, holds in self._rules if holds(facts)}
@@ -101,95 +109,6 @@ class ReferenceMatcher:
 
 
 # ---- durable ------------------------------------------------------------------------------------
-
-
-def _durable_expr(condition: Condition) -> dict[str, Any]:
-    """A condition in negation normal form -> durable's match expression."""
-    if isinstance(condition, Leaf):
-        fact, op, value = condition.fact, condition.op, condition.value
-        if op == "eq":
-            return {fact: value}
-        if op == "ne":
-            return {"$neq": {fact: value}}
-        if op in ("lt", "lte", "gt", "gte"):
-            return {f"${op}": {fact: value}}
-        if op == "in":
-            return {fact: value[0]} if len(value) == 1 else {"$or": [{fact: v} for v in value]}
-        if op == "not_in":
-            parts = [{"$neq": {fact: v}} for v in value]
-            return parts[0] if len(parts) == 1 else {"$and": parts}
-        if op == "between":
-            return {"$and": [{"$gte": {fact: value[0]}}, {"$lte": {fact: value[1]}}]}
-        raise AssertionError(op)
-    if isinstance(condition, All):
-        if not condition.items:
-            return {ALWAYS_FACT: 1}
-        return {"$and": [_durable_expr(i) for i in condition.items]}
-    assert isinstance(condition, AnyOf)
-    if not condition.items:
-        return {ALWAYS_FACT: 0}  # never: the constant is 1
-    return {"$or": [_durable_expr(i) for i in condition.items]}
-
-
-def _costs(condition: Condition) -> tuple[int, int, Counter[tuple[str, Any]]]:
-    """Of a condition in negation normal form, as ``_durable_expr`` compiles it: (tests other than
-    equalities that can all match one fact set, tests in total, equality tests by (fact, value)).
-    Each ``$or`` counts one join node; ``between`` two tests, ``not_in`` one per value."""
-    others = total = 0
-    equalities: Counter[tuple[str, Any]] = Counter()
-    stack = [condition]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Leaf):
-            if item.op in ("eq", "in"):
-                values = item.value if item.op == "in" else (item.value,)
-                equalities.update((item.fact, v) for v in values)
-                total += len(values)
-                others += int(len(values) > 1)
-            else:
-                count = len(item.value) if item.op == "not_in" else 1 + (item.op == "between")
-                others, total = others + count, total + count
-        elif not item.items:  # type: ignore[union-attr]
-            equalities[(ALWAYS_FACT, int(isinstance(item, All)))] += 1
-            total += 1
-        else:
-            others += isinstance(item, AnyOf)
-            stack.extend(item.items)  # type: ignore[union-attr]
-    return others, total, equalities
-
-
-def _matching_bound(others: int, equalities: Counter[tuple[str, Any]]) -> int:
-    """Most tests that can match one fact set at once: all the others, and per fact only the
-    equality tests of one value (the fact's)."""
-    most: dict[str, int] = {}
-    for (fact, _), count in equalities.items():
-        most[fact] = max(most.get(fact, 0), count)
-    return others + sum(most.values())
-
-
-def chunk_rules(rules: Iterable[Rule]) -> list[list[tuple[Rule, Condition]]]:
-    """Group rules (with their conditions in negation normal form) into engine-sized chunks."""
-    chunks: list[list[tuple[Rule, Condition]]] = []
-    current: list[tuple[Rule, Condition]] = []
-    others = total = 0
-    equalities: Counter[tuple[str, Any]] = Counter()
-    for rule in rules:
-        nnf = negation_normal_form(rule.when)
-        rule_others, rule_total, rule_equalities = _costs(nnf)
-        fits = (
-            _matching_bound(others + rule_others, equalities + rule_equalities)
-            <= MAX_MATCHING_TESTS_PER_CHUNK
-            and total + rule_total <= MAX_TESTS_PER_CHUNK
-        )
-        if current and not fits:
-            chunks.append(current)
-            current, others, total, equalities = [], 0, 0, Counter()
-        current.append((rule, nnf))
-        others, total = others + rule_others, total + rule_total
-        equalities += rule_equalities
-    if current:
-        chunks.append(current)
-    return chunks
 
 
 _names = itertools.count()
@@ -202,46 +121,84 @@ def _unique_name(prefix: str) -> str:
 
 
 class DurableMatcher:
-    def __init__(self, ruleset: Ruleset, name: str) -> None:
+    """Asks the engine which parts fire (one engine ruleset per chunk of the plan) and turns
+    them into matching rules: a rule of one part when it fires, a split rule when its formula
+    holds over its parts that fired, a rule without condition always."""
+
+    def __init__(self, ruleset: Ruleset, name: str, plan: EnginePlan | None = None) -> None:
         from rules import durable_binding
 
         self._binding = durable_binding
-        self._engines: list[Any] = []
-        self._ids: list[dict[str, str]] = []
-        self._fields: list[tuple[str, ...]] = []  # the facts a chunk tests: all the engine sees
+        self._sid = durable_binding.SID
+        self.plan = plan = plan or plan_ruleset(ruleset)
+        self._always = frozenset(r.rule.id for r in plan.rules if r.always)
+        split = [(r.rule.id, r.formula) for r in plan.rules if r.formula is not None]
+        self._split: list[tuple[str, Formula]] = split
+        split_slots = {rule_id: slot for slot, (rule_id, _) in enumerate(split)}
+        #: per chunk: the engine ruleset (reporting for each engine rule the id of its rule, or
+        #: (split rule slot, part index)), the facts it tests (all it is sent: (name, engine
+        #: key)), and whether it has parts of split rules
+        self._chunks: list[tuple[Any, tuple[tuple[str, str], ...], bool]] = []
         try:
-            for number, chunk in enumerate(chunk_rules(ruleset.rules)):
-                names = {f"r{i}": rule.id for i, (rule, _) in enumerate(chunk)}
-                spec = {
-                    f"r{i}": {"all": [{"m": _durable_expr(nnf)}]}
-                    for i, (_, nnf) in enumerate(chunk)
-                }
-                self._engines.append(
-                    durable_binding.CompiledRuleset(_unique_name(f"{name}.c{number}"), spec)
+            for number, chunk in enumerate(plan.chunks):
+                labels: dict[str, str | tuple[int, int]] = {}
+                spec: dict[str, Any] = {}
+                for ref in chunk.parts:
+                    rule = plan.rules[ref.rule_index].rule
+                    engine_name = f"r{ref.number}"  # ASCII: the engine's messages stay ASCII
+                    spec[engine_name] = {"all": [{"m": engine_expression(ref.condition)}]}
+                    labels[engine_name] = (
+                        (split_slots[rule.id], ref.index) if rule.id in split_slots else rule.id
+                    )
+                tested = {leaf.fact for ref in chunk.parts for leaf in leaves_of(ref.condition)}
+                compiled = durable_binding.CompiledRuleset(
+                    _unique_name(f"{name}.c{number}"),
+                    spec,
+                    keep_state=chunk.keep_state,
+                    labels=labels,
                 )
-                self._ids.append(names)
-                tested = {leaf.fact for rule, _ in chunk for leaf in leaves_of(rule.when)}
-                self._fields.append(tuple(sorted(tested)))
+                fields = tuple((fact, ENGINE_KEYS[fact]) for fact in sorted(tested))
+                has_split = any(isinstance(label, tuple) for label in labels.values())
+                self._chunks.append((compiled, fields, has_split))
         except durable_binding.DurableError as error:
             self.close()
             raise RulesEngineError(
                 f"The rules engine could not compile the ruleset: {error}."
             ) from None
+        self.memory_bytes = plan.memory_bytes
 
     def match(self, facts: Mapping[str, Any]) -> set[str]:
-        matched: set[str] = set()
+        matched = set(self._always)
+        parts: dict[int, set[int]] = {}
         try:
-            for engine, names, fields in zip(self._engines, self._ids, self._fields, strict=True):
-                fact = {name: facts[name] for name in fields}
-                fact[ALWAYS_FACT] = 1
-                matched.update(names[n] for n in engine.match(fact))
+            for engine, fields, has_split in self._chunks:
+                fact = {key: facts[name] for name, key in fields}
+                fact["sid"] = self._sid  # keys are one letter: never a reserved one
+                labels = engine.match_json(dumps(fact).decode())
+                if not has_split:
+                    matched.update(labels)
+                    continue
+                for label in labels:
+                    if isinstance(label, str):
+                        matched.add(label)
+                    else:
+                        parts.setdefault(label[0], set()).add(label[1])
         except self._binding.DurableError as error:
             raise RulesEngineError(f"The rules engine failed: {error}.") from None
+        for slot, fired in parts.items():
+            rule_id, formula = self._split[slot]
+            if holds(formula, fired):
+                matched.add(rule_id)
         return matched
 
+    @property
+    def actions(self) -> int:
+        """Engine actions drained so far, all chunks together."""
+        return sum(engine.actions for engine, _, _ in self._chunks)
+
     def close(self) -> None:
-        engines, self._engines = self._engines, []
-        for engine in engines:
+        chunks, self._chunks = self._chunks, []
+        for engine, _, _ in chunks:
             engine.close()
 
 

@@ -1,5 +1,7 @@
-"""Compiled rulesets cached per (tenant, version): compiled lazily, least recently used evicted,
-and closed only once no request holds them (reference counts)."""
+"""Compiled rulesets cached per (tenant, version): compiled lazily, bounded by memory (the bytes
+``rules.plan`` estimates each program keeps), least recently used evicted, and closed — the
+engine's sessions first, then its rulesets — only once no request holds them (reference
+counts)."""
 
 from __future__ import annotations
 
@@ -11,22 +13,28 @@ from dataclasses import dataclass, field
 
 from rules.engine import Program
 
+#: Per worker process; a program larger than the whole ceiling is still served, then closed.
+DEFAULT_MAX_BYTES = 128 * 1024 * 1024
+
 
 @dataclass
 class _Entry:
     program: Program
+    size: int
     refs: int = 0
     retired: bool = False
 
 
 @dataclass
 class ProgramCache:
-    """``acquire(key, build)`` yields the program for ``key``, building it on first use."""
+    """``acquire(key, build)`` yields the program for ``key``, building it on first use, and
+    keeps the programs it holds within ``max_bytes`` (their ``memory_bytes``)."""
 
-    capacity: int = 256
+    max_bytes: int = DEFAULT_MAX_BYTES
     _entries: OrderedDict[Hashable, _Entry] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _building: dict[Hashable, threading.Lock] = field(default_factory=dict)
+    bytes: int = 0  # estimated, of the programs cached now
     compiled: int = 0
     evicted: int = 0
 
@@ -62,17 +70,20 @@ class ProgramCache:
                     raise
                 with self._lock:
                     self._building.pop(key, None)
-                    entry = _Entry(program, refs=1)
+                    entry = _Entry(program, program.memory_bytes, refs=1)
                     self._entries[key] = entry
+                    self.bytes += entry.size
                     self.compiled += 1
                     victims = self._evict()
                 self._close(victims)
                 return entry
 
     def _evict(self) -> list[_Entry]:
+        """Least recently used out until the rest fits (the newest too, if it alone does not)."""
         victims = []
-        while len(self._entries) > self.capacity:
+        while self.bytes > self.max_bytes and self._entries:
             _, victim = self._entries.popitem(last=False)
+            self.bytes -= victim.size
             victim.retired = True
             self.evicted += 1
             if victim.refs == 0:
@@ -102,4 +113,5 @@ class ProgramCache:
                 if entry.refs == 0:
                     victims.append(entry)
             self._entries.clear()
+            self.bytes = 0
         self._close(victims)

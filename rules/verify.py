@@ -18,6 +18,7 @@ from typing import Any
 from rules.checks import run_cases
 from rules.engine import RulesEngineError, compile_program
 from rules.language import RulesetInvalid, parse_ruleset
+from rules.plan import cost_errors
 
 DEFAULT_TIMEOUT_SECONDS = 20.0
 
@@ -36,6 +37,9 @@ def verify_here(document: Any, engine: str = "durable") -> dict[str, Any]:
         ruleset = parse_ruleset(document)
     except RulesetInvalid as error:
         return {"ok": False, "errors": error.errors, "cases": [], "compile_ms": 0.0}
+    errors = cost_errors(ruleset)
+    if errors:
+        return {"ok": False, "errors": errors, "cases": [], "compile_ms": 0.0}
     started = time.perf_counter()
     try:
         program = compile_program(ruleset, engine=engine, name="verify")

@@ -5,6 +5,7 @@ depends on whether a fact was supplied, and ``not`` can be pushed down to the le
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,8 +109,9 @@ def date_facts(service_date: dt.date, today: dt.date) -> dict[str, int]:
     }
 
 
-#: (name, Python type, default) of every fact, in vocabulary order: what complete_facts walks.
-_SHAPES = tuple((f.name, str if f.type == STR else int, f.default) for f in FACTS.values())
+#: Every fact's default, in vocabulary order, and its Python type.
+_DEFAULTS: dict[str, int | str] = {f.name: f.default for f in FACTS.values()}
+_KINDS = {f.name: str if f.type == STR else int for f in FACTS.values()}
 
 
 def _of_kind(value: object, kind: type) -> bool:
@@ -156,18 +158,19 @@ def _refuse_unrepresentable(facts: dict[str, int | str]) -> None:
         )
 
 
-def complete_facts(facts: dict[str, Any]) -> dict[str, int | str]:
+def complete_facts(facts: Mapping[str, Any]) -> dict[str, int | str]:
     """``facts`` with every vocabulary fact present (defaults filled in; ``cross_segment``
     derived from ``from_segment`` and ``segment`` unless given). Unknown names or values of the
     wrong type raise ValueError: the caller, not a tenant, made that mistake. Values no engine
     can hold raise UnrepresentableFacts (422 ``invalid_facts``), on every path that evaluates:
-    offers, quotes, evaluate, simulate, backtest, replay."""
-    if not FACTS.keys() >= facts.keys():
-        raise ValueError(f"unknown facts {sorted(facts.keys() - FACTS.keys())}")
-    out: dict[str, int | str] = {}
+    offers, quotes, evaluate, simulate, backtest, replay (the defaults all can)."""
+    out = dict(_DEFAULTS)
+    kinds = _KINDS
     low, high, suspect = MIN_INTEGER, MAX_INTEGER, False
-    for name, kind, default in _SHAPES:
-        value = facts.get(name, default)
+    for name, value in facts.items():
+        kind = kinds.get(name)
+        if kind is None:
+            raise ValueError(f"unknown facts {sorted(facts.keys() - FACTS.keys())}")
         if type(value) is not kind and not _of_kind(value, kind):  # exact type: the fast path
             raise ValueError(f"fact {name} must be {'a string' if kind is str else 'an integer'}")
         if kind is int:

@@ -19,6 +19,7 @@ from rules.documents import canonical_json, content_hash
 from rules.engine import compile_program, evaluate
 from rules.language import KINDS, Ruleset, RulesetInvalid, parse_facts, parse_ruleset
 from rules.outcome import Outcome
+from rules.plan import cost_errors
 from rules.verify import Verification, verify_in_subprocess
 from storage.catalog import Page
 from storage.db import Database
@@ -29,12 +30,18 @@ Verifier = Callable[[Any], Verification]
 
 
 def parse_or_422(document: Any) -> Ruleset:
+    """The ruleset, or 422 ``ruleset_invalid`` locating every error, the engine's cost limits
+    included (rules/plan.py: a rule or ruleset the engine would pay too much for)."""
     try:
-        return parse_ruleset(document)
+        ruleset = parse_ruleset(document)
     except RulesetInvalid as error:
         raise InvalidInput(
             "The ruleset is not valid.", code="ruleset_invalid", details=error.errors
         ) from None
+    errors = cost_errors(ruleset)
+    if errors:
+        raise InvalidInput("The ruleset is not valid.", code="ruleset_invalid", details=errors)
+    return ruleset
 
 
 def checked_document(session: Session, tenant_id: str, document: Any) -> tuple[Any, Ruleset]:

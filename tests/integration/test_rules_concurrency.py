@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from rules.defaults import DEFAULT_RULESET
-from rules.engine import Program, chunk_rules, compile_program, evaluate
+from rules.engine import Program, compile_program, evaluate
 from rules.language import Ruleset, parse_ruleset
 from rules.outcome import Outcome
+from rules.plan import plan_ruleset
 from rules.programs import ProgramCache
 from tests.integration.test_rules_differential import Generator
 
@@ -72,12 +73,15 @@ def run_threads(target: Callable[[int], None], count: int = THREADS) -> list[Bas
 
 
 def test_shared_durable_programs_give_reference_answers_under_contention() -> None:
-    corpora = [corpus(1000 + n, rules) for n, rules in enumerate((8, 20, 30, 45))]
+    corpora = [corpus(1000 + n, rules) for n, rules in enumerate((4, 20, 45, 120))]
     default = parse_ruleset(DEFAULT_RULESET)
     reference = compile_program(default, engine="reference")
     default_facts = [Generator(7).facts(default) for _ in range(200)]
     corpora.append((default, default_facts, [evaluate(reference, f) for f in default_facts]))
-    assert any(len(chunk_rules(rs.rules)) > 1 for rs, _, _ in corpora)  # several engine chunks
+    chunks = [chunk for rs, _, _ in corpora for chunk in plan_ruleset(rs).chunks]
+    assert any(len(plan_ruleset(rs).chunks) > 1 for rs, _, _ in corpora)  # several engine chunks
+    # engine sessions kept between decisions, and made afresh for each
+    assert {chunk.keep_state for chunk in chunks} == {True, False}
     programs = [compile_program(rs, engine="durable", name=f"shared{n}") for n, (rs, _, _) in enumerate(corpora)]  # fmt: skip
     mismatches: list[str] = []
     done = [0] * THREADS
@@ -105,7 +109,8 @@ def test_shared_durable_programs_give_reference_answers_under_contention() -> No
 
 def test_evaluations_stay_right_while_a_small_cache_compiles_and_evicts() -> None:
     corpora = [corpus(2000 + n, 6 + 4 * n) for n in range(6)]
-    cache = ProgramCache(capacity=2)
+    sizes = sorted(plan_ruleset(ruleset).memory_bytes for ruleset, _, _ in corpora)
+    cache = ProgramCache(max_bytes=sizes[2] + sizes[3])  # room for about two
     serials = itertools.count()
     closed: list[int] = []  # serial numbers of the programs closed, once each
 
@@ -214,6 +219,7 @@ def test_soak_memory_stays_flat() -> None:
 CLOSE_UNMATCHED = """
 from rules.engine import compile_program, evaluate
 from rules.language import parse_ruleset
+from rules.plan import plan_ruleset
 
 ruleset = parse_ruleset({"rules": [{"id": "a", "kind": "season", "then": {"multiplier": "1.1"},
                                     "when": {"fact": "guests", "op": "eq", "value": 5}}]})

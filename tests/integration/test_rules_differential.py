@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from rules.engine import Program, chunk_rules, compile_program, evaluate
+from rules.engine import Program, compile_program, evaluate
 from rules.language import (
     FALLBACK_STRATEGIES,
     KINDS,
@@ -38,6 +38,7 @@ from rules.language import (
     parse_ruleset,
 )
 from rules.outcome import Outcome
+from rules.plan import plan_ruleset, unsplit_cost
 from rules.vocabulary import DATE, FACTS, STR, complete_facts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -346,7 +347,7 @@ def test_three_hundred_rules_with_range_tests_are_chunked_and_agree(
         then = Generator(i).action(kind)
         rules.append({"id": f"r{i}", "kind": kind, "priority": rng.randint(0, 3), "when": when, "then": then})  # fmt: skip
     ruleset = parse_ruleset({"stacking": "exclusive_groups", "rules": rules})
-    assert len(chunk_rules(ruleset.rules)) >= 5
+    assert len(plan_ruleset(ruleset).chunks) >= 5
     durable, reference = compile_both(ruleset, programs, "ranges")
     matches = 0
     for _ in range(300):
@@ -383,7 +384,7 @@ def test_more_than_400_equality_alternatives_on_one_fact_are_chunked_and_agree(
          "then": {"multiplier": "1.1"}},
     ]  # fmt: skip
     ruleset = parse_ruleset({"rules": rules})
-    assert len(chunk_rules(ruleset.rules)) >= 2
+    assert len(plan_ruleset(ruleset).chunks) >= 2
     durable, reference = compile_both(ruleset, programs, "equalities")
     rng = random.Random(400)
     for tier_id in [*tier_ids, "tier-0600", "", "tier-"]:
@@ -393,6 +394,96 @@ def test_more_than_400_equality_alternatives_on_one_fact_are_chunked_and_agree(
         }
         expected, actual = evaluate(reference, facts), evaluate(durable, facts)
         assert actual == expected, (facts, difference(actual, expected))
+
+
+# ---- wide any groups: rules the engine is given in parts ---------------------------------------------
+
+WIDE_FACTS = ("amount", "guests", "lead_days", "units_left", "segment", "service_date")
+
+
+def wide_leaf(rng: random.Random) -> dict[str, Any]:
+    """A comparison on a few facts with a few constants: true and false about equally."""
+    fact = rng.choice(WIDE_FACTS)
+    if fact == "segment":
+        op = rng.choice(["eq", "ne", "in", "not_in"])
+        pool = ["spa", "gold", ""]
+        value: Any = rng.sample(pool, 2) if op in ("in", "not_in") else rng.choice(pool)
+        return {"fact": fact, "op": op, "value": value}
+    if fact == "service_date":
+        low, high = sorted(rng.sample(DATES, 2))
+        op = rng.choice(["between", "gte", "lt"])
+        value = [iso(low), iso(high)] if op == "between" else iso(low)
+        return {"fact": fact, "op": op, "value": value}
+    op = rng.choice(["lt", "lte", "gt", "gte", "between", "eq", "ne", "in"])
+    constants = sorted(rng.sample(range(0, 8), 3))
+    value = {"between": constants[:2], "in": constants}.get(op, constants[1])
+    return {"fact": fact, "op": op, "value": value}
+
+
+def wide_condition(rng: random.Random) -> dict[str, Any]:
+    """All of several any-groups (products the engine would expand), any of such, or the
+    negation of one: within the language's limits (32 comparisons, 15 groups, 6 levels)."""
+    shape = rng.choice(["all_of_any", "all_of_any", "any_of_all_of_any", "not", "flat_any"])
+    groups, width = rng.randint(3, 6), rng.randint(2, 4)
+    if shape == "flat_any":
+        return {"any": [wide_leaf(rng) for _ in range(rng.randint(8, 32))]}
+    if shape == "any_of_all_of_any":
+        return {
+            "any": [
+                {"all": [{"any": [wide_leaf(rng) for _ in range(2)]} for _ in range(3)]},
+                {"all": [{"any": [wide_leaf(rng) for _ in range(3)]}, wide_leaf(rng)]},
+                wide_leaf(rng),
+            ]
+        }
+    anys = [{"any": [wide_leaf(rng) for _ in range(width)]} for _ in range(groups)]
+    condition = {"all": [*anys, wide_leaf(rng)]}
+    return {"not": condition} if shape == "not" else condition
+
+
+def test_wide_any_groups_compiled_in_parts_agree_with_the_reference(
+    programs: list[Program],
+) -> None:
+    rng = random.Random(15)
+    rules = []
+    for i in range(60):
+        while True:
+            kind = rng.choice(KINDS)
+            candidate = {
+                "id": f"w{i}",
+                "kind": kind,
+                "priority": rng.choice([0, 5, 5, 50]),
+                "when": wide_condition(rng),
+                "then": Generator(i).action(kind),
+            }
+            try:
+                parse_ruleset({"rules": [candidate]})
+                break
+            except RulesetInvalid:  # a between or set pushed a rule past 15 groups
+                continue
+        rules.append(candidate)
+    ruleset = parse_ruleset({"stacking": "ordered_stack", "rules": rules})
+    plan = plan_ruleset(ruleset)
+    split = [r for r in plan.rules if r.formula is not None]
+    assert len(split) >= 25  # most of them reach the engine in parts
+    assert max(unsplit_cost(r.rule).alternatives for r in split) >= 3**5
+    durable, reference = compile_both(ruleset, programs, "wide")
+    pairs = matched = 0
+    for n in range(600):
+        facts: dict[str, Any] = {
+            "amount": rng.randint(0, 8),
+            "guests": rng.randint(0, 8),
+            "units_left": rng.randint(0, 8),
+            "lead_days": rng.randint(-1, 8),
+            "segment": rng.choice(["spa", "gold", "", "x"]),
+            "service_date": rng.choice([*DATES, 0]),
+        }
+        if n % 50 == 0:  # every range comparison at once, as far as they can
+            facts.update(amount=8, guests=8, units_left=8, lead_days=8)
+        expected, actual = evaluate(reference, facts), evaluate(durable, facts)
+        assert actual == expected, (facts, difference(actual, expected))
+        pairs += len(rules)
+        matched += len(expected.matched)
+    assert 0.2 < matched / pairs < 0.8, matched / pairs
 
 
 # ---- engine limits, in a child process -----------------------------------------------------------
@@ -434,6 +525,11 @@ def limit_rulesets() -> dict[str, dict[str, Any]]:
             rule(f"{fact}{k}", leaf(fact, "in", list(range(k * 100, k * 100 + 100))))
             for fact in ("amount", "guests", "units_left") for k in range(4)
         ]},
+        # issue 15: 118,098 alternatives each as one engine rule; in parts, 32
+        "ruinous": {"rules": [rule(f"ruinous{i}", {"all": [
+            *[{"any": [leaf("amount", "gte", g + i), leaf("guests", "lt", g + 1), leaf("units_left", "gt", g)]} for g in range(10)],
+            {"any": [leaf("lead_days", "gte", 3), leaf("lead_days", "gte", 4 + i)]},
+        ]}) for i in range(12)]},
         # one rule at the language's limits still compiles and agrees
         "biggest_rule": {"rules": [
             rule("values", {"any": [leaf("amount", "in", list(range(s, s + 100))) for s in range(0, MAX_VALUES_PER_RULE, 100)]}),
@@ -454,6 +550,7 @@ def check_limit_ruleset(name: str) -> str:
         {},
         {"amount": 5, "guests": 2},
         {"guests": 2, "units_left": 3},
+        {"amount": 10**6, "guests": 0, "units_left": 10**5, "lead_days": 3650},  # ranges all true
     ]
     for _ in range(150):
         generator = Generator(rng.randint(0, 10**6))
@@ -469,7 +566,7 @@ def check_limit_ruleset(name: str) -> str:
             matched = max(matched, len(expected.matched))
     finally:
         durable.close()
-    return f"OK chunks={len(chunk_rules(ruleset.rules))} max_matched={matched}"
+    return f"OK chunks={len(plan_ruleset(ruleset).chunks)} max_matched={matched}"
 
 
 @pytest.mark.parametrize("name", sorted(limit_rulesets()))

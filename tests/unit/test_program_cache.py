@@ -1,4 +1,5 @@
-"""rules.programs.ProgramCache: lazy build once per key, LRU eviction, close after release."""
+"""rules.programs.ProgramCache: lazy build once per key, bounded by memory with least recently
+used eviction, close after release (the engine's memory back)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,20 @@ import pytest
 
 from rules.engine import Program, compile_program, evaluate
 from rules.language import Ruleset, parse_ruleset
-from rules.programs import ProgramCache
+from rules.plan import plan_ruleset
+from rules.programs import DEFAULT_MAX_BYTES, ProgramCache
+from tests.support.heap import heap_bytes
 
 EMPTY = Ruleset(())
 
 
+MiB = 1024 * 1024
+
+
 class CountingMatcher:
-    def __init__(self) -> None:
+    def __init__(self, memory_bytes: int = MiB) -> None:
         self.closed = 0
+        self.memory_bytes = memory_bytes
 
     def match(self, facts: Mapping[str, Any]) -> set[str]:
         if self.closed:
@@ -57,7 +64,7 @@ class Builder:
 
 
 def test_builds_lazily_once_per_key() -> None:
-    cache, builder = ProgramCache(capacity=4), Builder()
+    cache, builder = ProgramCache(max_bytes=4 * MiB), Builder()
     assert len(cache) == 0 and builder.calls == {}
     with cache.acquire("a", builder("a")) as first:
         pass
@@ -70,7 +77,7 @@ def test_builds_lazily_once_per_key() -> None:
 
 
 def test_eight_threads_racing_on_one_key_build_it_once() -> None:
-    cache, builder = ProgramCache(capacity=4), Builder(delay=0.05)
+    cache, builder = ProgramCache(max_bytes=4 * MiB), Builder(delay=0.05)
     barrier = threading.Barrier(8)
     seen: list[Program] = []
     errors: list[BaseException] = []
@@ -96,7 +103,7 @@ def test_eight_threads_racing_on_one_key_build_it_once() -> None:
 
 
 def test_racing_on_different_keys_builds_each_once_and_in_parallel() -> None:
-    cache = ProgramCache(capacity=16)
+    cache = ProgramCache(max_bytes=16 * MiB)
     calls: dict[int, int] = {}
     running = peak = 0
     lock = threading.Lock()
@@ -128,7 +135,7 @@ def test_racing_on_different_keys_builds_each_once_and_in_parallel() -> None:
 
 
 def test_least_recently_used_is_evicted_and_closed() -> None:
-    cache, builder = ProgramCache(capacity=2), Builder()
+    cache, builder = ProgramCache(max_bytes=2 * MiB), Builder()
     for key in ("a", "b"):
         with cache.acquire(key, builder(key)):
             pass
@@ -146,7 +153,7 @@ def test_least_recently_used_is_evicted_and_closed() -> None:
 
 
 def test_an_evicted_program_in_use_is_closed_only_after_release() -> None:
-    cache, builder = ProgramCache(capacity=1), Builder()
+    cache, builder = ProgramCache(max_bytes=1 * MiB), Builder()
     with cache.acquire("a", builder("a")) as held:
         with cache.acquire("b", builder("b")):
             pass
@@ -159,7 +166,7 @@ def test_an_evicted_program_in_use_is_closed_only_after_release() -> None:
 
 
 def test_a_program_held_twice_is_closed_after_the_last_release() -> None:
-    cache, builder = ProgramCache(capacity=1), Builder()
+    cache, builder = ProgramCache(max_bytes=1 * MiB), Builder()
     first = cache.acquire("a", builder("a"))
     second = cache.acquire("a", builder("a"))
     program = first.__enter__()
@@ -173,7 +180,7 @@ def test_a_program_held_twice_is_closed_after_the_last_release() -> None:
 
 
 def test_release_happens_when_the_body_raises() -> None:
-    cache, builder = ProgramCache(capacity=1), Builder()
+    cache, builder = ProgramCache(max_bytes=1 * MiB), Builder()
     with pytest.raises(RuntimeError), cache.acquire("a", builder("a")):
         raise RuntimeError("request failed")
     with cache.acquire("b", builder("b")):
@@ -182,7 +189,7 @@ def test_release_happens_when_the_body_raises() -> None:
 
 
 def test_a_failing_build_caches_nothing_and_can_be_retried() -> None:
-    cache, builder = ProgramCache(capacity=2), Builder()
+    cache, builder = ProgramCache(max_bytes=2 * MiB), Builder()
 
     def broken() -> Program:
         raise ValueError("does not compile")
@@ -196,7 +203,7 @@ def test_a_failing_build_caches_nothing_and_can_be_retried() -> None:
 
 
 def test_clear_closes_idle_programs_now_and_held_ones_on_release() -> None:
-    cache, builder = ProgramCache(capacity=4), Builder()
+    cache, builder = ProgramCache(max_bytes=4 * MiB), Builder()
     with cache.acquire("idle", builder("idle")):
         pass
     with cache.acquire("busy", builder("busy")):
@@ -209,8 +216,8 @@ def test_clear_closes_idle_programs_now_and_held_ones_on_release() -> None:
     assert builder.calls["idle"] == 2
 
 
-def test_zero_capacity_still_serves_and_closes_each_program_after_use() -> None:
-    cache, builder = ProgramCache(capacity=0), Builder()
+def test_a_zero_ceiling_still_serves_and_closes_each_program_after_use() -> None:
+    cache, builder = ProgramCache(max_bytes=0), Builder()
     with cache.acquire("a", builder("a")):
         assert builder.closes("a") == [0]
     assert builder.closes("a") == [1] and len(cache) == 0
@@ -224,7 +231,7 @@ def test_with_real_durable_programs() -> None:
         ]
     }  # fmt: skip
     ruleset = parse_ruleset(document)
-    cache = ProgramCache(capacity=1)
+    cache = ProgramCache(max_bytes=plan_ruleset(ruleset).memory_bytes)  # room for one
 
     def build() -> Program:
         return compile_program(ruleset, engine="durable")
@@ -242,7 +249,7 @@ def test_every_program_is_closed_after_racing_builds_and_evictions() -> None:
     """Threads acquiring a few keys through a cache smaller than that: a waiter woken after its
     key was built and evicted again must not build a second copy beside another thread's (the
     overwritten copy would never be closed)."""
-    cache, builder = ProgramCache(capacity=1), Builder(delay=0.001)
+    cache, builder = ProgramCache(max_bytes=1 * MiB), Builder(delay=0.001)
 
     def worker(number: int) -> None:
         rng = random.Random(number)
@@ -265,3 +272,103 @@ def test_every_program_is_closed_after_racing_builds_and_evictions() -> None:
     built = [p for programs in builder.built.values() for p in programs]
     assert len(built) == cache.compiled > 3
     assert sorted({p.matcher.closed for p in built}) == [1]  # type: ignore[attr-defined]
+
+
+# ---- bounded by memory ---------------------------------------------------------------------------
+
+
+class SizedBuilder(Builder):
+    """Stub programs of the given sizes (MiB), by key."""
+
+    def __init__(self, sizes: dict[str, int]) -> None:
+        super().__init__()
+        self.sizes = sizes
+
+    def __call__(self, key: Any) -> Any:
+        def build() -> Program:
+            self.calls[key] = self.calls.get(key, 0) + 1
+            program = Program(EMPTY, CountingMatcher(self.sizes[key] * MiB), "stub", str(key))
+            self.built.setdefault(key, []).append(program)
+            return program
+
+        return build
+
+
+def test_the_default_cache_is_bounded_by_memory_not_by_count() -> None:
+    """It used to keep 256 programs whatever their size; the default is 128 MiB per worker."""
+    cache = ProgramCache()
+    builder = SizedBuilder({f"v{n}": 10 for n in range(30)})
+    for n in range(30):
+        with cache.acquire(f"v{n}", builder(f"v{n}")):
+            pass
+    assert cache.max_bytes == DEFAULT_MAX_BYTES == 128 * MiB
+    assert len(cache) == 12 and cache.bytes == 120 * MiB
+    assert [builder.closes(f"v{n}") for n in range(30)] == [[1]] * 18 + [[0]] * 12
+
+
+def test_least_recently_used_go_until_the_rest_fits() -> None:
+    cache, builder = ProgramCache(max_bytes=8 * MiB), SizedBuilder({"a": 3, "b": 2, "c": 4, "d": 6})
+    for key in ("a", "b", "a"):  # a is now the most recently used
+        with cache.acquire(key, builder(key)):
+            pass
+    assert cache.bytes == 5 * MiB
+    with cache.acquire("c", builder("c")):  # 9 MiB: b goes
+        pass
+    assert (builder.closes("b"), cache.bytes, len(cache)) == ([1], 7 * MiB, 2)
+    with cache.acquire("d", builder("d")):  # 13 MiB: a, then c go
+        pass
+    assert builder.closes("a") == [1] and builder.closes("c") == [1]
+    assert (cache.bytes, len(cache), cache.evicted) == (6 * MiB, 1, 3)
+
+
+def test_a_program_larger_than_the_ceiling_is_served_then_closed() -> None:
+    cache, builder = ProgramCache(max_bytes=4 * MiB), SizedBuilder({"small": 1, "huge": 5})
+    with cache.acquire("small", builder("small")):
+        pass
+    with cache.acquire("huge", builder("huge")) as huge:
+        assert huge.matcher.match({}) == set()  # served while held
+        assert builder.closes("small") == [1] and builder.closes("huge") == [0]
+    assert builder.closes("huge") == [1]
+    assert (len(cache), cache.bytes) == (0, 0)
+
+
+def real_rulesets() -> list[dict[str, Any]]:
+    from bench.rulesets import REPRESENTATIVE, equality_rules, generated, tenant_small
+
+    return [tenant_small(1), REPRESENTATIVE, generated(30), generated(100), equality_rules(60)]
+
+
+def test_memory_estimates_are_close_to_what_the_engine_allocates() -> None:
+    """rules.plan's estimate of the engine's part against the C heap: compile, then a decision
+    (the sessions kept come into being)."""
+    for document in real_rulesets():
+        ruleset = parse_ruleset(document)
+        plan = plan_ruleset(ruleset)
+        before = heap_bytes()
+        program = compile_program(ruleset, engine="durable")
+        try:
+            evaluate(program, {})
+            used = heap_bytes() - before
+        finally:
+            program.close()
+        estimate = plan.memory_bytes - plan.python_bytes
+        assert 0.75 < estimate / used < 1.35, (len(ruleset.rules), estimate, used)
+
+
+def test_evicted_programs_give_the_engine_memory_back() -> None:
+    """Sessions first, then the rulesets (DESIGN.md: a session left behind leaks ~425 KiB)."""
+    from bench.rulesets import generated
+
+    rulesets = [parse_ruleset(generated(60, seed=n)) for n in range(8)]
+    sizes = [plan_ruleset(ruleset).memory_bytes for ruleset in rulesets]
+    cache = ProgramCache(max_bytes=2 * max(sizes))
+    before = heap_bytes()
+    peak = 0
+    for key, ruleset in enumerate(rulesets):
+        with cache.acquire(key, lambda r=ruleset: compile_program(r, engine="durable")) as p:
+            evaluate(p, {"guests": 3})
+        peak = max(peak, heap_bytes() - before)
+    assert cache.evicted >= 5 and cache.bytes <= cache.max_bytes
+    assert peak < 3 * max(sizes)  # never much more than the ceiling
+    cache.clear()
+    assert heap_bytes() - before < 256 * 1024  # all of it back
