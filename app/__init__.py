@@ -11,10 +11,16 @@ from flask_smorest.pagination import PaginationMetadataSchema
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from app import incoming
-from app.api.common import Services
-from app.auth import ApiKeyCache
-from app.errors import (
+from app.adapters.cache import Cache, make_cache
+from app.adapters.credentials import ApiKeyCache
+from app.adapters.payments import LocalPayments, Payments, StripePayments
+from app.adapters.privacy import Masker
+from app.adapters.quotes import QuoteSigner
+from app.adapters.rules_runtime import RulesRuntime
+from app.adapters.snapshots import SnapshotCache
+from app.http import incoming
+from app.http.common import Services
+from app.http.errors import (
     ErrorSchema,
     error_response,
     handle_domain_error,
@@ -22,18 +28,12 @@ from app.errors import (
     handle_stale,
     handle_unexpected,
 )
-from app.json_provider import OrjsonProvider, TierwiseRequest
-from app.payments import LocalPayments, Payments, StripePayments
-from app.privacy import Masker
-from app.quotes import QuoteSigner
-from app.rules_runtime import RulesRuntime
+from app.http.json_provider import OrjsonProvider, TierwiseRequest
 from app.services.checkout import CheckoutContext
 from app.services.offers import OfferContext
-from app.snapshots import SnapshotCache
 from config import Settings
 from pricing.errors import DomainError
 from storage import audit
-from storage.cache import Cache, make_cache
 from storage.db import Database
 
 SECURITY_SCHEMES = {
@@ -143,7 +143,7 @@ def create_app(
     api = TierwiseApi(app, spec_kwargs={"components": {"securitySchemes": SECURITY_SCHEMES}})
     # Decimals (experiment weights, coverage) travel as strings, "0.5": not JSON numbers.
     api.register_field(ma.fields.Decimal, "string", "decimal")
-    from app.api import (
+    from app.http import (
         admin_account,
         admin_analytics,
         admin_audit,
@@ -193,7 +193,7 @@ def create_app(
     @app.before_request
     def _refuse_what_cannot_be_read():
         """An over-long URL (414), text with NUL or a lone surrogate, a JSON body that is too
-        deep or holds what no field takes (app.incoming): answered up front, in the one shape."""
+        deep or holds what no field takes (app.http.incoming): answered up front, in the one shape."""
         if incoming.url_too_long(request):
             return error_response(
                 414,

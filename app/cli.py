@@ -57,7 +57,7 @@ def create_tenant(
     """Create a tenant."""
     import marshmallow as ma
 
-    from app.schemas import TenantCreateSchema
+    from app.http.schemas import TenantCreateSchema
     from app.services import tenants
 
     try:
@@ -104,7 +104,7 @@ def create_api_key(tenant_ref: str, name: str) -> None:
 )
 def token(role: str, tenant_ref: str | None, subject: str, ttl_seconds: int | None) -> None:
     """Issue an admin JWT (printed alone on stdout; its lifetime on stderr)."""
-    from app.auth import issue_token
+    from app.adapters.credentials import issue_token
     from app.services import tenants
 
     settings = _settings()
@@ -128,7 +128,7 @@ def token(role: str, tenant_ref: str | None, subject: str, ttl_seconds: int | No
 
 def _valid_for(now: dt.datetime, seconds: int) -> str:
     """``valid for 3600 s (1 h), until 2026-12-06T11:00:00+00:00``: the lifetime the token got."""
-    from app.auth import token_expiry
+    from app.adapters.credentials import token_expiry
 
     until = dt.datetime.fromtimestamp(token_expiry(now, seconds), dt.UTC)
     unit = next(
@@ -140,8 +140,8 @@ def _valid_for(now: dt.datetime, seconds: int) -> str:
 @main.command()
 def demo() -> None:
     """Migrate, seed the demo tenant, print a storefront key and an admin token."""
-    from app.auth import issue_token
-    from app.demo import demo_api_key, seed_demo
+    from app.adapters.credentials import issue_token
+    from app.services.demo import demo_api_key, seed_demo
     from storage.db import migrate as run
 
     settings = _settings()
@@ -242,7 +242,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     from gunicorn.app.base import BaseApplication
 
     from app import create_app
-    from app.serving import LIMIT_REQUEST_LINE
+    from app.http.serving import LIMIT_REQUEST_LINE
 
     settings = _settings().served_at(host, port)
 
@@ -253,10 +253,10 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("threads", threads)
             # gunicorn's own refusals (a request line above the limit, say) in the error shape
             worker = "JsonErrorsSyncWorker" if threads == 1 else "JsonErrorsThreadWorker"
-            self.cfg.set("worker_class", f"app.serving.{worker}")
+            self.cfg.set("worker_class", f"app.http.serving.{worker}")
             self.cfg.set("limit_request_line", LIMIT_REQUEST_LINE)  # above the app's URL limit
             self.cfg.set("accesslog", "-")
-            self.cfg.set("logger_class", "app.access_log.AccessLog")
+            self.cfg.set("logger_class", "app.http.access_log.AccessLog")
             self.cfg.set("control_socket_disable", True)  # one shared ~/.gunicorn socket otherwise
             # Workers restart regularly, long before durable-rules' 131,071 handle recycling.
             self.cfg.set("max_requests", 50_000)

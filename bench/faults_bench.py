@@ -128,8 +128,8 @@ def timed(request: Callable[[], int], calls: int, warm_up: int = WARM_UP) -> dic
 def offers_client(redis: PrivateRedis, key: str, cool_down_seconds: float | None):
     """A request function for a new app (a new worker: empty in-process caches) and its cache."""
     from app import create_app
+    from app.adapters.cache import RedisCache
     from config import Settings
-    from storage.cache import RedisCache
 
     settings = Settings.from_env({**ENV, "REDIS_URL": redis.url})
     cache = (

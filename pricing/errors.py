@@ -1,4 +1,4 @@
-"""Domain errors with stable machine codes. app/errors.py maps each class to an HTTP status."""
+"""Domain errors with stable machine codes. app/http/errors.py maps each class to an HTTP status."""
 
 from __future__ import annotations
 

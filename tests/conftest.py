@@ -14,12 +14,12 @@ from sqlalchemy import make_url
 from sqlalchemy.orm import sessionmaker
 
 from app import create_app
-from app.auth import issue_token
-from app.payments import StripePayments
+from app.adapters.cache import RedisCache
+from app.adapters.credentials import issue_token
+from app.adapters.payments import StripePayments
 from app.services import catalog, tenants
 from config import Settings
 from pricing import catalog as domain
-from storage.cache import RedisCache
 from storage.db import Database, make_engine, migrate
 
 # `fake_stripe`: a local Stripe validating requests against Stripe's schemas; pytester: plugin tests

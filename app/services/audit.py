@@ -12,8 +12,8 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from app.privacy import Masker
-from app.rules_runtime import RulesRuntime
+from app.adapters.privacy import Masker
+from app.adapters.rules_runtime import RulesRuntime
 from app.services.offers import PRICE_KINDS, adjustments, price_record
 from app.services.rulesets import parse_or_422
 from pricing import catalog as domain

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from app.payments import PaymentRefused, Payments, PaymentsUnavailable
+from app.adapters.payments import PaymentRefused, Payments, PaymentsUnavailable
 from pricing import booking_states as states
 from pricing.errors import Conflict, DomainError
 from storage import checkout as store

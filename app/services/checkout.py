@@ -17,8 +17,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from app.payments import CheckoutRequest, Payments
-from app.quotes import QuoteSigner
+from app.adapters.payments import CheckoutRequest, Payments
+from app.adapters.quotes import QuoteSigner
 from app.services import bookings, offers
 from app.services.bookings import Busy
 from pricing import booking_states as states

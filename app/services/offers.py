@@ -15,10 +15,10 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from app.privacy import Masker
-from app.quotes import QuoteClaims, QuoteSigner
-from app.rules_runtime import ActiveRuleset, RulesRuntime
-from app.snapshots import SnapshotCache
+from app.adapters.privacy import Masker
+from app.adapters.quotes import QuoteClaims, QuoteSigner
+from app.adapters.rules_runtime import ActiveRuleset, RulesRuntime
+from app.adapters.snapshots import SnapshotCache
 from pricing import catalog as domain
 from pricing.availability import (
     AVAILABLE,

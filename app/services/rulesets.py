@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.rules_runtime import RulesRuntime
+from app.adapters.rules_runtime import RulesRuntime
 from pricing import catalog as domain
 from pricing.errors import InvalidInput
 from rules.checks import analyse, unknown_experiment_values

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.auth import ApiKeyCache, hash_api_key, new_api_key
+from app.adapters.credentials import ApiKeyCache, hash_api_key, new_api_key
 from pricing import catalog as domain
 from storage import tenants as store
 from storage.catalog import CatalogRepository, Page

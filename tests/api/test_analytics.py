@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import pytest
 
 from app import create_app
+from app.adapters.cache import MemoryCache
 from app.services import catalog
 from config import Settings
 from pricing import catalog as domain
 from storage import models as m
-from storage.cache import MemoryCache
 from storage.db import Database, migrate
 from tests.conftest import TenantFixture, build_tenant
 

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from app import cli, create_app
-from app.auth import hash_api_key, issue_token
+from app.adapters.credentials import hash_api_key, issue_token
 from config import Settings
 from config.settings import ENVIRONMENT_VARIABLES
 from rules.defaults import DEFAULT_RULESET

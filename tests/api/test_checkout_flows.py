@@ -14,8 +14,8 @@ from itsdangerous import URLSafeSerializer
 from sqlalchemy import func, select
 
 from app import create_app
-from app.payments import StripePayments
-from app.quotes import SALT
+from app.adapters.payments import StripePayments
+from app.adapters.quotes import SALT
 from app.services import checkout as checkout_service
 from storage import models as m
 from tests.conftest import WEBHOOK_SECRET

@@ -425,7 +425,7 @@ def test_the_purge_command_on_the_embedded_default(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
     from app import cli, create_app
-    from app.demo import demo_api_key, seed_demo
+    from app.services.demo import demo_api_key, seed_demo
     from config import Settings
     from config.settings import ENVIRONMENT_VARIABLES
     from storage.db import Database, migrate

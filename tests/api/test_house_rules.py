@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app import create_app
-from app.payments import LocalPayments
+from app.adapters.payments import LocalPayments
 from rules.defaults import DEFAULT_RULESET
 from storage import models as m
 from tests.conftest import WEBHOOK_SECRET

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
-from app.demo import demo_api_key, seed_demo
+from app.services.demo import demo_api_key, seed_demo
 from config import Settings
 from storage import models as m
 from storage.db import Database, migrate

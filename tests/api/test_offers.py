@@ -16,10 +16,10 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from app import create_app
+from app.adapters.cache import RedisCache
 from app.services import rulesets
 from rules.defaults import DEFAULT_RULESET
 from storage import models as m
-from storage.cache import RedisCache
 from tests.support.http import error_of
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")

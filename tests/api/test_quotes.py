@@ -11,7 +11,7 @@ import zoneinfo
 import pytest
 from sqlalchemy import func, select
 
-from app.quotes import QuoteClaims, QuoteSigner
+from app.adapters.quotes import QuoteClaims, QuoteSigner
 from pricing.errors import InvalidInput
 from storage import models as m
 

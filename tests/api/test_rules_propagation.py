@@ -12,9 +12,10 @@ import time
 
 import pytest
 
-from app import create_app, rules_runtime
+from app import create_app
+from app.adapters import rules_runtime
+from app.adapters.cache import RedisCache
 from rules.defaults import DEFAULT_RULESET
-from storage.cache import RedisCache
 from tests.conftest import TEST_REDIS_URL
 
 R = "/v1/admin/rulesets"

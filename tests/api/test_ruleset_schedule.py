@@ -21,14 +21,15 @@ from decimal import Decimal
 
 import pytest
 
-from app import create_app, rules_runtime
-from app.rules_runtime import RulesRuntime
+from app import create_app
+from app.adapters import rules_runtime
+from app.adapters.cache import RedisCache
+from app.adapters.rules_runtime import RulesRuntime
 from app.services import rulesets, tenants
 from config import Settings
 from config.settings import ENVIRONMENT_VARIABLES
 from pricing.errors import Conflict
 from rules.defaults import DEFAULT_RULESET
-from storage.cache import RedisCache
 from storage.db import migrate
 from tests.support.http import error_of
 

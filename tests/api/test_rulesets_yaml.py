@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from app import rules_runtime
+from app.adapters import rules_runtime
 from rules.engine import RulesEngineError
 
 YAML = """

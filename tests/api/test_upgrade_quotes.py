@@ -254,8 +254,8 @@ def test_same_tier_and_bad_bodies_are_422(client, db, tenant_a):
 def test_default_rules_refuse_a_move_to_another_segment_as_an_upgrade(client, db, settings):
     """The demo tenant (default ruleset): premium Essential -> budget Ultimate is level +2, but a
     change of segment, not an upgrade; the same move inside the segment stays allowed."""
-    from app.demo import seed_demo
     from app.services import tenants
+    from app.services.demo import seed_demo
 
     tenant = seed_demo(db, dt.datetime.now(BERLIN).date())
     key = tenants.create_api_key(db, settings.api_key_pepper, tenant, "t")["key"]

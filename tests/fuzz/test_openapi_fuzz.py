@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app import create_app
-from app.payments import StripePayments
+from app.adapters.payments import StripePayments
 from config import Settings
 from tests.conftest import WEBHOOK_SECRET, TenantFixture, build_tenant, token_for
 
@@ -69,7 +69,7 @@ OPERATIONS = _operations()
 
 
 class ServerErrors(logging.Handler):
-    """The exceptions behind this app's 500s, as ``app.errors`` logs them."""
+    """The exceptions behind this app's 500s, as ``app.http.errors`` logs them."""
 
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
@@ -131,7 +131,7 @@ def fuzz(db, cache, settings, fake_stripe) -> Iterator[Fuzz]:
 
     platform = {"Authorization": f"Bearer {token_for(settings, 'platform_admin', None)}"}
     errors = ServerErrors()
-    logger = logging.getLogger("app.errors")
+    logger = logging.getLogger("app.http.errors")
     logger.addHandler(errors)
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     try:

@@ -258,7 +258,7 @@ def test_sweeper_and_completion_at_once(shop, run):
 
 
 def _fingerprint(token: str) -> str:
-    from app.idempotency import fingerprint
+    from app.http.idempotency import fingerprint
 
     body = {"quote_token": token, "customer": {"email": "race@example.com", "name": "R"}}
     return fingerprint("POST", "/v1/storefront/checkouts", body)

@@ -1,4 +1,4 @@
-"""The ``Cache`` contract (storage/cache.py): the in-process cache of the embedded default and Redis
+"""The ``Cache`` contract (app/adapters/cache.py): the in-process cache of the embedded default and Redis
 (behind its circuit breaker, closed while Redis answers) behave the same for every operation the
 callers use."""
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from storage.cache import Cache, MemoryCache, RedisCache
+from app.adapters.cache import Cache, MemoryCache, RedisCache
 from tests.conftest import TEST_REDIS_URL
 
 

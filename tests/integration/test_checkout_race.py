@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from app import create_app
-from app.payments import StripePayments
+from app.adapters.payments import StripePayments
 from storage import checkout as store
 from storage import models as m
 from storage.db import Database

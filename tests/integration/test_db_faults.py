@@ -29,8 +29,8 @@ import pytest
 from sqlalchemy import select, text
 
 from app import create_app
-from app.auth import KEY_PREFIX
-from app.payments import LocalPayments
+from app.adapters.credentials import KEY_PREFIX
+from app.adapters.payments import LocalPayments
 from storage import db as storage_db
 from storage import models as m
 from storage.db import Database, migrate

@@ -1,4 +1,4 @@
-"""The circuit breaker in front of Redis (storage/cache.py, issue 14), against a private
+"""The circuit breaker in front of Redis (app/adapters/cache.py, issue 14), against a private
 redis-server frozen with SIGSTOP: a frozen Redis costs one socket timeout, then calls are skipped
 at once for the cool-down (callers treat that as a miss: the database serves), one trial call
 goes through after it, and a thawed Redis is used again.
@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from app import create_app
-from storage.cache import BREAKER_COOL_DOWN_SECONDS, Breaker, CacheUnavailable, RedisCache
+from app.adapters.cache import BREAKER_COOL_DOWN_SECONDS, Breaker, CacheUnavailable, RedisCache
 from tests.api.test_offers import find_day, ok_offers
 from tests.support.private_servers import PrivateRedis, private_redis
 
@@ -145,7 +145,7 @@ def test_a_thawed_redis_is_used_again_after_the_cool_down(cache, server, clock):
 
 
 def test_an_outage_is_logged_once_and_so_is_the_recovery(cache, server, clock, caplog):
-    with caplog.at_level(logging.INFO, logger="storage.cache"):
+    with caplog.at_level(logging.INFO, logger="app.adapters.cache"):
         trip(cache, server)
         for _ in range(20):
             with pytest.raises(CacheUnavailable):
@@ -158,7 +158,7 @@ def test_an_outage_is_logged_once_and_so_is_the_recovery(cache, server, clock, c
         cache.get("k")
         cache.get("k")
 
-    messages = [r.getMessage() for r in caplog.records if r.name == "storage.cache"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "app.adapters.cache"]
     assert len(messages) == 2, messages
     assert "unreachable (TimeoutError)" in messages[0]
     assert "answers again" in messages[1]

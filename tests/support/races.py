@@ -22,7 +22,7 @@ from flask import Flask
 from sqlalchemy import delete, func, select
 
 from app import create_app
-from app.payments import StripePayments
+from app.adapters.payments import StripePayments
 from pricing.booking_states import ledger_agrees
 from storage import checkout as store
 from storage import models as m

@@ -9,13 +9,13 @@ from types import SimpleNamespace
 
 from gunicorn.config import Config
 
-from app.access_log import AccessLog
+from app.http.access_log import AccessLog
 
 
 def _logger(accesslog: str | None) -> AccessLog:
     cfg = Config()
     cfg.set("accesslog", accesslog)
-    cfg.set("logger_class", "app.access_log.AccessLog")
+    cfg.set("logger_class", "app.http.access_log.AccessLog")
     return AccessLog(cfg)
 
 
@@ -53,7 +53,7 @@ def test_no_access_log_configured_writes_nothing(capsys):
 
 
 def test_a_request_id_that_is_no_safe_token_shows_as_a_dash(capsys):
-    """The app only echoes safe tokens (app.incoming); whatever else a response carries (a
+    """The app only echoes safe tokens (app.http.incoming); whatever else a response carries (a
     proxy's header, another app's) can't break the line or forge another."""
     for hostile in ("a\tb", "x\x85127.0.0.1 [06/Dec/2026]", 'a" 200', "a b", "x" * 65):
         resp, req, environ, took = _request()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.auth import ApiKeyCache
+from app.adapters.credentials import ApiKeyCache
 from pricing.catalog import Tenant
 from storage.tenants import StoredApiKey
 

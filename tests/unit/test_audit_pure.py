@@ -11,7 +11,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.privacy import Masker
+from app.adapters.privacy import Masker
 from pricing.catalog import AddOn, Tier
 from pricing.money import Money
 from pricing.price import (

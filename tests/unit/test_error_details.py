@@ -1,11 +1,11 @@
-"""app.errors.flatten_messages: marshmallow/webargs messages -> JSON-pointer details."""
+"""app.http.errors.flatten_messages: marshmallow/webargs messages -> JSON-pointer details."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.errors import flatten_messages
+from app.http.errors import flatten_messages
 
 
 def test_webargs_location_and_field() -> None:

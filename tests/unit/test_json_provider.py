@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
-from app.json_provider import OrjsonProvider
+from app.http.json_provider import OrjsonProvider
 
 
 @dataclasses.dataclass

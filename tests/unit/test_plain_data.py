@@ -1,6 +1,6 @@
 """What every request body and ruleset document must be: plain data. One walker
 (``rules.documents.plain_data_problem``) for both; JSON bodies parsed by
-``app.json_provider.parse_request_json``, YAML documents by ``rules.documents.load_document``."""
+``app.http.json_provider.parse_request_json``, YAML documents by ``rules.documents.load_document``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 import pytest
 import yaml
 
-from app.json_provider import MAX_INTEGER_DIGITS, RequestJsonRefused, parse_request_json
+from app.http.json_provider import MAX_INTEGER_DIGITS, RequestJsonRefused, parse_request_json
 from pricing.errors import BadRequest, InvalidInput
 from rules.defaults import DEFAULT_RULESET
 from rules.documents import MAX_DEPTH, load_document, plain_data_problem

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.rules_runtime import RulesRuntime
+from app.adapters.rules_runtime import RulesRuntime
 from config import ConfigError, Settings
 from config.settings import DEFAULT_RULES_CACHE_MIB
 from rules.programs import DEFAULT_MAX_BYTES

@@ -8,11 +8,11 @@ from dataclasses import replace
 from flask import Response, current_app, g, stream_with_context
 from flask.views import MethodView
 
-from app import schemas as s
-from app.api.common import Paging, blueprint, services
-from app.api.storefront import _selection
-from app.auth import current_tenant, require_tenant_admin
-from app.errors import ErrorSchema
+from app.http import schemas as s
+from app.http.auth import current_tenant, require_tenant_admin
+from app.http.common import Paging, blueprint, services
+from app.http.errors import ErrorSchema
+from app.http.storefront import _selection
 from app.services import activity, audit, offers
 
 blp = blueprint(

@@ -15,16 +15,16 @@ from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, abort
 from werkzeug.exceptions import UnsupportedMediaType
 
-from app.auth import ApiKeyCache
-from app.errors import ErrorSchema
-from app.rules_runtime import RulesRuntime
+from app.adapters.cache import Cache
+from app.adapters.credentials import ApiKeyCache
+from app.adapters.rules_runtime import RulesRuntime
+from app.http.errors import ErrorSchema
 from app.services.checkout import CheckoutContext
 from app.services.offers import OfferContext
 from config import Settings
 from pricing.errors import InvalidInput, PreconditionFailed, PreconditionRequired
 from rules.documents import load_document
 from rules.language import RulesetInvalid
-from storage.cache import Cache
 from storage.db import Database
 
 
@@ -54,7 +54,7 @@ YAML = "application/yaml"
 
 class BodyParser(FlaskParser):
     """webargs' parser with the body rules of the house: a JSON body, read as
-    ``request.get_json()`` does (once, through ``app.json_provider.parse_request_json``, whose
+    ``request.get_json()`` does (once, through ``app.http.json_provider.parse_request_json``, whose
     refusals — too deep, numbers too long — are answered in the error shape); a YAML one
     (``application/yaml``, the same fields) where the view is marked ``accepts_yaml``; any other
     body is 415 ``unsupported_media_type`` rather than ignored."""

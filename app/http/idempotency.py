@@ -21,9 +21,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from app.errors import error_body, status_of
+from app.http.errors import error_body, status_of
 from pricing.errors import Conflict, DomainError, InvalidInput
-from storage import checkout as store
+from storage import idempotency as store
 from storage.db import Database, as_utc
 
 REPLAY_FOR = dt.timedelta(hours=24)

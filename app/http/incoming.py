@@ -6,10 +6,10 @@ supply, the length of the URL, and the text of the path, query, headers and JSON
   or forge a log line with tabs, quotes, spaces or U+0085), else replaced by a generated id.
 * A URL (path and query as sent) longer than ``MAX_URL_LENGTH`` answers 414 ``uri_too_long``;
   ``tierwise serve`` lets gunicorn read request lines a little longer than that, and answers
-  longer ones in the same shape itself (``app.serving``).
+  longer ones in the same shape itself (``app.http.serving``).
 * Text with NUL or a lone surrogate (``rules.documents.text_problem``) answers 422
   ``validation_error`` at its path (``/path``, ``/query/<name>``, ``/headers/<name>``,
-  ``/json/...``); JSON bodies are parsed once, by ``app.json_provider.parse_request_json``
+  ``/json/...``); JSON bodies are parsed once, by ``app.http.json_provider.parse_request_json``
   (nesting, integer and number limits), for every route but the signed provider webhooks, whose
   bodies are the provider's.
 """
@@ -21,7 +21,7 @@ import uuid
 
 from flask import Request
 
-from app.json_provider import escape_pointer
+from app.http.json_provider import escape_pointer
 from pricing.errors import InvalidInput
 from rules.documents import NUL_MESSAGE, text_problem
 

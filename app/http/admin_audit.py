@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from flask import Response
 from flask.views import MethodView
 
-from app import schemas_audit as s
-from app.api.common import Paging, blueprint, services
-from app.auth import current_tenant, require_platform_admin, require_tenant_admin
-from app.errors import ErrorSchema
+from app.http import schemas_audit as s
+from app.http.auth import current_tenant, require_platform_admin, require_tenant_admin
+from app.http.common import Paging, blueprint, services
+from app.http.errors import ErrorSchema
 from app.services import changes
 
 blp = blueprint(

@@ -17,7 +17,7 @@ import marshmallow as ma
 from marshmallow import fields, post_load, validate, validates_schema
 from webargs import fields as webargs_fields
 
-from app.errors import ErrorDetailSchema
+from app.http.errors import ErrorDetailSchema
 from app.services.offers import MAX_LEAD_DAYS
 from pricing.money import CURRENCY_EXPONENTS
 from rules.documents import load_document

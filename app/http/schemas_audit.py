@@ -1,4 +1,4 @@
-"""Query and response schemas of the change audit (written by hand, like ``app.schemas``).
+"""Query and response schemas of the change audit (written by hand, like ``app.http.schemas``).
 
 Unlike other query strings, an unknown query parameter is refused (422 at ``/query/<name>``): a
 misspelt filter of an audit search must not silently answer every change."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.schemas import INSTANTS, KnownParameters
+from app.http.schemas import INSTANTS, KnownParameters
 from storage.audit import ACTIONS, ENTITY_TYPES
 
 

@@ -6,7 +6,7 @@ gunicorn refuses some requests before the app sees them: a request line longer t
 gunicorn decide, log and count as it does, then send the same status as JSON
 (``{"error": {"code", "message"}, "request_id"}``, with ``X-Request-Id``), as the app answers
 everything else. ``tierwise serve`` sets ``limit_request_line`` to gunicorn's maximum, 8190
-bytes, above the app's own URL limit (``app.incoming.MAX_URL_LENGTH``), so a URL a little too
+bytes, above the app's own URL limit (``app.http.incoming.MAX_URL_LENGTH``), so a URL a little too
 long is answered by the app and a far longer one here, both 414 ``uri_too_long``.
 """
 
@@ -20,7 +20,7 @@ from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
-from app.errors import HTTP_CODES
+from app.http.errors import HTTP_CODES
 
 #: gunicorn's largest ``limit_request_line`` (0 would mean unlimited).
 LIMIT_REQUEST_LINE = 8190

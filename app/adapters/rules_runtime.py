@@ -24,13 +24,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from app.adapters.cache import Cache
 from config.settings import DEFAULT_RULES_CACHE_MIB
 from pricing.errors import NotFound
 from rules.engine import KINDS, Program, RulesEngineError, compile_program, evaluate
 from rules.language import parse_ruleset
 from rules.outcome import Outcome
 from rules.programs import ProgramCache
-from storage.cache import Cache
 from storage.db import Database
 from storage.rulesets import Activation, RulesetRepository, active_at
 

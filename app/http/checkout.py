@@ -9,12 +9,12 @@ import json
 from flask import current_app, g, jsonify, redirect, request
 from flask.views import MethodView
 
-from app import schemas as s
-from app.api.common import blueprint, services
-from app.auth import current_tenant, require_storefront
-from app.errors import ErrorSchema
-from app.idempotency import fingerprint, run_once
-from app.payments import local_event
+from app.adapters.payments import local_event
+from app.http import schemas as s
+from app.http.auth import current_tenant, require_storefront
+from app.http.common import blueprint, services
+from app.http.errors import ErrorSchema
+from app.http.idempotency import fingerprint, run_once
 from app.services import checkout
 from pricing.money import Money
 
@@ -36,7 +36,7 @@ def _now() -> dt.datetime:
 
 
 def _once(data, start):
-    """Run ``start(resume_id, note_resource, now)`` once per Idempotency-Key (app/idempotency.py)
+    """Run ``start(resume_id, note_resource, now)`` once per Idempotency-Key (app/http/idempotency.py)
     and answer 201, or the replay of the first answer."""
     svc, tenant, now = services(), current_tenant(), _now()
     key = checkout.require_key(request.headers.get("Idempotency-Key"))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from app import schemas as s
-from app.api.admin_decisions import ndjson
-from app.api.common import ETAG, Paging, blueprint, conditional, etag, if_match_version, services
-from app.auth import require_platform_admin
-from app.errors import ErrorSchema
+from app.http import schemas as s
+from app.http.admin_decisions import ndjson
+from app.http.auth import require_platform_admin
+from app.http.common import ETAG, Paging, blueprint, conditional, etag, if_match_version, services
+from app.http.errors import ErrorSchema
 from app.services import activity, audit, checkout, tenants
 
 blp = blueprint(

@@ -1,4 +1,5 @@
-"""Credentials: storefront publishable API keys and admin JWTs (HS256, expiry, issuer).
+"""Credentials: storefront publishable API keys and admin JWTs (HS256, expiry, issuer), checked
+into a ``Principal`` (the HTTP layer's hooks, ``app/http/auth.py``, read them off the request).
 
 * Storefront: ``X-Api-Key: tw_pk_<8 hex prefix><32 hex secret>``. Only an HMAC-SHA256 of the key
   (keyed by ``API_KEY_PEPPER``) is stored; the prefix is stored in clear so admins can tell keys apart.
@@ -20,13 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import jwt
-from flask import current_app, g, request
 
 from config import Settings
 from pricing import catalog as domain
 from pricing.errors import Forbidden, NotFound, Unauthenticated
-from storage import audit
 from storage import tenants as tenant_store
+from storage.db import Database
 
 ROLES = ("platform_admin", "tenant_admin", "analyst")
 WRITE_ROLES = ("platform_admin", "tenant_admin")
@@ -98,19 +98,20 @@ class ApiKeyCache:
                 del self._entries[key]
 
 
-def storefront_principal(settings: Settings, key: str | None) -> Principal:
+def storefront_principal(
+    settings: Settings, db: Database, api_keys: ApiKeyCache, key: str | None
+) -> Principal:
     if not key:
         raise Unauthenticated(f"Send a storefront API key in the {API_KEY_HEADER} header.")
     if not key.startswith(KEY_PREFIX) or len(key) != len(KEY_PREFIX) + 40:
         raise Unauthenticated("The API key is not valid.", code="invalid_api_key")
-    services = current_app.extensions["tierwise"]
     prefix = key[: len(KEY_PREFIX) + 8]
-    stored = services.api_keys.get(prefix)
+    stored = api_keys.get(prefix)
     if stored is None:
-        with services.db.read() as session:
+        with db.read() as session:
             stored = tenant_store.find_api_key(session, prefix)
         if stored is not None:
-            services.api_keys.put(prefix, stored)
+            api_keys.put(prefix, stored)
     if stored is None or not hmac.compare_digest(
         stored.key_hash, hash_api_key(settings.api_key_pepper, key)
     ):
@@ -155,7 +156,9 @@ def issue_token(
     return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
 
 
-def admin_principal(settings: Settings, header: str | None, tenant_header: str | None) -> Principal:
+def admin_principal(
+    settings: Settings, db: Database, header: str | None, tenant_header: str | None
+) -> Principal:
     if not header or not header.startswith("Bearer "):
         raise Unauthenticated("Send an admin token as 'Authorization: Bearer <jwt>'.")
     token = header.removeprefix("Bearer ").strip()
@@ -183,7 +186,7 @@ def admin_principal(settings: Settings, header: str | None, tenant_header: str |
         tenant_ref = tenant_header or tenant_ref
     tenant = None
     if tenant_ref:
-        with current_app.extensions["tierwise"].db.read() as session:
+        with db.read() as session:
             try:
                 tenant = tenant_store.get_tenant(session, tenant_ref)
             except NotFound:
@@ -193,82 +196,3 @@ def admin_principal(settings: Settings, header: str | None, tenant_header: str |
                     )
                 raise
     return Principal("admin", role, str(claims["sub"]), tenant)
-
-
-# ---- request hooks ----------------------------------------------------------------------------
-
-
-def _settings() -> Settings:
-    return current_app.extensions["tierwise"].settings
-
-
-def require_storefront() -> None:
-    """before_request hook of storefront blueprints."""
-    if request.method == "OPTIONS":
-        return
-    if request.headers.get("Authorization", "").startswith("Bearer ") and not request.headers.get(
-        API_KEY_HEADER
-    ):
-        raise Unauthenticated(f"Storefront routes take an API key in {API_KEY_HEADER}.")
-    _authenticated(storefront_principal(_settings(), request.headers.get(API_KEY_HEADER)))
-
-
-def require_tenant_admin() -> None:
-    """before_request hook of tenant admin blueprints: analysts may read, admins may write.
-
-    A suspended tenant is read-only for its own admins (403 ``tenant_suspended`` on anything but
-    GET/HEAD, before the view runs, so nothing changes); platform admins acting on it with
-    ``X-Tenant-Id`` may still write (revoking a leaked key, say)."""
-    if request.method == "OPTIONS":
-        return
-    principal = _admin()
-    if principal.tenant is None:
-        raise Forbidden(
-            f"Platform admins pick a tenant with the {TENANT_HEADER} header.",
-            code="tenant_required",
-        )
-    if request.method not in ("GET", "HEAD"):
-        if principal.role not in WRITE_ROLES:
-            raise Forbidden("This role may only read.", code="role_forbidden")
-        if principal.role != "platform_admin" and not principal.tenant.active:
-            raise Forbidden(
-                "The tenant is suspended: its admin API is read-only until a platform admin "
-                "reactivates it.",
-                code="tenant_suspended",
-            )
-    _authenticated(principal)
-
-
-def require_platform_admin() -> None:
-    if request.method == "OPTIONS":
-        return
-    principal = _admin()
-    if principal.role != "platform_admin":
-        raise Forbidden("Only platform admins may do this.", code="role_forbidden")
-    _authenticated(principal)
-
-
-def _authenticated(principal: Principal) -> None:
-    """The request's principal, and the actor its changes are audited under (``<role>:<subject>``,
-    with the request id) until the request is torn down (``create_app``)."""
-    g.principal = principal
-    if "audit_token" not in g:
-        g.audit_token = audit.set_who(
-            f"{principal.role}:{principal.subject}", g.get("request_id", "")
-        )
-
-
-def _admin() -> Principal:
-    if request.headers.get(API_KEY_HEADER) and not request.headers.get("Authorization"):
-        raise Forbidden(
-            "A storefront API key cannot call the admin API.", code="storefront_key_on_admin"
-        )
-    return admin_principal(
-        _settings(), request.headers.get("Authorization"), request.headers.get(TENANT_HEADER)
-    )
-
-
-def current_tenant() -> domain.Tenant:
-    tenant = g.principal.tenant
-    assert tenant is not None  # guaranteed by the blueprint's hook
-    return tenant

@@ -17,7 +17,7 @@ from flask import g, jsonify
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from app.payments import PaymentRefused, PaymentsUnavailable
+from app.adapters.payments import PaymentRefused, PaymentsUnavailable
 from app.services.bookings import Busy
 from pricing.errors import (
     BadRequest,

@@ -6,7 +6,7 @@ cost about a quarter of gunicorn's own time per offer request, this one half as 
 gunicorn's time saved, README "Serving"). This writes the line an operator needs directly,
 with the request id that decision records carry (``X-Request-Id``), so a line leads to its
 decisions. Nothing a client sends can break the line or forge another: the request id is the
-app's (a client's own only when it is a safe token, ``app.incoming``; anything else shows as
+app's (a client's own only when it is a safe token, ``app.http.incoming``; anything else shows as
 ``-``), and the URL, printable ASCII without spaces as gunicorn accepts it, has its quotes and
 backslashes escaped:
 
@@ -19,7 +19,7 @@ from typing import Any
 
 from gunicorn import glogging
 
-from app.incoming import REQUEST_ID
+from app.http.incoming import REQUEST_ID
 
 
 class AccessLog(glogging.Logger):

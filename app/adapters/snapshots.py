@@ -10,9 +10,9 @@ import logging
 import threading
 from collections import OrderedDict
 
+from app.adapters.cache import Cache, CacheUnavailable
 from pricing import catalog as domain
 from storage import snapshots
-from storage.cache import Cache, CacheUnavailable
 from storage.db import Database
 
 log = logging.getLogger(__name__)

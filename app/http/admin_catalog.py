@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from app import schemas as s
-from app.api.common import (
+from app.http import schemas as s
+from app.http.auth import current_tenant, require_tenant_admin
+from app.http.common import (
     ETAG,
     Paging,
     blueprint,
@@ -14,8 +15,7 @@ from app.api.common import (
     if_match_version,
     services,
 )
-from app.auth import current_tenant, require_tenant_admin
-from app.errors import ErrorSchema
+from app.http.errors import ErrorSchema
 from app.services import catalog
 
 blp = blueprint(
