@@ -59,6 +59,24 @@ class Candidate:
 Lookup = Callable[[Tier, dt.date], Availability]
 
 
+@dataclass
+class DayCounts:
+    capacity: dict[tuple[str, dt.date], int]  # explicit per tier and day; missing: tenant default
+    taken: dict[tuple[str, dt.date], int]
+    blackout_tenant: set[dt.date]
+    blackout_tier: set[tuple[str, dt.date]]
+    catalog_version: int = 0
+
+    def capacity_of(self, tier_id: str, day: dt.date, default: int) -> int:
+        return self.capacity.get((tier_id, day), default)
+
+    def taken_of(self, tier_id: str, day: dt.date) -> int:
+        return self.taken.get((tier_id, day), 0)
+
+    def blacked_out(self, tier_id: str, day: dt.date) -> bool:
+        return day in self.blackout_tenant or (tier_id, day) in self.blackout_tier
+
+
 def fallback_candidates(
     tier: Tier,
     service_date: dt.date,

@@ -109,22 +109,22 @@ def design_problems(
     """What is wrong with a design at any status: located problems (JSON pointers into the body)."""
     problems = []
     if len(variants) < 2:
-        problems.append({"path": "/json/variants", "message": "At least two variants."})
+        problems.append({"field": "variants", "message": "At least two variants."})
     keys = [v.key for v in variants]
     for i, key in enumerate(keys):
         if keys.index(key) != i:
-            problems.append({"path": f"/json/variants/{i}/key", "message": "Duplicate key."})
+            problems.append({"field": f"variants/{i}/key", "message": "Duplicate key."})
     total = sum((v.weight for v in variants), Decimal(0))
     if variants and total != 1:
         problems.append(
-            {"path": "/json/variants", "message": f"Weights must sum to 1 (they sum to {total})."}
+            {"field": "variants", "message": f"Weights must sum to 1 (they sum to {total})."}
         )
     if sum(v.control for v in variants) > 1:
-        problems.append({"path": "/json/variants", "message": "At most one control variant."})
+        problems.append({"field": "variants", "message": "At most one control variant."})
     if not Decimal(0) <= coverage <= 1:
-        problems.append({"path": "/json/coverage", "message": "Between 0 and 1."})
+        problems.append({"field": "coverage", "message": "Between 0 and 1."})
     if namespace is not None and not Decimal(0) <= namespace.start < namespace.end <= 1:
-        problems.append({"path": "/json/namespace", "message": "Needs 0 <= start < end <= 1."})
+        problems.append({"field": "namespace", "message": "Needs 0 <= start < end <= 1."})
     return problems
 
 

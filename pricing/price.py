@@ -19,9 +19,10 @@ with the same rule, and never more than the total.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from pricing.catalog import AddOn, Tier
 from pricing.money import Money, plain_decimal, round_minor
@@ -310,3 +311,27 @@ def price_items(items: PricedItems, adjustments: Adjustments) -> Price:
     return price_selection(
         tier, items.guests, add_ons, adjustments, Bounds(items.floor, items.ceiling)
     )
+
+
+def recorded_price_json(recorded: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A decision record's price (``pricing.offers.price_record``: exact decimal lines, kept as
+    recorded, the record being hash-chained) in the one money format of the API: integer minor
+    units, lines adding up to the total. The record keeps no labels or rates, so its lines show
+    code, amount and rules."""
+    if recorded is None:
+        return None
+    exact = [
+        PriceLine(code, "", Decimal(amount), tuple(rules))
+        for code, amount, rules in recorded["lines"]
+    ]
+    return {
+        "currency": recorded["currency"],
+        "subtotal": recorded["subtotal"],
+        "total": recorded["total"],
+        "discount": recorded["subtotal"] - recorded["total"],
+        "platform_fee": recorded["platform_fee"],
+        "lines": [
+            {"code": line.code, "amount": line.amount, "rules": list(line.rules)}
+            for line in breakdown_lines(exact)
+        ],
+    }

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from rules.vocabulary import DATE, FACTS, INT, STR, date_number
+from pricing.facts import date_number
+from rules.vocabulary import DATE, FACTS, INT, STR
 
 KINDS = ("upgrade", "fallback", "season", "last_minute", "commission", "upsell")
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "between")

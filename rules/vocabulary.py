@@ -4,7 +4,6 @@ depends on whether a fact was supplied, and ``not`` can be pushed down to the le
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -89,24 +88,6 @@ FACTS: dict[str, FactType] = {
         _str("currency", "tenant currency, ISO 4217"),
     )
 }
-
-
-def date_number(value: dt.date) -> int:
-    return value.year * 10000 + value.month * 100 + value.day
-
-
-def date_facts(service_date: dt.date, today: dt.date) -> dict[str, int]:
-    """The facts derived from a service date and "today" (both in the tenant's time zone)."""
-    iso = service_date.isocalendar()
-    return {
-        "service_date": date_number(service_date),
-        "service_year": service_date.year,
-        "service_month": service_date.month,
-        "service_day": service_date.day,
-        "service_weekday": iso.weekday,
-        "service_week": iso.week,
-        "lead_days": (service_date - today).days,
-    }
 
 
 #: Every fact's default, in vocabulary order, and its Python type.

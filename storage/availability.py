@@ -5,34 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
 
 from sqlalchemy import CompoundSelect, bindparam, func, literal, null, select, union_all
 
+from pricing.availability import DayCounts
 from storage import models as m
 from storage.db import Executor, HotStatement
 
 #: Booking states that occupy a unit (of kind "booking"; an upgrade payment occupies nothing
 #: itself). A pending booking occupies its unit through its hold.
 OCCUPYING_BOOKINGS = ("paid",)
-
-
-@dataclass
-class DayCounts:
-    capacity: dict[tuple[str, dt.date], int]  # explicit per tier and day; missing: tenant default
-    taken: dict[tuple[str, dt.date], int]
-    blackout_tenant: set[dt.date]
-    blackout_tier: set[tuple[str, dt.date]]
-    catalog_version: int = 0
-
-    def capacity_of(self, tier_id: str, day: dt.date, default: int) -> int:
-        return self.capacity.get((tier_id, day), default)
-
-    def taken_of(self, tier_id: str, day: dt.date) -> int:
-        return self.taken.get((tier_id, day), 0)
-
-    def blacked_out(self, tier_id: str, day: dt.date) -> bool:
-        return day in self.blackout_tenant or (tier_id, day) in self.blackout_tier
 
 
 def _counts_statement() -> CompoundSelect:

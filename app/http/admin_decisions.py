@@ -8,6 +8,7 @@ from dataclasses import replace
 from flask import Response, current_app, g, stream_with_context
 from flask.views import MethodView
 
+from app.http import pricing_views as views
 from app.http import schemas as s
 from app.http.auth import current_tenant, require_tenant_admin
 from app.http.common import Paging, blueprint, services
@@ -93,12 +94,9 @@ class OffersPreview(MethodView):
         selection = _selection(args, segment)
         if args["experiment"] or args["variant"]:
             selection = replace(selection, preview_variant=(args["experiment"], args["variant"]))
-        result = offers.quote_offers(
-            services().offers,
-            current_tenant(),
-            selection,
-            at,
-            g.request_id,
-            show_platform_fee=True,
-        )  # the storefront never shows the platform fee: it is the tenant's cost, not the customer's
-        return current_app.json.response(result)  # plain JSON already, like the storefront route
+        sheet = offers.quote_offers(
+            services().offers, current_tenant(), selection, at, g.request_id
+        )
+        # With the platform fee, which the storefront never shows: the tenant's cost, not the
+        # customer's. Plain JSON already, like the storefront route.
+        return current_app.json.response(views.offers_body(sheet, platform_fee=True))

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 import marshmallow as ma
-from flask import g, jsonify
+from flask import g, jsonify, request
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -131,11 +131,23 @@ def _body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 
 def error_body(error: DomainError) -> dict[str, Any]:
-    """The JSON body a domain error answers with (what an idempotent replay repeats)."""
+    """The JSON body a domain error answers with (what an idempotent replay repeats). Below the
+    HTTP layer a detail names the input ``field`` it is about; here it becomes a JSON pointer into
+    the request: the query string of a GET, HEAD or DELETE, else the JSON body."""
     details = error.details
     if isinstance(details, dict):
         details = flatten_messages(details)
+    elif isinstance(details, list):
+        where = "query" if request.method in ("GET", "HEAD", "DELETE") else "json"
+        details = [_located(d, where) for d in details]
     return _body(error.code, error.message, details)
+
+
+def _located(detail: Any, where: str) -> Any:
+    if isinstance(detail, dict) and "field" in detail:
+        located = {k: v for k, v in detail.items() if k != "field"}
+        return {"path": f"/{where}/{detail['field']}", **located}
+    return detail
 
 
 def error_response(status: int, code: str, message: str, details: Any = None, headers=None):

@@ -18,8 +18,8 @@ from marshmallow import fields, post_load, validate, validates_schema
 from webargs import fields as webargs_fields
 
 from app.http.errors import ErrorDetailSchema
-from app.services.offers import MAX_LEAD_DAYS
 from pricing.money import CURRENCY_EXPONENTS
+from pricing.offers import MAX_LEAD_DAYS
 from rules.documents import load_document
 from rules.language import KINDS as RULE_KINDS
 from rules.language import MAX_DOCUMENT_BYTES, RulesetInvalid

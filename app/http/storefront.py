@@ -8,6 +8,7 @@ from dataclasses import replace
 from flask import current_app, g
 from flask.views import MethodView
 
+from app.http import pricing_views as views
 from app.http import schemas as s
 from app.http.auth import current_tenant, require_storefront
 from app.http.common import blueprint, services
@@ -62,12 +63,12 @@ class Offers(MethodView):
     @blp.alt_response(404, schema=ErrorSchema, description="Segment not found")
     def get(self, args, segment):
         """Every tier of a segment priced for a date and party, with availability, upsell and fallbacks"""
-        result = offers.quote_offers(
+        sheet = offers.quote_offers(
             services().offers, current_tenant(), _selection(args, segment), _now(), g.request_id
         )
-        # Already plain JSON in the documented shape (tests hold OffersSchema().dump to identity):
+        # Plain JSON in the documented shape already (tests hold OffersSchema().dump to identity):
         # skipping the schema dump saves most of a millisecond on the hottest route.
-        return current_app.json.response(result)
+        return current_app.json.response(views.offers_body(sheet))
 
 
 @blp.route("/quotes")
@@ -78,9 +79,10 @@ class Quotes(MethodView):
     def post(self, data):
         """Price one selection and sign a quote token that checkout honours"""
         selection = _selection(data, tier_id=data["tier_id"])
-        return offers.quote_selection(
+        signed = offers.quote_selection(
             services().offers, current_tenant(), selection, _now(), g.request_id
         )
+        return views.quote_body(signed)
 
 
 @blp.route("/quotes/verify")
@@ -108,9 +110,10 @@ class UpgradeQuotes(MethodView):
             selection = replace(selection, customer=data.get("customer"))
         else:
             selection = _selection(data, tier_id=data["tier_id"])
-        return offers.quote_upgrade(
+        move = offers.quote_upgrade(
             ctx, current_tenant(), selection, str(data["to_tier_id"]), booking, _now(), g.request_id
         )
+        return views.move_body(move)
 
 
 @blp.route("/events")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from app.services.offers import recorded_price_view
 from pricing import catalog as domain
 from pricing.errors import InvalidInput, NotFound
+from pricing.price import recorded_price_json
 from rules.language import parse_ruleset
 from rules.outcome import RuleIndex
 from rules.vocabulary import complete_facts
@@ -74,7 +74,7 @@ def _catalog_refs(
             "The request did not validate.",
             code="validation_error",
             details=[
-                {"path": f"/json/events/{i}/{field}", "message": message}
+                {"field": f"events/{i}/{field}", "message": message}
                 for i, field, message in problems
             ],
         )
@@ -100,5 +100,5 @@ def decision(db: Database, tenant: domain.Tenant, decision_id: str) -> dict[str,
             "rule_id": rule_id, "kind": rule.kind, "priority": rule.priority, "matched": matched,
             "fired": fired, "why_not": None if matched else explain[rule_id](facts),
         })  # fmt: skip
-    price = recorded_price_view(record.context.get("price"))
+    price = recorded_price_json(record.context.get("price"))
     return {**dataclasses.asdict(record), "considered": considered, "price": price}

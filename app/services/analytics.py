@@ -33,7 +33,7 @@ def window(tenant: domain.Tenant, start: dt.date, end: dt.date) -> q.Window:
         raise InvalidInput(
             "The request did not validate.",
             code="validation_error",
-            details=[{"path": "/query/to", "message": problem}],
+            details=[{"field": "to", "message": problem}],
         )
     zone = zoneinfo.ZoneInfo(tenant.time_zone)
 

@@ -14,10 +14,10 @@ from typing import Any
 
 from app.adapters.privacy import Masker
 from app.adapters.rules_runtime import RulesRuntime
-from app.services.offers import PRICE_KINDS, adjustments, price_record
 from app.services.rulesets import parse_or_422
 from pricing import catalog as domain
 from pricing.errors import InvalidInput
+from pricing.offers import PRICE_KINDS, adjustments, price_record
 from pricing.price import PricedItems, price_items
 from rules.documents import json_diff
 from rules.engine import compile_program, evaluate
@@ -60,7 +60,7 @@ def decision_filter(
             raise InvalidInput(
                 "outcome is <kind>.<field>=<value>, e.g. upgrade.allow=false.",
                 code="validation_error",
-                details=[{"path": "/query/outcome", "message": "Not <kind>.<field>=<value>."}],
+                details=[{"field": "outcome", "message": "Not <kind>.<field>=<value>."}],
             )
         outcome = (kind, name, _parse_value(value))
     booking = None
@@ -91,12 +91,12 @@ def export(db: Database, f: store.DecisionFilter) -> Iterator[str]:
     if f.start is None or f.end is None or f.end <= f.start:
         raise InvalidInput(
             "An export needs from < to.", code="validation_error",
-            details=[{"path": "/query/to", "message": "Give from and to, to after from."}],
+            details=[{"field": "to", "message": "Give from and to, to after from."}],
         )  # fmt: skip
     if f.end - f.start > dt.timedelta(days=MAX_EXPORT_DAYS):
         raise InvalidInput(
             f"An export spans at most {MAX_EXPORT_DAYS} days.", code="validation_error",
-            details=[{"path": "/query/to", "message": f"At most {MAX_EXPORT_DAYS} days after from."}],
+            details=[{"field": "to", "message": f"At most {MAX_EXPORT_DAYS} days after from."}],
         )  # fmt: skip
 
     def lines() -> Iterator[str]:
@@ -115,7 +115,7 @@ def _repriced(record: store.DecisionRecord, outcome: Outcome) -> dict[str, Any] 
     context = record.context
     if "pricing" not in context or not set(PRICE_KINDS) <= set(record.kinds):
         return None
-    terms = adjustments(outcome)
+    terms = adjustments(outcome.decisions)
     accepted = context.get("upsell_accepted")
     if accepted:
         terms = replace(terms, upsell_percent=Decimal(str(accepted["percent_off"])),
@@ -233,7 +233,7 @@ def backtest(
     units, per purpose too), upgrade allow/deny flips, and the largest price changes."""
     if end <= start:
         raise InvalidInput("to must be after from.", code="validation_error",
-                           details=[{"path": "/json/to", "message": "After from."}])  # fmt: skip
+                           details=[{"field": "to", "message": "After from."}])  # fmt: skip
     with db.read() as session:
         document = RulesetRepository(session, tenant.id).draft(draft_id).document
     program = compile_program(parse_or_422(document), engine="reference", name="backtest")

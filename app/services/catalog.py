@@ -18,13 +18,13 @@ def _days(start: dt.date, end: dt.date) -> list[dt.date]:
     return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def _minor(tenant: domain.Tenant, money: dict[str, Any], path: str) -> int:
+def _minor(tenant: domain.Tenant, money: dict[str, Any], field: str) -> int:
     """A Money input -> minor units, refusing a currency other than the tenant's."""
     if money["currency"] != tenant.currency:
         raise InvalidInput(
             f"Prices are in the tenant's currency {tenant.currency}.",
             code="currency_mismatch",
-            details=[{"path": f"{path}/currency", "message": f"Must be {tenant.currency}."}],
+            details=[{"field": f"{field}/currency", "message": f"Must be {tenant.currency}."}],
         )
     return int(money["amount"])
 
@@ -33,13 +33,11 @@ def _tier_columns(tenant: domain.Tenant, data: dict[str, Any]) -> dict[str, Any]
     columns = dict(data)
     for name in ("base_price", "per_guest_price"):
         if name in columns:
-            columns[f"{name}_minor"] = _minor(tenant, columns.pop(name), f"/json/{name}")
+            columns[f"{name}_minor"] = _minor(tenant, columns.pop(name), name)
     for name in ("price_floor", "price_ceiling"):
         if name in columns:
             money = columns.pop(name)
-            columns[f"{name}_minor"] = (
-                None if money is None else _minor(tenant, money, f"/json/{name}")
-            )
+            columns[f"{name}_minor"] = None if money is None else _minor(tenant, money, name)
     if "features" in columns:
         columns["features"] = [dict(f) for f in columns["features"]]
     if "upsell_target_ids" in columns:
@@ -53,7 +51,7 @@ def _check_bounds(floor: int | None, ceiling: int | None) -> None:
             "The price ceiling is below the price floor.",
             code="price_bounds_invalid",
             details=[
-                {"path": "/json/price_ceiling/amount", "message": "Must not be below price_floor."}
+                {"field": "price_ceiling/amount", "message": "Must not be below price_floor."}
             ],
         )
 
@@ -203,7 +201,7 @@ def set_tier_status(db: Database, tenant: domain.Tenant, tier_id: str, status: s
 def _add_on_columns(tenant: domain.Tenant, data: dict[str, Any]) -> dict[str, Any]:
     columns = dict(data)
     if "price" in columns:
-        columns["price_minor"] = _minor(tenant, columns.pop("price"), "/json/price")
+        columns["price_minor"] = _minor(tenant, columns.pop("price"), "price")
     if "tier_ids" in columns:
         columns["tier_ids"] = [str(t) for t in columns["tier_ids"]]
     return columns

@@ -31,7 +31,7 @@ def change_query(tenant_id: str | None, args: dict[str, Any]) -> store.ChangeQue
 
 def _invalid(message: str, detail: str) -> InvalidInput:
     return InvalidInput(
-        message, code="validation_error", details=[{"path": "/query/to", "message": detail}]
+        message, code="validation_error", details=[{"field": "to", "message": detail}]
     )
 
 

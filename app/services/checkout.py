@@ -23,7 +23,9 @@ from app.services import bookings, offers
 from app.services.bookings import Busy
 from pricing import booking_states as states
 from pricing import catalog as domain
+from pricing import offers as priced
 from pricing.errors import Conflict, InvalidInput, NotFound
+from pricing.price import recorded_price_json
 from storage import checkout as store
 from storage import payments as ledger
 from storage.db import Database
@@ -216,11 +218,11 @@ def start_upgrade(
         )
     selection, paid = offers.booking_selection(offers_ctx, tenant, booking_id)
     quote = offers.quote_upgrade(offers_ctx, tenant, selection, to_tier_id, paid, now, request_id)
-    if not quote["allowed"]:
+    if not quote.allowed:
         raise Conflict(
-            f"The upgrade is not allowed ({quote['reason']}).",
+            f"The upgrade is not allowed ({quote.reason}).",
             code="upgrade_not_allowed",
-            details=[{"path": "/json/to_tier_id", "message": quote["reason"]}],
+            details=[{"field": "to_tier_id", "message": quote.reason}],
         )
     effects = bookings.Effects()
     hold_expires = now + dt.timedelta(minutes=ctx.hold_minutes)
@@ -228,8 +230,8 @@ def start_upgrade(
         root = store.lock_booking(session, tenant.id, booking_id)
         if (
             root.status != "paid"
-            or root.tier_id != quote["from_tier_id"]
-            or root.total != quote["amount_paid"]
+            or root.tier_id != quote.source.id
+            or root.total != quote.amount_paid
         ):
             raise Conflict(
                 "The booking changed meanwhile; quote the upgrade again.", code="booking_changed"
@@ -252,14 +254,14 @@ def start_upgrade(
                 on_booking(session, resumed.id)
     bookings.finish(ctx.db, ctx.payments, effects, now)
     view = _upgrade_view(ctx, tenant, account, root, resumed, now)
-    return {**view, "decision_ids": quote["decision_ids"]}
+    return {**view, "decision_ids": [e.id for e in quote.evaluations]}
 
 
 def _open_move(
     session: Any,
     root: store.BookingRow,
     to_tier_id: str,
-    quote: dict[str, Any],
+    quote: priced.MoveQuote,
     hold_expires: dt.datetime,
     now: dt.datetime,
     effects: bookings.Effects,
@@ -272,7 +274,7 @@ def _open_move(
     )
     if closed or taken >= capacity:
         raise Conflict("The new tier has no unit left on this date.", code="sold_out")
-    difference, fee_difference = quote["difference"], quote["platform_fee_difference"]
+    difference, fee_difference = quote.difference, quote.platform_fee_difference
     segment_id = uuid.UUID(store.tier_segment(session, root.tenant_id, to_tier_id))
     if difference > 0:
         return store.create_booking(
@@ -608,7 +610,7 @@ def admin_view(db: Database, tenant: domain.Tenant, booking_id: str) -> dict[str
     return {
         **_admin_summary(booking, money, expires),
         "add_ons": [{"id": a, "name": add_ons.get(a, "")} for a in booking.add_on_ids],
-        "price": offers.recorded_price_view(quoted),
+        "price": recorded_price_json(quoted),
         "payments": [
             _entry_view(e)
             for e in entries

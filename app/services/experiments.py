@@ -54,7 +54,7 @@ def _check_targets(catalog: CatalogRepository, targeting: dict[str, Any]) -> Non
     """Targeted segments and tiers must be the tenant's own (422, never another tenant's data)."""
     segment_keys = {s.key for s in catalog.list_segments(status=None, offset=0, limit=10_000).items}
     problems = [
-        {"path": f"/json/targeting/segments/{i}", "message": f"No segment {key!r}."}
+        {"field": f"targeting/segments/{i}", "message": f"No segment {key!r}."}
         for i, key in enumerate(targeting.get("segments") or ())
         if key not in segment_keys
     ]
@@ -62,7 +62,7 @@ def _check_targets(catalog: CatalogRepository, targeting: dict[str, Any]) -> Non
         try:
             catalog.tier(str(tier_id))
         except NotFound:
-            problems.append({"path": f"/json/targeting/tiers/{i}", "message": "No such tier."})
+            problems.append({"field": f"targeting/tiers/{i}", "message": "No such tier."})
     if problems:
         raise InvalidInput("The targeting names unknown segments or tiers.",
                            code="unknown_target", details=problems)  # fmt: skip
@@ -135,7 +135,7 @@ def update_experiment(
             raise InvalidInput(
                 "A draft has no assignments to re-bucket; change its weights freely.",
                 code="experiment_not_started",
-                details=[{"path": "/json/bump_bucket_version", "message": "Only once started."}],
+                details=[{"field": "bump_bucket_version", "message": "Only once started."}],
             )
         design = _design(data, row)
         _check_design(design)
@@ -149,13 +149,13 @@ def update_experiment(
                 raise InvalidInput(
                     "Variant keys and the control cannot change once the experiment started; "
                     "stop it and create a new one.", code="variants_locked",
-                    details=[{"path": "/json/variants", "message": "Keys and control are fixed."}],
+                    details=[{"field": "variants", "message": "Keys and control are fixed."}],
                 )  # fmt: skip
             if weights_changed and not bump:
                 raise InvalidInput(
                     "Changing weights of a started experiment re-buckets visitors: send "
                     "bump_bucket_version: true to do it explicitly.", code="bucket_version_required",
-                    details=[{"path": "/json/bump_bucket_version", "message": "Must be true."}],
+                    details=[{"field": "bump_bucket_version", "message": "Must be true."}],
                 )  # fmt: skip
         changes = _stored(data)
         if bump:
@@ -219,7 +219,7 @@ def experiment_results(
             raise InvalidInput(
                 f"bucket_version must be between 1 and {row.bucket_version}.",
                 code="unknown_bucket_version",
-                details=[{"path": "/query/bucket_version", "message": "No such bucket version."}],
+                details=[{"field": "bucket_version", "message": "No such bucket version."}],
             )
         counts = variant_counts(s, tenant.id, str(row.id), row.key, version)
         design = record(row)

@@ -150,12 +150,14 @@ def test_draft(
     return {"passed": result.ok, "errors": result.errors, "cases": result.cases}
 
 
-def facts_or_422(raw: Any, path: str) -> dict[str, Any]:
+def facts_or_422(raw: Any, field: str) -> dict[str, Any]:
+    """The facts of the request's ``field``, or 422 ``invalid_facts`` locating each problem."""
     try:
-        return parse_facts(raw, path)
+        return parse_facts(raw, f"/{field}")
     except RulesetInvalid as error:
+        problems = [{"field": e["path"].lstrip("/"), "message": e["message"]} for e in error.errors]
         raise InvalidInput(
-            "The facts are not valid.", code="invalid_facts", details=error.errors
+            "The facts are not valid.", code="invalid_facts", details=problems
         ) from None
 
 
@@ -176,7 +178,7 @@ def simulate(
     program = compile_program(draft, engine="reference", name="simulation")
     wanted = kinds or list(KINDS)
     results = []
-    parsed = [facts_or_422(raw, f"/json/facts/{i}") for i, raw in enumerate(fact_sets)]
+    parsed = [facts_or_422(raw, f"facts/{i}") for i, raw in enumerate(fact_sets)]
     for raw, facts in zip(fact_sets, parsed, strict=True):
         draft_outcome = evaluate(program, facts, wanted)
         active, active_outcome = runtime.evaluate(tenant.id, facts, now, wanted)
@@ -274,7 +276,7 @@ def publish_draft(
         raise InvalidInput(
             "activates_at is in the past.",
             code="activation_in_past",
-            details=[{"path": "/json/activates_at", "message": "Must be now or later."}],
+            details=[{"field": "activates_at", "message": "Must be now or later."}],
         )
     draft = get_draft(db, tenant, draft_id)
     with db.read() as s:
@@ -430,6 +432,6 @@ def evaluate_active(
     at: dt.datetime,
 ) -> dict[str, Any]:
     active, outcome = runtime.evaluate(
-        tenant.id, facts_or_422(facts, "/json/facts"), at, kinds or list(KINDS)
+        tenant.id, facts_or_422(facts, "facts"), at, kinds or list(KINDS)
     )
     return {"version": active.version, "content_hash": active.content_hash, **_explain(outcome)}

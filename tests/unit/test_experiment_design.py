@@ -50,7 +50,8 @@ def experiment(
 
 
 def paths(problems: list[dict]) -> list[str]:
-    return [p["path"] for p in problems]
+    """Where each problem is: the input field (the HTTP layer locates it in the request)."""
+    return [p["field"] for p in problems]
 
 
 # ---- design_problems ------------------------------------------------------------------------------
@@ -72,7 +73,7 @@ def test_a_sound_design_has_no_problems() -> None:
 def test_weights_must_sum_exactly_to_one_and_the_message_names_the_sum() -> None:
     short = (CONTROL, Variant("b", "", D("0.4")))
     assert design_problems(short, D(1), None) == [
-        {"path": "/json/variants", "message": "Weights must sum to 1 (they sum to 0.9)."}
+        {"field": "variants", "message": "Weights must sum to 1 (they sum to 0.9)."}
     ]
     over = (CONTROL, Variant("b", "", D("0.6")))
     assert design_problems(over, D(1), None)[0]["message"].endswith("(they sum to 1.1).")
@@ -83,16 +84,16 @@ def test_weights_must_sum_exactly_to_one_and_the_message_names_the_sum() -> None
     assert design_problems(thirds, D(1), None) == []
     # GrowthBook would silently fall back to equal weights for a sum in [0.99, 1.01]; we refuse.
     almost = (Variant("a", "", D("0.4")), Variant("b", "", D("0.5999")))
-    assert paths(design_problems(almost, D(1), None)) == ["/json/variants"]
+    assert paths(design_problems(almost, D(1), None)) == ["variants"]
 
 
 def test_fewer_than_two_variants() -> None:
     one = (Variant("only", "", D(1), True),)
     assert design_problems(one, D(1), None) == [
-        {"path": "/json/variants", "message": "At least two variants."}
+        {"field": "variants", "message": "At least two variants."}
     ]
     # No variants: one problem (no weights to sum either).
-    assert paths(design_problems((), D(1), None)) == ["/json/variants"]
+    assert paths(design_problems((), D(1), None)) == ["variants"]
 
 
 def test_duplicate_keys_are_located_at_each_repeat() -> None:
@@ -103,22 +104,22 @@ def test_duplicate_keys_are_located_at_each_repeat() -> None:
         Variant("b", "", D("0.25")),
     )
     assert design_problems(variants, D(1), None) == [
-        {"path": "/json/variants/2/key", "message": "Duplicate key."},
-        {"path": "/json/variants/3/key", "message": "Duplicate key."},
+        {"field": "variants/2/key", "message": "Duplicate key."},
+        {"field": "variants/3/key", "message": "Duplicate key."},
     ]
 
 
 def test_at_most_one_control() -> None:
     two = (CONTROL, Variant("b", "", D("0.5"), True))
     assert design_problems(two, D(1), None) == [
-        {"path": "/json/variants", "message": "At most one control variant."}
+        {"field": "variants", "message": "At most one control variant."}
     ]
 
 
 @pytest.mark.parametrize("coverage", ["-0.1", "1.01", "2"])
 def test_coverage_outside_zero_one(coverage: str) -> None:
     assert design_problems((CONTROL, B), D(coverage), None) == [
-        {"path": "/json/coverage", "message": "Between 0 and 1."}
+        {"field": "coverage", "message": "Between 0 and 1."}
     ]
 
 
@@ -127,18 +128,18 @@ def test_coverage_outside_zero_one(coverage: str) -> None:
 )
 def test_namespace_needs_start_before_end_within_zero_one(start: str, end: str) -> None:
     assert design_problems((CONTROL, B), D(1), Namespace("ns", D(start), D(end))) == [
-        {"path": "/json/namespace", "message": "Needs 0 <= start < end <= 1."}
+        {"field": "namespace", "message": "Needs 0 <= start < end <= 1."}
     ]
 
 
 def test_several_problems_are_reported_together() -> None:
     variants = (Variant("a", "", D("0.7"), True), Variant("a", "", D("0.7"), True))
     assert paths(design_problems(variants, D(2), Namespace("ns", D(1), D(0)))) == [
-        "/json/variants/1/key",
-        "/json/variants",  # sum 1.4
-        "/json/variants",  # two controls
-        "/json/coverage",
-        "/json/namespace",
+        "variants/1/key",
+        "variants",  # sum 1.4
+        "variants",  # two controls
+        "coverage",
+        "namespace",
     ]
 
 
@@ -158,7 +159,7 @@ def test_start_needs_a_control_and_some_coverage() -> None:
 
 def test_start_problems_include_the_design_problems() -> None:
     bad = experiment((CONTROL, Variant("b", "", D("0.2"))), status="draft")
-    assert paths(start_problems(bad)) == ["/json/variants"]
+    assert paths(start_problems(bad)) == ["variants"]
 
 
 def test_transitions_table() -> None:
