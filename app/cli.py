@@ -57,7 +57,7 @@ def create_tenant(
     """Create a tenant."""
     import marshmallow as ma
 
-    from app.http.schemas import TenantCreateSchema
+    from app.http.schemas.tenants import TenantCreateSchema
     from app.services import tenants
 
     try:

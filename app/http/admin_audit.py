@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from flask import Response
 from flask.views import MethodView
 
-from app.http import schemas_audit as s
 from app.http.auth import current_tenant, require_platform_admin, require_tenant_admin
 from app.http.common import Paging, blueprint, services
 from app.http.errors import ErrorSchema
+from app.http.schemas import changes as s
 from app.services import changes
 
 blp = blueprint(

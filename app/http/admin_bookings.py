@@ -6,10 +6,10 @@ import datetime as dt
 
 from flask.views import MethodView
 
-from app.http import schemas as s
 from app.http.auth import current_tenant, require_tenant_admin
 from app.http.common import Paging, blueprint, services
 from app.http.errors import ErrorSchema
+from app.http.schemas import bookings as s
 from app.services import checkout
 
 blp = blueprint("admin-bookings", "/v1/admin", "Tenant admin: bookings.", require_tenant_admin)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from app.http import schemas as s
 from app.http.auth import current_tenant, require_tenant_admin
 from app.http.common import (
     ETAG,
@@ -16,6 +15,7 @@ from app.http.common import (
     services,
 )
 from app.http.errors import ErrorSchema
+from app.http.schemas import catalog as s
 from app.services import catalog
 
 blp = blueprint(

@@ -9,10 +9,11 @@ from flask import Response, current_app, g, stream_with_context
 from flask.views import MethodView
 
 from app.http import pricing_views as views
-from app.http import schemas as s
 from app.http.auth import current_tenant, require_tenant_admin
 from app.http.common import Paging, blueprint, services
 from app.http.errors import ErrorSchema
+from app.http.schemas import decisions as s
+from app.http.schemas.storefront import PreviewOffersSchema, PreviewQuerySchema
 from app.http.storefront import _selection
 from app.services import activity, audit, offers
 
@@ -85,8 +86,8 @@ class DecisionById(MethodView):
 
 @blp.route("/segments/<segment>/offers-preview")
 class OffersPreview(MethodView):
-    @blp.arguments(s.PreviewQuerySchema, location="query")
-    @blp.response(200, s.PreviewOffersSchema)
+    @blp.arguments(PreviewQuerySchema, location="query")
+    @blp.response(200, PreviewOffersSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Segment not found")
     def get(self, args, segment):
         """Offers of a segment (by key or id) as they will be (or were) priced at `as_of`, each price with its platform fee"""

@@ -7,10 +7,10 @@ import datetime as dt
 from flask import g
 from flask.views import MethodView
 
-from app.http import schemas as s
 from app.http.auth import current_tenant, require_tenant_admin
 from app.http.common import ETAG, Paging, blueprint, conditional, etag, if_match_version, services
 from app.http.errors import ErrorSchema
+from app.http.schemas import experiments as s
 from app.services import experiments
 
 blp = blueprint(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from app.http import schemas as s
 from app.http.auth import current_tenant, require_tenant_admin
 from app.http.common import Paging, blueprint, services
 from app.http.errors import ErrorSchema
+from app.http.schemas import inventory as s
 from app.services import catalog
 
 blp = blueprint(

@@ -8,7 +8,6 @@ import datetime as dt
 from flask import g
 from flask.views import MethodView
 
-from app.http import schemas as s
 from app.http.auth import current_tenant, require_tenant_admin
 from app.http.common import (
     ETAG,
@@ -21,6 +20,7 @@ from app.http.common import (
     services,
 )
 from app.http.errors import ErrorSchema
+from app.http.schemas import rulesets as s
 from app.services import audit, rulesets
 
 blp = blueprint(

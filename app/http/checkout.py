@@ -10,11 +10,11 @@ from flask import current_app, g, jsonify, redirect, request
 from flask.views import MethodView
 
 from app.adapters.payments import local_event
-from app.http import schemas as s
 from app.http.auth import current_tenant, require_storefront
 from app.http.common import blueprint, services
 from app.http.errors import ErrorSchema
 from app.http.idempotency import fingerprint, run_once
+from app.http.schemas import checkout as s
 from app.services import checkout
 from pricing.money import Money
 

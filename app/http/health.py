@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from app.http import schemas as s
 from app.http.common import blueprint, services
+from app.http.schemas import health as s
 
 blp = blueprint("health", "", "Liveness and readiness probes.", None)
 

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from app.http import schemas as s
 from app.http.admin_decisions import ndjson
 from app.http.auth import require_platform_admin
 from app.http.common import ETAG, Paging, blueprint, conditional, etag, if_match_version, services
 from app.http.errors import ErrorSchema
+from app.http.schemas import tenants as s
+from app.http.schemas.decisions import (
+    ChainVerificationSchema,
+    DecisionRecordSchema,
+    DecisionSchema,
+    PlatformDecisionSearchSchema,
+    ReplaySchema,
+)
 from app.services import activity, audit, checkout, tenants
 
 blp = blueprint(
@@ -21,8 +28,8 @@ blp = blueprint(
 
 @blp.route("/decisions")
 class Decisions(MethodView):
-    @blp.arguments(s.PlatformDecisionSearchSchema, location="query")
-    @blp.response(200, s.DecisionRecordSchema(many=True))
+    @blp.arguments(PlatformDecisionSearchSchema, location="query")
+    @blp.response(200, DecisionRecordSchema(many=True))
     @blp.alt_response(
         404, schema=ErrorSchema, description="booking_id names no booking, or tenant_id no tenant"
     )
@@ -36,7 +43,7 @@ class Decisions(MethodView):
 
 @blp.route("/decisions/export")
 class DecisionExport(MethodView):
-    @blp.arguments(s.PlatformDecisionSearchSchema, location="query")
+    @blp.arguments(PlatformDecisionSearchSchema, location="query")
     @blp.response(200, description="NDJSON: one decision record per line, oldest first")
     @blp.alt_response(
         404, schema=ErrorSchema, description="booking_id names no booking, or tenant_id no tenant"
@@ -54,7 +61,7 @@ class DecisionExport(MethodView):
 
 @blp.route("/tenants/<uuid:tenant_id>/decisions/<uuid:decision_id>")
 class DecisionById(MethodView):
-    @blp.response(200, s.DecisionSchema)
+    @blp.response(200, DecisionSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def get(self, tenant_id, decision_id):
         """Explain one decision of a tenant"""
@@ -64,7 +71,7 @@ class DecisionById(MethodView):
 
 @blp.route("/tenants/<uuid:tenant_id>/decisions/<uuid:decision_id>/replay")
 class Replay(MethodView):
-    @blp.response(200, s.ReplaySchema)
+    @blp.response(200, ReplaySchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def post(self, tenant_id, decision_id):
         """Replay one decision of a tenant with its recorded ruleset version"""
@@ -75,7 +82,7 @@ class Replay(MethodView):
 
 @blp.route("/tenants/<uuid:tenant_id>/decisions/verify")
 class VerifyChain(MethodView):
-    @blp.response(200, s.ChainVerificationSchema)
+    @blp.response(200, ChainVerificationSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def get(self, tenant_id):
         """Verify a tenant's decision hash chain"""

@@ -9,10 +9,10 @@ from flask import current_app, g
 from flask.views import MethodView
 
 from app.http import pricing_views as views
-from app.http import schemas as s
 from app.http.auth import current_tenant, require_storefront
 from app.http.common import blueprint, services
 from app.http.errors import ErrorSchema
+from app.http.schemas import storefront as s
 from app.services import activity, catalog, offers
 
 blp = blueprint("storefront", "/v1/storefront", "Storefront widgets (API key).", require_storefront)

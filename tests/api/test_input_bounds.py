@@ -7,7 +7,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.http.schemas import Day, FeatureValue, Instant, Share
+from app.http.schemas.common import Day, FeatureValue, Instant, Share
 
 
 def argument_schemas(app) -> dict[str, ma.Schema]:

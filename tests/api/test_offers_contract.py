@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from app.http.schemas import OffersSchema, PreviewOffersSchema
+from app.http.schemas.storefront import OffersSchema, PreviewOffersSchema
 
 
 def test_offers_schema_is_an_identity_on_the_served_offers(client, tenant_a):

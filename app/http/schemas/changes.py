@@ -1,6 +1,6 @@
-"""Query and response schemas of the change audit (written by hand, like ``app.http.schemas``).
+"""Query and response schemas of the change audit.
 
-Unlike other query strings, an unknown query parameter is refused (422 at ``/query/<name>``): a
+Like the decision log's search, an unknown query parameter is refused (422 at ``/query/<name>``): a
 misspelt filter of an audit search must not silently answer every change."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.http.schemas import INSTANTS, KnownParameters
+from app.http.schemas.common import INSTANTS, KnownParameters
 from storage.audit import ACTIONS, ENTITY_TYPES
 
 
@@ -28,21 +28,27 @@ class ChangeExportQuerySchema(KnownParameters):
     )
     request_id = fields.String(validate=validate.Length(min=1, max=64))
     from_ = fields.AwareDateTime(
-        data_key="from", attribute="from", required=True, validate=INSTANTS,
+        data_key="from",
+        attribute="from",
+        required=True,
+        validate=INSTANTS,
         metadata={"description": "created_at >= from"},
-    )  # fmt: skip
+    )
     to = fields.AwareDateTime(
-        required=True, validate=INSTANTS,
+        required=True,
+        validate=INSTANTS,
         metadata={"description": "created_at < to; at most 31 days after from"},
-    )  # fmt: skip
+    )
 
 
 class ChangeQuerySchema(ChangeExportQuerySchema):
     EXTRA = ("page", "page_size")
     from_ = fields.AwareDateTime(
-        data_key="from", attribute="from", validate=INSTANTS,
+        data_key="from",
+        attribute="from",
+        validate=INSTANTS,
         metadata={"description": "created_at >= from"},
-    )  # fmt: skip
+    )
     to = fields.AwareDateTime(validate=INSTANTS, metadata={"description": "created_at < to"})
 
 

@@ -1,0 +1,131 @@
+"""The decision log: records, a decision explained, search, replay and the hash chain's check."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from app.http.schemas.common import INSTANTS, KnownParameters
+
+
+class DecisionRecordSchema(ma.Schema):
+    id = fields.String()
+    tenant_id = fields.String()
+    purpose = fields.String(
+        metadata={"description": "offer, quote, upgrade, fallback, upsell_source"}
+    )
+    kinds = fields.List(fields.String())
+    ruleset_version = fields.Integer()
+    ruleset_hash = fields.String()
+    engine = fields.String()
+    facts = fields.Dict(metadata={"description": "The input, as evaluated (personal data masked)"})
+    considered = fields.Raw(
+        metadata={"description": "[rule_id, matched, fired] per rule considered"}
+    )
+    fired = fields.List(fields.String())
+    outputs = fields.Dict()
+    context = fields.Dict(
+        metadata={
+            "description": "Selection, pricing inputs, the price it fed, assignment, customer (masked)"
+        }
+    )
+    request_id = fields.String()
+    quote_id = fields.String(allow_none=True)
+    booking_id = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    masked_fields = fields.List(
+        fields.String(), metadata={"description": "JSON pointers of masked personal data"}
+    )
+    customer_ref = fields.String(allow_none=True)
+    seq = fields.Integer(
+        allow_none=True, metadata={"description": "Position in the tenant's hash chain"}
+    )
+    prev_hash = fields.String(allow_none=True)
+    hash = fields.String(allow_none=True)
+
+
+class ConsideredRuleSchema(ma.Schema):
+    rule_id = fields.String()
+    kind = fields.String()
+    priority = fields.Integer()
+    matched = fields.Boolean()
+    fired = fields.Boolean()
+    why_not = fields.String(allow_none=True)
+
+
+class DecisionSchema(DecisionRecordSchema):
+    considered = fields.List(fields.Nested(ConsideredRuleSchema))
+    price = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "The price the decision fed, in integer minor units with its platform "
+            "fee (lines: code, amount, rules); context.price keeps the record's exact lines"
+        },
+    )
+
+
+_PURPOSES = validate.OneOf(("offer", "quote", "upgrade", "fallback", "upsell_source"))
+_KIND = validate.OneOf(("upgrade", "fallback", "season", "last_minute", "commission", "upsell"))
+
+
+class DecisionSearchSchema(KnownParameters):
+    purpose = fields.String(validate=_PURPOSES)
+    kind = fields.String(
+        validate=_KIND, metadata={"description": "Decisions that evaluated this kind"}
+    )
+    from_ = fields.AwareDateTime(
+        data_key="from",
+        attribute="from",
+        validate=INSTANTS,
+        metadata={"description": "created_at >= from"},
+    )
+    to = fields.AwareDateTime(validate=INSTANTS, metadata={"description": "created_at < to"})
+    rule_id = fields.String(
+        validate=validate.Length(min=1, max=64), metadata={"description": "Fired this rule"}
+    )
+    outcome = fields.String(
+        validate=validate.Length(max=200),
+        metadata={
+            "description": "<kind>.<output field>=<value>, e.g. upgrade.allow=false or upsell.offer=tier"
+        },
+    )
+    booking_id = fields.UUID(
+        metadata={"description": "Decisions of the booking and of the quote it was made from"}
+    )
+    quote_id = fields.String(validate=validate.Length(max=64))
+    request_id = fields.String(validate=validate.Length(max=64))
+    customer_email = fields.Email(
+        validate=validate.Length(max=254),
+        metadata={"description": "Matched through its keyed hash; never stored in clear"},
+    )
+
+
+class PlatformDecisionSearchSchema(DecisionSearchSchema):
+    tenant_id = fields.UUID()
+
+
+class ReplaySchema(ma.Schema):
+    decision_id = fields.String()
+    ruleset_version = fields.Integer()
+    engine = fields.String()
+    identical = fields.Boolean()
+    differences = fields.List(fields.Dict(), metadata={"description": "{path, recorded, replayed}"})
+    replayed = fields.Dict()
+
+
+class BrokenLinkSchema(ma.Schema):
+    seq = fields.Integer()
+    decision_id = fields.String(allow_none=True)
+    found_seq = fields.Integer(allow_none=True)
+    reason = fields.String(
+        metadata={"description": "missing_link, prev_hash_mismatch, hash_mismatch or head_mismatch"}
+    )
+
+
+class ChainVerificationSchema(ma.Schema):
+    tenant_id = fields.String()
+    valid = fields.Boolean()
+    checked = fields.Integer()
+    head_seq = fields.Integer()
+    purged_through_seq = fields.Integer()
+    broken = fields.Nested(BrokenLinkSchema, allow_none=True)

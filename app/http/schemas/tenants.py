@@ -1,0 +1,105 @@
+"""Tenants (created by the platform's operators, edited by their own admins), their API keys and
+their payments onboarding."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from app.http.schemas.common import KEY, NAME
+from pricing.money import CURRENCY_EXPONENTS
+
+
+def _time_zone(value: str) -> None:
+    if len(value) > 64:  # tenants.time_zone is VARCHAR(64)
+        raise ma.ValidationError("Not an IANA time zone name.")
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: "Europe" is a directory of the tz database, an over-long name is refused by
+        # the file system; neither is a zone.
+        raise ma.ValidationError("Not an IANA time zone name.") from None
+
+
+class TenantCreateSchema(ma.Schema):
+    slug = fields.String(required=True, validate=[KEY, validate.Length(max=63)])  # VARCHAR(63)
+    name = fields.String(required=True, validate=NAME)
+    currency = fields.String(required=True, validate=validate.OneOf(sorted(CURRENCY_EXPONENTS)))
+    time_zone = fields.String(required=True, validate=_time_zone)
+    default_capacity = fields.Integer(
+        strict=True, load_default=0, validate=validate.Range(0, 100_000)
+    )
+
+
+class TenantUpdateSchema(ma.Schema):
+    name = fields.String(validate=NAME)
+    time_zone = fields.String(validate=_time_zone)
+    default_capacity = fields.Integer(strict=True, validate=validate.Range(0, 100_000))
+    refund_window_hours = fields.Integer(
+        strict=True,
+        validate=validate.Range(0, 24 * 365),
+        metadata={
+            "description": "Paid bookings cancelled at least this long before the service date are refunded"
+        },
+    )
+    refund_application_fee = fields.Boolean(
+        metadata={"description": "Whether a refund also returns the platform's fee"}
+    )
+    decision_retention_days = fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(1, 3650),
+        metadata={"description": "Decision records older than this are purged (null: kept)"},
+    )
+
+
+class TenantStatusSchema(TenantUpdateSchema):
+    status = fields.String(validate=validate.OneOf(["active", "suspended"]))
+
+
+class TenantSchema(ma.Schema):
+    id = fields.String()
+    slug = fields.String()
+    name = fields.String()
+    currency = fields.String()
+    time_zone = fields.String()
+    status = fields.String()
+    default_capacity = fields.Integer()
+    refund_window_hours = fields.Integer()
+    refund_application_fee = fields.Boolean()
+    decision_retention_days = fields.Integer(allow_none=True)
+    version = fields.Integer()
+
+
+# ---- API keys ---------------------------------------------------------------------------------
+
+
+class ApiKeyCreateSchema(ma.Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class ApiKeySchema(ma.Schema):
+    id = fields.String()
+    name = fields.String()
+    prefix = fields.String()
+    created_at = fields.DateTime()
+    revoked_at = fields.DateTime(allow_none=True)
+    active = fields.Boolean()
+
+
+class ApiKeyCreatedSchema(ApiKeySchema):
+    key = fields.String(metadata={"description": "The full key; shown once, never again"})
+
+
+# ---- payments onboarding ----------------------------------------------------------------------
+
+
+class OnboardingCreateSchema(ma.Schema):
+    email = fields.Email(load_default="", validate=validate.Length(max=254))
+
+
+class OnboardingSchema(ma.Schema):
+    account_id = fields.String()
+    onboarding_url = fields.String()
