@@ -205,7 +205,7 @@ def sweep(every: float) -> None:
 
 
 def checkout_sweep(context, now):
-    from app.services.checkout import sweep as run
+    from app.services.sweeper import sweep as run
 
     return run(context, now)
 

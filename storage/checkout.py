@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from pricing.errors import NotFound
 from storage import audit
 from storage import models as m
-from storage.availability import OCCUPYING_BOOKINGS
+from storage.availability import day_counts
 from storage.catalog import Page, as_uuid
 from storage.db import as_utc, insert_new, on_postgresql
 
@@ -35,38 +35,30 @@ def lock_unit(session: Session, tenant_id: str, tier_id: str, day: dt.date) -> N
 def units(
     session: Session, tenant_id: str, tier_id: str, day: dt.date, now: dt.datetime
 ) -> tuple[int, int, bool]:
-    """(capacity, taken, blacked out) of a tier on a date, read under ``lock_unit``."""
-    t, tier = uuid.UUID(tenant_id), uuid.UUID(tier_id)
-    default = session.scalar(select(m.Tenant.default_capacity).where(m.Tenant.id == t))
-    capacity = session.scalar(
-        select(m.Capacity.units).where(
-            m.Capacity.tenant_id == t, m.Capacity.tier_id == tier, m.Capacity.service_date == day
-        )
+    """(capacity, taken, blacked out) of a tier on a date, read under ``lock_unit``: the counts
+    offers price with (``storage.availability.day_counts``), for one day."""
+    counts = day_counts(session, tenant_id, day, day, now)
+    default = session.scalar(
+        select(m.Tenant.default_capacity).where(m.Tenant.id == uuid.UUID(tenant_id))
     )
-    held = session.scalar(
-        select(func.coalesce(func.sum(m.Hold.units), 0)).where(
-            m.Hold.tenant_id == t, m.Hold.tier_id == tier, m.Hold.service_date == day,
-            m.Hold.status == "active", m.Hold.expires_at > now,
-        )
-    )  # fmt: skip
-    booked = session.scalar(
-        select(func.count()).where(
-            m.Booking.tenant_id == t, m.Booking.tier_id == tier, m.Booking.service_date == day,
-            m.Booking.status.in_(OCCUPYING_BOOKINGS),
-            m.Booking.kind == "booking",
-        )
-    )  # fmt: skip
-    closed = session.scalar(
-        select(func.count()).where(
-            m.Blackout.tenant_id == t, m.Blackout.service_date == day,
-            (m.Blackout.tier_id.is_(None)) | (m.Blackout.tier_id == tier),
-        )
-    )  # fmt: skip
     return (
-        (int(default or 0) if capacity is None else int(capacity)),
-        int(held or 0) + int(booked or 0),
-        bool(closed),
+        counts.capacity_of(tier_id, day, int(default or 0)),
+        counts.taken_of(tier_id, day),
+        counts.blacked_out(tier_id, day),
     )
+
+
+def no_unit(
+    session: Session, tenant_id: str, tier_id: str, day: dt.date, now: dt.datetime
+) -> str | None:
+    """Why no unit of a tier on a date can be taken now (``tier_blacked_out``, ``sold_out``), or
+    None: a unit is free. Takes ``lock_unit`` first, so what it counts stays true until the
+    transaction ends (every taking of a unit goes through here: never oversold)."""
+    lock_unit(session, tenant_id, tier_id, day)
+    capacity, taken, closed = units(session, tenant_id, tier_id, day, now)
+    if closed:
+        return "tier_blacked_out"
+    return "sold_out" if taken >= capacity else None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from app.http.auth import current_tenant, require_tenant_admin
 from app.http.common import Paging, blueprint, services
 from app.http.errors import ErrorSchema
 from app.http.schemas import bookings as s
-from app.services import checkout
+from app.services import booking_admin
 
 blp = blueprint("admin-bookings", "/v1/admin", "Tenant admin: bookings.", require_tenant_admin)
 
@@ -24,7 +24,7 @@ class Bookings(MethodView):
         """List bookings (not their upgrade payments), newest first"""
         paging = Paging(pagination_parameters)
         return paging.done(
-            checkout.list_bookings(
+            booking_admin.list_bookings(
                 services().db, current_tenant(), args.get("status"), args.get("service_date"),
                 paging.offset, paging.limit,
             )
@@ -37,7 +37,7 @@ class AdminBookingById(MethodView):
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def get(self, booking_id):
         """A booking: customer, add-ons, amounts and platform fee, payments and refunds, upgrades"""
-        return checkout.admin_view(services().db, current_tenant(), str(booking_id))
+        return booking_admin.admin_view(services().db, current_tenant(), str(booking_id))
 
 
 @blp.route("/bookings/<uuid:booking_id>/cancel")
@@ -53,6 +53,6 @@ class CancelBooking(MethodView):
     def post(self, booking_id):
         """Cancel a booking: a pending one releases its hold; a paid one is refunded per the tenant's policy"""
         svc = services()
-        return checkout.cancel_booking(
+        return booking_admin.cancel_booking(
             svc.checkout, current_tenant(), str(booking_id), dt.datetime.now(dt.UTC)
         )

@@ -15,7 +15,7 @@ from app.http.common import blueprint, services
 from app.http.errors import ErrorSchema
 from app.http.idempotency import fingerprint, run_once
 from app.http.schemas import checkout as s
-from app.services import checkout
+from app.services import checkout, payment_events
 from pricing.money import Money
 
 blp = blueprint("checkout", "/v1/storefront", "Storefront checkout (API key).", require_storefront)
@@ -116,7 +116,7 @@ class StripeWebhook(MethodView):
         """Stripe events (signature verified on the raw body; each event applied once)"""
         payload = request.get_data(cache=False)
         signature = request.headers.get("Stripe-Signature", "")
-        return checkout.handle_event(services().checkout, payload, signature, _now())
+        return payment_events.handle_event(services().checkout, payload, signature, _now())
 
 
 @local.route("/<session_id>")
@@ -154,7 +154,9 @@ class LocalAction(MethodView):
             "metadata": {"booking_id": booking.id, "tenant_id": booking.tenant_id},
         }  # fmt: skip
         payload = json.dumps(local_event(kind, session, _now())).encode()
-        checkout.handle_event(svc.checkout, payload, svc.checkout.payments.sign(payload), _now())
+        payment_events.handle_event(
+            svc.checkout, payload, svc.checkout.payments.sign(payload), _now()
+        )
         done = "done" if action == "pay" else "cancelled"
         return redirect(f"{svc.settings.public_base_url}/local-pay/{session_id}?{done}=1")
 

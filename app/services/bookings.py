@@ -194,10 +194,7 @@ def _claim_unit(ctx: _Change, row: BookingRow) -> bool:
         ctx.words = "paid"
     else:
         store.set_hold_status(session, row.tenant_id, row.hold_id, "expired")
-        capacity, taken, closed = store.units(
-            session, row.tenant_id, row.tier_id, row.service_date, ctx.now
-        )
-        if closed or taken >= capacity:
+        if store.no_unit(session, row.tenant_id, row.tier_id, row.service_date, ctx.now):
             ctx.words = "cancelled and refunded: paid after its hold lapsed and the unit was sold"
             ctx.reason = "sold_out"
             return False

@@ -269,7 +269,7 @@ def test_a_move_down_that_would_refund_more_than_was_paid_never_does(
 def test_a_refund_the_provider_refuses_is_reported_not_asked_again_and_again(
     stripe_client, tenant_a, fake_stripe, db
 ):
-    from app.services.checkout import sweep
+    from app.services.sweeper import sweep
 
     body, _ = paid_booking_of(stripe_client, tenant_a, fake_stripe, 1)
     fake_stripe.fail_next(1, status=400)  # e.g. the charge was disputed meanwhile

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from app import create_app
 from app.adapters.payments import StripePayments
 from app.adapters.quotes import SALT
-from app.services import checkout as checkout_service
+from app.services import sweeper
 from storage import models as m
 from tests.conftest import WEBHOOK_SECRET
 from tests.support.fake_stripe import build_event, sign_webhook
@@ -493,10 +493,10 @@ def test_sweeper_expires_lapsed_holds_and_their_pending_bookings(
     expiry = dt.datetime.fromisoformat(body["hold_expires_at"])
     ctx = ctx_of(stripe_client)
 
-    checkout_service.sweep(ctx, expiry - dt.timedelta(seconds=1))
+    sweeper.sweep(ctx, expiry - dt.timedelta(seconds=1))
     assert state(db, tenant_a, body["booking_id"]) == ("pending", "active")
 
-    result = checkout_service.sweep(ctx, expiry + dt.timedelta(seconds=1))
+    result = sweeper.sweep(ctx, expiry + dt.timedelta(seconds=1))
     assert result["holds_released"] >= 1
     assert state(db, tenant_a, body["booking_id"]) == ("expired", "expired")
     again = start(stripe_client, tenant_a, token)
@@ -505,7 +505,7 @@ def test_sweeper_expires_lapsed_holds_and_their_pending_bookings(
     # a paid booking's hold is converted: later sweeps leave it alone
     paid = pay_at_fake(fake_stripe, again.get_json())
     applied(stripe_client, fake_stripe.event("checkout.session.completed", paid["id"]), "paid")
-    checkout_service.sweep(ctx, expiry + dt.timedelta(hours=2))
+    sweeper.sweep(ctx, expiry + dt.timedelta(hours=2))
     assert state(db, tenant_a, again.get_json()["booking_id"]) == ("paid", "converted")
 
 
@@ -525,7 +525,7 @@ def test_sweeper_retries_a_postponed_refund(stripe_client, tenant_a, fake_stripe
     assert len(refund_requests(fake_stripe)) == 3
 
     ctx = ctx_of(stripe_client)
-    result = checkout_service.sweep(ctx, dt.datetime.now(dt.UTC))
+    result = sweeper.sweep(ctx, dt.datetime.now(dt.UTC))
     assert result["refunds_requested"] >= 1
     (refund,) = fake_stripe.of_type("refund")
     booking, _ = stored(db, tenant_a, first["booking_id"])
@@ -538,7 +538,7 @@ def test_sweeper_retries_a_postponed_refund(stripe_client, tenant_a, fake_stripe
     assert last.idempotency_key == f"tierwise-refund-{owed.id}"
     assert {r.idempotency_key for r in refund_requests(fake_stripe)} == {last.idempotency_key}
 
-    checkout_service.sweep(ctx, dt.datetime.now(dt.UTC))
+    sweeper.sweep(ctx, dt.datetime.now(dt.UTC))
     assert len(fake_stripe.of_type("refund")) == 1  # not owed any more: never refunded twice
 
 

@@ -171,7 +171,7 @@ def test_local_page_refuses_unknown_sessions_and_actions(demo):
 
 
 def test_sweeper_expires_lapsed_local_checkouts_on_sqlite(demo):
-    from app.services.checkout import sweep
+    from app.services.sweeper import sweep
 
     body = checkout(demo, "demo-4")
     expiry = dt.datetime.fromisoformat(body["hold_expires_at"])

@@ -160,7 +160,7 @@ class Shop:
             )
 
     def sweep(self, now: dt.datetime | None = None) -> dict[str, Any]:
-        from app.services.checkout import sweep
+        from app.services.sweeper import sweep
 
         return sweep(self.app.extensions["tierwise"].checkout, now or dt.datetime.now(dt.UTC))
 
