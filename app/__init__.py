@@ -33,7 +33,7 @@ from app.services.checkout import CheckoutContext
 from app.services.offers import OfferContext
 from config import Settings
 from pricing.errors import DomainError
-from storage import audit
+from storage import change_log as change_store
 from storage.db import Database
 
 SECURITY_SCHEMES = {
@@ -146,13 +146,13 @@ def create_app(
     from app.http import (
         admin_account,
         admin_analytics,
-        admin_audit,
         admin_bookings,
         admin_catalog,
         admin_decisions,
         admin_experiments,
         admin_inventory,
         admin_rulesets,
+        change_log,
         checkout,
         health,
         platform,
@@ -171,11 +171,11 @@ def create_app(
         admin_account,
         admin_analytics,
         admin_experiments,
-        admin_audit,
+        change_log,
         platform,
     ):
         api.register_blueprint(module.blp)
-    api.register_blueprint(admin_audit.platform)
+    api.register_blueprint(change_log.platform)
     api.register_blueprint(checkout.hooks)
     if serves_local_payment_page(settings, payments):
         app.register_blueprint(checkout.local)  # HTML pages for people, not part of the API
@@ -208,7 +208,7 @@ def create_app(
     def _forget_actor(_error: BaseException | None) -> None:
         token = g.pop("audit_token", None)
         if token is not None:
-            audit.reset_who(token)
+            change_store.reset_who(token)
 
     @app.after_request
     def _headers(response):

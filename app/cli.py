@@ -20,7 +20,7 @@ def _settings() -> Settings:
 
 def _as_cli():
     """Changes made from here on are audited as made by ``cli``."""
-    from storage.audit import acting_as
+    from storage.change_log import acting_as
 
     return acting_as("cli")
 
@@ -215,7 +215,7 @@ def checkout_sweep(context, now):
 def purge_decisions(tenant_ref: str | None) -> None:
     """Delete decision records older than each tenant's retention (tenants without one keep
     everything); the chain stays verifiable from the last purged link's hash."""
-    from app.services.audit import purge_expired
+    from app.services.decision_log import purge_expired
     from storage.db import Database
 
     db = Database.from_url(_settings().database_url)

@@ -362,7 +362,7 @@ class CatalogRepository:
 
     def _set_add_on_tiers(self, add_on_id: uuid.UUID, tier_ids: list[str]) -> None:
         """Limit the add-on to exactly these tiers (through the ORM, so that each link added or
-        removed is in the change audit)."""
+        removed is in the change log)."""
         wanted = dict.fromkeys(self._row(m.Tier, tier_id, "tier").id for tier_id in tier_ids)
         links = self.session.scalars(
             select(m.AddOnTier).where(
@@ -441,7 +441,7 @@ class CatalogRepository:
 
     def clear_capacity(self, tier_id: str, start: dt.date, end: dt.date) -> int:
         """Remove the explicit capacity of these dates (through the ORM, so that each removed day
-        is in the change audit); how many there were."""
+        is in the change log); how many there were."""
         tier = self._row(m.Tier, tier_id, "tier", lock=True)
         rows = self.session.scalars(
             select(m.Capacity).where(

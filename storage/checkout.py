@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from pricing.errors import NotFound
-from storage import audit
+from storage import change_log
 from storage import models as m
 from storage.availability import day_counts
 from storage.catalog import Page, as_uuid
@@ -385,14 +385,14 @@ def tenant_by_account(session: Session, account_id: str) -> str | None:
 
 def set_stripe_account(session: Session, tenant_id: str, account_id: str) -> None:
     """Set the tenant's connected account (a plain UPDATE: the tenant's ETag stays), recorded in
-    the change audit explicitly."""
+    the change log explicitly."""
     tenant = uuid.UUID(tenant_id)
     before = stripe_account(session, tenant_id)
     session.execute(
         update(m.Tenant).where(m.Tenant.id == tenant).values(stripe_account_id=account_id)
     )
     if before != account_id:
-        audit.record_change(
+        change_log.record_change(
             session, tenant, "tenant", str(tenant), "update",
             {"stripe_account_id": before}, {"stripe_account_id": account_id},
         )  # fmt: skip

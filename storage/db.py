@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage import audit  # noqa: F401  (registers the change audit on every Session)
+from storage import change_log  # noqa: F401  (registers the change log on every Session)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 

@@ -257,7 +257,7 @@ class RulesetRepository:
         return Page([_activation(r) for r in rows], int(total))
 
     def _cancel(self, row: m.RulesetActivation, now: dt.datetime, by: str) -> Activation:
-        """Through the ORM, so the change audit records it (an ``update`` of the activation)."""
+        """Through the ORM, so the change log records it (an ``update`` of the activation)."""
         row.cancelled_at = _utc(now)
         row.cancelled_by = by
         return _activation(row)

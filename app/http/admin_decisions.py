@@ -15,7 +15,7 @@ from app.http.errors import ErrorSchema
 from app.http.schemas import decisions as s
 from app.http.schemas.storefront import PreviewOffersSchema, PreviewQuerySchema
 from app.http.storefront import _selection
-from app.services import activity, audit, offers
+from app.services import activity, decision_log, offers
 
 blp = blueprint(
     "admin-decisions",
@@ -38,8 +38,8 @@ class Decisions(MethodView):
     def get(self, args, pagination_parameters):
         """Search decisions (newest first): purpose, kind, time range, fired rule, outcome, booking, quote, request, customer"""
         svc, paging = services(), Paging(pagination_parameters)
-        f = audit.decision_filter(svc.db, svc.offers.masker, current_tenant().id, args)
-        return paging.done(audit.search(svc.db, f, paging.offset, paging.limit))
+        f = decision_log.decision_filter(svc.db, svc.offers.masker, current_tenant().id, args)
+        return paging.done(decision_log.search(svc.db, f, paging.offset, paging.limit))
 
 
 @blp.route("/decisions/export")
@@ -53,8 +53,8 @@ class DecisionExport(MethodView):
     def get(self, args):
         """Export the decisions of a time range (at most 31 days) as NDJSON, with the same filters"""
         svc = services()
-        f = audit.decision_filter(svc.db, svc.offers.masker, current_tenant().id, args)
-        return ndjson(audit.export(svc.db, f))
+        f = decision_log.decision_filter(svc.db, svc.offers.masker, current_tenant().id, args)
+        return ndjson(decision_log.export(svc.db, f))
 
 
 @blp.route("/decisions/verify")
@@ -62,7 +62,7 @@ class VerifyChain(MethodView):
     @blp.response(200, s.ChainVerificationSchema)
     def get(self):
         """Verify the tenant's decision hash chain: the first broken link, if any"""
-        return audit.verify(services().db, current_tenant().id)
+        return decision_log.verify(services().db, current_tenant().id)
 
 
 @blp.route("/decisions/<uuid:decision_id>/replay")
@@ -72,7 +72,7 @@ class Replay(MethodView):
     def post(self, decision_id):
         """Re-evaluate a decision's input with its recorded ruleset version: identical, or the exact differences"""
         svc = services()
-        return audit.replay(svc.db, svc.rules, current_tenant(), str(decision_id))
+        return decision_log.replay(svc.db, svc.rules, current_tenant(), str(decision_id))
 
 
 @blp.route("/decisions/<uuid:decision_id>")

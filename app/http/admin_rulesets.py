@@ -21,7 +21,7 @@ from app.http.common import (
 )
 from app.http.errors import ErrorSchema
 from app.http.schemas import rulesets as s
-from app.services import audit, rulesets
+from app.services import decision_log, rulesets
 
 blp = blueprint(
     "admin-rulesets",
@@ -149,7 +149,7 @@ class BacktestDraft(MethodView):
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def post(self, data, draft_id):
         """Run the draft over the recorded decisions of a time range: prices changed, revenue and commission deltas, upgrade flips, largest changes"""
-        return audit.backtest(
+        return decision_log.backtest(
             services().db, current_tenant(), str(draft_id), data["from"], data["to"], data["limit"]
         )
 

@@ -1,6 +1,6 @@
 """The request's principal: before_request hooks of the storefront, tenant admin and platform
 blueprints check the request's credentials (``app/adapters/credentials.py``) and keep who is
-asking for the view and the change audit."""
+asking for the view and the change log."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from app.adapters.credentials import (
 from config import Settings
 from pricing import catalog as domain
 from pricing.errors import Forbidden, Unauthenticated
-from storage import audit
+from storage import change_log
 
 # ---- request hooks ----------------------------------------------------------------------------
 
@@ -79,7 +79,7 @@ def _authenticated(principal: Principal) -> None:
     with the request id) until the request is torn down (``create_app``)."""
     g.principal = principal
     if "audit_token" not in g:
-        g.audit_token = audit.set_who(
+        g.audit_token = change_log.set_who(
             f"{principal.role}:{principal.subject}", g.get("request_id", "")
         )
 

@@ -1,4 +1,4 @@
-"""Platform operators: tenants, and the audit of every tenant's decisions."""
+"""Platform operators: tenants, and every tenant's decision log."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from app.http.schemas.decisions import (
     PlatformDecisionSearchSchema,
     ReplaySchema,
 )
-from app.services import activity, audit, checkout, tenants
+from app.services import activity, checkout, decision_log, tenants
 
 blp = blueprint(
     "platform",
     "/v1/platform",
-    "Platform operators: tenants and decision audit.",
+    "Platform operators: tenants and decision decision_log.",
     require_platform_admin,
 )
 
@@ -37,8 +37,8 @@ class Decisions(MethodView):
     def get(self, args, pagination_parameters):
         """Search every tenant's decisions (or one tenant's: tenant_id), with the tenant filters"""
         svc, paging = services(), Paging(pagination_parameters)
-        f = audit.decision_filter(svc.db, svc.offers.masker, None, args)
-        return paging.done(audit.search(svc.db, f, paging.offset, paging.limit))
+        f = decision_log.decision_filter(svc.db, svc.offers.masker, None, args)
+        return paging.done(decision_log.search(svc.db, f, paging.offset, paging.limit))
 
 
 @blp.route("/decisions/export")
@@ -55,7 +55,9 @@ class DecisionExport(MethodView):
         """Export decisions of a time range (at most 31 days) as NDJSON"""
         svc = services()
         return ndjson(
-            audit.export(svc.db, audit.decision_filter(svc.db, svc.offers.masker, None, args))
+            decision_log.export(
+                svc.db, decision_log.decision_filter(svc.db, svc.offers.masker, None, args)
+            )
         )
 
 
@@ -77,7 +79,7 @@ class Replay(MethodView):
         """Replay one decision of a tenant with its recorded ruleset version"""
         svc = services()
         tenant = tenants.get_tenant(svc.db, str(tenant_id))
-        return audit.replay(svc.db, svc.rules, tenant, str(decision_id))
+        return decision_log.replay(svc.db, svc.rules, tenant, str(decision_id))
 
 
 @blp.route("/tenants/<uuid:tenant_id>/decisions/verify")
@@ -87,7 +89,7 @@ class VerifyChain(MethodView):
     def get(self, tenant_id):
         """Verify a tenant's decision hash chain"""
         tenant = tenants.get_tenant(services().db, str(tenant_id))
-        return audit.verify(services().db, tenant.id)
+        return decision_log.verify(services().db, tenant.id)
 
 
 @blp.route("/tenants")

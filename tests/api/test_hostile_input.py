@@ -19,7 +19,7 @@ from sqlalchemy import func, select, text, update
 from app.services import rulesets
 from rules.defaults import DEFAULT_RULESET
 from storage import models as m
-from tests.api.test_decision_audit import decision_row, execute, plain_day, quote
+from tests.api.test_decision_log import decision_row, execute, plain_day, quote
 from tests.api.test_errors import assert_error_shape
 
 R = "/v1/admin/rulesets"

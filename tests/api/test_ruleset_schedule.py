@@ -2,7 +2,7 @@
 (``DELETE …/rulesets/schedule/<sequence>``); an activation that takes effect now (a publish, an
 activate or a rollback) supersedes the pending ones unless asked to keep them, and names what it
 cancelled; history labels are truthful; a cancellation reaches every serving worker the way a
-publish does, and is in the change audit.
+publish does, and is in the change log.
 
 The issue's two bugs each have a test written before the fix (they failed on the old code):
 ``test_publish_now_supersedes_an_earlier_scheduled_activation``,

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import func, select
 
 from app import create_app
-from app.services import audit
+from app.services import decision_log
 from storage import models as m
 from storage.db import Database
 from tests.conftest import build_tenant
@@ -39,7 +39,7 @@ def test_concurrent_offers_make_one_unbroken_chain(pg_url, settings, cache):
         with ThreadPoolExecutor(THREADS) as pool:
             served = [i for ids in pool.map(ask, range(THREADS)) for i in ids]
         assert len(served) == len(set(served)) == THREADS * REQUESTS * 3
-        result = audit.verify(database, tenant.tenant.id)
+        result = decision_log.verify(database, tenant.tenant.id)
         assert (result["valid"], result["checked"], result["head_seq"]) == (
             True,
             len(served),

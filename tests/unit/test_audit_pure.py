@@ -1,4 +1,4 @@
-"""Pure pieces of the decision audit: recorded pricing items price exactly as the live selection,
+"""Pure pieces of the decision log: recorded pricing items price exactly as the live selection,
 the JSON diff of replays, the keyed masking of personal data, and the canonical chain hash."""
 
 from __future__ import annotations

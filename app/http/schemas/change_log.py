@@ -1,4 +1,4 @@
-"""Query and response schemas of the change audit.
+"""Query and response schemas of the change log.
 
 Like the decision log's search, an unknown query parameter is refused (422 at ``/query/<name>``): a
 misspelt filter of an audit search must not silently answer every change."""
@@ -9,7 +9,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from app.http.schemas.common import INSTANTS, KnownParameters
-from storage.audit import ACTIONS, ENTITY_TYPES
+from storage.change_log import ACTIONS, ENTITY_TYPES
 
 
 class ChangeExportQuerySchema(KnownParameters):

@@ -1,5 +1,7 @@
-"""Operator audit of rule decisions: search and export, replay, chain verification, backtests of
-draft rulesets over recorded decisions, and retention purges that keep the chain verifiable."""
+"""The decision log, for operators and tenant admins: search and export, replay, chain
+verification, backtests of draft rulesets over recorded decisions, and retention purges that
+keep the chain verifiable. (Who changed which configuration is the change log:
+``app/services/change_log.py``.)"""
 
 from __future__ import annotations
 

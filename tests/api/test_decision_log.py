@@ -12,7 +12,7 @@ import zoneinfo
 import pytest
 from sqlalchemy import delete, select, text, update
 
-from app.services import audit, rulesets
+from app.services import decision_log, rulesets
 from rules.defaults import DEFAULT_RULESET
 from storage import models as m
 
@@ -343,14 +343,14 @@ def test_a_purge_keeps_the_rest_of_the_chain_verifiable(client, db, tenant_a):
     offers(client, fx)  # seq 4-6
     assert ok(client.patch("/v1/admin/tenant", headers={**fx.admin, "If-Match": '"1"'},
                            json={"decision_retention_days": 30}))["decision_retention_days"] == 30  # fmt: skip
-    result = audit.purge(db, fx.tenant.id, 30, cutoff + dt.timedelta(days=30))
+    result = decision_log.purge(db, fx.tenant.id, 30, cutoff + dt.timedelta(days=30))
     assert (result["from_seq"], result["through_seq"], result["removed"]) == (1, 3, 3)
     assert result["last_hash"] == row_at(db, fx, 4).prev_hash
     after = verify(client, fx)
     assert (after["valid"], after["checked"], after["purged_through_seq"]) == (True, 3, 3)
     assert len(search(client, fx)) == 3
     # Purging again removes nothing; the remaining chain still detects an edit.
-    assert audit.purge(db, fx.tenant.id, 30, cutoff + dt.timedelta(days=30))["removed"] == 0
+    assert decision_log.purge(db, fx.tenant.id, 30, cutoff + dt.timedelta(days=30))["removed"] == 0
     execute(db, update(m.Decision).where(m.Decision.id == row_at(db, fx, 4).id).values(engine="x"))
     assert verify(client, fx)["broken"]["reason"] == "hash_mismatch"
 
@@ -456,7 +456,7 @@ def test_the_purge_command_on_the_embedded_default(tmp_path, monkeypatch):
         purged = runner.invoke(cli.main, ["purge-decisions", "--tenant", tenant.slug])
         assert purged.exit_code == 0, purged.output
         assert purged.output.startswith(f"{tenant.id}: removed 0 decisions")
-        result = audit.verify(database, tenant.id)
+        result = decision_log.verify(database, tenant.id)
         assert (result["valid"], result["checked"]) == (True, len(shown.get_json()["decision_ids"]))
     finally:
         database.dispose()

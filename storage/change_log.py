@@ -1,4 +1,4 @@
-"""Change audit: every change to the catalog, rulesets, experiments, API keys and tenant settings
+"""Change log: every change to the catalog, rulesets, experiments, API keys and tenant settings
 becomes an ``AuditChange`` row (who, when, what it was before and after) in the transaction of the
 change.
 
@@ -15,7 +15,7 @@ change.
   version's ``content_hash``) are never copied;
   bookkeeping that moves on every write (``version``, ``updated_at``) is left out of update
   diffs, and an update that changed nothing else is not recorded.
-* Core statements bypass ORM events: repositories change audited rows through the ORM, or call
+* Core statements bypass ORM events: repositories change loged rows through the ORM, or call
   :func:`record_change` next to the statement (``tenants.catalog_version``, bumped by a plain
   UPDATE on every catalog change, is bookkeeping and not audited).
 

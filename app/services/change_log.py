@@ -1,5 +1,5 @@
-"""The change audit (who changed which configuration, when, before and after): search and export.
-Changes are recorded by ``storage.audit`` in the transaction of each change."""
+"""The change log (who changed which configuration, when, before and after): search and export.
+Changes are recorded by ``storage.change_log`` in the transaction of each change."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pricing.errors import InvalidInput
-from storage import audit as store
+from storage import change_log as store
 from storage.catalog import Page
 from storage.db import Database, json_dumps
 

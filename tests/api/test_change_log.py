@@ -1,4 +1,4 @@
-"""The change audit through the HTTP API on PostgreSQL (and once on SQLite with the CLI): every
+"""The change log through the HTTP API on PostgreSQL (and once on SQLite with the CLI): every
 change to the catalog, rulesets, experiments, API keys and tenant settings is recorded with the
 caller (``role:subject``), the request id, the action and the columns before and after; searched
 with filters and pages, exported as NDJSON, and only ever within the caller's tenant.
@@ -21,7 +21,7 @@ from app.adapters.credentials import hash_api_key, issue_token
 from config import Settings
 from config.settings import ENVIRONMENT_VARIABLES
 from rules.defaults import DEFAULT_RULESET
-from storage import audit
+from storage import change_log
 from storage import models as m
 from storage.db import Database, migrate
 from tests.conftest import PEPPER
@@ -310,7 +310,7 @@ def test_changes_outside_requests_are_by_system_and_requests_reset_the_actor(cli
         "ruleset_version", "ruleset_activation",
     }  # fmt: skip
     send(client, "POST", "/v1/admin/segments", fx, "one", json={"key": "k1", "name": "K1"})
-    assert audit.current_who() == audit.Who("system", "")
+    assert change_log.current_who() == change_log.Who("system", "")
 
 
 def test_connected_account_set_by_onboarding_is_recorded(stripe_client, tenant_a):
@@ -426,7 +426,7 @@ def test_export_streams_every_matching_change_as_ndjson(client, tenant_a):
 
 
 def test_export_reads_in_batches(client, tenant_a, monkeypatch):
-    from app.services import changes
+    from app.services import change_log as changes
 
     monkeypatch.setattr(changes, "EXPORT_BATCH", 2)
     everything = listed(client, tenant_a.admin)
@@ -538,7 +538,7 @@ def embedded(tmp_path, monkeypatch) -> Settings:
     for name in ENVIRONMENT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TIERWISE_MODE", "embedded")
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/audit.db")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/change_log.db")
     settings = Settings.from_env()
     migrate(settings.database_url)
     return settings

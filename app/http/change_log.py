@@ -1,4 +1,4 @@
-"""The change audit: who changed the catalog, rulesets, experiments, API keys or tenant settings,
+"""The change log: who changed the catalog, rulesets, experiments, API keys or tenant settings,
 when, and what it was before and after. Tenant admins and analysts read their own tenant's
 changes (``/v1/admin``); platform admins every tenant's (``/v1/platform``)."""
 
@@ -12,19 +12,19 @@ from flask.views import MethodView
 from app.http.auth import current_tenant, require_platform_admin, require_tenant_admin
 from app.http.common import Paging, blueprint, services
 from app.http.errors import ErrorSchema
-from app.http.schemas import changes as s
-from app.services import changes
+from app.http.schemas import change_log as s
+from app.services import change_log
 
 blp = blueprint(
     "admin-audit",
     "/v1/admin",
-    "Tenant admin: the change audit of the tenant's configuration.",
+    "Tenant admin: the change log of the tenant's configuration.",
     require_tenant_admin,
 )
 platform = blueprint(
     "platform-audit",
     "/v1/platform",
-    "Platform operators: the change audit of every tenant's configuration.",
+    "Platform operators: the change log of every tenant's configuration.",
     require_platform_admin,
 )
 
@@ -46,8 +46,8 @@ class Changes(MethodView):
     def get(self, args, pagination_parameters):
         """Search the tenant's configuration changes, newest first: entity, action, actor, request, time range"""
         paging = Paging(pagination_parameters)
-        query = changes.change_query(current_tenant().id, args)
-        return paging.done(changes.search(services().db, query, paging.offset, paging.limit))
+        query = change_log.change_query(current_tenant().id, args)
+        return paging.done(change_log.search(services().db, query, paging.offset, paging.limit))
 
 
 @blp.route("/audit/changes/export")
@@ -57,8 +57,8 @@ class ChangeExport(MethodView):
     @blp.alt_response(422, schema=ErrorSchema, description=EXPORT_REFUSED)
     def get(self, args):
         """Export the tenant's changes of a time range (at most 31 days) as NDJSON, with the same filters"""
-        query = changes.change_query(current_tenant().id, args)
-        return ndjson(changes.export(services().db, query))
+        query = change_log.change_query(current_tenant().id, args)
+        return ndjson(change_log.export(services().db, query))
 
 
 @platform.route("/audit/changes")
@@ -70,8 +70,8 @@ class PlatformChanges(MethodView):
     def get(self, args, pagination_parameters):
         """Search every tenant's configuration changes (or one tenant's: tenant_id), newest first"""
         paging = Paging(pagination_parameters)
-        query = changes.change_query(None, args)
-        return paging.done(changes.search(services().db, query, paging.offset, paging.limit))
+        query = change_log.change_query(None, args)
+        return paging.done(change_log.search(services().db, query, paging.offset, paging.limit))
 
 
 @platform.route("/audit/changes/export")
@@ -81,4 +81,4 @@ class PlatformChangeExport(MethodView):
     @platform.alt_response(422, schema=ErrorSchema, description=EXPORT_REFUSED)
     def get(self, args):
         """Export every tenant's changes (or one tenant's) of a time range as NDJSON"""
-        return ndjson(changes.export(services().db, changes.change_query(None, args)))
+        return ndjson(change_log.export(services().db, change_log.change_query(None, args)))
