@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 
 import marshmallow as ma
 from flask import Flask, g, request
@@ -94,7 +96,10 @@ def create_app(
     db: Database | None = None,
     cache: Cache | None = None,
     payments: Payments | None = None,
+    rules_clock: Callable[[], float] = time.monotonic,
 ) -> Flask:
+    """``rules_clock``: the monotonic seconds by which the rules runtime dates its copy of the
+    activations (app/adapters/rules_runtime.py); tests move their own."""
     settings = settings or Settings.from_env()
     app = Flask("tierwise")
     app.json = OrjsonProvider(app)
@@ -113,7 +118,11 @@ def create_app(
     db = db or Database.from_url(settings.database_url)
     cache = cache or make_cache(settings.cache_backend, settings.redis_url)
     rules = RulesRuntime(
-        db, cache, engine=settings.rules_engine, cache_mib=settings.rules_cache_mib
+        db,
+        cache,
+        engine=settings.rules_engine,
+        cache_mib=settings.rules_cache_mib,
+        clock=rules_clock,
     )
     offer_context = OfferContext(
         db=db,

@@ -31,7 +31,8 @@ from pathlib import Path
 
 import psycopg
 
-from tests.support.private_servers import PrivateRedis, private_redis, wait_until
+from tests.support.private_servers import PrivateRedis, private_redis
+from tests.support.timing import eventually
 
 BENCH_DB = "tierwise_bench_faults"
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -160,7 +161,7 @@ def run(redis: PrivateRedis, key: str) -> list[tuple[str, dict, str]]:
     finally:
         redis.thaw()
     started = time.monotonic()
-    wait_until(lambda: request() == 200 and cache.breaker.state == "closed", 30, "recovery")
+    eventually(lambda: request() == 200 and cache.breaker.state == "closed", 30, "recovery")
     recovered = f"closed {time.monotonic() - started:.1f} s after the thaw"
     rows.append(("thawed", timed(request, CALLS), recovered))
     db.dispose()

@@ -6,11 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-import psycopg
 import pytest
-from sqlalchemy import make_url
 from sqlalchemy.orm import sessionmaker
 
 from app import create_app
@@ -20,33 +19,24 @@ from app.adapters.payments import StripePayments
 from app.services import catalog, tenants
 from config import Settings
 from pricing import catalog as domain
+from rules.engine import Program
 from storage.db import Database, make_engine, migrate
+from tests.support.databases import TEST_DATABASE_URL, recreate_database
 
 # `fake_stripe`: a local Stripe validating requests against Stripe's schemas; pytester: plugin tests
 pytest_plugins = ["tests.support.fake_stripe", "tests.support.stress", "pytester"]
 
-TEST_DATABASE_URL = os.environ.get(
-    "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/tierwise_test"
-)
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+#: a Redis nothing listens on (port 1): a cache that is down
+UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
 SECRET = "test-secret-" + "x" * 40
 WEBHOOK_SECRET = "whsec_test_" + "w" * 32
 PEPPER = "test-pepper-" + "y" * 40
 
 
-def _recreate_database(url: str) -> None:
-    parsed = make_url(url)
-    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False
-    )
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{parsed.database}"')
-
-
 @pytest.fixture(scope="session")
 def pg_url() -> str:
-    _recreate_database(TEST_DATABASE_URL)
+    recreate_database(TEST_DATABASE_URL)
     migrate(TEST_DATABASE_URL)
     return TEST_DATABASE_URL
 
@@ -204,17 +194,31 @@ def platform_headers(settings) -> dict[str, str]:
 
 
 @pytest.fixture
-def stripe_client(settings, db, cache, fake_stripe, tenant_a, platform_headers):
-    """An app whose payments go to the fake Stripe, with tenant A onboarded."""
+def stripe_app(settings, db, cache, fake_stripe):
+    """An app whose payments go to the fake Stripe; no tenant onboarded yet."""
     payments = StripePayments(
         settings.stripe_secret_key, WEBHOOK_SECRET, fake_stripe.url, timeout_seconds=2
     )
-    client = create_app(settings, db=db, cache=cache, payments=payments).test_client()
-    onboarded = client.post(
-        f"/v1/platform/tenants/{tenant_a.tenant.id}/payments-onboarding",
-        headers=platform_headers,
-        json={},
-    )
-    assert onboarded.status_code == 200, onboarded.get_json()
-    assert onboarded.get_json()["account_id"].startswith("acct_")
+    return create_app(settings, db=db, cache=cache, payments=payments)
+
+
+@pytest.fixture
+def stripe_client(stripe_app, tenant_a, platform_headers):
+    """The fake-Stripe app's test client, with tenant A onboarded."""
+    from tests.support.storefront import onboard  # (it imports this module)
+
+    client = stripe_app.test_client()
+    assert onboard(client, tenant_a, platform_headers)["account_id"].startswith("acct_")
     return client
+
+
+# ---- compiled rules programs ------------------------------------------------------------------
+
+
+@pytest.fixture
+def programs() -> Iterator[list[Program]]:
+    """Programs a test compiles on durable-rules: closed after it (the engine's memory back)."""
+    made: list[Program] = []
+    yield made
+    for program in made:
+        program.close()

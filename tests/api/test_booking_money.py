@@ -5,21 +5,22 @@ replayed as first sent; moves are priced from what the customer paid."""
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import uuid
 
-from app.services import rulesets
-from rules.defaults import DEFAULT_RULESET
 from storage import models as m
-from tests.api.test_checkout_flows import (
+from tests.support.dates import weekday_ahead
+from tests.support.rules import DOWNGRADE_ANYTIME, default_document, publish
+from tests.support.storefront import (
     applied,
     checkout,
     deliver,
+    paid_booking,
     pay_at_fake,
     quote,
     set_capacity,
     start,
+    upgrade,
 )
 
 
@@ -161,22 +162,12 @@ def test_one_quote_holds_one_unit_whatever_the_key(stripe_client, tenant_a, fake
     assert used.status_code == 409 and used.get_json()["error"]["code"] == "quote_used"
 
 
-def publish(client, db, tenant, *, percent_off: str | None, max_discount: str = "80"):
+def publish_discount(client, tenant, *, percent_off: str | None, max_discount: str = "80"):
     """The default rules, downgrades allowed after booking, and (if given) a discount on every
     booking up to 400 days ahead."""
-    document = copy.deepcopy(DEFAULT_RULESET)
-    document.pop("tests")
+    document = default_document(DOWNGRADE_ANYTIME, examples=False)
     document["guardrails"]["max_total_discount_percent"] = max_discount
     document["rules"] = [r for r in document["rules"] if r["kind"] != "last_minute"]
-    document["rules"].append(
-        {
-            "id": "downgrade-anytime",
-            "kind": "upgrade",
-            "priority": 500,
-            "when": {"fact": "level_delta", "op": "lt", "value": 0},
-            "then": {"allow": True, "reason": "downgrade_allowed"},
-        }
-    )
     if percent_off is not None:
         document["rules"].append(
             {
@@ -187,42 +178,24 @@ def publish(client, db, tenant, *, percent_off: str | None, max_discount: str = 
                 "then": {"percent_off": percent_off},
             }
         )
-    runtime = client.application.extensions["tierwise"].rules
-    rulesets.publish_document(db, runtime, tenant.tenant.id, document, "test")
-
-
-def weekday_ahead(days: int = 20) -> str:
-    """A weekday outside the summer peak, ``days`` or a little more ahead (no season rule)."""
-    day = dt.date.today() + dt.timedelta(days=days)
-    while day.weekday() >= 5 or day.month in (7, 8):
-        day += dt.timedelta(days=1)
-    return day.isoformat()
+    publish(client.application, tenant.tenant.id, document)
 
 
 def paid_booking_of(client, tenant, fake, tier_index):
-    token = quote(client, tenant, tier_index=tier_index, date=weekday_ahead())["token"]
-    body = checkout(client, tenant, token)
-    paid = pay_at_fake(fake, body)
-    applied(client, fake.event("checkout.session.completed", paid["id"]), "paid")
-    return body, paid
-
-
-def move(client, tenant, booking_id, tier):
-    return client.post(
-        f"/v1/storefront/bookings/{booking_id}/upgrade",
-        headers={**tenant.storefront, "Idempotency-Key": uuid.uuid4().hex},
-        json={"to_tier_id": tier.id},
-    )
+    """A paid booking of a weekday outside the summer peak, 20 days or a little more ahead (no
+    season rule): (the checkout's body, the paid session)."""
+    return paid_booking(client, tenant, fake, tier=tier_index, date=weekday_ahead(20))
 
 
 def test_a_downgrade_refunds_what_was_paid_less_the_new_price(
     stripe_client, tenant_a, fake_stripe, db
 ):
-    publish(stripe_client, db, tenant_a, percent_off="30")
+    publish_discount(stripe_client, tenant_a, percent_off="30")
     body, paid = paid_booking_of(stripe_client, tenant_a, fake_stripe, 2)  # 32000 - 30 %
     assert body["total"] == 22400
-    publish(stripe_client, db, tenant_a, percent_off=None)  # the offer is over: level 1 is 12000
-    moved = move(stripe_client, tenant_a, body["booking_id"], tenant_a.tiers[0])
+    # the offer is over: level 1 is 12000
+    publish_discount(stripe_client, tenant_a, percent_off=None)
+    moved = upgrade(stripe_client, tenant_a, body["booking_id"], tenant_a.tiers[0])
     assert moved.status_code == 201, moved.get_json()
     # what was paid less the new tier's price now, not today's 32000 less 12000
     assert moved.get_json()["refund"] == 22400 - 12000
@@ -239,10 +212,10 @@ def test_a_move_down_that_would_refund_more_than_was_paid_never_does(
 ):
     """Booked at 70 % off (9600 for a tier that costs 32000 today): moving to the 12000 tier would
     have refunded 20000 of a 9600 payment (a database error, 500). The move costs 2400 more."""
-    publish(stripe_client, db, tenant_a, percent_off="70")
+    publish_discount(stripe_client, tenant_a, percent_off="70")
     body, _ = paid_booking_of(stripe_client, tenant_a, fake_stripe, 2)
     assert body["total"] == 9600
-    publish(stripe_client, db, tenant_a, percent_off=None)
+    publish_discount(stripe_client, tenant_a, percent_off=None)
     quoted = stripe_client.post(
         "/v1/storefront/upgrade-quotes",
         headers=tenant_a.storefront,
@@ -250,7 +223,7 @@ def test_a_move_down_that_would_refund_more_than_was_paid_never_does(
     ).get_json()
     assert (quoted["amount_paid"], quoted["to_price"]["total"]) == (9600, 12000)
     assert quoted["difference"] == 2400
-    moved = move(stripe_client, tenant_a, body["booking_id"], tenant_a.tiers[0])
+    moved = upgrade(stripe_client, tenant_a, body["booking_id"], tenant_a.tiers[0])
     assert moved.status_code == 201, moved.get_json()
     assert moved.get_json()["total"] == 2400 and moved.get_json()["checkout_url"]
     assert fake_stripe.of_type("refund") == []

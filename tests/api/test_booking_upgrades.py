@@ -4,16 +4,16 @@ Checkout Session, and the booking moves to the new tier only when that payment s
 from __future__ import annotations
 
 from storage import models as m
-from tests.api.test_cancellation import paid_booking
-from tests.api.test_checkout import SOON, deliver
-
-
-def upgrade(client, tenant, booking_id, tier, key="up-1"):
-    return client.post(
-        f"/v1/storefront/bookings/{booking_id}/upgrade",
-        headers={**tenant.storefront, "Idempotency-Key": key},
-        json={"to_tier_id": tier.id},
-    )
+from tests.support.rules import DOWNGRADE_ANYTIME, default_document, publish
+from tests.support.storefront import (
+    SOON,
+    deliver,
+    paid_booking,
+    quote,
+    set_capacity,
+    start,
+    upgrade,
+)
 
 
 def capacity(client, tenant, tier):
@@ -26,12 +26,13 @@ def capacity(client, tenant, tier):
 def test_the_booking_moves_only_when_the_difference_is_paid(
     stripe_client, tenant_a, fake_stripe, db
 ):
-    booking_id, _ = paid_booking(stripe_client, tenant_a, fake_stripe, "base")  # tier level 2
+    body, _ = paid_booking(stripe_client, tenant_a, fake_stripe, "base")  # tier level 2
+    booking_id = body["booking_id"]
     before = stripe_client.get(
         f"/v1/admin/bookings/{booking_id}", headers=tenant_a.admin
     ).get_json()
     target = tenant_a.tiers[2]
-    started = upgrade(stripe_client, tenant_a, booking_id, target)
+    started = upgrade(stripe_client, tenant_a, booking_id, target, key="up-1")
     assert started.status_code == 201, started.get_json()
     body = started.get_json()
     assert body["upgrades_booking_id"] == booking_id and body["tier_id"] == target.id
@@ -59,7 +60,7 @@ def test_the_booking_moves_only_when_the_difference_is_paid(
 
 
 def test_the_rules_deny_a_downgrade_after_booking(stripe_client, tenant_a, fake_stripe):
-    booking_id, _ = paid_booking(stripe_client, tenant_a, fake_stripe, "base")
+    booking_id = paid_booking(stripe_client, tenant_a, fake_stripe, "base")[0]["booking_id"]
     response = upgrade(stripe_client, tenant_a, booking_id, tenant_a.tiers[0], key="down")
     assert response.status_code == 409
     error = response.get_json()["error"]
@@ -71,8 +72,6 @@ def test_the_rules_deny_a_downgrade_after_booking(stripe_client, tenant_a, fake_
 def test_only_paid_bookings_upgrade_and_the_new_tier_must_have_a_unit(
     stripe_client, tenant_a, fake_stripe
 ):
-    from tests.api.test_checkout import quote, start
-
     pending = start(
         stripe_client, tenant_a, quote(stripe_client, tenant_a)["token"], key="pending"
     ).get_json()
@@ -82,13 +81,8 @@ def test_only_paid_bookings_upgrade_and_the_new_tier_must_have_a_unit(
         and refused.get_json()["error"]["code"] == "booking_not_upgradable"
     )
 
-    booking_id, _ = paid_booking(stripe_client, tenant_a, fake_stripe, "base")
-    full = stripe_client.put(
-        f"/v1/admin/tiers/{tenant_a.tiers[2].id}/capacity",
-        headers=tenant_a.admin,
-        json={"from": SOON, "units": 0},
-    )
-    assert full.status_code == 200
+    booking_id = paid_booking(stripe_client, tenant_a, fake_stripe, "base")[0]["booking_id"]
+    set_capacity(stripe_client, tenant_a, 0, tier=2)
     sold_out = upgrade(stripe_client, tenant_a, booking_id, tenant_a.tiers[2], key="full")
     assert sold_out.status_code == 409
     error = sold_out.get_json()["error"]
@@ -99,11 +93,11 @@ def test_only_paid_bookings_upgrade_and_the_new_tier_must_have_a_unit(
 
 
 def test_an_expired_upgrade_payment_changes_nothing(stripe_client, tenant_a, fake_stripe):
-    booking_id, _ = paid_booking(stripe_client, tenant_a, fake_stripe, "base")
+    booking_id = paid_booking(stripe_client, tenant_a, fake_stripe, "base")[0]["booking_id"]
     before = stripe_client.get(
         f"/v1/admin/bookings/{booking_id}", headers=tenant_a.admin
     ).get_json()
-    body = upgrade(stripe_client, tenant_a, booking_id, tenant_a.tiers[2]).get_json()
+    body = upgrade(stripe_client, tenant_a, booking_id, tenant_a.tiers[2], key="up-1").get_json()
     taken = capacity(stripe_client, tenant_a, tenant_a.tiers[2])
     expired = stripe_client.post(
         f"/v1/admin/bookings/{body['booking_id']}/cancel", headers=tenant_a.admin
@@ -120,22 +114,11 @@ def test_an_expired_upgrade_payment_changes_nothing(stripe_client, tenant_a, fak
 def test_a_downgrade_the_rules_allow_switches_at_once_and_refunds_the_difference(
     stripe_client, tenant_a, fake_stripe, db
 ):
-    import copy
+    document = default_document(DOWNGRADE_ANYTIME, examples=False)
+    publish(stripe_client.application, tenant_a.tenant.id, document)
 
-    from app.services import rulesets
-    from rules.defaults import DEFAULT_RULESET
-
-    document = copy.deepcopy(DEFAULT_RULESET)
-    document.pop("tests")
-    document["rules"].append(
-        {"id": "downgrade-anytime", "kind": "upgrade", "priority": 500,
-         "when": {"fact": "level_delta", "op": "lt", "value": 0},
-         "then": {"allow": True, "reason": "downgrade_allowed"}}
-    )  # fmt: skip
-    runtime = stripe_client.application.extensions["tierwise"].rules
-    rulesets.publish_document(db, runtime, tenant_a.tenant.id, document, "test")
-
-    booking_id, session = paid_booking(stripe_client, tenant_a, fake_stripe, "base")  # level 2
+    body, session = paid_booking(stripe_client, tenant_a, fake_stripe, "base")  # level 2
+    booking_id = body["booking_id"]
     before = stripe_client.get(
         f"/v1/admin/bookings/{booking_id}", headers=tenant_a.admin
     ).get_json()

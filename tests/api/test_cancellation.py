@@ -5,20 +5,7 @@ from __future__ import annotations
 import uuid
 
 from storage import models as m
-from tests.api.test_checkout import deliver, quote, start
-
-
-def paid_booking(client, tenant, fake_stripe, key):
-    q = quote(client, tenant)
-    body = start(client, tenant, q["token"], key=key).get_json()
-    session = fake_stripe.complete_session(body["checkout_session_id"])
-    assert (
-        deliver(client, fake_stripe.event("checkout.session.completed", session["id"])).get_json()[
-            "outcome"
-        ]
-        == "paid"
-    )
-    return body["booking_id"], session
+from tests.support.storefront import deliver, paid_booking, quote, start
 
 
 def test_a_paid_booking_cancelled_in_time_is_refunded_per_policy(
@@ -29,7 +16,8 @@ def test_a_paid_booking_cancelled_in_time_is_refunded_per_policy(
         json={"refund_window_hours": 24, "refund_application_fee": False},
     )  # fmt: skip
     assert policy.status_code == 200, policy.get_json()
-    booking_id, session = paid_booking(stripe_client, tenant_a, fake_stripe, "p1")
+    body, session = paid_booking(stripe_client, tenant_a, fake_stripe, "p1")
+    booking_id = body["booking_id"]
     cancelled = stripe_client.post(
         f"/v1/admin/bookings/{booking_id}/cancel", headers=tenant_a.admin
     )
@@ -61,7 +49,7 @@ def test_after_the_refund_window_a_paid_booking_cannot_be_cancelled(
         json={"refund_window_hours": 24 * 60},
     )
     assert policy.status_code == 200
-    booking_id, _ = paid_booking(stripe_client, tenant_a, fake_stripe, "p2")
+    booking_id = paid_booking(stripe_client, tenant_a, fake_stripe, "p2")[0]["booking_id"]
     refused = stripe_client.post(f"/v1/admin/bookings/{booking_id}/cancel", headers=tenant_a.admin)
     assert (
         refused.status_code == 409 and refused.get_json()["error"]["code"] == "refund_window_passed"

@@ -19,12 +19,12 @@ from sqlalchemy import select
 from app import cli, create_app
 from app.adapters.credentials import hash_api_key, issue_token
 from config import Settings
-from config.settings import ENVIRONMENT_VARIABLES
 from rules.defaults import DEFAULT_RULESET
 from storage import change_log
 from storage import models as m
-from storage.db import Database, migrate
+from storage.db import Database
 from tests.conftest import PEPPER
+from tests.support.embedded import embedded_settings
 from tests.support.http import error_of
 
 SEGMENTS = "/v1/admin/segments"
@@ -535,13 +535,7 @@ def test_platform_admins_see_every_tenant_and_filter_by_one(
 
 @pytest.fixture
 def embedded(tmp_path, monkeypatch) -> Settings:
-    for name in ENVIRONMENT_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("TIERWISE_MODE", "embedded")
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/change_log.db")
-    settings = Settings.from_env()
-    migrate(settings.database_url)
-    return settings
+    return embedded_settings(monkeypatch, tmp_path / "change_log.db")
 
 
 def test_cli_and_http_changes_on_sqlite(embedded):

@@ -4,42 +4,17 @@ Stripe's own schemas), on PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 
+from app.http import checkout as checkout_http
 from storage import models as m
-from tests.conftest import WEBHOOK_SECRET
-from tests.support.fake_stripe import sign_webhook
-
-SOON = (dt.date.today() + dt.timedelta(days=20)).isoformat()
-
-
-def quote(client, tenant, tier_index=1, guests=2):
-    response = client.post(
-        "/v1/storefront/quotes", headers=tenant.storefront,
-        json={"tier_id": tenant.tiers[tier_index].id, "date": SOON, "guests": guests},
-    )  # fmt: skip
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def start(client, tenant, token, key="k1", email="ana@example.com"):
-    return client.post(
-        "/v1/storefront/checkouts",
-        headers={**tenant.storefront, "Idempotency-Key": key},
-        json={"quote_token": token, "customer": {"email": email, "name": "Ana"}},
-    )
-
-
-def deliver(client, event, secret=WEBHOOK_SECRET, **kw):
-    signed = sign_webhook(event, secret, **kw)
-    return client.post("/v1/webhooks/stripe", data=signed.payload, headers=signed.headers)
+from tests.support.storefront import deliver, quote, set_capacity, start
 
 
 def test_checkout_creates_a_destination_charge_session_and_the_webhook_confirms_it(
     stripe_client, tenant_a, fake_stripe, db
 ):
     q = quote(stripe_client, tenant_a)
-    response = start(stripe_client, tenant_a, q["token"])
+    response = start(stripe_client, tenant_a, q["token"], key="k1")
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     assert body["status"] == "pending" and body["total"] == q["price"]["total"]
@@ -97,12 +72,7 @@ def test_same_key_replays_and_another_body_is_refused(stripe_client, tenant_a, f
 
 
 def test_the_last_unit_is_sold_once(stripe_client, tenant_a, fake_stripe):
-    capacity = stripe_client.put(
-        f"/v1/admin/tiers/{tenant_a.tiers[1].id}/capacity",
-        headers=tenant_a.admin,
-        json={"from": SOON, "units": 1},
-    )
-    assert capacity.status_code == 200
+    set_capacity(stripe_client, tenant_a, 1)
     first, other = quote(stripe_client, tenant_a), quote(stripe_client, tenant_a)
     assert start(stripe_client, tenant_a, first["token"], key="a").status_code == 201
     second = start(stripe_client, tenant_a, other["token"], key="b")
@@ -128,7 +98,7 @@ def test_stripe_down_gives_503_and_a_retry_with_the_same_key_resumes(
 
 def test_bad_signatures_change_nothing(stripe_client, tenant_a, fake_stripe):
     q = quote(stripe_client, tenant_a)
-    body = start(stripe_client, tenant_a, q["token"]).get_json()
+    body = start(stripe_client, tenant_a, q["token"], key="k1").get_json()
     paid = fake_stripe.complete_session(body["checkout_session_id"])
     event = fake_stripe.event("checkout.session.completed", paid["id"])
     forged = deliver(stripe_client, event, secret="whsec_wrong_" + "x" * 20)
@@ -158,7 +128,7 @@ def test_transient_stripe_failures_are_retried_by_the_client(stripe_client, tena
 
 
 def test_a_retry_after_a_crash_resumes_the_same_booking_and_session(
-    stripe_client, tenant_a, fake_stripe, db
+    stripe_client, tenant_a, fake_stripe, db, monkeypatch
 ):
     """The process died after the booking was committed but before its session was stored: the
     key is still 'running' with the booking noted. A retry once its lease lapsed resumes it."""
@@ -171,7 +141,9 @@ def test_a_retry_after_a_crash_resumes_the_same_booking_and_session(
         record = s.get(m.IdempotencyRecord, (m.uuid.UUID(tenant_a.tenant.id), "crashy"))
         record.state, record.response_status, record.response_body = "running", None, None
         record.lease_expires_at = dt_.datetime.now(dt_.UTC) - dt_.timedelta(seconds=1)
-    time.sleep(1.05)  # a later second: the resumed session request must still be identical
+    # a later second on the API's clock: the resumed session request must still be identical
+    later = dt_.datetime.now(dt_.UTC) + dt_.timedelta(seconds=1.05)
+    monkeypatch.setattr(checkout_http, "_now", lambda: later)
     again = start(stripe_client, tenant_a, q["token"], key="crashy")
     assert again.status_code == 201, again.get_json()
     assert again.get_json()["booking_id"] == booking_id

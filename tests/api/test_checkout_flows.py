@@ -8,94 +8,33 @@ import copy
 import datetime as dt
 import uuid
 
-import pytest
 import requests
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import func, select
 
-from app import create_app
-from app.adapters.payments import StripePayments
 from app.adapters.quotes import SALT
 from app.services import sweeper
 from storage import models as m
-from tests.conftest import WEBHOOK_SECRET
-from tests.support.fake_stripe import build_event, sign_webhook
+from tests.support.fake_stripe import build_event
+from tests.support.rows import count
+from tests.support.storefront import (
+    SOON,
+    applied,
+    checkout,
+    deliver,
+    onboard,
+    outside_refund,
+    pay_at_fake,
+    quote,
+    set_capacity,
+    start,
+)
 
-SOON = (dt.date.today() + dt.timedelta(days=20)).isoformat()
-
-
-# ---- fixtures and helpers ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def stripe_app(settings, db, cache, fake_stripe):
-    """An app whose payments go to the fake Stripe; no tenant onboarded yet."""
-    payments = StripePayments(
-        settings.stripe_secret_key, WEBHOOK_SECRET, fake_stripe.url, timeout_seconds=2
-    )
-    return create_app(settings, db=db, cache=cache, payments=payments)
-
-
-def onboard(client, tenant, platform_headers):
-    answer = client.post(
-        f"/v1/platform/tenants/{tenant.tenant.id}/payments-onboarding",
-        headers=platform_headers,
-        json={},
-    )
-    assert answer.status_code == 200, answer.get_json()
-    return answer.get_json()
-
-
-@pytest.fixture
-def stripe_client(stripe_app, tenant_a, platform_headers):
-    """The app's test client, with tenant A onboarded."""
-    client = stripe_app.test_client()
-    onboard(client, tenant_a, platform_headers)
-    return client
+# ---- helpers ----------------------------------------------------------------------------------
 
 
 def ctx_of(client):
     return client.application.extensions["tierwise"].checkout
-
-
-def quote(client, tenant, tier_index=1, guests=2, date=SOON):
-    response = client.post(
-        "/v1/storefront/quotes",
-        headers=tenant.storefront,
-        json={"tier_id": tenant.tiers[tier_index].id, "date": date, "guests": guests},
-    )
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def start(client, tenant, token, key=None, email="ana@example.com"):
-    return client.post(
-        "/v1/storefront/checkouts",
-        headers={**tenant.storefront, "Idempotency-Key": key or uuid.uuid4().hex},
-        json={"quote_token": token, "customer": {"email": email, "name": "Ana"}},
-    )
-
-
-def checkout(client, tenant, token=None):
-    """A started checkout (of a fresh quote unless ``token``): the 201 body. Quotes of a sold-out
-    tier are refused, so tests reaching capacity keep a token from before."""
-    response = start(client, tenant, token or quote(client, tenant)["token"])
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def deliver(client, event, secret=WEBHOOK_SECRET):
-    signed = sign_webhook(event, secret)
-    return client.post("/v1/webhooks/stripe", data=signed.payload, headers=signed.headers)
-
-
-def applied(client, event, outcome):
-    """Deliver ``event``; it answers 200 with ``outcome`` (exactly, or as a prefix ending in ':')."""
-    answer = deliver(client, event)
-    assert answer.status_code == 200, answer.get_json()
-    got = answer.get_json()["outcome"]
-    assert got == outcome or (outcome.endswith(":") and got.startswith(outcome)), got
-    return answer.get_json()
 
 
 def session_event(fake, event_type, session_id, **overrides):
@@ -130,19 +69,6 @@ def state(db, tenant, booking_id):
     return booking.status, hold.status if hold else None
 
 
-def outside_refund(client, session, key):
-    """A full refund of the session's payment made at the provider (its dashboard, support), not
-    asked for by tierwise: the refund's id."""
-    return (
-        ctx_of(client)
-        .payments.refund(
-            session["payment_intent"], amount=session["amount_total"], reverse_transfer=True,
-            refund_application_fee=True, idempotency_key=key, reference="dashboard",
-        )
-        .id
-    )  # fmt: skip
-
-
 def ledger(db, tenant, booking_id):
     """The booking's payment records (captures and refunds), oldest first."""
     with db.transaction() as s:
@@ -158,27 +84,9 @@ def money(db, tenant, booking_id):
     return [(e.kind, e.status, e.amount_minor) for e in ledger(db, tenant, booking_id)]
 
 
-def count(db, model, tenant):
-    with db.transaction() as s:
-        return s.scalar(
-            select(func.count())
-            .select_from(model)
-            .where(model.tenant_id == uuid.UUID(tenant.tenant.id))
-        )
-
-
 def payment_events(db, event_id):
     with db.transaction() as s:
         return list(s.scalars(select(m.PaymentEvent).where(m.PaymentEvent.id == event_id)))
-
-
-def set_capacity(client, tenant, units, tier_index=1, date=SOON):
-    answer = client.put(
-        f"/v1/admin/tiers/{tenant.tiers[tier_index].id}/capacity",
-        headers=tenant.admin,
-        json={"from": date, "units": units},
-    )
-    assert answer.status_code == 200, answer.get_json()
 
 
 def refund_requests(fake):
@@ -187,11 +95,6 @@ def refund_requests(fake):
 
 def session_requests(fake):
     return [r for r in fake.requests if r.method == "POST" and r.path == "/v1/checkout/sessions"]
-
-
-def pay_at_fake(fake, body):
-    """The customer pays the booking's session at the fake; the completed session."""
-    return fake.complete_session(body["checkout_session_id"])
 
 
 # ---- expiry -----------------------------------------------------------------------------------
@@ -603,8 +506,8 @@ def resign(token, settings, secret=None, **changes):
 
 
 def assert_nothing_stored(db, tenant, fake):
-    assert count(db, m.Booking, tenant) == 0
-    assert count(db, m.Hold, tenant) == 0
+    assert count(db, m.Booking, tenant.tenant.id) == 0
+    assert count(db, m.Hold, tenant.tenant.id) == 0
     assert session_requests(fake) == []
 
 

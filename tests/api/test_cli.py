@@ -11,18 +11,15 @@ import pytest
 from click.testing import CliRunner
 
 from app import cli
-from config.settings import ENVIRONMENT_VARIABLES
 from tests.conftest import SECRET
+from tests.support.embedded import use_embedded
 
 VALID_FOR = re.compile(r"valid for (\d+) s \([^)]*\), until (\S+)")
 
 
 @pytest.fixture
 def environment(tmp_path, monkeypatch) -> None:
-    for name in ENVIRONMENT_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("TIERWISE_MODE", "embedded")
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    use_embedded(monkeypatch, tmp_path / "cli.db")
     monkeypatch.setenv("JWT_SECRET", SECRET)
     monkeypatch.setenv("JWT_TTL_SECONDS", "600")
 

@@ -16,14 +16,16 @@ import pytest
 from app.services import rulesets, tenants
 from rules.defaults import DEFAULT_RULESET
 from storage import checkout as checkout_store
+from tests.support.dates import days_ahead
+from tests.support.storefront import quote
 
 TENANT_PREFIXES = ("/v1/admin", "/v1/storefront")
 DAY = "2031-01-01"
-SOON = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+SOON = days_ahead(30)
 #: Analytics ranges around today, so that B's booking made by the walk falls inside them.
 AROUND_TODAY = {
-    "from": (dt.date.today() - dt.timedelta(days=2)).isoformat(),
-    "to": (dt.date.today() + dt.timedelta(days=2)).isoformat(),
+    "from": days_ahead(-2),
+    "to": days_ahead(2),
 }
 ANALYTICS = ("SegmentSelection", "TierConversion", "Upsell", "Revenue")
 #: A change-audit export range around now, so that A's own changes fall inside it.
@@ -164,13 +166,8 @@ def foreign_ids(client, b, db) -> dict[str, str]:
             db, None, b.tenant.id, {**DEFAULT_RULESET, "description": f"v{n}"}, "test"
         )
     draft = rulesets.create_draft(db, b.tenant, "test", "b-draft", None, None)
-    quote = client.post(
-        "/v1/storefront/quotes",
-        headers=b.storefront,
-        json={"tier_id": b.tiers[1].id, "date": SOON, "guests": 2},
-    )
-    assert quote.status_code == 201, quote.get_json()
-    b.quote_token = quote.get_json()["token"]
+    quoted = quote(client, b, 1, SOON)
+    b.quote_token = quoted["token"]
     experiment = client.post(
         "/v1/admin/experiments", headers=b.admin, json=experiment_design("b-exp")
     )
@@ -189,7 +186,7 @@ def foreign_ids(client, b, db) -> dict[str, str]:
     b.booking_id = booking.id
     return {
         "booking_id": booking.id,
-        "decision_id": quote.get_json()["decision_ids"][0],
+        "decision_id": quoted["decision_ids"][0],
         "draft_id": draft.id,
         "number": str(B_ONLY_VERSION),
         "sequence": str(B_ONLY_VERSION),  # B published 2..4: activations 2..4; A has only 1

@@ -7,48 +7,30 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-import zoneinfo
 
 import pytest
 from sqlalchemy import delete, select, text, update
 
-from app.services import decision_log, rulesets
-from rules.defaults import DEFAULT_RULESET
+from app.services import decision_log
 from storage import models as m
+from tests.support.dates import weekday_ahead
+from tests.support.embedded import embedded_settings, seeded_demo
+from tests.support.http import ok
+from tests.support.rows import decision_row, execute
+from tests.support.rules import default_document, publish
+from tests.support.storefront import get_offers, quote, start
 
-BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 D = "/v1/admin/decisions"
 
 
-def plain_day(min_lead: int = 10) -> dt.date:
-    """A Monday–Friday outside July/August, at least ``min_lead`` days ahead: the default rules
-    change no price (multiplier 1, no discount); commission 10 %."""
-    day = dt.datetime.now(BERLIN).date() + dt.timedelta(days=min_lead)
-    while day.isoweekday() >= 6 or day.month in (7, 8):
-        day += dt.timedelta(days=1)
-    return day
-
-
-def ok(response, status=200):
-    assert response.status_code == status, response.get_json()
-    return response.get_json()
-
-
-def quote(client, fx, tier, guests=2, **extra) -> dict:
-    body = {"tier_id": tier.id, "date": plain_day().isoformat(), "guests": guests, **extra}
-    return ok(client.post("/v1/storefront/quotes", headers=fx.storefront, json=body), 201)
-
-
 def upgrade_quote(client, fx, source, target, guests=2) -> dict:
-    body = {"tier_id": source.id, "to_tier_id": target.id, "date": plain_day().isoformat(),
-            "guests": guests}  # fmt: skip
+    day = weekday_ahead().isoformat()
+    body = {"tier_id": source.id, "to_tier_id": target.id, "date": day, "guests": guests}
     return ok(client.post("/v1/storefront/upgrade-quotes", headers=fx.storefront, json=body))
 
 
 def offers(client, fx) -> dict:
-    return ok(client.get(f"/v1/storefront/segments/{fx.segment.key}/offers",
-                         headers=fx.storefront,
-                         query_string={"date": plain_day().isoformat(), "guests": 2}))  # fmt: skip
+    return ok(get_offers(client, fx, weekday_ahead()))
 
 
 def search(client, fx, headers=None, **query) -> list[dict]:
@@ -59,18 +41,6 @@ def verify(client, fx) -> dict:
     return ok(client.get(f"{D}/verify", headers=fx.admin))
 
 
-def decision_row(db, decision_id: str) -> m.Decision:
-    with db.transaction() as s:
-        row = s.scalar(select(m.Decision).where(m.Decision.id == uuid.UUID(decision_id)))
-        assert row is not None
-        return row
-
-
-def execute(db, statement) -> None:
-    with db.transaction() as s:
-        s.execute(statement)
-
-
 # ---- search, export, explain -----------------------------------------------------------------
 
 
@@ -78,7 +48,7 @@ def test_search_by_purpose_kind_rule_outcome_quote_request_and_time(client, db, 
     fx = tenant_a
     before = dt.datetime.now(dt.UTC)
     shown = offers(client, fx)
-    quoted = quote(client, fx, fx.tiers[0])
+    quoted = quote(client, fx, fx.tiers[0], weekday_ahead())
     denied = upgrade_quote(client, fx, fx.tiers[2], fx.tiers[0])  # a downgrade: the rules decide
     offers(client, tenant_b)  # another tenant's decisions never show
 
@@ -116,10 +86,8 @@ def test_search_by_purpose_kind_rule_outcome_quote_request_and_time(client, db, 
 
 def test_search_by_booking_finds_the_decisions_of_its_quote(stripe_client, db, tenant_a):
     client, fx = stripe_client, tenant_a
-    quoted = quote(client, fx, fx.tiers[1])
-    started = ok(client.post(
-        "/v1/storefront/checkouts", headers={**fx.storefront, "Idempotency-Key": uuid.uuid4().hex},
-        json={"quote_token": quoted["token"], "customer": {"email": "ana@example.com"}}), 201)  # fmt: skip
+    quoted = quote(client, fx, fx.tiers[1], weekday_ahead())
+    started = ok(start(client, fx, quoted["token"], name=None), 201)
     found = search(client, fx, booking_id=started["booking_id"])
     assert {d["id"] for d in found} == set(quoted["decision_ids"])
     missing = client.get(D, headers=fx.admin, query_string={"booking_id": str(uuid.uuid4())})
@@ -215,7 +183,7 @@ def test_operators_search_every_tenant_and_read_any_decision(
 def test_personal_data_is_masked_and_searchable_by_keyed_hash(client, db, tenant_a):
     fx = tenant_a
     customer = {"email": "Ana.Lima@Example.com", "name": "Ana Lima", "phone": "+49 30 1234567"}
-    quoted = quote(client, fx, fx.tiers[0], customer=customer)
+    quoted = quote(client, fx, fx.tiers[0], weekday_ahead(), customer=customer)
     row = decision_row(db, quoted["decision_ids"][0])
     with db.transaction() as s:
         raw = s.execute(
@@ -239,13 +207,18 @@ def test_replay_of_an_unchanged_decision_is_identical_even_after_a_new_version(
     app, client, tenant_a
 ):
     fx = tenant_a
-    quoted = quote(client, fx, fx.tiers[1])
-    svc = app.extensions["tierwise"]
-    hotter = {**DEFAULT_RULESET, "rules": [*DEFAULT_RULESET["rules"], {
-        "id": "everything-up", "kind": "season", "priority": 500, "then": {"multiplier": "1.5"}}]}  # fmt: skip
-    rulesets.publish_document(svc.db, svc.rules, fx.tenant.id, hotter, "test", "", None,
-                              dt.datetime.now(dt.UTC))  # fmt: skip
-    assert quote(client, fx, fx.tiers[1])["price"]["total"] != quoted["price"]["total"]
+    quoted = quote(client, fx, fx.tiers[1], weekday_ahead())
+    everything_up = {
+        "id": "everything-up",
+        "kind": "season",
+        "priority": 500,
+        "then": {"multiplier": "1.5"},
+    }
+    publish(app, fx.tenant.id, default_document(everything_up), now=dt.datetime.now(dt.UTC))
+    assert (
+        quote(client, fx, fx.tiers[1], weekday_ahead())["price"]["total"]
+        != quoted["price"]["total"]
+    )
     replayed = ok(client.post(f"{D}/{quoted['decision_ids'][0]}/replay", headers=fx.admin))
     assert replayed["identical"] is True and replayed["differences"] == []
     assert replayed["replayed"]["price"]["total"] == quoted["price"]["total"]
@@ -253,7 +226,7 @@ def test_replay_of_an_unchanged_decision_is_identical_even_after_a_new_version(
 
 def test_replay_reports_the_exact_difference_of_an_altered_record(client, db, tenant_a):
     fx = tenant_a
-    quoted = quote(client, fx, fx.tiers[0])
+    quoted = quote(client, fx, fx.tiers[0], weekday_ahead())
     decision_id = quoted["decision_ids"][0]
     row = decision_row(db, decision_id)
     outputs = {**row.outputs, "commission": {**row.outputs["commission"], "rate_percent": "25"}}
@@ -366,9 +339,8 @@ def test_retention_must_be_a_sensible_number_of_days(client, tenant_a):
 
 
 def draft_with(client, fx, *rules: dict) -> str:
-    document = {**DEFAULT_RULESET, "rules": [*DEFAULT_RULESET["rules"], *rules]}
-    created = client.post("/v1/admin/rulesets/drafts", headers=fx.admin,
-                          json={"name": "what if", "document": document})  # fmt: skip
+    body = {"name": "what if", "document": default_document(*rules)}
+    created = client.post("/v1/admin/rulesets/drafts", headers=fx.admin, json=body)
     return ok(created, 201)["id"]
 
 
@@ -376,9 +348,10 @@ def test_backtest_reports_hand_computed_deltas(client, tenant_a):
     fx = tenant_a
     start = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     # Recorded under the default rules (plain weekday: multiplier 1, no discount, 10 % fee):
-    quote(client, fx, fx.tiers[0])  # Essential: 10000 + 2 × 1000 = 12000, fee 1200
-    quote(client, fx, fx.tiers[0])  # again
-    quote(client, fx, fx.tiers[1])  # Preferred: 20000 + 2000 = 22000, fee 2200
+    day = weekday_ahead()
+    quote(client, fx, fx.tiers[0], day)  # Essential: 10000 + 2 × 1000 = 12000, fee 1200
+    quote(client, fx, fx.tiers[0], day)  # again
+    quote(client, fx, fx.tiers[1], day)  # Preferred: 20000 + 2000 = 22000, fee 2200
     upgrade_quote(client, fx, fx.tiers[0], fx.tiers[2])  # two records: 12000 (fee 1200) and
     # Ultimate 30000 + 2000 = 32000 (fee 3200), upgrade allowed (level +2)
     end = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
@@ -425,27 +398,17 @@ def test_the_purge_command_on_the_embedded_default(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
     from app import cli, create_app
-    from app.services.demo import demo_api_key, seed_demo
-    from config import Settings
-    from config.settings import ENVIRONMENT_VARIABLES
-    from storage.db import Database, migrate
 
-    for name in ENVIRONMENT_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("TIERWISE_MODE", "embedded")
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/purge.db")
-    settings = Settings.from_env()
-    migrate(settings.database_url)
-    seeding = Database.from_url(settings.database_url)
-    tenant = seed_demo(seeding, dt.date.today())
-    key = demo_api_key(seeding, settings.api_key_pepper, tenant)
-    seeding.dispose()
+    settings = embedded_settings(monkeypatch, tmp_path / "purge.db")
+    tenant, key = seeded_demo(settings)
     app = create_app(settings)
     database = app.extensions["tierwise"].db
     try:
         client = app.test_client()
-        shown = client.get("/v1/storefront/segments/premium/offers", headers={"X-Api-Key": key},
-                           query_string={"date": plain_day().isoformat(), "guests": 2})  # fmt: skip
+        query = {"date": weekday_ahead().isoformat(), "guests": 2}
+        shown = client.get(
+            "/v1/storefront/segments/premium/offers", headers={"X-Api-Key": key}, query_string=query
+        )
         assert shown.status_code == 200, shown.get_json()
         runner = CliRunner()
         skipped = runner.invoke(cli.main, ["purge-decisions"])
@@ -493,10 +456,8 @@ def test_verify_finds_a_record_past_the_head(client, db, chained):
 
 def test_search_by_booking_finds_its_upgrade_decisions(stripe_client, db, tenant_a):
     client, fx = stripe_client, tenant_a
-    quoted = quote(client, fx, fx.tiers[0])
-    started = ok(client.post(
-        "/v1/storefront/checkouts", headers={**fx.storefront, "Idempotency-Key": uuid.uuid4().hex},
-        json={"quote_token": quoted["token"], "customer": {"email": "ana@example.com"}}), 201)  # fmt: skip
+    quoted = quote(client, fx, fx.tiers[0], weekday_ahead())
+    started = ok(start(client, fx, quoted["token"], name=None), 201)
     upgrade = ok(client.post("/v1/storefront/upgrade-quotes", headers=fx.storefront, json={
         "booking_id": started["booking_id"], "to_tier_id": fx.tiers[2].id,
         "customer": {"email": "ana@example.com", "phone": "+49 30 555"}}))  # fmt: skip
@@ -515,7 +476,7 @@ def test_search_by_booking_finds_its_upgrade_decisions(stripe_client, db, tenant
 def test_nul_characters_are_refused_before_anything_is_stored(client, tenant_a):
     fx = tenant_a
     response = client.get(f"/v1/storefront/segments/{fx.segment.key}/offers", headers=fx.storefront,
-                          query_string={"date": plain_day().isoformat(), "guests": 2,
+                          query_string={"date": weekday_ahead().isoformat(), "guests": 2,
                                         "visitor_id": "v\x00"})  # fmt: skip
     assert response.status_code == 422, response.get_json()
     assert response.get_json()["error"]["details"] == [

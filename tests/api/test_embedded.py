@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,11 +18,11 @@ from urllib.error import HTTPError, URLError
 
 import pytest
 
-from config.settings import ENVIRONMENT_VARIABLES
 from rules.durable_binding import GLIBC_TUNABLES
+from tests.support.embedded import TIERWISE, embedded_env
+from tests.support.private_servers import free_port, stop_process
+from tests.support.timing import eventually
 
-BIN = Path(sys.executable).parent
-TIERWISE = BIN / "tierwise"
 KEY_LINE = re.compile(r"^storefront API key:\s+(tw_pk_[0-9a-f]{40})$", re.MULTILINE)
 TOKEN_LINE = re.compile(r"^tenant-admin token:\s+(\S+)$", re.MULTILINE)
 TENANT_LINE = re.compile(r"^demo tenant:\s+demo \(([0-9a-f-]{36})\)$", re.MULTILINE)
@@ -35,16 +33,6 @@ FEATURE_MATRIX = [
     ("private_guide", "Private guide", [False, False, True]),
     ("lounge", "Lounge access", ["-", "Standard", "Premium"]),
 ]
-
-
-def embedded_env(folder: Path) -> dict[str, str]:
-    """The caller's environment without any tierwise setting, then what ``make run`` sets."""
-    env = {
-        k: v for k, v in os.environ.items() if k not in (*ENVIRONMENT_VARIABLES, "GLIBC_TUNABLES")
-    }
-    env["TIERWISE_MODE"] = "embedded"
-    env["DATABASE_URL"] = f"sqlite:///{folder}/demo.db"
-    return env
 
 
 def run_demo(folder: Path, env: dict[str, str]) -> dict[str, str]:
@@ -67,12 +55,6 @@ def run_demo(folder: Path, env: dict[str, str]) -> dict[str, str]:
     return {"key": key.group(1), "token": token.group(1), "tenant_id": tenant.group(1)}
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def call(
     base: str, path: str, headers: dict[str, str] | None = None, body: Any = None
 ) -> tuple[int, dict, Any]:
@@ -90,28 +72,20 @@ def call(
 
 
 def wait_until_healthy(base: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    def answering() -> tuple[int, dict] | None:
         if server.poll() is not None:
             pytest.fail(f"tierwise serve exited with {server.returncode}:\n{log.read_text()}")
         try:
             status, _, body = call(base, "/healthz")
         except (URLError, ConnectionError, TimeoutError):
-            time.sleep(0.2)
-            continue
-        assert (status, body["status"]) == (200, "ok")
-        return
-    pytest.fail(f"/healthz did not answer within 60 s:\n{log.read_text()}")
+            return None
+        return status, body
 
-
-def stop(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+    try:
+        status, body = eventually(answering, 60, "/healthz")
+    except AssertionError:
+        pytest.fail(f"/healthz did not answer within 60 s:\n{log.read_text()}")
+    assert (status, body["status"]) == (200, "ok")
 
 
 def test_demo_then_serve_on_the_embedded_default(tmp_path: Path) -> None:
@@ -146,7 +120,7 @@ def test_demo_then_serve_on_the_embedded_default(tmp_path: Path) -> None:
             check_customer_urls_point_at_the_served_port(base, first)
             check_demo_again_is_idempotent_and_rotates_the_key(base, tmp_path, env, first)
         finally:
-            stop(server)
+            stop_process(server, 30)
     assert server.returncode is not None
 
 
@@ -252,11 +226,12 @@ def check_demo_again_is_idempotent_and_rotates_the_key(
     # The server process trusts a key it looked up for API_KEY_CACHE_SECONDS (2 s by default);
     # a revocation made by another process lands within that.
     started = time.monotonic()
-    while True:
-        status, _, body = call(base, "/v1/storefront/segments", {"X-Api-Key": first["key"]})
-        if status != 200 or time.monotonic() - started > 5:
-            break
-        time.sleep(0.1)
+
+    def refused() -> tuple[int, dict, Any] | None:
+        answer = call(base, "/v1/storefront/segments", {"X-Api-Key": first["key"]})
+        return answer if answer[0] != 200 else None
+
+    status, _, body = eventually(refused, 5, "the old key to be refused")
     assert (status, body["error"]["code"]) == (401, "api_key_revoked")
     assert time.monotonic() - started <= 3.0
 

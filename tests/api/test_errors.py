@@ -9,29 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from storage import models as m
+from tests.support.http import assert_error_shape
 
 SEGMENTS = "/v1/admin/segments"
 TIERS = "/v1/admin/tiers"
-
-
-def assert_error_shape(response, status: int, code: str | None = None) -> dict:
-    assert response.status_code == status, (response.status_code, response.get_data())
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert set(body) == {"error", "request_id"}, body
-    error = body["error"]
-    assert set(error) <= {"code", "message", "details"}
-    assert isinstance(error["code"], str) and error["code"]
-    assert isinstance(error["message"], str) and error["message"]
-    if code is not None:
-        assert error["code"] == code, body
-    if "details" in error:
-        assert error["details"], "details, when present, is not empty"
-        for detail in error["details"]:
-            assert set(detail) == {"path", "message"}
-            assert detail["path"].startswith("/")
-    assert body["request_id"] == response.headers["X-Request-Id"]
-    return error
 
 
 def counts(db, tenant_id: str) -> dict[str, int]:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from storage import models as m
+from tests.support.rows import count
 
 URL = "/v1/storefront/events"
 WHEN = "2026-11-20T10:15:00+00:00"
@@ -31,15 +32,6 @@ def rows(db, tenant_id: str) -> list[m.StorefrontEvent]:
                 .where(m.StorefrontEvent.tenant_id == uuid.UUID(tenant_id))
                 .order_by(m.StorefrontEvent.client_event_id)
             )
-        )
-
-
-def count(db, tenant_id: str) -> int:
-    with db.transaction() as s:
-        return s.scalar(
-            select(func.count())
-            .select_from(m.StorefrontEvent)
-            .where(m.StorefrontEvent.tenant_id == uuid.UUID(tenant_id))
         )
 
 
@@ -82,23 +74,23 @@ def test_resending_the_same_client_event_ids_stores_nothing_new(client, db, tena
     again = post(client, fx, batch)
     assert again.status_code == 202
     assert again.get_json() == {"received": 2, "stored": 0}
-    assert count(db, fx.tenant.id) == 2
+    assert count(db, m.StorefrontEvent, fx.tenant.id) == 2
 
     # A partly new batch stores only the new one; the first stored version is kept.
     mixed = post(client, fx, [event("dup-1", "upsell_declined"), event("new-1")])
     assert mixed.get_json() == {"received": 2, "stored": 1}
-    assert count(db, fx.tenant.id) == 3
+    assert count(db, m.StorefrontEvent, fx.tenant.id) == 3
     assert {r.client_event_id: r.type for r in rows(db, fx.tenant.id)}["dup-1"] == "upsell_shown"
 
     # The same id twice in one batch is stored once.
     twice = post(client, fx, [event("twin"), event("twin")])
     assert twice.get_json() == {"received": 2, "stored": 1}
-    assert count(db, fx.tenant.id) == 4
+    assert count(db, m.StorefrontEvent, fx.tenant.id) == 4
 
     # Client event ids are per tenant: tenant B's own "dup-1" is new.
     assert post(client, tenant_b, [event("dup-1")]).get_json() == {"received": 1, "stored": 1}
-    assert count(db, tenant_b.tenant.id) == 1
-    assert count(db, fx.tenant.id) == 4
+    assert count(db, m.StorefrontEvent, tenant_b.tenant.id) == 1
+    assert count(db, m.StorefrontEvent, fx.tenant.id) == 4
 
 
 def test_an_invalid_event_rejects_the_whole_batch(client, db, tenant_a):
@@ -117,18 +109,18 @@ def test_an_invalid_event_rejects_the_whole_batch(client, db, tenant_a):
     too_long_id = post(client, fx, [event("x" * 65)])
     assert error_paths(too_long_id) == ["/json/events/0/client_event_id"]
     assert error_paths(post(client, fx, [])) == ["/json/events"]
-    assert count(db, fx.tenant.id) == 0
+    assert count(db, m.StorefrontEvent, fx.tenant.id) == 0
 
 
 def test_at_most_100_events_per_batch(client, db, tenant_a):
     fx = tenant_a
     too_many = post(client, fx, [event(f"e-{i}") for i in range(101)])
     assert error_paths(too_many) == ["/json/events"]
-    assert count(db, fx.tenant.id) == 0
+    assert count(db, m.StorefrontEvent, fx.tenant.id) == 0
     hundred = post(client, fx, [event(f"e-{i}") for i in range(100)])
     assert hundred.status_code == 202, hundred.get_json()
     assert hundred.get_json() == {"received": 100, "stored": 100}
-    assert count(db, fx.tenant.id) == 100
+    assert count(db, m.StorefrontEvent, fx.tenant.id) == 100
 
 
 def test_events_need_a_storefront_key(client, db, tenant_a):
@@ -136,4 +128,4 @@ def test_events_need_a_storefront_key(client, db, tenant_a):
     assert (
         client.post(URL, headers=tenant_a.admin, json={"events": [event("a")]}).status_code == 401
     )
-    assert count(db, tenant_a.tenant.id) == 0
+    assert count(db, m.StorefrontEvent, tenant_a.tenant.id) == 0

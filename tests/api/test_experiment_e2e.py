@@ -13,39 +13,43 @@ from __future__ import annotations
 import datetime as dt
 import math
 import statistics
-import uuid
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from rules.defaults import DEFAULT_RULESET
 from storage.experiments import from_record
-from tests.conftest import WEBHOOK_SECRET
-from tests.support.fake_stripe import sign_webhook
+from tests.support.http import ok
+from tests.support.rules import default_document, publish_draft
+from tests.support.storefront import deliver, pay_at_fake, quote, start
 
 DAY = dt.date.today() + dt.timedelta(days=40)
 KEY = "ultimate-push"
 VISITORS = [f"visitor-{i:03d}" for i in range(48)]
-
-
-def ok(response, status=200):
-    assert response.status_code == status, response.get_json()
-    return response.get_json()
+#: variant b is offered Ultimate at 10 % off (a higher priority than the default upsell's)
+PUSH_ULTIMATE_B = {
+    "id": "push-ultimate-b",
+    "kind": "upsell",
+    "priority": 20,
+    "when": {
+        "all": [
+            {"fact": "experiment", "op": "eq", "value": KEY},
+            {"fact": "variant", "op": "eq", "value": "b"},
+            {"fact": "tier_level", "op": "lt", "value": 3},
+        ]
+    },
+    "then": {
+        "offer": "tier",
+        "target_level": 3,
+        "percent_off": "10",
+        "message_key": "upsell.ultimate.save10",
+    },
+}
 
 
 def publish_variant_rules(client, fx):
     """The default ruleset plus: variant b is offered Ultimate at 10 % off (a higher priority)."""
-    document = {**DEFAULT_RULESET, "rules": [*DEFAULT_RULESET["rules"], {
-        "id": "push-ultimate-b", "kind": "upsell", "priority": 20,
-        "when": {"all": [{"fact": "experiment", "op": "eq", "value": KEY},
-                         {"fact": "variant", "op": "eq", "value": "b"},
-                         {"fact": "tier_level", "op": "lt", "value": 3}]},
-        "then": {"offer": "tier", "target_level": 3, "percent_off": "10",
-                 "message_key": "upsell.ultimate.save10"}}]}  # fmt: skip
-    draft = ok(client.post("/v1/admin/rulesets/drafts", headers=fx.admin,
-                           json={"name": "push ultimate", "document": document}), 201)  # fmt: skip
-    ok(client.post(f"/v1/admin/rulesets/drafts/{draft['id']}/publish", headers=fx.admin,
-                   json={"note": "experiment"}), 201)  # fmt: skip
+    document = default_document(PUSH_ULTIMATE_B)
+    publish_draft(client, fx, document, name="push ultimate", note="experiment")
 
 
 def behaviour(i: int, variant: str) -> tuple[bool, bool, bool]:
@@ -64,21 +68,16 @@ def event(client, fx, client_event_id, type_, visitor, **extra):
 
 def buy(client, fx, fake_stripe, visitor, source_tier_id, target_tier_id, *, pay=True):
     """Quote the accepted upsell, check out, pay at the fake Stripe and deliver its webhook."""
-    quote = ok(client.post("/v1/storefront/quotes", headers=fx.storefront, json={
-        "tier_id": target_tier_id, "date": DAY.isoformat(), "guests": 2, "visitor_id": visitor,
-        "upsell_from_tier_id": source_tier_id}), 201)  # fmt: skip
-    started = ok(client.post("/v1/storefront/checkouts",
-                             headers={**fx.storefront, "Idempotency-Key": uuid.uuid4().hex},
-                             json={"quote_token": quote["token"],
-                                   "customer": {"email": f"{visitor}@example.com"}}), 201)  # fmt: skip
+    quoted = quote(
+        client, fx, target_tier_id, DAY, visitor_id=visitor, upsell_from_tier_id=source_tier_id
+    )
+    response = start(client, fx, quoted["token"], email=f"{visitor}@example.com", name=None)
+    started = ok(response, 201)
     if pay:
-        session = fake_stripe.complete_session(started["checkout_session_id"])
-        signed = sign_webhook(
-            fake_stripe.event("checkout.session.completed", session["id"]), WEBHOOK_SECRET
-        )
-        answer = client.post("/v1/webhooks/stripe", data=signed.payload, headers=signed.headers)
+        session = pay_at_fake(fake_stripe, started)
+        answer = deliver(client, fake_stripe.event("checkout.session.completed", session["id"]))
         assert ok(answer)["outcome"] == "paid"
-    return quote
+    return quoted
 
 
 def pooled_z(c_a, n_a, c_b, n_b):

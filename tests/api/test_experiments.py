@@ -12,23 +12,24 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-import zoneinfo
 from collections.abc import Callable
 
 import pytest
 from sqlalchemy import select
 
 from app import create_app
-from app.services import rulesets
 from pricing.experiments import hash_v1, hash_v2
 from rules.defaults import DEFAULT_RULESET
 from storage import models as m
 from storage.experiments import from_record
-from tests.support.http import error_of
+from tests.support import storefront
+from tests.support.dates import weekday_ahead
+from tests.support.http import error_of, ok
+from tests.support.rules import default_document, publish, publish_draft
+from tests.support.storefront import by_level
 
 E = "/v1/admin/experiments"
 ACTOR = "tenant_admin:test-tenant_admin"
-BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 CONTROL_B = [
     {"key": "control", "name": "Control", "weight": "0.5", "control": True},
     {"key": "b", "name": "Ten percent off", "weight": "0.5"},
@@ -39,15 +40,6 @@ ACTIONS = ("start", "pause", "resume", "stop")
 # ---- helpers ------------------------------------------------------------------------------------
 
 
-def service_day(min_lead: int = 10) -> dt.date:
-    """A Monday–Friday outside July/August at least ``min_lead`` days ahead: no default rule
-    changes its price."""
-    day = dt.datetime.now(BERLIN).date() + dt.timedelta(days=min_lead)
-    while day.isoweekday() >= 6 or day.month in (7, 8):
-        day += dt.timedelta(days=1)
-    return day
-
-
 def design(key: str = "upsell-copy", **over) -> dict:
     return {
         "key": key, "name": "Upsell copy", "hypothesis": "A discount sells more Ultimate.",
@@ -56,9 +48,7 @@ def design(key: str = "upsell-copy", **over) -> dict:
 
 
 def create(client, fx, key: str = "upsell-copy", **over) -> dict:
-    response = client.post(E, headers=fx.admin, json=design(key, **over))
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
+    return ok(client.post(E, headers=fx.admin, json=design(key, **over)), 201)
 
 
 def act(client, fx, experiment: dict, action: str):
@@ -67,10 +57,7 @@ def act(client, fx, experiment: dict, action: str):
 
 def running(client, fx, key: str = "upsell-copy", **over) -> dict:
     """A created and started experiment."""
-    experiment = create(client, fx, key, **over)
-    response = act(client, fx, experiment, "start")
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
+    return ok(act(client, fx, create(client, fx, key, **over), "start"))
 
 
 def patch(client, fx, experiment: dict, changes: dict, version: int | None = None):
@@ -81,54 +68,34 @@ def patch(client, fx, experiment: dict, changes: dict, version: int | None = Non
 
 
 def ok_patch(client, fx, experiment: dict, changes: dict) -> dict:
-    response = patch(client, fx, experiment, changes)
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
+    return ok(patch(client, fx, experiment, changes))
 
 
 def read(client, fx, experiment: dict) -> dict:
-    response = client.get(f"{E}/{experiment['id']}", headers=fx.admin)
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
+    return ok(client.get(f"{E}/{experiment['id']}", headers=fx.admin))
 
 
 def listed(client, fx) -> list[dict]:
-    response = client.get(E, headers=fx.admin)
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
+    return ok(client.get(E, headers=fx.admin))
 
 
 def revisions(client, fx, experiment: dict) -> list[dict]:
-    response = client.get(f"{E}/{experiment['id']}/revisions", headers=fx.admin)
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
+    return ok(client.get(f"{E}/{experiment['id']}/revisions", headers=fx.admin))
 
 
 def get_offers(client, fx, visitor: str = "", day: dt.date | None = None, segment: str = ""):
-    query: dict = {"date": (day or service_day()).isoformat(), "guests": 2}
-    if visitor:
-        query["visitor_id"] = visitor
-    return client.get(
-        f"/v1/storefront/segments/{segment or fx.segment.key}/offers",
-        headers=fx.storefront,
-        query_string=query,
-    )
+    """The offers (of the tenant's segment unless ``segment``) a visitor, if named, is shown on
+    ``day`` (by default a plain weekday ahead); the response."""
+    query = {"visitor_id": visitor} if visitor else {}
+    return storefront.get_offers(client, fx, day or weekday_ahead(), segment=segment, **query)
 
 
 def offers(client, fx, visitor: str = "", day: dt.date | None = None, segment: str = "") -> dict:
-    response = get_offers(client, fx, visitor, day, segment)
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
+    return ok(get_offers(client, fx, visitor, day, segment))
 
 
 def decision(client, fx, decision_id: str) -> dict:
-    response = client.get(f"/v1/admin/decisions/{decision_id}", headers=fx.admin)
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
-
-
-def by_level(body: dict) -> dict[int, dict]:
-    return {o["tier"]["level"]: o for o in body["offers"]}
+    return ok(client.get(f"/v1/admin/decisions/{decision_id}", headers=fx.admin))
 
 
 def assignments(db, experiment: dict) -> list[tuple[str, int, str]]:
@@ -779,7 +746,7 @@ def test_paused_keeps_assigned_visitors_and_stopped_drops_everyone(client, db, t
 
 def test_targeting_by_date_and_segment(client, tenant_a):
     fx = tenant_a
-    day = service_day(20)
+    day = weekday_ahead(20)
     budget = client.post(
         "/v1/admin/segments", headers=fx.admin, json={"key": "budget", "name": "Budget"}
     )
@@ -828,7 +795,7 @@ def test_another_instance_assigns_alike_from_the_shared_snapshot(
     """Live experiments travel in the catalog snapshot; a second app instance reads it from the
     shared cache (not the database) and must bucket and target exactly alike."""
     fx = tenant_a
-    day = service_day()
+    day = weekday_ahead()
     experiment = running(
         client, fx, coverage="0.9", namespace={"id": "shared", "start": "0.1", "end": "1"},
         targeting={"segments": [fx.segment.key], "tiers": [fx.tiers[0].id],
@@ -885,27 +852,11 @@ B_UPSELL = {
 }  # fmt: skip
 
 
-def document_with(*rules: dict) -> dict:
-    document = json.loads(json.dumps(DEFAULT_RULESET))
-    document["rules"].extend(rules)
-    return document
-
-
 def test_upsell_rules_condition_on_the_variant(client, tenant_a):
     fx = tenant_a
     experiment = running(client, fx)
-    draft = client.post(
-        "/v1/admin/rulesets/drafts",
-        headers=fx.admin,
-        json={"name": "b gets 10 %", "document": document_with(B_UPSELL)},
-    )
-    assert draft.status_code == 201, draft.get_json()
-    published = client.post(
-        f"/v1/admin/rulesets/drafts/{draft.get_json()['id']}/publish",
-        headers=fx.admin,
-        json={"note": "experiment"},
-    )
-    assert published.status_code == 201, published.get_json()
+    document = default_document(B_UPSELL)
+    publish_draft(client, fx, document, name="b gets 10 %", note="experiment")
 
     in_b = by_level(offers(client, fx, visitor_in(experiment, "b")))
     control = offers(client, fx, visitor_in(experiment, "control"))
@@ -935,7 +886,7 @@ def test_upsell_rules_condition_on_the_variant(client, tenant_a):
     preview = client.get(
         f"/v1/admin/segments/{fx.segment.id}/offers-preview",
         headers=fx.admin,
-        query_string={"date": service_day().isoformat(), "guests": 2,
+        query_string={"date": weekday_ahead().isoformat(), "guests": 2,
                       "experiment": "upsell-copy", "variant": "b"},
     )  # fmt: skip
     assert preview.status_code == 200, preview.get_json()
@@ -950,7 +901,7 @@ def test_rules_naming_unknown_variants_or_experiments_are_refused(client, tenant
     position = len(DEFAULT_RULESET["rules"])
     zzz = {**B_UPSELL, "id": "zzz", "when": {"fact": "variant", "op": "eq", "value": "zzz"}}
     error = error_of(
-        client.post(drafts, headers=fx.admin, json={"name": "x", "document": document_with(zzz)}),
+        client.post(drafts, headers=fx.admin, json={"name": "x", "document": default_document(zzz)}),
         422, "unknown_variant",
     )  # fmt: skip
     assert [d["path"] for d in error["details"]] == [f"/rules/{position}/when"]
@@ -964,7 +915,7 @@ def test_rules_naming_unknown_variants_or_experiments_are_refused(client, tenant
     error = error_of(
         client.post(
             drafts, headers=fx.admin,
-            json={"name": "x", "document": document_with(B_UPSELL, unknown_experiment)},
+            json={"name": "x", "document": default_document(B_UPSELL, unknown_experiment)},
         ),
         422, "unknown_variant",
     )  # fmt: skip
@@ -976,14 +927,14 @@ def test_rules_naming_unknown_variants_or_experiments_are_refused(client, tenant
     known = {**B_UPSELL, "id": "known",
              "when": {"fact": "experiment", "op": "eq", "value": "upsell-copy"}}  # fmt: skip
     created = client.post(
-        drafts, headers=fx.admin, json={"name": "ok", "document": document_with(B_UPSELL, known)}
+        drafts, headers=fx.admin, json={"name": "ok", "document": default_document(B_UPSELL, known)}
     )
     assert created.status_code == 201, created.get_json()
     draft = created.get_json()
     edited = client.patch(
         f"{drafts}/{draft['id']}",
         headers={**fx.admin, "If-Match": f'"{draft["version"]}"'},
-        json={"document": document_with(zzz)},
+        json={"document": default_document(zzz)},
     )
     error_of(edited, 422, "unknown_variant")
 
@@ -994,7 +945,7 @@ def test_variant_names_of_another_tenant_are_unknown(client, tenant_a, tenant_b)
     response = client.post(
         "/v1/admin/rulesets/drafts",
         headers=tenant_a.admin,
-        json={"name": "x", "document": document_with(only_b)},
+        json={"name": "x", "document": default_document(only_b)},
     )
     error_of(response, 422, "unknown_variant")
 
@@ -1009,11 +960,8 @@ B_DISCOUNT = {
 
 def publish_b_discount(app, fx) -> None:
     """Variant b pays 10 % less (a last-minute rule on the variant), active now."""
-    svc = app.extensions["tierwise"]
-    rulesets.publish_document(
-        svc.db, svc.rules, fx.tenant.id, document_with(B_DISCOUNT), "test", "b pays less", None,
-        dt.datetime.now(dt.UTC),
-    )  # fmt: skip
+    document = default_document(B_DISCOUNT)
+    publish(app, fx.tenant.id, document, "b pays less", now=dt.datetime.now(dt.UTC))
 
 
 def test_a_quote_under_a_variant_keeps_its_price_after_the_experiment_stops(app, client, tenant_a):
@@ -1021,7 +969,7 @@ def test_a_quote_under_a_variant_keeps_its_price_after_the_experiment_stops(app,
     experiment = running(client, fx)
     publish_b_discount(app, fx)
     visitor = visitor_in(experiment, "b")
-    day = service_day()
+    day = weekday_ahead()
     request = {"tier_id": fx.tiers[0].id, "date": day.isoformat(), "guests": 2}
 
     response = client.post(
@@ -1065,7 +1013,7 @@ def test_a_quote_of_a_control_visitor_has_the_regular_price(app, client, tenant_
     response = client.post(
         "/v1/storefront/quotes",
         headers=fx.storefront,
-        json={"tier_id": fx.tiers[0].id, "date": service_day().isoformat(), "guests": 2,
+        json={"tier_id": fx.tiers[0].id, "date": weekday_ahead().isoformat(), "guests": 2,
               "visitor_id": visitor},
     )  # fmt: skip
     assert response.status_code == 201, response.get_json()
@@ -1124,7 +1072,7 @@ def test_a_quote_of_a_tier_outside_the_targeting_is_not_tagged(client, db, tenan
     fx = tenant_a
     experiment = running(client, fx, targeting={"tiers": [fx.tiers[0].id]})
     visitor = visitor_in(experiment, "b")
-    day = service_day().isoformat()
+    day = weekday_ahead().isoformat()
 
     def quote(tier) -> dict:
         response = client.post("/v1/storefront/quotes", headers=fx.storefront, json={

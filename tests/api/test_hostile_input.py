@@ -14,13 +14,15 @@ import json
 import re
 import uuid
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import text, update
 
 from app.services import rulesets
 from rules.defaults import DEFAULT_RULESET
 from storage import models as m
-from tests.api.test_decision_log import decision_row, execute, plain_day, quote
-from tests.api.test_errors import assert_error_shape
+from tests.support.dates import weekday_ahead
+from tests.support.http import assert_error_shape
+from tests.support.rows import count, decision_row, execute
+from tests.support.storefront import quote
 
 R = "/v1/admin/rulesets"
 D = "/v1/admin/decisions"
@@ -33,7 +35,7 @@ def paths(response, status: int = 422, code: str = "validation_error") -> list[s
 
 
 def offers(client, fx, **query):
-    query = {"date": plain_day().isoformat(), "guests": 2, **query}
+    query = {"date": weekday_ahead().isoformat(), "guests": 2, **query}
     return client.get(
         f"/v1/storefront/segments/{fx.segment.key}/offers",
         headers=fx.storefront,
@@ -42,7 +44,7 @@ def offers(client, fx, **query):
 
 
 def preview(client, fx, **query):
-    query = {"date": plain_day().isoformat(), "guests": 2, **query}
+    query = {"date": weekday_ahead().isoformat(), "guests": 2, **query}
     return client.get(
         f"/v1/admin/segments/{fx.segment.key}/offers-preview",
         headers=fx.admin,
@@ -69,28 +71,10 @@ def draft(client, fx) -> str:
     return created.get_json()["id"]
 
 
-def activation_count(db, tenant_id: str) -> int:
-    with db.transaction() as s:
-        return s.scalar(
-            select(func.count())
-            .select_from(m.RulesetActivation)
-            .where(m.RulesetActivation.tenant_id == uuid.UUID(tenant_id))
-        )
-
-
-def event_count(db, tenant_id: str) -> int:
-    with db.transaction() as s:
-        return s.scalar(
-            select(func.count())
-            .select_from(m.StorefrontEvent)
-            .where(m.StorefrontEvent.tenant_id == uuid.UUID(tenant_id))
-        )
-
-
 def assert_tenant_serves(client, fx) -> None:
     """Offers, quotes, evaluate and the activation state all answer."""
     assert offers(client, fx).status_code == 200, offers(client, fx).get_json()
-    quote(client, fx, fx.tiers[1])
+    quote(client, fx, fx.tiers[1], weekday_ahead())
     evaluated = evaluate(client, fx, {"tier_level": 1})
     assert evaluated.status_code == 200, evaluated.get_json()
     state = client.get(f"{R}/active", headers=fx.admin)
@@ -103,14 +87,14 @@ def assert_tenant_serves(client, fx) -> None:
 def test_an_activation_past_the_end_of_time_is_refused_and_changes_nothing(client, db, tenant_a):
     fx = tenant_a
     draft_id = draft(client, fx)
-    before = activation_count(db, fx.tenant.id)
+    before = count(db, m.RulesetActivation, fx.tenant.id)
     far = dt.datetime.now(dt.UTC) + dt.timedelta(days=5 * 366 + 2)
     for activates_at in ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", far.isoformat()):
         refused = client.post(
             f"{R}/drafts/{draft_id}/publish", headers=fx.admin, json={"activates_at": activates_at}
         )
         assert paths(refused) == ["/json/activates_at"], activates_at
-    assert activation_count(db, fx.tenant.id) == before
+    assert count(db, m.RulesetActivation, fx.tenant.id) == before
     assert_tenant_serves(client, fx)
 
 
@@ -208,7 +192,7 @@ def test_instants_at_the_ends_of_the_calendar_are_refused(client, db, tenant_a):
     far = (dt.datetime.now(dt.UTC) + dt.timedelta(days=5 * 366 + 2)).isoformat()
     assert paths(preview(client, fx, as_of=far)) == ["/query/as_of"]
     assert paths(evaluate(client, fx, {"tier_level": 1}, at=far)) == ["/json/at"]
-    assert event_count(db, fx.tenant.id) == 0
+    assert count(db, m.StorefrontEvent, fx.tenant.id) == 0
     assert_tenant_serves(client, fx)
 
 
@@ -298,7 +282,7 @@ def test_recorded_facts_the_engine_cannot_hold_are_refused_by_replay_and_backtes
     replay (the serving engine) and backtest (the reference evaluator) refuse it alike."""
     fx = tenant_a
     start = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
-    decision_id = quote(client, fx, fx.tiers[0])["decision_ids"][0]
+    decision_id = quote(client, fx, fx.tiers[0], weekday_ahead())["decision_ids"][0]
     end = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
     row = decision_row(db, decision_id)
     facts = {**row.facts, "amount": 2**64}
@@ -343,7 +327,7 @@ def test_deeply_nested_bodies_and_documents_are_refused(client, db, tenant_a):
         )
         assert paths(refused) == ["/json/document_yaml"], depth
     assert client.get(f"{R}/drafts", headers=fx.admin).get_json() == []
-    assert event_count(db, fx.tenant.id) == 0
+    assert count(db, m.StorefrontEvent, fx.tenant.id) == 0
 
 
 def test_yaml_anchors_fail_at_the_first_anchor(client, tenant_a):
@@ -371,7 +355,7 @@ def test_lone_surrogates_and_nul_are_refused_everywhere_text_comes_in(client, db
             fx.storefront,
             {
                 "tier_id": fx.tiers[0].id,
-                "date": plain_day().isoformat(),
+                "date": weekday_ahead().isoformat(),
                 "guests": 2,
                 "visitor_id": bad,
             },
@@ -391,7 +375,7 @@ def test_lone_surrogates_and_nul_are_refused_everywhere_text_comes_in(client, db
         assert paths(documented) == ["/json/document_yaml"], repr(bad)
     browsed = offers(client, fx, visitor_id="v\x00")
     assert paths(browsed) == ["/query/visitor_id"]
-    assert event_count(db, fx.tenant.id) == 0
+    assert count(db, m.StorefrontEvent, fx.tenant.id) == 0
     assert [s["key"] for s in client.get("/v1/admin/segments", headers=fx.admin).get_json()] == [
         fx.segment.key
     ]
@@ -412,7 +396,7 @@ def test_a_client_request_id_is_echoed_only_when_it_is_a_safe_token(client, tena
 
 def test_an_over_long_url_answers_414_in_the_error_shape(client, tenant_a):
     fx = tenant_a
-    long_query = {"date": plain_day().isoformat(), "guests": 2, "visitor_id": "v" * 20_000}
+    long_query = {"date": weekday_ahead().isoformat(), "guests": 2, "visitor_id": "v" * 20_000}
     response = client.get(
         f"/v1/storefront/segments/{fx.segment.key}/offers",
         headers=fx.storefront,

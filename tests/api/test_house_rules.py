@@ -4,21 +4,23 @@ OpenAPI that tells the truth (X-Pagination, If-Match and 428, YAML bodies)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import uuid
 
 import jsonschema
 import pytest
-from sqlalchemy import func, select
 
 from app import create_app
 from app.adapters.payments import LocalPayments
 from rules.defaults import DEFAULT_RULESET
 from storage import models as m
 from tests.conftest import WEBHOOK_SECRET
+from tests.support.dates import days_ahead
+from tests.support.rows import count
+from tests.support.rules import WINTER_YAML, default_document
+from tests.support.storefront import checkout, quote
 
-DAY = (dt.date.today() + dt.timedelta(days=12)).isoformat()
+DAY = days_ahead(12)
 
 
 def error_of(response, status: int, code: str) -> dict:
@@ -27,13 +29,6 @@ def error_of(response, status: int, code: str) -> dict:
     assert body["error"]["code"] == code, body
     assert set(body) <= {"error", "request_id"}
     return body["error"]
-
-
-def count(db, model, tenant_id: str) -> int:
-    with db.transaction() as s:
-        return s.scalar(
-            select(func.count()).select_from(model).where(model.tenant_id == uuid.UUID(tenant_id))
-        )
 
 
 def suspend(client, fx, platform_headers) -> None:
@@ -109,15 +104,9 @@ UNKNOWN_EXPERIMENT = {
 }  # fmt: skip
 
 
-def with_rule(rule: dict) -> dict:
-    document = json.loads(json.dumps(DEFAULT_RULESET))
-    document["rules"].append(rule)
-    return document
-
-
 def test_validate_refuses_what_draft_create_refuses(client, tenant_a):
     fx = tenant_a
-    document = with_rule(UNKNOWN_EXPERIMENT)
+    document = default_document(UNKNOWN_EXPERIMENT)
     position = len(DEFAULT_RULESET["rules"])
     created = error_of(
         client.post(
@@ -141,13 +130,13 @@ def test_validating_a_stored_draft_checks_its_experiments_too(client, db, tenant
     created = client.post(
         "/v1/admin/rulesets/drafts",
         headers=fx.admin,
-        json={"name": "ok", "document": json.loads(json.dumps(DEFAULT_RULESET))},
+        json={"name": "ok", "document": default_document()},
     )
     assert created.status_code == 201
     draft_id = created.get_json()["id"]
     with db.transaction() as s:
         row = s.get(m.RulesetDraft, (uuid.UUID(fx.tenant.id), uuid.UUID(draft_id)))
-        row.document = with_rule(UNKNOWN_EXPERIMENT)
+        row.document = default_document(UNKNOWN_EXPERIMENT)
     response = client.post(f"/v1/admin/rulesets/drafts/{draft_id}/validate", headers=fx.admin)
     error_of(response, 422, "unknown_variant")
 
@@ -163,20 +152,9 @@ def test_server_mode_does_not_serve_the_local_payment_page(settings, db, cache, 
     payments = LocalPayments(WEBHOOK_SECRET, local.public_base_url)
     client = create_app(local, db=db, cache=cache, payments=payments).test_client()
     fx = tenant_a
-    quote = client.post(
-        "/v1/storefront/quotes",
-        headers=fx.storefront,
-        json={"tier_id": fx.tiers[1].id, "date": DAY, "guests": 2},
-    )
-    assert quote.status_code == 201, quote.get_json()
-    booking = client.post(
-        "/v1/storefront/checkouts",
-        headers={**fx.storefront, "Idempotency-Key": "house-1"},
-        json={"quote_token": quote.get_json()["token"], "customer": {"email": "a@example.com"}},
-    )
-    assert booking.status_code == 201, booking.get_json()
-    booking_id = booking.get_json()["booking_id"]
-    session_id = booking.get_json()["checkout_session_id"]
+    booking = checkout(client, fx, quote(client, fx, 1, DAY)["token"], key="house-1")
+    booking_id = booking["booking_id"]
+    session_id = booking["checkout_session_id"]
     assert session_id.startswith("lcs_")
 
     for method, path in (
@@ -348,20 +326,9 @@ def test_read_responses_document_their_etag(client, tenant_a):
     assert "ETag" in headers
 
 
-YAML_DOCUMENT = """
-stacking: best_only
-rules:
-  - id: winter
-    kind: season
-    priority: 10
-    when: {fact: service_month, op: in, value: [12, 1, 2]}
-    then: {multiplier: "1.3"}
-"""
-
-
 def test_application_yaml_bodies_are_accepted_as_documented(client, tenant_a):
     fx = tenant_a
-    body = "document:" + YAML_DOCUMENT.replace("\n", "\n  ")
+    body = "document:" + WINTER_YAML.replace("\n", "\n  ")
     headers = {**fx.admin, "Content-Type": "application/yaml"}
     validated = client.post("/v1/admin/rulesets/validate", headers=headers, data=body)
     assert validated.status_code == 200, validated.get_json()

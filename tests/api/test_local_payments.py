@@ -14,12 +14,13 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
-from app.services.demo import demo_api_key, seed_demo
 from config import Settings
 from storage import models as m
 from storage.db import Database, migrate
+from tests.support.dates import days_ahead
+from tests.support.embedded import seeded_demo
 
-DAY = (dt.date.today() + dt.timedelta(days=10)).isoformat()
+DAY = days_ahead(10)
 
 
 @dataclass
@@ -39,12 +40,7 @@ def demo(tmp_path) -> Iterator[Demo]:
     )
     assert settings.payments_backend == "local"
     migrate(settings.database_url)
-    seeding = Database.from_url(settings.database_url)
-    try:
-        tenant = seed_demo(seeding, dt.date.today())
-        key = demo_api_key(seeding, settings.api_key_pepper, tenant)
-    finally:
-        seeding.dispose()
+    tenant, key = seeded_demo(settings)
     app = create_app(settings)
     client = app.test_client()
     headers = {"X-Api-Key": key}

@@ -8,75 +8,30 @@ so the default ruleset's multipliers are known; every expected amount is an exac
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
-import zoneinfo
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app import create_app
 from app.adapters.cache import RedisCache
 from app.services import rulesets
-from rules.defaults import DEFAULT_RULESET
 from storage import models as m
+from tests.conftest import UNREACHABLE_REDIS
+from tests.support.dates import find_day, tenant_today
 from tests.support.http import error_of
+from tests.support.rows import add_booking, count
+from tests.support.rules import default_document, hot_summer_document, rule_of
+from tests.support.storefront import by_level, get_offers, ok_offers, set_capacity
 
-BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
-UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
 MAX_LEAD_DAYS = 3 * 366
 
 
 # ---- helpers ------------------------------------------------------------------------------------
 
 
-def tenant_today() -> dt.date:
-    return dt.datetime.now(BERLIN).date()
-
-
-def find_day(
-    min_lead: int, *, weekday: int | None = None, weekend: bool = False, summer: bool = False
-) -> dt.date:
-    """The first day at least ``min_lead`` days ahead with the given ISO weekday (or any weekday /
-    weekend day) and in / outside July and August; outside, so are the three days either side
-    (fallbacks on nearby dates are priced for their own date)."""
-    start = tenant_today() + dt.timedelta(days=min_lead)
-    for offset in range(0, 800):
-        day = start + dt.timedelta(days=offset)
-        around = [day + dt.timedelta(days=n) for n in range(-3, 4)] if not summer else [day]
-        if any((d.month in (7, 8)) != summer for d in around):
-            continue
-        if weekday is not None:
-            if day.isoweekday() == weekday:
-                return day
-        elif (day.isoweekday() >= 6) == weekend:
-            return day
-    raise AssertionError("no such day")
-
-
 def offers_url(segment: str) -> str:
     return f"/v1/storefront/segments/{segment}/offers"
-
-
-def get_offers(
-    client, fx, day: dt.date, guests: int = 2, add_ons: str | None = None, segment: str = ""
-):
-    query: dict = {"date": day.isoformat(), "guests": guests}
-    if add_ons is not None:
-        query["add_ons"] = add_ons
-    return client.get(
-        offers_url(segment or fx.segment.key), headers=fx.storefront, query_string=query
-    )
-
-
-def ok_offers(client, fx, day: dt.date, guests: int = 2, add_ons: str | None = None) -> dict:
-    response = get_offers(client, fx, day, guests, add_ons)
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
-
-
-def by_level(body: dict) -> dict[int, dict]:
-    return {o["tier"]["level"]: o for o in body["offers"]}
 
 
 def lines(offer: dict) -> list[tuple[str, int, list[str]]]:
@@ -89,15 +44,6 @@ def lines(offer: dict) -> list[tuple[str, int, list[str]]]:
 
 def assert_lines_sum_to_total(offer: dict) -> None:
     assert sum(line["amount"] for line in offer["price"]["lines"]) == offer["price"]["total"]
-
-
-def decision_count(db, tenant_id: str) -> int:
-    with db.transaction() as s:
-        return s.scalar(
-            select(func.count())
-            .select_from(m.Decision)
-            .where(m.Decision.tenant_id == uuid.UUID(tenant_id))
-        )
 
 
 def decision_rows(db, tenant_id: str) -> list[m.Decision]:
@@ -116,29 +62,6 @@ def add_hold(db, fx, tier_id: str, day: dt.date, units: int, expires_in: dt.time
                 expires_at=dt.datetime.now(dt.UTC) + expires_in,
             )
         )  # fmt: skip
-
-
-def add_booking(db, fx, tier_id: str, day: dt.date, status: str) -> str:
-    booking_id = uuid.uuid4()
-    tier = next(t for t in fx.tiers if t.id == tier_id)
-    with db.transaction() as s:
-        s.add(
-            m.Booking(
-                tenant_id=uuid.UUID(fx.tenant.id), id=booking_id,
-                segment_id=uuid.UUID(tier.segment_id), tier_id=uuid.UUID(tier_id),
-                service_date=day, guests=2, add_on_ids=[], currency="EUR",
-                total_minor=10000, platform_fee_minor=1000, status=status,
-            )
-        )  # fmt: skip
-    return str(booking_id)
-
-
-def set_capacity(client, fx, tier_id: str, day: dt.date, units: int, to: dt.date | None = None):
-    body = {"from": day.isoformat(), "units": units}
-    if to is not None:
-        body["to"] = to.isoformat()
-    response = client.put(f"/v1/admin/tiers/{tier_id}/capacity", headers=fx.admin, json=body)
-    assert response.status_code == 200, response.get_json()
 
 
 def blackout(client, fx, tier_id: str | None, day: dt.date, to: dt.date | None = None):
@@ -425,7 +348,7 @@ def test_units_left_counts_active_holds_and_paid_bookings_only(client, db, tenan
     add_booking(db, fx, one, day, "pending")  # only through its hold: not by itself
     add_booking(db, fx, one, day, "cancelled")
     add_booking(db, fx, two, day, "paid")
-    set_capacity(client, fx, three, day, 3)
+    set_capacity(client, fx, 3, tier=three, date=day)
     add_hold(db, fx, three, day, 1, dt.timedelta(minutes=10))
 
     body = ok_offers(client, fx, day)
@@ -442,7 +365,7 @@ def test_holds_and_bookings_filling_capacity_sell_out(client, db, tenant_a):
     fx = tenant_a
     day = find_day(10, weekend=False)
     tier = fx.tiers[1].id
-    set_capacity(client, fx, tier, day, 2)
+    set_capacity(client, fx, 2, tier=tier, date=day)
     add_booking(db, fx, tier, day, "paid")
     add_hold(db, fx, tier, day, 1, dt.timedelta(minutes=5))
     two = by_level(ok_offers(client, fx, day))[2]
@@ -453,7 +376,7 @@ def test_holds_and_bookings_filling_capacity_sell_out(client, db, tenant_a):
 def test_sold_out_tier_falls_back_up_then_nearby_dates(client, db, tenant_a):
     fx = tenant_a
     day = find_day(10, weekday=2)  # a Tuesday: the day before and after are weekdays too
-    set_capacity(client, fx, fx.tiers[0].id, day, 0)
+    set_capacity(client, fx, 0, tier=fx.tiers[0].id, date=day)
     body = ok_offers(client, fx, day, guests=2)
     one, two, three = (by_level(body)[n] for n in (1, 2, 3))
     assert one["availability"] == {"status": "sold_out", "units_left": 0}
@@ -573,8 +496,8 @@ def test_fallback_to_the_same_level_in_another_segment(client, db, tenant_a):
     day = find_day(10, weekend=False)
     # Level 1 closed for a week around the date, levels 2 and 3 sold out on it.
     blackout(client, fx, fx.tiers[0].id, day - dt.timedelta(days=3), day + dt.timedelta(days=3))
-    set_capacity(client, fx, fx.tiers[1].id, day, 0)
-    set_capacity(client, fx, fx.tiers[2].id, day, 0)
+    set_capacity(client, fx, 0, tier=fx.tiers[1].id, date=day)
+    set_capacity(client, fx, 0, tier=fx.tiers[2].id, date=day)
     body = ok_offers(client, fx, day, guests=2)
     assert [o["tier"]["id"] for o in body["offers"]] == [t.id for t in fx.tiers]
     one = by_level(body)[1]
@@ -623,8 +546,8 @@ def test_party_too_large_for_one_tier_is_its_status_and_falls_back(client, db, t
 
 def test_custom_fallback_rule_directions_and_max_results(client, db, tenant_a):
     fx = tenant_a
-    document = json.loads(json.dumps(DEFAULT_RULESET))
-    rule = next(r for r in document["rules"] if r["id"] == "fallback-default")
+    document = default_document()
+    rule = rule_of(document, "fallback-default")
     rule["then"] = {"strategies": [{"type": "other_tier", "direction": "down"},
                                    {"type": "nearby_dates", "days": 2}], "max_results": 2}  # fmt: skip
     rulesets.publish_document(db, None, fx.tenant.id, document, "test")
@@ -643,9 +566,9 @@ def test_each_offer_decision_is_stored_and_explained(client, db, tenant_a, tenan
     fx = tenant_a
     day = find_day(10, weekend=False)
     lead = (day - tenant_today()).days
-    before = decision_count(db, fx.tenant.id)
+    before = count(db, m.Decision, fx.tenant.id)
     body = ok_offers(client, fx, day, guests=2)
-    assert decision_count(db, fx.tenant.id) == before + 3
+    assert count(db, m.Decision, fx.tenant.id) == before + 3
 
     one = by_level(body)[1]
     response = client.get(f"/v1/admin/decisions/{one['decision_id']}", headers=fx.admin)
@@ -748,9 +671,7 @@ def test_decisions_record_the_callers_request_id(client, db, tenant_a):
 
 def test_preview_as_of_uses_the_ruleset_active_then(client, db, tenant_a):
     fx = tenant_a
-    document = json.loads(json.dumps(DEFAULT_RULESET))
-    next(r for r in document["rules"] if r["id"] == "summer-peak")["then"]["multiplier"] = "1.5"
-    document["tests"][0]["expect"]["season"]["multiplier"] = "1.65"
+    document = hot_summer_document()
     activates = dt.datetime(2027, 6, 1, tzinfo=dt.UTC)
     rulesets.publish_document(db, None, fx.tenant.id, document, "test", activates_at=activates)
     url = f"/v1/admin/segments/{fx.segment.id}/offers-preview"
@@ -821,7 +742,7 @@ def test_preview_takes_a_segment_key_like_the_storefront(client, tenant_a, tenan
 def test_bad_input_answers_422_or_404_and_stores_no_decision(client, db, tenant_a):
     fx = tenant_a
     day = find_day(10, weekend=False)
-    before = decision_count(db, fx.tenant.id)
+    before = count(db, m.Decision, fx.tenant.id)
     today = tenant_today()
 
     error_of(get_offers(client, fx, day, segment="no-such-segment"), 404, "segment_not_found")
@@ -854,7 +775,7 @@ def test_bad_input_answers_422_or_404_and_stores_no_decision(client, db, tenant_
         422, "validation_error",
     )  # fmt: skip
 
-    assert decision_count(db, fx.tenant.id) == before
+    assert count(db, m.Decision, fx.tenant.id) == before
     # The boundaries themselves are fine: today and the farthest day.
     assert ok_offers(client, fx, today)["service_date"] == today.isoformat()
     assert ok_offers(client, fx, today + dt.timedelta(days=MAX_LEAD_DAYS))["offers"]
@@ -863,7 +784,7 @@ def test_bad_input_answers_422_or_404_and_stores_no_decision(client, db, tenant_
 
 def test_another_tenants_segment_and_add_on_are_unknown(client, db, tenant_a, tenant_b):
     day = find_day(10)
-    before = decision_count(db, tenant_a.tenant.id)
+    before = count(db, m.Decision, tenant_a.tenant.id)
     error_of(
         get_offers(client, tenant_a, day, segment=tenant_b.segment.key), 404, "segment_not_found"
     )
@@ -871,7 +792,7 @@ def test_another_tenants_segment_and_add_on_are_unknown(client, db, tenant_a, te
         get_offers(client, tenant_a, day, segment=tenant_b.segment.id), 404, "segment_not_found"
     )
     error_of(get_offers(client, tenant_a, day, add_ons=tenant_b.add_on.id), 422, "unknown_add_on")
-    assert decision_count(db, tenant_a.tenant.id) == before
+    assert count(db, m.Decision, tenant_a.tenant.id) == before
     assert client.get(offers_url(tenant_a.segment.key), query_string={"date": day.isoformat(),
                       "guests": 2}).status_code == 401  # fmt: skip
 
@@ -1002,8 +923,8 @@ def test_a_tiers_upsell_targets_limit_the_tier_upsells_offered_and_accepted(clie
     error_of(accepting(three, one), 422, "upsell_not_offered")
     assert accepting(three, two).status_code == 201
 
-    document = json.loads(json.dumps(DEFAULT_RULESET))
-    rule = next(r for r in document["rules"] if r["id"] == "upsell-next-tier")
+    document = default_document()
+    rule = rule_of(document, "upsell-next-tier")
     rule["then"]["target_level"] = 2
     document["tests"][0]["expect"]["upsell"]["target_level"] = 2
     runtime = client.application.extensions["tierwise"].rules  # offers were served: announce

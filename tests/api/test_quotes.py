@@ -6,60 +6,18 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
-import zoneinfo
 
 import pytest
-from sqlalchemy import func, select
 
 from app.adapters.quotes import QuoteClaims, QuoteSigner
 from pricing.errors import InvalidInput
 from storage import models as m
+from tests.support.dates import tenant_today, weekday_ahead
+from tests.support.http import error_of
+from tests.support.rows import count
+from tests.support.storefront import post_quote, quote, set_capacity
 
-BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
-QUOTES = "/v1/storefront/quotes"
 VERIFY = "/v1/storefront/quotes/verify"
-
-
-def tenant_today() -> dt.date:
-    return dt.datetime.now(BERLIN).date()
-
-
-def weekday_ahead(min_lead: int = 10) -> dt.date:
-    """A Monday–Friday outside July/August at least ``min_lead`` days ahead: no rule adjusts it."""
-    day = tenant_today() + dt.timedelta(days=min_lead)
-    while day.isoweekday() >= 6 or day.month in (7, 8):
-        day += dt.timedelta(days=1)
-    return day
-
-
-def error_of(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.get_json()
-    body = response.get_json()
-    assert body["error"]["code"] == code, body
-    return body["error"]
-
-
-def decision_count(db, tenant_id: str) -> int:
-    with db.transaction() as s:
-        return s.scalar(
-            select(func.count())
-            .select_from(m.Decision)
-            .where(m.Decision.tenant_id == uuid.UUID(tenant_id))
-        )
-
-
-def quote(client, fx, tier_id: str, day: dt.date, guests: int = 2, **extra):
-    return client.post(
-        QUOTES,
-        headers=fx.storefront,
-        json={"tier_id": tier_id, "date": day.isoformat(), "guests": guests, **extra},
-    )
-
-
-def ok_quote(client, fx, tier_id: str, day: dt.date, guests: int = 2, **extra) -> dict:
-    response = quote(client, fx, tier_id, day, guests, **extra)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
 
 
 def offer_of(client, fx, tier_id: str, day: dt.date, guests: int = 2, add_ons: str = "") -> dict:
@@ -102,11 +60,11 @@ def test_quote_is_signed_and_priced_like_the_offer(client, db, settings, tenant_
     fx = tenant_a
     day = weekday_ahead()
     tier = fx.tiers[2]
-    before = decision_count(db, fx.tenant.id)
+    before = count(db, m.Decision, fx.tenant.id)
     started = dt.datetime.now(dt.UTC)
-    body = ok_quote(client, fx, tier.id, day, 2, add_ons=["breakfast"])
+    body = quote(client, fx, tier.id, day, 2, add_ons=["breakfast"])
     finished = dt.datetime.now(dt.UTC)
-    assert decision_count(db, fx.tenant.id) == before + 1
+    assert count(db, m.Decision, fx.tenant.id) == before + 1
 
     assert body["tier_id"] == tier.id
     assert (body["service_date"], body["guests"]) == (day.isoformat(), 2)
@@ -136,14 +94,14 @@ def test_quote_price_equals_the_offer_with_rules_applied(client, db, tenant_a):
     for lead in (2, 5, 12):  # last-minute 15 %, 5 %, none; whatever the weekday and month
         day = tenant_today() + dt.timedelta(days=lead)
         for tier in fx.tiers:
-            body = ok_quote(client, fx, tier.id, day, 3)
+            body = quote(client, fx, tier.id, day, 3)
             assert body["price"] == offer_of(client, fx, tier.id, day, 3)["price"], (lead, tier)
 
 
 def test_verify_returns_the_claims(client, db, tenant_a):
     fx = tenant_a
     day = weekday_ahead()
-    created = ok_quote(client, fx, fx.tiers[0].id, day, 2, visitor_id="v-1")
+    created = quote(client, fx, fx.tiers[0].id, day, 2, visitor_id="v-1")
     response = verify(client, fx, created["token"])
     assert response.status_code == 200, response.get_json()
     claims = response.get_json()
@@ -158,7 +116,7 @@ def test_verify_returns_the_claims(client, db, tenant_a):
 
 def test_the_signed_claims_carry_tenant_fee_and_ruleset(client, db, settings, tenant_a):
     fx = tenant_a
-    created = ok_quote(client, fx, fx.tiers[1].id, weekday_ahead(), 1)
+    created = quote(client, fx, fx.tiers[1].id, weekday_ahead(), 1)
     signer = QuoteSigner(settings.quote_secret, settings.quote_ttl_seconds)
     claims = signer.verify(created["token"], fx.tenant.id, dt.datetime.now(dt.UTC))
     assert claims.tenant_id == fx.tenant.id
@@ -172,7 +130,7 @@ def test_the_signed_claims_carry_tenant_fee_and_ruleset(client, db, settings, te
 
 def test_a_token_with_one_character_changed_is_invalid(client, db, tenant_a):
     fx = tenant_a
-    token = ok_quote(client, fx, fx.tiers[0].id, weekday_ahead())["token"]
+    token = quote(client, fx, fx.tiers[0].id, weekday_ahead())["token"]
     payload_end = token.rindex(".")
     for index in (0, 5, payload_end // 2, payload_end - 1, payload_end + 3):
         error_of(verify(client, fx, tamper(token, index)), 422, "quote_invalid")
@@ -198,7 +156,7 @@ def test_a_quote_expires_after_the_ttl(client, db, settings, tenant_a):
     """The signer's own clock: a token signed now verifies until now + TTL, not at it."""
     fx = tenant_a
     signer = QuoteSigner(settings.quote_secret, settings.quote_ttl_seconds)
-    token = ok_quote(client, fx, fx.tiers[0].id, weekday_ahead())["token"]
+    token = quote(client, fx, fx.tiers[0].id, weekday_ahead())["token"]
     now = dt.datetime.now(dt.UTC)
     assert signer.verify(token, fx.tenant.id, now).tier_id == fx.tiers[0].id
     later = now + dt.timedelta(seconds=settings.quote_ttl_seconds + 2)
@@ -208,7 +166,7 @@ def test_a_quote_expires_after_the_ttl(client, db, settings, tenant_a):
 
 
 def test_another_tenants_token_is_invalid(client, db, tenant_a, tenant_b):
-    token_b = ok_quote(client, tenant_b, tenant_b.tiers[0].id, weekday_ahead())["token"]
+    token_b = quote(client, tenant_b, tenant_b.tiers[0].id, weekday_ahead())["token"]
     error_of(verify(client, tenant_a, token_b), 422, "quote_invalid")
     assert verify(client, tenant_b, token_b).status_code == 200
 
@@ -232,38 +190,40 @@ def test_unbookable_or_invalid_selections_are_refused_without_decisions(
         json={"from": day.isoformat(), "tier_id": fx.tiers[0].id, "reason": "closed"},
     )
     assert response.status_code == 201
-    response = client.put(
-        f"/v1/admin/tiers/{fx.tiers[1].id}/capacity",
-        headers=fx.admin,
-        json={"from": day.isoformat(), "units": 0},
-    )
-    assert response.status_code == 200
-    before = decision_count(db, fx.tenant.id)
+    set_capacity(client, fx, 0, tier=1, date=day)
+    before = count(db, m.Decision, fx.tenant.id)
 
-    error_of(quote(client, fx, fx.tiers[0].id, day), 422, "tier_blacked_out")
-    error_of(quote(client, fx, fx.tiers[1].id, day), 422, "tier_sold_out")
-    error_of(quote(client, fx, fx.tiers[2].id, day, 7), 422, "tier_party_too_large")
+    error_of(post_quote(client, fx, fx.tiers[0].id, day), 422, "tier_blacked_out")
+    error_of(post_quote(client, fx, fx.tiers[1].id, day), 422, "tier_sold_out")
+    error_of(post_quote(client, fx, fx.tiers[2].id, day, 7), 422, "tier_party_too_large")
     # Breakfast is only available with the Ultimate.
     day2 = day + dt.timedelta(days=1)
     error_of(
-        quote(client, fx, fx.tiers[1].id, day2, add_ons=["breakfast"]), 422, "add_on_not_available"
+        post_quote(client, fx, fx.tiers[1].id, day2, add_ons=["breakfast"]),
+        422,
+        "add_on_not_available",
     )
-    error_of(quote(client, fx, fx.tiers[2].id, day2, add_ons=["caviar"]), 422, "unknown_add_on")
-    error_of(quote(client, fx, str(uuid.uuid4()), day2), 404, "tier_not_found")
-    error_of(quote(client, fx, tenant_b.tiers[0].id, day2), 404, "tier_not_found")
-    error_of(quote(client, fx, fx.tiers[2].id, tenant_today() - dt.timedelta(days=1)), 422,
-             "date_in_past")  # fmt: skip
-    error_of(quote(client, fx, fx.tiers[2].id, day2, 0), 422, "validation_error")
-    error_of(quote(client, fx, fx.tiers[2].id, day2, "2"), 422, "validation_error")
-    error_of(quote(client, fx, fx.tiers[2].id, day2, surprise=1), 422, "validation_error")
-    assert decision_count(db, fx.tenant.id) == before
+    error_of(
+        post_quote(client, fx, fx.tiers[2].id, day2, add_ons=["caviar"]), 422, "unknown_add_on"
+    )
+    error_of(post_quote(client, fx, str(uuid.uuid4()), day2), 404, "tier_not_found")
+    error_of(post_quote(client, fx, tenant_b.tiers[0].id, day2), 404, "tier_not_found")
+    error_of(
+        post_quote(client, fx, fx.tiers[2].id, tenant_today() - dt.timedelta(days=1)),
+        422,
+        "date_in_past",
+    )
+    error_of(post_quote(client, fx, fx.tiers[2].id, day2, 0), 422, "validation_error")
+    error_of(post_quote(client, fx, fx.tiers[2].id, day2, "2"), 422, "validation_error")
+    error_of(post_quote(client, fx, fx.tiers[2].id, day2, surprise=1), 422, "validation_error")
+    assert count(db, m.Decision, fx.tenant.id) == before
 
     # The same tiers on the next day quote fine.
-    assert ok_quote(client, fx, fx.tiers[0].id, day2)["price"]["total"] == 12000
-    assert decision_count(db, fx.tenant.id) == before + 1
+    assert quote(client, fx, fx.tiers[0].id, day2)["price"]["total"] == 12000
+    assert count(db, m.Decision, fx.tenant.id) == before + 1
 
 
 def test_archived_tier_cannot_be_quoted(client, db, tenant_a):
     fx = tenant_a
     assert client.post(f"/v1/admin/tiers/{fx.tiers[0].id}/archive", headers=fx.admin).status_code
-    error_of(quote(client, fx, fx.tiers[0].id, weekday_ahead()), 404, "tier_not_found")
+    error_of(post_quote(client, fx, fx.tiers[0].id, weekday_ahead()), 404, "tier_not_found")

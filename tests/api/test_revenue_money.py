@@ -5,7 +5,6 @@ every booking agrees with its payment records."""
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import os
 import uuid
@@ -13,12 +12,10 @@ import uuid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.services import rulesets
 from pricing.booking_states import ledger_agrees
-from rules.defaults import DEFAULT_RULESET
 from storage import models as m
-from tests.conftest import WEBHOOK_SECRET
-from tests.support.fake_stripe import sign_webhook
+from tests.support.rules import DOWNGRADE_ANYTIME, default_document, publish
+from tests.support.storefront import checkout, deliver, outside_refund, quote, upgrade
 
 TODAY = dt.date.today()
 OPS = st.lists(
@@ -38,10 +35,7 @@ class Store:
         self.bookings: list[str] = []
 
     def deliver(self, event):
-        signed = sign_webhook(event, WEBHOOK_SECRET)
-        answer = self.client.post(
-            "/v1/webhooks/stripe", data=signed.payload, headers=signed.headers
-        )
+        answer = deliver(self.client, event)
         assert answer.status_code == 200, answer.get_json()
 
     def view(self, booking_id):
@@ -50,22 +44,8 @@ class Store:
         ).get_json()
 
     def book(self, tier: int, day: dt.date) -> None:
-        quoted = self.client.post(
-            "/v1/storefront/quotes",
-            headers=self.tenant.storefront,
-            json={"tier_id": self.tenant.tiers[tier].id, "date": day.isoformat(), "guests": 2},
-        )
-        assert quoted.status_code == 201, quoted.get_json()
-        started = self.client.post(
-            "/v1/storefront/checkouts",
-            headers={**self.tenant.storefront, "Idempotency-Key": uuid.uuid4().hex},
-            json={
-                "quote_token": quoted.get_json()["token"],
-                "customer": {"email": "p@example.com"},
-            },
-        )
-        assert started.status_code == 201, started.get_json()
-        body = started.get_json()
+        token = quote(self.client, self.tenant, tier, day)["token"]
+        body = checkout(self.client, self.tenant, token)
         session = self.fake.complete_session(body["checkout_session_id"])
         self.deliver(self.fake.event("checkout.session.completed", session["id"]))
         self.bookings.append(body["booking_id"])
@@ -76,11 +56,7 @@ class Store:
         target = levels[shown["tier_id"]] + step
         if shown["status"] != "paid" or not 0 <= target <= 2:
             return
-        answer = self.client.post(
-            f"/v1/storefront/bookings/{booking_id}/upgrade",
-            headers={**self.tenant.storefront, "Idempotency-Key": uuid.uuid4().hex},
-            json={"to_tier_id": self.tenant.tiers[target].id},
-        )
+        answer = upgrade(self.client, self.tenant, booking_id, target)
         assert answer.status_code in (201, 409), answer.get_json()
         if answer.status_code == 201 and answer.get_json()["booking_id"] != booking_id:
             session = self.fake.complete_session(answer.get_json()["checkout_session_id"])
@@ -106,16 +82,8 @@ class Store:
         left = charge["amount"] - charge["amount_refunded"]
         if left <= 0:
             return
-        payments = self.client.application.extensions["tierwise"].checkout.payments
-        refund = payments.refund(
-            charge["payment_intent"],
-            amount=left,
-            reverse_transfer=True,
-            refund_application_fee=False,
-            idempotency_key=uuid.uuid4().hex,
-            reference="dashboard",
-        )
-        self.deliver(self.fake.event("charge.refunded", refund.id))
+        refund_id = outside_refund(self.client, charge, amount=left, refund_application_fee=False)
+        self.deliver(self.fake.event("charge.refunded", refund_id))
 
 
 def provider_totals(fake, tenant_id: str) -> tuple[int, int]:
@@ -140,20 +108,9 @@ def provider_totals(fake, tenant_id: str) -> tuple[int, int]:
 def test_revenue_equals_what_the_provider_holds(
     stripe_client, tenant_a, fake_stripe, db, ops, day_offset
 ):
-    tenant = stripe_client.application.extensions["tierwise"]
     if not getattr(tenant_a, "_prepared", False):  # once per test: downgrades allowed, room
-        document = copy.deepcopy(DEFAULT_RULESET)
-        document.pop("tests")
-        document["rules"].append(
-            {
-                "id": "downgrade-anytime",
-                "kind": "upgrade",
-                "priority": 500,
-                "when": {"fact": "level_delta", "op": "lt", "value": 0},
-                "then": {"allow": True, "reason": "downgrade_allowed"},
-            }
-        )
-        rulesets.publish_document(db, tenant.rules, tenant_a.tenant.id, document, "test")
+        document = default_document(DOWNGRADE_ANYTIME, examples=False)
+        publish(stripe_client.application, tenant_a.tenant.id, document)
         with db.transaction() as s:
             s.get(m.Tenant, uuid.UUID(tenant_a.tenant.id)).default_capacity = 1000
         tenant_a._prepared = True

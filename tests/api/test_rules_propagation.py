@@ -7,30 +7,20 @@ the test's outer transaction) and Redis, each with its own RulesRuntime, like tw
 
 from __future__ import annotations
 
-import json
-import time
-
 import pytest
 
 from app import create_app
 from app.adapters import rules_runtime
 from app.adapters.cache import RedisCache
-from rules.defaults import DEFAULT_RULESET
-from tests.conftest import TEST_REDIS_URL
+from tests.conftest import TEST_REDIS_URL, UNREACHABLE_REDIS
+from tests.support.rules import hot_summer_document, publish_draft
+from tests.support.timing import Clock
 
 R = "/v1/admin/rulesets"
 FACTS = {"service_date": "2027-07-10", "lead_days": 2}
-UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
 POLL_SECONDS = 0.05
 POLL_LIMIT_SECONDS = 1.5
 MAX_DELAY_SECONDS = 1.05
-
-
-def hot_summer_document() -> dict:
-    document = json.loads(json.dumps(DEFAULT_RULESET))
-    next(r for r in document["rules"] if r["id"] == "summer-peak")["then"]["multiplier"] = "1.5"
-    document["tests"][0]["expect"]["season"]["multiplier"] = "1.65"
-    return document
 
 
 def served(client, fx) -> tuple[int, str]:
@@ -44,15 +34,8 @@ def served(client, fx) -> tuple[int, str]:
 
 
 def publish(client, fx) -> int:
-    draft = client.post(
-        f"{R}/drafts", headers=fx.admin, json={"name": "hot", "document": hot_summer_document()}
-    )
-    assert draft.status_code == 201, draft.get_json()
-    response = client.post(
-        f"{R}/drafts/{draft.get_json()['id']}/publish", headers=fx.admin, json={}
-    )
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["version"]["number"]
+    published = publish_draft(client, fx, hot_summer_document(), name="hot")
+    return published["version"]["number"]
 
 
 def rollback(client, fx, number: int) -> None:
@@ -64,18 +47,16 @@ def active_version(client, fx) -> int:
     return client.get(f"{R}/active", headers=fx.admin).get_json()["active_version"]
 
 
-def wait_until_served(client, fx, expected: tuple[int, str], since: float) -> float:
-    """Poll on a 50 ms grid from ``since`` (up to 1.5 s) until the instance serves ``expected``;
-    the delay from ``since`` to the start of the first evaluation that served it."""
-    tick = 0
-    while True:
-        started = time.monotonic()
-        if served(client, fx) == expected:
-            return started - since
-        if started - since > POLL_LIMIT_SECONDS:
+def wait_until_served(client, fx, expected: tuple[int, str], clock: Clock) -> float:
+    """Move the instance's ``clock`` on a 50 ms grid (up to 1.5 s) until the instance serves
+    ``expected``; how far the clock had moved then."""
+    since, tick = clock.now, 0
+    while served(client, fx) != expected:
+        tick += 1
+        if tick * POLL_SECONDS > POLL_LIMIT_SECONDS:
             pytest.fail(f"still not serving {expected} after {POLL_LIMIT_SECONDS} s")
-        tick = max(tick + 1, int((time.monotonic() - since) / POLL_SECONDS) + 1)
-        time.sleep(max(0.0, since + tick * POLL_SECONDS - time.monotonic()))
+        clock.now = since + tick * POLL_SECONDS
+    return clock.now - since
 
 
 @pytest.fixture
@@ -86,14 +67,17 @@ def second_cache():
 
 
 def test_publish_and_rollback_reach_the_other_instance_through_the_epoch(
-    app, settings, db, cache, second_cache, tenant_a, monkeypatch
+    settings, db, cache, second_cache, tenant_a, monkeypatch
 ):
     # With a TTL of an hour only the epoch announcement can explain what instance 2 sees. A
     # worker compares the epoch at most every EPOCH_CHECK_SECONDS (0.1 s), so each check below
-    # waits that long after the change: the other instance's next evaluation must then see it.
+    # moves the instances' clock that far past the change: the other instance's next evaluation
+    # must then see it.
     monkeypatch.setattr(rules_runtime, "ACTIVATIONS_TTL_SECONDS", 3600.0)
+    clock = Clock()
+    app = create_app(settings, db=db, cache=cache, rules_clock=clock)
     one = app.test_client()
-    two = create_app(settings, db=db, cache=second_cache).test_client()
+    two = create_app(settings, db=db, cache=second_cache, rules_clock=clock).test_client()
     assert two.application.extensions["tierwise"].rules is not app.extensions["tierwise"].rules
     assert served(one, tenant_a) == served(two, tenant_a) == (1, "1.32")  # both caches warm
     epoch = rules_runtime.epoch_key(tenant_a.tenant.id)
@@ -101,20 +85,20 @@ def test_publish_and_rollback_reach_the_other_instance_through_the_epoch(
     assert publish(one, tenant_a) == 2
     assert cache.get(epoch) == b"1"
     assert served(one, tenant_a) == (2, "1.65")
-    time.sleep(rules_runtime.EPOCH_CHECK_SECONDS)
+    clock.advance(rules_runtime.EPOCH_CHECK_SECONDS)
     assert served(two, tenant_a) == (2, "1.65")
     assert active_version(two, tenant_a) == 2
 
     rollback(one, tenant_a, 1)
     assert cache.get(epoch) == b"2"
     assert served(one, tenant_a) == (1, "1.32")
-    time.sleep(rules_runtime.EPOCH_CHECK_SECONDS)
+    clock.advance(rules_runtime.EPOCH_CHECK_SECONDS)
     assert served(two, tenant_a) == (1, "1.32")
 
     rollback(two, tenant_a, 2)  # and the other way round
     assert cache.get(epoch) == b"3"
     assert served(two, tenant_a) == (2, "1.65")
-    time.sleep(rules_runtime.EPOCH_CHECK_SECONDS)
+    clock.advance(rules_runtime.EPOCH_CHECK_SECONDS)
     assert served(one, tenant_a) == (2, "1.65")
     assert active_version(one, tenant_a) == 2
 
@@ -124,20 +108,19 @@ def test_without_redis_the_other_instance_follows_within_one_second(
 ):
     one = app.test_client()
     offline = RedisCache(UNREACHABLE_REDIS)
-    two = create_app(settings, db=db, cache=offline).test_client()
+    clock = Clock()  # instance 2's: it stands still unless the test moves it
+    two = create_app(settings, db=db, cache=offline, rules_clock=clock).test_client()
     assert served(one, tenant_a) == served(two, tenant_a) == (1, "1.32")
 
     served(two, tenant_a)  # instance 2's copy is as fresh as it gets: the worst case follows
     assert publish(one, tenant_a) == 2
-    published = time.monotonic()
     assert served(one, tenant_a) == (2, "1.65")
-    publish_delay = wait_until_served(two, tenant_a, (2, "1.65"), published)
+    publish_delay = wait_until_served(two, tenant_a, (2, "1.65"), clock)
 
     served(two, tenant_a)
     rollback(one, tenant_a, 1)
-    rolled_back = time.monotonic()
     assert served(one, tenant_a) == (1, "1.32")
-    rollback_delay = wait_until_served(two, tenant_a, (1, "1.32"), rolled_back)
+    rollback_delay = wait_until_served(two, tenant_a, (1, "1.32"), clock)
 
     with capsys.disabled():
         print(

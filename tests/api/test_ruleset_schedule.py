@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from decimal import Decimal
 
 import pytest
 
@@ -26,30 +25,20 @@ from app.adapters import rules_runtime
 from app.adapters.cache import RedisCache
 from app.adapters.rules_runtime import RulesRuntime
 from app.services import rulesets, tenants
-from config import Settings
-from config.settings import ENVIRONMENT_VARIABLES
 from pricing.errors import Conflict
-from rules.defaults import DEFAULT_RULESET
-from storage.db import migrate
+from tests.conftest import UNREACHABLE_REDIS
+from tests.support.embedded import embedded_settings
 from tests.support.http import error_of
+from tests.support.rules import publish, publish_draft, summer_document
 
 R = "/v1/admin/rulesets"
 SCHEDULE = f"{R}/schedule"
 ADMIN_AUTHOR = "tenant_admin:test-tenant_admin"
 SUMMER_SATURDAY = {"service_date": "2027-07-10", "lead_days": 2, "tier_level": 1}
 ISO_WITH_OFFSET = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d")
-UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
 
 
 # ---- helpers ------------------------------------------------------------------------------------
-
-
-def document(multiplier: str) -> dict:
-    """The default ruleset with another summer multiplier (its example case updated)."""
-    doc = json.loads(json.dumps(DEFAULT_RULESET))
-    next(r for r in doc["rules"] if r["id"] == "summer-peak")["then"]["multiplier"] = multiplier
-    doc["tests"][0]["expect"]["season"]["multiplier"] = str(Decimal("1.1") * Decimal(multiplier))
-    return doc
 
 
 def hour(n: float) -> dt.datetime:
@@ -59,17 +48,8 @@ def hour(n: float) -> dt.datetime:
 
 def seed(app, fx, activates_at: dt.datetime | None = None, *, now=None):
     """Publish a version through the use case: now, or scheduled at ``activates_at``."""
-    svc = app.extensions["tierwise"]
-    return rulesets.publish_document(
-        svc.db,
-        svc.rules,
-        fx.tenant.id,
-        document("1.2"),
-        "seed",
-        "seeded",
-        activates_at,
-        now or dt.datetime.now(dt.UTC),
-    )
+    document = summer_document("1.2")
+    return publish(app, fx.tenant.id, document, "seeded", activates_at, now, author="seed")
 
 
 def served_at(client, fx, at: dt.datetime) -> int:
@@ -97,16 +77,6 @@ def ref(sequence: int, version: int, activates_at: dt.datetime) -> dict:
     return {"sequence": sequence, "version": version, "activates_at": activates_at.isoformat()}
 
 
-def publish_draft(client, fx, doc: dict, **body) -> dict:
-    draft = client.post(f"{R}/drafts", headers=fx.admin, json={"name": "next", "document": doc})
-    assert draft.status_code == 201, draft.get_json()
-    response = client.post(
-        f"{R}/drafts/{draft.get_json()['id']}/publish", headers=fx.admin, json=body
-    )
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
 # ---- the issue's bugs ---------------------------------------------------------------------------
 
 
@@ -115,7 +85,7 @@ def test_publish_now_supersedes_an_earlier_scheduled_activation(client, app, ten
     seed(app, tenant_a, later)  # version 2 scheduled, activation 2
     assert served_at(client, tenant_a, later + dt.timedelta(minutes=1)) == 2
 
-    body = publish_draft(client, tenant_a, document("1.5"), note="published after")
+    body = publish_draft(client, tenant_a, summer_document("1.5"), note="published after")
 
     assert (body["version"]["number"], body["activation"]["action"]) == (3, "publish")
     # once version 2's time has passed, the version published later is still in force
@@ -218,7 +188,7 @@ def test_keep_schedule_on_publish_and_activate_leaves_pending_activations(client
     later = hour(2)
     seed(app, tenant_a, later)  # version 2 scheduled, activation 2
 
-    body = publish_draft(client, tenant_a, document("1.5"), keep_schedule=True)
+    body = publish_draft(client, tenant_a, summer_document("1.5"), keep_schedule=True)
     assert body["cancelled_activations"] == []
     rollback = client.post(
         f"{R}/versions/1/activate", headers=tenant_a.admin, json={"keep_schedule": True}
@@ -366,13 +336,7 @@ def test_a_cancellation_reaches_other_workers_like_a_publish(client, app, db, ca
 
 @pytest.fixture
 def embedded_db(tmp_path, monkeypatch):
-    for name in ENVIRONMENT_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("TIERWISE_MODE", "embedded")
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/schedule.db")
-    settings = Settings.from_env()
-    migrate(settings.database_url)
-    app = create_app(settings)
+    app = create_app(embedded_settings(monkeypatch, tmp_path / "schedule.db"))
     yield app.extensions["tierwise"]
     app.extensions["tierwise"].db.dispose()
 
@@ -385,7 +349,7 @@ def test_on_sqlite_offsets_are_instants_and_the_schedule_works(embedded_db):
     tenant = tenants.create_tenant(db, {**lite, "default_capacity": 1})
     now = dt.datetime(2030, 5, 1, 12, tzinfo=dt.UTC)
     berlin = dt.timezone(dt.timedelta(hours=2))
-    doc = document("1.2")
+    doc = summer_document("1.2")
     at_one_in_berlin = now.astimezone(berlin) + dt.timedelta(hours=1)  # 15:00+02:00
     rulesets.publish_document(db, runtime, tenant.id, doc, "x", "", at_one_in_berlin, now)
     in_force = [

@@ -13,10 +13,10 @@ import re
 
 import pytest
 
-from app.services import rulesets
 from rules.defaults import DEFAULT_RULESET
 from rules.documents import content_hash
 from tests.support.http import error_of
+from tests.support.rules import default_document, hot_summer_document, publish, rule_of
 
 R = "/v1/admin/rulesets"
 ADMIN_AUTHOR = "tenant_admin:test-tenant_admin"
@@ -28,23 +28,6 @@ SUMMER_SATURDAY = {"service_date": "2027-07-10", "lead_days": 2, "tier_level": 1
 
 def paths_of(error: dict) -> list[str]:
     return [d["path"] for d in error["details"]]
-
-
-def default_document() -> dict:
-    """The default ruleset as stored (plain JSON)."""
-    return json.loads(json.dumps(DEFAULT_RULESET))
-
-
-def rule_of(document: dict, rule_id: str) -> dict:
-    return next(r for r in document["rules"] if r["id"] == rule_id)
-
-
-def hot_summer_document() -> dict:
-    """The default with a 1.5 summer multiplier (and its example case updated: 1.5 * 1.1)."""
-    document = default_document()
-    rule_of(document, "summer-peak")["then"]["multiplier"] = "1.5"
-    document["tests"][0]["expect"]["season"]["multiplier"] = "1.65"
-    return document
 
 
 def create_draft(client, fx, document=None, name="draft", **extra) -> dict:
@@ -80,10 +63,7 @@ def version_numbers(client, fx) -> list[int]:
 
 def seed_version(app, fx, document: dict, note: str = "seeded") -> int:
     """Publish a version through the use case (no engine subprocess), active now."""
-    svc = app.extensions["tierwise"]
-    published = rulesets.publish_document(
-        svc.db, svc.rules, fx.tenant.id, document, "seed", note, None, dt.datetime.now(dt.UTC)
-    )
+    published = publish(app, fx.tenant.id, document, note, author="seed")
     return published.version.number
 
 

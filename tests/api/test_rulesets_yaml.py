@@ -8,23 +8,14 @@ import pytest
 
 from app.adapters import rules_runtime
 from rules.engine import RulesEngineError
-
-YAML = """
-stacking: best_only
-rules:
-  - id: winter
-    kind: season
-    priority: 10
-    when: {fact: service_month, op: in, value: [12, 1, 2]}
-    then: {multiplier: "1.3"}
-"""
+from tests.support.rules import WINTER_YAML
 
 
 def test_a_yaml_draft_is_stored_as_its_json_document(client, tenant_a):
     response = client.post(
         "/v1/admin/rulesets/drafts",
         headers=tenant_a.admin,
-        json={"name": "yaml", "document_yaml": YAML},
+        json={"name": "yaml", "document_yaml": WINTER_YAML},
     )
     assert response.status_code == 201, response.get_json()
     stored = client.get(
@@ -54,7 +45,7 @@ def test_bad_yaml_is_422_and_located(client, tenant_a, body, path):
 
 
 def test_yaml_with_rule_errors_points_into_the_document(client, tenant_a):
-    bad = YAML.replace('"1.3"', '"42"')
+    bad = WINTER_YAML.replace('"1.3"', '"42"')
     response = client.post(
         "/v1/admin/rulesets/validate", headers=tenant_a.admin, json={"document_yaml": bad}
     )

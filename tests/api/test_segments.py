@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app import create_app
 from app.services import catalog
 from storage import models as m
 from tests.support.http import error_of
+from tests.support.rows import count
 
 SEGMENTS = "/v1/admin/segments"
 TIERS = "/v1/admin/tiers"
@@ -31,13 +32,6 @@ def segment_rows(db, tenant_id: str) -> list[m.Segment]:
                 .where(m.Segment.tenant_id == uuid.UUID(tenant_id))
                 .order_by(m.Segment.key)
             )
-        )
-
-
-def tier_count(db, tenant_id: str) -> int:
-    with db.transaction() as s:
-        return s.scalar(
-            select(func.count()).select_from(m.Tier).where(m.Tier.tenant_id == uuid.UUID(tenant_id))
         )
 
 
@@ -358,7 +352,7 @@ def test_clone_copies_active_tiers_repoints_upsells_and_extends_add_on_limits(cl
 
 
 def test_clone_with_a_taken_key_is_409_and_creates_nothing(client, db, tenant_a):
-    before_tiers = tier_count(db, tenant_a.tenant.id)
+    before_tiers = count(db, m.Tier, tenant_a.tenant.id)
     response = client.post(
         f"{SEGMENTS}/{tenant_a.segment.id}/clone",
         headers=tenant_a.admin,
@@ -366,7 +360,7 @@ def test_clone_with_a_taken_key_is_409_and_creates_nothing(client, db, tenant_a)
     )
     error_of(response, 409, "segment_key_taken")
     assert len(segment_rows(db, tenant_a.tenant.id)) == 1
-    assert tier_count(db, tenant_a.tenant.id) == before_tiers
+    assert count(db, m.Tier, tenant_a.tenant.id) == before_tiers
     add_on = client.get(f"/v1/admin/add-ons/{tenant_a.add_on.id}", headers=tenant_a.admin)
     assert add_on.get_json()["tier_ids"] == [tenant_a.tiers[2].id]
     assert add_on.get_json()["version"] == tenant_a.add_on.version

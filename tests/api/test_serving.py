@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.test_embedded import TIERWISE, embedded_env, free_port
+from tests.support.embedded import TIERWISE, embedded_env
+from tests.support.private_servers import free_port
 
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 ACCESS_LINE = re.compile(r'^\S+ \[[^\]]+\] "GET (\S+) HTTP/1\.1" (\d{3}) \S+ \S+ (\S+)$')

@@ -6,53 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-import zoneinfo
-
-from sqlalchemy import func, select
 
 from storage import models as m
+from tests.support.dates import tenant_today, weekday_ahead
+from tests.support.http import error_of
+from tests.support.rows import add_booking, count
 
-BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 URL = "/v1/storefront/upgrade-quotes"
-
-
-def weekday_ahead(min_lead: int = 10) -> dt.date:
-    """A Monday–Friday outside July/August at least ``min_lead`` days ahead: no rule adjusts it."""
-    day = dt.datetime.now(BERLIN).date() + dt.timedelta(days=min_lead)
-    while day.isoweekday() >= 6 or day.month in (7, 8):
-        day += dt.timedelta(days=1)
-    return day
-
-
-def error_of(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.get_json()
-    assert response.get_json()["error"]["code"] == code, response.get_json()
-    return response.get_json()["error"]
-
-
-def decision_count(db, tenant_id: str) -> int:
-    with db.transaction() as s:
-        return s.scalar(
-            select(func.count())
-            .select_from(m.Decision)
-            .where(m.Decision.tenant_id == uuid.UUID(tenant_id))
-        )
-
-
-def add_booking(
-    db, fx, tier, day: dt.date, status: str, guests: int = 2, total: int = 30000, fee: int = 3000
-) -> str:
-    booking_id = uuid.uuid4()
-    with db.transaction() as s:
-        s.add(
-            m.Booking(
-                tenant_id=uuid.UUID(fx.tenant.id), id=booking_id,
-                segment_id=uuid.UUID(tier.segment_id), tier_id=uuid.UUID(tier.id),
-                service_date=day, guests=guests, add_on_ids=[], currency="EUR",
-                total_minor=total, platform_fee_minor=fee, status=status,
-            )
-        )  # fmt: skip
-    return str(booking_id)
 
 
 def selection(fx, from_tier, to_tier, day: dt.date, guests: int = 2, **extra) -> dict:
@@ -74,7 +34,7 @@ def test_upgrade_of_a_selection_is_allowed_with_difference_and_features(client, 
     fx = tenant_a
     one, _, three = fx.tiers
     day = weekday_ahead()
-    before = decision_count(db, fx.tenant.id)
+    before = count(db, m.Decision, fx.tenant.id)
     body = ok(client, fx, selection(fx, one, three, day, 2))
     assert (body["allowed"], body["reason"], body["rules"]) == (
         True,
@@ -94,7 +54,7 @@ def test_upgrade_of_a_selection_is_allowed_with_difference_and_features(client, 
     # Two evaluations (the current tier's price, the target's price and the upgrade decision).
     assert len(body["decision_ids"]) == 2
     assert body["decision_id"] == body["decision_ids"][1]
-    assert decision_count(db, fx.tenant.id) == before + 2
+    assert count(db, m.Decision, fx.tenant.id) == before + 2
     decision = client.get(f"/v1/admin/decisions/{body['decision_id']}", headers=fx.admin).get_json()
     assert decision["purpose"] == "upgrade"
     assert "upgrade" in decision["kinds"]
@@ -215,7 +175,7 @@ def test_unknown_or_foreign_tiers_and_bookings_are_404(client, db, tenant_a, ten
     fx = tenant_a
     one, two, _ = fx.tiers
     day = weekday_ahead()
-    before = decision_count(db, fx.tenant.id)
+    before = count(db, m.Decision, fx.tenant.id)
     error_of(post(client, fx, selection(fx, one, one, day) | {"to_tier_id": str(uuid.uuid4())}),
              404, "tier_not_found")  # fmt: skip
     error_of(post(client, fx, selection(fx, one, two, day) | {"tier_id": str(uuid.uuid4())}),
@@ -226,7 +186,7 @@ def test_unknown_or_foreign_tiers_and_bookings_are_404(client, db, tenant_a, ten
     booking_b = add_booking(db, tenant_b, tenant_b.tiers[0], day, "paid")
     error_of(post(client, fx, {"booking_id": booking_b, "to_tier_id": two.id}), 404,
              "booking_not_found")  # fmt: skip
-    assert decision_count(db, fx.tenant.id) == before
+    assert count(db, m.Decision, fx.tenant.id) == before
     # Tenant B itself can quote its booking.
     assert post(client, tenant_b, {"booking_id": booking_b,
                                    "to_tier_id": tenant_b.tiers[1].id}).status_code == 200  # fmt: skip
@@ -236,7 +196,7 @@ def test_same_tier_and_bad_bodies_are_422(client, db, tenant_a):
     fx = tenant_a
     one, two, _ = fx.tiers
     day = weekday_ahead()
-    before = decision_count(db, fx.tenant.id)
+    before = count(db, m.Decision, fx.tenant.id)
     error_of(post(client, fx, selection(fx, one, one, day)), 422, "same_tier")
     booking = add_booking(db, fx, two, day, "paid")
     error_of(post(client, fx, {"booking_id": booking, "to_tier_id": two.id}), 422, "same_tier")
@@ -246,9 +206,9 @@ def test_same_tier_and_bad_bodies_are_422(client, db, tenant_a):
     error_of(post(client, fx, {"to_tier_id": one.id, "tier_id": two.id, "date": day.isoformat()}),
              422, "validation_error")  # fmt: skip
     error_of(post(client, fx, selection(fx, one, two, day, 0)), 422, "validation_error")
-    past = dt.datetime.now(BERLIN).date() - dt.timedelta(days=1)
+    past = tenant_today() - dt.timedelta(days=1)
     error_of(post(client, fx, selection(fx, one, two, past)), 422, "date_in_past")
-    assert decision_count(db, fx.tenant.id) == before
+    assert count(db, m.Decision, fx.tenant.id) == before
 
 
 def test_default_rules_refuse_a_move_to_another_segment_as_an_upgrade(client, db, settings):
@@ -257,7 +217,7 @@ def test_default_rules_refuse_a_move_to_another_segment_as_an_upgrade(client, db
     from app.services import tenants
     from app.services.demo import seed_demo
 
-    tenant = seed_demo(db, dt.datetime.now(BERLIN).date())
+    tenant = seed_demo(db, tenant_today())
     key = tenants.create_api_key(db, settings.api_key_pepper, tenant, "t")["key"]
     headers = {"X-Api-Key": key}
     tiers = client.get("/v1/admin/tiers", headers=admin_of(settings, tenant.id)).get_json()

@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.race, pytest.mark.parametrize("run", range(RUNS))]
 
 @pytest.fixture
 def shop(pg_url, settings, cache, fake_stripe) -> Iterator[Shop]:
-    yield from committed_shop(pg_url, settings, cache, fake_stripe)
+    with committed_shop(pg_url, settings, cache, fake_stripe) as shop:
+        yield shop
 
 
 def outcomes(answers) -> list[str]:

@@ -11,20 +11,19 @@ import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
-from app import create_app
-from app.adapters.payments import StripePayments
 from storage import checkout as store
 from storage import models as m
 from storage.db import Database
-from tests.conftest import WEBHOOK_SECRET, TenantFixture, build_tenant
-
-DAY = (dt.date.today() + dt.timedelta(days=40)).isoformat()
+from tests.conftest import TenantFixture
+from tests.support.races import DAY, committed_shop
+from tests.support.storefront import quote
 
 
 @dataclass
@@ -39,59 +38,26 @@ class Committed:
         return uuid.UUID(self.tenant.tenant.id)
 
 
-def delete_tenant(database: Database, tenant_id: str) -> None:
-    """Every row of the tenant, children first."""
-    key = uuid.UUID(tenant_id)
-    with database.transaction() as s:
-        for table in reversed(m.Base.metadata.sorted_tables):
-            if table.name != "tenants" and "tenant_id" in table.c:
-                s.execute(delete(table).where(table.c.tenant_id == key))
-        s.execute(delete(m.Tenant).where(m.Tenant.id == key))
-
-
-def new_quote(client, tenant: TenantFixture) -> str:
-    quoted = client.post(
-        "/v1/storefront/quotes",
-        headers=tenant.storefront,
-        json={"tier_id": tenant.tiers[1].id, "date": DAY, "guests": 2},
-    )
-    assert quoted.status_code == 201, quoted.get_json()
-    return quoted.get_json()["token"]
-
-
-def setup_tenant(pg_url, settings, cache, fake_stripe, units: int) -> Iterator[Committed]:
-    database = Database.from_url(pg_url)
-    tenant = build_tenant(database, settings, f"race{uuid.uuid4().hex[:8]}")
-    try:
-        with database.transaction() as s:
-            store.set_stripe_account(s, tenant.tenant.id, f"acct_race{uuid.uuid4().hex[:12]}")
-        payments = StripePayments(
-            settings.stripe_secret_key, WEBHOOK_SECRET, fake_stripe.url, timeout_seconds=10
-        )
-        app = create_app(settings, db=database, cache=cache, payments=payments)
-        admin = app.test_client()
-        capacity = admin.put(
-            f"/v1/admin/tiers/{tenant.tiers[1].id}/capacity",
-            headers=tenant.admin,
-            json={"from": DAY, "units": units},
-        )
-        assert capacity.status_code == 200, capacity.get_json()
-        yield Committed(database, tenant, app.test_client, new_quote(admin, tenant))
-    finally:
-        delete_tenant(database, tenant.tenant.id)
-        database.dispose()
+@contextmanager
+def committed(pg_url, settings, cache, fake_stripe, units: int) -> Iterator[Committed]:
+    """A committed, onboarded tenant whose tier has ``units`` on DAY, and a quote for it."""
+    with committed_shop(pg_url, settings, cache, fake_stripe) as shop:
+        shop.set_capacity(units)
+        yield Committed(shop.db, shop.tenant, shop.client, shop.quote())
 
 
 @pytest.fixture
 def last_unit(pg_url, settings, cache, fake_stripe) -> Iterator[Committed]:
     """A committed, onboarded tenant whose tier has capacity 1 on DAY, and a quote for it."""
-    yield from setup_tenant(pg_url, settings, cache, fake_stripe, units=1)
+    with committed(pg_url, settings, cache, fake_stripe, units=1) as setup:
+        yield setup
 
 
 @pytest.fixture
 def roomy(pg_url, settings, cache, fake_stripe) -> Iterator[Committed]:
     """The same with capacity 5: only idempotency can stop a second booking."""
-    yield from setup_tenant(pg_url, settings, cache, fake_stripe, units=5)
+    with committed(pg_url, settings, cache, fake_stripe, units=5) as setup:
+        yield setup
 
 
 def race(
@@ -130,7 +96,7 @@ def session_posts(fake) -> list[Any]:
 
 def test_fifty_concurrent_checkouts_sell_the_last_unit_once(last_unit, fake_stripe):
     client = last_unit.client_factory()
-    tokens = [new_quote(client, last_unit.tenant) for _ in range(50)]
+    tokens = [quote(client, last_unit.tenant, date=DAY)["token"] for _ in range(50)]
     answers = race(last_unit, [f"race-{i}" for i in range(50)], tokens)
 
     statuses = collections.Counter(status for status, _, _ in answers)

@@ -18,8 +18,8 @@ from storage import db as storage_db
 from storage import models as m
 from storage.availability import COUNTS, day_counts
 from storage.db import Database, driver_cursor
-from tests.conftest import build_tenant
-from tests.integration.test_checkout_race import delete_tenant
+from tests.support.dates import days_ahead
+from tests.support.races import committed_tenant
 
 
 def _backend_pid(engine) -> int:
@@ -116,10 +116,9 @@ def test_a_connection_lost_under_the_browsing_path_answers_503_once(
     meets it with 503 database_unavailable, is invalidated, and the next request gets a new one."""
     monkeypatch.setattr(storage_db, "IDLE_PING_SECONDS", 3600.0)
     database = Database.from_url(pg_url)
-    tenant = build_tenant(database, settings, f"lost{uuid.uuid4().hex[:8]}")
-    try:
+    with committed_tenant(database, settings, "lost") as tenant:
         client = create_app(settings, db=database, cache=cache).test_client()
-        day = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+        day = days_ahead(30)
         url = f"/v1/storefront/segments/{tenant.segment.key}/offers?date={day}&guests=2"
         assert client.get(url, headers=tenant.storefront).status_code == 200
         assert database.relaxed_engine is not None
@@ -132,9 +131,6 @@ def test_a_connection_lost_under_the_browsing_path_answers_503_once(
 
         assert client.get(url, headers=tenant.storefront).status_code == 200
         assert _backend_pid(database.relaxed_engine) != dead
-    finally:
-        delete_tenant(database, tenant.tenant.id)
-        database.dispose()
 
 
 def test_a_browsing_connection_comes_back_clean_after_a_failed_statement(pg_url):
@@ -160,10 +156,9 @@ def test_a_connection_lost_under_a_quote_answers_503_once(pg_url, settings, cach
     monkeypatch.setattr(storage_db, "IDLE_PING_SECONDS", 3600.0)
     two = storage_db.make_engine(pg_url, pool_size=2, max_overflow=0, pool_timeout=5)
     database = Database(two)  # a quote holds two connections at once: these two
-    tenant = build_tenant(database, settings, f"lostq{uuid.uuid4().hex[:8]}")
-    try:
+    with committed_tenant(database, settings, "lostq") as tenant:
         client = create_app(settings, db=database, cache=cache).test_client()
-        day = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+        day = days_ahead(30)
         body = {"tier_id": tenant.tiers[1].id, "date": day, "guests": 2}
         ask = lambda: client.post("/v1/storefront/quotes", json=body, headers=tenant.storefront)  # noqa: E731
         assert ask().status_code == 201
@@ -179,6 +174,3 @@ def test_a_connection_lost_under_a_quote_answers_503_once(pg_url, settings, cach
         assert (lost.status_code, lost.get_json()["error"]["code"]) == (503, "database_unavailable")
         assert ask().status_code == 201
         assert _backend_pid(two) not in dead
-    finally:
-        delete_tenant(database, tenant.tenant.id)
-        database.dispose()

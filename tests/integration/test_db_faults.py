@@ -35,14 +35,10 @@ from storage import db as storage_db
 from storage import models as m
 from storage.db import Database, migrate
 from tests.conftest import WEBHOOK_SECRET, build_tenant
-from tests.integration.test_checkout_race import delete_tenant
 from tests.support.http import error_of
-from tests.support.private_servers import (
-    PrivatePostgres,
-    free_port,
-    private_postgres,
-    wait_until,
-)
+from tests.support.private_servers import PrivatePostgres, free_port, private_postgres
+from tests.support.races import committed_tenant
+from tests.support.timing import eventually
 
 DAY = dt.date.today() + dt.timedelta(days=30)
 IDLE = 0.2  # the idle threshold these tests set, in seconds
@@ -66,8 +62,7 @@ def test_requests_after_a_quiet_moment_are_served(pg_url, settings, cache, monke
     key cache); after real idle time past the threshold each pooled connection is pinged first."""
     monkeypatch.setattr(storage_db, "IDLE_PING_SECONDS", IDLE)
     database = Database.from_url(pg_url)
-    tenant = build_tenant(database, settings, f"idle{uuid.uuid4().hex[:8]}")
-    try:
+    with committed_tenant(database, settings, "idle") as tenant:
         app = create_app(settings.replace(api_key_cache_seconds=0), db=database, cache=cache)
         client = app.test_client()
         quote = {"tier_id": tenant.tiers[1].id, "date": DAY.isoformat(), "guests": 2}
@@ -75,12 +70,9 @@ def test_requests_after_a_quiet_moment_are_served(pg_url, settings, cache, monke
             time.sleep(IDLE * 1.5)  # the scenario itself: a quiet moment, nothing waited for
             offers = client.get(offers_url(tenant.segment.key), headers=tenant.storefront)
             assert offers.status_code == 200, offers.get_json()
-            time.sleep(IDLE * 1.5)
+            time.sleep(IDLE * 1.5)  # (the scenario: another quiet moment)
             quoted = client.post("/v1/storefront/quotes", json=quote, headers=tenant.storefront)
             assert quoted.status_code == 201, quoted.get_json()
-    finally:
-        delete_tenant(database, tenant.tenant.id)
-        database.dispose()
 
 
 @pytest.mark.parametrize("pool", ["durable", "relaxed"])
@@ -147,7 +139,7 @@ def test_a_server_shutting_down_answers_503(private_pg, settings, cache):
     try:
         with psycopg.connect(private_pg.dsn):  # the client the shutdown waits for
             private_pg.stop("smart", wait=False)
-            wait_until(lambda: "shutting down" in _refusal(private_pg), 10, "a 57P03 refusal")
+            eventually(lambda: "shutting down" in _refusal(private_pg), 10, "a 57P03 refusal")
             _assert_unavailable(_answer_without_database(database, settings, cache))
     finally:
         database.dispose()
@@ -275,12 +267,12 @@ def test_a_restart_under_load_loses_no_booking_and_recovers(shop, private_pg):
             for n in range(THREADS)
         ]
         try:
-            wait_until(lambda: _bookings(lists) >= 2 * THREADS, 30, "checkouts before the restart")
+            eventually(lambda: _bookings(lists) >= 2 * THREADS, 30, "checkouts before the restart")
             down_at = time.monotonic()
             private_pg.restart("fast")  # returns once the server accepts connections again
             back_at = time.monotonic()
             with contextlib.suppress(AssertionError):  # a shopper not back in time: asserted below
-                wait_until(
+                eventually(
                     lambda: all(_served_since(answers, back_at) for answers in lists),
                     RECOVERY_SECONDS,
                     "every shopper to be served again",

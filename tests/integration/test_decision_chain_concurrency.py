@@ -3,7 +3,6 @@ for offers of one tenant at once; every link is appended exactly once, in one un
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,17 +12,16 @@ from app import create_app
 from app.services import decision_log
 from storage import models as m
 from storage.db import Database
-from tests.conftest import build_tenant
-from tests.integration.test_checkout_race import delete_tenant
+from tests.support.dates import days_ahead
+from tests.support.races import committed_tenant
 
 THREADS, REQUESTS = 8, 5
-DAY = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+DAY = days_ahead(30)
 
 
 def test_concurrent_offers_make_one_unbroken_chain(pg_url, settings, cache):
     database = Database.from_url(pg_url)
-    tenant = build_tenant(database, settings, f"chain{uuid.uuid4().hex[:8]}")
-    try:
+    with committed_tenant(database, settings, "chain") as tenant:
         app = create_app(settings, db=database, cache=cache)
         url = f"/v1/storefront/segments/{tenant.segment.key}/offers?date={DAY}&guests=2"
 
@@ -52,6 +50,3 @@ def test_concurrent_offers_make_one_unbroken_chain(pg_url, settings, cache):
                 )
             )
         assert seqs == len(served)
-    finally:
-        delete_tenant(database, tenant.tenant.id)
-        database.dispose()

@@ -12,6 +12,7 @@ import pytest
 import stripe
 
 from tests.support.fake_stripe import FakeStripe, load_subset, sign_webhook
+from tests.support.timing import eventually
 
 API_VERSION = "2023-08-16"
 WHSEC = "whsec_test_" + "s" * 32
@@ -251,9 +252,7 @@ def test_retry_while_the_first_attempt_still_runs_gets_409(fake_stripe):
     assert raised.value.http_status == 409
 
     assert [r.status for r in fake_stripe.requests[1:]] == [409, 409]
-    deadline = time.monotonic() + 5
-    while fake_stripe.requests[0].status != 200 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: fake_stripe.requests[0].status == 200, 5, "the first attempt to finish")
     session = client.v1.checkout.sessions.create(params, options)  # the application retries later
     assert [s["id"] for s in fake_stripe.of_type("checkout.session")] == [session.id]
     assert fake_stripe.requests[-1].replayed

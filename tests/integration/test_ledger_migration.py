@@ -7,15 +7,14 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from sqlalchemy import make_url
 
 from pricing.booking_states import ledger_agrees
 from storage.db import Database, alembic_config, make_engine
 from tests.conftest import build_tenant
+from tests.support.databases import drop_database, scratch_database
 
 _UUID, _MOMENT = sa.Uuid(), sa.DateTime(timezone=True)
 LEGACY = sa.table(
@@ -57,14 +56,9 @@ def scratch(request, pg_url, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/ledger.db"
         return
-    url = make_url(pg_url).set(database=f"{make_url(pg_url).database}_ledger")
-    admin = make_url(pg_url).set(drivername="postgresql", database="postgres")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{url.database}"')
-    yield url.render_as_string(hide_password=False)
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+    url = scratch_database("ledger", pg_url)
+    yield url
+    drop_database(url)
 
 
 def test_money_recorded_on_bookings_moves_into_the_ledger(scratch, settings):

@@ -6,34 +6,21 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-import psycopg
 import pytest
 from alembic import command
-from sqlalchemy import insert, make_url, select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from storage import models as m
 from storage.db import alembic_config, make_engine
-from tests.conftest import TEST_DATABASE_URL
-
-
-def scratch_postgres(suffix: str) -> str:
-    base = make_url(TEST_DATABASE_URL)
-    url = base.set(database=f"{base.database}_{suffix}")
-    admin = base.set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False
-    )
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{url.database}"')
-    return url.render_as_string(hide_password=False)
+from tests.support.databases import scratch_database
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
 def scratch_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/migrations.db"
-    return scratch_postgres("migrations")
+    return scratch_database("migrations")
 
 
 def test_one_popular_tier_keeps_the_active_most_recently_updated_badge(scratch_url):

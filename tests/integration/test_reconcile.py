@@ -12,22 +12,22 @@ import pytest
 from click.testing import CliRunner
 
 from app import cli
-from config.settings import ENVIRONMENT_VARIABLES
 from storage import models as m
 from tests.conftest import PEPPER, SECRET, TEST_REDIS_URL, WEBHOOK_SECRET
+from tests.support.embedded import clear_settings
 from tests.support.races import Shop, committed_shop
 
 
 @pytest.fixture
 def shop(pg_url, settings, cache, fake_stripe) -> Iterator[Shop]:
-    yield from committed_shop(pg_url, settings, cache, fake_stripe)
+    with committed_shop(pg_url, settings, cache, fake_stripe) as shop:
+        yield shop
 
 
 @pytest.fixture
 def sweep_cli(monkeypatch, pg_url, settings, fake_stripe):
     """``tierwise sweep`` as an operator runs it, configured by the environment."""
-    for name in ENVIRONMENT_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+    clear_settings(monkeypatch)
     env = {
         "DATABASE_URL": pg_url,
         "REDIS_URL": TEST_REDIS_URL,

@@ -18,21 +18,10 @@ import redis
 
 from app import create_app
 from app.adapters.cache import BREAKER_COOL_DOWN_SECONDS, Breaker, CacheUnavailable, RedisCache
-from tests.api.test_offers import find_day, ok_offers
+from tests.support.dates import find_day
 from tests.support.private_servers import PrivateRedis, private_redis
-
-
-class Clock:
-    """A monotonic clock that moves only when told."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def pass_cool_down(self) -> None:
-        self.now += BREAKER_COOL_DOWN_SECONDS
+from tests.support.storefront import ok_offers
+from tests.support.timing import Clock
 
 
 @pytest.fixture
@@ -108,7 +97,7 @@ def test_only_one_thread_makes_the_trial(cache, server, clock):
     """Threads arriving together after the cool-down: one trial meets the frozen socket, the
     others are skipped (they arrive while it waits, or after it reopened the breaker)."""
     trip(cache, server)
-    clock.pass_cool_down()
+    clock.advance(BREAKER_COOL_DOWN_SECONDS)
     barrier = threading.Barrier(8)
     outcomes: list[str] = []
 
@@ -137,7 +126,7 @@ def test_a_thawed_redis_is_used_again_after_the_cool_down(cache, server, clock):
     with pytest.raises(CacheUnavailable):  # answering again, but not tried before the cool-down
         cache.get("k")
 
-    clock.pass_cool_down()
+    clock.advance(BREAKER_COOL_DOWN_SECONDS)
     assert cache.get("k") == b"v"  # the trial, answered: closed
     assert cache.breaker.state == Breaker.CLOSED
     assert cache.incr("n") == 1 and cache.get("n") == b"1"
@@ -150,11 +139,11 @@ def test_an_outage_is_logged_once_and_so_is_the_recovery(cache, server, clock, c
         for _ in range(20):
             with pytest.raises(CacheUnavailable):
                 cache.get("k")
-        clock.pass_cool_down()
+        clock.advance(BREAKER_COOL_DOWN_SECONDS)
         with pytest.raises(redis.TimeoutError):
             cache.get("k")  # a failed trial: the same outage
         server.thaw()
-        clock.pass_cool_down()
+        clock.advance(BREAKER_COOL_DOWN_SECONDS)
         cache.get("k")
         cache.get("k")
 
@@ -192,7 +181,7 @@ def test_offers_keep_their_prices_while_redis_is_frozen(
     assert not [r.getMessage() for r in caplog.records if "CacheUnavailable" in r.getMessage()]
 
     server.thaw()
-    clock.pass_cool_down()
+    clock.advance(BREAKER_COOL_DOWN_SECONDS)
     assert offer_totals() == prices
     assert cache.breaker.state == Breaker.CLOSED
     assert cache.breaker.failures == 1

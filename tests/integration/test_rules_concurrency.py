@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import resource
 import subprocess
 import sys
 import threading
@@ -22,15 +21,11 @@ from rules.outcome import Outcome
 from rules.plan import plan_ruleset
 from rules.programs import ProgramCache
 from tests.integration.test_rules_differential import Generator
+from tests.support.heap import rss_kib
 
 ROOT = Path(__file__).resolve().parents[2]
 THREADS = 8
 EVALUATIONS_PER_THREAD = 2_000
-
-
-def rss_kib() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * resource.getpagesize() // 1024
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,6 @@ import json
 import random
 import subprocess
 import sys
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -211,14 +210,6 @@ class Generator:
 
 
 # ---- helpers ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def programs() -> Iterator[list[Program]]:
-    made: list[Program] = []
-    yield made
-    for program in made:
-        program.close()
 
 
 def compile_both(ruleset: Ruleset, programs: list[Program], name: str) -> tuple[Program, Program]:

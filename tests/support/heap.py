@@ -4,6 +4,7 @@ Python's, so tracemalloc does not see it."""
 from __future__ import annotations
 
 import ctypes
+import resource
 
 _FIELDS = (
     "arena",
@@ -31,3 +32,9 @@ def heap_bytes() -> int:
     """Bytes in use in malloc's arenas and in its mmapped blocks."""
     info = _libc.mallinfo2()
     return int(info.uordblks + info.hblkhd)
+
+
+def rss_kib() -> int:
+    """This process's resident memory, in KiB."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() // 1024

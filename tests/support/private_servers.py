@@ -18,13 +18,14 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import redis
+
+from tests.support.timing import eventually
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 START_SECONDS = 30.0
@@ -37,14 +38,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    """Poll ``condition`` every 20 ms until it holds; AssertionError naming ``what`` after
-    ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {seconds} s waiting for {what}")
-        time.sleep(0.02)
+def stop_process(process: subprocess.Popen, seconds: float = 10.0) -> None:
+    """Terminate a child server (continued first: a stopped process would not act on SIGTERM),
+    killed if it has not exited within ``seconds``, and reaped."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGCONT)
+        process.terminate()
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
 class PrivatePostgres:
@@ -210,14 +214,7 @@ def private_redis() -> Iterator[PrivateRedis]:
     )
     server = PrivateRedis(process, port)
     try:
-        wait_until(server.answers, START_SECONDS, f"redis-server on port {port}")
+        eventually(server.answers, START_SECONDS, f"redis-server on port {port}")
         yield server
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGCONT)  # a stopped process would not act on SIGTERM
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop_process(process)

@@ -15,6 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,10 +29,12 @@ from storage import checkout as store
 from storage import models as m
 from storage.db import Database
 from tests.conftest import WEBHOOK_SECRET, TenantFixture, build_tenant
-from tests.support.fake_stripe import FakeStripe, build_event, sign_webhook
+from tests.support import storefront
+from tests.support.dates import days_ahead
+from tests.support.fake_stripe import FakeStripe, build_event
 
 RUNS = int(os.environ.get("STRESS_RUNS", "3"))
-DAY = (dt.date.today() + dt.timedelta(days=40)).isoformat()
+DAY = days_ahead(40)
 
 
 def delete_tenant(database: Database, tenant_id: str) -> None:
@@ -61,27 +64,14 @@ class Shop:
         return self.app.test_client()
 
     def set_capacity(self, units: int, tier: int = 1) -> None:
-        answer = self.client().put(
-            f"/v1/admin/tiers/{self.tenant.tiers[tier].id}/capacity",
-            headers=self.tenant.admin,
-            json={"from": DAY, "units": units},
-        )
-        assert answer.status_code == 200, answer.get_json()
+        storefront.set_capacity(self.client(), self.tenant, units, tier, DAY)
 
     def quote(self, tier: int = 1, guests: int = 2) -> str:
-        answer = self.client().post(
-            "/v1/storefront/quotes",
-            headers=self.tenant.storefront,
-            json={"tier_id": self.tenant.tiers[tier].id, "date": DAY, "guests": guests},
-        )
-        assert answer.status_code == 201, answer.get_json()
-        return str(answer.get_json()["token"])
+        return str(storefront.quote(self.client(), self.tenant, tier, DAY, guests)["token"])
 
     def start(self, token: str, key: str | None = None) -> Any:
-        return self.client().post(
-            "/v1/storefront/checkouts",
-            headers={**self.tenant.storefront, "Idempotency-Key": key or uuid.uuid4().hex},
-            json={"quote_token": token, "customer": {"email": "race@example.com", "name": "R"}},
+        return storefront.start(
+            self.client(), self.tenant, token, key, email="race@example.com", name="R"
         )
 
     def checkout(self, token: str | None = None) -> dict[str, Any]:
@@ -104,22 +94,11 @@ class Shop:
 
     def refund_outside(self, session: dict[str, Any]) -> dict[str, Any]:
         """A full refund made at the provider (its dashboard), and its event."""
-        payments = self.app.extensions["tierwise"].checkout.payments
-        refund = payments.refund(
-            session["payment_intent"],
-            amount=session["amount_total"],
-            reverse_transfer=True,
-            refund_application_fee=True,
-            idempotency_key=uuid.uuid4().hex,
-            reference="dashboard",
-        )
-        return self.fake.event("charge.refunded", refund.id)
+        refund_id = storefront.outside_refund(self.client(), session)
+        return self.fake.event("charge.refunded", refund_id)
 
     def deliver(self, event: dict[str, Any]) -> Any:
-        signed = sign_webhook(event, WEBHOOK_SECRET)
-        return self.client().post(
-            "/v1/webhooks/stripe", data=signed.payload, headers=signed.headers
-        )
+        return storefront.deliver(self.client(), event)
 
     def cancel(self, booking_id: str) -> Any:
         return self.client().post(
@@ -127,11 +106,7 @@ class Shop:
         )
 
     def upgrade(self, booking_id: str, tier: int = 2, key: str | None = None) -> Any:
-        return self.client().post(
-            f"/v1/storefront/bookings/{booking_id}/upgrade",
-            headers={**self.tenant.storefront, "Idempotency-Key": key or uuid.uuid4().hex},
-            json={"to_tier_id": self.tenant.tiers[tier].id},
-        )
+        return storefront.upgrade(self.client(), self.tenant, booking_id, tier, key)
 
     def paid_booking(self) -> tuple[dict[str, Any], dict[str, Any]]:
         body = self.checkout()
@@ -165,10 +140,26 @@ class Shop:
         return sweep(self.app.extensions["tierwise"].checkout, now or dt.datetime.now(dt.UTC))
 
 
-def committed_shop(pg_url: str, settings: Any, cache: Any, fake: FakeStripe) -> Iterator[Shop]:
-    database = Database.from_url(pg_url)
-    tenant = build_tenant(database, settings, f"race{uuid.uuid4().hex[:8]}")
+@contextmanager
+def committed_tenant(database: Database, settings: Any, prefix: str) -> Iterator[TenantFixture]:
+    """A tenant (slug ``prefix`` and a random suffix) committed through ``database``, a pool of
+    its own (not a test's rolled-back transaction); afterwards every row of the tenant is deleted
+    and ``database`` disposed of."""
     try:
+        tenant = build_tenant(database, settings, f"{prefix}{uuid.uuid4().hex[:8]}")
+        try:
+            yield tenant
+        finally:
+            delete_tenant(database, tenant.tenant.id)
+    finally:
+        database.dispose()
+
+
+@contextmanager
+def committed_shop(pg_url: str, settings: Any, cache: Any, fake: FakeStripe) -> Iterator[Shop]:
+    """A committed tenant, onboarded for payments, and its app paying through ``fake``."""
+    database = Database.from_url(pg_url)
+    with committed_tenant(database, settings, "race") as tenant:
         with database.transaction() as s:
             store.set_stripe_account(s, tenant.tenant.id, f"acct_race{uuid.uuid4().hex[:12]}")
         payments = StripePayments(
@@ -176,9 +167,6 @@ def committed_shop(pg_url: str, settings: Any, cache: Any, fake: FakeStripe) -> 
         )
         app = create_app(settings, db=database, cache=cache, payments=payments)
         yield Shop(database, tenant, app, fake)
-    finally:
-        delete_tenant(database, tenant.tenant.id)
-        database.dispose()
 
 
 def concurrently(*calls: Callable[[], Any]) -> list[Any]:

@@ -5,14 +5,7 @@ from __future__ import annotations
 from app.adapters.credentials import ApiKeyCache
 from pricing.catalog import Tenant
 from storage.tenants import StoredApiKey
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.timing import Clock
 
 
 def stored(tenant_id: str) -> StoredApiKey:

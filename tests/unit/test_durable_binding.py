@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import resource
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -13,6 +12,7 @@ import pytest
 
 from rules import durable_binding
 from rules.durable_binding import CompiledRuleset, DurableError, compiles_in_process
+from tests.support.heap import rss_kib
 
 Fact = dict[str, Any]
 
@@ -68,11 +68,6 @@ def random_fact(rng: random.Random) -> Fact:
     if rng.random() < 0.5:
         fact["coupon"] = rng.choice(["SAVE10", "X"])
     return fact
-
-
-def rss_kib() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * resource.getpagesize() // 1024
 
 
 @pytest.fixture

@@ -51,7 +51,7 @@ class Builder:
         def build() -> Program:
             with self._lock:
                 self.calls[key] = self.calls.get(key, 0) + 1
-            time.sleep(self.delay)
+            time.sleep(self.delay)  # the scenario: a slow compile, nothing waited for
             program = Program(EMPTY, CountingMatcher(), "stub", str(key))
             with self._lock:
                 self.built.setdefault(key, []).append(program)
@@ -87,7 +87,7 @@ def test_eight_threads_racing_on_one_key_build_it_once() -> None:
             barrier.wait()
             with cache.acquire("hot", builder("hot")) as program:
                 seen.append(program)
-                time.sleep(0.01)
+                time.sleep(0.01)  # the scenario: the program in use a while, nothing waited for
         except BaseException as error:  # pragma: no cover - reported below
             errors.append(error)
 
@@ -108,6 +108,7 @@ def test_racing_on_different_keys_builds_each_once_and_in_parallel() -> None:
     running = peak = 0
     lock = threading.Lock()
     barrier = threading.Barrier(8)
+    alongside = threading.Event()
 
     def build(key: int) -> Program:
         nonlocal running, peak
@@ -115,7 +116,9 @@ def test_racing_on_different_keys_builds_each_once_and_in_parallel() -> None:
             calls[key] = calls.get(key, 0) + 1
             running += 1
             peak = max(peak, running)
-        time.sleep(0.1)
+            if running > 1:
+                alongside.set()
+        alongside.wait(timeout=10)  # a build lasts until another runs alongside (if one can)
         with lock:
             running -= 1
         return Program(EMPTY, CountingMatcher(), "stub", str(key))

@@ -11,10 +11,7 @@ from rules.checks import Warning, analyse, run_cases, sample_facts
 from rules.defaults import DEFAULT_RULESET
 from rules.engine import Program, compile_program
 from rules.language import parse_ruleset
-
-
-def leaf(fact: str, op: str, value: Any) -> dict[str, Any]:
-    return {"fact": fact, "op": op, "value": value}
+from tests.support.rules import leaf
 
 
 def warnings_of(rules: list[dict[str, Any]], **document: Any) -> list[Warning]:

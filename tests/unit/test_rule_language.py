@@ -36,6 +36,7 @@ from rules.language import (
     parse_ruleset,
 )
 from rules.vocabulary import complete_facts
+from tests.support.rules import leaf
 
 # ---- helpers ------------------------------------------------------------------------------------
 
@@ -48,10 +49,6 @@ def doc_with_rule(**rule: Any) -> dict[str, Any]:
 
 def doc_with_when(when: Any) -> dict[str, Any]:
     return doc_with_rule(when=when)
-
-
-def leaf(fact: str, op: str, value: Any) -> dict[str, Any]:
-    return {"fact": fact, "op": op, "value": value}
 
 
 def errors_of(document: Any) -> list[dict[str, str]]:

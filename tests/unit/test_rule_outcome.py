@@ -3,7 +3,6 @@ Decimal values, through both matchers (durable and reference)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 from rules.engine import Program, compile_program, evaluate
 from rules.language import KINDS, parse_ruleset
 from rules.outcome import RuleResult
+from tests.support.rules import leaf
 
 D = Decimal
 
@@ -21,10 +21,6 @@ def rule(rule_id: str, kind: str, then: dict[str, Any], priority: int = 0, when:
     if when is not None:
         out["when"] = when
     return out
-
-
-def leaf(fact: str, op: str, value: Any) -> dict[str, Any]:
-    return {"fact": fact, "op": op, "value": value}
 
 
 def season(rule_id: str, multiplier: str, priority: int = 0, when: Any = None) -> dict[str, Any]:
@@ -38,14 +34,6 @@ def discount(rule_id: str, percent: str, priority: int = 0, group: str = "defaul
 @pytest.fixture(params=["reference", "durable"])
 def engine(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-@pytest.fixture
-def programs() -> Iterator[list[Program]]:
-    made: list[Program] = []
-    yield made
-    for program in made:
-        program.close()
 
 
 @pytest.fixture

@@ -46,12 +46,9 @@ from rules.plan import (
 )
 from rules.vocabulary import complete_facts
 from tests.support.heap import heap_bytes
+from tests.support.rules import leaf
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
-
-
-def leaf(fact: str, op: str, value: Any) -> dict[str, Any]:
-    return {"fact": fact, "op": op, "value": value}
 
 
 def ruinous_when() -> dict[str, Any]:
