@@ -11,7 +11,8 @@ from typing import Any
 
 from app.services.offers import SignedQuote
 from pricing import catalog as domain
-from pricing import offers as priced
+from pricing import offers as pricing_offers
+from pricing import pricer, quotes
 from pricing.money import Money, plain_decimal
 from pricing.price import Price, breakdown
 
@@ -77,8 +78,10 @@ def _features(gained: tuple[tuple[str, str, Any, Any], ...]) -> list[dict[str, A
     return [{"key": k, "label": label, "from": a, "to": b} for k, label, a, b in gained]
 
 
-def _upsell(upsell: priced.TierUpsell | priced.AddOnUpsell | None) -> dict[str, Any] | None:
-    if isinstance(upsell, priced.TierUpsell):
+def _upsell(
+    upsell: pricing_offers.TierUpsell | pricing_offers.AddOnUpsell | None,
+) -> dict[str, Any] | None:
+    if isinstance(upsell, pricing_offers.TierUpsell):
         return {
             "type": "tier",
             "tier_id": upsell.tier.id,
@@ -87,10 +90,10 @@ def _upsell(upsell: priced.TierUpsell | priced.AddOnUpsell | None) -> dict[str, 
             "percent_off": str(upsell.percent_off),
             "total": upsell.total,
             "difference": upsell.difference,
-            "features_gained": _features(priced.features_gained(upsell.source, upsell.tier)),
+            "features_gained": _features(quotes.features_gained(upsell.source, upsell.tier)),
             "rules": list(upsell.rules),
         }
-    if isinstance(upsell, priced.AddOnUpsell):
+    if isinstance(upsell, pricing_offers.AddOnUpsell):
         return {
             "type": "add_on",
             "add_on_id": upsell.add_on.id,
@@ -104,7 +107,7 @@ def _upsell(upsell: priced.TierUpsell | priced.AddOnUpsell | None) -> dict[str, 
     return None
 
 
-def _fallback(fallback: priced.Fallback, platform_fee: bool) -> dict[str, Any]:
+def _fallback(fallback: pricing_offers.Fallback, platform_fee: bool) -> dict[str, Any]:
     return {
         "rank": fallback.rank,
         "strategy": fallback.strategy,
@@ -120,15 +123,15 @@ def _fallback(fallback: priced.Fallback, platform_fee: bool) -> dict[str, Any]:
     }
 
 
-def _ruleset(ref: priced.RulesetRef) -> dict[str, Any]:
+def _ruleset(ref: pricer.RulesetRef) -> dict[str, Any]:
     return {"version": ref.version, "content_hash": ref.content_hash}
 
 
-def _experiment(assignment: priced.Assignment | None) -> dict[str, str] | None:
+def _experiment(assignment: pricer.Assignment | None) -> dict[str, str] | None:
     return {"key": assignment.key, "variant": assignment.variant} if assignment else None
 
 
-def offers_body(sheet: priced.OfferSheet, platform_fee: bool = False) -> dict[str, Any]:
+def offers_body(sheet: pricing_offers.OfferSheet, platform_fee: bool = False) -> dict[str, Any]:
     """``OffersSchema`` (``PreviewOffersSchema`` with ``platform_fee``)."""
     segment = sheet.segment
     return {
@@ -181,7 +184,7 @@ def quote_body(signed: SignedQuote) -> dict[str, Any]:
     }
 
 
-def move_body(move: priced.MoveQuote) -> dict[str, Any]:
+def move_body(move: quotes.MoveQuote) -> dict[str, Any]:
     """``UpgradeQuoteSchema``."""
     return {
         "allowed": move.allowed,

@@ -14,6 +14,7 @@ from app.http.common import blueprint, services
 from app.http.errors import ErrorSchema
 from app.http.schemas import storefront as s
 from app.services import activity, catalog, offers
+from pricing.pricer import Selection
 
 blp = blueprint("storefront", "/v1/storefront", "Storefront widgets (API key).", require_storefront)
 
@@ -35,8 +36,8 @@ class Comparison(MethodView):
         return catalog.tier_comparison(services().db, current_tenant(), segment)
 
 
-def _selection(args, segment: str = "", tier_id=None) -> offers.Selection:
-    return offers.Selection(
+def _selection(args, segment: str = "", tier_id=None) -> Selection:
+    return Selection(
         segment_ref=segment,
         service_date=args["date"],
         guests=args["guests"],

@@ -22,7 +22,7 @@ from app.adapters.quotes import QuoteSigner
 from app.services import bookings, offers
 from app.services.bookings import Busy
 from pricing import catalog as domain
-from pricing import offers as priced
+from pricing import quotes
 from pricing.errors import Conflict, InvalidInput
 from storage import checkout as store
 from storage import payments as ledger
@@ -266,7 +266,7 @@ def _open_move(
     session: Any,
     root: store.BookingRow,
     to_tier_id: str,
-    quote: priced.MoveQuote,
+    quote: quotes.MoveQuote,
     hold_expires: dt.datetime,
     now: dt.datetime,
     effects: bookings.Effects,

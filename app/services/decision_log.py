@@ -19,8 +19,8 @@ from app.adapters.rules_runtime import RulesRuntime
 from app.services.rulesets import parse_or_422
 from pricing import catalog as domain
 from pricing.errors import InvalidInput
-from pricing.offers import PRICE_KINDS, adjustments, price_record
 from pricing.price import PricedItems, price_items
+from pricing.pricer import PRICE_KINDS, adjustments, price_record
 from rules.documents import json_diff
 from rules.engine import compile_program, evaluate
 from rules.outcome import Outcome

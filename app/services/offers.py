@@ -25,16 +25,15 @@ from app.adapters.quotes import QuoteClaims, QuoteSigner
 from app.adapters.rules_runtime import RulesRuntime
 from app.adapters.snapshots import SnapshotCache
 from pricing import catalog as domain
-from pricing import offers as priced
-from pricing.offers import NEARBY_WINDOW, Selection
+from pricing import offers as pricing_offers
+from pricing import pricer, quotes
+from pricing.pricer import NEARBY_WINDOW, Selection
 from rules.outcome import Outcome
 from storage.availability import day_counts
 from storage.bookings import BookingView, get_booking
 from storage.db import Database, Executor
 from storage.decisions import DecisionRecord, add_decisions
 from storage.experiments import assign, sticky_variant
-
-__all__ = ["Selection"]
 
 #: Priced at another moment than written (an admin preview): the record says ``as_of``.
 PREVIEW_SKEW = dt.timedelta(minutes=1)
@@ -53,7 +52,7 @@ class OfferContext:
 @dataclass(frozen=True)
 class Decided:
     id: str
-    decisions: priced.Decisions
+    decisions: pricer.Decisions
 
 
 def new_id() -> str:
@@ -73,7 +72,7 @@ class _Decider:
 
     ctx: OfferContext
     tenant_id: str
-    inputs: priced.Inputs
+    inputs: pricer.Inputs
     outcomes: dict[str, tuple[Outcome, dt.datetime]] = field(default_factory=dict)
 
     def __call__(self, purpose: str, facts: dict[str, Any], kinds: Any) -> Decided:
@@ -85,7 +84,7 @@ class _Decider:
         return Decided(decision_id, outcome.decisions)
 
     def records(
-        self, evaluations: tuple[priced.Evaluation, ...], now: dt.datetime, request_id: str,
+        self, evaluations: tuple[pricer.Evaluation, ...], now: dt.datetime, request_id: str,
         customer: dict[str, str] | None = None, quote_id: str | None = None,
         booking_id: str | None = None,
     ) -> list[DecisionRecord]:  # fmt: skip
@@ -119,7 +118,7 @@ class _Decider:
 def _gather(
     ctx: OfferContext, session: Executor, tenant: domain.Tenant, selection: Selection,
     now: dt.datetime, scope: Any,
-) -> priced.Inputs:  # fmt: skip
+) -> pricer.Inputs:  # fmt: skip
     """Every input of one use case, read in one place: availability counts and the catalog
     version (one round trip), the snapshot of that version (the tenant's settings come from it,
     never from a cached principal), the ruleset in force, the tenant's today, and — once
@@ -133,49 +132,49 @@ def _gather(
     snapshot = ctx.snapshots.get(tenant.id, counts.catalog_version)
     active = ctx.rules.active(tenant.id, now)
     today = now.astimezone(zoneinfo.ZoneInfo(snapshot.tenant.time_zone)).date()
-    inputs = priced.Inputs(
-        snapshot, counts, today, priced.RulesetRef(active.version, active.content_hash)
+    inputs = pricer.Inputs(
+        snapshot, counts, today, pricer.RulesetRef(active.version, active.content_hash)
     )
-    found: priced.Scope = scope(snapshot, today)
+    found: pricer.Scope = scope(snapshot, today)
     return replace(inputs, assignment=_assignment(session, inputs, selection, found, now))
 
 
 def _assignment(
-    session: Executor, inputs: priced.Inputs, selection: Selection, scope: priced.Scope,
+    session: Executor, inputs: pricer.Inputs, selection: Selection, scope: pricer.Scope,
     now: dt.datetime,
-) -> priced.Assignment | None:  # fmt: skip
+) -> pricer.Assignment | None:  # fmt: skip
     """The visitor's variant: an admin preview's choice, else the first live experiment covering
     what is priced that has (sticky) or gives (first exposure, stored now) the visitor one."""
     if selection.preview_variant is not None:
-        return priced.Assignment(*selection.preview_variant, experiment=None)
+        return pricer.Assignment(*selection.preview_variant, experiment=None)
     tenant_id, visitor = inputs.tenant.id, selection.visitor_id
-    for experiment in priced.experiments_for(
+    for experiment in pricer.experiments_for(
         inputs.snapshot, selection, scope.segment, scope.tiers
     ):
         stored = sticky_variant(session, tenant_id, experiment, visitor)
         if stored is not None:
-            return priced.Assignment(experiment.key, stored, experiment, visitor, True)
+            return pricer.Assignment(experiment.key, stored, experiment, visitor, True)
         bucket = experiment.bucket(visitor) if experiment.status == "running" else None
         if bucket is not None:
             variant = assign(session, tenant_id, experiment, visitor, bucket, now)
-            return priced.Assignment(experiment.key, variant, experiment, visitor)
+            return pricer.Assignment(experiment.key, variant, experiment, visitor)
     return None
 
 
 def quote_offers(
     ctx: OfferContext, tenant: domain.Tenant, selection: Selection, now: dt.datetime,
     request_id: str,
-) -> priced.OfferSheet:  # fmt: skip
+) -> pricing_offers.OfferSheet:  # fmt: skip
     """Every active tier of the segment, priced for the date and party (``pricing.offers``)."""
     # Browsing writes only its decision records (and first exposures to experiments): a relaxed
     # commit, on a Core connection (see Database.browsing).
     with ctx.db.browsing() as session:
         inputs = _gather(
             ctx, session, tenant, selection, now,
-            lambda snapshot, today: priced.offers_scope(snapshot, today, selection),
+            lambda snapshot, today: pricing_offers.offers_scope(snapshot, today, selection),
         )  # fmt: skip
         decide = _Decider(ctx, tenant.id, inputs)
-        sheet = priced.price_offers(inputs, selection, decide)
+        sheet = pricing_offers.price_offers(inputs, selection, decide)
         add_decisions(session, decide.records(sheet.evaluations, now, request_id))
     return sheet
 
@@ -185,7 +184,7 @@ class SignedQuote:
     quote_id: str
     token: str
     claims: QuoteClaims
-    quote: priced.PricedQuote
+    quote: quotes.PricedQuote
 
 
 def quote_selection(
@@ -196,10 +195,10 @@ def quote_selection(
     with ctx.db.transaction() as session:
         inputs = _gather(
             ctx, session, tenant, selection, now,
-            lambda snapshot, today: priced.quote_scope(snapshot, today, selection),
+            lambda snapshot, today: quotes.quote_scope(snapshot, today, selection),
         )  # fmt: skip
         decide = _Decider(ctx, tenant.id, inputs)
-        quote = priced.price_quote(inputs, selection, decide)
+        quote = quotes.price_quote(inputs, selection, decide)
         quote_id = new_id()
         assignment, price, tier = quote.assignment, quote.price, quote.tier
         claims = QuoteClaims(
@@ -242,21 +241,21 @@ def booking_selection(
 def quote_upgrade(
     ctx: OfferContext, tenant: domain.Tenant, selection: Selection, to_tier_id: str,
     booking: BookingView | None, now: dt.datetime, request_id: str,
-) -> priced.MoveQuote:  # fmt: skip
+) -> quotes.MoveQuote:  # fmt: skip
     """Is moving ``selection`` (its tier) to ``to_tier_id`` allowed, and what does it cost (for a
     booking: from what was paid; ``pricing.offers.price_move``)?"""
     paid = (
-        priced.PaidBooking(booking.id, booking.status, booking.total, booking.platform_fee)
+        quotes.PaidBooking(booking.id, booking.status, booking.total, booking.platform_fee)
         if booking is not None
         else None
     )
     with ctx.db.transaction() as session:
         inputs = _gather(
             ctx, session, tenant, selection, now,
-            lambda snapshot, today: priced.move_scope(snapshot, today, selection, to_tier_id, paid),
+            lambda snapshot, today: quotes.move_scope(snapshot, today, selection, to_tier_id, paid),
         )  # fmt: skip
         decide = _Decider(ctx, tenant.id, inputs)
-        move = priced.price_move(inputs, selection, to_tier_id, paid, decide)
+        move = quotes.price_move(inputs, selection, to_tier_id, paid, decide)
         records = decide.records(
             move.evaluations, now, request_id, selection.customer, booking_id=selection.booking_id
         )

@@ -17,7 +17,7 @@ from app.http.schemas.common import (
     Instant,
     MoneySchema,
 )
-from pricing.offers import MAX_LEAD_DAYS
+from pricing.pricer import MAX_LEAD_DAYS
 
 SERVICE_DATE = (
     f"Service date, YYYY-MM-DD in the tenant's time zone: from its today up to {MAX_LEAD_DAYS} "
