@@ -126,18 +126,28 @@ class TenantFixture:
 
 def token_for(settings: Settings, role: str, tenant_id: str | None, **kw) -> str:
     return issue_token(
-        settings, role=role, subject=f"test-{role}", tenant_id=tenant_id,
-        now=kw.pop("now", dt.datetime.now(dt.UTC)), **kw,
-    )  # fmt: skip
+        settings,
+        role=role,
+        subject=f"test-{role}",
+        tenant_id=tenant_id,
+        now=kw.pop("now", dt.datetime.now(dt.UTC)),
+        **kw,
+    )
 
 
 def build_tenant(
     db: Database, settings: Settings, slug: str, currency: str = "EUR"
 ) -> TenantFixture:
     tenant = tenants.create_tenant(
-        db, {"slug": slug, "name": slug.title(), "currency": currency,
-             "time_zone": "Europe/Berlin", "default_capacity": 5},
-    )  # fmt: skip
+        db,
+        {
+            "slug": slug,
+            "name": slug.title(),
+            "currency": currency,
+            "time_zone": "Europe/Berlin",
+            "default_capacity": 5,
+        },
+    )
     segment = catalog.create_segment(
         db, tenant, {"key": f"{slug}-premium", "name": "Premium", "position": 1}
     )
@@ -159,10 +169,16 @@ def build_tenant(
         for level in (1, 2, 3)
     ]
     add_on = catalog.create_add_on(
-        db, tenant,
-        {"key": "breakfast", "name": "Breakfast", "pricing": "per_guest",
-         "price": {"amount": 900, "currency": currency}, "tier_ids": [tiers[2].id]},
-    )  # fmt: skip
+        db,
+        tenant,
+        {
+            "key": "breakfast",
+            "name": "Breakfast",
+            "pricing": "per_guest",
+            "price": {"amount": 900, "currency": currency},
+            "tier_ids": [tiers[2].id],
+        },
+    )
     day = dt.date(2031, 1, 1)
     blackout = catalog.add_blackouts(db, tenant, day, day, tiers[0].id, "closed")[0]
     key = tenants.create_api_key(db, settings.api_key_pepper, tenant, "test")["key"]

@@ -44,10 +44,15 @@ def test_create_without_limits_is_201_and_is_stored(client, db, tenant_a):
     assert response.headers["ETag"] == '"1"'
     created = response.get_json()
     assert created == {
-        "id": created["id"], "key": "towels", "name": "Towels", "pricing": "flat",
-        "price": {"amount": 1500, "currency": "EUR"}, "tier_ids": [], "status": "active",
+        "id": created["id"],
+        "key": "towels",
+        "name": "Towels",
+        "pricing": "flat",
+        "price": {"amount": 1500, "currency": "EUR"},
+        "tier_ids": [],
+        "status": "active",
         "version": 1,
-    }  # fmt: skip
+    }
     fetched = client.get(f"{ADD_ONS}/{created['id']}", headers=tenant_a.admin)
     assert fetched.headers["ETag"] == '"1"'
     assert fetched.get_json() == created

@@ -65,8 +65,14 @@ class Shop:
 
 
 def ev(cid, type_, visitor, segment="", tier_id="", at=IN) -> dict:
-    return {"client_event_id": cid, "type": type_, "visitor_id": visitor, "segment": segment,
-            "tier_id": tier_id, "occurred_at": at}  # fmt: skip
+    return {
+        "client_event_id": cid,
+        "type": type_,
+        "visitor_id": visitor,
+        "segment": segment,
+        "tier_id": tier_id,
+        "occurred_at": at,
+    }
 
 
 def post_events(client, fx: TenantFixture, events: list[dict]) -> None:
@@ -83,12 +89,21 @@ def add_booking(
     tenant = uuid.UUID(fx.tenant.id)
     session.add(
         m.Booking(
-            tenant_id=tenant, id=booking_id, segment_id=uuid.UUID(tier.segment_id),
-            tier_id=uuid.UUID(tier.id), service_date=dt.date(2026, 12, 20), guests=2,
-            currency=fx.tenant.currency, total_minor=total, platform_fee_minor=fee, status=status,
-            visitor_id=visitor, created_at=at, updated_at=at,
+            tenant_id=tenant,
+            id=booking_id,
+            segment_id=uuid.UUID(tier.segment_id),
+            tier_id=uuid.UUID(tier.id),
+            service_date=dt.date(2026, 12, 20),
+            guests=2,
+            currency=fx.tenant.currency,
+            total_minor=total,
+            platform_fee_minor=fee,
+            status=status,
+            visitor_id=visitor,
+            created_at=at,
+            updated_at=at,
         )
-    )  # fmt: skip
+    )
     session.flush()
     captures = captures if captures is not None else ([(total, fee)] if status == "paid" else [])
     money = [("capture", amount, fee_, "captured") for amount, fee_ in captures]
@@ -97,12 +112,21 @@ def add_booking(
         index = i if kind == "capture" else 0
         session.add(
             m.Payment(
-                tenant_id=tenant, id=uuid.uuid4(), booking_id=booking_id, kind=kind, status=state,
-                payment_intent_id=f"pi_{booking_id.hex}_{index}", amount_minor=amount,
-                fee_minor=fee_, currency=fx.tenant.currency, refund_fee=True, reason="test",
-                created_at=at, updated_at=at,
+                tenant_id=tenant,
+                id=uuid.uuid4(),
+                booking_id=booking_id,
+                kind=kind,
+                status=state,
+                payment_intent_id=f"pi_{booking_id.hex}_{index}",
+                amount_minor=amount,
+                fee_minor=fee_,
+                currency=fx.tenant.currency,
+                refund_fee=True,
+                reason="test",
+                created_at=at,
+                updated_at=at,
             )
-        )  # fmt: skip
+        )
 
 
 def seed(client, db: Database, a: TenantFixture, b: TenantFixture) -> Shop:
@@ -111,55 +135,82 @@ def seed(client, db: Database, a: TenantFixture, b: TenantFixture) -> Shop:
     )
     budget_tiers = [
         catalog.create_tier(
-            db, a.tenant,
-            {"segment_id": budget.id, "level": level, "name": f"Budget {level}",
-             "base_price": {"amount": 5000 * level, "currency": "EUR"}, "max_guests": 4},
+            db,
+            a.tenant,
+            {
+                "segment_id": budget.id,
+                "level": level,
+                "name": f"Budget {level}",
+                "base_price": {"amount": 5000 * level, "currency": "EUR"},
+                "max_guests": 4,
+            },
         )
         for level in (1, 2, 3)
-    ]  # fmt: skip
+    ]
     for tier in budget_tiers[1:]:
         catalog.set_tier_status(db, a.tenant, tier.id, "archived")
     p, t1, t2 = a.segment.key, a.tiers[0].id, a.tiers[1].id
     bt1 = budget_tiers[0].id
-    post_events(client, a, [
-        # segment selections: premium v1 v1 v2 v4, budget v2 v3 (v5, v6 outside the range)
-        ev("s1", "segment_selected", "v1", p), ev("s2", "segment_selected", "v1", p),
-        ev("s3", "segment_selected", "v2", p), ev("s4", "segment_selected", "v2", "budget"),
-        ev("s5", "segment_selected", "v3", "budget", at=LAST_SECOND),
-        ev("s6", "segment_selected", "v4", p, at=FIRST_HOUR_UTC),
-        ev("s7", "segment_selected", "v5", p, at=BEFORE),
-        ev("s8", "segment_selected", "v6", "budget", at=AFTER),
-        # comparison views: premium v1 v1 v2 v3, budget v2 (v4, v5 outside the range)
-        ev("c1", "tier_comparison_viewed", "v1", p), ev("c2", "tier_comparison_viewed", "v1", p),
-        ev("c3", "tier_comparison_viewed", "v2", p, t2),
-        ev("c4", "tier_comparison_viewed", "v3", p, at=EAST),
-        ev("c5", "tier_comparison_viewed", "v2", "budget"),
-        ev("c6", "tier_comparison_viewed", "v4", p, at=AFTER),
-        ev("c7", "tier_comparison_viewed", "v5", "budget", at=BEFORE),
-        # upsell: premium/t1 shown 3, accepted 1, declined 1; premium/t2 shown 1, declined 1;
-        # budget/bt1 accepted 1 (never shown); one more shown after the range
-        ev("u1", "upsell_shown", "v1", p, t1), ev("u2", "upsell_shown", "v2", p, t1),
-        ev("u3", "upsell_shown", "v3", p, t1), ev("u4", "upsell_accepted", "v1", p, t1),
-        ev("u5", "upsell_declined", "v2", p, t1), ev("u6", "upsell_shown", "v1", p, t2),
-        ev("u7", "upsell_declined", "v1", p, t2), ev("u8", "upsell_accepted", "v2", "budget", bt1),
-        ev("u9", "upsell_shown", "v1", p, t1, at=AFTER),
-    ])  # fmt: skip
+    post_events(
+        client,
+        a,
+        [
+            # segment selections: premium v1 v1 v2 v4, budget v2 v3 (v5, v6 outside the range)
+            ev("s1", "segment_selected", "v1", p),
+            ev("s2", "segment_selected", "v1", p),
+            ev("s3", "segment_selected", "v2", p),
+            ev("s4", "segment_selected", "v2", "budget"),
+            ev("s5", "segment_selected", "v3", "budget", at=LAST_SECOND),
+            ev("s6", "segment_selected", "v4", p, at=FIRST_HOUR_UTC),
+            ev("s7", "segment_selected", "v5", p, at=BEFORE),
+            ev("s8", "segment_selected", "v6", "budget", at=AFTER),
+            # comparison views: premium v1 v1 v2 v3, budget v2 (v4, v5 outside the range)
+            ev("c1", "tier_comparison_viewed", "v1", p),
+            ev("c2", "tier_comparison_viewed", "v1", p),
+            ev("c3", "tier_comparison_viewed", "v2", p, t2),
+            ev("c4", "tier_comparison_viewed", "v3", p, at=EAST),
+            ev("c5", "tier_comparison_viewed", "v2", "budget"),
+            ev("c6", "tier_comparison_viewed", "v4", p, at=AFTER),
+            ev("c7", "tier_comparison_viewed", "v5", "budget", at=BEFORE),
+            # upsell: premium/t1 shown 3, accepted 1, declined 1; premium/t2 shown 1, declined 1;
+            # budget/bt1 accepted 1 (never shown); one more shown after the range
+            ev("u1", "upsell_shown", "v1", p, t1),
+            ev("u2", "upsell_shown", "v2", p, t1),
+            ev("u3", "upsell_shown", "v3", p, t1),
+            ev("u4", "upsell_accepted", "v1", p, t1),
+            ev("u5", "upsell_declined", "v2", p, t1),
+            ev("u6", "upsell_shown", "v1", p, t2),
+            ev("u7", "upsell_declined", "v1", p, t2),
+            ev("u8", "upsell_accepted", "v2", "budget", bt1),
+            ev("u9", "upsell_shown", "v1", p, t1, at=AFTER),
+        ],
+    )
     # Repeated client event ids are ignored, whatever they now say.
-    post_events(client, a, [
-        ev("s1", "segment_selected", "v9", "budget"), ev("c5", "tier_comparison_viewed", "v4", "budget"),
-        ev("u4", "upsell_shown", "v1", p, t1), ev("u8", "upsell_shown", "v2", "budget", bt1),
-    ])  # fmt: skip
+    post_events(
+        client,
+        a,
+        [
+            ev("s1", "segment_selected", "v9", "budget"),
+            ev("c5", "tier_comparison_viewed", "v4", "budget"),
+            ev("u4", "upsell_shown", "v1", p, t1),
+            ev("u8", "upsell_shown", "v2", "budget", bt1),
+        ],
+    )
     # Tenant B's events naming A's segment and tiers are refused, the batch with them; its own
     # count only for B.
     foreign = [ev("s1", "segment_selected", "v1", p), ev("u1", "upsell_accepted", "v1", p, t1)]
     refused = client.post("/v1/storefront/events", headers=b.storefront, json={"events": foreign})
     assert refused.status_code == 422, refused.get_json()
-    post_events(client, b, [
-        ev("s1", "segment_selected", "v1", b.segment.key),
-        ev("s2", "segment_selected", "v7", b.segment.key),
-        ev("u1", "upsell_accepted", "v1", b.segment.key, b.tiers[0].id),
-        ev("u2", "upsell_shown", "v7", b.segment.key, b.tiers[0].id),
-    ])  # fmt: skip
+    post_events(
+        client,
+        b,
+        [
+            ev("s1", "segment_selected", "v1", b.segment.key),
+            ev("s2", "segment_selected", "v7", b.segment.key),
+            ev("u1", "upsell_accepted", "v1", b.segment.key, b.tiers[0].id),
+            ev("u2", "upsell_shown", "v7", b.segment.key, b.tiers[0].id),
+        ],
+    )
     ta1, ta2, ta3 = a.tiers
     b1, b2, _ = budget_tiers
     with db.transaction() as session:
@@ -174,13 +225,40 @@ def seed(client, db: Database, a: TenantFixture, b: TenantFixture) -> Shop:
         add_booking(session, a, b2, "v2", 10000, 1000)  # archived tier
         # no money: not paid, or its payment given back (queued or done)
         add_booking(session, a, ta2, "v3", 30000, 3000, status="pending")
-        add_booking(session, a, ta2, "v3", 30000, 3000, status="cancelled",
-                    captures=[(30000, 3000)], refunds=[(30000, 3000, "queued")])  # fmt: skip
-        add_booking(session, a, ta1, "v2", 20000, 2000, status="refunded",
-                    captures=[(20000, 2000)], refunds=[(20000, 2000, "succeeded")])  # fmt: skip
+        add_booking(
+            session,
+            a,
+            ta2,
+            "v3",
+            30000,
+            3000,
+            status="cancelled",
+            captures=[(30000, 3000)],
+            refunds=[(30000, 3000, "queued")],
+        )
+        add_booking(
+            session,
+            a,
+            ta1,
+            "v2",
+            20000,
+            2000,
+            status="refunded",
+            captures=[(20000, 2000)],
+            refunds=[(20000, 2000, "succeeded")],
+        )
         # cancelled under a policy that keeps the platform fee: no revenue, the fee stays
-        add_booking(session, a, ta2, "v3", 30000, 3000, status="refunded",
-                    captures=[(30000, 3000)], refunds=[(30000, 0, "succeeded")])  # fmt: skip
+        add_booking(
+            session,
+            a,
+            ta2,
+            "v3",
+            30000,
+            3000,
+            status="refunded",
+            captures=[(30000, 3000)],
+            refunds=[(30000, 0, "succeeded")],
+        )
         # created outside the range
         add_booking(session, a, ta2, "v1", 30000, 3000, at=BEFORE_DT)
         add_booking(session, a, ta2, "v1", 30000, 3000, at=AFTER_DT)
@@ -213,13 +291,15 @@ def shop(request) -> Shop:
 
 def test_segment_selection_rates(shop):
     assert shop.report("segment-selection") == {
-        "from": "2026-11-01", "to": "2026-11-30", "time_zone": "Europe/Berlin",
+        "from": "2026-11-01",
+        "to": "2026-11-30",
+        "time_zone": "Europe/Berlin",
         "visitors": 4,  # v1 v2 v3 v4
         "segments": [
             {"segment_key": shop.premium, "selections": 4, "visitors": 3, "selection_rate": 0.75},
             {"segment_key": "budget", "selections": 2, "visitors": 2, "selection_rate": 0.5},
         ],
-    }  # fmt: skip
+    }
 
 
 def test_tier_conversion_per_tier(shop):
@@ -227,9 +307,17 @@ def test_tier_conversion_per_tier(shop):
     b1, b2, _ = shop.budget_tiers  # the archived level 3 has no data: not listed
 
     def row(tier, key, status, viewers, bookers, bookings, conversion):
-        return {"tier_id": tier.id, "tier_name": tier.name, "level": tier.level, "status": status,
-                "segment_key": key, "viewers": viewers, "bookers": bookers, "bookings": bookings,
-                "conversion": conversion}  # fmt: skip
+        return {
+            "tier_id": tier.id,
+            "tier_name": tier.name,
+            "level": tier.level,
+            "status": status,
+            "segment_key": key,
+            "viewers": viewers,
+            "bookers": bookers,
+            "bookings": bookings,
+            "conversion": conversion,
+        }
 
     report = shop.report("tier-conversion")
     assert report["tiers"] == [
@@ -240,20 +328,40 @@ def test_tier_conversion_per_tier(shop):
         row(b2, "budget", "archived", 1, 1, 1, 1.0),
     ]
     assert (report["from"], report["to"], report["time_zone"]) == (
-        "2026-11-01", "2026-11-30", "Europe/Berlin",
-    )  # fmt: skip
+        "2026-11-01",
+        "2026-11-30",
+        "Europe/Berlin",
+    )
 
 
 def test_upsell_take_rate(shop):
     p, (t1, t2, _) = shop.premium, shop.a.tiers
     groups = [
-        {"segment_key": p, "tier_id": t1.id, "shown": 3, "accepted": 1, "declined": 1,
-         "take_rate": 0.333333},
-        {"segment_key": p, "tier_id": t2.id, "shown": 1, "accepted": 0, "declined": 1,
-         "take_rate": 0.0},
-        {"segment_key": "budget", "tier_id": shop.budget_tiers[0].id, "shown": 0, "accepted": 1,
-         "declined": 0, "take_rate": 0.0},
-    ]  # fmt: skip
+        {
+            "segment_key": p,
+            "tier_id": t1.id,
+            "shown": 3,
+            "accepted": 1,
+            "declined": 1,
+            "take_rate": 0.333333,
+        },
+        {
+            "segment_key": p,
+            "tier_id": t2.id,
+            "shown": 1,
+            "accepted": 0,
+            "declined": 1,
+            "take_rate": 0.0,
+        },
+        {
+            "segment_key": "budget",
+            "tier_id": shop.budget_tiers[0].id,
+            "shown": 0,
+            "accepted": 1,
+            "declined": 0,
+            "take_rate": 0.0,
+        },
+    ]
     report = shop.report("upsell")
     assert report["total"] == {"shown": 4, "accepted": 2, "declined": 2, "take_rate": 0.5}
     assert report["groups"] == sorted(groups, key=lambda g: (g["segment_key"], g["tier_id"]))
@@ -264,14 +372,29 @@ def test_revenue_by_segment_and_tier(shop):
     b1, b2, _ = shop.budget_tiers
 
     def row(tier, key, bookings, revenue, fee):
-        return {"bookings": bookings, "revenue_minor": revenue, "platform_fee_minor": fee,
-                "currency": "EUR", "segment_id": tier.segment_id, "segment_key": key,
-                "tier_id": tier.id, "tier_name": tier.name, "level": tier.level}  # fmt: skip
+        return {
+            "bookings": bookings,
+            "revenue_minor": revenue,
+            "platform_fee_minor": fee,
+            "currency": "EUR",
+            "segment_id": tier.segment_id,
+            "segment_key": key,
+            "tier_id": tier.id,
+            "tier_name": tier.name,
+            "level": tier.level,
+        }
 
     assert shop.report("revenue") == {
-        "from": "2026-11-01", "to": "2026-11-30", "time_zone": "Europe/Berlin", "currency": "EUR",
-        "total": {"bookings": 8, "revenue_minor": 143000, "platform_fee_minor": 17300,
-                  "currency": "EUR"},
+        "from": "2026-11-01",
+        "to": "2026-11-30",
+        "time_zone": "Europe/Berlin",
+        "currency": "EUR",
+        "total": {
+            "bookings": 8,
+            "revenue_minor": 143000,
+            "platform_fee_minor": 17300,
+            "currency": "EUR",
+        },
         "groups": [
             row(ta1, shop.premium, 2, 23000, 2300),
             row(ta2, shop.premium, 2, 48000, 4800 + 3000),  # the fee a cancellation kept
@@ -279,7 +402,7 @@ def test_revenue_by_segment_and_tier(shop):
             row(b1, "budget", 2, 17000, 1700),
             row(b2, "budget", 1, 10000, 1000),
         ],
-    }  # fmt: skip
+    }
 
 
 def test_the_other_tenant_sees_only_its_own(shop):
@@ -296,8 +419,11 @@ def test_the_other_tenant_sees_only_its_own(shop):
     assert upsell["total"] == {"shown": 1, "accepted": 1, "declined": 0, "take_rate": 1.0}
     revenue = shop.report("revenue", b)
     assert revenue["total"] == {
-        "bookings": 2, "revenue_minor": 149999, "platform_fee_minor": 14999, "currency": "EUR",
-    }  # fmt: skip
+        "bookings": 2,
+        "revenue_minor": 149999,
+        "platform_fee_minor": 14999,
+        "currency": "EUR",
+    }
     assert [g["tier_id"] for g in revenue["groups"]] == [b.tiers[0].id, b.tiers[1].id]
 
 
@@ -321,8 +447,11 @@ def test_a_range_without_data_gives_zeros(shop):
     assert upsell["groups"] == []
     revenue = shop.get("revenue", **query).get_json()
     assert revenue["total"] == {
-        "bookings": 0, "revenue_minor": 0, "platform_fee_minor": 0, "currency": "EUR",
-    }  # fmt: skip
+        "bookings": 0,
+        "revenue_minor": 0,
+        "platform_fee_minor": 0,
+        "currency": "EUR",
+    }
     assert revenue["groups"] == []
 
 

@@ -12,9 +12,10 @@ def test_a_paid_booking_cancelled_in_time_is_refunded_per_policy(
     stripe_client, tenant_a, fake_stripe
 ):
     policy = stripe_client.patch(
-        "/v1/admin/tenant", headers={**tenant_a.admin, "If-Match": '"1"'},
+        "/v1/admin/tenant",
+        headers={**tenant_a.admin, "If-Match": '"1"'},
         json={"refund_window_hours": 24, "refund_application_fee": False},
-    )  # fmt: skip
+    )
     assert policy.status_code == 200, policy.get_json()
     body, session = paid_booking(stripe_client, tenant_a, fake_stripe, "p1")
     booking_id = body["booking_id"]

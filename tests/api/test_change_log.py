@@ -92,17 +92,46 @@ def now_range(**extra) -> dict[str, str]:
 
 def test_segment_and_tier_create_update_archive(client, tenant_a):
     fx = tenant_a
-    segment = send(client, "POST", "/v1/admin/segments", fx, "seg-create",
-                   json={"key": "luxury", "name": "Luxury", "position": 3}).get_json()  # fmt: skip
-    send(client, "PATCH", f"/v1/admin/segments/{segment['id']}", fx, "seg-rename",
-         json={"name": "Deluxe"}, headers={"If-Match": '"1"'})  # fmt: skip
-    tier = send(client, "POST", "/v1/admin/tiers", fx, "tier-create", json={
-        "segment_id": segment["id"], "level": 1, "name": "Essential",
-        "base_price": {"amount": 5000, "currency": EUR}, "max_guests": 4,
-    }).get_json()  # fmt: skip
-    send(client, "PATCH", f"/v1/admin/tiers/{tier['id']}", fx, "tier-price",
-         json={"base_price": {"amount": 5500, "currency": EUR}, "name": "Essential"},
-         headers={"If-Match": '"1"'})  # fmt: skip
+    segment = send(
+        client,
+        "POST",
+        "/v1/admin/segments",
+        fx,
+        "seg-create",
+        json={"key": "luxury", "name": "Luxury", "position": 3},
+    ).get_json()
+    send(
+        client,
+        "PATCH",
+        f"/v1/admin/segments/{segment['id']}",
+        fx,
+        "seg-rename",
+        json={"name": "Deluxe"},
+        headers={"If-Match": '"1"'},
+    )
+    tier = send(
+        client,
+        "POST",
+        "/v1/admin/tiers",
+        fx,
+        "tier-create",
+        json={
+            "segment_id": segment["id"],
+            "level": 1,
+            "name": "Essential",
+            "base_price": {"amount": 5000, "currency": EUR},
+            "max_guests": 4,
+        },
+    ).get_json()
+    send(
+        client,
+        "PATCH",
+        f"/v1/admin/tiers/{tier['id']}",
+        fx,
+        "tier-price",
+        json={"base_price": {"amount": 5500, "currency": EUR}, "name": "Essential"},
+        headers={"If-Match": '"1"'},
+    )
     send(client, "POST", f"/v1/admin/tiers/{tier['id']}/archive", fx, "tier-archive")
 
     created, renamed = of(client, fx, "segment", segment["id"])
@@ -111,9 +140,13 @@ def test_segment_and_tier_create_update_archive(client, tenant_a):
     assert created["before"] is None
     after = created["after"]
     assert {k: after[k] for k in ("id", "key", "name", "position", "status", "version")} == {
-        "id": segment["id"], "key": "luxury", "name": "Luxury", "position": 3,
-        "status": "active", "version": 1,
-    }  # fmt: skip
+        "id": segment["id"],
+        "key": "luxury",
+        "name": "Luxury",
+        "position": 3,
+        "status": "active",
+        "version": 1,
+    }
     assert "tenant_id" not in after
     assert dt.datetime.fromisoformat(after["created_at"]).tzinfo is not None
     made_by_request(renamed, "seg-rename", "update")
@@ -139,8 +172,15 @@ def test_segment_and_tier_create_update_archive(client, tenant_a):
 def test_an_update_that_changes_nothing_is_not_recorded(client, tenant_a):
     fx = tenant_a
     before = listed(client, fx.admin)
-    response = send(client, "PATCH", f"/v1/admin/segments/{fx.segment.id}", fx, "same",
-                    json={"name": fx.segment.name}, headers={"If-Match": '"1"'})  # fmt: skip
+    response = send(
+        client,
+        "PATCH",
+        f"/v1/admin/segments/{fx.segment.id}",
+        fx,
+        "same",
+        json={"name": fx.segment.name},
+        headers={"If-Match": '"1"'},
+    )
     assert response.get_json()["version"] == 2  # the row was written (updated_at, version)
     assert listed(client, fx.admin) == before
 
@@ -157,35 +197,49 @@ def test_capacity_set_changed_and_cleared(client, tenant_a):
 
     first = of(client, fx, "capacity", f"{tier_id}:2031-03-01")
     assert [(c["action"], c["request_id"]) for c in first] == [
-        ("create", "cap-set"), ("update", "cap-change"), ("delete", "cap-clear"),
-    ]  # fmt: skip
+        ("create", "cap-set"),
+        ("update", "cap-change"),
+        ("delete", "cap-clear"),
+    ]
     created, changed, cleared = first
     assert {k: created["after"][k] for k in ("tier_id", "service_date", "units")} == {
-        "tier_id": tier_id, "service_date": "2031-03-01", "units": 3,
-    }  # fmt: skip
+        "tier_id": tier_id,
+        "service_date": "2031-03-01",
+        "units": 3,
+    }
     assert (changed["before"], changed["after"]) == ({"units": 3}, {"units": 4})
     assert cleared["after"] is None
     assert (cleared["before"]["service_date"], cleared["before"]["units"]) == ("2031-03-01", 4)
     second = of(client, fx, "capacity", f"{tier_id}:2031-03-02")
     # setting the same units again is not a change
     assert [(c["action"], c["request_id"]) for c in second] == [
-        ("create", "cap-set"), ("delete", "cap-clear"),
-    ]  # fmt: skip
+        ("create", "cap-set"),
+        ("delete", "cap-clear"),
+    ]
     assert all(c["actor"] == ADMIN for c in first + second)
 
 
 def test_blackout_added_and_deleted(client, tenant_a):
     fx = tenant_a
-    added = send(client, "POST", "/v1/admin/blackouts", fx, "close",
-                 json={"from": "2031-04-01", "reason": "maintenance"}).get_json()  # fmt: skip
+    added = send(
+        client,
+        "POST",
+        "/v1/admin/blackouts",
+        fx,
+        "close",
+        json={"from": "2031-04-01", "reason": "maintenance"},
+    ).get_json()
     blackout_id = added[0]["id"]
     send(client, "DELETE", f"/v1/admin/blackouts/{blackout_id}", fx, "reopen")
 
     created, deleted = of(client, fx, "blackout", blackout_id)
     made_by_request(created, "close", "create")
     assert {k: created["after"][k] for k in ("id", "tier_id", "service_date", "reason")} == {
-        "id": blackout_id, "tier_id": None, "service_date": "2031-04-01", "reason": "maintenance",
-    }  # fmt: skip
+        "id": blackout_id,
+        "tier_id": None,
+        "service_date": "2031-04-01",
+        "reason": "maintenance",
+    }
     made_by_request(deleted, "reopen", "delete")
     assert deleted["before"]["reason"] == "maintenance" and deleted["after"] is None
 
@@ -193,15 +247,24 @@ def test_blackout_added_and_deleted(client, tenant_a):
 def test_add_on_tier_links_replaced(client, tenant_a):
     fx = tenant_a
     add_on = fx.add_on  # limited to tiers[2]
-    send(client, "PATCH", f"/v1/admin/add-ons/{add_on.id}", fx, "relink",
-         json={"tier_ids": [fx.tiers[0].id, fx.tiers[1].id]}, headers={"If-Match": '"1"'})  # fmt: skip
+    send(
+        client,
+        "PATCH",
+        f"/v1/admin/add-ons/{add_on.id}",
+        fx,
+        "relink",
+        json={"tier_ids": [fx.tiers[0].id, fx.tiers[1].id]},
+        headers={"If-Match": '"1"'},
+    )
 
     links = [c for c in of(client, fx, "add_on_tier") if c["request_id"] == "relink"]
-    assert sorted((c["action"], c["entity_id"]) for c in links) == sorted([
-        ("delete", f"{add_on.id}:{fx.tiers[2].id}"),
-        ("create", f"{add_on.id}:{fx.tiers[0].id}"),
-        ("create", f"{add_on.id}:{fx.tiers[1].id}"),
-    ])  # fmt: skip
+    assert sorted((c["action"], c["entity_id"]) for c in links) == sorted(
+        [
+            ("delete", f"{add_on.id}:{fx.tiers[2].id}"),
+            ("create", f"{add_on.id}:{fx.tiers[0].id}"),
+            ("create", f"{add_on.id}:{fx.tiers[1].id}"),
+        ]
+    )
     # the add-on row itself only had its bookkeeping touched: no add_on update
     assert [c["action"] for c in of(client, fx, "add_on", add_on.id)] == ["create"]
 
@@ -210,8 +273,15 @@ def test_ruleset_draft_created_edited_published_and_deleted(client, tenant_a):
     fx = tenant_a
     r = "/v1/admin/rulesets"
     draft = send(client, "POST", f"{r}/drafts", fx, "draft-new", json={"name": "summer"}).get_json()
-    send(client, "PATCH", f"{r}/drafts/{draft['id']}", fx, "draft-edit",
-         json={"name": "hot summer"}, headers={"If-Match": '"1"'})  # fmt: skip
+    send(
+        client,
+        "PATCH",
+        f"{r}/drafts/{draft['id']}",
+        fx,
+        "draft-edit",
+        json={"name": "hot summer"},
+        headers={"If-Match": '"1"'},
+    )
     send(client, "POST", f"{r}/drafts/{draft['id']}/publish", fx, "publish", json={"note": "v2"})
     send(client, "DELETE", f"{r}/drafts/{draft['id']}", fx, "draft-gone")
 
@@ -227,8 +297,10 @@ def test_ruleset_draft_created_edited_published_and_deleted(client, tenant_a):
     (version,) = of(client, fx, "ruleset_version", "2")
     made_by_request(version, "publish", "create")
     assert {k: version["after"][k] for k in ("number", "author", "note")} == {
-        "number": 2, "author": ADMIN, "note": "v2",
-    }  # fmt: skip
+        "number": 2,
+        "author": ADMIN,
+        "note": "v2",
+    }
     assert version["after"]["document"] == created["after"]["document"]
     assert len(version["after"]["content_hash"]) == 64  # identifies the content: not a secret
     (activation,) = of(client, fx, "ruleset_activation", "2")
@@ -239,10 +311,13 @@ def test_ruleset_draft_created_edited_published_and_deleted(client, tenant_a):
 def test_experiment_created_and_started(client, tenant_a):
     fx = tenant_a
     design = {
-        "key": "upsell-copy", "primary_metric": "upsell_acceptance",
-        "variants": [{"key": "control", "weight": "0.5", "control": True},
-                     {"key": "b", "weight": "0.5"}],
-    }  # fmt: skip
+        "key": "upsell-copy",
+        "primary_metric": "upsell_acceptance",
+        "variants": [
+            {"key": "control", "weight": "0.5", "control": True},
+            {"key": "b", "weight": "0.5"},
+        ],
+    }
     experiment = send(client, "POST", "/v1/admin/experiments", fx, "exp-new", json=design)
     experiment_id = experiment.get_json()["id"]
     send(client, "POST", f"/v1/admin/experiments/{experiment_id}/start", fx, "exp-start")
@@ -250,8 +325,11 @@ def test_experiment_created_and_started(client, tenant_a):
     created, started = of(client, fx, "experiment", experiment_id)
     made_by_request(created, "exp-new", "create")
     assert {k: created["after"][k] for k in ("key", "status", "seed", "bucket_version")} == {
-        "key": "upsell-copy", "status": "draft", "seed": "upsell-copy", "bucket_version": 1,
-    }  # fmt: skip
+        "key": "upsell-copy",
+        "status": "draft",
+        "seed": "upsell-copy",
+        "bucket_version": 1,
+    }
     assert [v["weight"] for v in created["after"]["variants"]] == ["0.5", "0.5"]
     made_by_request(started, "exp-start", "update")
     assert started["before"] == {"status": "draft", "started_at": None}
@@ -269,8 +347,10 @@ def test_api_key_created_and_revoked_without_its_hash(client, db, tenant_a):
     made, revoked = of(client, fx, "api_key", key["id"])
     made_by_request(made, "key-new", "create")
     assert {k: made["after"][k] for k in ("name", "prefix", "revoked_at")} == {
-        "name": "kiosk", "prefix": key["prefix"], "revoked_at": None,
-    }  # fmt: skip
+        "name": "kiosk",
+        "prefix": key["prefix"],
+        "revoked_at": None,
+    }
     assert not any("hash" in column for column in made["after"])
     made_by_request(revoked, "key-revoke", "update")
     assert revoked["before"] == {"revoked_at": None}
@@ -287,8 +367,15 @@ def test_api_key_created_and_revoked_without_its_hash(client, db, tenant_a):
 
 def test_tenant_settings_change_but_not_its_catalog_version(client, db, tenant_a):
     fx = tenant_a
-    send(client, "PATCH", "/v1/admin/tenant", fx, "rename-tenant",
-         json={"name": "Renamed", "default_capacity": 7}, headers={"If-Match": '"1"'})  # fmt: skip
+    send(
+        client,
+        "PATCH",
+        "/v1/admin/tenant",
+        fx,
+        "rename-tenant",
+        json={"name": "Renamed", "default_capacity": 7},
+        headers={"If-Match": '"1"'},
+    )
 
     (created, renamed) = of(client, fx, "tenant", fx.tenant.id)
     assert (created["action"], created["actor"], created["request_id"]) == ("create", "system", "")
@@ -306,9 +393,16 @@ def test_changes_outside_requests_are_by_system_and_requests_reset_the_actor(cli
     assert {c["actor"] for c in fixture_changes} == {"system"}
     assert {c["request_id"] for c in fixture_changes} == {""}
     assert {c["entity_type"] for c in fixture_changes} >= {
-        "tenant", "segment", "tier", "add_on", "add_on_tier", "blackout", "api_key",
-        "ruleset_version", "ruleset_activation",
-    }  # fmt: skip
+        "tenant",
+        "segment",
+        "tier",
+        "add_on",
+        "add_on_tier",
+        "blackout",
+        "api_key",
+        "ruleset_version",
+        "ruleset_activation",
+    }
     send(client, "POST", "/v1/admin/segments", fx, "one", json={"key": "k1", "name": "K1"})
     assert change_log.current_who() == change_log.Who("system", "")
 
@@ -397,8 +491,9 @@ def test_time_range_filter_takes_aware_instants(client, tenant_a):
     ],
 )
 def test_unknown_or_malformed_filters_are_422(client, tenant_a, query, path):
-    error = error_of(client.get(CHANGES, headers=tenant_a.admin, query_string=query), 422,
-                     "validation_error")  # fmt: skip
+    error = error_of(
+        client.get(CHANGES, headers=tenant_a.admin, query_string=query), 422, "validation_error"
+    )
     assert [d["path"] for d in error["details"]] == [path]
 
 
@@ -462,8 +557,15 @@ def test_export_of_exactly_31_days_is_allowed(client, tenant_a):
 
 
 def test_tenants_see_only_their_own_changes(client, tenant_a, tenant_b):
-    send(client, "PATCH", f"/v1/admin/segments/{tenant_b.segment.id}", tenant_b, "b-edit",
-         json={"name": "B edit"}, headers={"If-Match": '"1"'})  # fmt: skip
+    send(
+        client,
+        "PATCH",
+        f"/v1/admin/segments/{tenant_b.segment.id}",
+        tenant_b,
+        "b-edit",
+        json={"name": "B edit"},
+        headers={"If-Match": '"1"'},
+    )
     mine = listed(client, tenant_a.admin)
     assert mine and {c["tenant_id"] for c in mine} == {tenant_a.tenant.id}
     b_ids = {tenant_b.segment.id, tenant_b.tenant.id, *(t.id for t in tenant_b.tiers)}
@@ -494,10 +596,15 @@ def test_platform_admins_see_every_tenant_and_filter_by_one(
     client, tenant_a, tenant_b, platform_headers
 ):
     created = client.post(
-        "/v1/platform/tenants", headers={**platform_headers, "X-Request-Id": "onboard-c"},
-        json={"slug": f"c{uuid.uuid4().hex[:8]}", "name": "C", "currency": EUR,
-              "time_zone": "Europe/Paris"},
-    )  # fmt: skip
+        "/v1/platform/tenants",
+        headers={**platform_headers, "X-Request-Id": "onboard-c"},
+        json={
+            "slug": f"c{uuid.uuid4().hex[:8]}",
+            "name": "C",
+            "currency": EUR,
+            "time_zone": "Europe/Paris",
+        },
+    )
     assert created.status_code == 201, created.get_json()
     tenant_c = created.get_json()["id"]
 
@@ -508,23 +615,27 @@ def test_platform_admins_see_every_tenant_and_filter_by_one(
     assert only_a == listed(client, tenant_a.admin)
     of_c = listed(client, platform_headers, PLATFORM_CHANGES, tenant_id=tenant_c)
     assert sorted((c["entity_type"], c["action"]) for c in of_c) == [
-        ("ruleset_activation", "create"), ("ruleset_version", "create"), ("tenant", "create"),
-    ]  # fmt: skip
+        ("ruleset_activation", "create"),
+        ("ruleset_version", "create"),
+        ("tenant", "create"),
+    ]
     assert {(c["actor"], c["request_id"]) for c in of_c} == {(PLATFORM, "onboard-c")}
     tenant_row = next(c for c in of_c if c["entity_type"] == "tenant")
     assert (tenant_row["entity_id"], tenant_row["after"]["time_zone"]) == (tenant_c, "Europe/Paris")
 
     exported = client.get(
-        f"{PLATFORM_CHANGES}/export", headers=platform_headers,
+        f"{PLATFORM_CHANGES}/export",
+        headers=platform_headers,
         query_string=now_range(tenant_id=tenant_c),
-    )  # fmt: skip
+    )
     assert [json.loads(line) for line in exported.get_data(as_text=True).splitlines()] == of_c[::-1]
     unknown = listed(client, platform_headers, PLATFORM_CHANGES, tenant_id=str(uuid.uuid4()))
     assert unknown == []
     error_of(
         client.get(PLATFORM_CHANGES, headers=platform_headers, query_string={"tenant_id": "x"}),
-        422, "validation_error",
-    )  # fmt: skip
+        422,
+        "validation_error",
+    )
     # acting on one tenant through the tenant admin API: that tenant only, as the platform admin
     acting = {**platform_headers, "X-Tenant-Id": tenant_b.tenant.id}
     assert listed(client, acting) == listed(client, tenant_b.admin)
@@ -540,8 +651,20 @@ def embedded(tmp_path, monkeypatch) -> Settings:
 
 def test_cli_and_http_changes_on_sqlite(embedded):
     runner = CliRunner()
-    made = runner.invoke(cli.main, ["create-tenant", "--slug", "lite", "--name", "Lite",
-                                    "--currency", EUR, "--time-zone", "Europe/Berlin"])  # fmt: skip
+    made = runner.invoke(
+        cli.main,
+        [
+            "create-tenant",
+            "--slug",
+            "lite",
+            "--name",
+            "Lite",
+            "--currency",
+            EUR,
+            "--time-zone",
+            "Europe/Berlin",
+        ],
+    )
     assert made.exit_code == 0, made.output
     tenant_id = made.output.split()[-1]
     key = runner.invoke(cli.main, ["create-api-key", "--tenant", "lite"])
@@ -551,11 +674,19 @@ def test_cli_and_http_changes_on_sqlite(embedded):
     database: Database = app.extensions["tierwise"].db
     try:
         client = app.test_client()
-        token = issue_token(embedded, role="tenant_admin", subject="lite-admin",
-                            tenant_id=tenant_id, now=dt.datetime.now(dt.UTC))  # fmt: skip
+        token = issue_token(
+            embedded,
+            role="tenant_admin",
+            subject="lite-admin",
+            tenant_id=tenant_id,
+            now=dt.datetime.now(dt.UTC),
+        )
         headers = {"Authorization": f"Bearer {token}"}
-        segment = client.post("/v1/admin/segments", headers={**headers, "X-Request-Id": "lite-1"},
-                              json={"key": "lite", "name": "Lite"})  # fmt: skip
+        segment = client.post(
+            "/v1/admin/segments",
+            headers={**headers, "X-Request-Id": "lite-1"},
+            json={"key": "lite", "name": "Lite"},
+        )
         assert segment.status_code == 201, segment.get_json()
 
         everything = listed(client, headers)

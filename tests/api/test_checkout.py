@@ -62,9 +62,10 @@ def test_same_key_replays_and_another_body_is_refused(stripe_client, tenant_a, f
         other.status_code == 422 and other.get_json()["error"]["code"] == "idempotency_key_reused"
     )
     missing = stripe_client.post(
-        "/v1/storefront/checkouts", headers=tenant_a.storefront,
+        "/v1/storefront/checkouts",
+        headers=tenant_a.storefront,
         json={"quote_token": q["token"], "customer": {"email": "ana@example.com"}},
-    )  # fmt: skip
+    )
     assert (
         missing.status_code == 422
         and missing.get_json()["error"]["code"] == "idempotency_key_required"

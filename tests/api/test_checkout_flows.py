@@ -136,8 +136,14 @@ def test_completed_after_expired_pays_when_a_unit_is_still_free(
 ):
     body = checkout(stripe_client, tenant_a)
     paid = pay_at_fake(fake_stripe, body)
-    expired = session_event(fake_stripe, "checkout.session.expired", paid["id"], status="expired",
-                            payment_status="unpaid", payment_intent=None)  # fmt: skip
+    expired = session_event(
+        fake_stripe,
+        "checkout.session.expired",
+        paid["id"],
+        status="expired",
+        payment_status="unpaid",
+        payment_intent=None,
+    )
     applied(stripe_client, expired, "expired")
     assert state(db, tenant_a, body["booking_id"]) == ("expired", "released")
 
@@ -158,8 +164,14 @@ def sold_meanwhile(client, tenant, fake):
     token = quote(client, tenant)["token"]
     first = checkout(client, tenant, token)
     paid_first = pay_at_fake(fake, first)
-    expired = session_event(fake, "checkout.session.expired", paid_first["id"], status="expired",
-                            payment_status="unpaid", payment_intent=None)  # fmt: skip
+    expired = session_event(
+        fake,
+        "checkout.session.expired",
+        paid_first["id"],
+        status="expired",
+        payment_status="unpaid",
+        payment_intent=None,
+    )
     applied(client, expired, "expired")
     second = checkout(client, tenant, token)
     paid_second = pay_at_fake(fake, second)
@@ -219,8 +231,11 @@ def test_refund_before_completion_ends_refunded_and_frees_the_unit(
     assert record.booking_id is None
     assert state(db, tenant_a, body["booking_id"]) == ("pending", "active")
 
-    applied(stripe_client, fake_stripe.event("checkout.session.completed", paid["id"]),
-            "refunded (the refund arrived first)")  # fmt: skip
+    applied(
+        stripe_client,
+        fake_stripe.event("checkout.session.completed", paid["id"]),
+        "refunded (the refund arrived first)",
+    )
     booking, hold = stored(db, tenant_a, body["booking_id"])
     assert booking.status == "refunded" and hold.status == "converted"  # the unit is free again:
     assert money(db, tenant_a, body["booking_id"]) == [
@@ -245,8 +260,12 @@ def test_every_event_type_delivered_twice_is_applied_once(stripe_client, tenant_
     completed = fake_stripe.event("checkout.session.completed", paid["id"])
     expire_at_fake(fake_stripe, expired_body["checkout_session_id"])
     expired = fake_stripe.event("checkout.session.expired", expired_body["checkout_session_id"])
-    unpaid = session_event(fake_stripe, "checkout.session.completed",
-                           async_body["checkout_session_id"], status="complete")  # fmt: skip
+    unpaid = session_event(
+        fake_stripe,
+        "checkout.session.completed",
+        async_body["checkout_session_id"],
+        status="complete",
+    )
     settled = pay_at_fake(fake_stripe, async_body)
     succeeded = build_event("checkout.session.async_payment_succeeded", settled)
     unknown = build_event("customer.created", {"id": "cus_123", "object": "customer"})
@@ -288,8 +307,13 @@ def test_every_event_type_delivered_twice_is_applied_once(stripe_client, tenant_
 
 def test_unpaid_completion_changes_nothing(stripe_client, tenant_a, fake_stripe, db):
     body = checkout(stripe_client, tenant_a)
-    unpaid = session_event(fake_stripe, "checkout.session.completed", body["checkout_session_id"],
-                           status="complete", payment_status="unpaid")  # fmt: skip
+    unpaid = session_event(
+        fake_stripe,
+        "checkout.session.completed",
+        body["checkout_session_id"],
+        status="complete",
+        payment_status="unpaid",
+    )
     result = applied(stripe_client, unpaid, "no change: payment not settled yet")
     assert result["applied"] is True
     booking, hold = stored(db, tenant_a, body["booking_id"])
@@ -325,9 +349,12 @@ def test_events_naming_another_tenants_booking_or_none_are_ignored(
 
     def forged(tenant_id, booking_id):
         return session_event(
-            fake_stripe, "checkout.session.completed", paid["id"], client_reference_id=booking_id,
+            fake_stripe,
+            "checkout.session.completed",
+            paid["id"],
+            client_reference_id=booking_id,
             metadata={"tenant_id": tenant_id, "booking_id": booking_id},
-        )  # fmt: skip
+        )
 
     cases = [
         (forged(tenant_a.tenant.id, theirs["booking_id"]), "ignored: no such booking"),

@@ -60,18 +60,34 @@ REQUESTS: dict[tuple[str, str], dict] = {
 FOREIGN_IN_BODY = {
     ("admin-catalog.Tiers", "GET"): lambda b: {"query": {"segment_id": b.segment.id}},
     ("admin-catalog.Tiers", "POST"): lambda b: {
-        "json": {"segment_id": b.segment.id, "level": 1, "name": "X",
-                 "base_price": {"amount": 1, "currency": "EUR"}, "max_guests": 1}
+        "json": {
+            "segment_id": b.segment.id,
+            "level": 1,
+            "name": "X",
+            "base_price": {"amount": 1, "currency": "EUR"},
+            "max_guests": 1,
+        }
     },
     ("admin-catalog.AddOns", "POST"): lambda b: {
-        "json": {"key": "x", "name": "X", "pricing": "flat",
-                 "price": {"amount": 1, "currency": "EUR"}, "tier_ids": [b.tiers[0].id]}
+        "json": {
+            "key": "x",
+            "name": "X",
+            "pricing": "flat",
+            "price": {"amount": 1, "currency": "EUR"},
+            "tier_ids": [b.tiers[0].id],
+        }
     },
     ("admin-inventory.Blackouts", "GET"): lambda b: {"query": {"tier_id": b.tiers[0].id}},
-    ("admin-inventory.Blackouts", "POST"): lambda b: {"json": {"from": DAY, "tier_id": b.tiers[0].id}},
-    ("admin-rulesets.Drafts", "POST"): lambda b: {"json": {"name": "copy", "from_version": B_ONLY_VERSION}},
+    ("admin-inventory.Blackouts", "POST"): lambda b: {
+        "json": {"from": DAY, "tier_id": b.tiers[0].id}
+    },
+    ("admin-rulesets.Drafts", "POST"): lambda b: {
+        "json": {"name": "copy", "from_version": B_ONLY_VERSION}
+    },
     ("admin-rulesets.Diff", "GET"): lambda b: {"query": {"from": 1, "to": B_ONLY_VERSION}},
-    ("storefront.Quotes", "POST"): lambda b: {"json": {"tier_id": b.tiers[1].id, "date": SOON, "guests": 2}},
+    ("storefront.Quotes", "POST"): lambda b: {
+        "json": {"tier_id": b.tiers[1].id, "date": SOON, "guests": 2}
+    },
     ("storefront.UpgradeQuotes", "POST"): lambda b: {
         "json": {"tier_id": b.tiers[0].id, "to_tier_id": b.tiers[1].id, "date": SOON, "guests": 2}
     },
@@ -85,11 +101,13 @@ FOREIGN_IN_BODY = {
     ("admin-decisions.Decisions", "GET"): lambda b: {"query": {"booking_id": b.booking_id}},
     # B's segment and tier are unknown targets for A (422 unknown_target, nothing created)
     ("admin-experiments.Experiments", "POST"): lambda b: {
-        "json": {**experiment_design("stolen"),
-                 "targeting": {"segments": [b.segment.key], "tiers": [b.tiers[0].id]}},
+        "json": {
+            **experiment_design("stolen"),
+            "targeting": {"segments": [b.segment.key], "tiers": [b.tiers[0].id]},
+        },
         "status": 422,
     },
-}  # fmt: skip
+}
 
 #: Routes that take no tenant-owned id at all; their answers must not mention B.
 ID_FREE = {
@@ -146,10 +164,13 @@ B_ONLY_VERSION = 4  # tenant B publishes versions 2..4; tenant A only has versio
 
 def experiment_design(key: str) -> dict:
     return {
-        "key": key, "primary_metric": "upsell_acceptance",
-        "variants": [{"key": "control", "weight": "0.5", "control": True},
-                     {"key": "b", "weight": "0.5"}],
-    }  # fmt: skip
+        "key": key,
+        "primary_metric": "upsell_acceptance",
+        "variants": [
+            {"key": "control", "weight": "0.5", "control": True},
+            {"key": "b", "weight": "0.5"},
+        ],
+    }
 
 
 def tenant_routes(app):
@@ -178,11 +199,18 @@ def foreign_ids(client, b, db) -> dict[str, str]:
     assert started.status_code == 200, started.get_json()
     with db.transaction() as session:
         booking = checkout_store.create_booking(
-            session, tenant_id=b.tenant.id, expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=30),
-            segment_id=uuid.UUID(b.segment.id), tier_id=uuid.UUID(b.tiers[1].id),
-            service_date=dt.date.fromisoformat(SOON), guests=2, add_on_ids=[], currency="EUR",
-            total_minor=1000, platform_fee_minor=100,
-        )  # fmt: skip
+            session,
+            tenant_id=b.tenant.id,
+            expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=30),
+            segment_id=uuid.UUID(b.segment.id),
+            tier_id=uuid.UUID(b.tiers[1].id),
+            service_date=dt.date.fromisoformat(SOON),
+            guests=2,
+            add_on_ids=[],
+            currency="EUR",
+            total_minor=1000,
+            platform_fee_minor=100,
+        )
     b.booking_id = booking.id
     return {
         "booking_id": booking.id,
@@ -202,11 +230,19 @@ def foreign_ids(client, b, db) -> dict[str, str]:
 
 def snapshot(client, b) -> dict:
     """Everything B's admin can read, to prove A's calls changed nothing."""
-    paths = ["/v1/admin/segments", "/v1/admin/tiers", "/v1/admin/add-ons", "/v1/admin/blackouts",
-             "/v1/admin/api-keys", "/v1/admin/tenant",
-             f"/v1/admin/tiers/{b.tiers[0].id}/capacity?from={DAY}",
-             "/v1/admin/rulesets/drafts", "/v1/admin/rulesets/versions", "/v1/admin/rulesets/active",
-             "/v1/admin/experiments"]  # fmt: skip
+    paths = [
+        "/v1/admin/segments",
+        "/v1/admin/tiers",
+        "/v1/admin/add-ons",
+        "/v1/admin/blackouts",
+        "/v1/admin/api-keys",
+        "/v1/admin/tenant",
+        f"/v1/admin/tiers/{b.tiers[0].id}/capacity?from={DAY}",
+        "/v1/admin/rulesets/drafts",
+        "/v1/admin/rulesets/versions",
+        "/v1/admin/rulesets/active",
+        "/v1/admin/experiments",
+    ]
     return {p: client.get(p, headers=b.admin).get_json() for p in paths}
 
 
@@ -278,8 +314,12 @@ def test_admin_routes_refuse_missing_or_storefront_credentials(app, client, tena
     headers = {} if credential == "none" else tenant_a.storefront
     expected = 401 if credential == "none" else 403
     routes = [(r, m) for r, m in tenant_routes(app) if r.rule.startswith("/v1/admin")]
-    routes += [(r, m) for r in app.url_map.iter_rules() if r.rule.startswith("/v1/platform")
-               for m in r.methods - {"HEAD", "OPTIONS"}]  # fmt: skip
+    routes += [
+        (r, m)
+        for r in app.url_map.iter_rules()
+        if r.rule.startswith("/v1/platform")
+        for m in r.methods - {"HEAD", "OPTIONS"}
+    ]
     assert len(routes) > 20
     for rule, method in routes:
         path = re.sub(r"<int:\w+>", "1", rule.rule)

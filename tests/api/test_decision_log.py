@@ -95,11 +95,18 @@ def test_search_by_booking_finds_the_decisions_of_its_quote(stripe_client, db, t
 
 
 def test_bad_search_arguments_are_422(client, tenant_a):
-    for query in ({"purpose": "nope"}, {"kind": "x"}, {"from": "yesterday"},
-                  {"outcome": "no-equals"}, {"customer_email": "not-an-email"},
-                  {"bookingid": str(uuid.uuid4())},  # a misspelt filter must not match everything
-                  {"from": "0001-01-01T00:00:00+01:00"}, {"to": "9999-12-31T23:00:00-02:00"},
-                  {"request_id": "x\x00y"}, {"rule_id": "r\x00"}):  # fmt: skip
+    for query in (
+        {"purpose": "nope"},
+        {"kind": "x"},
+        {"from": "yesterday"},
+        {"outcome": "no-equals"},
+        {"customer_email": "not-an-email"},
+        {"bookingid": str(uuid.uuid4())},  # a misspelt filter must not match everything
+        {"from": "0001-01-01T00:00:00+01:00"},
+        {"to": "9999-12-31T23:00:00-02:00"},
+        {"request_id": "x\x00y"},
+        {"rule_id": "r\x00"},
+    ):
         response = client.get(D, headers=tenant_a.admin, query_string=query)
         assert response.status_code == 422, (query, response.get_json())
         assert response.get_json()["error"]["details"], query
@@ -110,16 +117,22 @@ def test_export_is_ndjson_of_the_range_and_bounded(client, tenant_a):
     start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
     shown = offers(client, fx)
     end = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
-    response = client.get(f"{D}/export", headers=fx.analyst,
-                          query_string={"from": start.isoformat(), "to": end.isoformat()})  # fmt: skip
+    response = client.get(
+        f"{D}/export",
+        headers=fx.analyst,
+        query_string={"from": start.isoformat(), "to": end.isoformat()},
+    )
     assert response.status_code == 200
     assert response.mimetype == "application/x-ndjson"
     lines = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
     assert [r["id"] for r in lines] == [d["id"] for d in reversed(search(client, fx))]
     assert {r["id"] for r in lines} == set(shown["decision_ids"])
     assert all(r["hash"] and r["seq"] for r in lines)
-    too_long = client.get(f"{D}/export", headers=fx.admin, query_string={
-        "from": start.isoformat(), "to": (start + dt.timedelta(days=32)).isoformat()})  # fmt: skip
+    too_long = client.get(
+        f"{D}/export",
+        headers=fx.admin,
+        query_string={"from": start.isoformat(), "to": (start + dt.timedelta(days=32)).isoformat()},
+    )
     assert too_long.status_code == 422
     assert client.get(f"{D}/export", headers=fx.admin).status_code == 422
 
@@ -158,19 +171,31 @@ def test_operators_search_every_tenant_and_read_any_decision(
     client, tenant_a, tenant_b, platform_headers
 ):
     a, b = offers(client, tenant_a), offers(client, tenant_b)
-    found = ok(client.get("/v1/platform/decisions", headers=platform_headers,
-                          query_string={"page_size": 100}))  # fmt: skip
+    found = ok(
+        client.get(
+            "/v1/platform/decisions", headers=platform_headers, query_string={"page_size": 100}
+        )
+    )
     assert set(a["decision_ids"]) | set(b["decision_ids"]) <= {d["id"] for d in found}
-    only_b = ok(client.get("/v1/platform/decisions", headers=platform_headers,
-                           query_string={"tenant_id": tenant_b.tenant.id}))  # fmt: skip
+    only_b = ok(
+        client.get(
+            "/v1/platform/decisions",
+            headers=platform_headers,
+            query_string={"tenant_id": tenant_b.tenant.id},
+        )
+    )
     assert {d["id"] for d in only_b} == set(b["decision_ids"])
-    one = ok(client.get(
-        f"/v1/platform/tenants/{tenant_a.tenant.id}/decisions/{a['decision_ids'][0]}",
-        headers=platform_headers))  # fmt: skip
+    one = ok(
+        client.get(
+            f"/v1/platform/tenants/{tenant_a.tenant.id}/decisions/{a['decision_ids'][0]}",
+            headers=platform_headers,
+        )
+    )
     assert one["id"] == a["decision_ids"][0]
     wrong_tenant = client.get(
         f"/v1/platform/tenants/{tenant_b.tenant.id}/decisions/{a['decision_ids'][0]}",
-        headers=platform_headers)  # fmt: skip
+        headers=platform_headers,
+    )
     assert wrong_tenant.status_code == 404
     # Tenant admins reach only their own tenant's decisions.
     assert client.get(f"{D}/{b['decision_ids'][0]}", headers=tenant_a.admin).status_code == 404
@@ -192,8 +217,11 @@ def test_personal_data_is_masked_and_searchable_by_keyed_hash(client, db, tenant
         ).scalar_one()
     for clear in ("Ana", "Lima", "example.com", "1234567"):
         assert clear.lower() not in raw.lower(), clear
-    assert row.masked_fields == ["/context/customer/email", "/context/customer/name",
-                                 "/context/customer/phone"]  # fmt: skip
+    assert row.masked_fields == [
+        "/context/customer/email",
+        "/context/customer/name",
+        "/context/customer/phone",
+    ]
     assert all(v.startswith("pii:") for v in row.context["customer"].values())
     found = search(client, fx, customer_email="ana.lima@example.com")  # case-insensitive e-mail
     assert [d["id"] for d in found] == quoted["decision_ids"]
@@ -248,8 +276,11 @@ def chained(client, tenant_a):
         offers(client, tenant_a)
     result = verify(client, tenant_a)
     assert (result["valid"], result["checked"], result["head_seq"], result["broken"]) == (
-        True, 9, 9, None,
-    )  # fmt: skip
+        True,
+        9,
+        9,
+        None,
+    )
     return tenant_a
 
 
@@ -265,12 +296,20 @@ def row_at(db, fx, seq: int) -> m.Decision:
 def test_verify_finds_an_edited_row(client, db, chained):
     fx = chained
     target = row_at(db, fx, 4)
-    execute(db, update(m.Decision).where(m.Decision.id == target.id)
-            .values(facts={**target.facts, "guests": 9}))  # fmt: skip
+    execute(
+        db,
+        update(m.Decision)
+        .where(m.Decision.id == target.id)
+        .values(facts={**target.facts, "guests": 9}),
+    )
     result = verify(client, fx)
     assert result["valid"] is False
-    assert result["broken"] == {"seq": 4, "decision_id": str(target.id), "found_seq": 4,
-                                "reason": "hash_mismatch"}  # fmt: skip
+    assert result["broken"] == {
+        "seq": 4,
+        "decision_id": str(target.id),
+        "found_seq": 4,
+        "reason": "hash_mismatch",
+    }
 
 
 def test_verify_finds_a_deleted_row(client, db, chained):
@@ -289,8 +328,10 @@ def test_verify_finds_swapped_rows(client, db, chained):
         s.execute(update(m.Decision).where(m.Decision.id == two.id).values(seq=3))
     broken = verify(client, fx)["broken"]
     assert (broken["seq"], broken["decision_id"], broken["reason"]) == (
-        2, str(three.id), "prev_hash_mismatch",
-    )  # fmt: skip
+        2,
+        str(three.id),
+        "prev_hash_mismatch",
+    )
 
 
 def test_verify_finds_the_newest_rows_removed(client, db, chained):
@@ -301,8 +342,11 @@ def test_verify_finds_the_newest_rows_removed(client, db, chained):
 
 
 def test_operators_verify_any_tenant(client, chained, platform_headers):
-    result = ok(client.get(f"/v1/platform/tenants/{chained.tenant.id}/decisions/verify",
-                           headers=platform_headers))  # fmt: skip
+    result = ok(
+        client.get(
+            f"/v1/platform/tenants/{chained.tenant.id}/decisions/verify", headers=platform_headers
+        )
+    )
     assert (result["valid"], result["checked"]) == (True, 9)
 
 
@@ -314,8 +358,16 @@ def test_a_purge_keeps_the_rest_of_the_chain_verifiable(client, db, tenant_a):
     offers(client, fx)  # seq 1-3
     cutoff = dt.datetime.now(dt.UTC)
     offers(client, fx)  # seq 4-6
-    assert ok(client.patch("/v1/admin/tenant", headers={**fx.admin, "If-Match": '"1"'},
-                           json={"decision_retention_days": 30}))["decision_retention_days"] == 30  # fmt: skip
+    assert (
+        ok(
+            client.patch(
+                "/v1/admin/tenant",
+                headers={**fx.admin, "If-Match": '"1"'},
+                json={"decision_retention_days": 30},
+            )
+        )["decision_retention_days"]
+        == 30
+    )
     result = decision_log.purge(db, fx.tenant.id, 30, cutoff + dt.timedelta(days=30))
     assert (result["from_seq"], result["through_seq"], result["removed"]) == (1, 3, 3)
     assert result["last_hash"] == row_at(db, fx, 4).prev_hash
@@ -330,8 +382,11 @@ def test_a_purge_keeps_the_rest_of_the_chain_verifiable(client, db, tenant_a):
 
 def test_retention_must_be_a_sensible_number_of_days(client, tenant_a):
     for days in (0, -1, 4000, "30"):
-        response = client.patch("/v1/admin/tenant", headers={**tenant_a.admin, "If-Match": '"1"'},
-                                json={"decision_retention_days": days})  # fmt: skip
+        response = client.patch(
+            "/v1/admin/tenant",
+            headers={**tenant_a.admin, "If-Match": '"1"'},
+            json={"decision_retention_days": days},
+        )
         assert response.status_code == 422, days
 
 
@@ -356,16 +411,31 @@ def test_backtest_reports_hand_computed_deltas(client, tenant_a):
     # Ultimate 30000 + 2000 = 32000 (fee 3200), upgrade allowed (level +2)
     end = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
     draft = draft_with(
-        client, fx,
-        {"id": "essential-up", "kind": "season", "priority": 300,
-         "when": {"fact": "tier_level", "op": "eq", "value": 1}, "then": {"multiplier": "1.25"}},
+        client,
+        fx,
+        {
+            "id": "essential-up",
+            "kind": "season",
+            "priority": 300,
+            "when": {"fact": "tier_level", "op": "eq", "value": 1},
+            "then": {"multiplier": "1.25"},
+        },
         {"id": "fee-12", "kind": "commission", "priority": 100, "then": {"rate_percent": "12"}},
-        {"id": "no-big-jumps", "kind": "upgrade", "priority": 1000,
-         "when": {"fact": "level_delta", "op": "gte", "value": 2},
-         "then": {"allow": False, "reason": "one_level_at_a_time"}},
-    )  # fmt: skip
-    report = ok(client.post(f"/v1/admin/rulesets/drafts/{draft}/backtest", headers=fx.admin,
-                            json={"from": start.isoformat(), "to": end.isoformat()}))  # fmt: skip
+        {
+            "id": "no-big-jumps",
+            "kind": "upgrade",
+            "priority": 1000,
+            "when": {"fact": "level_delta", "op": "gte", "value": 2},
+            "then": {"allow": False, "reason": "one_level_at_a_time"},
+        },
+    )
+    report = ok(
+        client.post(
+            f"/v1/admin/rulesets/drafts/{draft}/backtest",
+            headers=fx.admin,
+            json={"from": start.isoformat(), "to": end.isoformat()},
+        )
+    )
     # Essential: 12000 → 15000 (+3000), fee 1200 → 1800 (+600), three times (2 quotes, 1 upgrade);
     # Preferred: price unchanged, fee 2200 → 2640 (+440); Ultimate: unchanged, 3200 → 3840 (+640).
     assert (report["evaluated"], report["truncated"], report["outputs_changed"]) == (5, False, 5)
@@ -383,12 +453,19 @@ def test_backtest_reports_hand_computed_deltas(client, tenant_a):
         (c["old_total"], c["new_total"]) == (12000, 15000) for c in report["largest_changes"]
     )
     # Outside the range, nothing.
-    empty = ok(client.post(f"/v1/admin/rulesets/drafts/{draft}/backtest", headers=fx.admin,
-                           json={"from": end.isoformat(),
-                                 "to": (end + dt.timedelta(hours=1)).isoformat()}))  # fmt: skip
+    empty = ok(
+        client.post(
+            f"/v1/admin/rulesets/drafts/{draft}/backtest",
+            headers=fx.admin,
+            json={"from": end.isoformat(), "to": (end + dt.timedelta(hours=1)).isoformat()},
+        )
+    )
     assert (empty["evaluated"], empty["prices"]["revenue_delta"]) == (0, 0)
-    bad = client.post(f"/v1/admin/rulesets/drafts/{draft}/backtest", headers=fx.admin,
-                      json={"from": end.isoformat(), "to": start.isoformat()})  # fmt: skip
+    bad = client.post(
+        f"/v1/admin/rulesets/drafts/{draft}/backtest",
+        headers=fx.admin,
+        json={"from": end.isoformat(), "to": start.isoformat()},
+    )
     assert bad.status_code == 422
 
 
@@ -414,8 +491,11 @@ def test_the_purge_command_on_the_embedded_default(tmp_path, monkeypatch):
         skipped = runner.invoke(cli.main, ["purge-decisions"])
         assert (skipped.exit_code, skipped.output) == (0, "")  # no tenant has a retention
         with database.transaction() as s:
-            s.execute(update(m.Tenant).where(m.Tenant.id == uuid.UUID(tenant.id))
-                      .values(decision_retention_days=1))  # fmt: skip
+            s.execute(
+                update(m.Tenant)
+                .where(m.Tenant.id == uuid.UUID(tenant.id))
+                .values(decision_retention_days=1)
+            )
         purged = runner.invoke(cli.main, ["purge-decisions", "--tenant", tenant.slug])
         assert purged.exit_code == 0, purged.output
         assert purged.output.startswith(f"{tenant.id}: removed 0 decisions")
@@ -439,8 +519,12 @@ def test_verify_finds_records_added_beside_the_chain(client, db, chained):
     fx = chained
     template = row_at(db, fx, 5)
     forged = {c.name: getattr(template, c.name) for c in m.Decision.__table__.columns}
-    execute(db, m.Decision.__table__.insert().values({**forged, "id": uuid.uuid4(), "seq": None,
-                                                      "prev_hash": None, "hash": None}))  # fmt: skip
+    execute(
+        db,
+        m.Decision.__table__.insert().values(
+            {**forged, "id": uuid.uuid4(), "seq": None, "prev_hash": None, "hash": None}
+        ),
+    )
     broken = verify(client, fx)["broken"]
     assert (broken["reason"], broken["seq"]) == ("unlinked_record", None)
 
@@ -458,9 +542,17 @@ def test_search_by_booking_finds_its_upgrade_decisions(stripe_client, db, tenant
     client, fx = stripe_client, tenant_a
     quoted = quote(client, fx, fx.tiers[0], weekday_ahead())
     started = ok(start(client, fx, quoted["token"], name=None), 201)
-    upgrade = ok(client.post("/v1/storefront/upgrade-quotes", headers=fx.storefront, json={
-        "booking_id": started["booking_id"], "to_tier_id": fx.tiers[2].id,
-        "customer": {"email": "ana@example.com", "phone": "+49 30 555"}}))  # fmt: skip
+    upgrade = ok(
+        client.post(
+            "/v1/storefront/upgrade-quotes",
+            headers=fx.storefront,
+            json={
+                "booking_id": started["booking_id"],
+                "to_tier_id": fx.tiers[2].id,
+                "customer": {"email": "ana@example.com", "phone": "+49 30 555"},
+            },
+        )
+    )
     found = {d["id"] for d in search(client, fx, booking_id=started["booking_id"])}
     assert found == set(quoted["decision_ids"]) | set(upgrade["decision_ids"])
     for decision_id in upgrade["decision_ids"]:
@@ -475,16 +567,31 @@ def test_search_by_booking_finds_its_upgrade_decisions(stripe_client, db, tenant
 
 def test_nul_characters_are_refused_before_anything_is_stored(client, tenant_a):
     fx = tenant_a
-    response = client.get(f"/v1/storefront/segments/{fx.segment.key}/offers", headers=fx.storefront,
-                          query_string={"date": weekday_ahead().isoformat(), "guests": 2,
-                                        "visitor_id": "v\x00"})  # fmt: skip
+    response = client.get(
+        f"/v1/storefront/segments/{fx.segment.key}/offers",
+        headers=fx.storefront,
+        query_string={"date": weekday_ahead().isoformat(), "guests": 2, "visitor_id": "v\x00"},
+    )
     assert response.status_code == 422, response.get_json()
     assert response.get_json()["error"]["details"] == [
         {"path": "/query/visitor_id", "message": "NUL characters are not allowed."}
     ]
-    body = client.post("/v1/storefront/events", headers=fx.storefront, data=json.dumps(
-        {"events": [{"client_event_id": "e\u0000", "type": "upsell_shown", "visitor_id": "v",
-                     "occurred_at": "2026-11-27T10:00:00+00:00"}]}),
-        content_type="application/json")  # fmt: skip
+    body = client.post(
+        "/v1/storefront/events",
+        headers=fx.storefront,
+        data=json.dumps(
+            {
+                "events": [
+                    {
+                        "client_event_id": "e\u0000",
+                        "type": "upsell_shown",
+                        "visitor_id": "v",
+                        "occurred_at": "2026-11-27T10:00:00+00:00",
+                    }
+                ]
+            }
+        ),
+        content_type="application/json",
+    )
     assert body.status_code == 422
     assert search(client, fx) == []

@@ -28,9 +28,13 @@ def counts(db, tenant_id: str) -> dict[str, int]:
 
 def tier_body(segment_id: str, **extra) -> dict:
     return {
-        "segment_id": segment_id, "level": 1, "name": "T",
-        "base_price": {"amount": 100, "currency": "EUR"}, "max_guests": 2, **extra,
-    }  # fmt: skip
+        "segment_id": segment_id,
+        "level": 1,
+        "name": "T",
+        "base_price": {"amount": 100, "currency": "EUR"},
+        "max_guests": 2,
+        **extra,
+    }
 
 
 # ---- the shape --------------------------------------------------------------------------------
@@ -42,19 +46,45 @@ def test_every_kind_of_error_has_the_same_shape(client, tenant_a):
     cases = [
         (client.get(SEGMENTS), 401, "unauthenticated"),
         (client.get(SEGMENTS, headers=a.storefront), 403, "storefront_key_on_admin"),
-        (client.post(SEGMENTS, headers=a.analyst, json={"key": "k", "name": "n"}), 403, "role_forbidden"),
+        (
+            client.post(SEGMENTS, headers=a.analyst, json={"key": "k", "name": "n"}),
+            403,
+            "role_forbidden",
+        ),
         (client.get(f"{SEGMENTS}/{uuid.uuid4()}", headers=a.admin), 404, "segment_not_found"),
         (client.get("/v1/admin/nothing-here", headers=a.admin), 404, "not_found"),
         (client.get(f"{SEGMENTS}/not-a-uuid", headers=a.admin), 404, "not_found"),
         (client.delete(SEGMENTS, headers=a.admin), 405, "method_not_allowed"),
-        (client.post(SEGMENTS, headers=a.admin, json={"key": a.segment.key, "name": "x"}), 409, "segment_key_taken"),
-        (client.patch(seg, headers={**a.admin, "If-Match": '"9"'}, json={"name": "x"}), 412, "version_mismatch"),
-        (client.post(SEGMENTS, headers=a.admin, json={"key": "k", "name": "n" * 70_000}), 413, "payload_too_large"),
+        (
+            client.post(SEGMENTS, headers=a.admin, json={"key": a.segment.key, "name": "x"}),
+            409,
+            "segment_key_taken",
+        ),
+        (
+            client.patch(seg, headers={**a.admin, "If-Match": '"9"'}, json={"name": "x"}),
+            412,
+            "version_mismatch",
+        ),
+        (
+            client.post(SEGMENTS, headers=a.admin, json={"key": "k", "name": "n" * 70_000}),
+            413,
+            "payload_too_large",
+        ),
         (client.post(SEGMENTS, headers=a.admin, json={}), 422, "validation_error"),
         (client.patch(seg, headers=a.admin, json={"name": "x"}), 428, "if_match_required"),
-        (client.post(SEGMENTS, headers={**a.admin, "Content-Type": "application/json"}, data="{"), 400, "bad_request"),
-        (client.get("/v1/storefront/segments", headers={"X-Api-Key": "tw_pk_" + "0" * 40}), 401, "invalid_api_key"),
-    ]  # fmt: skip
+        (
+            client.post(
+                SEGMENTS, headers={**a.admin, "Content-Type": "application/json"}, data="{"
+            ),
+            400,
+            "bad_request",
+        ),
+        (
+            client.get("/v1/storefront/segments", headers={"X-Api-Key": "tw_pk_" + "0" * 40}),
+            401,
+            "invalid_api_key",
+        ),
+    ]
     for response, status, code in cases:
         assert_error_shape(response, status, code)
 
@@ -133,8 +163,11 @@ def test_422_details_are_json_pointers(client, db, tenant_a):
     body = tier_body(
         tenant_a.segment.id,
         base_price={"amount": -1, "currency": "EUR"},
-        features=[{"key": "ok", "label": "Ok", "value": 1}, {"key": "Bad Key", "label": "", "value": 1}],
-    )  # fmt: skip
+        features=[
+            {"key": "ok", "label": "Ok", "value": 1},
+            {"key": "Bad Key", "label": "", "value": 1},
+        ],
+    )
     error = assert_error_shape(
         client.post(TIERS, headers=tenant_a.admin, json=body), 422, "validation_error"
     )
@@ -154,8 +187,12 @@ def test_missing_required_fields_are_listed_one_by_one(client, db, tenant_a):
         client.post(TIERS, headers=tenant_a.admin, json={}), 422, "validation_error"
     )
     assert {d["path"] for d in error["details"]} == {
-        "/json/segment_id", "/json/level", "/json/name", "/json/base_price", "/json/max_guests",
-    }  # fmt: skip
+        "/json/segment_id",
+        "/json/level",
+        "/json/name",
+        "/json/base_price",
+        "/json/max_guests",
+    }
     assert {d["message"] for d in error["details"]} == {"Missing data for required field."}
 
 
@@ -181,11 +218,19 @@ def test_json_pointer_escapes_slash_and_tilde(client, tenant_a):
     ("path", "body", "pointer"),
     [
         (SEGMENTS, {"key": "k", "name": "n", "color": "red"}, "/json/color"),
-        ("/v1/admin/add-ons", {"key": "k", "name": "n", "pricing": "flat",
-                               "price": {"amount": 1, "currency": "EUR", "tax": 1}}, "/json/price/tax"),
+        (
+            "/v1/admin/add-ons",
+            {
+                "key": "k",
+                "name": "n",
+                "pricing": "flat",
+                "price": {"amount": 1, "currency": "EUR", "tax": 1},
+            },
+            "/json/price/tax",
+        ),
         ("/v1/admin/blackouts", {"from": "2031-01-01", "until": "2031-01-02"}, "/json/until"),
     ],
-)  # fmt: skip
+)
 def test_unknown_body_fields_are_rejected_and_nothing_is_stored(
     client, db, tenant_a, path, body, pointer
 ):
@@ -260,14 +305,28 @@ def test_rejected_requests_store_nothing_across_resources(client, db, tenant_a):
     refused = [
         client.post(TIERS, headers=a.admin, json=tier_body(a.segment.id, level=2)),  # 409
         client.post(TIERS, headers=a.admin, json=tier_body(a.segment.id, max_guests=0)),  # 422
-        client.post("/v1/admin/add-ons", headers=a.admin, json={"key": "x", "name": "X",
-                    "pricing": "flat", "price": {"amount": 1, "currency": "USD"}}),  # 422
-        client.put(f"{TIERS}/{a.tiers[0].id}/capacity", headers=a.admin,
-                   json={"from": "2031-01-01", "units": -3}),  # 422
-        client.post(f"{SEGMENTS}/{a.segment.id}/clone", headers=a.admin,
-                    json={"key": a.segment.key, "name": "c"}),  # 409
+        client.post(
+            "/v1/admin/add-ons",
+            headers=a.admin,
+            json={
+                "key": "x",
+                "name": "X",
+                "pricing": "flat",
+                "price": {"amount": 1, "currency": "USD"},
+            },
+        ),  # 422
+        client.put(
+            f"{TIERS}/{a.tiers[0].id}/capacity",
+            headers=a.admin,
+            json={"from": "2031-01-01", "units": -3},
+        ),  # 422
+        client.post(
+            f"{SEGMENTS}/{a.segment.id}/clone",
+            headers=a.admin,
+            json={"key": a.segment.key, "name": "c"},
+        ),  # 409
         client.patch(f"{TIERS}/{a.tiers[0].id}", headers=a.admin, json={"name": "x"}),  # 428
-    ]  # fmt: skip
+    ]
     assert [r.status_code for r in refused] == [409, 422, 422, 422, 409, 428]
     for response in refused:
         assert_error_shape(response, response.status_code)

@@ -16,8 +16,13 @@ WHEN = "2026-11-20T10:15:00+00:00"
 
 
 def event(client_event_id: str, type_: str = "upsell_shown", **extra) -> dict:
-    return {"client_event_id": client_event_id, "type": type_, "visitor_id": "visitor-1",
-            "occurred_at": WHEN, **extra}  # fmt: skip
+    return {
+        "client_event_id": client_event_id,
+        "type": type_,
+        "visitor_id": "visitor-1",
+        "occurred_at": WHEN,
+        **extra,
+    }
 
 
 def post(client, fx, events: list[dict]):
@@ -46,9 +51,15 @@ def test_a_batch_is_stored_with_every_field(client, db, tenant_a):
     batch = [
         event("e-1", "segment_selected", segment=fx.segment.key),
         event("e-2", "tier_comparison_viewed", segment=fx.segment.key, tier_id=fx.tiers[1].id),
-        event("e-3", "upsell_shown", tier_id=fx.tiers[0].id, experiment="exp-1", variant="b",
-              properties={"target": fx.tiers[2].id, "difference": 21800}),
-    ]  # fmt: skip
+        event(
+            "e-3",
+            "upsell_shown",
+            tier_id=fx.tiers[0].id,
+            experiment="exp-1",
+            variant="b",
+            properties={"target": fx.tiers[2].id, "difference": 21800},
+        ),
+    ]
     response = post(client, fx, batch)
     assert response.status_code == 202, response.get_json()
     assert response.get_json() == {"received": 3, "stored": 3}
@@ -59,8 +70,10 @@ def test_a_batch_is_stored_with_every_field(client, db, tenant_a):
         ("e-3", "upsell_shown", "visitor-1"),
     ]
     assert (stored[0].segment_key, stored[0].tier_id, stored[0].properties) == (
-        fx.segment.key, "", {},
-    )  # fmt: skip
+        fx.segment.key,
+        "",
+        {},
+    )
     assert stored[1].tier_id == fx.tiers[1].id
     assert (stored[2].experiment, stored[2].variant) == ("exp-1", "b")
     assert stored[2].properties == {"target": fx.tiers[2].id, "difference": 21800}

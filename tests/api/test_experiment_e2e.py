@@ -61,8 +61,14 @@ def behaviour(i: int, variant: str) -> tuple[bool, bool, bool]:
 
 
 def event(client, fx, client_event_id, type_, visitor, **extra):
-    body = {"client_event_id": client_event_id, "type": type_, "visitor_id": visitor,
-            "occurred_at": dt.datetime.now(dt.UTC).isoformat(), "segment": fx.segment.key, **extra}  # fmt: skip
+    body = {
+        "client_event_id": client_event_id,
+        "type": type_,
+        "visitor_id": visitor,
+        "occurred_at": dt.datetime.now(dt.UTC).isoformat(),
+        "segment": fx.segment.key,
+        **extra,
+    }
     ok(client.post("/v1/storefront/events", headers=fx.storefront, json={"events": [body]}), 202)
 
 
@@ -87,26 +93,54 @@ def pooled_z(c_a, n_a, c_b, n_b):
 
 def test_two_variant_experiment_end_to_end(stripe_client, tenant_a, fake_stripe):
     client, fx = stripe_client, tenant_a
-    ok(client.put(f"/v1/admin/tiers/{fx.tiers[2].id}/capacity", headers=fx.admin,
-                  json={"from": DAY.isoformat(), "units": 100}))  # fmt: skip
-    created = ok(client.post("/v1/admin/experiments", headers=fx.admin, json={
-        "key": KEY, "hypothesis": "10 % off Ultimate lifts upsell acceptance",
-        "variants": [{"key": "control", "weight": "0.5", "control": True},
-                     {"key": "b", "weight": "0.5"}],
-        "targeting": {"segments": [fx.segment.key]},
-        "primary_metric": "upsell_acceptance",
-        "guardrail_metrics": ["booking_conversion", "revenue_per_visitor"]}), 201)  # fmt: skip
+    ok(
+        client.put(
+            f"/v1/admin/tiers/{fx.tiers[2].id}/capacity",
+            headers=fx.admin,
+            json={"from": DAY.isoformat(), "units": 100},
+        )
+    )
+    created = ok(
+        client.post(
+            "/v1/admin/experiments",
+            headers=fx.admin,
+            json={
+                "key": KEY,
+                "hypothesis": "10 % off Ultimate lifts upsell acceptance",
+                "variants": [
+                    {"key": "control", "weight": "0.5", "control": True},
+                    {"key": "b", "weight": "0.5"},
+                ],
+                "targeting": {"segments": [fx.segment.key]},
+                "primary_metric": "upsell_acceptance",
+                "guardrail_metrics": ["booking_conversion", "revenue_per_visitor"],
+            },
+        ),
+        201,
+    )
     publish_variant_rules(client, fx)  # after the experiment: rules may only name known variants
     ok(client.post(f"/v1/admin/experiments/{created['id']}/start", headers=fx.admin))
     design = from_record(created)  # the assignment GrowthBook's SDKs would compute
 
     source, ultimate = fx.tiers[0], fx.tiers[2]
-    truth = {v: {"assigned": 0, "exposed": 0, "accepted": 0, "declined": 0, "booked": 0,
-                 "revenue": [], } for v in ("control", "b")}  # fmt: skip
+    truth = {
+        v: {
+            "assigned": 0,
+            "exposed": 0,
+            "accepted": 0,
+            "declined": 0,
+            "booked": 0,
+            "revenue": [],
+        }
+        for v in ("control", "b")
+    }
     for i, visitor in enumerate(VISITORS):
-        offers = ok(client.get(
-            f"/v1/storefront/segments/{fx.segment.key}/offers?date={DAY}&guests=2&visitor_id={visitor}",
-            headers=fx.storefront))  # fmt: skip
+        offers = ok(
+            client.get(
+                f"/v1/storefront/segments/{fx.segment.key}/offers?date={DAY}&guests=2&visitor_id={visitor}",
+                headers=fx.storefront,
+            )
+        )
         variant = offers["experiment"]["variant"]
         assert offers["experiment"] == {"key": KEY, "variant": variant}
         assert variant == design.bucket(visitor), "GrowthBook hash v2 assignment"
@@ -120,14 +154,20 @@ def test_two_variant_experiment_end_to_end(stripe_client, tenant_a, fake_stripe)
         else:
             assert upsell["message_key"] == "upsell.ultimate" and upsell["total"] == full
         # The decision record of the offer carries the assignment.
-        decision = ok(client.get(f"/v1/admin/decisions/{offers['offers'][0]['decision_id']}",
-                                 headers=fx.admin))  # fmt: skip
+        decision = ok(
+            client.get(
+                f"/v1/admin/decisions/{offers['offers'][0]['decision_id']}", headers=fx.admin
+            )
+        )
         assert decision["facts"]["variant"] == variant
         assert decision["context"]["assignment"]["variant"] == variant
         # Asking again is sticky: same variant.
-        again = ok(client.get(
-            f"/v1/storefront/segments/{fx.segment.key}/offers?date={DAY}&guests=2&visitor_id={visitor}",
-            headers=fx.storefront))  # fmt: skip
+        again = ok(
+            client.get(
+                f"/v1/storefront/segments/{fx.segment.key}/offers?date={DAY}&guests=2&visitor_id={visitor}",
+                headers=fx.storefront,
+            )
+        )
         assert again["experiment"]["variant"] == variant
 
         t = truth[variant]
@@ -235,9 +275,16 @@ def test_two_variant_experiment_end_to_end(stripe_client, tenant_a, fake_stripe)
 
     # Stopping ends assignment; the numbers stay readable.
     ok(client.post(f"/v1/admin/experiments/{created['id']}/stop", headers=fx.admin))
-    after = ok(client.get(
-        f"/v1/storefront/segments/{fx.segment.key}/offers?date={DAY}&guests=2&visitor_id={VISITORS[0]}",
-        headers=fx.storefront))  # fmt: skip
+    after = ok(
+        client.get(
+            f"/v1/storefront/segments/{fx.segment.key}/offers?date={DAY}&guests=2&visitor_id={VISITORS[0]}",
+            headers=fx.storefront,
+        )
+    )
     assert after["experiment"] is None
-    assert ok(client.get(f"/v1/admin/experiments/{created['id']}/results",
-                         headers=fx.analyst))["variants"] == results["variants"]  # fmt: skip
+    assert (
+        ok(client.get(f"/v1/admin/experiments/{created['id']}/results", headers=fx.analyst))[
+            "variants"
+        ]
+        == results["variants"]
+    )

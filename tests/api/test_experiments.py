@@ -42,9 +42,13 @@ ACTIONS = ("start", "pause", "resume", "stop")
 
 def design(key: str = "upsell-copy", **over) -> dict:
     return {
-        "key": key, "name": "Upsell copy", "hypothesis": "A discount sells more Ultimate.",
-        "primary_metric": "upsell_acceptance", "variants": CONTROL_B, **over,
-    }  # fmt: skip
+        "key": key,
+        "name": "Upsell copy",
+        "hypothesis": "A discount sells more Ultimate.",
+        "primary_metric": "upsell_acceptance",
+        "variants": CONTROL_B,
+        **over,
+    }
 
 
 def create(client, fx, key: str = "upsell-copy", **over) -> dict:
@@ -146,15 +150,40 @@ def test_create_is_a_draft_with_defaults_and_an_etag(client, tenant_a):
     assert response.headers["ETag"] == '"1"'
     body = response.get_json()
     assert uuid.UUID(body["id"])
-    assert {k: body[k] for k in ("key", "name", "status", "seed", "hash_version", "coverage",
-                                 "bucket_version", "primary_metric", "guardrail_metrics",
-                                 "namespace", "started_at", "stopped_at", "created_by",
-                                 "version")} == {
-        "key": "upsell-copy", "name": "Upsell copy", "status": "draft", "seed": "upsell-copy",
-        "hash_version": 2, "coverage": "1", "bucket_version": 1,
-        "primary_metric": "upsell_acceptance", "guardrail_metrics": [], "namespace": None,
-        "started_at": None, "stopped_at": None, "created_by": ACTOR, "version": 1,
-    }  # fmt: skip
+    assert {
+        k: body[k]
+        for k in (
+            "key",
+            "name",
+            "status",
+            "seed",
+            "hash_version",
+            "coverage",
+            "bucket_version",
+            "primary_metric",
+            "guardrail_metrics",
+            "namespace",
+            "started_at",
+            "stopped_at",
+            "created_by",
+            "version",
+        )
+    } == {
+        "key": "upsell-copy",
+        "name": "Upsell copy",
+        "status": "draft",
+        "seed": "upsell-copy",
+        "hash_version": 2,
+        "coverage": "1",
+        "bucket_version": 1,
+        "primary_metric": "upsell_acceptance",
+        "guardrail_metrics": [],
+        "namespace": None,
+        "started_at": None,
+        "stopped_at": None,
+        "created_by": ACTOR,
+        "version": 1,
+    }
     assert body["hypothesis"] == "A discount sells more Ultimate."
     assert body["variants"] == [
         {"key": "control", "name": "Control", "weight": "0.5", "control": True},
@@ -178,17 +207,28 @@ def test_create_is_a_draft_with_defaults_and_an_etag(client, tenant_a):
 def test_create_keeps_an_explicit_seed_targeting_namespace_and_guardrails(client, tenant_a):
     fx = tenant_a
     body = create(
-        client, fx, "with-everything", seed="my-seed", coverage="0.25",
-        targeting={"segments": [fx.segment.key], "tiers": [fx.tiers[0].id],
-                   "date_from": "2031-02-01", "date_to": "2031-02-28"},
+        client,
+        fx,
+        "with-everything",
+        seed="my-seed",
+        coverage="0.25",
+        targeting={
+            "segments": [fx.segment.key],
+            "tiers": [fx.tiers[0].id],
+            "date_from": "2031-02-01",
+            "date_to": "2031-02-28",
+        },
         namespace={"id": "upsells", "start": "0", "end": "0.5"},
-        primary_metric="revenue_per_visitor", guardrail_metrics=["booking_conversion"],
-    )  # fmt: skip
+        primary_metric="revenue_per_visitor",
+        guardrail_metrics=["booking_conversion"],
+    )
     assert (body["seed"], body["coverage"]) == ("my-seed", "0.25")
     assert body["targeting"] == {
-        "segments": [fx.segment.key], "tiers": [fx.tiers[0].id], "date_from": "2031-02-01",
+        "segments": [fx.segment.key],
+        "tiers": [fx.tiers[0].id],
+        "date_from": "2031-02-01",
         "date_to": "2031-02-28",
-    }  # fmt: skip
+    }
     assert body["namespace"] == {"id": "upsells", "start": "0", "end": "0.5"}
     assert (body["primary_metric"], body["guardrail_metrics"]) == (
         "revenue_per_visitor",
@@ -199,52 +239,78 @@ def test_create_keeps_an_explicit_seed_targeting_namespace_and_guardrails(client
 BAD_DESIGNS = {
     "weights sum to 0.9": (
         {"variants": [{**CONTROL_B[0]}, {**CONTROL_B[1], "weight": "0.4"}]},
-        "experiment_invalid", "/json/variants", "they sum to 0.9",
+        "experiment_invalid",
+        "/json/variants",
+        "they sum to 0.9",
     ),
     "weights sum to 1.2": (
         {"variants": [{**CONTROL_B[0], "weight": "0.7"}, {**CONTROL_B[1]}]},
-        "experiment_invalid", "/json/variants", "they sum to 1.2",
+        "experiment_invalid",
+        "/json/variants",
+        "they sum to 1.2",
     ),
     "one variant": (
         {"variants": [{"key": "control", "weight": "1", "control": True}]},
-        "validation_error", "/json/variants", "",
+        "validation_error",
+        "/json/variants",
+        "",
     ),
     "duplicate keys": (
         {"variants": [CONTROL_B[0], {**CONTROL_B[1], "key": "control"}]},
-        "experiment_invalid", "/json/variants/1/key", "Duplicate",
+        "experiment_invalid",
+        "/json/variants/1/key",
+        "Duplicate",
     ),
     "two controls": (
         {"variants": [CONTROL_B[0], {**CONTROL_B[1], "control": True}]},
-        "experiment_invalid", "/json/variants", "one control",
+        "experiment_invalid",
+        "/json/variants",
+        "one control",
     ),
     "coverage above 1": ({"coverage": "1.5"}, "validation_error", "/json/coverage", ""),
     "namespace start = end": (
         {"namespace": {"id": "ns", "start": "0.5", "end": "0.5"}},
-        "experiment_invalid", "/json/namespace", "start < end",
+        "experiment_invalid",
+        "/json/namespace",
+        "start < end",
     ),
     "namespace start > end": (
         {"namespace": {"id": "ns", "start": "0.6", "end": "0.2"}},
-        "experiment_invalid", "/json/namespace", "start < end",
+        "experiment_invalid",
+        "/json/namespace",
+        "start < end",
     ),
     "unknown segment": (
         {"targeting": {"segments": ["no-such-segment"]}},
-        "unknown_target", "/json/targeting/segments/0", "no-such-segment",
+        "unknown_target",
+        "/json/targeting/segments/0",
+        "no-such-segment",
     ),
     "unknown tier": (
         {"targeting": {"tiers": [str(uuid.uuid4())]}},
-        "unknown_target", "/json/targeting/tiers/0", "",
+        "unknown_target",
+        "/json/targeting/tiers/0",
+        "",
     ),
     "bad primary metric": (
-        {"primary_metric": "clicks"}, "validation_error", "/json/primary_metric", "",
+        {"primary_metric": "clicks"},
+        "validation_error",
+        "/json/primary_metric",
+        "",
     ),
     "bad guardrail metric": (
-        {"guardrail_metrics": ["clicks"]}, "validation_error", "/json/guardrail_metrics/0", "",
+        {"guardrail_metrics": ["clicks"]},
+        "validation_error",
+        "/json/guardrail_metrics/0",
+        "",
     ),
     "date_to before date_from": (
         {"targeting": {"date_from": "2031-02-02", "date_to": "2031-02-01"}},
-        "validation_error", "/json/targeting/date_to", "",
+        "validation_error",
+        "/json/targeting/date_to",
+        "",
     ),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", list(BAD_DESIGNS))
@@ -308,8 +374,15 @@ def test_analysts_read_but_do_not_write(client, tenant_a):
 def test_storefront_keys_and_anonymous_callers_cannot_reach_admin_routes(client, tenant_a):
     experiment = create(client, tenant_a)
     base = f"{E}/{experiment['id']}"
-    calls = [("GET", E), ("POST", E), ("GET", base), ("PATCH", base), ("GET", f"{base}/revisions"),
-             ("GET", f"{base}/results"), *(("POST", f"{base}/{a}") for a in ACTIONS)]  # fmt: skip
+    calls = [
+        ("GET", E),
+        ("POST", E),
+        ("GET", base),
+        ("PATCH", base),
+        ("GET", f"{base}/revisions"),
+        ("GET", f"{base}/results"),
+        *(("POST", f"{base}/{a}") for a in ACTIONS),
+    ]
     for method, path in calls:
         with_key = client.open(path, method=method, headers=tenant_a.storefront, json={})
         error_of(with_key, 403, "storefront_key_on_admin")
@@ -323,13 +396,14 @@ def test_another_tenants_experiment_is_404_everywhere(client, tenant_a, tenant_b
     h = tenant_a.admin
     calls = [
         client.get(base, headers=h),
-        client.patch(base, headers={**h, "If-Match": f'"{theirs["version"]}"'},
-                     json={"name": "Hijacked"}),
+        client.patch(
+            base, headers={**h, "If-Match": f'"{theirs["version"]}"'}, json={"name": "Hijacked"}
+        ),
         client.get(f"{base}/revisions", headers=h),
         client.get(f"{base}/results", headers=h),
         *(client.post(f"{base}/{action}", headers=h) for action in ACTIONS),
         client.get(f"{E}/{uuid.uuid4()}", headers=h),
-    ]  # fmt: skip
+    ]
     for response in calls:
         error_of(response, 404, "experiment_not_found")
     assert listed(client, tenant_a) == []
@@ -393,14 +467,25 @@ def test_lifecycle_and_its_revisions(client, tenant_a):
 
     history = revisions(client, fx, experiment)
     assert [(r["sequence"], r["action"], r["actor"], r["bucket_version"]) for r in history] == [
-        (1, "create", ACTOR, 1), (2, "start", ACTOR, 1), (3, "pause", ACTOR, 1),
-        (4, "resume", ACTOR, 1), (5, "pause", ACTOR, 1), (6, "stop", ACTOR, 1),
-    ]  # fmt: skip
+        (1, "create", ACTOR, 1),
+        (2, "start", ACTOR, 1),
+        (3, "pause", ACTOR, 1),
+        (4, "resume", ACTOR, 1),
+        (5, "pause", ACTOR, 1),
+        (6, "stop", ACTOR, 1),
+    ]
     create_changes = history[0]["changes"]
     assert set(create_changes) == {
-        "key", "name", "hypothesis", "coverage", "variants", "targeting", "namespace",
-        "primary_metric", "guardrail_metrics",
-    }  # fmt: skip
+        "key",
+        "name",
+        "hypothesis",
+        "coverage",
+        "variants",
+        "targeting",
+        "namespace",
+        "primary_metric",
+        "guardrail_metrics",
+    }
     assert create_changes["key"] == [None, "upsell-copy"]
     assert create_changes["variants"] == [None, experiment["variants"]]
     assert set(history[1]["changes"]) == {"status", "started_at"}
@@ -446,10 +531,13 @@ def test_patch_needs_a_current_if_match(client, tenant_a):
     error_of(patch(client, fx, experiment, {"name": "Again"}, version=1), 412, "version_mismatch")
     last = revisions(client, fx, experiment)[-1]
     assert (last["action"], last["actor"], last["changes"]) == (
-        "update", ACTOR,
-        {"name": ["Upsell copy", "Renamed"],
-         "hypothesis": ["A discount sells more Ultimate.", "Better."]},
-    )  # fmt: skip
+        "update",
+        ACTOR,
+        {
+            "name": ["Upsell copy", "Renamed"],
+            "hypothesis": ["A discount sells more Ultimate.", "Better."],
+        },
+    )
 
 
 def test_a_draft_may_change_anything(client, tenant_a):
@@ -462,8 +550,10 @@ def test_a_draft_may_change_anything(client, tenant_a):
     ]
     changed = ok_patch(client, fx, experiment, {"variants": variants, "coverage": "0.5"})
     assert [(v["key"], v["weight"], v["control"]) for v in changed["variants"]] == [
-        ("a", "0.2", False), ("z", "0.3", True), ("y", "0.5", False),
-    ]  # fmt: skip
+        ("a", "0.2", False),
+        ("z", "0.3", True),
+        ("y", "0.5", False),
+    ]
     assert (changed["coverage"], changed["bucket_version"]) == ("0.5", 1)
 
 
@@ -546,16 +636,34 @@ def test_results_without_data_are_zeros(client, tenant_a):
     response = client.get(f"{E}/{experiment['id']}/results", headers=fx.analyst)
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
-    assert {k: body[k] for k in ("experiment_id", "key", "status", "bucket_version", "currency",
-                                 "primary_metric")} == {
-        "experiment_id": experiment["id"], "key": "upsell-copy", "status": "running",
-        "bucket_version": 1, "currency": "EUR", "primary_metric": "upsell_acceptance",
-    }  # fmt: skip
+    assert {
+        k: body[k]
+        for k in ("experiment_id", "key", "status", "bucket_version", "currency", "primary_metric")
+    } == {
+        "experiment_id": experiment["id"],
+        "key": "upsell-copy",
+        "status": "running",
+        "bucket_version": 1,
+        "currency": "EUR",
+        "primary_metric": "upsell_acceptance",
+    }
     control, b = body["variants"]
     assert (control["key"], control["control"], control["vs_control"]) == ("control", True, None)
     for row in (control, b):
-        counts = [row[k] for k in ("assigned", "exposed", "accepted", "declined", "booked",
-                                   "bookings", "revenue", "revenue_squares", "conversions")]  # fmt: skip
+        counts = [
+            row[k]
+            for k in (
+                "assigned",
+                "exposed",
+                "accepted",
+                "declined",
+                "booked",
+                "bookings",
+                "revenue",
+                "revenue_squares",
+                "conversions",
+            )
+        ]
         assert counts == [0] * 9
         assert (row["rate"], row["revenue_per_exposure"]) == (0.0, 0.0)
     comparison = b["vs_control"]
@@ -570,10 +678,13 @@ def test_results_without_data_are_zeros(client, tenant_a):
     ]
     assert guardrail["variants"][1]["vs_control"]["test"] == "welch_z"
     assert body["srm"] == {
-        "observed": [0, 0], "expected_shares": ["0.5", "0.5"], "chi2": 0.0, "p_value": 1.0,
+        "observed": [0, 0],
+        "expected_shares": ["0.5", "0.5"],
+        "chi2": 0.0,
+        "p_value": 1.0,
         "mismatch": False,
         "assigned": {"observed": [0, 0], "chi2": 0.0, "p_value": 1.0, "mismatch": False},
-    }  # fmt: skip
+    }
     # A draft has results too (all zeros).
     draft = create(client, fx, "still-a-draft")
     assert client.get(f"{E}/{draft['id']}/results", headers=fx.admin).status_code == 200
@@ -583,8 +694,9 @@ def test_results_of_an_unknown_bucket_version_are_422(client, tenant_a):
     fx = tenant_a
     experiment = running(client, fx)
     url = f"{E}/{experiment['id']}/results"
-    error = error_of(client.get(f"{url}?bucket_version=99", headers=fx.admin), 422,
-                     "unknown_bucket_version")  # fmt: skip
+    error = error_of(
+        client.get(f"{url}?bucket_version=99", headers=fx.admin), 422, "unknown_bucket_version"
+    )
     assert [d["path"] for d in error["details"]] == ["/query/bucket_version"]
     error_of(client.get(f"{url}?bucket_version=2", headers=fx.admin), 422, "unknown_bucket_version")
     error_of(client.get(f"{url}?bucket_version=0", headers=fx.admin), 422, "validation_error")
@@ -601,22 +713,32 @@ def test_results_count_assigned_and_exposed_visitors_per_bucket_version(client, 
         offers(client, fx, visitor)
 
     def event(n: int, kind: str, visitor: str) -> dict:
-        return {"client_event_id": f"e{n}", "type": kind, "visitor_id": visitor,
-                "experiment": "upsell-copy", "occurred_at": dt.datetime.now(dt.UTC).isoformat()}  # fmt: skip
+        return {
+            "client_event_id": f"e{n}",
+            "type": kind,
+            "visitor_id": visitor,
+            "experiment": "upsell-copy",
+            "occurred_at": dt.datetime.now(dt.UTC).isoformat(),
+        }
 
     events = [
-        event(1, "upsell_shown", in_control), event(2, "upsell_shown", in_b),
-        event(3, "upsell_accepted", in_b), event(4, "upsell_shown", in_b),  # counted once
+        event(1, "upsell_shown", in_control),
+        event(2, "upsell_shown", in_b),
+        event(3, "upsell_accepted", in_b),
+        event(4, "upsell_shown", in_b),  # counted once
         event(5, "upsell_declined", in_control),
-    ]  # fmt: skip
+    ]
     sent = client.post("/v1/storefront/events", headers=fx.storefront, json={"events": events})
     assert sent.status_code == 202, sent.get_json()
 
     body = client.get(f"{E}/{experiment['id']}/results", headers=fx.admin).get_json()
     rows = {r["key"]: r for r in body["variants"]}
     assert [rows["control"][k] for k in ("assigned", "exposed", "accepted", "declined")] == [
-        1, 1, 0, 1,
-    ]  # fmt: skip
+        1,
+        1,
+        0,
+        1,
+    ]
     assert [rows["b"][k] for k in ("assigned", "exposed", "accepted", "declined")] == [2, 1, 1, 0]
     assert (rows["control"]["rate"], rows["b"]["rate"]) == (0.0, 1.0)
     assert body["srm"]["observed"] == [1, 1]
@@ -752,10 +874,14 @@ def test_targeting_by_date_and_segment(client, tenant_a):
     )
     assert budget.status_code == 201, budget.get_json()
     experiment = running(
-        client, fx,
-        targeting={"segments": [fx.segment.key], "date_from": day.isoformat(),
-                   "date_to": day.isoformat()},
-    )  # fmt: skip
+        client,
+        fx,
+        targeting={
+            "segments": [fx.segment.key],
+            "date_from": day.isoformat(),
+            "date_to": day.isoformat(),
+        },
+    )
     visitor = visitor_in(experiment, "control")
     for other in (day - dt.timedelta(days=1), day + dt.timedelta(days=1)):
         assert offers(client, fx, visitor, other)["experiment"] is None, other
@@ -777,9 +903,14 @@ def test_targeted_tiers_alone_carry_the_variant_in_their_decisions(client, tenan
     one = decision(client, fx, offered[1]["decision_id"])
     assert (one["facts"]["experiment"], one["facts"]["variant"]) == ("upsell-copy", "b")
     assert one["context"]["assignment"] == {
-        "experiment": "upsell-copy", "experiment_id": experiment["id"], "variant": "b",
-        "bucket_version": 1, "visitor_id": visitor, "hash_version": 2, "sticky": False,
-    }  # fmt: skip
+        "experiment": "upsell-copy",
+        "experiment_id": experiment["id"],
+        "variant": "b",
+        "bucket_version": 1,
+        "visitor_id": visitor,
+        "hash_version": 2,
+        "sticky": False,
+    }
     for level in (2, 3):
         other = decision(client, fx, offered[level]["decision_id"])
         assert (other["facts"]["experiment"], other["facts"]["variant"]) == ("", "")
@@ -797,10 +928,17 @@ def test_another_instance_assigns_alike_from_the_shared_snapshot(
     fx = tenant_a
     day = weekday_ahead()
     experiment = running(
-        client, fx, coverage="0.9", namespace={"id": "shared", "start": "0.1", "end": "1"},
-        targeting={"segments": [fx.segment.key], "tiers": [fx.tiers[0].id],
-                   "date_from": day.isoformat(), "date_to": day.isoformat()},
-    )  # fmt: skip
+        client,
+        fx,
+        coverage="0.9",
+        namespace={"id": "shared", "start": "0.1", "end": "1"},
+        targeting={
+            "segments": [fx.segment.key],
+            "tiers": [fx.tiers[0].id],
+            "date_from": day.isoformat(),
+            "date_to": day.isoformat(),
+        },
+    )
     design_ = from_record(experiment)
     visitors = [f"instance-{i}" for i in range(30)]
     first = {v: offers(client, fx, v, day)["experiment"] for v in visitors[::2]}
@@ -844,12 +982,22 @@ def test_experiments_sharing_a_namespace_never_share_a_visitor(client, db, tenan
 # ---- rules conditioned on the variant -----------------------------------------------------------
 
 B_UPSELL = {
-    "id": "upsell-discount-b", "kind": "upsell", "priority": 20,
-    "when": {"all": [{"fact": "variant", "op": "eq", "value": "b"},
-                     {"fact": "tier_level", "op": "lt", "value": 3}]},
-    "then": {"offer": "tier", "target_level": 3, "percent_off": "10",
-             "message_key": "upsell.ultimate_discount"},
-}  # fmt: skip
+    "id": "upsell-discount-b",
+    "kind": "upsell",
+    "priority": 20,
+    "when": {
+        "all": [
+            {"fact": "variant", "op": "eq", "value": "b"},
+            {"fact": "tier_level", "op": "lt", "value": 3},
+        ]
+    },
+    "then": {
+        "offer": "tier",
+        "target_level": 3,
+        "percent_off": "10",
+        "message_key": "upsell.ultimate_discount",
+    },
+}
 
 
 def test_upsell_rules_condition_on_the_variant(client, tenant_a):
@@ -867,15 +1015,19 @@ def test_upsell_rules_condition_on_the_variant(client, tenant_a):
     for level in (1, 2):
         upsell = in_b[level]["upsell"]
         assert (upsell["tier_id"], upsell["percent_off"], upsell["message_key"]) == (
-            fx.tiers[2].id, "10", "upsell.ultimate_discount",
-        )  # fmt: skip
+            fx.tiers[2].id,
+            "10",
+            "upsell.ultimate_discount",
+        )
         assert upsell["rules"] == ["upsell-discount-b"]
         assert upsell["total"] == 28800  # 32000 less 10 %
         assert upsell["difference"] == 28800 - in_b[level]["price"]["total"]
         default = in_control[level]["upsell"]
         assert (default["percent_off"], default["message_key"], default["rules"]) == (
-            "0", "upsell.ultimate", ["upsell-next-tier"],
-        )  # fmt: skip
+            "0",
+            "upsell.ultimate",
+            ["upsell-next-tier"],
+        )
         assert default["total"] == 32000
         # Prices of the tiers themselves are the same in both variants.
         assert in_b[level]["price"] == in_control[level]["price"]
@@ -886,9 +1038,13 @@ def test_upsell_rules_condition_on_the_variant(client, tenant_a):
     preview = client.get(
         f"/v1/admin/segments/{fx.segment.id}/offers-preview",
         headers=fx.admin,
-        query_string={"date": weekday_ahead().isoformat(), "guests": 2,
-                      "experiment": "upsell-copy", "variant": "b"},
-    )  # fmt: skip
+        query_string={
+            "date": weekday_ahead().isoformat(),
+            "guests": 2,
+            "experiment": "upsell-copy",
+            "variant": "b",
+        },
+    )
     assert preview.status_code == 200, preview.get_json()
     assert preview.get_json()["experiment"] == {"key": "upsell-copy", "variant": "b"}
     assert by_level(preview.get_json())[1]["upsell"] == in_b[1]["upsell"]
@@ -901,31 +1057,44 @@ def test_rules_naming_unknown_variants_or_experiments_are_refused(client, tenant
     position = len(DEFAULT_RULESET["rules"])
     zzz = {**B_UPSELL, "id": "zzz", "when": {"fact": "variant", "op": "eq", "value": "zzz"}}
     error = error_of(
-        client.post(drafts, headers=fx.admin, json={"name": "x", "document": default_document(zzz)}),
-        422, "unknown_variant",
-    )  # fmt: skip
+        client.post(
+            drafts, headers=fx.admin, json={"name": "x", "document": default_document(zzz)}
+        ),
+        422,
+        "unknown_variant",
+    )
     assert [d["path"] for d in error["details"]] == [f"/rules/{position}/when"]
     assert "zzz" in error["details"][0]["message"]
 
     unknown_experiment = {
-        **B_UPSELL, "id": "unknown-experiment",
-        "when": {"all": [{"fact": "experiment", "op": "eq", "value": "no-such-experiment"},
-                         {"fact": "variant", "op": "in", "value": ["b", "control"]}]},
-    }  # fmt: skip
+        **B_UPSELL,
+        "id": "unknown-experiment",
+        "when": {
+            "all": [
+                {"fact": "experiment", "op": "eq", "value": "no-such-experiment"},
+                {"fact": "variant", "op": "in", "value": ["b", "control"]},
+            ]
+        },
+    }
     error = error_of(
         client.post(
-            drafts, headers=fx.admin,
+            drafts,
+            headers=fx.admin,
             json={"name": "x", "document": default_document(B_UPSELL, unknown_experiment)},
         ),
-        422, "unknown_variant",
-    )  # fmt: skip
+        422,
+        "unknown_variant",
+    )
     assert [d["path"] for d in error["details"]] == [f"/rules/{position + 1}/when"]
     assert "no-such-experiment" in error["details"][0]["message"]
     assert client.get(drafts, headers=fx.admin).get_json() == []
 
     # Known names are fine, and so is a known variant in a draft edited later.
-    known = {**B_UPSELL, "id": "known",
-             "when": {"fact": "experiment", "op": "eq", "value": "upsell-copy"}}  # fmt: skip
+    known = {
+        **B_UPSELL,
+        "id": "known",
+        "when": {"fact": "experiment", "op": "eq", "value": "upsell-copy"},
+    }
     created = client.post(
         drafts, headers=fx.admin, json={"name": "ok", "document": default_document(B_UPSELL, known)}
     )
@@ -953,9 +1122,12 @@ def test_variant_names_of_another_tenant_are_unknown(client, tenant_a, tenant_b)
 # ---- quotes under a variant ---------------------------------------------------------------------
 
 B_DISCOUNT = {
-    "id": "b-ten-percent", "kind": "last_minute", "priority": 10,
-    "when": {"fact": "variant", "op": "eq", "value": "b"}, "then": {"percent_off": "10"},
-}  # fmt: skip
+    "id": "b-ten-percent",
+    "kind": "last_minute",
+    "priority": 10,
+    "when": {"fact": "variant", "op": "eq", "value": "b"},
+    "then": {"percent_off": "10"},
+}
 
 
 def publish_b_discount(app, fx) -> None:
@@ -992,8 +1164,10 @@ def test_a_quote_under_a_variant_keeps_its_price_after_the_experiment_stops(app,
 
     claims = verified()
     assert (claims["visitor_id"], claims["experiment"], claims["variant"]) == (
-        visitor, "upsell-copy", "b",
-    )  # fmt: skip
+        visitor,
+        "upsell-copy",
+        "b",
+    )
     assert (claims["total"], claims["subtotal"]) == (10800, quote["price"]["subtotal"])
 
     act(client, fx, experiment, "stop")
@@ -1013,9 +1187,13 @@ def test_a_quote_of_a_control_visitor_has_the_regular_price(app, client, tenant_
     response = client.post(
         "/v1/storefront/quotes",
         headers=fx.storefront,
-        json={"tier_id": fx.tiers[0].id, "date": weekday_ahead().isoformat(), "guests": 2,
-              "visitor_id": visitor},
-    )  # fmt: skip
+        json={
+            "tier_id": fx.tiers[0].id,
+            "date": weekday_ahead().isoformat(),
+            "guests": 2,
+            "visitor_id": visitor,
+        },
+    )
     assert response.status_code == 201, response.get_json()
     quote = response.get_json()
     assert quote["experiment"] == {"key": "upsell-copy", "variant": "control"}
@@ -1034,10 +1212,15 @@ def test_a_rebucketed_visitor_starts_afresh_in_the_new_bucket_version(client, te
     visitor = visitor_where("upsell-copy", lambda n: 0.2 <= n < 0.5)  # control, then b at 20/80
     assert offers(client, fx, visitor)["experiment"]["variant"] == "control"
     shown = [
-        {"client_event_id": f"old-{kind}", "type": kind, "visitor_id": visitor,
-         "experiment": "upsell-copy", "occurred_at": dt.datetime.now(dt.UTC).isoformat()}
+        {
+            "client_event_id": f"old-{kind}",
+            "type": kind,
+            "visitor_id": visitor,
+            "experiment": "upsell-copy",
+            "occurred_at": dt.datetime.now(dt.UTC).isoformat(),
+        }
         for kind in ("upsell_shown", "upsell_accepted")
-    ]  # fmt: skip
+    ]
     sent = client.post("/v1/storefront/events", headers=fx.storefront, json={"events": shown})
     assert sent.status_code == 202, sent.get_json()
 
@@ -1054,10 +1237,15 @@ def test_a_rebucketed_visitor_starts_afresh_in_the_new_bucket_version(client, te
     assert (control["assigned"], control["exposed"], control["accepted"]) == (1, 1, 1)
     # ... and what they do under version 2 does not count for version 1 either.
     later = [
-        {"client_event_id": f"new-{kind}", "type": kind, "visitor_id": visitor,
-         "experiment": "upsell-copy", "occurred_at": dt.datetime.now(dt.UTC).isoformat()}
+        {
+            "client_event_id": f"new-{kind}",
+            "type": kind,
+            "visitor_id": visitor,
+            "experiment": "upsell-copy",
+            "occurred_at": dt.datetime.now(dt.UTC).isoformat(),
+        }
         for kind in ("upsell_shown", "upsell_declined")
-    ]  # fmt: skip
+    ]
     sent = client.post("/v1/storefront/events", headers=fx.storefront, json={"events": later})
     assert sent.status_code == 202, sent.get_json()
     again = client.get(f"{E}/{experiment['id']}/results?bucket_version=1", headers=fx.analyst)
@@ -1075,34 +1263,48 @@ def test_a_quote_of_a_tier_outside_the_targeting_is_not_tagged(client, db, tenan
     day = weekday_ahead().isoformat()
 
     def quote(tier) -> dict:
-        response = client.post("/v1/storefront/quotes", headers=fx.storefront, json={
-            "tier_id": tier.id, "date": day, "guests": 2, "visitor_id": visitor})  # fmt: skip
+        response = client.post(
+            "/v1/storefront/quotes",
+            headers=fx.storefront,
+            json={"tier_id": tier.id, "date": day, "guests": 2, "visitor_id": visitor},
+        )
         assert response.status_code == 201, response.get_json()
         return response.get_json()
 
     assert quote(fx.tiers[0])["experiment"] == {"key": "upsell-copy", "variant": "b"}
     untargeted = quote(fx.tiers[2])
     assert untargeted["experiment"] is None
-    claims = client.post("/v1/storefront/quotes/verify", headers=fx.storefront,
-                         json={"token": untargeted["token"]}).get_json()  # fmt: skip
+    claims = client.post(
+        "/v1/storefront/quotes/verify", headers=fx.storefront, json={"token": untargeted["token"]}
+    ).get_json()
     assert (claims["visitor_id"], claims["experiment"], claims["variant"]) == (visitor, "", "")
 
 
 def test_nobody_is_assigned_when_no_tier_of_the_segment_is_targeted(client, db, tenant_a):
     fx = tenant_a
-    other = client.post("/v1/admin/segments", headers=fx.admin,
-                        json={"key": "other-segment", "name": "Other"}).get_json()  # fmt: skip
-    tier = client.post("/v1/admin/tiers", headers=fx.admin, json={
-        "segment_id": other["id"], "level": 1, "name": "Essential",
-        "base_price": {"amount": 5000, "currency": "EUR"},
-        "per_guest_price": {"amount": 0, "currency": "EUR"}, "max_guests": 4}).get_json()  # fmt: skip
+    other = client.post(
+        "/v1/admin/segments", headers=fx.admin, json={"key": "other-segment", "name": "Other"}
+    ).get_json()
+    tier = client.post(
+        "/v1/admin/tiers",
+        headers=fx.admin,
+        json={
+            "segment_id": other["id"],
+            "level": 1,
+            "name": "Essential",
+            "base_price": {"amount": 5000, "currency": "EUR"},
+            "per_guest_price": {"amount": 0, "currency": "EUR"},
+            "max_guests": 4,
+        },
+    ).get_json()
     experiment = running(client, fx, targeting={"tiers": [tier["id"]]})
     visitor = visitor_in(experiment, "b")
     assert offers(client, fx, visitor)["experiment"] is None  # fx.segment has no targeted tier
     assert assignments(db, experiment) == []
     assert offers(client, fx, visitor, segment="other-segment")["experiment"] == {
-        "key": "upsell-copy", "variant": "b",
-    }  # fmt: skip
+        "key": "upsell-copy",
+        "variant": "b",
+    }
 
 
 def test_a_draft_cannot_bump_its_bucket_version(client, tenant_a):

@@ -98,10 +98,12 @@ def test_reactivation_gives_the_admins_their_writes_back(client, tenant_a, platf
 # ---- one validation path for ruleset documents ------------------------------------------------
 
 UNKNOWN_EXPERIMENT = {
-    "id": "ghost-upsell", "kind": "upsell", "priority": 20,
+    "id": "ghost-upsell",
+    "kind": "upsell",
+    "priority": 20,
     "when": {"fact": "experiment", "op": "eq", "value": "no-such-experiment"},
     "then": {"offer": "tier", "target_level": 3, "percent_off": "10", "message_key": "upsell.x"},
-}  # fmt: skip
+}
 
 
 def test_validate_refuses_what_draft_create_refuses(client, tenant_a):
@@ -171,8 +173,13 @@ def test_server_mode_does_not_serve_the_local_payment_page(settings, db, cache, 
 
 
 def event(cid: str, **extra) -> dict:
-    return {"client_event_id": cid, "type": "tier_comparison_viewed", "visitor_id": "v-1",
-            "occurred_at": "2026-11-20T10:15:00+00:00", **extra}  # fmt: skip
+    return {
+        "client_event_id": cid,
+        "type": "tier_comparison_viewed",
+        "visitor_id": "v-1",
+        "occurred_at": "2026-11-20T10:15:00+00:00",
+        **extra,
+    }
 
 
 @pytest.mark.parametrize(
@@ -292,10 +299,15 @@ def test_every_operation_answering_428_documents_it_and_the_if_match_header(
     experiment = client.post(
         "/v1/admin/experiments",
         headers=fx.admin,
-        json={"key": "e", "primary_metric": "upsell_acceptance",
-              "variants": [{"key": "a", "weight": "0.5", "control": True},
-                           {"key": "b", "weight": "0.5"}]},
-    ).get_json()  # fmt: skip
+        json={
+            "key": "e",
+            "primary_metric": "upsell_acceptance",
+            "variants": [
+                {"key": "a", "weight": "0.5", "control": True},
+                {"key": "b", "weight": "0.5"},
+            ],
+        },
+    ).get_json()
     targets = [(template, make(fx)) for template, _, make in PATCHES] + [
         ("/v1/admin/rulesets/drafts/{draft_id}", f"/v1/admin/rulesets/drafts/{draft['id']}"),
         ("/v1/admin/experiments/{experiment_id}", f"/v1/admin/experiments/{experiment['id']}"),

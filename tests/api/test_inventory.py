@@ -57,8 +57,10 @@ def test_without_rows_every_day_has_the_tenant_default(client, db, tenant_a):
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["tier_id"] == tier.id
     assert days(response) == [
-        ("2031-03-01", 5, "default"), ("2031-03-02", 5, "default"), ("2031-03-03", 5, "default"),
-    ]  # fmt: skip
+        ("2031-03-01", 5, "default"),
+        ("2031-03-02", 5, "default"),
+        ("2031-03-03", 5, "default"),
+    ]
     single = client.get(
         capacity_url(tier.id), headers=tenant_a.admin, query_string={"from": "2031-03-01"}
     )
@@ -79,20 +81,29 @@ def test_put_single_date_then_range_and_get_shows_sources(client, db, tenant_a):
     )
     assert ranged.status_code == 200
     assert days(ranged) == [
-        ("2031-03-04", 0, "date"), ("2031-03-05", 0, "date"), ("2031-03-06", 0, "date"),
-    ]  # fmt: skip
+        ("2031-03-04", 0, "date"),
+        ("2031-03-05", 0, "date"),
+        ("2031-03-06", 0, "date"),
+    ]
 
     read = client.get(
         url, headers=tenant_a.admin, query_string={"from": "2031-03-01", "to": "2031-03-07"}
     )
     assert days(read) == [
-        ("2031-03-01", 5, "default"), ("2031-03-02", 9, "date"), ("2031-03-03", 5, "default"),
-        ("2031-03-04", 0, "date"), ("2031-03-05", 0, "date"), ("2031-03-06", 0, "date"),
+        ("2031-03-01", 5, "default"),
+        ("2031-03-02", 9, "date"),
+        ("2031-03-03", 5, "default"),
+        ("2031-03-04", 0, "date"),
+        ("2031-03-05", 0, "date"),
+        ("2031-03-06", 0, "date"),
         ("2031-03-07", 5, "default"),
-    ]  # fmt: skip
+    ]
     assert capacity_rows(db, tier.id) == {
-        "2031-03-02": 9, "2031-03-04": 0, "2031-03-05": 0, "2031-03-06": 0,
-    }  # fmt: skip
+        "2031-03-02": 9,
+        "2031-03-04": 0,
+        "2031-03-05": 0,
+        "2031-03-06": 0,
+    }
     # Other tiers are not affected.
     assert capacity_rows(db, tenant_a.tiers[0].id) == {}
 
@@ -107,8 +118,10 @@ def test_put_over_existing_dates_updates_instead_of_duplicating(client, db, tena
     )
     assert days(response) == [("2031-04-02", 7, "date"), ("2031-04-03", 7, "date")]
     assert capacity_rows(db, tenant_a.tiers[0].id) == {
-        "2031-04-01": 1, "2031-04-02": 7, "2031-04-03": 7,
-    }  # fmt: skip
+        "2031-04-01": 1,
+        "2031-04-02": 7,
+        "2031-04-03": 7,
+    }
 
 
 def test_delete_resets_dates_to_the_default(client, db, tenant_a):
@@ -256,15 +269,17 @@ def test_tenant_wide_single_date(client, db, tenant_a):
 def test_range_for_one_tier(client, db, tenant_a):
     tier_id = tenant_a.tiers[1].id
     response = client.post(
-        BLACKOUTS, headers=tenant_a.admin,
+        BLACKOUTS,
+        headers=tenant_a.admin,
         json={"from": "2031-02-10", "to": "2031-02-12", "tier_id": tier_id, "reason": "works"},
-    )  # fmt: skip
+    )
     assert response.status_code == 201
     created = response.get_json()
     assert [(b["tier_id"], b["date"], b["reason"]) for b in created] == [
-        (tier_id, "2031-02-10", "works"), (tier_id, "2031-02-11", "works"),
+        (tier_id, "2031-02-10", "works"),
+        (tier_id, "2031-02-11", "works"),
         (tier_id, "2031-02-12", "works"),
-    ]  # fmt: skip
+    ]
     assert len({b["id"] for b in created}) == 3
     rows = [r for r in blackout_rows(db, tenant_a.tenant.id) if r[1].startswith("2031-02")]
     assert rows == [(tier_id, d, "works") for d in ("2031-02-10", "2031-02-11", "2031-02-12")]
@@ -305,9 +320,13 @@ def test_tenant_wide_and_tier_blackouts_on_the_same_date_coexist(client, db, ten
     assert other_tier.status_code == 201
     rows = [r for r in blackout_rows(db, tenant_a.tenant.id) if r[1] == "2031-01-01"]
     assert sorted(rows, key=str) == sorted(
-        [(tenant_a.tiers[0].id, "2031-01-01", "closed"), (None, "2031-01-01", ""),
-         (tenant_a.tiers[1].id, "2031-01-01", "")], key=str,
-    )  # fmt: skip
+        [
+            (tenant_a.tiers[0].id, "2031-01-01", "closed"),
+            (None, "2031-01-01", ""),
+            (tenant_a.tiers[1].id, "2031-01-01", ""),
+        ],
+        key=str,
+    )
 
 
 def test_list_filters_and_pagination(client, db, tenant_a):
@@ -317,8 +336,12 @@ def test_list_filters_and_pagination(client, db, tenant_a):
     everything = client.get(BLACKOUTS, headers=h)
     assert json.loads(everything.headers["X-Pagination"])["total"] == 5
     assert [b["date"] for b in everything.get_json()] == [
-        "2031-01-01", "2031-01-02", "2031-01-03", "2031-01-03", "2031-01-04",
-    ]  # fmt: skip
+        "2031-01-01",
+        "2031-01-02",
+        "2031-01-03",
+        "2031-01-03",
+        "2031-01-04",
+    ]
 
     window = client.get(
         BLACKOUTS, headers=h, query_string={"from": "2031-01-02", "to": "2031-01-03"}

@@ -57,11 +57,14 @@ def add_hold(db, fx, tier_id: str, day: dt.date, units: int, expires_in: dt.time
     with db.transaction() as s:
         s.add(
             m.Hold(
-                tenant_id=uuid.UUID(fx.tenant.id), tier_id=uuid.UUID(tier_id), service_date=day,
-                units=units, status=kw.get("status", "active"),
+                tenant_id=uuid.UUID(fx.tenant.id),
+                tier_id=uuid.UUID(tier_id),
+                service_date=day,
+                units=units,
+                status=kw.get("status", "active"),
                 expires_at=dt.datetime.now(dt.UTC) + expires_in,
             )
-        )  # fmt: skip
+        )
 
 
 def blackout(client, fx, tier_id: str | None, day: dt.date, to: dt.date | None = None):
@@ -98,12 +101,15 @@ def other_segment(client, fx) -> tuple[dict, dict]:
         "/v1/admin/tiers",
         headers=fx.admin,
         json={
-            "segment_id": seg.get_json()["id"], "level": 1, "name": "Budget Essential",
+            "segment_id": seg.get_json()["id"],
+            "level": 1,
+            "name": "Budget Essential",
             "base_price": {"amount": 5000, "currency": "EUR"},
-            "per_guest_price": {"amount": 500, "currency": "EUR"}, "max_guests": 4,
+            "per_guest_price": {"amount": 500, "currency": "EUR"},
+            "max_guests": 4,
             "features": [{"key": "lunch", "label": "Lunch", "value": False}],
         },
-    )  # fmt: skip
+    )
     assert tier.status_code == 201, tier.get_json()
     return seg.get_json(), tier.get_json()
 
@@ -117,8 +123,11 @@ def test_every_tier_in_level_order_priced_with_breakdown_features_and_add_ons(cl
     body = ok_offers(client, fx, day, guests=2, add_ons="breakfast")
 
     assert body["segment"] == {
-        "id": fx.segment.id, "key": fx.segment.key, "name": "Premium", "position": 1,
-    }  # fmt: skip
+        "id": fx.segment.id,
+        "key": fx.segment.key,
+        "name": "Premium",
+        "position": 1,
+    }
     assert (body["service_date"], body["guests"], body["currency"]) == (day.isoformat(), 2, "EUR")
     assert body["ruleset"]["version"] == 1
     assert len(body["ruleset"]["content_hash"]) == 64
@@ -134,12 +143,16 @@ def test_every_tier_in_level_order_priced_with_breakdown_features_and_add_ons(cl
     # 10000 base + 2 × 1000 per guest; breakfast is limited to Ultimate.
     assert lines(one) == [("base", 10000, []), ("guests", 2000, [])]
     assert one["price"] == {
-        "currency": "EUR", "subtotal": 12000, "total": 12000, "discount": 0,
+        "currency": "EUR",
+        "subtotal": 12000,
+        "total": 12000,
+        "discount": 0,
         "lines": one["price"]["lines"],
-    }  # fmt: skip
+    }
     assert [line["label"] for line in one["price"]["lines"]] == [
-        "Essential base price", "2 guests × per-guest price",
-    ]  # fmt: skip
+        "Essential base price",
+        "2 guests × per-guest price",
+    ]
     assert lines(two) == [("base", 20000, []), ("guests", 2000, [])]
     assert two["price"]["total"] == 22000
     # Ultimate: 30000 + 2000 + breakfast 2 × 900.
@@ -148,8 +161,10 @@ def test_every_tier_in_level_order_priced_with_breakdown_features_and_add_ons(cl
 
     breakfast = fx.add_on.id
     assert [(o["add_ons_applied"], o["add_ons_unavailable"]) for o in body["offers"]] == [
-        ([], [breakfast]), ([], [breakfast]), ([breakfast], []),
-    ]  # fmt: skip
+        ([], [breakfast]),
+        ([], [breakfast]),
+        ([breakfast], []),
+    ]
     for offer in body["offers"]:
         assert offer["availability"] == {"status": "available", "units_left": 5}
         assert offer["fallback"] == []
@@ -158,12 +173,16 @@ def test_every_tier_in_level_order_priced_with_breakdown_features_and_add_ons(cl
     # Upsell to level 3 (rule upsell-next-tier) for levels 1 and 2; the difference is to the
     # Ultimate offer as priced for this party (with the breakfast it can take).
     assert one["upsell"] == {
-        "type": "tier", "tier_id": fx.tiers[2].id, "tier_name": "Ultimate",
-        "message_key": "upsell.ultimate", "percent_off": "0", "total": 33800,
+        "type": "tier",
+        "tier_id": fx.tiers[2].id,
+        "tier_name": "Ultimate",
+        "message_key": "upsell.ultimate",
+        "percent_off": "0",
+        "total": 33800,
         "difference": 33800 - 12000,
         "features_gained": [{"key": "lunch", "label": "Lunch", "from": False, "to": True}],
         "rules": ["upsell-next-tier"],
-    }  # fmt: skip
+    }
     assert two["upsell"]["difference"] == 33800 - 22000
     assert two["upsell"]["features_gained"] == []
     assert three["upsell"] is None
@@ -186,9 +205,13 @@ def test_add_on_by_id_and_add_on_for_every_tier(client, db, tenant_a):
     flat = client.post(
         "/v1/admin/add-ons",
         headers=fx.admin,
-        json={"key": "parking", "name": "Parking", "pricing": "flat",
-              "price": {"amount": 1500, "currency": "EUR"}},
-    )  # fmt: skip
+        json={
+            "key": "parking",
+            "name": "Parking",
+            "pricing": "flat",
+            "price": {"amount": 1500, "currency": "EUR"},
+        },
+    )
     assert flat.status_code == 201, flat.get_json()
     parking = flat.get_json()["id"]
     day = find_day(10, weekend=False)
@@ -198,8 +221,11 @@ def test_add_on_by_id_and_add_on_for_every_tier(client, db, tenant_a):
     assert one["add_ons_applied"] == [parking]
     assert one["add_ons_unavailable"] == [fx.add_on.id]
     assert lines(three) == [
-        ("base", 30000, []), ("guests", 3000, []), ("add_on", 2700, []), ("add_on", 1500, []),
-    ]  # fmt: skip
+        ("base", 30000, []),
+        ("guests", 3000, []),
+        ("add_on", 2700, []),
+        ("add_on", 1500, []),
+    ]
     assert three["price"]["total"] == 37200
     assert sorted(three["add_ons_applied"]) == sorted([fx.add_on.id, parking])
     assert three["add_ons_unavailable"] == []
@@ -212,8 +238,10 @@ def test_weekend_multiplier_is_a_season_line_naming_the_rule(client, db, tenant_
     # 13000 × 1.1 = 14300
     assert lines(one) == [("base", 10000, []), ("guests", 3000, []), ("season", 1300, ["weekend"])]
     assert (one["price"]["subtotal"], one["price"]["total"], one["price"]["discount"]) == (
-        13000, 14300, -1300,
-    )  # fmt: skip
+        13000,
+        14300,
+        -1300,
+    )
     assert two["price"]["total"] == 25300  # 23000 × 1.1
     # (30000 + 3000 + 2700) × 1.1 = 39270
     assert lines(three)[-1] == ("season", 3570, ["weekend"])
@@ -232,21 +260,33 @@ def test_summer_weekend_multiplies_both_rules(client, db, tenant_a):
     assert one["price"]["total"] == 15840
 
 
-SEASON = {(False, False): Decimal("1"), (False, True): Decimal("1.1"),
-          (True, False): Decimal("1.2"), (True, True): Decimal("1.32")}  # fmt: skip
+SEASON = {
+    (False, False): Decimal("1"),
+    (False, True): Decimal("1.1"),
+    (True, False): Decimal("1.2"),
+    (True, True): Decimal("1.32"),
+}
 #: Essential, 2 guests (12000) × season × (1 − discount): exact for every combination.
 LAST_MINUTE_TOTALS = {
-    ("15", Decimal("1")): 10200, ("15", Decimal("1.1")): 11220,
-    ("15", Decimal("1.2")): 12240, ("15", Decimal("1.32")): 13464,
-    ("5", Decimal("1")): 11400, ("5", Decimal("1.1")): 12540,
-    ("5", Decimal("1.2")): 13680, ("5", Decimal("1.32")): 15048,
-}  # fmt: skip
+    ("15", Decimal("1")): 10200,
+    ("15", Decimal("1.1")): 11220,
+    ("15", Decimal("1.2")): 12240,
+    ("15", Decimal("1.32")): 13464,
+    ("5", Decimal("1")): 11400,
+    ("5", Decimal("1.1")): 12540,
+    ("5", Decimal("1.2")): 13680,
+    ("5", Decimal("1.32")): 15048,
+}
 
 
 def test_last_minute_discounts_by_lead_days(client, db, tenant_a):
-    for lead, percent, rule in ((0, "15", "last-minute-3-days"), (2, "15", "last-minute-3-days"),
-                                (3, "15", "last-minute-3-days"), (4, "5", "last-minute-week"),
-                                (7, "5", "last-minute-week")):  # fmt: skip
+    for lead, percent, rule in (
+        (0, "15", "last-minute-3-days"),
+        (2, "15", "last-minute-3-days"),
+        (3, "15", "last-minute-3-days"),
+        (4, "5", "last-minute-week"),
+        (7, "5", "last-minute-week"),
+    ):
         day = tenant_today() + dt.timedelta(days=lead)
         season = SEASON[(day.month in (7, 8), day.isoweekday() >= 6)]
         one = by_level(ok_offers(client, tenant_a, day, guests=2))[1]
@@ -272,19 +312,25 @@ def test_fractions_are_rounded_once_and_the_integer_lines_still_add_up(client, d
     response = client.get(
         f"/v1/admin/segments/{fx.segment.id}/offers-preview",
         headers=fx.admin,
-        query_string={"date": "2027-07-10", "guests": 1, "add_ons": "breakfast",
-                      "as_of": "2027-07-07T10:00:00+00:00"},
-    )  # fmt: skip
+        query_string={
+            "date": "2027-07-10",
+            "guests": 1,
+            "add_ons": "breakfast",
+            "as_of": "2027-07-07T10:00:00+00:00",
+        },
+    )
     assert response.status_code == 200, response.get_json()
     one, two, three = (by_level(response.get_json())[n] for n in (1, 2, 3))
     assert one["price"]["total"] == 12342  # 11000 × 1.32 × 0.85
     assert two["price"]["total"] == 23562  # 21000 × 1.32 × 0.85
     # (30000 + 1000 + 900) = 31900 × 1.32 = 42108 × 0.85 = 35791.8 → 35792 (ROUND_HALF_UP)
     assert lines(three) == [
-        ("base", 30000, []), ("guests", 1000, []), ("add_on", 900, []),
+        ("base", 30000, []),
+        ("guests", 1000, []),
+        ("add_on", 900, []),
         ("season", 10208, ["summer-peak", "weekend"]),
         ("last_minute", -6316, ["last-minute-3-days"]),  # exact: -6316.2, then 0.2 of rounding
-    ]  # fmt: skip
+    ]
     season, last_minute = three["price"]["lines"][3:]
     assert season == {
         "code": "season",
@@ -390,13 +436,15 @@ def test_sold_out_tier_falls_back_up_then_nearby_dates(client, db, tenant_a):
         (3, "nearby_dates", fx.tiers[0].id, (day + dt.timedelta(days=1)).isoformat()),
     ]
     assert [f["reason"] for f in fallback] == [
-        "Preferred of Premium on the same date", "Ultimate of Premium on the same date",
+        "Preferred of Premium on the same date",
+        "Ultimate of Premium on the same date",
         "the same tier 1 day(s) later",
-    ]  # fmt: skip
+    ]
     assert [(f["level"], f["tier_name"], f["segment_key"]) for f in fallback] == [
-        (2, "Preferred", fx.segment.key), (3, "Ultimate", fx.segment.key),
+        (2, "Preferred", fx.segment.key),
+        (3, "Ultimate", fx.segment.key),
         (1, "Essential", fx.segment.key),
-    ]  # fmt: skip
+    ]
     assert [f["units_left"] for f in fallback] == [5, 5, 5]
     # Each fallback is priced for its own tier and date, like the offer of that tier.
     assert fallback[0]["price"] == two["price"]
@@ -416,9 +464,10 @@ def test_sold_out_tier_falls_back_up_then_nearby_dates(client, db, tenant_a):
     assert "fallback" in offer_row.kinds
     assert offer_row.fired.count("fallback-default") == 1
     assert offer_row.outputs["fallback"]["strategies"] == [
-        {"type": "other_tier", "direction": "up"}, {"type": "nearby_dates", "days": 3},
+        {"type": "other_tier", "direction": "up"},
+        {"type": "nearby_dates", "days": 3},
         {"type": "other_segment"},
-    ]  # fmt: skip
+    ]
     assert offer_row.facts["availability"] == "sold_out"
     assert offer_row.facts["units_left"] == 0
     assert "fallback" not in rows[two["decision_id"]].kinds
@@ -440,8 +489,10 @@ def test_blackout_falls_back_with_ranked_priced_alternatives(client, db, tenant_
     # Fallbacks carry the add-ons their tier can take: the Ultimate includes the breakfast.
     assert [f["price"]["total"] for f in one["fallback"]] == [22000, 33800, 12000]
     assert [line["code"] for line in one["fallback"][1]["price"]["lines"]] == [
-        "base", "guests", "add_on",
-    ]  # fmt: skip
+        "base",
+        "guests",
+        "add_on",
+    ]
     # The other tiers are not affected by a tier blackout.
     assert by_level(body)[2]["availability"]["status"] == "available"
 
@@ -471,10 +522,25 @@ def test_nearby_dates_nearest_first_each_priced_for_its_own_date(client, db, ten
     assert one["upsell"] is None  # the upsell target is not bookable on the date
     fallback = three["fallback"]
     assert [(f["rank"], f["strategy"], f["service_date"], f["reason"]) for f in fallback] == [
-        (1, "nearby_dates", (day + dt.timedelta(days=1)).isoformat(), "the same tier 1 day(s) later"),
-        (2, "nearby_dates", (day - dt.timedelta(days=1)).isoformat(), "the same tier 1 day(s) earlier"),
-        (3, "nearby_dates", (day + dt.timedelta(days=2)).isoformat(), "the same tier 2 day(s) later"),
-    ]  # fmt: skip
+        (
+            1,
+            "nearby_dates",
+            (day + dt.timedelta(days=1)).isoformat(),
+            "the same tier 1 day(s) later",
+        ),
+        (
+            2,
+            "nearby_dates",
+            (day - dt.timedelta(days=1)).isoformat(),
+            "the same tier 1 day(s) earlier",
+        ),
+        (
+            3,
+            "nearby_dates",
+            (day + dt.timedelta(days=2)).isoformat(),
+            "the same tier 2 day(s) later",
+        ),
+    ]
     # Saturday and Sunday carry the weekend uplift: 33800 × 1.1 = 37180.
     assert [f["price"]["total"] for f in fallback] == [37180, 33800, 37180]
     assert fallback[0]["price"]["lines"][-1]["rules"] == ["weekend"]
@@ -503,19 +569,38 @@ def test_fallback_to_the_same_level_in_another_segment(client, db, tenant_a):
     one = by_level(body)[1]
     assert one["fallback"] == [
         {
-            "rank": 1, "strategy": "other_segment", "reason": "the same level in Budget",
-            "segment_key": segment["key"], "tier_id": budget["id"], "tier_name": "Budget Essential",
-            "level": 1, "service_date": day.isoformat(),
+            "rank": 1,
+            "strategy": "other_segment",
+            "reason": "the same level in Budget",
+            "segment_key": segment["key"],
+            "tier_id": budget["id"],
+            "tier_name": "Budget Essential",
+            "level": 1,
+            "service_date": day.isoformat(),
             "price": {
-                "currency": "EUR", "subtotal": 6000, "total": 6000, "discount": 0,
+                "currency": "EUR",
+                "subtotal": 6000,
+                "total": 6000,
+                "discount": 0,
                 "lines": [
-                    {"code": "base", "label": "Budget Essential base price", "amount": 5000, "rules": []},
-                    {"code": "guests", "label": "2 guests × per-guest price", "amount": 1000, "rules": []},
+                    {
+                        "code": "base",
+                        "label": "Budget Essential base price",
+                        "amount": 5000,
+                        "rules": [],
+                    },
+                    {
+                        "code": "guests",
+                        "label": "2 guests × per-guest price",
+                        "amount": 1000,
+                        "rules": [],
+                    },
                 ],
             },
-            "units_left": 5, "decision_id": one["fallback"][0]["decision_id"],
+            "units_left": 5,
+            "decision_id": one["fallback"][0]["decision_id"],
         }
-    ]  # fmt: skip
+    ]
     # The budget segment's own offers list only its tier.
     budget_offers = ok_offers_for(client, fx, segment["key"], day)
     assert [o["tier"]["id"] for o in budget_offers["offers"]] == [budget["id"]]
@@ -539,8 +624,9 @@ def test_party_too_large_for_one_tier_is_its_status_and_falls_back(client, db, t
     one = by_level(body)[1]
     assert one["availability"] == {"status": "party_too_large", "units_left": 5}
     assert [(f["strategy"], f["level"]) for f in one["fallback"]] == [
-        ("other_tier", 2), ("other_tier", 3),
-    ]  # fmt: skip
+        ("other_tier", 2),
+        ("other_tier", 3),
+    ]
     assert by_level(body)[2]["availability"]["status"] == "available"
 
 
@@ -548,15 +634,21 @@ def test_custom_fallback_rule_directions_and_max_results(client, db, tenant_a):
     fx = tenant_a
     document = default_document()
     rule = rule_of(document, "fallback-default")
-    rule["then"] = {"strategies": [{"type": "other_tier", "direction": "down"},
-                                   {"type": "nearby_dates", "days": 2}], "max_results": 2}  # fmt: skip
+    rule["then"] = {
+        "strategies": [
+            {"type": "other_tier", "direction": "down"},
+            {"type": "nearby_dates", "days": 2},
+        ],
+        "max_results": 2,
+    }
     rulesets.publish_document(db, None, fx.tenant.id, document, "test")
     day = find_day(10, weekday=3)
     blackout(client, fx, fx.tiers[2].id, day)
     three = by_level(ok_offers(client, fx, day))[3]
     assert [(f["rank"], f["strategy"], f["level"]) for f in three["fallback"]] == [
-        (1, "other_tier", 2), (2, "other_tier", 1),
-    ]  # fmt: skip
+        (1, "other_tier", 2),
+        (2, "other_tier", 1),
+    ]
 
 
 # ---- decisions ----------------------------------------------------------------------------------
@@ -581,30 +673,61 @@ def test_each_offer_decision_is_stored_and_explained(client, db, tenant_a, tenan
     assert decision["kinds"] == ["season", "last_minute", "commission", "upsell"]
     assert decision["request_id"]
     facts = decision["facts"]
-    assert {k: facts[k] for k in ("segment", "segment_id", "tier_id", "tier_level", "guests",
-                                  "amount", "add_on_count", "units_left", "availability",
-                                  "currency", "service_month", "service_weekday",
-                                  "lead_days")} == {
-        "segment": fx.segment.key, "segment_id": fx.segment.id, "tier_id": fx.tiers[0].id,
-        "tier_level": 1, "guests": 2, "amount": 12000, "add_on_count": 0, "units_left": 5,
-        "availability": "available", "currency": "EUR", "service_month": day.month,
-        "service_weekday": day.isoweekday(), "lead_days": lead,
-    }  # fmt: skip
+    assert {
+        k: facts[k]
+        for k in (
+            "segment",
+            "segment_id",
+            "tier_id",
+            "tier_level",
+            "guests",
+            "amount",
+            "add_on_count",
+            "units_left",
+            "availability",
+            "currency",
+            "service_month",
+            "service_weekday",
+            "lead_days",
+        )
+    } == {
+        "segment": fx.segment.key,
+        "segment_id": fx.segment.id,
+        "tier_id": fx.tiers[0].id,
+        "tier_level": 1,
+        "guests": 2,
+        "amount": 12000,
+        "add_on_count": 0,
+        "units_left": 5,
+        "availability": "available",
+        "currency": "EUR",
+        "service_month": day.month,
+        "service_weekday": day.isoweekday(),
+        "lead_days": lead,
+    }
     considered = {c["rule_id"]: c for c in decision["considered"]}
     # Only the rules of the evaluated kinds are considered (no upgrade, no fallback).
     assert set(considered) == {
-        "summer-peak", "weekend", "last-minute-3-days", "last-minute-week",
-        "commission-standard", "upsell-next-tier",
-    }  # fmt: skip
+        "summer-peak",
+        "weekend",
+        "last-minute-3-days",
+        "last-minute-week",
+        "commission-standard",
+        "upsell-next-tier",
+    }
     assert considered["weekend"]["matched"] is False
     assert (
         considered["weekend"]["why_not"] == f"service_weekday={day.isoweekday()} is not in [6, 7]"
     )
     assert considered["last-minute-week"]["why_not"] == f"lead_days={lead} is not between [4, 7]"
     assert considered["commission-standard"] == {
-        "rule_id": "commission-standard", "kind": "commission", "priority": 0, "matched": True,
-        "fired": True, "why_not": None,
-    }  # fmt: skip
+        "rule_id": "commission-standard",
+        "kind": "commission",
+        "priority": 0,
+        "matched": True,
+        "fired": True,
+        "why_not": None,
+    }
     assert considered["upsell-next-tier"]["matched"] is True
     assert decision["fired"] == ["commission-standard", "upsell-next-tier"]
     outputs = decision["outputs"]
@@ -612,16 +735,35 @@ def test_each_offer_decision_is_stored_and_explained(client, db, tenant_a, tenan
     assert outputs["last_minute"]["percent_off"] == "0"
     assert outputs["commission"]["rate_percent"] == "10"
     assert outputs["upsell"] == {
-        "offer": "tier", "message_key": "upsell.ultimate", "target_level": 3,
-        "percent_off": "0", "rules": ["upsell-next-tier"],
-    }  # fmt: skip
+        "offer": "tier",
+        "message_key": "upsell.ultimate",
+        "target_level": 3,
+        "percent_off": "0",
+        "rules": ["upsell-next-tier"],
+    }
     assert decision["context"] == {
-        "tier_id": fx.tiers[0].id, "service_date": day.isoformat(), "guests": 2, "add_on_ids": [],
-        "pricing": {"currency": "EUR", "tier_name": "Essential", "base": 10000, "per_guest": 1000,
-                    "guests": 2, "add_ons": [], "floor": None, "ceiling": None},
-        "price": {"currency": "EUR", "subtotal": 12000, "total": 12000, "platform_fee": 1200,
-                  "lines": [["base", "10000", []], ["guests", "2000", []]]},
-    }  # fmt: skip
+        "tier_id": fx.tiers[0].id,
+        "service_date": day.isoformat(),
+        "guests": 2,
+        "add_on_ids": [],
+        "pricing": {
+            "currency": "EUR",
+            "tier_name": "Essential",
+            "base": 10000,
+            "per_guest": 1000,
+            "guests": 2,
+            "add_ons": [],
+            "floor": None,
+            "ceiling": None,
+        },
+        "price": {
+            "currency": "EUR",
+            "subtotal": 12000,
+            "total": 12000,
+            "platform_fee": 1200,
+            "lines": [["base", "10000", []], ["guests", "2000", []]],
+        },
+    }
     # the record keeps exact decimal lines; the explained price is in the API's money format
     lines = [{"code": "base", "amount": 10000, "rules": []}]
     lines.append({"code": "guests", "amount": 2000, "rules": []})
@@ -747,10 +889,14 @@ def test_bad_input_answers_422_or_404_and_stores_no_decision(client, db, tenant_
 
     error_of(get_offers(client, fx, day, segment="no-such-segment"), 404, "segment_not_found")
     error_of(
-        client.get(offers_url(str(uuid.uuid4())), headers=fx.storefront,
-                   query_string={"date": day.isoformat(), "guests": 2}),
-        404, "segment_not_found",
-    )  # fmt: skip
+        client.get(
+            offers_url(str(uuid.uuid4())),
+            headers=fx.storefront,
+            query_string={"date": day.isoformat(), "guests": 2},
+        ),
+        404,
+        "segment_not_found",
+    )
     past = error_of(get_offers(client, fx, today - dt.timedelta(days=1)), 422, "date_in_past")
     assert [d["path"] for d in past["details"]] == ["/query/date"]
     error_of(
@@ -766,14 +912,19 @@ def test_bad_input_answers_422_or_404_and_stores_no_decision(client, db, tenant_
     )
     assert [d["path"] for d in unknown["details"]] == ["/query/add_ons/1"]
     error_of(
-        client.get(offers_url(fx.segment.key), headers=fx.storefront,
-                   query_string={"date": "2027-02-30", "guests": 2}),
-        422, "validation_error",
-    )  # fmt: skip
+        client.get(
+            offers_url(fx.segment.key),
+            headers=fx.storefront,
+            query_string={"date": "2027-02-30", "guests": 2},
+        ),
+        422,
+        "validation_error",
+    )
     error_of(
         client.get(offers_url(fx.segment.key), headers=fx.storefront, query_string={"guests": 2}),
-        422, "validation_error",
-    )  # fmt: skip
+        422,
+        "validation_error",
+    )
 
     assert count(db, m.Decision, fx.tenant.id) == before
     # The boundaries themselves are fine: today and the farthest day.
@@ -793,8 +944,12 @@ def test_another_tenants_segment_and_add_on_are_unknown(client, db, tenant_a, te
     )
     error_of(get_offers(client, tenant_a, day, add_ons=tenant_b.add_on.id), 422, "unknown_add_on")
     assert count(db, m.Decision, tenant_a.tenant.id) == before
-    assert client.get(offers_url(tenant_a.segment.key), query_string={"date": day.isoformat(),
-                      "guests": 2}).status_code == 401  # fmt: skip
+    assert (
+        client.get(
+            offers_url(tenant_a.segment.key), query_string={"date": day.isoformat(), "guests": 2}
+        ).status_code
+        == 401
+    )
 
 
 def test_archived_tier_is_not_offered(client, db, tenant_a):
@@ -863,24 +1018,45 @@ def test_custom_upsell_rules_for_an_add_on_and_a_discounted_tier(client, db, ten
     document = {
         "stacking": "best_only",
         "rules": [
-            {"id": "breakfast-upsell", "kind": "upsell", "priority": 10,
-             "when": {"fact": "tier_level", "op": "eq", "value": 3},
-             "then": {"offer": "add_on", "add_on": "breakfast", "percent_off": "10",
-                      "message_key": "upsell.breakfast"}},
-            {"id": "ultimate-upsell", "kind": "upsell", "priority": 5,
-             "when": {"fact": "tier_level", "op": "lt", "value": 3},
-             "then": {"offer": "tier", "target_level": 3, "percent_off": "10",
-                      "message_key": "upsell.ultimate"}},
+            {
+                "id": "breakfast-upsell",
+                "kind": "upsell",
+                "priority": 10,
+                "when": {"fact": "tier_level", "op": "eq", "value": 3},
+                "then": {
+                    "offer": "add_on",
+                    "add_on": "breakfast",
+                    "percent_off": "10",
+                    "message_key": "upsell.breakfast",
+                },
+            },
+            {
+                "id": "ultimate-upsell",
+                "kind": "upsell",
+                "priority": 5,
+                "when": {"fact": "tier_level", "op": "lt", "value": 3},
+                "then": {
+                    "offer": "tier",
+                    "target_level": 3,
+                    "percent_off": "10",
+                    "message_key": "upsell.ultimate",
+                },
+            },
         ],
-    }  # fmt: skip
+    }
     rulesets.publish_document(db, None, fx.tenant.id, document, "test")
     day = find_day(10, weekend=False)
     one, two, three = (by_level(ok_offers(client, fx, day, guests=3))[n] for n in (1, 2, 3))
     assert three["upsell"] == {
-        "type": "add_on", "add_on_id": fx.add_on.id, "add_on_key": "breakfast",
-        "message_key": "upsell.breakfast", "percent_off": "10", "price": 2700, "total": 2430,
+        "type": "add_on",
+        "add_on_id": fx.add_on.id,
+        "add_on_key": "breakfast",
+        "message_key": "upsell.breakfast",
+        "percent_off": "10",
+        "price": 2700,
+        "total": 2430,
         "rules": ["breakfast-upsell"],
-    }  # fmt: skip
+    }
     # The Ultimate (33000) at 10 % off: 29700.
     assert (one["upsell"]["total"], one["upsell"]["difference"]) == (29700, 29700 - 13000)
     assert (two["upsell"]["total"], two["upsell"]["difference"]) == (29700, 29700 - 23000)

@@ -37,10 +37,18 @@ def test_create_get_and_list(client, db, platform_headers):
     assert response.headers["ETag"] == '"1"'
     created = response.get_json()
     assert created == {
-        "id": created["id"], "slug": "acme", "name": "Acme", "currency": "JPY",
-        "time_zone": "Asia/Tokyo", "status": "active", "default_capacity": 0, "version": 1,
-        "refund_window_hours": 48, "refund_application_fee": True, "decision_retention_days": None,
-    }  # fmt: skip
+        "id": created["id"],
+        "slug": "acme",
+        "name": "Acme",
+        "currency": "JPY",
+        "time_zone": "Asia/Tokyo",
+        "status": "active",
+        "default_capacity": 0,
+        "version": 1,
+        "refund_window_hours": 48,
+        "refund_application_fee": True,
+        "decision_retention_days": None,
+    }
 
     fetched = client.get(f"{TENANTS}/{created['id']}", headers=platform_headers)
     assert fetched.status_code == 200
@@ -53,8 +61,11 @@ def test_create_get_and_list(client, db, platform_headers):
 
     row = tenant_row(db, "acme")
     assert (str(row.id), row.currency, row.time_zone, row.status) == (
-        created["id"], "JPY", "Asia/Tokyo", "active",
-    )  # fmt: skip
+        created["id"],
+        "JPY",
+        "Asia/Tokyo",
+        "active",
+    )
 
 
 def test_list_is_ordered_by_slug_and_paginated(client, db, platform_headers):
@@ -145,15 +156,19 @@ def test_patch_requires_if_match_and_refuses_stale_versions(client, db, platform
 def test_suspend_and_reactivate(client, db, platform_headers, tenant_a):
     url = f"{TENANTS}/{tenant_a.tenant.id}"
     response = client.patch(
-        url, headers={**platform_headers, "If-Match": '"1"'},
+        url,
+        headers={**platform_headers, "If-Match": '"1"'},
         json={"status": "suspended", "name": "Acme (on hold)", "default_capacity": 9},
-    )  # fmt: skip
+    )
     assert response.status_code == 200, response.get_json()
     assert response.headers["ETag"] == '"2"'
     body = response.get_json()
     assert (body["status"], body["name"], body["default_capacity"], body["version"]) == (
-        "suspended", "Acme (on hold)", 9, 2,
-    )  # fmt: skip
+        "suspended",
+        "Acme (on hold)",
+        9,
+        2,
+    )
     assert client.get(url, headers=platform_headers).get_json()["status"] == "suspended"
     row = tenant_row(db, tenant_a.tenant.slug)
     assert (row.status, row.name, row.default_capacity, row.version) == (
@@ -209,11 +224,12 @@ def test_tenant_roles_cannot_use_platform_routes(client, db, tenant_a):
         )
         error_of(
             client.patch(
-                f"{TENANTS}/{tenant_a.tenant.id}", headers={**headers, "If-Match": '"1"'},
+                f"{TENANTS}/{tenant_a.tenant.id}",
+                headers={**headers, "If-Match": '"1"'},
                 json={"status": "suspended"},
             ),
             403,
             "role_forbidden",
-        )  # fmt: skip
+        )
     assert tenant_row(db, "sneaky") is None
     assert tenant_row(db, tenant_a.tenant.slug).status == "active"

@@ -40,11 +40,21 @@ def verify(client, fx, token: str):
 def claims_for(fx, **changes) -> QuoteClaims:
     tier = fx.tiers[0]
     claims = QuoteClaims(
-        quote_id=str(uuid.uuid4()), tenant_id=fx.tenant.id, segment_id=fx.segment.id,
-        tier_id=tier.id, service_date=weekday_ahead().isoformat(), guests=2, add_on_ids=[],
-        currency="EUR", subtotal=12000, total=12000, platform_fee=1200, ruleset_version=1,
-        ruleset_hash="0" * 64, expires_at=int(dt.datetime.now(dt.UTC).timestamp()) + 600,
-    )  # fmt: skip
+        quote_id=str(uuid.uuid4()),
+        tenant_id=fx.tenant.id,
+        segment_id=fx.segment.id,
+        tier_id=tier.id,
+        service_date=weekday_ahead().isoformat(),
+        guests=2,
+        add_on_ids=[],
+        currency="EUR",
+        subtotal=12000,
+        total=12000,
+        platform_fee=1200,
+        ruleset_version=1,
+        ruleset_hash="0" * 64,
+        expires_at=int(dt.datetime.now(dt.UTC).timestamp()) + 600,
+    )
     return dataclasses.replace(claims, **changes)
 
 
@@ -107,11 +117,21 @@ def test_verify_returns_the_claims(client, db, tenant_a):
     claims = response.get_json()
     expires = int(dt.datetime.fromisoformat(created["expires_at"]).timestamp())
     assert claims == {
-        "quote_id": created["quote_id"], "tier_id": fx.tiers[0].id, "segment_id": fx.segment.id,
-        "service_date": day.isoformat(), "guests": 2, "add_on_ids": [], "currency": "EUR",
-        "subtotal": 12000, "total": 12000, "ruleset_version": 1, "expires_at": expires,
-        "visitor_id": "v-1", "experiment": "", "variant": "",  # no experiment is running
-    }  # fmt: skip
+        "quote_id": created["quote_id"],
+        "tier_id": fx.tiers[0].id,
+        "segment_id": fx.segment.id,
+        "service_date": day.isoformat(),
+        "guests": 2,
+        "add_on_ids": [],
+        "currency": "EUR",
+        "subtotal": 12000,
+        "total": 12000,
+        "ruleset_version": 1,
+        "expires_at": expires,
+        "visitor_id": "v-1",
+        "experiment": "",
+        "variant": "",  # no experiment is running
+    }
 
 
 def test_the_signed_claims_carry_tenant_fee_and_ruleset(client, db, settings, tenant_a):

@@ -248,18 +248,30 @@ def test_validate_locates_every_error(client, tenant_a):
         "guardrails": {"min_multiplier": "3", "max_multiplier": "2"},
         "rules": [
             {"id": "peak", "kind": "season", "then": {"multiplier": "abc"}},
-            {"id": "Bad Id", "kind": "last_minute", "then": {"percent_off": "15"},
-             "when": {"fact": "moon_phase", "op": "eq", "value": 1}},
+            {
+                "id": "Bad Id",
+                "kind": "last_minute",
+                "then": {"percent_off": "15"},
+                "when": {"fact": "moon_phase", "op": "eq", "value": 1},
+            },
             {"id": "commission", "kind": "commission", "then": {"rate_percent": "10"}},
             {"id": "commission", "kind": "commission", "then": {"rate_percent": "12"}},
             {"id": "teleport", "kind": "teleport", "then": {}},
-            {"id": "lm", "kind": "last_minute", "then": {"percent_off": "5"},
-             "when": {"fact": "lead_days", "op": "between", "value": [5, 1]}},
-            {"id": "deep", "kind": "upgrade", "then": {"allow": "yes", "reason": "ok"},
-             "when": {"all": [{"not": {"fact": "booking_status", "op": "lt", "value": "paid"}}]}},
+            {
+                "id": "lm",
+                "kind": "last_minute",
+                "then": {"percent_off": "5"},
+                "when": {"fact": "lead_days", "op": "between", "value": [5, 1]},
+            },
+            {
+                "id": "deep",
+                "kind": "upgrade",
+                "then": {"allow": "yes", "reason": "ok"},
+                "when": {"all": [{"not": {"fact": "booking_status", "op": "lt", "value": "paid"}}]},
+            },
         ],
         "tests": [{"name": "t", "facts": {"lead_days": "soon"}, "expect": {"bogus": {}}}],
-    }  # fmt: skip
+    }
 
     response = client.post(f"{R}/validate", headers=tenant_a.admin, json={"document": document})
 
@@ -290,25 +302,59 @@ def test_validate_locates_every_error(client, tenant_a):
 
 
 SUSPICIOUS = {
-    "guardrails": {"min_multiplier": "0.5", "max_multiplier": "2", "max_total_discount_percent": "30"},
+    "guardrails": {
+        "min_multiplier": "0.5",
+        "max_multiplier": "2",
+        "max_total_discount_percent": "30",
+    },
     "rules": [
-        {"id": "commission-premium", "kind": "commission", "priority": 10,
-         "when": {"fact": "tier_level", "op": "gte", "value": 2}, "then": {"rate_percent": "10"}},
-        {"id": "commission-ultimate", "kind": "commission", "priority": 10,
-         "when": {"fact": "tier_level", "op": "eq", "value": 3}, "then": {"rate_percent": "12"}},
-        {"id": "never", "kind": "season", "then": {"multiplier": "1.1"},
-         "when": {"all": [{"fact": "lead_days", "op": "gt", "value": 10},
-                          {"fact": "lead_days", "op": "lt", "value": 5}]}},
-        {"id": "upsell-always", "kind": "upsell", "priority": 50,
-         "then": {"offer": "none", "message_key": "none"}},
-        {"id": "upsell-shadowed", "kind": "upsell", "priority": 10,
-         "when": {"fact": "tier_level", "op": "eq", "value": 1},
-         "then": {"offer": "tier", "target_level": 2, "message_key": "upsell.preferred"}},
-        {"id": "christmas", "kind": "season", "then": {"multiplier": "5"},
-         "when": {"fact": "service_month", "op": "eq", "value": 12}},
+        {
+            "id": "commission-premium",
+            "kind": "commission",
+            "priority": 10,
+            "when": {"fact": "tier_level", "op": "gte", "value": 2},
+            "then": {"rate_percent": "10"},
+        },
+        {
+            "id": "commission-ultimate",
+            "kind": "commission",
+            "priority": 10,
+            "when": {"fact": "tier_level", "op": "eq", "value": 3},
+            "then": {"rate_percent": "12"},
+        },
+        {
+            "id": "never",
+            "kind": "season",
+            "then": {"multiplier": "1.1"},
+            "when": {
+                "all": [
+                    {"fact": "lead_days", "op": "gt", "value": 10},
+                    {"fact": "lead_days", "op": "lt", "value": 5},
+                ]
+            },
+        },
+        {
+            "id": "upsell-always",
+            "kind": "upsell",
+            "priority": 50,
+            "then": {"offer": "none", "message_key": "none"},
+        },
+        {
+            "id": "upsell-shadowed",
+            "kind": "upsell",
+            "priority": 10,
+            "when": {"fact": "tier_level", "op": "eq", "value": 1},
+            "then": {"offer": "tier", "target_level": 2, "message_key": "upsell.preferred"},
+        },
+        {
+            "id": "christmas",
+            "kind": "season",
+            "then": {"multiplier": "5"},
+            "when": {"fact": "service_month", "op": "eq", "value": 12},
+        },
         {"id": "fire-sale", "kind": "last_minute", "then": {"percent_off": "40"}},
     ],
-}  # fmt: skip
+}
 
 SUSPICIOUS_WARNINGS = [
     ("unreachable", "/rules/2"),
@@ -515,9 +561,13 @@ def test_simulate_shows_draft_and_active_side_by_side(client, tenant_a):
     draft_considered = {r["rule_id"]: r for r in winter["draft"]["considered"]}
     assert "last-minute-week" not in draft_considered
     assert active_considered["last-minute-week"] == {
-        "rule_id": "last-minute-week", "kind": "last_minute", "priority": 50,
-        "matched": True, "fired": True, "why_not": None,
-    }  # fmt: skip
+        "rule_id": "last-minute-week",
+        "kind": "last_minute",
+        "priority": 50,
+        "matched": True,
+        "fired": True,
+        "why_not": None,
+    }
     assert draft_considered["summer-peak"]["matched"] is False
     assert draft_considered["summer-peak"]["why_not"] == "service_month=1 is not in [7, 8]"
     assert draft_considered["last-minute-3-days"]["why_not"] == "lead_days=5 is not between [0, 3]"
@@ -638,8 +688,12 @@ def test_diff_reports_rule_and_settings_changes(client, app, tenant_a):
     summer["description"] = "Hotter summers."
     rule_of(document, "commission-standard")["priority"] = 5
     document["rules"].remove(rule_of(document, "weekend"))
-    christmas = {"id": "christmas", "kind": "season", "then": {"multiplier": "1.4"},
-                 "when": {"fact": "service_month", "op": "eq", "value": 12}}  # fmt: skip
+    christmas = {
+        "id": "christmas",
+        "kind": "season",
+        "then": {"multiplier": "1.4"},
+        "when": {"fact": "service_month", "op": "eq", "value": 12},
+    }
     document["rules"].append(christmas)
     seed_version(app, tenant_a, document)
 
@@ -693,32 +747,48 @@ def test_evaluate_default_ruleset_with_explanation(client, tenant_a):
     ]
     # 2027-07-10 is a Saturday in July: month 7, ISO weekday 6
     assert decisions["season"] == {
-        "multiplier": "1.32", "unclamped": "1.32", "clamped": False,
+        "multiplier": "1.32",
+        "unclamped": "1.32",
+        "clamped": False,
         "rules": ["summer-peak", "weekend"],
-    }  # fmt: skip
+    }
     last_minute = decisions["last_minute"]
     assert float(last_minute["percent_off"]) == 15
     assert (last_minute["capped"], last_minute["rules"]) == (False, ["last-minute-3-days"])
     assert decisions["commission"] == {
-        "rate_percent": "10", "fixed": 0, "min": 0, "max": None, "rules": ["commission-standard"],
-    }  # fmt: skip
+        "rate_percent": "10",
+        "fixed": 0,
+        "min": 0,
+        "max": None,
+        "rules": ["commission-standard"],
+    }
     assert decisions["upsell"]["offer"] == "tier"
     assert decisions["upsell"]["target_level"] == 3
     assert decisions["upgrade"] == {"allow": False, "reason": "no_matching_rule", "rules": []}
     assert [s["type"] for s in decisions["fallback"]["strategies"]] == [
-        "other_tier", "nearby_dates", "other_segment",
-    ]  # fmt: skip
+        "other_tier",
+        "nearby_dates",
+        "other_segment",
+    ]
 
     assert body["fired"] == [
-        "fallback-default", "summer-peak", "weekend", "last-minute-3-days",
-        "commission-standard", "upsell-next-tier",
-    ]  # fmt: skip
+        "fallback-default",
+        "summer-peak",
+        "weekend",
+        "last-minute-3-days",
+        "commission-standard",
+        "upsell-next-tier",
+    ]
     considered = {r["rule_id"]: r for r in body["considered"]}
     assert set(considered) == {r["id"] for r in DEFAULT_RULESET["rules"]}
     assert considered["last-minute-week"] == {
-        "rule_id": "last-minute-week", "kind": "last_minute", "priority": 50,
-        "matched": False, "fired": False, "why_not": "lead_days=2 is not between [4, 7]",
-    }  # fmt: skip
+        "rule_id": "last-minute-week",
+        "kind": "last_minute",
+        "priority": 50,
+        "matched": False,
+        "fired": False,
+        "why_not": "lead_days=2 is not between [4, 7]",
+    }
     assert considered["upgrade-up"]["why_not"] == "level_delta=0 is not > 0"
     for rule in body["considered"]:
         assert rule["fired"] == (rule["rule_id"] in body["fired"])

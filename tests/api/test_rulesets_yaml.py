@@ -22,10 +22,12 @@ def test_a_yaml_draft_is_stored_as_its_json_document(client, tenant_a):
         f"/v1/admin/rulesets/drafts/{response.get_json()['id']}", headers=tenant_a.admin
     )
     assert stored.get_json()["document"]["rules"][0] == {
-        "id": "winter", "kind": "season", "priority": 10,
+        "id": "winter",
+        "kind": "season",
+        "priority": 10,
         "when": {"fact": "service_month", "op": "in", "value": [12, 1, 2]},
         "then": {"multiplier": "1.3"},
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize(

@@ -48,9 +48,13 @@ def test_create_returns_201_with_etag_and_is_stored(client, db, tenant_a):
     body = response.get_json()
     assert response.headers["ETag"] == '"1"'
     assert body == {
-        "id": body["id"], "key": "budget", "name": "Budget", "position": 3,
-        "status": "active", "version": 1,
-    }  # fmt: skip
+        "id": body["id"],
+        "key": "budget",
+        "name": "Budget",
+        "position": 3,
+        "status": "active",
+        "version": 1,
+    }
 
     fetched = client.get(f"{SEGMENTS}/{body['id']}", headers=tenant_a.admin)
     assert fetched.status_code == 200
@@ -267,46 +271,75 @@ def test_clone_copies_active_tiers_repoints_upsells_and_extends_add_on_limits(cl
     # Another segment with a tier, used as an upsell target outside the source segment.
     other = create(client, a, key="other", name="Other").get_json()
     outside = client.post(
-        TIERS, headers=h,
-        json={"segment_id": other["id"], "level": 1, "name": "Outside",
-              "base_price": {"amount": 500, "currency": "EUR"}, "max_guests": 2},
-    ).get_json()  # fmt: skip
+        TIERS,
+        headers=h,
+        json={
+            "segment_id": other["id"],
+            "level": 1,
+            "name": "Outside",
+            "base_price": {"amount": 500, "currency": "EUR"},
+            "max_guests": 2,
+        },
+    ).get_json()
     # An archived tier in the source segment must not be copied.
     assert client.post(f"{TIERS}/{l1.id}/archive", headers=h).status_code == 200
     new_l1 = client.post(
-        TIERS, headers=h,
-        json={"segment_id": a.segment.id, "level": 1, "name": "Essential II",
-              "base_price": {"amount": 9000, "currency": "EUR"}, "max_guests": 4,
-              "description": "Entry", "photos": ["https://img.example/1.jpg"],
-              "upsell_target_ids": [l2.id]},
-    ).get_json()  # fmt: skip
+        TIERS,
+        headers=h,
+        json={
+            "segment_id": a.segment.id,
+            "level": 1,
+            "name": "Essential II",
+            "base_price": {"amount": 9000, "currency": "EUR"},
+            "max_guests": 4,
+            "description": "Entry",
+            "photos": ["https://img.example/1.jpg"],
+            "upsell_target_ids": [l2.id],
+        },
+    ).get_json()
     patched = client.patch(
-        f"{TIERS}/{l2.id}", headers={**h, "If-Match": '"1"'},
+        f"{TIERS}/{l2.id}",
+        headers={**h, "If-Match": '"1"'},
         json={"upsell_target_ids": [l3.id, outside["id"]]},
-    )  # fmt: skip
+    )
     assert patched.status_code == 200, patched.get_json()
     spa = client.post(
-        "/v1/admin/add-ons", headers=h,
-        json={"key": "spa", "name": "Spa", "pricing": "flat",
-              "price": {"amount": 100, "currency": "EUR"}},
-    ).get_json()  # fmt: skip
+        "/v1/admin/add-ons",
+        headers=h,
+        json={
+            "key": "spa",
+            "name": "Spa",
+            "pricing": "flat",
+            "price": {"amount": 100, "currency": "EUR"},
+        },
+    ).get_json()
     transfer = client.post(
-        "/v1/admin/add-ons", headers=h,
-        json={"key": "transfer", "name": "Transfer", "pricing": "flat",
-              "price": {"amount": 100, "currency": "EUR"}, "tier_ids": [outside["id"]]},
-    ).get_json()  # fmt: skip
+        "/v1/admin/add-ons",
+        headers=h,
+        json={
+            "key": "transfer",
+            "name": "Transfer",
+            "pricing": "flat",
+            "price": {"amount": 100, "currency": "EUR"},
+            "tier_ids": [outside["id"]],
+        },
+    ).get_json()
 
     response = client.post(
-        f"{SEGMENTS}/{a.segment.id}/clone", headers=h,
+        f"{SEGMENTS}/{a.segment.id}/clone",
+        headers=h,
         json={"key": "premium-copy", "name": "Premium copy", "position": 4},
-    )  # fmt: skip
+    )
     assert response.status_code == 201, response.get_json()
     assert response.headers["ETag"] == '"1"'
     clone = response.get_json()
     assert clone["id"] != a.segment.id
     assert (clone["key"], clone["name"], clone["position"], clone["status"]) == (
-        "premium-copy", "Premium copy", 4, "active",
-    )  # fmt: skip
+        "premium-copy",
+        "Premium copy",
+        4,
+        "active",
+    )
     assert client.get(f"{SEGMENTS}/{clone['id']}", headers=h).status_code == 200
 
     source = {
@@ -322,8 +355,16 @@ def test_clone_copies_active_tiers_repoints_upsells_and_extends_add_on_limits(cl
     assert sorted(copies) == [1, 2, 3]
     assert {t["id"] for t in copies.values()}.isdisjoint({l1.id, l2.id, l3.id, new_l1["id"]})
     assert copies[1]["name"] == "Essential II"  # the active level-1 tier, not the archived one
-    copied = ("name", "description", "base_price", "per_guest_price", "max_guests",
-              "features", "popular", "photos")  # fmt: skip
+    copied = (
+        "name",
+        "description",
+        "base_price",
+        "per_guest_price",
+        "max_guests",
+        "features",
+        "popular",
+        "photos",
+    )
     for level in (1, 2, 3):
         assert copies[level]["segment_id"] == clone["id"]
         assert copies[level]["status"] == "active"

@@ -27,20 +27,33 @@ def add_segment(client, fx, key: str, position: int) -> dict:
 
 def add_tier(client, fx, segment_id: str, level: int, **extra) -> dict:
     response = client.post(
-        "/v1/admin/tiers", headers=fx.admin,
-        json={"segment_id": segment_id, "level": level, "name": f"L{level}",
-              "base_price": {"amount": 1000 * level, "currency": "EUR"}, "max_guests": 2, **extra},
-    )  # fmt: skip
+        "/v1/admin/tiers",
+        headers=fx.admin,
+        json={
+            "segment_id": segment_id,
+            "level": level,
+            "name": f"L{level}",
+            "base_price": {"amount": 1000 * level, "currency": "EUR"},
+            "max_guests": 2,
+            **extra,
+        },
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
 
 def add_add_on(client, fx, key: str, tier_ids: list[str]) -> dict:
     response = client.post(
-        "/v1/admin/add-ons", headers=fx.admin,
-        json={"key": key, "name": key.title(), "pricing": "flat",
-              "price": {"amount": 100, "currency": "EUR"}, "tier_ids": tier_ids},
-    )  # fmt: skip
+        "/v1/admin/add-ons",
+        headers=fx.admin,
+        json={
+            "key": key,
+            "name": key.title(),
+            "pricing": "flat",
+            "price": {"amount": 100, "currency": "EUR"},
+            "tier_ids": tier_ids,
+        },
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
@@ -77,8 +90,11 @@ def test_comparison_by_key_and_by_id_are_the_same(client, tenant_a):
     assert by_key.get_json() == by_id.get_json()
     body = by_key.get_json()
     assert body["segment"] == {
-        "id": tenant_a.segment.id, "key": tenant_a.segment.key, "name": "Premium", "position": 1,
-    }  # fmt: skip
+        "id": tenant_a.segment.id,
+        "key": tenant_a.segment.key,
+        "name": "Premium",
+        "position": 1,
+    }
     assert body["currency"] == "EUR"
     assert [t["id"] for t in body["tiers"]] == [t.id for t in tenant_a.tiers]
     assert [t["level"] for t in body["tiers"]] == [1, 2, 3]
@@ -122,18 +138,30 @@ def test_archived_or_unknown_segment_is_404(client, tenant_a):
 def test_feature_matrix_has_a_row_per_feature_and_none_where_a_tier_lacks_it(client, tenant_a):
     segment = add_segment(client, tenant_a, "matrix", 3)
     sid = segment["id"]
-    add_tier(client, tenant_a, sid, 2, features=[
-        {"key": "lunch", "label": "Lunch", "value": True},
-        {"key": "spa", "label": "Spa", "value": "2h"},
-    ])  # fmt: skip
+    add_tier(
+        client,
+        tenant_a,
+        sid,
+        2,
+        features=[
+            {"key": "lunch", "label": "Lunch", "value": True},
+            {"key": "spa", "label": "Spa", "value": "2h"},
+        ],
+    )
     add_tier(
         client, tenant_a, sid, 1, features=[{"key": "lunch", "label": "Lunch!", "value": False}]
     )
-    add_tier(client, tenant_a, sid, 3, features=[
-        {"key": "wifi", "label": "Wi-Fi", "value": True},
-        {"key": "lunch", "label": "Lunch", "value": True},
-        {"key": "rooms", "label": "Rooms", "value": 3},
-    ])  # fmt: skip
+    add_tier(
+        client,
+        tenant_a,
+        sid,
+        3,
+        features=[
+            {"key": "wifi", "label": "Wi-Fi", "value": True},
+            {"key": "lunch", "label": "Lunch", "value": True},
+            {"key": "rooms", "label": "Rooms", "value": 3},
+        ],
+    )
     body = comparison(client, tenant_a, "matrix").get_json()
     assert body["feature_matrix"] == [
         # rows follow the first appearance walking tiers in level order; label from that tier

@@ -50,26 +50,40 @@ def tier_body(segment_id: str, level: int = 1, **extra) -> dict:
 def test_create_full_tier_is_201_with_etag_and_is_stored(client, db, tenant_a):
     segment_id = new_segment(client, tenant_a)
     body = tier_body(
-        segment_id, 2,
-        description="Comfort", per_guest_price={"amount": 250, "currency": "EUR"},
-        features=[{"key": "wifi", "label": "Wi-Fi", "value": True},
-                  {"key": "rooms", "label": "Rooms", "value": 2},
-                  {"key": "view", "label": "View", "value": "sea"}],
-        popular=True, photos=["https://img.example/a.jpg"],
+        segment_id,
+        2,
+        description="Comfort",
+        per_guest_price={"amount": 250, "currency": "EUR"},
+        features=[
+            {"key": "wifi", "label": "Wi-Fi", "value": True},
+            {"key": "rooms", "label": "Rooms", "value": 2},
+            {"key": "view", "label": "View", "value": "sea"},
+        ],
+        popular=True,
+        photos=["https://img.example/a.jpg"],
         upsell_target_ids=[tenant_a.tiers[2].id, tenant_a.tiers[2].id],
-    )  # fmt: skip
+    )
     response = client.post(TIERS, headers=tenant_a.admin, json=body)
     assert response.status_code == 201, response.get_json()
     assert response.headers["ETag"] == '"1"'
     tier = response.get_json()
     expected = {
-        "segment_id": segment_id, "level": 2, "name": "Level 2", "description": "Comfort",
+        "segment_id": segment_id,
+        "level": 2,
+        "name": "Level 2",
+        "description": "Comfort",
         "base_price": {"amount": 12345, "currency": "EUR"},
-        "per_guest_price": {"amount": 250, "currency": "EUR"}, "max_guests": 4,
-        "features": body["features"], "popular": True, "photos": ["https://img.example/a.jpg"],
+        "per_guest_price": {"amount": 250, "currency": "EUR"},
+        "max_guests": 4,
+        "features": body["features"],
+        "popular": True,
+        "photos": ["https://img.example/a.jpg"],
         "upsell_target_ids": [tenant_a.tiers[2].id],  # duplicates dropped
-        "status": "active", "version": 1, "price_floor": None, "price_ceiling": None,
-    }  # fmt: skip
+        "status": "active",
+        "version": 1,
+        "price_floor": None,
+        "price_ceiling": None,
+    }
     assert tier == {"id": tier["id"], **expected}
 
     fetched = client.get(f"{TIERS}/{tier['id']}", headers=tenant_a.admin)
@@ -121,8 +135,11 @@ def test_archived_tier_frees_its_level_and_restoring_it_then_is_409(client, db, 
     assert (still["status"], still["version"]) == ("archived", 2)
     rows = tier_rows(db, tenant_a.segment.id)
     assert sorted((r.level, r.status) for r in rows) == [
-        (1, "active"), (1, "archived"), (2, "active"), (3, "active"),
-    ]  # fmt: skip
+        (1, "active"),
+        (1, "archived"),
+        (2, "active"),
+        (3, "active"),
+    ]
 
     # Once the replacement is archived, the original can come back.
     rid = replacement.get_json()["id"]
@@ -170,12 +187,13 @@ def test_unknown_segment_is_404_and_nothing_is_stored(client, db, tenant_a):
 def test_invalid_values_are_422_with_pointers(client, db, tenant_a):
     segment_id = new_segment(client, tenant_a)
     body = tier_body(
-        segment_id, 4,
+        segment_id,
+        4,
         max_guests=0,
         per_guest_price={"amount": -5, "currency": "EUR"},
         features=[{"key": "a", "label": "A", "value": 1}, {"key": "a", "label": "B", "value": 2}],
         photos=["ftp://nope"],
-    )  # fmt: skip
+    )
     response = client.post(TIERS, headers=tenant_a.admin, json=body)
     error = error_of(response, 422, "validation_error")
     paths = {d["path"] for d in error["details"]}
@@ -192,9 +210,13 @@ def test_duplicate_feature_keys_are_refused(client, tenant_a):
     response = client.patch(
         f"{TIERS}/{tenant_a.tiers[0].id}",
         headers={**tenant_a.admin, "If-Match": '"1"'},
-        json={"features": [{"key": "a", "label": "A", "value": 1},
-                           {"key": "a", "label": "B", "value": 2}]},
-    )  # fmt: skip
+        json={
+            "features": [
+                {"key": "a", "label": "A", "value": 1},
+                {"key": "a", "label": "B", "value": 2},
+            ]
+        },
+    )
     error = error_of(response, 422, "validation_error")
     assert error["details"] == [
         {"path": "/json/features", "message": "Feature keys must be unique."}
@@ -217,8 +239,10 @@ def test_patch_requires_if_match_and_refuses_stale_versions(client, db, tenant_a
     )
     stored = client.get(url, headers=tenant_a.admin).get_json()
     assert (stored["name"], stored["base_price"]["amount"], stored["version"]) == (
-        "Preferred", 20000, 1,
-    )  # fmt: skip
+        "Preferred",
+        20000,
+        1,
+    )
 
 
 def test_patch_with_current_etag_updates_and_bumps_the_version(client, db, tenant_a):
@@ -309,15 +333,20 @@ def test_price_bounds_are_stored_and_a_ceiling_below_the_floor_is_refused(client
     tier = tenant_a.tiers[0]
     headers = {**tenant_a.admin, "If-Match": '"1"'}
     response = client.patch(
-        f"/v1/admin/tiers/{tier.id}", headers=headers,
-        json={"price_floor": {"amount": 5000, "currency": "EUR"}, "price_ceiling": {"amount": 90000, "currency": "EUR"}},
-    )  # fmt: skip
+        f"/v1/admin/tiers/{tier.id}",
+        headers=headers,
+        json={
+            "price_floor": {"amount": 5000, "currency": "EUR"},
+            "price_ceiling": {"amount": 90000, "currency": "EUR"},
+        },
+    )
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["price_floor"] == {"amount": 5000, "currency": "EUR"}
     refused = client.patch(
-        f"/v1/admin/tiers/{tier.id}", headers={**tenant_a.admin, "If-Match": '"2"'},
+        f"/v1/admin/tiers/{tier.id}",
+        headers={**tenant_a.admin, "If-Match": '"2"'},
         json={"price_ceiling": {"amount": 4000, "currency": "EUR"}},
-    )  # fmt: skip
+    )
     assert refused.status_code == 422
     assert refused.get_json()["error"]["code"] == "price_bounds_invalid"
     stored = client.get(f"/v1/admin/tiers/{tier.id}", headers=tenant_a.admin).get_json()

@@ -16,8 +16,13 @@ URL = "/v1/storefront/upgrade-quotes"
 
 
 def selection(fx, from_tier, to_tier, day: dt.date, guests: int = 2, **extra) -> dict:
-    return {"tier_id": from_tier.id, "to_tier_id": to_tier.id, "date": day.isoformat(),
-            "guests": guests, **extra}  # fmt: skip
+    return {
+        "tier_id": from_tier.id,
+        "to_tier_id": to_tier.id,
+        "date": day.isoformat(),
+        "guests": guests,
+        **extra,
+    }
 
 
 def post(client, fx, body: dict):
@@ -58,11 +63,16 @@ def test_upgrade_of_a_selection_is_allowed_with_difference_and_features(client, 
     decision = client.get(f"/v1/admin/decisions/{body['decision_id']}", headers=fx.admin).get_json()
     assert decision["purpose"] == "upgrade"
     assert "upgrade" in decision["kinds"]
-    assert {k: decision["facts"][k] for k in ("from_tier_id", "from_tier_level", "level_delta",
-                                              "booking_status", "tier_level")} == {
-        "from_tier_id": one.id, "from_tier_level": 1, "level_delta": 2, "booking_status": "none",
+    assert {
+        k: decision["facts"][k]
+        for k in ("from_tier_id", "from_tier_level", "level_delta", "booking_status", "tier_level")
+    } == {
+        "from_tier_id": one.id,
+        "from_tier_level": 1,
+        "level_delta": 2,
+        "booking_status": "none",
         "tier_level": 3,
-    }  # fmt: skip
+    }
     assert decision["outputs"]["upgrade"]["allow"] is True
     assert "upgrade-up" in decision["fired"]
     considered = {c["rule_id"]: c for c in decision["considered"]}
@@ -114,8 +124,9 @@ def test_downgrade_of_a_paid_or_pending_booking_is_refused(client, db, tenant_a)
         body = ok(client, fx, {"booking_id": booking, "to_tier_id": one.id})
         assert body["allowed"] is False, status
         assert (body["reason"], body["rules"]) == (
-            "downgrade_after_booking", ["no-downgrade-after-booking"],
-        )  # fmt: skip
+            "downgrade_after_booking",
+            ["no-downgrade-after-booking"],
+        )
         assert (body["from_tier_id"], body["to_tier_id"]) == (three.id, one.id)
         assert body["amount_paid"] == 30000  # what the booking recorded, not today's 32000
         assert body["difference"] == 12000 - 30000
@@ -176,20 +187,34 @@ def test_unknown_or_foreign_tiers_and_bookings_are_404(client, db, tenant_a, ten
     one, two, _ = fx.tiers
     day = weekday_ahead()
     before = count(db, m.Decision, fx.tenant.id)
-    error_of(post(client, fx, selection(fx, one, one, day) | {"to_tier_id": str(uuid.uuid4())}),
-             404, "tier_not_found")  # fmt: skip
-    error_of(post(client, fx, selection(fx, one, two, day) | {"tier_id": str(uuid.uuid4())}),
-             404, "tier_not_found")  # fmt: skip
+    error_of(
+        post(client, fx, selection(fx, one, one, day) | {"to_tier_id": str(uuid.uuid4())}),
+        404,
+        "tier_not_found",
+    )
+    error_of(
+        post(client, fx, selection(fx, one, two, day) | {"tier_id": str(uuid.uuid4())}),
+        404,
+        "tier_not_found",
+    )
     error_of(post(client, fx, selection(fx, one, tenant_b.tiers[2], day)), 404, "tier_not_found")
-    error_of(post(client, fx, {"booking_id": str(uuid.uuid4()), "to_tier_id": two.id}), 404,
-             "booking_not_found")  # fmt: skip
+    error_of(
+        post(client, fx, {"booking_id": str(uuid.uuid4()), "to_tier_id": two.id}),
+        404,
+        "booking_not_found",
+    )
     booking_b = add_booking(db, tenant_b, tenant_b.tiers[0], day, "paid")
-    error_of(post(client, fx, {"booking_id": booking_b, "to_tier_id": two.id}), 404,
-             "booking_not_found")  # fmt: skip
+    error_of(
+        post(client, fx, {"booking_id": booking_b, "to_tier_id": two.id}), 404, "booking_not_found"
+    )
     assert count(db, m.Decision, fx.tenant.id) == before
     # Tenant B itself can quote its booking.
-    assert post(client, tenant_b, {"booking_id": booking_b,
-                                   "to_tier_id": tenant_b.tiers[1].id}).status_code == 200  # fmt: skip
+    assert (
+        post(
+            client, tenant_b, {"booking_id": booking_b, "to_tier_id": tenant_b.tiers[1].id}
+        ).status_code
+        == 200
+    )
 
 
 def test_same_tier_and_bad_bodies_are_422(client, db, tenant_a):
@@ -201,10 +226,16 @@ def test_same_tier_and_bad_bodies_are_422(client, db, tenant_a):
     booking = add_booking(db, fx, two, day, "paid")
     error_of(post(client, fx, {"booking_id": booking, "to_tier_id": two.id}), 422, "same_tier")
     # A booking or a full selection, not both, not a partial one.
-    error_of(post(client, fx, {"booking_id": booking, "to_tier_id": one.id, "tier_id": two.id}),
-             422, "validation_error")  # fmt: skip
-    error_of(post(client, fx, {"to_tier_id": one.id, "tier_id": two.id, "date": day.isoformat()}),
-             422, "validation_error")  # fmt: skip
+    error_of(
+        post(client, fx, {"booking_id": booking, "to_tier_id": one.id, "tier_id": two.id}),
+        422,
+        "validation_error",
+    )
+    error_of(
+        post(client, fx, {"to_tier_id": one.id, "tier_id": two.id, "date": day.isoformat()}),
+        422,
+        "validation_error",
+    )
     error_of(post(client, fx, selection(fx, one, two, day, 0)), 422, "validation_error")
     past = tenant_today() - dt.timedelta(days=1)
     error_of(post(client, fx, selection(fx, one, two, past)), 422, "date_in_past")

@@ -119,9 +119,12 @@ def test_fifty_concurrent_checkouts_sell_the_last_unit_once(last_unit, fake_stri
 
     with last_unit.db.transaction() as s:
         capacity, taken, closed = store.units(
-            s, last_unit.tenant.tenant.id, last_unit.tenant.tiers[1].id,
-            dt.date.fromisoformat(DAY), dt.datetime.now(dt.UTC),
-        )  # fmt: skip
+            s,
+            last_unit.tenant.tenant.id,
+            last_unit.tenant.tiers[1].id,
+            dt.date.fromisoformat(DAY),
+            dt.datetime.now(dt.UTC),
+        )
         assert (capacity, taken, closed) == (1, 1, False)
 
 

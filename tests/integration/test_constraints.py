@@ -58,9 +58,10 @@ def test_one_active_tier_per_segment_and_level_but_archived_ones_may_share(db, t
     a = tenant_a
     with db.transaction() as s:
         refused(
-            s, insert(m.Tier).values(**tier_values(a.tenant.id, a.segment.id, level=1)),
+            s,
+            insert(m.Tier).values(**tier_values(a.tenant.id, a.segment.id, level=1)),
             "uq_tiers_active_level",
-        )  # fmt: skip
+        )
         assert tiers_at(s, a.segment.id, 1) == ["active"]
 
         archived = tier_values(a.tenant.id, a.segment.id, level=1, status="archived")
@@ -71,18 +72,24 @@ def test_one_active_tier_per_segment_and_level_but_archived_ones_may_share(db, t
 
         # Re-activating an archived tier while the level is held is refused too.
         refused(
-            s, update(m.Tier).where(m.Tier.id == archived["id"]).values(status="active"),
+            s,
+            update(m.Tier).where(m.Tier.id == archived["id"]).values(status="active"),
             "uq_tiers_active_level",
-        )  # fmt: skip
+        )
         # Moving an active tier onto a held level is refused.
         refused(
-            s, update(m.Tier).where(m.Tier.id == uuid.UUID(a.tiers[1].id)).values(level=1),
+            s,
+            update(m.Tier).where(m.Tier.id == uuid.UUID(a.tiers[1].id)).values(level=1),
             "uq_tiers_active_level",
-        )  # fmt: skip
+        )
         # The same level in another segment is fine.
         other = uuid.uuid4()
-        accepted(s, insert(m.Segment).values(tenant_id=uuid.UUID(a.tenant.id), id=other,
-                                             key="other", name="Other"))  # fmt: skip
+        accepted(
+            s,
+            insert(m.Segment).values(
+                tenant_id=uuid.UUID(a.tenant.id), id=other, key="other", name="Other"
+            ),
+        )
         accepted(s, insert(m.Tier).values(**tier_values(a.tenant.id, str(other), level=1)))
         assert tiers_at(s, str(other), 1) == ["active"]
 
@@ -100,9 +107,10 @@ def test_negative_tier_prices_are_refused(db, tenant_a, column, constraint):
         values = tier_values(a.tenant.id, a.segment.id, status="archived", **{column: -1})
         refused(s, insert(m.Tier).values(**values), constraint)
         refused(
-            s, update(m.Tier).where(m.Tier.id == uuid.UUID(a.tiers[0].id)).values(**{column: -1}),
+            s,
+            update(m.Tier).where(m.Tier.id == uuid.UUID(a.tiers[0].id)).values(**{column: -1}),
             constraint,
-        )  # fmt: skip
+        )
         zero = tier_values(a.tenant.id, a.segment.id, status="archived", **{column: 0})
         accepted(s, insert(m.Tier).values(**zero))
         stored = s.scalar(
@@ -116,11 +124,15 @@ def test_negative_add_on_price_is_refused(db, tenant_a):
         refused(
             s,
             insert(m.AddOn).values(
-                tenant_id=uuid.UUID(tenant_a.tenant.id), id=uuid.uuid4(), key="neg", name="Neg",
-                pricing="flat", price_minor=-1,
+                tenant_id=uuid.UUID(tenant_a.tenant.id),
+                id=uuid.uuid4(),
+                key="neg",
+                name="Neg",
+                pricing="flat",
+                price_minor=-1,
             ),
             "ck_add_ons_price_non_negative",
-        )  # fmt: skip
+        )
         refused(
             s,
             update(m.AddOn)
@@ -139,9 +151,12 @@ def test_negative_capacity_is_refused(db, tenant_a):
     day = dt.date(2031, 3, 1)
     with db.transaction() as s:
         refused(
-            s, insert(m.Capacity).values(tenant_id=tenant_id, tier_id=tier_id, service_date=day, units=-1),
+            s,
+            insert(m.Capacity).values(
+                tenant_id=tenant_id, tier_id=tier_id, service_date=day, units=-1
+            ),
             "ck_capacity_units_non_negative",
-        )  # fmt: skip
+        )
         accepted(
             s,
             insert(m.Capacity).values(
@@ -149,13 +164,15 @@ def test_negative_capacity_is_refused(db, tenant_a):
             ),
         )
         refused(
-            s, update(m.Capacity).where(m.Capacity.tier_id == tier_id).values(units=-3),
+            s,
+            update(m.Capacity).where(m.Capacity.tier_id == tier_id).values(units=-3),
             "ck_capacity_units_non_negative",
-        )  # fmt: skip
+        )
         refused(
-            s, update(m.Tenant).where(m.Tenant.id == tenant_id).values(default_capacity=-1),
+            s,
+            update(m.Tenant).where(m.Tenant.id == tenant_id).values(default_capacity=-1),
             "ck_tenants_default_capacity_non_negative",
-        )  # fmt: skip
+        )
         assert s.scalar(select(m.Capacity.units).where(m.Capacity.tier_id == tier_id)) == 0
 
 
@@ -181,9 +198,12 @@ def test_levels_1_to_3_are_accepted(db, tenant_a):
                 ),
             )
         assert sorted(
-            s.scalars(select(m.Tier.level).where(
-                m.Tier.segment_id == uuid.UUID(a.segment.id), m.Tier.status == "archived"))
-        ) == [1, 2, 3]  # fmt: skip
+            s.scalars(
+                select(m.Tier.level).where(
+                    m.Tier.segment_id == uuid.UUID(a.segment.id), m.Tier.status == "archived"
+                )
+            )
+        ) == [1, 2, 3]
 
 
 def test_cross_tenant_references_are_refused_by_composite_foreign_keys(db, tenant_a, tenant_b):
@@ -193,9 +213,10 @@ def test_cross_tenant_references_are_refused_by_composite_foreign_keys(db, tenan
     with db.transaction() as s:
         # A tier of tenant A in tenant B's segment.
         refused(
-            s, insert(m.Tier).values(**tier_values(a.tenant.id, b.segment.id, status="archived")),
+            s,
+            insert(m.Tier).values(**tier_values(a.tenant.id, b.segment.id, status="archived")),
             "fk_tiers_tenant_id_segment_id_segments",
-        )  # fmt: skip
+        )
         # Moving one of A's tiers into B's segment.
         refused(
             s,
@@ -206,27 +227,36 @@ def test_cross_tenant_references_are_refused_by_composite_foreign_keys(db, tenan
         )
         # A's capacity, blackouts and add-on limits pointing at B's tier.
         refused(
-            s, insert(m.Capacity).values(tenant_id=a_id, tier_id=b_tier, service_date=dt.date(2031, 1, 1), units=1),
+            s,
+            insert(m.Capacity).values(
+                tenant_id=a_id, tier_id=b_tier, service_date=dt.date(2031, 1, 1), units=1
+            ),
             "fk_capacity_tenant_id_tier_id_tiers",
-        )  # fmt: skip
+        )
         refused(
-            s, insert(m.Blackout).values(tenant_id=a_id, id=uuid.uuid4(), tier_id=b_tier,
-                                         service_date=dt.date(2031, 1, 2)),
+            s,
+            insert(m.Blackout).values(
+                tenant_id=a_id, id=uuid.uuid4(), tier_id=b_tier, service_date=dt.date(2031, 1, 2)
+            ),
             "fk_blackouts_tenant_id_tier_id_tiers",
-        )  # fmt: skip
+        )
         refused(
-            s, insert(m.AddOnTier).values(tenant_id=a_id, add_on_id=uuid.UUID(a.add_on.id), tier_id=b_tier),
+            s,
+            insert(m.AddOnTier).values(
+                tenant_id=a_id, add_on_id=uuid.UUID(a.add_on.id), tier_id=b_tier
+            ),
             "fk_add_on_tiers_tenant_id_tier_id_tiers",
-        )  # fmt: skip
+        )
         # B's add-on limited to A's tier, written with B's tenant id.
         refused(
             s,
             insert(m.AddOnTier).values(
-                tenant_id=uuid.UUID(b.tenant.id), add_on_id=uuid.UUID(b.add_on.id),
+                tenant_id=uuid.UUID(b.tenant.id),
+                add_on_id=uuid.UUID(b.add_on.id),
                 tier_id=uuid.UUID(a.tiers[0].id),
             ),
             "fk_add_on_tiers_tenant_id_tier_id_tiers",
-        )  # fmt: skip
+        )
         # Nothing of the above was stored; A's own references still work.
         assert s.scalar(
             select(m.Tier.segment_id).where(m.Tier.id == uuid.UUID(a.tiers[0].id))
@@ -245,9 +275,12 @@ def test_blackouts_are_unique_per_date_tenant_wide_and_per_tier(db, tenant_a):
     day = dt.date(2031, 1, 1)  # the fixture closed this date for tier 0
     with db.transaction() as s:
         refused(
-            s, insert(m.Blackout).values(tenant_id=tenant_id, id=uuid.uuid4(), tier_id=tier_id, service_date=day),
+            s,
+            insert(m.Blackout).values(
+                tenant_id=tenant_id, id=uuid.uuid4(), tier_id=tier_id, service_date=day
+            ),
             "uq_blackouts_tier",
-        )  # fmt: skip
+        )
         accepted(
             s,
             insert(m.Blackout).values(
@@ -255,9 +288,12 @@ def test_blackouts_are_unique_per_date_tenant_wide_and_per_tier(db, tenant_a):
             ),
         )
         refused(
-            s, insert(m.Blackout).values(tenant_id=tenant_id, id=uuid.uuid4(), tier_id=None, service_date=day),
+            s,
+            insert(m.Blackout).values(
+                tenant_id=tenant_id, id=uuid.uuid4(), tier_id=None, service_date=day
+            ),
             "uq_blackouts_tenant_wide",
-        )  # fmt: skip
+        )
         count = s.scalar(
             select(func.count())
             .select_from(m.Blackout)
@@ -269,9 +305,10 @@ def test_blackouts_are_unique_per_date_tenant_wide_and_per_tier(db, tenant_a):
 def test_a_violation_inside_a_savepoint_leaves_the_transaction_usable(db, tenant_a):
     with db.transaction() as s:
         refused(
-            s, insert(m.Tier).values(**tier_values(tenant_a.tenant.id, tenant_a.segment.id, level=9)),
+            s,
+            insert(m.Tier).values(**tier_values(tenant_a.tenant.id, tenant_a.segment.id, level=9)),
             "ck_tiers_level_range",
-        )  # fmt: skip
+        )
         assert (
             s.scalar(select(m.Tenant.slug).where(m.Tenant.id == uuid.UUID(tenant_a.tenant.id)))
             == tenant_a.tenant.slug

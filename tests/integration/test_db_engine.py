@@ -71,15 +71,31 @@ def test_the_counts_statement_gives_core_s_rows_through_the_driver(db, tenant_a)
     tiers = [uuid.UUID(t.id) for t in a.tiers]
     now = dt.datetime(2030, 12, 1, tzinfo=dt.UTC)
     with db.transaction() as s:
-        s.execute(insert(m.Capacity), [
-            {"tenant_id": tenant, "tier_id": tiers[1], "service_date": day, "units": 7},
-        ])  # fmt: skip
-        s.execute(insert(m.Hold), [
-            {"tenant_id": tenant, "tier_id": tiers[2], "service_date": day, "units": 2,
-             "expires_at": now + dt.timedelta(minutes=10)},
-            {"tenant_id": tenant, "tier_id": tiers[2], "service_date": day, "units": 1,
-             "expires_at": now - dt.timedelta(minutes=10)},  # expired: not counted
-        ])  # fmt: skip
+        s.execute(
+            insert(m.Capacity),
+            [
+                {"tenant_id": tenant, "tier_id": tiers[1], "service_date": day, "units": 7},
+            ],
+        )
+        s.execute(
+            insert(m.Hold),
+            [
+                {
+                    "tenant_id": tenant,
+                    "tier_id": tiers[2],
+                    "service_date": day,
+                    "units": 2,
+                    "expires_at": now + dt.timedelta(minutes=10),
+                },
+                {
+                    "tenant_id": tenant,
+                    "tier_id": tiers[2],
+                    "service_date": day,
+                    "units": 1,
+                    "expires_at": now - dt.timedelta(minutes=10),
+                },  # expired: not counted
+            ],
+        )
         params = {"tenant": tenant, "start": day, "end": day, "now": now}
         through_driver = COUNTS.rows(s, params)
         through_core = [tuple(r) for r in s.connection().execute(COUNTS.statement, params)]

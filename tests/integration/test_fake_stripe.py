@@ -382,9 +382,11 @@ def test_standalone_server_context_manager():
         url = fake.url
     with pytest.raises(stripe.APIConnectionError):
         stripe.StripeClient(
-            "sk_test_x", base_addresses={"api": url}, stripe_version=API_VERSION,
+            "sk_test_x",
+            base_addresses={"api": url},
+            stripe_version=API_VERSION,
             max_network_retries=0,
-        ).v1.accounts.create()  # fmt: skip
+        ).v1.accounts.create()
 
 
 def test_fixture_fails_a_test_that_leaves_violations(pytester):

@@ -77,7 +77,10 @@ def test_shared_durable_programs_give_reference_answers_under_contention() -> No
     assert any(len(plan_ruleset(rs).chunks) > 1 for rs, _, _ in corpora)  # several engine chunks
     # engine sessions kept between decisions, and made afresh for each
     assert {chunk.keep_state for chunk in chunks} == {True, False}
-    programs = [compile_program(rs, engine="durable", name=f"shared{n}") for n, (rs, _, _) in enumerate(corpora)]  # fmt: skip
+    programs = [
+        compile_program(rs, engine="durable", name=f"shared{n}")
+        for n, (rs, _, _) in enumerate(corpora)
+    ]
     mismatches: list[str] = []
     done = [0] * THREADS
 
@@ -169,15 +172,49 @@ def test_soak_memory_stays_flat() -> None:
         {
             "stacking": "ordered_stack",
             "rules": [
-                {"id": "summer", "kind": "season", "when": {"fact": "service_month", "op": "in", "value": [7, 8]}, "then": {"multiplier": "1.2"}},
-                {"id": "late", "kind": "last_minute", "when": {"fact": "lead_days", "op": "between", "value": [0, 3]}, "then": {"percent_off": "10"}},
-                {"id": "up", "kind": "upgrade", "when": {"fact": "level_delta", "op": "gt", "value": 0}, "then": {"allow": True, "reason": "up"}},
-                {"id": "fallback", "kind": "fallback", "then": {"strategies": [{"type": "other_tier"}]}},
-                {"id": "fee", "kind": "commission", "when": {"not": {"fact": "segment", "op": "eq", "value": "vip"}}, "then": {"rate_percent": "10"}},
-                {"id": "offer", "kind": "upsell", "when": {"any": [{"fact": "tier_level", "op": "lt", "value": 3}, {"fact": "variant", "op": "eq", "value": "b"}]}, "then": {"offer": "tier", "target_level": 3, "message_key": "m"}},
+                {
+                    "id": "summer",
+                    "kind": "season",
+                    "when": {"fact": "service_month", "op": "in", "value": [7, 8]},
+                    "then": {"multiplier": "1.2"},
+                },
+                {
+                    "id": "late",
+                    "kind": "last_minute",
+                    "when": {"fact": "lead_days", "op": "between", "value": [0, 3]},
+                    "then": {"percent_off": "10"},
+                },
+                {
+                    "id": "up",
+                    "kind": "upgrade",
+                    "when": {"fact": "level_delta", "op": "gt", "value": 0},
+                    "then": {"allow": True, "reason": "up"},
+                },
+                {
+                    "id": "fallback",
+                    "kind": "fallback",
+                    "then": {"strategies": [{"type": "other_tier"}]},
+                },
+                {
+                    "id": "fee",
+                    "kind": "commission",
+                    "when": {"not": {"fact": "segment", "op": "eq", "value": "vip"}},
+                    "then": {"rate_percent": "10"},
+                },
+                {
+                    "id": "offer",
+                    "kind": "upsell",
+                    "when": {
+                        "any": [
+                            {"fact": "tier_level", "op": "lt", "value": 3},
+                            {"fact": "variant", "op": "eq", "value": "b"},
+                        ]
+                    },
+                    "then": {"offer": "tier", "target_level": 3, "message_key": "m"},
+                },
             ],
         }
-    )  # fmt: skip
+    )
     program = compile_program(ruleset, engine="durable", name="soak")
     reference = compile_program(ruleset, engine="reference")
     rng = random.Random(99)

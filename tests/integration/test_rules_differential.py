@@ -46,8 +46,23 @@ FACT_SETS_PER_RULESET = 260
 
 # ---- random valid rulesets -------------------------------------------------------------------------
 
-STRINGS = ("", "spa", "gold", "Gold", "gold ", "Zürich", 'say "hi"', "back\\slash", "1", "0",
-           "true", "null", "日本", "a" * 100, "tab\there")  # fmt: skip
+STRINGS = (
+    "",
+    "spa",
+    "gold",
+    "Gold",
+    "gold ",
+    "Zürich",
+    'say "hi"',
+    "back\\slash",
+    "1",
+    "0",
+    "true",
+    "null",
+    "日本",
+    "a" * 100,
+    "tab\there",
+)
 DATES = (20260101, 20270228, 20270301, 20270710, 20271231, 20280229)
 
 
@@ -78,9 +93,16 @@ class Generator:
         if spec.high - spec.low <= 60:
             return rng.randint(spec.low, spec.high)
         return rng.choice(
-            [spec.low, spec.high, spec.default, rng.randint(spec.low, min(spec.high, 100)),
-             rng.randint(spec.low, spec.high), min(spec.high, 2**31), min(spec.high, 2**31 - 1)]
-        )  # fmt: skip
+            [
+                spec.low,
+                spec.high,
+                spec.default,
+                rng.randint(spec.low, min(spec.high, 100)),
+                rng.randint(spec.low, spec.high),
+                min(spec.high, 2**31),
+                min(spec.high, 2**31 - 1),
+            ]
+        )
 
     def written(self, fact: str, value: Any) -> Any:
         return iso(value) if FACTS[fact].type == DATE else value
@@ -288,26 +310,91 @@ def test_edge_values_agree(programs: list[Program]) -> None:
     and 2**53; negative numbers; dates."""
     rules = []
     for i, text in enumerate(STRINGS):
-        rules.append({"id": f"eq{i}", "kind": "season", "when": {"fact": "segment", "op": "eq", "value": text}, "then": {"multiplier": "1.01"}})  # fmt: skip
-        rules.append({"id": f"ne{i}", "kind": "season", "when": {"fact": "variant", "op": "ne", "value": text}, "then": {"multiplier": "1.01"}})  # fmt: skip
+        rules.append(
+            {
+                "id": f"eq{i}",
+                "kind": "season",
+                "when": {"fact": "segment", "op": "eq", "value": text},
+                "then": {"multiplier": "1.01"},
+            }
+        )
+        rules.append(
+            {
+                "id": f"ne{i}",
+                "kind": "season",
+                "when": {"fact": "variant", "op": "ne", "value": text},
+                "then": {"multiplier": "1.01"},
+            }
+        )
     for i, number in enumerate([0, 1, 2**31 - 1, 2**31, 2**32 + 1, 10**12 - 1, 10**12]):
         for op in ("eq", "lt", "gt", "lte", "gte", "ne"):
-            rules.append({"id": f"n{i}-{op}", "kind": "last_minute", "when": {"fact": "amount", "op": op, "value": number}, "then": {"percent_off": 1}})  # fmt: skip
+            rules.append(
+                {
+                    "id": f"n{i}-{op}",
+                    "kind": "last_minute",
+                    "when": {"fact": "amount", "op": op, "value": number},
+                    "then": {"percent_off": 1},
+                }
+            )
     for op in ("eq", "lt", "gte"):
-        rules.append({"id": f"neg-{op}", "kind": "commission", "when": {"fact": "level_delta", "op": op, "value": -2}, "then": {"rate_percent": 1}})  # fmt: skip
-        rules.append({"id": f"lead-{op}", "kind": "upsell", "when": {"fact": "lead_days", "op": op, "value": -1}, "then": {"offer": "none", "message_key": "m"}})  # fmt: skip
-    rules.append({"id": "dates", "kind": "fallback", "when": {"fact": "service_date", "op": "between", "value": ["2027-02-28", "2027-03-01"]}, "then": {"strategies": [{"type": "other_segment"}]}})  # fmt: skip
+        rules.append(
+            {
+                "id": f"neg-{op}",
+                "kind": "commission",
+                "when": {"fact": "level_delta", "op": op, "value": -2},
+                "then": {"rate_percent": 1},
+            }
+        )
+        rules.append(
+            {
+                "id": f"lead-{op}",
+                "kind": "upsell",
+                "when": {"fact": "lead_days", "op": op, "value": -1},
+                "then": {"offer": "none", "message_key": "m"},
+            }
+        )
+    rules.append(
+        {
+            "id": "dates",
+            "kind": "fallback",
+            "when": {
+                "fact": "service_date",
+                "op": "between",
+                "value": ["2027-02-28", "2027-03-01"],
+            },
+            "then": {"strategies": [{"type": "other_segment"}]},
+        }
+    )
     ruleset = parse_ruleset({"stacking": "ordered_stack", "rules": rules})
     durable, reference = compile_both(ruleset, programs, "edges")
-    numbers = [0, 1, 2, 2**31 - 2, 2**31 - 1, 2**31, 2**31 + 1, 2**53 - 1, 2**53, 2**53 + 1,
-               2**53 + 2, 10**12 - 1, 10**12]  # fmt: skip
+    numbers = [
+        0,
+        1,
+        2,
+        2**31 - 2,
+        2**31 - 1,
+        2**31,
+        2**31 + 1,
+        2**53 - 1,
+        2**53,
+        2**53 + 1,
+        2**53 + 2,
+        10**12 - 1,
+        10**12,
+    ]
     checked = 0
     for text in (*STRINGS, "gol", "Zurich", 'say "hi', "back\\\\slash", "null "):
         for number in numbers:
             for delta in (-3, -2, -1, 0, 1):
                 for date in (20270227, 20270228, 20270301, 20270302, 0):
-                    facts = {"segment": text, "variant": text, "amount": number,
-                             "level_delta": delta, "lead_days": delta + 1, "service_date": date}  # fmt: skip
+                    facts = {
+                        "segment": text,
+                        "variant": text,
+                        "amount": number,
+                        "level_delta": delta,
+                        "lead_days": delta + 1,
+                        "service_date": date,
+                    }
                     expected, actual = evaluate(reference, facts), evaluate(durable, facts)
                     assert actual == expected, (facts, difference(actual, expected))
                     checked += 1
@@ -333,10 +420,21 @@ def test_three_hundred_rules_with_range_tests_are_chunked_and_agree(
             value = [low, high] if op == "between" else low
         when: dict[str, Any] = {"fact": fact, "op": op, "value": value}
         if i % 3 == 0:
-            when = {"all": [when, {"fact": "guests", "op": rng.choice(["gt", "lte"]), "value": rng.randint(0, 20)}]}  # fmt: skip
+            when = {
+                "all": [
+                    when,
+                    {
+                        "fact": "guests",
+                        "op": rng.choice(["gt", "lte"]),
+                        "value": rng.randint(0, 20),
+                    },
+                ]
+            }
         kind = rng.choice(KINDS)
         then = Generator(i).action(kind)
-        rules.append({"id": f"r{i}", "kind": kind, "priority": rng.randint(0, 3), "when": when, "then": then})  # fmt: skip
+        rules.append(
+            {"id": f"r{i}", "kind": kind, "priority": rng.randint(0, 3), "when": when, "then": then}
+        )
     ruleset = parse_ruleset({"stacking": "exclusive_groups", "rules": rules})
     assert len(plan_ruleset(ruleset).chunks) >= 5
     durable, reference = compile_both(ruleset, programs, "ranges")
@@ -359,21 +457,40 @@ def test_more_than_400_equality_alternatives_on_one_fact_are_chunked_and_agree(
     programs: list[Program],
 ) -> None:
     tier_ids = [f"tier-{n:04d}" for n in range(600)]
-    rules = [
-        {"id": f"t{k}", "kind": KINDS[k % 6], "priority": k % 4,
-         "when": {"fact": "tier_id", "op": "in", "value": tier_ids[k * 50 : k * 50 + 50]},
-         "then": Generator(k).action(KINDS[k % 6])}
-        for k in range(12)
-    ] + [
-        {"id": f"x{k}", "kind": "season",
-         "when": {"not": {"fact": "tier_id", "op": "in", "value": tier_ids[k::7][:60]}},
-         "then": {"multiplier": "1.01"}}
-        for k in range(7)
-    ] + [
-        {"id": "amounts", "kind": "season",
-         "when": {"any": [{"fact": "amount", "op": "in", "value": list(range(s, s + 100))} for s in range(0, 400, 100)]},
-         "then": {"multiplier": "1.1"}},
-    ]  # fmt: skip
+    rules = (
+        [
+            {
+                "id": f"t{k}",
+                "kind": KINDS[k % 6],
+                "priority": k % 4,
+                "when": {"fact": "tier_id", "op": "in", "value": tier_ids[k * 50 : k * 50 + 50]},
+                "then": Generator(k).action(KINDS[k % 6]),
+            }
+            for k in range(12)
+        ]
+        + [
+            {
+                "id": f"x{k}",
+                "kind": "season",
+                "when": {"not": {"fact": "tier_id", "op": "in", "value": tier_ids[k::7][:60]}},
+                "then": {"multiplier": "1.01"},
+            }
+            for k in range(7)
+        ]
+        + [
+            {
+                "id": "amounts",
+                "kind": "season",
+                "when": {
+                    "any": [
+                        {"fact": "amount", "op": "in", "value": list(range(s, s + 100))}
+                        for s in range(0, 400, 100)
+                    ]
+                },
+                "then": {"multiplier": "1.1"},
+            },
+        ]
+    )
     ruleset = parse_ruleset({"rules": rules})
     assert len(plan_ruleset(ruleset).chunks) >= 2
     durable, reference = compile_both(ruleset, programs, "equalities")
@@ -496,38 +613,110 @@ def limit_rulesets() -> dict[str, dict[str, Any]]:
     return {
         # 65+ tests matching one fact set at once crash durable (fixed 64-slot stack)
         "ne": {"rules": [rule(f"ne{i}", leaf("segment", "ne", f"s{i}")) for i in range(200)]},
-        "not_in": {"rules": [rule(f"ni{i}", leaf("amount", "not_in", [i + 1, 10**6 + i])) for i in range(120)]},
-        "ranges": {"rules": [rule(f"rg{i}", leaf("units_left", "lte", 1000 + i)) for i in range(150)]},
-        "any_ne": {"rules": [rule(f"an{i}", {"any": [leaf("currency", "ne", f"c{i}-{j}") for j in range(8)]}) for i in range(40)]},
-        "defaults": {"rules": [
-            rule(f"d{i}-{j}", {"all": [leaf(a, "eq", defaults[a]), leaf(b, "eq", defaults[b]),
-                                       leaf("units_left", "gte", j)]})
-            for i, (a, b) in enumerate(zip(names, names[1:] + names[:1], strict=True))
-            for j in range(4)
-        ] + [rule(f"single-{n}", leaf(n, "eq", defaults[n])) for n in names]},
+        "not_in": {
+            "rules": [
+                rule(f"ni{i}", leaf("amount", "not_in", [i + 1, 10**6 + i])) for i in range(120)
+            ]
+        },
+        "ranges": {
+            "rules": [rule(f"rg{i}", leaf("units_left", "lte", 1000 + i)) for i in range(150)]
+        },
+        "any_ne": {
+            "rules": [
+                rule(f"an{i}", {"any": [leaf("currency", "ne", f"c{i}-{j}") for j in range(8)]})
+                for i in range(40)
+            ]
+        },
+        "defaults": {
+            "rules": [
+                rule(
+                    f"d{i}-{j}",
+                    {
+                        "all": [
+                            leaf(a, "eq", defaults[a]),
+                            leaf(b, "eq", defaults[b]),
+                            leaf("units_left", "gte", j),
+                        ]
+                    },
+                )
+                for i, (a, b) in enumerate(zip(names, names[1:] + names[:1], strict=True))
+                for j in range(4)
+            ]
+            + [rule(f"single-{n}", leaf(n, "eq", defaults[n])) for n in names]
+        },
         # equality tests on different facts all match at once too (one value per fact)
-        "eq_and_ne": {"rules": [rule(f"eq-{n}", leaf(n, "eq", defaults[n])) for n in names]
-                      + [rule(f"ne{i}", leaf("amount", "ne", i + 1)) for i in range(64 - len(names) + 4)]},
+        "eq_and_ne": {
+            "rules": [rule(f"eq-{n}", leaf(n, "eq", defaults[n])) for n in names]
+            + [rule(f"ne{i}", leaf("amount", "ne", i + 1)) for i in range(64 - len(names) + 4)]
+        },
         # more than 256 rules on one engine node fail to compile (error 108)
         "unconditional": {"rules": [rule(f"u{i}", None, KINDS[i % 6]) for i in range(600)]},
         "identical": {"rules": [rule(f"i{i}", leaf("guests", "eq", 2)) for i in range(300)]},
         # more than 511 tests below one node make durable loop forever
-        "across_facts": {"rules": [
-            rule(f"{fact}{k}", leaf(fact, "in", list(range(k * 100, k * 100 + 100))))
-            for fact in ("amount", "guests", "units_left") for k in range(4)
-        ]},
+        "across_facts": {
+            "rules": [
+                rule(f"{fact}{k}", leaf(fact, "in", list(range(k * 100, k * 100 + 100))))
+                for fact in ("amount", "guests", "units_left")
+                for k in range(4)
+            ]
+        },
         # issue 15: 118,098 alternatives each as one engine rule; in parts, 32
-        "ruinous": {"rules": [rule(f"ruinous{i}", {"all": [
-            *[{"any": [leaf("amount", "gte", g + i), leaf("guests", "lt", g + 1), leaf("units_left", "gt", g)]} for g in range(10)],
-            {"any": [leaf("lead_days", "gte", 3), leaf("lead_days", "gte", 4 + i)]},
-        ]}) for i in range(12)]},
+        "ruinous": {
+            "rules": [
+                rule(
+                    f"ruinous{i}",
+                    {
+                        "all": [
+                            *[
+                                {
+                                    "any": [
+                                        leaf("amount", "gte", g + i),
+                                        leaf("guests", "lt", g + 1),
+                                        leaf("units_left", "gt", g),
+                                    ]
+                                }
+                                for g in range(10)
+                            ],
+                            {"any": [leaf("lead_days", "gte", 3), leaf("lead_days", "gte", 4 + i)]},
+                        ]
+                    },
+                )
+                for i in range(12)
+            ]
+        },
         # one rule at the language's limits still compiles and agrees
-        "biggest_rule": {"rules": [
-            rule("values", {"any": [leaf("amount", "in", list(range(s, s + 100))) for s in range(0, MAX_VALUES_PER_RULE, 100)]}),
-            rule("groups", {"all": [leaf("amount", "between", [0, 10**6 + i]) for i in range(MAX_GROUPS_PER_RULE - 1)]}),
-            rule("nested", {"all": [{"any": [leaf("amount", "gte", i), leaf("guests", "in", [i, i + 1])]} for i in range(MAX_GROUPS_PER_RULE // 2)]}),
-        ]},
-    }  # fmt: skip
+        "biggest_rule": {
+            "rules": [
+                rule(
+                    "values",
+                    {
+                        "any": [
+                            leaf("amount", "in", list(range(s, s + 100)))
+                            for s in range(0, MAX_VALUES_PER_RULE, 100)
+                        ]
+                    },
+                ),
+                rule(
+                    "groups",
+                    {
+                        "all": [
+                            leaf("amount", "between", [0, 10**6 + i])
+                            for i in range(MAX_GROUPS_PER_RULE - 1)
+                        ]
+                    },
+                ),
+                rule(
+                    "nested",
+                    {
+                        "all": [
+                            {"any": [leaf("amount", "gte", i), leaf("guests", "in", [i, i + 1])]}
+                            for i in range(MAX_GROUPS_PER_RULE // 2)
+                        ]
+                    },
+                ),
+            ]
+        },
+    }
 
 
 def check_limit_ruleset(name: str) -> str:
@@ -546,8 +735,14 @@ def check_limit_ruleset(name: str) -> str:
     for _ in range(150):
         generator = Generator(rng.randint(0, 10**6))
         fact_sets.append(generator.facts(ruleset))
-        fact_sets.append({"amount": rng.randint(0, 500), "guests": rng.randint(0, 500),
-                          "units_left": rng.randint(0, 500), "segment": rng.choice(["", "s1", "x"])})  # fmt: skip
+        fact_sets.append(
+            {
+                "amount": rng.randint(0, 500),
+                "guests": rng.randint(0, 500),
+                "units_left": rng.randint(0, 500),
+                "segment": rng.choice(["", "s1", "x"]),
+            }
+        )
     matched = 0
     try:
         for facts in fact_sets:

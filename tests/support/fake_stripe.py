@@ -79,13 +79,25 @@ def new_id(prefix: str, length: int = 24) -> str:
 class StripeError(Exception):
     """An answer in Stripe's error shape: ``{"error": {"type", "message", "param", "code"}}``."""
 
-    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error",
-                 param: str | None = None, code: str | None = None, injected: bool = False,
-                 errors: list[str] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        injected: bool = False,
+        errors: list[str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.type, self.param, self.code = (
-            status, message, type, param, code,
-        )  # fmt: skip
+            status,
+            message,
+            type,
+            param,
+            code,
+        )
         self.injected = injected
         self.errors = errors or [message]
         self.headers: dict[str, str] = {}
@@ -271,9 +283,10 @@ def _check_metadata(params: JSON, path: tuple[str, ...] = ()) -> None:
             for k, v in value.items():
                 if len(k) > 40 or len(v) > 500:
                     raise StripeError(
-                        400, "Metadata keys are at most 40 characters, values at most 500.",
+                        400,
+                        "Metadata keys are at most 40 characters, values at most 500.",
                         param=_param([*path, key, k]),
-                    )  # fmt: skip
+                    )
         elif isinstance(value, dict):
             _check_metadata(value, (*path, key))
 
@@ -367,8 +380,14 @@ class FakeStripe:
         assert self._server is not None, "start() the fake first"
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def fail_next(self, n: int = 1, *, status: int | None = None, delay: float = 0.0,
-                  should_retry: bool | None = None) -> None:  # fmt: skip
+    def fail_next(
+        self,
+        n: int = 1,
+        *,
+        status: int | None = None,
+        delay: float = 0.0,
+        should_retry: bool | None = None,
+    ) -> None:
         """The next ``n`` requests sleep ``delay`` seconds, then answer ``status`` in Stripe's error
         shape (with ``Stripe-Should-Retry`` if given). With a delay and no status they then go
         on normally: a slow Stripe, for client timeouts. Default: an immediate 500."""
@@ -468,15 +487,25 @@ class FakeStripe:
                 saved = self._saved[key] = _Saved(request)
                 return saved, True
         if saved.request != request:
-            raise StripeError(400, (
-                "Keys for idempotent requests can only be used with the same parameters they "
-                f"were first used with. Try using a key other than '{scope[1]}' if you meant to "
-                "execute a different request."), type="idempotency_error")  # fmt: skip
+            raise StripeError(
+                400,
+                (
+                    "Keys for idempotent requests can only be used with the same parameters they "
+                    f"were first used with. Try using a key other than '{scope[1]}' if you meant to "
+                    "execute a different request."
+                ),
+                type="idempotency_error",
+            )
         if not saved.status:
-            raise StripeError(409, (
-                "There is currently another in-progress request using this Idempotent Key "
-                "(that probably means you submitted twice, and the other request is still "
-                "going through). Please try again later."), type="idempotency_error")  # fmt: skip
+            raise StripeError(
+                409,
+                (
+                    "There is currently another in-progress request using this Idempotent Key "
+                    "(that probably means you submitted twice, and the other request is still "
+                    "going through). Please try again later."
+                ),
+                type="idempotency_error",
+            )
         return saved, False
 
     def _inject_failure(self, record: RecordedRequest) -> None:
@@ -489,8 +518,9 @@ class FakeStripe:
             self._stopping.wait(failure.delay)
         if failure.status is not None:
             kind = "api_error" if failure.status >= 500 else "invalid_request_error"
-            error = StripeError(failure.status, "Injected failure (fake Stripe).", type=kind,
-                                injected=True)  # fmt: skip
+            error = StripeError(
+                failure.status, "Injected failure (fake Stripe).", type=kind, injected=True
+            )
             if failure.should_retry is not None:
                 error.headers["Stripe-Should-Retry"] = str(failure.should_retry).lower()
             raise error
@@ -517,8 +547,11 @@ class FakeStripe:
         if mode is None:
             raise StripeError(400, "Missing required param: mode.", param="mode")
         if "payment_intent_data" in p and mode != "payment":
-            raise StripeError(400, f"You can not pass `payment_intent_data` in `{mode}` mode.",
-                              param="payment_intent_data")  # fmt: skip
+            raise StripeError(
+                400,
+                f"You can not pass `payment_intent_data` in `{mode}` mode.",
+                param="payment_intent_data",
+            )
         items = p.get("line_items", [])
         if mode == "payment" and not items:
             raise StripeError(400, "You must provide at least one line item.", param="line_items")
@@ -527,11 +560,17 @@ class FakeStripe:
                 raise _missing("price", item["price"], f"line_items[{i}][price]")
             for need in ("quantity", "price_data"):
                 if need not in item:
-                    raise StripeError(400, f"Missing required param: line_items[{i}][{need}].",
-                                      param=f"line_items[{i}][{need}]")  # fmt: skip
+                    raise StripeError(
+                        400,
+                        f"Missing required param: line_items[{i}][{need}].",
+                        param=f"line_items[{i}][{need}]",
+                    )
             if "unit_amount" not in item["price_data"]:
-                raise StripeError(400, "This fake needs price_data[unit_amount].",
-                                  param=f"line_items[{i}][price_data][unit_amount]")  # fmt: skip
+                raise StripeError(
+                    400,
+                    "This fake needs price_data[unit_amount].",
+                    param=f"line_items[{i}][price_data][unit_amount]",
+                )
         currencies = {item["price_data"]["currency"] for item in items}
         if len(currencies) > 1:
             raise StripeError(400, "All line items must share one currency.", param="line_items")
@@ -539,25 +578,43 @@ class FakeStripe:
         expires_at = p.get("expires_at", now + SESSION_MAX_LIFETIME)
         lifetime = expires_at - now
         if not SESSION_MIN_LIFETIME - GRACE <= lifetime <= SESSION_MAX_LIFETIME + GRACE:
-            raise StripeError(400, "The `expires_at` timestamp must be at least 30 minutes and "
-                              "at most 24 hours after Checkout Session creation.",
-                              param="expires_at")  # fmt: skip
+            raise StripeError(
+                400,
+                "The `expires_at` timestamp must be at least 30 minutes and "
+                "at most 24 hours after Checkout Session creation.",
+                param="expires_at",
+            )
         intent = p.get("payment_intent_data", {})
         if intent.get("application_fee_amount", 0) > total:
-            raise StripeError(400, "The application fee cannot exceed the amount.",
-                              param="payment_intent_data[application_fee_amount]")  # fmt: skip
+            raise StripeError(
+                400,
+                "The application fee cannot exceed the amount.",
+                param="payment_intent_data[application_fee_amount]",
+            )
         session_id = new_id("cs_test_", 58)
         self._session_params[session_id] = p
         return self._fixture(
-            "checkout.session", session_id, created=now, expires_at=expires_at, mode=mode,
-            url=f"https://checkout.stripe.com/c/pay/{session_id}", status="open",
-            payment_status="unpaid", payment_intent=None, customer_details=None,
-            success_url=p.get("success_url"), cancel_url=p.get("cancel_url"),
-            client_reference_id=p.get("client_reference_id"), metadata=p.get("metadata", {}),
-            customer_email=p.get("customer_email"), locale=p.get("locale"),
-            currency=currencies.pop() if currencies else None, amount_subtotal=total,
-            amount_total=total, payment_method_types=p.get("payment_method_types", ["card"]),
-        )  # fmt: skip
+            "checkout.session",
+            session_id,
+            created=now,
+            expires_at=expires_at,
+            mode=mode,
+            url=f"https://checkout.stripe.com/c/pay/{session_id}",
+            status="open",
+            payment_status="unpaid",
+            payment_intent=None,
+            customer_details=None,
+            success_url=p.get("success_url"),
+            cancel_url=p.get("cancel_url"),
+            client_reference_id=p.get("client_reference_id"),
+            metadata=p.get("metadata", {}),
+            customer_email=p.get("customer_email"),
+            locale=p.get("locale"),
+            currency=currencies.pop() if currencies else None,
+            amount_subtotal=total,
+            amount_total=total,
+            payment_method_types=p.get("payment_method_types", ["card"]),
+        )
 
     def _retrieve_session(self, path: dict[str, str], _: JSON) -> JSON:
         return self._get("checkout.session", path["session"], "session")
@@ -565,8 +622,11 @@ class FakeStripe:
     def _expire_session(self, path: dict[str, str], _: JSON) -> JSON:
         session = self._get("checkout.session", path["session"], "session")
         if session["status"] != "open":
-            raise StripeError(400, 'Only Checkout Sessions with a status in ["open"] can be '
-                              f"expired; this one is {session['status']}.")  # fmt: skip
+            raise StripeError(
+                400,
+                'Only Checkout Sessions with a status in ["open"] can be '
+                f"expired; this one is {session['status']}.",
+            )
         session.update(status="expired", url=None)
         return session
 
@@ -582,42 +642,71 @@ class FakeStripe:
             raise StripeError(400, "One of `charge` or `payment_intent` is required.")
         remaining = charge["amount"] - charge["amount_refunded"]
         if remaining == 0:
-            raise StripeError(400, f"Charge {charge['id']} has already been refunded.",
-                              code="charge_already_refunded")  # fmt: skip
+            raise StripeError(
+                400,
+                f"Charge {charge['id']} has already been refunded.",
+                code="charge_already_refunded",
+            )
         amount = p.get("amount", remaining)
         if not 0 < amount <= remaining:
-            raise StripeError(400, f"Refund amount ({amount}) is greater than unrefunded amount "
-                              f"on charge ({remaining})", param="amount")  # fmt: skip
-        for flag, needs in (("reverse_transfer", "transfer_data"),
-                            ("refund_application_fee", "application_fee")):  # fmt: skip
+            raise StripeError(
+                400,
+                f"Refund amount ({amount}) is greater than unrefunded amount "
+                f"on charge ({remaining})",
+                param="amount",
+            )
+        for flag, needs in (
+            ("reverse_transfer", "transfer_data"),
+            ("refund_application_fee", "application_fee"),
+        ):
             if p.get(flag) and not charge[needs]:
                 raise StripeError(400, f"`{flag}` needs a charge with {needs}.", param=flag)
         refund = self._fixture(
-            "refund", new_id("re_"), amount=amount, charge=charge["id"], created=int(time.time()),
-            payment_intent=charge["payment_intent"], currency=charge["currency"],
-            metadata=p.get("metadata") or {}, reason=p.get("reason"), status="succeeded",
+            "refund",
+            new_id("re_"),
+            amount=amount,
+            charge=charge["id"],
+            created=int(time.time()),
+            payment_intent=charge["payment_intent"],
+            currency=charge["currency"],
+            metadata=p.get("metadata") or {},
+            reason=p.get("reason"),
+            status="succeeded",
             balance_transaction=new_id("txn_"),
             transfer_reversal=new_id("trr_") if p.get("reverse_transfer") else None,
-        )  # fmt: skip
+        )
         charge["amount_refunded"] += amount
         charge["refunded"] = charge["amount_refunded"] == charge["amount"]
         charge["refunds"]["data"].append(copy.deepcopy(refund))
         if p.get("refund_application_fee"):
             fee = charge["application_fee_amount"]
-            self.fee_refunds.append({
-                "id": new_id("fr_"), "object": "fee_refund", "fee": charge["application_fee"],
-                "refund": refund["id"], "amount": (fee * amount + charge["amount"] // 2) // charge["amount"],
-            })  # fmt: skip
+            self.fee_refunds.append(
+                {
+                    "id": new_id("fr_"),
+                    "object": "fee_refund",
+                    "fee": charge["application_fee"],
+                    "refund": refund["id"],
+                    "amount": (fee * amount + charge["amount"] // 2) // charge["amount"],
+                }
+            )
         return refund
 
     def _create_account(self, _: dict[str, str], p: JSON) -> JSON:
         account_id = new_id("acct_", 16)
         account = self._fixture(
-            "account", account_id, created=int(time.time()), type=p.get("type", "standard"),
-            country=p.get("country", "US"), email=p.get("email"), metadata=p.get("metadata") or {},
-            business_type=p.get("business_type"), charges_enabled=False, payouts_enabled=False,
-            default_currency=p.get("default_currency", "usd"), details_submitted=False,
-        )  # fmt: skip
+            "account",
+            account_id,
+            created=int(time.time()),
+            type=p.get("type", "standard"),
+            country=p.get("country", "US"),
+            email=p.get("email"),
+            metadata=p.get("metadata") or {},
+            business_type=p.get("business_type"),
+            charges_enabled=False,
+            payouts_enabled=False,
+            default_currency=p.get("default_currency", "usd"),
+            details_submitted=False,
+        )
         account["external_accounts"]["url"] = f"/v1/accounts/{account_id}/external_accounts"
         if "capabilities" in p:
             account["capabilities"] = {
@@ -631,9 +720,12 @@ class FakeStripe:
         self._get("account", p["account"], "account")
         now = int(time.time())
         link = self._fixture(
-            "account_link", "", created=now, expires_at=now + 300,
+            "account_link",
+            "",
+            created=now,
+            expires_at=now + 300,
             url=f"https://connect.stripe.com/setup/s/{p['account']}/{new_id('', 12)}",
-        )  # fmt: skip
+        )
         self.account_links.append({**link, "request": p})
         return link
 
@@ -651,22 +743,47 @@ class FakeStripe:
             destination = intent_params.get("transfer_data", {}).get("destination")
             transfer = {"amount": None, "destination": destination} if destination else None
             now, pi_id, charge_id = int(time.time()), new_id("pi_"), new_id("ch_")
-            money = {"amount": session["amount_total"], "currency": session["currency"],
-                     "application_fee_amount": fee, "transfer_data": transfer, "created": now,
-                     "metadata": intent_params.get("metadata", {}), "payment_intent": pi_id}  # fmt: skip
+            money = {
+                "amount": session["amount_total"],
+                "currency": session["currency"],
+                "application_fee_amount": fee,
+                "transfer_data": transfer,
+                "created": now,
+                "metadata": intent_params.get("metadata", {}),
+                "payment_intent": pi_id,
+            }
             self._fixture(
-                "charge", charge_id, **money, amount_captured=money["amount"], captured=True,
-                application_fee=new_id("fee_") if fee else None, amount_refunded=0,
-                refunds={"object": "list", "data": [], "has_more": False,
-                         "url": f"/v1/charges/{charge_id}/refunds"},
-            )  # fmt: skip
+                "charge",
+                charge_id,
+                **money,
+                amount_captured=money["amount"],
+                captured=True,
+                application_fee=new_id("fee_") if fee else None,
+                amount_refunded=0,
+                refunds={
+                    "object": "list",
+                    "data": [],
+                    "has_more": False,
+                    "url": f"/v1/charges/{charge_id}/refunds",
+                },
+            )
             self._fixture(
-                "payment_intent", pi_id, **{k: v for k, v in money.items() if k != "payment_intent"},
-                status="succeeded", amount_received=money["amount"], latest_charge=charge_id,
-                canceled_at=None, client_secret=f"{pi_id}_secret_{new_id('', 25)}",
-            )  # fmt: skip
-            session.update(status="complete", payment_status="paid", payment_intent=pi_id,
-                           url=None, customer_details=self.fixtures["checkout.session"]["customer_details"])  # fmt: skip
+                "payment_intent",
+                pi_id,
+                **{k: v for k, v in money.items() if k != "payment_intent"},
+                status="succeeded",
+                amount_received=money["amount"],
+                latest_charge=charge_id,
+                canceled_at=None,
+                client_secret=f"{pi_id}_secret_{new_id('', 25)}",
+            )
+            session.update(
+                status="complete",
+                payment_status="paid",
+                payment_intent=pi_id,
+                url=None,
+                customer_details=self.fixtures["checkout.session"]["customer_details"],
+            )
             return copy.deepcopy(session)
 
     def event(self, event_type: str, object_id: str) -> JSON:
@@ -688,10 +805,15 @@ def build_event(event_type: str, obj: JSON, api_version: str | None = None) -> J
     """Stripe's event fixture around ``obj``."""
     subset = load_subset()
     return {
-        **copy.deepcopy(subset["fixtures"]["event"]), "id": new_id("evt_"), "type": event_type,
-        "created": int(time.time()), "api_version": api_version or subset["api_version"],
-        "data": {"object": copy.deepcopy(obj)}, "livemode": False, "pending_webhooks": 1,
-    }  # fmt: skip
+        **copy.deepcopy(subset["fixtures"]["event"]),
+        "id": new_id("evt_"),
+        "type": event_type,
+        "created": int(time.time()),
+        "api_version": api_version or subset["api_version"],
+        "data": {"object": copy.deepcopy(obj)},
+        "livemode": False,
+        "pending_webhooks": 1,
+    }
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,19 @@ def _logger(accesslog: str | None) -> AccessLog:
 
 def _request(sent: int | None = 5003):
     resp = SimpleNamespace(
-        status="200 OK", sent=sent, headers=[("Content-Type", "application/json"),
-                                              ("X-Request-Id", "7b95c88d3da644d3a0c29db414ca868f")],
-    )  # fmt: skip
-    environ = {"REMOTE_ADDR": "10.0.0.7", "REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1",
-               "RAW_URI": "/v1/storefront/segments/premium/offers?date=2026-12-08&guests=2"}  # fmt: skip
+        status="200 OK",
+        sent=sent,
+        headers=[
+            ("Content-Type", "application/json"),
+            ("X-Request-Id", "7b95c88d3da644d3a0c29db414ca868f"),
+        ],
+    )
+    environ = {
+        "REMOTE_ADDR": "10.0.0.7",
+        "REQUEST_METHOD": "GET",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "RAW_URI": "/v1/storefront/segments/premium/offers?date=2026-12-08&guests=2",
+    }
     return resp, SimpleNamespace(), environ, dt.timedelta(microseconds=8214)
 
 

@@ -28,24 +28,44 @@ from storage.decisions import GENESIS, DecisionRecord, canonical, link_hash
 
 
 @given(
-    base=st.integers(0, 10**7), per_guest=st.integers(0, 10**5), guests=st.integers(0, 30),
-    add_ons=st.lists(st.tuples(st.sampled_from(["flat", "per_guest"]), st.integers(0, 10**5)), max_size=3),
+    base=st.integers(0, 10**7),
+    per_guest=st.integers(0, 10**5),
+    guests=st.integers(0, 30),
+    add_ons=st.lists(
+        st.tuples(st.sampled_from(["flat", "per_guest"]), st.integers(0, 10**5)), max_size=3
+    ),
     multiplier=st.decimals(Decimal("0.5"), Decimal("3"), places=3),
-    discount=st.decimals(0, 100, places=2), upsell=st.decimals(0, 100, places=2),
-    floor=st.one_of(st.none(), st.integers(0, 10**7)), ceiling=st.one_of(st.none(), st.integers(0, 10**7)),
+    discount=st.decimals(0, 100, places=2),
+    upsell=st.decimals(0, 100, places=2),
+    floor=st.one_of(st.none(), st.integers(0, 10**7)),
+    ceiling=st.one_of(st.none(), st.integers(0, 10**7)),
     currency=st.sampled_from(["EUR", "JPY", "BHD"]),
-)  # fmt: skip
+)
 def test_recorded_items_price_exactly_like_the_selection(
     base, per_guest, guests, add_ons, multiplier, discount, upsell, floor, ceiling, currency
 ):
-    tier = Tier("t", "s", 2, "Preferred", "", Money(base, currency), Money(per_guest, currency), 30,
-                price_floor=floor, price_ceiling=ceiling)  # fmt: skip
+    tier = Tier(
+        "t",
+        "s",
+        2,
+        "Preferred",
+        "",
+        Money(base, currency),
+        Money(per_guest, currency),
+        30,
+        price_floor=floor,
+        price_ceiling=ceiling,
+    )
     extras = [
         AddOn(f"a{i}", f"a{i}", f"Add-on {i}", p, Money(a, currency))
         for i, (p, a) in enumerate(add_ons)
     ]
-    terms = Adjustments(multiplier=multiplier, discount_percent=discount, upsell_percent=upsell,
-                        commission=Commission(Decimal("10")))  # fmt: skip
+    terms = Adjustments(
+        multiplier=multiplier,
+        discount_percent=discount,
+        upsell_percent=upsell,
+        commission=Commission(Decimal("10")),
+    )
     items = PricedItems.from_json(json.loads(json.dumps(items_of(tier, guests, extras).as_json())))
     assert price_items(items, terms) == price_selection(
         tier, guests, extras, terms, Bounds(floor, ceiling)
@@ -82,13 +102,25 @@ def test_masking_is_keyed_normalised_and_never_clear():
 
 def record(**over) -> DecisionRecord:
     base = DecisionRecord(
-        id="11111111-1111-1111-1111-111111111111", tenant_id="22222222-2222-2222-2222-222222222222",
-        purpose="quote", kinds=["season"], ruleset_version=1, ruleset_hash="h", engine="durable",
-        facts={"guests": 2, "service_date": dt.date(2027, 3, 1)}, considered=[["r", True, True]],
-        fired=["r"], outputs={"season": {"multiplier": Decimal("1.2")}}, context={}, request_id="q",
-        quote_id=None, booking_id=None, created_at=dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.UTC),
-        seq=1, prev_hash=GENESIS,
-    )  # fmt: skip
+        id="11111111-1111-1111-1111-111111111111",
+        tenant_id="22222222-2222-2222-2222-222222222222",
+        purpose="quote",
+        kinds=["season"],
+        ruleset_version=1,
+        ruleset_hash="h",
+        engine="durable",
+        facts={"guests": 2, "service_date": dt.date(2027, 3, 1)},
+        considered=[["r", True, True]],
+        fired=["r"],
+        outputs={"season": {"multiplier": Decimal("1.2")}},
+        context={},
+        request_id="q",
+        quote_id=None,
+        booking_id=None,
+        created_at=dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.UTC),
+        seq=1,
+        prev_hash=GENESIS,
+    )
     return dataclasses.replace(base, **over)
 
 
@@ -98,8 +130,13 @@ def test_the_chain_hash_covers_every_field_as_stored():
         record(outputs={"season": {"multiplier": "1.2"}})
     )  # as stored
     assert json.loads(canonical(one))["facts"]["service_date"] == "2027-03-01"
-    for change in ({"seq": 2}, {"prev_hash": "1" * 64}, {"fired": []}, {"request_id": "other"},
-                   {"created_at": one.created_at + dt.timedelta(microseconds=1)},
-                   {"masked_fields": ["/context/customer/email"]}):  # fmt: skip
+    for change in (
+        {"seq": 2},
+        {"prev_hash": "1" * 64},
+        {"fired": []},
+        {"request_id": "other"},
+        {"created_at": one.created_at + dt.timedelta(microseconds=1)},
+        {"masked_fields": ["/context/customer/email"]},
+    ):
         assert link_hash(record(**change)) != link_hash(one), change
     assert link_hash(record(hash="anything")) == link_hash(one)  # the hash is not its own input

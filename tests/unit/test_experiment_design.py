@@ -43,10 +43,16 @@ def experiment(
     status: str = "running",
 ) -> Experiment:
     return Experiment(
-        id="00000000-0000-0000-0000-000000000001", key="exp", status=status, seed=seed,
-        coverage=D(coverage), variants=variants, targeting=targeting, namespace=namespace,
+        id="00000000-0000-0000-0000-000000000001",
+        key="exp",
+        status=status,
+        seed=seed,
+        coverage=D(coverage),
+        variants=variants,
+        targeting=targeting,
+        namespace=namespace,
         bucket_version=1,
-    )  # fmt: skip
+    )
 
 
 def paths(problems: list[dict]) -> list[str]:

@@ -38,9 +38,16 @@ def experiment(*weights: str, control: int | None = 0) -> Experiment:
         Variant(keys[i], keys[i].title(), Decimal(w), i == control) for i, w in enumerate(weights)
     )
     return Experiment(
-        id="e", key="exp", status="running", seed="exp", coverage=Decimal(1), variants=variants,
-        targeting=Targeting(), namespace=None, bucket_version=1,
-    )  # fmt: skip
+        id="e",
+        key="exp",
+        status="running",
+        seed="exp",
+        coverage=Decimal(1),
+        variants=variants,
+        targeting=Targeting(),
+        namespace=None,
+        bucket_version=1,
+    )
 
 
 CONTROL = VariantCounts(assigned=120, exposed=100, accepted=10, declined=30, booked=5)
@@ -94,19 +101,34 @@ def test_results_by_hand() -> None:
     control, b = body["variants"]
     assert body["primary_metric"] == "upsell_acceptance"
     assert control == {
-        "key": "control", "name": "Control", "control": True, "weight": "0.5",
-        "assigned": 120, "exposed": 100, "accepted": 10, "declined": 30, "booked": 5,
-        "bookings": 0, "revenue": 0, "revenue_squares": 0, "conversions": 10, "rate": 0.1,
-        "revenue_per_exposure": 0.0, "vs_control": None,
-    }  # fmt: skip
+        "key": "control",
+        "name": "Control",
+        "control": True,
+        "weight": "0.5",
+        "assigned": 120,
+        "exposed": 100,
+        "accepted": 10,
+        "declined": 30,
+        "booked": 5,
+        "bookings": 0,
+        "revenue": 0,
+        "revenue_squares": 0,
+        "conversions": 10,
+        "rate": 0.1,
+        "revenue_per_exposure": 0.0,
+        "vs_control": None,
+    }
     assert (b["key"], b["control"], b["conversions"], b["rate"]) == ("b", False, 20, 0.2)
     assert b["vs_control"] == compare("upsell_acceptance", CONTROL, B)
     assert body["guardrails"] == []
     # SRM: 100 and 100 exposed with 50/50: chi² = 0, p = 1.
     assert {k: v for k, v in body["srm"].items() if k != "assigned"} == {
-        "observed": [100, 100], "expected_shares": ["0.5", "0.5"], "chi2": 0.0, "p_value": 1.0,
+        "observed": [100, 100],
+        "expected_shares": ["0.5", "0.5"],
+        "chi2": 0.0,
+        "p_value": 1.0,
         "mismatch": False,
-    }  # fmt: skip
+    }
 
 
 def test_results_without_data_are_zeros_not_errors() -> None:
@@ -116,10 +138,17 @@ def test_results_without_data_are_zeros_not_errors() -> None:
         assert row["assigned"] == row["exposed"] == row["conversions"] == 0
         assert row["rate"] == 0.0 and row["revenue_per_exposure"] == 0.0
     assert b["vs_control"] == {
-        "absolute": 0.0, "absolute_ci_low": 0.0, "absolute_ci_high": 0.0, "relative": 0.0,
-        "relative_ci_low": 0.0, "relative_ci_high": 0.0, "z": 0.0, "p_value": 1.0,
-        "chance_to_beat_control": 0.5, "test": "two_proportion_z",
-    }  # fmt: skip
+        "absolute": 0.0,
+        "absolute_ci_low": 0.0,
+        "absolute_ci_high": 0.0,
+        "relative": 0.0,
+        "relative_ci_low": 0.0,
+        "relative_ci_high": 0.0,
+        "z": 0.0,
+        "p_value": 1.0,
+        "chance_to_beat_control": 0.5,
+        "test": "two_proportion_z",
+    }
     guardrail = body["guardrails"][0]
     assert guardrail["metric"] == "revenue_per_visitor"
     assert [(r["key"], r["value"], r["worse"]) for r in guardrail["variants"]] == [
@@ -129,10 +158,13 @@ def test_results_without_data_are_zeros_not_errors() -> None:
     assert guardrail["variants"][1]["vs_control"]["p_value"] == 1.0
     assert guardrail["variants"][1]["vs_control"]["chance_to_beat_control"] == 0.5
     assert body["srm"] == {
-        "observed": [0, 0], "expected_shares": ["0.5", "0.5"], "chi2": 0.0, "p_value": 1.0,
+        "observed": [0, 0],
+        "expected_shares": ["0.5", "0.5"],
+        "chi2": 0.0,
+        "p_value": 1.0,
         "mismatch": False,
         "assigned": {"observed": [0, 0], "chi2": 0.0, "p_value": 1.0, "mismatch": False},
-    }  # fmt: skip
+    }
 
 
 # ---- revenue per visitor (Welch) ------------------------------------------------------------------
@@ -197,9 +229,11 @@ def test_guardrail_flags_a_significantly_worse_variant_only() -> None:
         "d": VariantCounts(exposed=1000, accepted=100, booked=300),
     }
     body = results(
-        experiment("0.25", "0.25", "0.25", "0.25"), counts, "upsell_acceptance",
+        experiment("0.25", "0.25", "0.25", "0.25"),
+        counts,
+        "upsell_acceptance",
         ["booking_conversion"],
-    )  # fmt: skip
+    )
     rows = body["guardrails"][0]["variants"]
     assert [(r["key"], r["value"], r["worse"]) for r in rows] == [
         ("control", 0.2, False),
@@ -223,9 +257,11 @@ def test_guardrail_on_revenue_worse_when_significantly_lower() -> None:
     control = VariantCounts(exposed=100, revenue=50_000, revenue_squares=50 * 1000**2)
     b = VariantCounts(exposed=100, revenue=10_000, revenue_squares=10 * 1000**2)
     body = results(
-        experiment("0.5", "0.5"), {"control": control, "b": b}, "upsell_acceptance",
+        experiment("0.5", "0.5"),
+        {"control": control, "b": b},
+        "upsell_acceptance",
         ["revenue_per_visitor"],
-    )  # fmt: skip
+    )
     row = body["guardrails"][0]["variants"][1]
     assert (row["value"], row["worse"]) == (100.0, True)
     assert row["vs_control"]["test"] == "welch_z"
@@ -281,8 +317,12 @@ def test_the_control_may_be_any_variant() -> None:
 
 
 def test_without_a_control_the_first_variant_is_the_baseline() -> None:
-    body = results(experiment("0.5", "0.5", control=None), {"control": CONTROL, "b": B},
-                   "upsell_acceptance", [])  # fmt: skip
+    body = results(
+        experiment("0.5", "0.5", control=None),
+        {"control": CONTROL, "b": B},
+        "upsell_acceptance",
+        [],
+    )
     assert [v["control"] for v in body["variants"]] == [True, False]
     assert body["variants"][1]["vs_control"]["absolute"] == approx(0.1)
 
@@ -290,8 +330,10 @@ def test_without_a_control_the_first_variant_is_the_baseline() -> None:
 def test_srm_of_the_assignment_flags_a_broken_split_the_exposures_do_not_show() -> None:
     """Exposures can look balanced while the split itself is not: 1000 assigned to the control
     and 800 to b (chi² = 200/9, p ≈ 2.4e-6) but 100 exposed in each."""
-    counts = {"control": VariantCounts(assigned=1000, exposed=100),
-              "b": VariantCounts(assigned=800, exposed=100)}  # fmt: skip
+    counts = {
+        "control": VariantCounts(assigned=1000, exposed=100),
+        "b": VariantCounts(assigned=800, exposed=100),
+    }
     srm = results(experiment("0.5", "0.5"), counts, "upsell_acceptance", [])["srm"]
     assert (srm["observed"], srm["mismatch"]) == ([100, 100], False)
     assert srm["assigned"]["observed"] == [1000, 800]

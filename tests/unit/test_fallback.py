@@ -29,10 +29,15 @@ SEGMENTS = {s.id: s for s in (PREMIUM, BUDGET, LUXURY, ALPHA)}
 
 def tier(segment: Segment, level: int, max_guests: int = 6) -> Tier:
     return Tier(
-        id=f"{segment.key}-{level}", segment_id=segment.id, level=level,
-        name=f"{segment.name} {level}", description="", base_price=Money(10000 * level, "EUR"),
-        per_guest_price=Money(1000, "EUR"), max_guests=max_guests,
-    )  # fmt: skip
+        id=f"{segment.key}-{level}",
+        segment_id=segment.id,
+        level=level,
+        name=f"{segment.name} {level}",
+        description="",
+        base_price=Money(10000 * level, "EUR"),
+        per_guest_price=Money(1000, "EUR"),
+        max_guests=max_guests,
+    )
 
 
 P1, P2, P3 = (tier(PREMIUM, n) for n in (1, 2, 3))
@@ -121,8 +126,9 @@ def test_other_tier_skips_unavailable_tiers():
     assert [t for t, _, _ in run(P1, up, closed={("premium-2", DAY)})] == ["premium-3"]
     # ... and only on that date: the other tier is checked on the service date.
     assert [t for t, _, _ in run(P1, up, closed={("premium-2", d(1))})] == [
-        "premium-2", "premium-3",
-    ]  # fmt: skip
+        "premium-2",
+        "premium-3",
+    ]
 
 
 # ---- nearby_dates -------------------------------------------------------------------------------
@@ -139,23 +145,35 @@ def test_nearby_dates_default_window_is_three_days():
 
 def test_nearby_dates_are_never_before_today():
     found = run(P1, [{"type": "nearby_dates", "days": 3}], day=TODAY + dt.timedelta(days=1))
-    assert [day for _, day, _ in found] == [
-        TODAY + dt.timedelta(days=n) for n in (2, 0, 3, 4)
-    ]  # fmt: skip
+    assert [day for _, day, _ in found] == [TODAY + dt.timedelta(days=n) for n in (2, 0, 3, 4)]
     on_today = run(P1, [{"type": "nearby_dates", "days": 2}], day=TODAY)
     assert [day for _, day, _ in on_today] == [TODAY + dt.timedelta(days=n) for n in (1, 2)]
 
 
 def test_nearby_dates_are_never_after_the_last_bookable_day():
     found = fallback_candidates(
-        P1, DAY, TODAY, [{"type": "nearby_dates", "days": 2}], 10, SEGMENTS, ALL, lookup(),
+        P1,
+        DAY,
+        TODAY,
+        [{"type": "nearby_dates", "days": 2}],
+        10,
+        SEGMENTS,
+        ALL,
+        lookup(),
         latest=d(1),
-    )  # fmt: skip
+    )
     assert [c.service_date for c in found] == [d(1), d(-1), d(-2)]
     on_last = fallback_candidates(
-        P1, DAY, TODAY, [{"type": "nearby_dates", "days": 2}], 10, SEGMENTS, ALL, lookup(),
+        P1,
+        DAY,
+        TODAY,
+        [{"type": "nearby_dates", "days": 2}],
+        10,
+        SEGMENTS,
+        ALL,
+        lookup(),
         latest=DAY,
-    )  # fmt: skip
+    )
     assert [c.service_date for c in on_last] == [d(-1), d(-2)]
 
 
@@ -169,8 +187,9 @@ def test_nearby_dates_reasons():
         P1, DAY, TODAY, [{"type": "nearby_dates", "days": 1}], 10, SEGMENTS, ALL, lookup()
     )
     assert [c.reason for c in found] == [
-        "the same tier 1 day(s) later", "the same tier 1 day(s) earlier",
-    ]  # fmt: skip
+        "the same tier 1 day(s) later",
+        "the same tier 1 day(s) earlier",
+    ]
     assert all(c.segment == PREMIUM for c in found)
 
 
@@ -181,9 +200,10 @@ def test_other_segment_same_level_by_position_then_key():
     found = run(P1, [{"type": "other_segment"}])
     # luxury (position 0), then alpha and budget (both position 2, by key)
     assert found == [
-        ("luxury-1", DAY, "other_segment"), ("alpha-1", DAY, "other_segment"),
+        ("luxury-1", DAY, "other_segment"),
+        ("alpha-1", DAY, "other_segment"),
         ("budget-1", DAY, "other_segment"),
-    ]  # fmt: skip
+    ]
     assert [t for t, _, _ in run(P3, [{"type": "other_segment"}])] == []
     assert [t for t, _, _ in run(B2, [{"type": "other_segment"}])] == ["luxury-2", "premium-2"]
 
@@ -205,11 +225,14 @@ def test_strategies_in_decision_order_and_max_results():
         {"type": "nearby_dates", "days": 1},
     ]
     assert run(P1, strategies, max_results=10) == [
-        ("luxury-1", DAY, "other_segment"), ("alpha-1", DAY, "other_segment"),
-        ("budget-1", DAY, "other_segment"), ("premium-2", DAY, "other_tier"),
-        ("premium-3", DAY, "other_tier"), ("premium-1", d(1), "nearby_dates"),
+        ("luxury-1", DAY, "other_segment"),
+        ("alpha-1", DAY, "other_segment"),
+        ("budget-1", DAY, "other_segment"),
+        ("premium-2", DAY, "other_tier"),
+        ("premium-3", DAY, "other_tier"),
+        ("premium-1", d(1), "nearby_dates"),
         ("premium-1", d(-1), "nearby_dates"),
-    ]  # fmt: skip
+    ]
     assert run(P1, strategies, max_results=4) == run(P1, strategies, max_results=10)[:4]
     assert run(P1, strategies, max_results=1) == [("luxury-1", DAY, "other_segment")]
 
@@ -223,10 +246,13 @@ def test_the_same_tier_and_date_is_offered_once():
     ]
     found = run(P2, strategies)
     assert found == [
-        ("premium-3", DAY, "other_tier"), ("premium-1", DAY, "other_tier"),
-        ("premium-2", d(1), "nearby_dates"), ("premium-2", d(-1), "nearby_dates"),
-        ("premium-2", d(2), "nearby_dates"), ("premium-2", d(-2), "nearby_dates"),
-    ]  # fmt: skip
+        ("premium-3", DAY, "other_tier"),
+        ("premium-1", DAY, "other_tier"),
+        ("premium-2", d(1), "nearby_dates"),
+        ("premium-2", d(-1), "nearby_dates"),
+        ("premium-2", d(2), "nearby_dates"),
+        ("premium-2", d(-2), "nearby_dates"),
+    ]
     assert len(set((t, day) for t, day, _ in found)) == len(found)
 
 
@@ -251,7 +277,13 @@ def test_party_too_large_candidates_are_not_offered():
     small = tier(PREMIUM, 2, max_guests=1)
     tiers = [P1, small, P3]
     found = fallback_candidates(
-        P1, DAY, TODAY, [{"type": "other_tier", "direction": "up"}], 3, SEGMENTS, tiers,
+        P1,
+        DAY,
+        TODAY,
+        [{"type": "other_tier", "direction": "up"}],
+        3,
+        SEGMENTS,
+        tiers,
         lambda t, day: availability_of(5, 0, False, 2, t.max_guests),
-    )  # fmt: skip
+    )
     assert [c.tier.id for c in found] == ["premium-3"]

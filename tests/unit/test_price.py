@@ -62,8 +62,11 @@ def test_golden_case(case):
     )
     expect = case["expect"]
     assert (price.subtotal, price.total, price.platform_fee, price.tenant_net) == (
-        expect["subtotal"], expect["total"], expect["platform_fee"], expect["tenant_net"],
-    )  # fmt: skip
+        expect["subtotal"],
+        expect["total"],
+        expect["platform_fee"],
+        expect["tenant_net"],
+    )
     assert price.currency == currency
     if "lines" in expect:
         assert [(line.code, line.amount) for line in price.lines] == [
@@ -76,12 +79,22 @@ def test_golden_case(case):
 
 def test_lines_name_the_rules_that_changed_them():
     price = price_selection(
-        tier("EUR", 10000, 0), 1, [],
-        Adjustments(Decimal("1.1"), ("weekend",), Decimal("5"), ("week-ahead",), commission=Commission(rules=("std",))),
-    )  # fmt: skip
+        tier("EUR", 10000, 0),
+        1,
+        [],
+        Adjustments(
+            Decimal("1.1"),
+            ("weekend",),
+            Decimal("5"),
+            ("week-ahead",),
+            commission=Commission(rules=("std",)),
+        ),
+    )
     assert {line.code: line.rules for line in price.lines} == {
-        "base": (), "season": ("weekend",), "last_minute": ("week-ahead",),
-    }  # fmt: skip
+        "base": (),
+        "season": ("weekend",),
+        "last_minute": ("week-ahead",),
+    }
     assert price.commission_rules == ("std",)
 
 
@@ -96,14 +109,24 @@ multipliers = st.decimals(min_value=Decimal("0.1"), max_value=10, places=4)
 
 
 @given(
-    base=amounts, per_guest=st.integers(0, 10**6), guests=st.integers(0, 50),
-    add_on_prices=st.lists(st.tuples(st.sampled_from(["flat", "per_guest"]), st.integers(0, 10**6)), max_size=4),
-    multiplier=multipliers, discount=percents, cap=percents, upsell=percents,
-    rate=percents, fixed=st.integers(0, 10**5), minimum=st.integers(0, 10**5),
+    base=amounts,
+    per_guest=st.integers(0, 10**6),
+    guests=st.integers(0, 50),
+    add_on_prices=st.lists(
+        st.tuples(st.sampled_from(["flat", "per_guest"]), st.integers(0, 10**6)), max_size=4
+    ),
+    multiplier=multipliers,
+    discount=percents,
+    cap=percents,
+    upsell=percents,
+    rate=percents,
+    fixed=st.integers(0, 10**5),
+    minimum=st.integers(0, 10**5),
     maximum=st.one_of(st.none(), st.integers(0, 10**7)),
-    floor=st.one_of(st.none(), amounts), ceiling=st.one_of(st.none(), amounts),
+    floor=st.one_of(st.none(), amounts),
+    ceiling=st.one_of(st.none(), amounts),
     currency=st.sampled_from(["EUR", "JPY", "BHD"]),
-)  # fmt: skip
+)
 def test_invariants(
     base,
     per_guest,
@@ -122,9 +145,12 @@ def test_invariants(
     currency,
 ):
     adjustments = Adjustments(
-        multiplier=multiplier, discount_percent=discount, max_total_discount_percent=cap,
-        commission=Commission(rate, fixed, minimum, maximum), upsell_percent=upsell,
-    )  # fmt: skip
+        multiplier=multiplier,
+        discount_percent=discount,
+        max_total_discount_percent=cap,
+        commission=Commission(rate, fixed, minimum, maximum),
+        upsell_percent=upsell,
+    )
     add_ons = [add_on(currency, p, a, i) for i, (p, a) in enumerate(add_on_prices)]
     price = price_selection(
         tier(currency, base, per_guest), guests, add_ons, adjustments, Bounds(floor, ceiling)

@@ -229,10 +229,14 @@ def test_a_zero_ceiling_still_serves_and_closes_each_program_after_use() -> None
 def test_with_real_durable_programs() -> None:
     document = {
         "rules": [
-            {"id": "big", "kind": "season", "when": {"fact": "guests", "op": "gte", "value": 4},
-             "then": {"multiplier": "1.5"}}
+            {
+                "id": "big",
+                "kind": "season",
+                "when": {"fact": "guests", "op": "gte", "value": 4},
+                "then": {"multiplier": "1.5"},
+            }
         ]
-    }  # fmt: skip
+    }
     ruleset = parse_ruleset(document)
     cache = ProgramCache(max_bytes=plan_ruleset(ruleset).memory_bytes)  # room for one
 

@@ -67,14 +67,29 @@ def test_satisfiable_conditions_are_not_flagged(when: dict[str, Any]) -> None:
 def test_rule_shadowed_by_an_unconditional_higher_priority_rule() -> None:
     warnings = warnings_of(
         [
-            {"id": "vip", "kind": "commission", "priority": 5,
-             "when": leaf("segment", "eq", "vip"), "then": {"rate_percent": "5"}},
+            {
+                "id": "vip",
+                "kind": "commission",
+                "priority": 5,
+                "when": leaf("segment", "eq", "vip"),
+                "then": {"rate_percent": "5"},
+            },
             {"id": "always", "kind": "commission", "priority": 10, "then": COMMISSION},
-            {"id": "season-ok", "kind": "season", "priority": 1,
-             "when": leaf("segment", "eq", "vip"), "then": {"multiplier": "1.1"}},
-            {"id": "season-always", "kind": "season", "priority": 10, "then": {"multiplier": "1.1"}},
+            {
+                "id": "season-ok",
+                "kind": "season",
+                "priority": 1,
+                "when": leaf("segment", "eq", "vip"),
+                "then": {"multiplier": "1.1"},
+            },
+            {
+                "id": "season-always",
+                "kind": "season",
+                "priority": 10,
+                "then": {"multiplier": "1.1"},
+            },
         ]
-    )  # fmt: skip
+    )
     # only winner-takes-all kinds: season rules all apply, so nothing is shadowed there
     assert codes(warnings) == [("unreachable", "/rules/0")]
     assert "Rule always always matches with a higher priority" in warnings[0].message
@@ -83,38 +98,76 @@ def test_rule_shadowed_by_an_unconditional_higher_priority_rule() -> None:
 def test_equal_priority_unconditional_rule_earlier_in_the_document_shadows() -> None:
     warnings = warnings_of(
         [
-            {"id": "first", "kind": "upsell", "priority": 3,
-             "then": {"offer": "none", "message_key": "m"}},
-            {"id": "second", "kind": "upsell", "priority": 3, "when": leaf("guests", "gt", 1),
-             "then": {"offer": "none", "message_key": "m"}},
+            {
+                "id": "first",
+                "kind": "upsell",
+                "priority": 3,
+                "then": {"offer": "none", "message_key": "m"},
+            },
+            {
+                "id": "second",
+                "kind": "upsell",
+                "priority": 3,
+                "when": leaf("guests", "gt", 1),
+                "then": {"offer": "none", "message_key": "m"},
+            },
         ]
-    )  # fmt: skip
+    )
     assert ("unreachable", "/rules/1") in codes(warnings)
     # ...and a later unconditional rule never shadows an earlier one of the same priority
     warnings = warnings_of(
         [
-            {"id": "first", "kind": "upsell", "priority": 3, "when": leaf("guests", "gt", 1),
-             "then": {"offer": "none", "message_key": "m"}},
-            {"id": "second", "kind": "upsell", "priority": 3,
-             "then": {"offer": "none", "message_key": "m"}},
+            {
+                "id": "first",
+                "kind": "upsell",
+                "priority": 3,
+                "when": leaf("guests", "gt", 1),
+                "then": {"offer": "none", "message_key": "m"},
+            },
+            {
+                "id": "second",
+                "kind": "upsell",
+                "priority": 3,
+                "then": {"offer": "none", "message_key": "m"},
+            },
         ]
-    )  # fmt: skip
+    )
     assert ("unreachable", "/rules/0") not in codes(warnings)
 
 
 def test_same_priority_winner_takes_all_rules_that_can_both_match_overlap() -> None:
     warnings = warnings_of(
         [
-            {"id": "big-party", "kind": "commission", "priority": 5,
-             "when": leaf("guests", "gte", 4), "then": COMMISSION},
-            {"id": "summer", "kind": "commission", "priority": 5,
-             "when": leaf("service_month", "in", [7, 8]), "then": {"rate_percent": "12"}},
-            {"id": "other-priority", "kind": "commission", "priority": 6,
-             "when": leaf("guests", "gte", 4), "then": COMMISSION},
-            {"id": "exclusive", "kind": "commission", "priority": 5,
-             "when": leaf("guests", "lt", 4), "then": COMMISSION},
+            {
+                "id": "big-party",
+                "kind": "commission",
+                "priority": 5,
+                "when": leaf("guests", "gte", 4),
+                "then": COMMISSION,
+            },
+            {
+                "id": "summer",
+                "kind": "commission",
+                "priority": 5,
+                "when": leaf("service_month", "in", [7, 8]),
+                "then": {"rate_percent": "12"},
+            },
+            {
+                "id": "other-priority",
+                "kind": "commission",
+                "priority": 6,
+                "when": leaf("guests", "gte", 4),
+                "then": COMMISSION,
+            },
+            {
+                "id": "exclusive",
+                "kind": "commission",
+                "priority": 5,
+                "when": leaf("guests", "lt", 4),
+                "then": COMMISSION,
+            },
         ]
-    )  # fmt: skip
+    )
     assert codes(warnings) == [("overlap", "/rules/1"), ("overlap", "/rules/3")]
     first, second = warnings
     assert first.message.startswith("Rules big-party and summer have the same priority")
@@ -133,15 +186,33 @@ def test_same_priority_season_rules_do_not_overlap() -> None:
 def test_parameters_outside_the_guardrails() -> None:
     warnings = warnings_of(
         [
-            {"id": "low", "kind": "season", "when": leaf("guests", "eq", 1), "then": {"multiplier": "0.4"}},
-            {"id": "edge", "kind": "season", "when": leaf("guests", "eq", 2), "then": {"multiplier": "2.5"}},
-            {"id": "high", "kind": "season", "when": leaf("guests", "eq", 3), "then": {"multiplier": "2.51"}},
+            {
+                "id": "low",
+                "kind": "season",
+                "when": leaf("guests", "eq", 1),
+                "then": {"multiplier": "0.4"},
+            },
+            {
+                "id": "edge",
+                "kind": "season",
+                "when": leaf("guests", "eq", 2),
+                "then": {"multiplier": "2.5"},
+            },
+            {
+                "id": "high",
+                "kind": "season",
+                "when": leaf("guests", "eq", 3),
+                "then": {"multiplier": "2.51"},
+            },
             {"id": "big", "kind": "last_minute", "then": {"percent_off": "30.01"}},
             {"id": "cap", "kind": "last_minute", "then": {"percent_off": "30"}},
         ],
-        guardrails={"min_multiplier": "0.5", "max_multiplier": "2.5",
-                    "max_total_discount_percent": "30"},
-    )  # fmt: skip
+        guardrails={
+            "min_multiplier": "0.5",
+            "max_multiplier": "2.5",
+            "max_total_discount_percent": "30",
+        },
+    )
     assert codes(warnings) == [
         ("outside_guardrails", "/rules/0/then/multiplier"),
         ("outside_guardrails", "/rules/2/then/multiplier"),
@@ -153,9 +224,17 @@ def test_parameters_outside_the_guardrails() -> None:
 
 def test_sample_facts_are_deterministic_and_use_the_rules_constants() -> None:
     ruleset = parse_ruleset(
-        {"rules": [{"id": "a", "kind": "season", "when": leaf("guests", "eq", 17),
-                    "then": {"multiplier": "1.1"}}]}
-    )  # fmt: skip
+        {
+            "rules": [
+                {
+                    "id": "a",
+                    "kind": "season",
+                    "when": leaf("guests", "eq", 17),
+                    "then": {"multiplier": "1.1"},
+                }
+            ]
+        }
+    )
     samples = sample_facts(ruleset, 200)
     assert samples == sample_facts(ruleset, 200)
     assert {s["guests"] for s in samples} == {0, 16, 17, 18}
@@ -166,29 +245,59 @@ def test_sample_facts_are_deterministic_and_use_the_rules_constants() -> None:
 CASES_DOC: dict[str, Any] = {
     "stacking": "ordered_stack",
     "rules": [
-        {"id": "summer", "kind": "season", "priority": 10,
-         "when": leaf("service_month", "in", [7, 8]), "then": {"multiplier": "1.2"}},
-        {"id": "late", "kind": "last_minute", "when": leaf("lead_days", "between", [0, 3]),
-         "then": {"percent_off": "10"}},
-        {"id": "later", "kind": "last_minute", "when": leaf("lead_days", "between", [0, 1]),
-         "then": {"percent_off": "20"}},
+        {
+            "id": "summer",
+            "kind": "season",
+            "priority": 10,
+            "when": leaf("service_month", "in", [7, 8]),
+            "then": {"multiplier": "1.2"},
+        },
+        {
+            "id": "late",
+            "kind": "last_minute",
+            "when": leaf("lead_days", "between", [0, 3]),
+            "then": {"percent_off": "10"},
+        },
+        {
+            "id": "later",
+            "kind": "last_minute",
+            "when": leaf("lead_days", "between", [0, 1]),
+            "then": {"percent_off": "20"},
+        },
         {"id": "fee", "kind": "commission", "then": {"rate_percent": "7.5"}},
     ],
     "tests": [
-        {"name": "passes", "facts": {"service_date": "2027-07-10", "lead_days": 1},
-         "expect": {"season": {"multiplier": "1.2"}, "last_minute": {"percent_off": 28},
-                    "commission": {"rate_percent": "7.500"},
-                    "fired": ["fee", "later", "late", "summer"]}},
-        {"name": "wrong values", "facts": {"service_date": "2027-03-10", "lead_days": 3},
-         "expect": {"season": {"multiplier": "1.2"}, "last_minute": {"percent_off": "10"},
-                    "commission": {"rate_percent": "8", "fixed": 0}}},
-        {"name": "wrong fired", "facts": {"lead_days": 9},
-         "expect": {"fired": ["fee", "summer"]}},
-        {"name": "odd expectations", "facts": {},
-         "expect": {"season": "1.0", "commission": {"discount": 1},
-                    "upgrade": {"allow": False, "reason": "no_matching_rule"}}},
+        {
+            "name": "passes",
+            "facts": {"service_date": "2027-07-10", "lead_days": 1},
+            "expect": {
+                "season": {"multiplier": "1.2"},
+                "last_minute": {"percent_off": 28},
+                "commission": {"rate_percent": "7.500"},
+                "fired": ["fee", "later", "late", "summer"],
+            },
+        },
+        {
+            "name": "wrong values",
+            "facts": {"service_date": "2027-03-10", "lead_days": 3},
+            "expect": {
+                "season": {"multiplier": "1.2"},
+                "last_minute": {"percent_off": "10"},
+                "commission": {"rate_percent": "8", "fixed": 0},
+            },
+        },
+        {"name": "wrong fired", "facts": {"lead_days": 9}, "expect": {"fired": ["fee", "summer"]}},
+        {
+            "name": "odd expectations",
+            "facts": {},
+            "expect": {
+                "season": "1.0",
+                "commission": {"discount": 1},
+                "upgrade": {"allow": False, "reason": "no_matching_rule"},
+            },
+        },
     ],
-}  # fmt: skip
+}
 
 
 @pytest.fixture(params=["reference", "durable"])

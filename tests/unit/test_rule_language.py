@@ -192,11 +192,26 @@ ERROR_CASES: list[tuple[str, Any, str, str]] = [
     ("priority as string", doc_with_rule(priority="5"), "/rules/0/priority", "integer"),
     ("priority as bool", doc_with_rule(priority=True), "/rules/0/priority", "integer"),
     ("priority as float", doc_with_rule(priority=1.5), "/rules/0/priority", "integer"),
-    ("rule description too long", doc_with_rule(description="d" * 501), "/rules/0/description", "500"),
+    (
+        "rule description too long",
+        doc_with_rule(description="d" * 501),
+        "/rules/0/description",
+        "500",
+    ),
     # conditions
     ("empty condition", doc_with_when({}), "/rules/0/when", "Must be an object"),
-    ("condition not an object", doc_with_when([leaf("guests", "gt", 1)]), "/rules/0/when", "object"),
-    ("unknown group", doc_with_when({"some": [leaf("guests", "gt", 1)]}), "/rules/0/when/some", "Unknown field"),
+    (
+        "condition not an object",
+        doc_with_when([leaf("guests", "gt", 1)]),
+        "/rules/0/when",
+        "object",
+    ),
+    (
+        "unknown group",
+        doc_with_when({"some": [leaf("guests", "gt", 1)]}),
+        "/rules/0/when/some",
+        "Unknown field",
+    ),
     (
         "group with two keys",
         doc_with_when({"all": [leaf("guests", "gt", 1)], "any": [leaf("guests", "gt", 1)]}),
@@ -204,9 +219,24 @@ ERROR_CASES: list[tuple[str, Any, str, str]] = [
         "exactly one",
     ),
     ("empty all", doc_with_when({"all": []}), "/rules/0/when/all", "1 to 50"),
-    ("any not a list", doc_with_when({"any": leaf("guests", "gt", 1)}), "/rules/0/when/any", "1 to 50"),
-    ("51 items", doc_with_when({"any": [leaf("guests", "eq", i) for i in range(51)]}), "/rules/0/when/any", "1 to 50"),
-    ("item not an object", doc_with_when({"all": [leaf("guests", "gt", 1), 7]}), "/rules/0/when/all/1", "object"),
+    (
+        "any not a list",
+        doc_with_when({"any": leaf("guests", "gt", 1)}),
+        "/rules/0/when/any",
+        "1 to 50",
+    ),
+    (
+        "51 items",
+        doc_with_when({"any": [leaf("guests", "eq", i) for i in range(51)]}),
+        "/rules/0/when/any",
+        "1 to 50",
+    ),
+    (
+        "item not an object",
+        doc_with_when({"all": [leaf("guests", "gt", 1), 7]}),
+        "/rules/0/when/all/1",
+        "object",
+    ),
     ("not of nothing", doc_with_when({"not": {}}), "/rules/0/when/not", "object"),
     (
         "unknown leaf field",
@@ -214,94 +244,443 @@ ERROR_CASES: list[tuple[str, Any, str, str]] = [
         "/rules/0/when/unit",
         "Unknown field",
     ),
-    ("leaf without value", doc_with_when({"fact": "guests", "op": "gt"}), "/rules/0/when/value", "Missing"),
-    ("leaf without op", doc_with_when({"fact": "guests", "value": 1}), "/rules/0/when/op", "Missing"),
+    (
+        "leaf without value",
+        doc_with_when({"fact": "guests", "op": "gt"}),
+        "/rules/0/when/value",
+        "Missing",
+    ),
+    (
+        "leaf without op",
+        doc_with_when({"fact": "guests", "value": 1}),
+        "/rules/0/when/op",
+        "Missing",
+    ),
     ("unknown fact", doc_with_when(leaf("nights", "gt", 1)), "/rules/0/when/fact", "Unknown fact"),
-    ("fact as a list", doc_with_when(leaf(["guests"], "gt", 1)), "/rules/0/when/fact", "Unknown fact"),  # type: ignore[arg-type]
-    ("fact as an object", doc_with_when(leaf({"a": 1}, "gt", 1)), "/rules/0/when/fact", "Unknown fact"),  # type: ignore[arg-type]
+    (
+        "fact as a list",
+        doc_with_when(leaf(["guests"], "gt", 1)),
+        "/rules/0/when/fact",
+        "Unknown fact",
+    ),  # type: ignore[arg-type]
+    (
+        "fact as an object",
+        doc_with_when(leaf({"a": 1}, "gt", 1)),
+        "/rules/0/when/fact",
+        "Unknown fact",
+    ),  # type: ignore[arg-type]
     ("unknown op", doc_with_when(leaf("guests", "like", 1)), "/rules/0/when/op", "Must be one of"),
-    ("op as a list", doc_with_when(leaf("guests", ["eq"], 1)), "/rules/0/when/op", "Must be one of"),  # type: ignore[arg-type]
-    ("string fact with lt", doc_with_when(leaf("segment", "lt", "m")), "/rules/0/when/op", "string fact"),
-    ("string fact with gte", doc_with_when(leaf("tier_id", "gte", "m")), "/rules/0/when/op", "string fact"),
-    ("string fact with between", doc_with_when(leaf("currency", "between", ["A", "Z"])), "/rules/0/when/op", "string fact"),
-    ("int fact given a string", doc_with_when(leaf("guests", "gt", "3")), "/rules/0/when/value", "integer"),
-    ("int fact given a bool", doc_with_when(leaf("guests", "eq", True)), "/rules/0/when/value", "integer"),
-    ("int fact given a float", doc_with_when(leaf("guests", "eq", 2.0)), "/rules/0/when/value", "integer"),
-    ("int above range", doc_with_when(leaf("guests", "lt", 1001)), "/rules/0/when/value", "between 0 and 1000"),
-    ("int below range", doc_with_when(leaf("level_delta", "eq", -4)), "/rules/0/when/value", "between -3 and 3"),
-    ("string fact given an int", doc_with_when(leaf("segment", "eq", 3)), "/rules/0/when/value", "string"),
-    ("string too long", doc_with_when(leaf("segment", "eq", LONG)), "/rules/0/when/value", "100 characters"),
-    ("choice not allowed", doc_with_when(leaf("availability", "eq", "closed")), "/rules/0/when/value", "Must be one of"),
-    ("in not a list", doc_with_when(leaf("guests", "in", 3)), "/rules/0/when/value", "list of 1 to 100"),
-    ("in empty", doc_with_when(leaf("guests", "in", [])), "/rules/0/when/value", "list of 1 to 100"),
+    (
+        "op as a list",
+        doc_with_when(leaf("guests", ["eq"], 1)),
+        "/rules/0/when/op",
+        "Must be one of",
+    ),  # type: ignore[arg-type]
+    (
+        "string fact with lt",
+        doc_with_when(leaf("segment", "lt", "m")),
+        "/rules/0/when/op",
+        "string fact",
+    ),
+    (
+        "string fact with gte",
+        doc_with_when(leaf("tier_id", "gte", "m")),
+        "/rules/0/when/op",
+        "string fact",
+    ),
+    (
+        "string fact with between",
+        doc_with_when(leaf("currency", "between", ["A", "Z"])),
+        "/rules/0/when/op",
+        "string fact",
+    ),
+    (
+        "int fact given a string",
+        doc_with_when(leaf("guests", "gt", "3")),
+        "/rules/0/when/value",
+        "integer",
+    ),
+    (
+        "int fact given a bool",
+        doc_with_when(leaf("guests", "eq", True)),
+        "/rules/0/when/value",
+        "integer",
+    ),
+    (
+        "int fact given a float",
+        doc_with_when(leaf("guests", "eq", 2.0)),
+        "/rules/0/when/value",
+        "integer",
+    ),
+    (
+        "int above range",
+        doc_with_when(leaf("guests", "lt", 1001)),
+        "/rules/0/when/value",
+        "between 0 and 1000",
+    ),
+    (
+        "int below range",
+        doc_with_when(leaf("level_delta", "eq", -4)),
+        "/rules/0/when/value",
+        "between -3 and 3",
+    ),
+    (
+        "string fact given an int",
+        doc_with_when(leaf("segment", "eq", 3)),
+        "/rules/0/when/value",
+        "string",
+    ),
+    (
+        "string too long",
+        doc_with_when(leaf("segment", "eq", LONG)),
+        "/rules/0/when/value",
+        "100 characters",
+    ),
+    (
+        "choice not allowed",
+        doc_with_when(leaf("availability", "eq", "closed")),
+        "/rules/0/when/value",
+        "Must be one of",
+    ),
+    (
+        "in not a list",
+        doc_with_when(leaf("guests", "in", 3)),
+        "/rules/0/when/value",
+        "list of 1 to 100",
+    ),
+    (
+        "in empty",
+        doc_with_when(leaf("guests", "in", [])),
+        "/rules/0/when/value",
+        "list of 1 to 100",
+    ),
     (
         "set too large",
         doc_with_when(leaf("guests", "not_in", list(range(MAX_SET_SIZE + 1)))),
         "/rules/0/when/value",
         "list of 1 to 100",
     ),
-    ("bad member of in", doc_with_when(leaf("guests", "in", [1, 2, "3"])), "/rules/0/when/value/2", "integer"),
-    ("bad choice in not_in", doc_with_when(leaf("booking_status", "not_in", ["paid", "void"])), "/rules/0/when/value/1", "Must be one of"),
-    ("between not a pair", doc_with_when(leaf("guests", "between", [1, 2, 3])), "/rules/0/when/value", "[low, high]"),
-    ("between scalar", doc_with_when(leaf("guests", "between", 2)), "/rules/0/when/value", "[low, high]"),
-    ("between reversed", doc_with_when(leaf("guests", "between", [5, 2])), "/rules/0/when/value", "low must not be above high"),
-    ("between bad high", doc_with_when(leaf("guests", "between", [1, 5000])), "/rules/0/when/value/1", "between 0 and 1000"),
+    (
+        "bad member of in",
+        doc_with_when(leaf("guests", "in", [1, 2, "3"])),
+        "/rules/0/when/value/2",
+        "integer",
+    ),
+    (
+        "bad choice in not_in",
+        doc_with_when(leaf("booking_status", "not_in", ["paid", "void"])),
+        "/rules/0/when/value/1",
+        "Must be one of",
+    ),
+    (
+        "between not a pair",
+        doc_with_when(leaf("guests", "between", [1, 2, 3])),
+        "/rules/0/when/value",
+        "[low, high]",
+    ),
+    (
+        "between scalar",
+        doc_with_when(leaf("guests", "between", 2)),
+        "/rules/0/when/value",
+        "[low, high]",
+    ),
+    (
+        "between reversed",
+        doc_with_when(leaf("guests", "between", [5, 2])),
+        "/rules/0/when/value",
+        "low must not be above high",
+    ),
+    (
+        "between bad high",
+        doc_with_when(leaf("guests", "between", [1, 5000])),
+        "/rules/0/when/value/1",
+        "between 0 and 1000",
+    ),
     # dates
-    ("date as an int", doc_with_when(leaf("service_date", "gt", 20270101)), "/rules/0/when/value", "YYYY-MM-DD"),
-    ("impossible date", doc_with_when(leaf("service_date", "eq", "2027-02-30")), "/rules/0/when/value", "YYYY-MM-DD"),
-    ("date in another format", doc_with_when(leaf("service_date", "eq", "10/07/2027")), "/rules/0/when/value", "YYYY-MM-DD"),
-    ("bad date in a set", doc_with_when(leaf("service_date", "in", ["2027-01-01", "2027-13-01"])), "/rules/0/when/value/1", "YYYY-MM-DD"),
+    (
+        "date as an int",
+        doc_with_when(leaf("service_date", "gt", 20270101)),
+        "/rules/0/when/value",
+        "YYYY-MM-DD",
+    ),
+    (
+        "impossible date",
+        doc_with_when(leaf("service_date", "eq", "2027-02-30")),
+        "/rules/0/when/value",
+        "YYYY-MM-DD",
+    ),
+    (
+        "date in another format",
+        doc_with_when(leaf("service_date", "eq", "10/07/2027")),
+        "/rules/0/when/value",
+        "YYYY-MM-DD",
+    ),
+    (
+        "bad date in a set",
+        doc_with_when(leaf("service_date", "in", ["2027-01-01", "2027-13-01"])),
+        "/rules/0/when/value/1",
+        "YYYY-MM-DD",
+    ),
     (
         "dates reversed",
         doc_with_when(leaf("service_date", "between", ["2027-12-31", "2027-01-01"])),
         "/rules/0/when/value",
         "low must not be above high",
     ),
-    ("nested error", doc_with_when({"all": [leaf("guests", "gt", 1), {"not": {"any": [leaf("guests", "gt", -5)]}}]}), "/rules/0/when/all/1/not/any/0/value", "between 0 and 1000"),
+    (
+        "nested error",
+        doc_with_when(
+            {"all": [leaf("guests", "gt", 1), {"not": {"any": [leaf("guests", "gt", -5)]}}]}
+        ),
+        "/rules/0/when/all/1/not/any/0/value",
+        "between 0 and 1000",
+    ),
     # actions
     ("then not an object", doc_with_rule(then=1.5), "/rules/0/then", "object"),
-    ("unknown action field", doc_with_rule(then={"multiplier": "1.1", "bonus": 1}), "/rules/0/then/bonus", "Unknown field"),
+    (
+        "unknown action field",
+        doc_with_rule(then={"multiplier": "1.1", "bonus": 1}),
+        "/rules/0/then/bonus",
+        "Unknown field",
+    ),
     ("missing multiplier", doc_with_rule(then={}), "/rules/0/then/multiplier", "Missing"),
-    ("multiplier too low", doc_with_rule(then={"multiplier": "0.09"}), "/rules/0/then/multiplier", "between 0.1 and 10"),
-    ("multiplier too high", doc_with_rule(then={"multiplier": 10.5}), "/rules/0/then/multiplier", "between 0.1 and 10"),
-    ("multiplier too precise", doc_with_rule(then={"multiplier": "1.00001"}), "/rules/0/then/multiplier", "4 decimal places"),
-    ("multiplier not a number", doc_with_rule(then={"multiplier": "abc"}), "/rules/0/then/multiplier", "Not a decimal"),
-    ("multiplier NaN", doc_with_rule(then={"multiplier": "NaN"}), "/rules/0/then/multiplier", "between"),
-    ("multiplier infinite", doc_with_rule(then={"multiplier": "Infinity"}), "/rules/0/then/multiplier", "between"),
-    ("multiplier bool", doc_with_rule(then={"multiplier": True}), "/rules/0/then/multiplier", "number"),
-    ("multiplier null", doc_with_rule(then={"multiplier": None}), "/rules/0/then/multiplier", "number"),
-    ("percent above 100", doc_with_rule(kind="last_minute", then={"percent_off": "100.5"}), "/rules/0/then/percent_off", "between 0 and 100"),
-    ("percent negative", doc_with_rule(kind="last_minute", then={"percent_off": -1}), "/rules/0/then/percent_off", "between 0 and 100"),
-    ("percent too precise", doc_with_rule(kind="last_minute", then={"percent_off": "10.125"}), "/rules/0/then/percent_off", "2 decimal places"),
-    ("group too long", doc_with_rule(kind="last_minute", then={"percent_off": 5, "group": "g" * 33}), "/rules/0/then/group", "32"),
-    ("rate too precise", doc_with_rule(kind="commission", then={"rate_percent": "10.0001"}), "/rules/0/then/rate_percent", "3 decimal places"),
-    ("fixed negative", doc_with_rule(kind="commission", then={"rate_percent": 5, "fixed": -1}), "/rules/0/then/fixed", "between 0"),
-    ("min above max", doc_with_rule(kind="commission", then={"rate_percent": 5, "min": 10, "max": 5}), "/rules/0/then/min", "must not be above max"),
-    ("allow not a bool", doc_with_rule(kind="upgrade", then={"allow": "yes", "reason": "ok"}), "/rules/0/then/allow", "true or false"),
-    ("reason not a code", doc_with_rule(kind="upgrade", then={"allow": True, "reason": "Not OK"}), "/rules/0/then/reason", "reason code"),
-    ("no strategies", doc_with_rule(kind="fallback", then={"strategies": []}), "/rules/0/then/strategies", "1 to 5"),
-    ("unknown strategy", doc_with_rule(kind="fallback", then={"strategies": [{"type": "refund"}]}), "/rules/0/then/strategies/0/type", "Must be one of"),
-    ("direction on dates", doc_with_rule(kind="fallback", then={"strategies": [{"type": "nearby_dates", "direction": "up"}]}), "/rules/0/then/strategies/0/direction", "Only other_tier"),
-    ("bad direction", doc_with_rule(kind="fallback", then={"strategies": [{"type": "other_tier", "direction": "sideways"}]}), "/rules/0/then/strategies/0/direction", "up, down or nearest"),
-    ("days out of range", doc_with_rule(kind="fallback", then={"strategies": [{"type": "nearby_dates", "days": 15}]}), "/rules/0/then/strategies/0/days", "between 1 and 14"),
-    ("max_results zero", doc_with_rule(kind="fallback", then={"strategies": [{"type": "other_segment"}], "max_results": 0}), "/rules/0/then/max_results", "between 1 and 10"),
-    ("unknown offer", doc_with_rule(kind="upsell", then={"offer": "gift", "message_key": "m"}), "/rules/0/then/offer", "tier, add_on or none"),
-    ("tier offer without level", doc_with_rule(kind="upsell", then={"offer": "tier", "message_key": "m"}), "/rules/0/then/target_level", "integer"),
-    ("add-on offer with level", doc_with_rule(kind="upsell", then={"offer": "add_on", "add_on": "spa", "target_level": 2, "message_key": "m"}), "/rules/0/then/target_level", "no target_level"),
-    ("tier offer with add-on", doc_with_rule(kind="upsell", then={"offer": "tier", "target_level": 2, "add_on": "spa", "message_key": "m"}), "/rules/0/then/add_on", "no add_on"),
+    (
+        "multiplier too low",
+        doc_with_rule(then={"multiplier": "0.09"}),
+        "/rules/0/then/multiplier",
+        "between 0.1 and 10",
+    ),
+    (
+        "multiplier too high",
+        doc_with_rule(then={"multiplier": 10.5}),
+        "/rules/0/then/multiplier",
+        "between 0.1 and 10",
+    ),
+    (
+        "multiplier too precise",
+        doc_with_rule(then={"multiplier": "1.00001"}),
+        "/rules/0/then/multiplier",
+        "4 decimal places",
+    ),
+    (
+        "multiplier not a number",
+        doc_with_rule(then={"multiplier": "abc"}),
+        "/rules/0/then/multiplier",
+        "Not a decimal",
+    ),
+    (
+        "multiplier NaN",
+        doc_with_rule(then={"multiplier": "NaN"}),
+        "/rules/0/then/multiplier",
+        "between",
+    ),
+    (
+        "multiplier infinite",
+        doc_with_rule(then={"multiplier": "Infinity"}),
+        "/rules/0/then/multiplier",
+        "between",
+    ),
+    (
+        "multiplier bool",
+        doc_with_rule(then={"multiplier": True}),
+        "/rules/0/then/multiplier",
+        "number",
+    ),
+    (
+        "multiplier null",
+        doc_with_rule(then={"multiplier": None}),
+        "/rules/0/then/multiplier",
+        "number",
+    ),
+    (
+        "percent above 100",
+        doc_with_rule(kind="last_minute", then={"percent_off": "100.5"}),
+        "/rules/0/then/percent_off",
+        "between 0 and 100",
+    ),
+    (
+        "percent negative",
+        doc_with_rule(kind="last_minute", then={"percent_off": -1}),
+        "/rules/0/then/percent_off",
+        "between 0 and 100",
+    ),
+    (
+        "percent too precise",
+        doc_with_rule(kind="last_minute", then={"percent_off": "10.125"}),
+        "/rules/0/then/percent_off",
+        "2 decimal places",
+    ),
+    (
+        "group too long",
+        doc_with_rule(kind="last_minute", then={"percent_off": 5, "group": "g" * 33}),
+        "/rules/0/then/group",
+        "32",
+    ),
+    (
+        "rate too precise",
+        doc_with_rule(kind="commission", then={"rate_percent": "10.0001"}),
+        "/rules/0/then/rate_percent",
+        "3 decimal places",
+    ),
+    (
+        "fixed negative",
+        doc_with_rule(kind="commission", then={"rate_percent": 5, "fixed": -1}),
+        "/rules/0/then/fixed",
+        "between 0",
+    ),
+    (
+        "min above max",
+        doc_with_rule(kind="commission", then={"rate_percent": 5, "min": 10, "max": 5}),
+        "/rules/0/then/min",
+        "must not be above max",
+    ),
+    (
+        "allow not a bool",
+        doc_with_rule(kind="upgrade", then={"allow": "yes", "reason": "ok"}),
+        "/rules/0/then/allow",
+        "true or false",
+    ),
+    (
+        "reason not a code",
+        doc_with_rule(kind="upgrade", then={"allow": True, "reason": "Not OK"}),
+        "/rules/0/then/reason",
+        "reason code",
+    ),
+    (
+        "no strategies",
+        doc_with_rule(kind="fallback", then={"strategies": []}),
+        "/rules/0/then/strategies",
+        "1 to 5",
+    ),
+    (
+        "unknown strategy",
+        doc_with_rule(kind="fallback", then={"strategies": [{"type": "refund"}]}),
+        "/rules/0/then/strategies/0/type",
+        "Must be one of",
+    ),
+    (
+        "direction on dates",
+        doc_with_rule(
+            kind="fallback", then={"strategies": [{"type": "nearby_dates", "direction": "up"}]}
+        ),
+        "/rules/0/then/strategies/0/direction",
+        "Only other_tier",
+    ),
+    (
+        "bad direction",
+        doc_with_rule(
+            kind="fallback", then={"strategies": [{"type": "other_tier", "direction": "sideways"}]}
+        ),
+        "/rules/0/then/strategies/0/direction",
+        "up, down or nearest",
+    ),
+    (
+        "days out of range",
+        doc_with_rule(kind="fallback", then={"strategies": [{"type": "nearby_dates", "days": 15}]}),
+        "/rules/0/then/strategies/0/days",
+        "between 1 and 14",
+    ),
+    (
+        "max_results zero",
+        doc_with_rule(
+            kind="fallback", then={"strategies": [{"type": "other_segment"}], "max_results": 0}
+        ),
+        "/rules/0/then/max_results",
+        "between 1 and 10",
+    ),
+    (
+        "unknown offer",
+        doc_with_rule(kind="upsell", then={"offer": "gift", "message_key": "m"}),
+        "/rules/0/then/offer",
+        "tier, add_on or none",
+    ),
+    (
+        "tier offer without level",
+        doc_with_rule(kind="upsell", then={"offer": "tier", "message_key": "m"}),
+        "/rules/0/then/target_level",
+        "integer",
+    ),
+    (
+        "add-on offer with level",
+        doc_with_rule(
+            kind="upsell",
+            then={"offer": "add_on", "add_on": "spa", "target_level": 2, "message_key": "m"},
+        ),
+        "/rules/0/then/target_level",
+        "no target_level",
+    ),
+    (
+        "tier offer with add-on",
+        doc_with_rule(
+            kind="upsell",
+            then={"offer": "tier", "target_level": 2, "add_on": "spa", "message_key": "m"},
+        ),
+        "/rules/0/then/add_on",
+        "no add_on",
+    ),
     # example cases
     ("tests not a list", {"rules": [], "tests": {}}, "/tests", "at most 200"),
     ("test not an object", {"rules": [], "tests": [1]}, "/tests/0", "object"),
-    ("test without expect", {"rules": [], "tests": [{"name": "t", "facts": {}}]}, "/tests/0/expect", "Missing"),
-    ("test with unknown field", {"rules": [], "tests": [{"name": "t", "facts": {}, "expect": {"season": {}}, "why": 1}]}, "/tests/0/why", "Unknown field"),
-    ("facts not an object", {"rules": [], "tests": [{"name": "t", "facts": [], "expect": {"season": {}}}]}, "/tests/0/facts", "object of facts"),
-    ("unknown test fact", {"rules": [], "tests": [{"name": "t", "facts": {"nights": 2}, "expect": {"season": {}}}]}, "/tests/0/facts/nights", "Unknown fact"),
-    ("bad test fact", {"rules": [], "tests": [{"name": "t", "facts": {"guests": -1}, "expect": {"season": {}}}]}, "/tests/0/facts/guests", "between 0 and 1000"),
-    ("bad test date", {"rules": [], "tests": [{"name": "t", "facts": {"service_date": "2027-02-29"}, "expect": {"season": {}}}]}, "/tests/0/facts/service_date", "YYYY-MM-DD"),
-    ("empty expect", {"rules": [], "tests": [{"name": "t", "facts": {}, "expect": {}}]}, "/tests/0/expect", "keyed by rule kind"),
-    ("unknown expect key", {"rules": [], "tests": [{"name": "t", "facts": {}, "expect": {"price": {}}}]}, "/tests/0/expect/price", "rule kind or 'fired'"),
-    ("test name too long", {"rules": [], "tests": [{"name": "n" * 201, "facts": {}, "expect": {"season": {}}}]}, "/tests/0/name", "200"),
-]  # fmt: skip
+    (
+        "test without expect",
+        {"rules": [], "tests": [{"name": "t", "facts": {}}]},
+        "/tests/0/expect",
+        "Missing",
+    ),
+    (
+        "test with unknown field",
+        {"rules": [], "tests": [{"name": "t", "facts": {}, "expect": {"season": {}}, "why": 1}]},
+        "/tests/0/why",
+        "Unknown field",
+    ),
+    (
+        "facts not an object",
+        {"rules": [], "tests": [{"name": "t", "facts": [], "expect": {"season": {}}}]},
+        "/tests/0/facts",
+        "object of facts",
+    ),
+    (
+        "unknown test fact",
+        {"rules": [], "tests": [{"name": "t", "facts": {"nights": 2}, "expect": {"season": {}}}]},
+        "/tests/0/facts/nights",
+        "Unknown fact",
+    ),
+    (
+        "bad test fact",
+        {"rules": [], "tests": [{"name": "t", "facts": {"guests": -1}, "expect": {"season": {}}}]},
+        "/tests/0/facts/guests",
+        "between 0 and 1000",
+    ),
+    (
+        "bad test date",
+        {
+            "rules": [],
+            "tests": [
+                {"name": "t", "facts": {"service_date": "2027-02-29"}, "expect": {"season": {}}}
+            ],
+        },
+        "/tests/0/facts/service_date",
+        "YYYY-MM-DD",
+    ),
+    (
+        "empty expect",
+        {"rules": [], "tests": [{"name": "t", "facts": {}, "expect": {}}]},
+        "/tests/0/expect",
+        "keyed by rule kind",
+    ),
+    (
+        "unknown expect key",
+        {"rules": [], "tests": [{"name": "t", "facts": {}, "expect": {"price": {}}}]},
+        "/tests/0/expect/price",
+        "rule kind or 'fired'",
+    ),
+    (
+        "test name too long",
+        {"rules": [], "tests": [{"name": "n" * 201, "facts": {}, "expect": {"season": {}}}]},
+        "/tests/0/name",
+        "200",
+    ),
+]
 
 
 @pytest.mark.parametrize(
@@ -361,7 +740,12 @@ def test_too_many_compared_values_in_one_rule() -> None:
     assert error["path"] == "/rules/0/when"
     assert f"At most {MAX_VALUES_PER_RULE} compared values" in error["message"]
     # not_in and between count as well (each between is two tests)
-    over = {"all": [*[leaf("amount", "not_in", list(range(i * 100, i * 100 + 100))) for i in range(4)], leaf("guests", "between", [1, 2])]}  # fmt: skip
+    over = {
+        "all": [
+            *[leaf("amount", "not_in", list(range(i * 100, i * 100 + 100))) for i in range(4)],
+            leaf("guests", "between", [1, 2]),
+        ]
+    }
     assert only_error(doc_with_when(over))["path"] == "/rules/0/when"
 
 

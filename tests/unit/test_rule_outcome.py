@@ -16,7 +16,9 @@ from tests.support.rules import leaf
 D = Decimal
 
 
-def rule(rule_id: str, kind: str, then: dict[str, Any], priority: int = 0, when: Any = None) -> dict[str, Any]:  # fmt: skip
+def rule(
+    rule_id: str, kind: str, then: dict[str, Any], priority: int = 0, when: Any = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {"id": rule_id, "kind": kind, "priority": priority, "then": then}
     if when is not None:
         out["when"] = when
@@ -27,7 +29,9 @@ def season(rule_id: str, multiplier: str, priority: int = 0, when: Any = None) -
     return rule(rule_id, "season", {"multiplier": multiplier}, priority, when)
 
 
-def discount(rule_id: str, percent: str, priority: int = 0, group: str = "default", when: Any = None) -> dict[str, Any]:  # fmt: skip
+def discount(
+    rule_id: str, percent: str, priority: int = 0, group: str = "default", when: Any = None
+) -> dict[str, Any]:
     return rule(rule_id, "last_minute", {"percent_off": percent, "group": group}, priority, when)
 
 
@@ -192,10 +196,15 @@ def test_commission_highest_priority_wins(build: Any) -> None:
     program = build(
         [
             rule("low", "commission", {"rate_percent": "5"}, 10),
-            rule("high", "commission", {"rate_percent": "8.5", "fixed": 50, "max": 900}, 20,
-                 leaf("guests", "gte", 2)),
+            rule(
+                "high",
+                "commission",
+                {"rate_percent": "8.5", "fixed": 50, "max": 900},
+                20,
+                leaf("guests", "gte", 2),
+            ),
         ]
-    )  # fmt: skip
+    )
     outcome = evaluate(program, {"guests": 3})
     assert outcome.decisions["commission"] == {
         "rate_percent": D("8.5"),
@@ -251,8 +260,10 @@ def test_default_ruleset_upgrades(engine: str) -> None:
             return dict(evaluate(program, facts, ["upgrade"]).decisions["upgrade"])
 
         assert upgrade(level_delta=-1, booking_status="paid") == {
-            "allow": False, "reason": "downgrade_after_booking", "rules": ["no-downgrade-after-booking"],
-        }  # fmt: skip
+            "allow": False,
+            "reason": "downgrade_after_booking",
+            "rules": ["no-downgrade-after-booking"],
+        }
         assert upgrade(level_delta=-1)["reason"] == "downgrade_allowed"
         assert upgrade(level_delta=2, booking_status="paid")["reason"] == "upgrade_allowed"
         assert upgrade(level_delta=0) == {"allow": False, "reason": "no_matching_rule", "rules": []}
@@ -266,19 +277,34 @@ def test_default_ruleset_upgrades(engine: str) -> None:
 def test_defaults_when_nothing_matches(build: Any) -> None:
     program = build(
         [
-            rule("never-upgrade", "upgrade", {"allow": True, "reason": "x"}, 1, leaf("guests", "gt", 999)),
-            rule("never-commission", "commission", {"rate_percent": 9}, 1, leaf("guests", "gt", 999)),
+            rule(
+                "never-upgrade",
+                "upgrade",
+                {"allow": True, "reason": "x"},
+                1,
+                leaf("guests", "gt", 999),
+            ),
+            rule(
+                "never-commission", "commission", {"rate_percent": 9}, 1, leaf("guests", "gt", 999)
+            ),
         ]
-    )  # fmt: skip
+    )
     decisions = evaluate(program, {"guests": 2}).decisions
     assert decisions["upgrade"] == {"allow": False, "reason": "no_matching_rule", "rules": []}
     assert decisions["commission"] == {
-        "rate_percent": D(0), "fixed": 0, "min": 0, "max": None, "rules": [],
-    }  # fmt: skip
+        "rate_percent": D(0),
+        "fixed": 0,
+        "min": 0,
+        "max": None,
+        "rules": [],
+    }
     assert decisions["fallback"] == {"strategies": [], "max_results": 0, "rules": []}
     assert decisions["upsell"] == {
-        "offer": "none", "message_key": "", "percent_off": D(0), "rules": [],
-    }  # fmt: skip
+        "offer": "none",
+        "message_key": "",
+        "percent_off": D(0),
+        "rules": [],
+    }
     assert decisions["season"]["multiplier"] == D(1) and decisions["season"]["rules"] == []
     assert decisions["last_minute"]["percent_off"] == D(0)
     assert decisions["last_minute"]["rules"] == []
@@ -308,11 +334,16 @@ def test_considered_lists_every_rule_of_the_requested_kinds(build: Any) -> None:
             season("summer", "1.2", 10, leaf("service_month", "in", [7, 8])),
             rule("c-default", "commission", {"rate_percent": 10}, 0),
             season("weekend", "1.1", 20, leaf("service_weekday", "gte", 6)),
-            rule("c-vip", "commission", {"rate_percent": 5}, 5,
-                 {"all": [leaf("guests", "gte", 4), leaf("segment", "eq", "vip")]}),
+            rule(
+                "c-vip",
+                "commission",
+                {"rate_percent": 5},
+                5,
+                {"all": [leaf("guests", "gte", 4), leaf("segment", "eq", "vip")]},
+            ),
             discount("late", "10", when=leaf("lead_days", "lt", 3)),
         ]
-    )  # fmt: skip
+    )
     facts = {"service_month": 7, "service_weekday": 2, "guests": 5, "segment": "std"}
     outcome = evaluate(program, facts, ["commission", "season"])
     assert list(outcome.decisions) == ["commission", "season"]
