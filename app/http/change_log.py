@@ -16,13 +16,13 @@ from app.http.schemas import change_log as s
 from app.services import change_log
 
 blp = blueprint(
-    "admin-audit",
+    "admin-change-log",
     "/v1/admin",
     "Tenant admin: the change log of the tenant's configuration.",
     require_tenant_admin,
 )
 platform = blueprint(
-    "platform-audit",
+    "platform-change-log",
     "/v1/platform",
     "Platform operators: the change log of every tenant's configuration.",
     require_platform_admin,

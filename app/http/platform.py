@@ -21,7 +21,7 @@ from app.services import activity, checkout, decision_log, tenants
 blp = blueprint(
     "platform",
     "/v1/platform",
-    "Platform operators: tenants and decision decision_log.",
+    "Platform operators: tenants and the decision log.",
     require_platform_admin,
 )
 

@@ -131,8 +131,8 @@ ID_FREE = {
     ("admin-bookings.Bookings", "GET"),
     ("admin-experiments.Experiments", "GET"),
     *((f"admin-analytics.{name}", "GET") for name in ANALYTICS),
-    ("admin-audit.Changes", "GET"),
-    ("admin-audit.ChangeExport", "GET"),
+    ("admin-change-log.Changes", "GET"),
+    ("admin-change-log.ChangeExport", "GET"),
     ("admin-decisions.Decisions", "GET"),
     ("admin-decisions.DecisionExport", "GET"),
     ("admin-decisions.VerifyChain", "GET"),
@@ -156,7 +156,7 @@ ID_FREE_BODIES = {
         }
     },
     **{(f"admin-analytics.{name}", "GET"): {"query": AROUND_TODAY} for name in ANALYTICS},
-    ("admin-audit.ChangeExport", "GET"): {"query": RECENT_INSTANTS},
+    ("admin-change-log.ChangeExport", "GET"): {"query": RECENT_INSTANTS},
     ("admin-decisions.DecisionExport", "GET"): {"query": RECENT_INSTANTS},
 }
 B_ONLY_VERSION = 4  # tenant B publishes versions 2..4; tenant A only has version 1
