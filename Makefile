@@ -15,7 +15,7 @@ export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # durable-rules' per-decision allocations are steadier with these (../shared/DESIGN.md).
 export GLIBC_TUNABLES ?= glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=268435456
 
-.PHONY: install run test lint check-migrations pytest fuzz stress bench clean
+.PHONY: install run test lint check-migrations pytest fuzz stress bench bench-compare clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "need Python 3.11 or 3.12 (durable-rules fails on 3.13)"; exit 1; }
@@ -72,3 +72,13 @@ bench: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
+
+## Offers before and after a change, interleaved in one run (BEFORE=<git revision>, default main):
+## checks the revision out under var/bench/before with its own venv.
+BEFORE ?= main
+bench-compare: install
+	rm -rf var/bench/before && mkdir -p var/bench
+	git worktree prune && git worktree add --force --detach var/bench/before $(BEFORE)
+	$(MAKE) -C var/bench/before install PYTHON=$(PYTHON)
+	$(BIN)/python -m bench.compare_trees --before var/bench/before --after .
+	git worktree remove --force var/bench/before
