@@ -62,9 +62,14 @@ def create_tenant(
 
     try:
         data = TenantCreateSchema().load(
-            {"slug": slug, "name": name, "currency": currency, "time_zone": time_zone,
-             "default_capacity": default_capacity}
-        )  # fmt: skip
+            {
+                "slug": slug,
+                "name": name,
+                "currency": currency,
+                "time_zone": time_zone,
+                "default_capacity": default_capacity,
+            }
+        )
     except ma.ValidationError as error:
         raise click.ClickException(f"invalid tenant: {error.messages}") from None
     with _as_cli():

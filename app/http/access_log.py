@@ -37,9 +37,15 @@ class AccessLog(glogging.Logger):
         try:
             self.access_log.info(
                 '%s %s "%s %s %s" %s %s %.3fms %s',
-                environ.get("REMOTE_ADDR", "-"), self.now(), environ["REQUEST_METHOD"],
-                uri, environ["SERVER_PROTOCOL"], status,
-                resp.sent if resp.sent is not None else "-", millis, request_id,
-            )  # fmt: skip
+                environ.get("REMOTE_ADDR", "-"),
+                self.now(),
+                environ["REQUEST_METHOD"],
+                uri,
+                environ["SERVER_PROTOCOL"],
+                status,
+                resp.sent if resp.sent is not None else "-",
+                millis,
+                request_id,
+            )
         except Exception:  # never let a log line fail a request (gunicorn's own rule)
             self.exception("access log line failed")

@@ -25,10 +25,14 @@ class Bookings(MethodView):
         paging = Paging(pagination_parameters)
         return paging.done(
             booking_admin.list_bookings(
-                services().db, current_tenant(), args.get("status"), args.get("service_date"),
-                paging.offset, paging.limit,
+                services().db,
+                current_tenant(),
+                args.get("status"),
+                args.get("service_date"),
+                paging.offset,
+                paging.limit,
             )
-        )  # fmt: skip
+        )
 
 
 @blp.route("/bookings/<uuid:booking_id>")

@@ -69,9 +69,14 @@ class ExperimentById(MethodView):
     def patch(self, data, experiment_id):
         """Edit the design (If-Match required); weights of a started experiment change only with bump_bucket_version"""
         row = experiments.update_experiment(
-            services().db, current_tenant(), str(experiment_id), if_match_version(), data,
-            _actor(), _now(),
-        )  # fmt: skip
+            services().db,
+            current_tenant(),
+            str(experiment_id),
+            if_match_version(),
+            data,
+            _actor(),
+            _now(),
+        )
         return row, 200, etag(row["version"])
 
 

@@ -57,10 +57,15 @@ class Blackouts(MethodView):
         tier_id = str(args["tier_id"]) if args.get("tier_id") else None
         return paging.done(
             catalog.list_blackouts(
-                services().db, current_tenant(), args.get("start"), args.get("end"), tier_id,
-                paging.offset, paging.limit,
+                services().db,
+                current_tenant(),
+                args.get("start"),
+                args.get("end"),
+                tier_id,
+                paging.offset,
+                paging.limit,
             )
-        )  # fmt: skip
+        )
 
     @blp.arguments(s.BlackoutCreateSchema)
     @blp.response(201, s.BlackoutSchema(many=True))

@@ -93,10 +93,17 @@ class BookingUpgrade(MethodView):
         return _once(
             data,
             lambda resume, note, now: checkout.start_upgrade(
-                svc.checkout, svc.offers, tenant, str(booking_id), str(data["to_tier_id"]), now,
-                g.request_id, resume, note,
+                svc.checkout,
+                svc.offers,
+                tenant,
+                str(booking_id),
+                str(data["to_tier_id"]),
+                now,
+                g.request_id,
+                resume,
+                note,
             ),
-        )  # fmt: skip
+        )
 
 
 @blp.route("/bookings/<uuid:booking_id>")
@@ -146,18 +153,22 @@ class LocalAction(MethodView):
         )
         if kind is None:
             return current_app.response_class("unknown action", status=404)
+        paid = action == "pay"
         session = {
-            "id": session_id, "object": "checkout.session", "client_reference_id": booking.id,
-            "amount_total": booking.total, "currency": booking.currency.lower(),
-            "payment_status": "paid" if action == "pay" else "unpaid",
-            "payment_intent": f"pi_local_{booking.id.replace('-', '')}" if action == "pay" else None,
+            "id": session_id,
+            "object": "checkout.session",
+            "client_reference_id": booking.id,
+            "amount_total": booking.total,
+            "currency": booking.currency.lower(),
+            "payment_status": "paid" if paid else "unpaid",
+            "payment_intent": f"pi_local_{booking.id.replace('-', '')}" if paid else None,
             "metadata": {"booking_id": booking.id, "tenant_id": booking.tenant_id},
-        }  # fmt: skip
+        }
         payload = json.dumps(local_event(kind, session, _now())).encode()
         payment_events.handle_event(
             svc.checkout, payload, svc.checkout.payments.sign(payload), _now()
         )
-        done = "done" if action == "pay" else "cancelled"
+        done = "done" if paid else "cancelled"
         return redirect(f"{svc.settings.public_base_url}/local-pay/{session_id}?{done}=1")
 
 
