@@ -22,7 +22,7 @@ from gunicorn import glogging
 from app.http.incoming import REQUEST_ID
 
 
-class AccessLog(glogging.Logger):
+class AccessLog(glogging.Logger):  # type: ignore[misc]  # gunicorn ships no types
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
         if not self.access_log_enabled:
             return

@@ -59,11 +59,11 @@ def _catalog_refs(
             segments[ref] = None
     for ref in {e["tier_id"] for e in events if e["tier_id"]}:
         try:
-            tier = catalog.tier(ref)
+            found = catalog.tier(ref)
         except NotFound:
             tiers[ref] = None
             continue
-        tiers[ref] = (tier.id, catalog.segment(tier.segment_id).key)
+        tiers[ref] = (found.id, catalog.segment(found.segment_id).key)
     problems = []
     for i, e in enumerate(events):
         segment, tier = segments.get(e["segment"]), tiers.get(e["tier_id"])

@@ -206,7 +206,8 @@ def verify(db: Database, tenant_id: str) -> dict[str, Any]:
                 "broken": None,
             }
         head_seq, head_hash = head.seq, head.hash
-        expected, previous, checked = head.purged_through_seq + 1, head.purged_last_hash, 0
+        expected, checked = head.purged_through_seq + 1, 0
+        previous: str | None = head.purged_last_hash
         broken = None
         for record in store.chain(session, tenant_id):
             if record.seq is None or record.seq > head_seq:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from app.services import catalog, tenants
 from pricing import catalog as domain
@@ -33,7 +34,7 @@ ADD_ONS = [
 ]
 
 
-def _features(level: int) -> list[dict]:
+def _features(level: int) -> list[dict[str, Any]]:
     values = {
         1: [True, False, False, False, "-"],
         2: [True, True, True, False, "Standard"],
@@ -117,4 +118,5 @@ def demo_api_key(db: Database, pepper: str, tenant: domain.Tenant) -> str:
     for key in page.items:
         if key["name"] == "demo" and key["active"]:
             tenants.revoke_api_key(db, tenant, key["id"])
-    return tenants.create_api_key(db, pepper, tenant, "demo")["key"]
+    secret: str = tenants.create_api_key(db, pepper, tenant, "demo")["key"]
+    return secret
