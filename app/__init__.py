@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 import marshmallow as ma
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 from flask_smorest import Api
 from flask_smorest.pagination import PaginationMetadataSchema
 from sqlalchemy.orm.exc import StaleDataError
@@ -42,23 +42,24 @@ SECURITY_SCHEMES = {
     "storefrontKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
     "adminToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
 }
-SECURITY_BY_PREFIX = (
+#: The OpenAPI security requirement of the operations under each path prefix.
+SECURITY_BY_PREFIX: tuple[tuple[str, list[dict[str, list[str]]]], ...] = (
     ("/v1/storefront", [{"storefrontKey": []}]),
     ("/v1/admin", [{"adminToken": []}]),
     ("/v1/platform", [{"adminToken": []}]),
 )
 
 
-class TierwiseApi(Api):
+class TierwiseApi(Api):  # type: ignore[misc]  # flask-smorest ships no types
     ERROR_SCHEMA = ErrorSchema
     #: No blanket ``default`` response: every status an operation answers is listed
     #: (``_document_common_errors`` adds those every operation of a kind can answer).
     DEFAULT_ERROR_RESPONSE_NAME = None
 
-    def _register_error_handlers(self):
+    def _register_error_handlers(self) -> None:
         self._app.register_error_handler(HTTPException, handle_http_exception)
 
-    def _register_pagination_header(self):
+    def _register_pagination_header(self) -> None:
         """``X-Pagination`` is sent as JSON text (flask-smorest ``json.dumps``), which a header
         ``schema`` of type object would not describe (OpenAPI reads that as the ``simple``
         style, ``total,3,page,1``): documented as a header whose content is JSON."""
@@ -200,7 +201,7 @@ def create_app(
         g.request_id = incoming.request_id(request.headers.get("X-Request-Id"))
 
     @app.before_request
-    def _refuse_what_cannot_be_read():
+    def _refuse_what_cannot_be_read() -> Response | None:
         """An over-long URL (414), text with NUL or a lone surrogate, a JSON body that is too
         deep or holds what no field takes (app.http.incoming): answered up front, in the one shape."""
         if incoming.url_too_long(request):
@@ -220,7 +221,7 @@ def create_app(
             change_store.reset_who(token)
 
     @app.after_request
-    def _headers(response):
+    def _headers(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.get("request_id", "")
         # (not headers.setdefault: werkzeug raises and catches an HTTP exception when absent)
         if all(name.lower() != "cache-control" for name, _ in response.headers):

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
 
 import click
 
 from config import ConfigError, Settings
 from config.settings import JWT_TTL_MAX, JWT_TTL_MIN
+
+if TYPE_CHECKING:  # the commands import these when they run
+    from flask import Flask
+
+    from storage.db import Database
 
 
 def _settings() -> Settings:
@@ -18,14 +25,14 @@ def _settings() -> Settings:
         raise click.ClickException(str(error)) from None
 
 
-def _as_cli():
+def _as_cli() -> AbstractContextManager[None]:
     """Changes made from here on are audited as made by ``cli``."""
     from storage.change_log import acting_as
 
     return acting_as("cli")
 
 
-def _db(settings: Settings):
+def _db(settings: Settings) -> Database:
     from storage.db import Database
 
     return Database.from_url(settings.database_url)
@@ -62,9 +69,14 @@ def create_tenant(
 
     try:
         data = TenantCreateSchema().load(
-            {"slug": slug, "name": name, "currency": currency, "time_zone": time_zone,
-             "default_capacity": default_capacity}
-        )  # fmt: skip
+            {
+                "slug": slug,
+                "name": name,
+                "currency": currency,
+                "time_zone": time_zone,
+                "default_capacity": default_capacity,
+            }
+        )
     except ma.ValidationError as error:
         raise click.ClickException(f"invalid tenant: {error.messages}") from None
     with _as_cli():
@@ -182,12 +194,14 @@ def sweep(every: float) -> None:
     import time
 
     from app import create_app
+    from app.http.common import Services
+    from app.services.sweeper import sweep as sweep_once
 
     app = create_app(_settings())
-    services = app.extensions["tierwise"]
+    services: Services = app.extensions["tierwise"]
     try:
         while True:
-            result = checkout_sweep(services.checkout, dt.datetime.now(dt.UTC))
+            result = sweep_once(services.checkout, dt.datetime.now(dt.UTC))
             click.echo(
                 f"holds released: {result['holds_released']}, refunds requested: "
                 f"{result['refunds_requested']}, repaired: {len(result['repaired'])}, "
@@ -202,12 +216,6 @@ def sweep(every: float) -> None:
             time.sleep(every)
     finally:
         services.db.dispose()
-
-
-def checkout_sweep(context, now):
-    from app.services.sweeper import sweep as run
-
-    return run(context, now)
 
 
 @main.command("purge-decisions")
@@ -246,7 +254,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
     settings = _settings().served_at(host, port)
 
-    class Server(BaseApplication):
+    class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no types
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
@@ -262,7 +270,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("max_requests", 50_000)
             self.cfg.set("max_requests_jitter", 5_000)
 
-        def load(self):
+        def load(self) -> Flask:
             return create_app(settings)
 
     Server().run()

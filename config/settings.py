@@ -183,7 +183,7 @@ class Settings:
     def replace(self, **changes: object) -> Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
-        return Settings(**values)  # type: ignore[arg-type]
+        return Settings(**values)
 
 
 def local_base_url(host: str, port: int) -> str:

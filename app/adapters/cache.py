@@ -27,7 +27,7 @@ class Cache(Protocol):
 class MemoryCache:
     """Thread-safe in-process cache with per-key expiry (embedded mode, tests of the contract)."""
 
-    def __init__(self, clock=time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._data: dict[str, tuple[float, bytes]] = {}
         self._lock = threading.Lock()
         self._clock = clock
@@ -182,6 +182,7 @@ class RedisCache:
         )
 
     def get(self, key: str) -> bytes | None:
+        # redis-py types every reply as "sync or async" (ResponseT); this client is sync.
         return self.breaker.call(lambda: self._client.get(key))  # type: ignore[return-value]
 
     def set(self, key: str, value: bytes, ttl_seconds: int) -> None:

@@ -156,9 +156,16 @@ class StripePayments:
         metadata = {"booking_id": request.booking_id, "tenant_id": request.tenant_id}
         params = {
             "mode": "payment",
-            "line_items": [{"quantity": 1, "price_data": {
-                "currency": request.currency.lower(), "unit_amount": request.amount,
-                "product_data": {"name": request.description}}}],
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": request.currency.lower(),
+                        "unit_amount": request.amount,
+                        "product_data": {"name": request.description},
+                    },
+                }
+            ],
             "payment_intent_data": {
                 "application_fee_amount": request.application_fee,
                 "transfer_data": {"destination": request.destination_account},
@@ -169,7 +176,7 @@ class StripePayments:
             "expires_at": request.expires_at,
             "success_url": request.success_url,
             "cancel_url": request.cancel_url,
-        }  # fmt: skip
+        }
         if request.customer_email:
             params["customer_email"] = request.customer_email
         session = self._call(self._client.v1.checkout.sessions.create, params, idempotency_key)
@@ -283,6 +290,10 @@ def local_event(event_type: str, session: dict[str, Any], now: dt.datetime) -> d
     digest = hashlib.sha256(f"{event_type}:{session['id']}".encode()).hexdigest()[:24]
     return {
         "id": f"evt_local_{digest}",
-        "object": "event", "type": event_type, "created": stamp, "livemode": False,
-        "api_version": STRIPE_API_VERSION, "data": {"object": session},
-    }  # fmt: skip
+        "object": "event",
+        "type": event_type,
+        "created": stamp,
+        "livemode": False,
+        "api_version": STRIPE_API_VERSION,
+        "data": {"object": session},
+    }

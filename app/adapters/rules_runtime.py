@@ -27,8 +27,8 @@ from typing import Any
 from app.adapters.cache import Cache
 from config.settings import DEFAULT_RULES_CACHE_MIB
 from pricing.errors import NotFound
-from rules.engine import KINDS, Program, RulesEngineError, compile_program, evaluate
-from rules.language import parse_ruleset
+from rules.engine import Program, RulesEngineError, compile_program, evaluate
+from rules.language import KINDS, parse_ruleset
 from rules.outcome import Outcome
 from rules.programs import ProgramCache
 from storage.db import Database

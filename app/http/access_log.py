@@ -22,7 +22,7 @@ from gunicorn import glogging
 from app.http.incoming import REQUEST_ID
 
 
-class AccessLog(glogging.Logger):
+class AccessLog(glogging.Logger):  # type: ignore[misc]  # gunicorn ships no types
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
         if not self.access_log_enabled:
             return
@@ -37,9 +37,15 @@ class AccessLog(glogging.Logger):
         try:
             self.access_log.info(
                 '%s %s "%s %s %s" %s %s %.3fms %s',
-                environ.get("REMOTE_ADDR", "-"), self.now(), environ["REQUEST_METHOD"],
-                uri, environ["SERVER_PROTOCOL"], status,
-                resp.sent if resp.sent is not None else "-", millis, request_id,
-            )  # fmt: skip
+                environ.get("REMOTE_ADDR", "-"),
+                self.now(),
+                environ["REQUEST_METHOD"],
+                uri,
+                environ["SERVER_PROTOCOL"],
+                status,
+                resp.sent if resp.sent is not None else "-",
+                millis,
+                request_id,
+            )
         except Exception:  # never let a log line fail a request (gunicorn's own rule)
             self.exception("access log line failed")

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from flask.views import MethodView
+from flask_smorest.pagination import PaginationParameters
 
 from app.http.auth import current_tenant, require_tenant_admin
-from app.http.common import ETAG, Paging, blueprint, conditional, etag, if_match_version, services
+from app.http.common import (
+    ETAG,
+    Paging,
+    Reply,
+    blueprint,
+    conditional,
+    etag,
+    if_match_version,
+    services,
+)
 from app.http.errors import ErrorSchema
 from app.http.schemas import tenants as s
 from app.services import tenants
+from pricing.catalog import Tenant
 
 blp = blueprint(
     "admin-account",
@@ -21,7 +35,7 @@ blp = blueprint(
 @blp.route("/tenant")
 class OwnTenant(MethodView):
     @blp.response(200, s.TenantSchema, headers=ETAG)
-    def get(self):
+    def get(self) -> Reply[Tenant]:
         """The caller's tenant"""
         tenant = current_tenant()
         return tenant, 200, etag(tenant.version)
@@ -29,7 +43,7 @@ class OwnTenant(MethodView):
     @blp.arguments(s.TenantUpdateSchema)
     @blp.response(200, s.TenantSchema, headers=ETAG)
     @conditional(blp)
-    def patch(self, data):
+    def patch(self, data: dict[str, Any]) -> Reply[Tenant]:
         """Update the tenant's name, time zone or default capacity (If-Match required)"""
         tenant = tenants.update_tenant(services().db, current_tenant(), if_match_version(), data)
         return tenant, 200, etag(tenant.version)
@@ -39,7 +53,7 @@ class OwnTenant(MethodView):
 class ApiKeys(MethodView):
     @blp.response(200, s.ApiKeySchema(many=True))
     @blp.paginate()
-    def get(self, pagination_parameters):
+    def get(self, pagination_parameters: PaginationParameters) -> list[dict[str, Any]]:
         """List storefront API keys (prefixes only)"""
         paging = Paging(pagination_parameters)
         return paging.done(
@@ -48,7 +62,7 @@ class ApiKeys(MethodView):
 
     @blp.arguments(s.ApiKeyCreateSchema)
     @blp.response(201, s.ApiKeyCreatedSchema)
-    def post(self, data):
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Create a storefront API key; the full key is returned once"""
         svc = services()
         return tenants.create_api_key(
@@ -60,7 +74,7 @@ class ApiKeys(MethodView):
 class ApiKeyRevoke(MethodView):
     @blp.response(200, s.ApiKeySchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def post(self, key_id):
+    def post(self, key_id: uuid.UUID) -> dict[str, Any]:
         """Revoke a storefront API key"""
         svc = services()
         return tenants.revoke_api_key(svc.db, current_tenant(), str(key_id), svc.api_keys)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask.views import MethodView
 
 from app.http.auth import current_tenant, require_tenant_admin
@@ -25,7 +27,7 @@ class SegmentSelection(MethodView):
     @blp.arguments(s.AnalyticsQuerySchema, location="query")
     @blp.response(200, s.SegmentSelectionReportSchema)
     @blp.alt_response(422, schema=ErrorSchema, description=BAD_RANGE)
-    def get(self, args):
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Segment selection rates: distinct visitors per segment over all who selected one"""
         return analytics.segment_selection(
             services().db, current_tenant(), args["start"], args["end"]
@@ -37,7 +39,7 @@ class TierConversion(MethodView):
     @blp.arguments(s.AnalyticsQuerySchema, location="query")
     @blp.response(200, s.TierConversionReportSchema)
     @blp.alt_response(422, schema=ErrorSchema, description=BAD_RANGE)
-    def get(self, args):
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Tier comparison to paid booking conversion, per tier"""
         return analytics.tier_conversion(
             services().db, current_tenant(), args["start"], args["end"]
@@ -49,7 +51,7 @@ class Upsell(MethodView):
     @blp.arguments(s.AnalyticsQuerySchema, location="query")
     @blp.response(200, s.UpsellReportSchema)
     @blp.alt_response(422, schema=ErrorSchema, description=BAD_RANGE)
-    def get(self, args):
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Upsell take rate (accepted / shown) per segment and tier, and in total"""
         return analytics.upsell(services().db, current_tenant(), args["start"], args["end"])
 
@@ -59,6 +61,6 @@ class Revenue(MethodView):
     @blp.arguments(s.AnalyticsQuerySchema, location="query")
     @blp.response(200, s.RevenueReportSchema)
     @blp.alt_response(422, schema=ErrorSchema, description=BAD_RANGE)
-    def get(self, args):
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Revenue and platform fees of paid bookings and upgrades, per segment and tier"""
         return analytics.revenue(services().db, current_tenant(), args["start"], args["end"])

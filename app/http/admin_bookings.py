@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from typing import Any
 
 from flask.views import MethodView
+from flask_smorest.pagination import PaginationParameters
 
 from app.http.auth import current_tenant, require_tenant_admin
 from app.http.common import Paging, blueprint, services
@@ -20,22 +23,28 @@ class Bookings(MethodView):
     @blp.arguments(s.BookingQuerySchema, location="query")
     @blp.response(200, s.AdminBookingSchema(many=True))
     @blp.paginate()
-    def get(self, args, pagination_parameters):
+    def get(
+        self, args: dict[str, Any], pagination_parameters: PaginationParameters
+    ) -> list[dict[str, Any]]:
         """List bookings (not their upgrade payments), newest first"""
         paging = Paging(pagination_parameters)
         return paging.done(
             booking_admin.list_bookings(
-                services().db, current_tenant(), args.get("status"), args.get("service_date"),
-                paging.offset, paging.limit,
+                services().db,
+                current_tenant(),
+                args.get("status"),
+                args.get("service_date"),
+                paging.offset,
+                paging.limit,
             )
-        )  # fmt: skip
+        )
 
 
 @blp.route("/bookings/<uuid:booking_id>")
 class AdminBookingById(MethodView):
     @blp.response(200, s.AdminBookingDetailSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def get(self, booking_id):
+    def get(self, booking_id: uuid.UUID) -> dict[str, Any]:
         """A booking: customer, add-ons, amounts and platform fee, payments and refunds, upgrades"""
         return booking_admin.admin_view(services().db, current_tenant(), str(booking_id))
 
@@ -50,7 +59,7 @@ class CancelBooking(MethodView):
     @blp.alt_response(
         503, schema=ErrorSchema, description="The booking is being changed; retry in a second"
     )
-    def post(self, booking_id):
+    def post(self, booking_id: uuid.UUID) -> dict[str, Any]:
         """Cancel a booking: a pending one releases its hold; a paid one is refunded per the tenant's policy"""
         svc = services()
         return booking_admin.cancel_booking(

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
+from typing import Any
+
 from flask.views import MethodView
+from flask_smorest.pagination import PaginationParameters
 
 from app.http.auth import current_tenant, require_tenant_admin
 from app.http.common import (
     ETAG,
     Paging,
+    Reply,
     blueprint,
     conditional,
     etag,
@@ -17,6 +23,8 @@ from app.http.common import (
 from app.http.errors import ErrorSchema
 from app.http.schemas import catalog as s
 from app.services import catalog
+from pricing import catalog as domain
+from storage.db import Database
 
 blp = blueprint(
     "admin-catalog", "/v1/admin", "Tenant admin: segments, tiers and add-ons.", require_tenant_admin
@@ -28,7 +36,7 @@ UPDATE_ERRORS = (
 )
 
 
-def documented_errors(view):
+def documented_errors(view: Callable[..., Any]) -> Callable[..., Any]:
     for code, description in UPDATE_ERRORS:
         view = blp.alt_response(code, schema=ErrorSchema, description=description)(view)
     return conditional(blp)(view)
@@ -42,7 +50,9 @@ class Segments(MethodView):
     @blp.arguments(s.SegmentQuerySchema, location="query")
     @blp.response(200, s.SegmentSchema(many=True))
     @blp.paginate()
-    def get(self, args, pagination_parameters):
+    def get(
+        self, args: dict[str, Any], pagination_parameters: PaginationParameters
+    ) -> list[domain.Segment]:
         """List segments"""
         paging = Paging(pagination_parameters)
         return paging.done(
@@ -54,7 +64,7 @@ class Segments(MethodView):
     @blp.arguments(s.SegmentCreateSchema)
     @blp.response(201, s.SegmentSchema, headers=ETAG)
     @blp.alt_response(409, schema=ErrorSchema, description="Key taken")
-    def post(self, data):
+    def post(self, data: dict[str, Any]) -> Reply[domain.Segment]:
         """Create a segment"""
         segment = catalog.create_segment(services().db, current_tenant(), data)
         return segment, 201, etag(segment.version)
@@ -64,7 +74,7 @@ class Segments(MethodView):
 class SegmentById(MethodView):
     @blp.response(200, s.SegmentSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def get(self, segment_id):
+    def get(self, segment_id: uuid.UUID) -> Reply[domain.Segment]:
         """Get a segment"""
         segment = catalog.get_segment(services().db, current_tenant(), str(segment_id))
         return segment, 200, etag(segment.version)
@@ -72,7 +82,7 @@ class SegmentById(MethodView):
     @blp.arguments(s.SegmentUpdateSchema)
     @blp.response(200, s.SegmentSchema, headers=ETAG)
     @documented_errors
-    def patch(self, data, segment_id):
+    def patch(self, data: dict[str, Any], segment_id: uuid.UUID) -> Reply[domain.Segment]:
         """Update a segment (If-Match required)"""
         segment = catalog.update_segment(
             services().db, current_tenant(), str(segment_id), if_match_version(), data
@@ -86,7 +96,7 @@ class SegmentClone(MethodView):
     @blp.response(201, s.SegmentSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     @blp.alt_response(409, schema=ErrorSchema, description="Key taken")
-    def post(self, data, segment_id):
+    def post(self, data: dict[str, Any], segment_id: uuid.UUID) -> Reply[domain.Segment]:
         """Clone a segment's active tiers into a new segment"""
         segment = catalog.clone_segment(services().db, current_tenant(), str(segment_id), data)
         return segment, 201, etag(segment.version)
@@ -101,7 +111,9 @@ class Tiers(MethodView):
     @blp.response(200, s.TierSchema(many=True))
     @blp.alt_response(404, schema=ErrorSchema, description="segment_id names no segment")
     @blp.paginate()
-    def get(self, args, pagination_parameters):
+    def get(
+        self, args: dict[str, Any], pagination_parameters: PaginationParameters
+    ) -> list[domain.Tier]:
         """List tiers, optionally of one segment"""
         paging = Paging(pagination_parameters)
         segment_id = str(args["segment_id"]) if args.get("segment_id") else None
@@ -120,7 +132,7 @@ class Tiers(MethodView):
     @blp.response(201, s.TierSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Segment or upsell target not found")
     @blp.alt_response(409, schema=ErrorSchema, description="Level taken by an active tier")
-    def post(self, data):
+    def post(self, data: dict[str, Any]) -> Reply[domain.Tier]:
         """Create a tier"""
         tier = catalog.create_tier(services().db, current_tenant(), data)
         return tier, 201, etag(tier.version)
@@ -130,7 +142,7 @@ class Tiers(MethodView):
 class TierById(MethodView):
     @blp.response(200, s.TierSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def get(self, tier_id):
+    def get(self, tier_id: uuid.UUID) -> Reply[domain.Tier]:
         """Get a tier"""
         tier = catalog.get_tier(services().db, current_tenant(), str(tier_id))
         return tier, 200, etag(tier.version)
@@ -138,7 +150,7 @@ class TierById(MethodView):
     @blp.arguments(s.TierUpdateSchema)
     @blp.response(200, s.TierSchema, headers=ETAG)
     @documented_errors
-    def patch(self, data, tier_id):
+    def patch(self, data: dict[str, Any], tier_id: uuid.UUID) -> Reply[domain.Tier]:
         """Update a tier (If-Match required)"""
         tier = catalog.update_tier(
             services().db, current_tenant(), str(tier_id), if_match_version(), data
@@ -154,7 +166,9 @@ class AddOns(MethodView):
     @blp.arguments(s.StatusQuerySchema, location="query")
     @blp.response(200, s.AddOnSchema(many=True))
     @blp.paginate()
-    def get(self, args, pagination_parameters):
+    def get(
+        self, args: dict[str, Any], pagination_parameters: PaginationParameters
+    ) -> list[domain.AddOn]:
         """List add-ons"""
         paging = Paging(pagination_parameters)
         return paging.done(
@@ -167,7 +181,7 @@ class AddOns(MethodView):
     @blp.response(201, s.AddOnSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Tier not found")
     @blp.alt_response(409, schema=ErrorSchema, description="Key taken")
-    def post(self, data):
+    def post(self, data: dict[str, Any]) -> Reply[domain.AddOn]:
         """Create an add-on"""
         add_on = catalog.create_add_on(services().db, current_tenant(), data)
         return add_on, 201, etag(add_on.version)
@@ -177,7 +191,7 @@ class AddOns(MethodView):
 class AddOnById(MethodView):
     @blp.response(200, s.AddOnSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def get(self, add_on_id):
+    def get(self, add_on_id: uuid.UUID) -> Reply[domain.AddOn]:
         """Get an add-on"""
         add_on = catalog.get_add_on(services().db, current_tenant(), str(add_on_id))
         return add_on, 200, etag(add_on.version)
@@ -185,7 +199,7 @@ class AddOnById(MethodView):
     @blp.arguments(s.AddOnUpdateSchema)
     @blp.response(200, s.AddOnSchema, headers=ETAG)
     @documented_errors
-    def patch(self, data, add_on_id):
+    def patch(self, data: dict[str, Any], add_on_id: uuid.UUID) -> Reply[domain.AddOn]:
         """Update an add-on (If-Match required)"""
         add_on = catalog.update_add_on(
             services().db, current_tenant(), str(add_on_id), if_match_version(), data
@@ -196,13 +210,23 @@ class AddOnById(MethodView):
 # ---- archive / restore ------------------------------------------------------------------------
 
 
-def _status_routes(path: str, param: str, noun: str, schema: type, setter) -> None:
+def _status_routes(
+    path: str,
+    param: str,
+    noun: str,
+    schema: type,
+    setter: Callable[
+        [Database, domain.Tenant, str, str], domain.Segment | domain.Tier | domain.AddOn
+    ],
+) -> None:
     """POST ``<path>/<id>/archive`` and ``/restore`` for one resource (endpoints ``<Noun>Archive``
     and ``<Noun>Restore``). Archived items are hidden from storefronts; restoring a tier can
     conflict with an active tier at its level (409)."""
     for action, status in (("archive", "archived"), ("restore", "active")):
 
-        def post(self, _status=status, **ids):
+        def post(
+            self: MethodView, _status: str = status, **ids: uuid.UUID
+        ) -> Reply[domain.Segment | domain.Tier | domain.AddOn]:
             item = setter(services().db, current_tenant(), str(ids[param]), _status)
             return item, 200, etag(item.version)
 

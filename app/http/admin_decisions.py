@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 from flask import Response, current_app, g, stream_with_context
+from flask.typing import ResponseReturnValue
 from flask.views import MethodView
+from flask_smorest.pagination import PaginationParameters
 
 from app.http import pricing_views as views
 from app.http.auth import current_tenant, require_tenant_admin
@@ -25,7 +30,7 @@ blp = blueprint(
 )
 
 
-def ndjson(lines) -> Response:
+def ndjson(lines: Iterator[str]) -> Response:
     return Response(stream_with_context(lines), mimetype="application/x-ndjson")
 
 
@@ -35,7 +40,9 @@ class Decisions(MethodView):
     @blp.response(200, s.DecisionRecordSchema(many=True))
     @blp.alt_response(404, schema=ErrorSchema, description="booking_id names no booking")
     @blp.paginate()
-    def get(self, args, pagination_parameters):
+    def get(
+        self, args: dict[str, Any], pagination_parameters: PaginationParameters
+    ) -> list[dict[str, Any]]:
         """Search decisions (newest first): purpose, kind, time range, fired rule, outcome, booking, quote, request, customer"""
         svc, paging = services(), Paging(pagination_parameters)
         f = decision_log.decision_filter(svc.db, svc.offers.masker, current_tenant().id, args)
@@ -50,7 +57,7 @@ class DecisionExport(MethodView):
     @blp.alt_response(
         422, schema=ErrorSchema, description="from/to missing or more than 31 days apart"
     )
-    def get(self, args):
+    def get(self, args: dict[str, Any]) -> Response:
         """Export the decisions of a time range (at most 31 days) as NDJSON, with the same filters"""
         svc = services()
         f = decision_log.decision_filter(svc.db, svc.offers.masker, current_tenant().id, args)
@@ -60,7 +67,7 @@ class DecisionExport(MethodView):
 @blp.route("/decisions/verify")
 class VerifyChain(MethodView):
     @blp.response(200, s.ChainVerificationSchema)
-    def get(self):
+    def get(self) -> dict[str, Any]:
         """Verify the tenant's decision hash chain: the first broken link, if any"""
         return decision_log.verify(services().db, current_tenant().id)
 
@@ -69,7 +76,7 @@ class VerifyChain(MethodView):
 class Replay(MethodView):
     @blp.response(200, s.ReplaySchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def post(self, decision_id):
+    def post(self, decision_id: uuid.UUID) -> dict[str, Any]:
         """Re-evaluate a decision's input with its recorded ruleset version: identical, or the exact differences"""
         svc = services()
         return decision_log.replay(svc.db, svc.rules, current_tenant(), str(decision_id))
@@ -79,7 +86,7 @@ class Replay(MethodView):
 class DecisionById(MethodView):
     @blp.response(200, s.DecisionSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def get(self, decision_id):
+    def get(self, decision_id: uuid.UUID) -> dict[str, Any]:
         """Explain one decision: input, every rule considered (matched, why not), fired rules, outputs, ruleset version, the price breakdown it fed, masked fields, its chain link"""
         return activity.decision(services().db, current_tenant(), str(decision_id))
 
@@ -89,7 +96,7 @@ class OffersPreview(MethodView):
     @blp.arguments(PreviewQuerySchema, location="query")
     @blp.response(200, PreviewOffersSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Segment not found")
-    def get(self, args, segment):
+    def get(self, args: dict[str, Any], segment: str) -> ResponseReturnValue:
         """Offers of a segment (by key or id) as they will be (or were) priced at `as_of`, each price with its platform fee"""
         at = args.get("as_of") or dt.datetime.now(dt.UTC)
         selection = _selection(args, segment)

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from typing import Any
 
 from flask import g
 from flask.views import MethodView
+from flask_smorest.pagination import PaginationParameters
 
 from app.http.auth import current_tenant, require_tenant_admin
-from app.http.common import ETAG, Paging, blueprint, conditional, etag, if_match_version, services
+from app.http.common import (
+    ETAG,
+    Paging,
+    Reply,
+    blueprint,
+    conditional,
+    etag,
+    if_match_version,
+    services,
+)
 from app.http.errors import ErrorSchema
 from app.http.schemas import experiments as s
 from app.services import experiments
@@ -34,7 +46,9 @@ class Experiments(MethodView):
     @blp.arguments(s.ExperimentQuerySchema, location="query")
     @blp.response(200, s.ExperimentSchema(many=True))
     @blp.paginate()
-    def get(self, args, pagination_parameters):
+    def get(
+        self, args: dict[str, Any], pagination_parameters: PaginationParameters
+    ) -> list[dict[str, Any]]:
         """List experiments, newest first"""
         paging = Paging(pagination_parameters)
         return paging.done(
@@ -46,7 +60,7 @@ class Experiments(MethodView):
     @blp.arguments(s.ExperimentCreateSchema)
     @blp.response(201, s.ExperimentSchema, headers=ETAG)
     @blp.alt_response(409, schema=ErrorSchema, description="Key taken")
-    def post(self, data):
+    def post(self, data: dict[str, Any]) -> Reply[dict[str, Any]]:
         """Create a draft experiment (weights must sum to 1)"""
         row = experiments.create_experiment(services().db, current_tenant(), _actor(), data, _now())
         return row, 201, etag(row["version"])
@@ -56,7 +70,7 @@ class Experiments(MethodView):
 class ExperimentById(MethodView):
     @blp.response(200, s.ExperimentSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def get(self, experiment_id):
+    def get(self, experiment_id: uuid.UUID) -> Reply[dict[str, Any]]:
         """Get an experiment"""
         row = experiments.get_experiment(services().db, current_tenant(), str(experiment_id))
         return row, 200, etag(row["version"])
@@ -66,12 +80,17 @@ class ExperimentById(MethodView):
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     @blp.alt_response(409, schema=ErrorSchema, description="Stopped")
     @conditional(blp)
-    def patch(self, data, experiment_id):
+    def patch(self, data: dict[str, Any], experiment_id: uuid.UUID) -> Reply[dict[str, Any]]:
         """Edit the design (If-Match required); weights of a started experiment change only with bump_bucket_version"""
         row = experiments.update_experiment(
-            services().db, current_tenant(), str(experiment_id), if_match_version(), data,
-            _actor(), _now(),
-        )  # fmt: skip
+            services().db,
+            current_tenant(),
+            str(experiment_id),
+            if_match_version(),
+            data,
+            _actor(),
+            _now(),
+        )
         return row, 200, etag(row["version"])
 
 
@@ -82,7 +101,7 @@ def _lifecycle(action: str, summary: str) -> type[MethodView]:
         @blp.alt_response(
             409, schema=ErrorSchema, description="Not allowed from the current status"
         )
-        def post(self, experiment_id):
+        def post(self, experiment_id: uuid.UUID) -> Reply[dict[str, Any]]:
             row = experiments.transition(
                 services().db, current_tenant(), str(experiment_id), action, _actor(), _now()
             )
@@ -108,7 +127,7 @@ for _action, _summary in (
 class Revisions(MethodView):
     @blp.response(200, s.ExperimentRevisionSchema(many=True))
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def get(self, experiment_id):
+    def get(self, experiment_id: uuid.UUID) -> list[dict[str, Any]]:
         """Every change and lifecycle step: who, when, before and after"""
         return experiments.revisions(services().db, current_tenant(), str(experiment_id))
 
@@ -118,7 +137,7 @@ class Results(MethodView):
     @blp.arguments(s.ResultsQuerySchema, location="query")
     @blp.response(200, s.ExperimentResultsSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def get(self, args, experiment_id):
+    def get(self, args: dict[str, Any], experiment_id: uuid.UUID) -> dict[str, Any]:
         """Per variant exposures, conversions, rates, revenue, lift vs control (95 % CI), p-value, chance to beat control, SRM"""
         return experiments.experiment_results(
             services().db, current_tenant(), str(experiment_id), args.get("bucket_version")

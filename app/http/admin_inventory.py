@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from flask.views import MethodView
+from flask_smorest.pagination import PaginationParameters
 
 from app.http.auth import current_tenant, require_tenant_admin
 from app.http.common import Paging, blueprint, services
@@ -23,14 +27,14 @@ class TierCapacity(MethodView):
     @blp.arguments(s.DateRangeSchema, location="query")
     @blp.response(200, s.CapacitySchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Tier not found")
-    def get(self, args, tier_id):
+    def get(self, args: dict[str, Any], tier_id: uuid.UUID) -> dict[str, Any]:
         """Effective capacity of a tier per date (the day's own units, else the tenant default)"""
         return catalog.capacity(services().db, current_tenant(), str(tier_id), *s.date_range(args))
 
     @blp.arguments(s.CapacitySetSchema)
     @blp.response(200, s.CapacitySchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Tier not found")
-    def put(self, data, tier_id):
+    def put(self, data: dict[str, Any], tier_id: uuid.UUID) -> dict[str, Any]:
         """Set a tier's capacity for one date or a range of dates"""
         start, end = s.date_range(data)
         return catalog.set_capacity(
@@ -40,7 +44,7 @@ class TierCapacity(MethodView):
     @blp.arguments(s.DateRangeSchema, location="query")
     @blp.response(204)
     @blp.alt_response(404, schema=ErrorSchema, description="Tier not found")
-    def delete(self, args, tier_id):
+    def delete(self, args: dict[str, Any], tier_id: uuid.UUID) -> None:
         """Reset dates to the tenant default capacity"""
         catalog.clear_capacity(services().db, current_tenant(), str(tier_id), *s.date_range(args))
 
@@ -51,21 +55,28 @@ class Blackouts(MethodView):
     @blp.response(200, s.BlackoutSchema(many=True))
     @blp.alt_response(404, schema=ErrorSchema, description="tier_id names no tier")
     @blp.paginate()
-    def get(self, args, pagination_parameters):
+    def get(
+        self, args: dict[str, Any], pagination_parameters: PaginationParameters
+    ) -> list[dict[str, Any]]:
         """List blackout dates"""
         paging = Paging(pagination_parameters)
         tier_id = str(args["tier_id"]) if args.get("tier_id") else None
         return paging.done(
             catalog.list_blackouts(
-                services().db, current_tenant(), args.get("start"), args.get("end"), tier_id,
-                paging.offset, paging.limit,
+                services().db,
+                current_tenant(),
+                args.get("start"),
+                args.get("end"),
+                tier_id,
+                paging.offset,
+                paging.limit,
             )
-        )  # fmt: skip
+        )
 
     @blp.arguments(s.BlackoutCreateSchema)
     @blp.response(201, s.BlackoutSchema(many=True))
     @blp.alt_response(404, schema=ErrorSchema, description="Tier not found")
-    def post(self, data):
+    def post(self, data: dict[str, Any]) -> list[dict[str, Any]]:
         """Close one date or a range, tenant-wide or for one tier (idempotent)"""
         start, end = s.date_range(data)
         tier_id = str(data["tier_id"]) if data.get("tier_id") else None
@@ -78,6 +89,6 @@ class Blackouts(MethodView):
 class BlackoutById(MethodView):
     @blp.response(204)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def delete(self, blackout_id):
+    def delete(self, blackout_id: uuid.UUID) -> None:
         """Reopen a blacked-out date"""
         catalog.delete_blackout(services().db, current_tenant(), str(blackout_id))

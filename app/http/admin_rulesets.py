@@ -4,14 +4,18 @@ rollback), the activation schedule, versions."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from typing import Any
 
 from flask import g
 from flask.views import MethodView
+from flask_smorest.pagination import PaginationParameters
 
 from app.http.auth import current_tenant, require_tenant_admin
 from app.http.common import (
     ETAG,
     Paging,
+    Reply,
     accepts_yaml,
     blueprint,
     conditional,
@@ -22,6 +26,7 @@ from app.http.common import (
 from app.http.errors import ErrorSchema
 from app.http.schemas import rulesets as s
 from app.services import decision_log, rulesets
+from storage.rulesets import Activation, Draft, Version
 
 blp = blueprint(
     "admin-rulesets",
@@ -43,7 +48,7 @@ def _author() -> str:
 class Drafts(MethodView):
     @blp.response(200, s.DraftSchema(many=True))
     @blp.paginate()
-    def get(self, pagination_parameters):
+    def get(self, pagination_parameters: PaginationParameters) -> list[Draft]:
         """List drafts"""
         paging = Paging(pagination_parameters)
         return paging.done(
@@ -54,7 +59,7 @@ class Drafts(MethodView):
     @blp.arguments(s.DraftCreateSchema)
     @blp.response(201, s.DraftSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Version not found")
-    def post(self, data):
+    def post(self, data: dict[str, Any]) -> Reply[Draft]:
         """Create a draft from a document, or from a published version (default: the newest)"""
         draft = rulesets.create_draft(
             services().db,
@@ -71,7 +76,7 @@ class Drafts(MethodView):
 class DraftById(MethodView):
     @blp.response(200, s.DraftSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def get(self, draft_id):
+    def get(self, draft_id: uuid.UUID) -> Reply[Draft]:
         """Get a draft"""
         draft = rulesets.get_draft(services().db, current_tenant(), str(draft_id))
         return draft, 200, etag(draft.version)
@@ -81,7 +86,7 @@ class DraftById(MethodView):
     @blp.response(200, s.DraftSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     @conditional(blp)
-    def patch(self, data, draft_id):
+    def patch(self, data: dict[str, Any], draft_id: uuid.UUID) -> Reply[Draft]:
         """Edit a draft (If-Match required); the document must be a valid ruleset"""
         draft = rulesets.update_draft(
             services().db, current_tenant(), str(draft_id), if_match_version(), data
@@ -90,7 +95,7 @@ class DraftById(MethodView):
 
     @blp.response(204)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def delete(self, draft_id):
+    def delete(self, draft_id: uuid.UUID) -> None:
         """Delete a draft"""
         rulesets.delete_draft(services().db, current_tenant(), str(draft_id))
 
@@ -100,7 +105,7 @@ class ValidateDocument(MethodView):
     @accepts_yaml(blp, "Document")
     @blp.arguments(s.DocumentSchema)
     @blp.response(200, s.ValidationReportSchema)
-    def post(self, data):
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Validate a ruleset document: 422 with every error located, else warnings"""
         return rulesets.validate_document(services().db, current_tenant(), data["document"])
 
@@ -109,7 +114,7 @@ class ValidateDocument(MethodView):
 class ValidateDraft(MethodView):
     @blp.response(200, s.ValidationReportSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def post(self, draft_id):
+    def post(self, draft_id: uuid.UUID) -> dict[str, Any]:
         """Warnings for a draft: overlaps, unreachable rules, parameters outside guardrails"""
         return rulesets.validate_draft(services().db, current_tenant(), str(draft_id))
 
@@ -118,7 +123,7 @@ class ValidateDraft(MethodView):
 class TestDraft(MethodView):
     @blp.response(200, s.TestReportSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def post(self, draft_id):
+    def post(self, draft_id: uuid.UUID) -> dict[str, Any]:
         """Run the draft's example cases on the serving engine (in a separate process)"""
         return rulesets.test_draft(services().db, current_tenant(), str(draft_id))
 
@@ -128,7 +133,7 @@ class SimulateDraft(MethodView):
     @blp.arguments(s.SimulateSchema)
     @blp.response(200)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def post(self, data, draft_id):
+    def post(self, data: dict[str, Any], draft_id: uuid.UUID) -> list[dict[str, Any]]:
         """Evaluate the draft and the active version side by side on the given facts"""
         svc = services()
         return rulesets.simulate(
@@ -147,7 +152,7 @@ class BacktestDraft(MethodView):
     @blp.arguments(s.BacktestRequestSchema)
     @blp.response(200, s.BacktestSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def post(self, data, draft_id):
+    def post(self, data: dict[str, Any], draft_id: uuid.UUID) -> dict[str, Any]:
         """Run the draft over the recorded decisions of a time range: prices changed, revenue and commission deltas, upgrade flips, largest changes"""
         return decision_log.backtest(
             services().db, current_tenant(), str(draft_id), data["from"], data["to"], data["limit"]
@@ -159,7 +164,7 @@ class PublishDraft(MethodView):
     @blp.arguments(s.PublishSchema)
     @blp.response(201, s.PublishedSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def post(self, data, draft_id):
+    def post(self, data: dict[str, Any], draft_id: uuid.UUID) -> rulesets.Published:
         """Publish the draft as an immutable version, active now (cancelling the pending activations unless keep_schedule) or at activates_at (its tests must pass)"""
         svc = services()
         return rulesets.publish_draft(
@@ -179,7 +184,7 @@ class PublishDraft(MethodView):
 class Versions(MethodView):
     @blp.response(200, s.VersionSummarySchema(many=True))
     @blp.paginate()
-    def get(self, pagination_parameters):
+    def get(self, pagination_parameters: PaginationParameters) -> list[Version]:
         """List published versions, newest first"""
         paging = Paging(pagination_parameters)
         return paging.done(
@@ -191,7 +196,7 @@ class Versions(MethodView):
 class VersionByNumber(MethodView):
     @blp.response(200, s.VersionSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def get(self, number):
+    def get(self, number: int) -> Version:
         """Get a published version with its document"""
         return rulesets.get_version(services().db, current_tenant(), number)
 
@@ -201,7 +206,7 @@ class ActivateVersion(MethodView):
     @blp.arguments(s.ActivateSchema, required=False)
     @blp.response(201, s.ActivatedSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def post(self, data, number):
+    def post(self, data: dict[str, Any], number: int) -> rulesets.Activated:
         """Make a published version active now (activate, or rollback to an older one), cancelling the pending activations unless keep_schedule"""
         svc = services()
         return rulesets.activate_version(
@@ -219,7 +224,7 @@ class ActivateVersion(MethodView):
 class Schedule(MethodView):
     @blp.response(200, s.ScheduledActivationSchema(many=True))
     @blp.paginate()
-    def get(self, pagination_parameters):
+    def get(self, pagination_parameters: PaginationParameters) -> list[Activation]:
         """List the pending activations (scheduled, not cancelled) in the order they take effect"""
         paging = Paging(pagination_parameters)
         return paging.done(
@@ -236,7 +241,7 @@ class ScheduledActivation(MethodView):
     @blp.alt_response(
         409, schema=ErrorSchema, description="The activation already took effect or was cancelled"
     )
-    def delete(self, sequence):
+    def delete(self, sequence: int) -> None:
         """Cancel a pending activation (it stays in the history, marked cancelled)"""
         svc = services()
         rulesets.cancel_activation(svc.db, svc.rules, current_tenant(), sequence, _author(), _now())
@@ -245,7 +250,7 @@ class ScheduledActivation(MethodView):
 @blp.route("/active")
 class Active(MethodView):
     @blp.response(200, s.ActivationStateSchema)
-    def get(self):
+    def get(self) -> dict[str, Any]:
         """The active version, scheduled activations and the activation history"""
         return rulesets.activation_state(services().db, current_tenant(), _now())
 
@@ -255,7 +260,7 @@ class Diff(MethodView):
     @blp.arguments(s.DiffQuerySchema, location="query")
     @blp.response(200)
     @blp.alt_response(404, schema=ErrorSchema, description="Version not found")
-    def get(self, args):
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Rule-by-rule difference between two versions"""
         return rulesets.diff_versions(services().db, current_tenant(), args["old"], args["new"])
 
@@ -265,7 +270,7 @@ class Evaluate(MethodView):
     @blp.arguments(s.FactsSchema)
     @blp.response(200, s.ExplainedOutcomeSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="No version in force at `at`")
-    def post(self, data):
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Evaluate the version in force (now or at `at`) on facts, with the explanation"""
         svc = services()
         return rulesets.evaluate_active(

@@ -23,7 +23,8 @@ from storage import change_log
 
 
 def _settings() -> Settings:
-    return current_app.extensions["tierwise"].settings
+    settings: Settings = current_app.extensions["tierwise"].settings
+    return settings
 
 
 def require_storefront() -> None:
@@ -99,6 +100,6 @@ def _admin() -> Principal:
 
 
 def current_tenant() -> domain.Tenant:
-    tenant = g.principal.tenant
+    tenant: domain.Tenant | None = g.principal.tenant
     assert tenant is not None  # guaranteed by the blueprint's hook
     return tenant

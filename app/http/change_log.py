@@ -5,9 +5,11 @@ changes (``/v1/admin``); platform admins every tenant's (``/v1/platform``)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from flask import Response
 from flask.views import MethodView
+from flask_smorest.pagination import PaginationParameters
 
 from app.http.auth import current_tenant, require_platform_admin, require_tenant_admin
 from app.http.common import Paging, blueprint, services
@@ -43,7 +45,9 @@ class Changes(MethodView):
     @blp.response(200, s.ChangeSchema(many=True))
     @blp.alt_response(422, schema=ErrorSchema, description="Unknown or malformed filter")
     @blp.paginate()
-    def get(self, args, pagination_parameters):
+    def get(
+        self, args: dict[str, Any], pagination_parameters: PaginationParameters
+    ) -> list[dict[str, Any]]:
         """Search the tenant's configuration changes, newest first: entity, action, actor, request, time range"""
         paging = Paging(pagination_parameters)
         query = change_log.change_query(current_tenant().id, args)
@@ -55,7 +59,7 @@ class ChangeExport(MethodView):
     @blp.arguments(s.ChangeExportQuerySchema, location="query")
     @blp.response(200, s.ChangeSchema, description=EXPORTED, content_type=NDJSON)
     @blp.alt_response(422, schema=ErrorSchema, description=EXPORT_REFUSED)
-    def get(self, args):
+    def get(self, args: dict[str, Any]) -> Response:
         """Export the tenant's changes of a time range (at most 31 days) as NDJSON, with the same filters"""
         query = change_log.change_query(current_tenant().id, args)
         return ndjson(change_log.export(services().db, query))
@@ -67,7 +71,9 @@ class PlatformChanges(MethodView):
     @platform.response(200, s.ChangeSchema(many=True))
     @platform.alt_response(422, schema=ErrorSchema, description="Unknown or malformed filter")
     @platform.paginate()
-    def get(self, args, pagination_parameters):
+    def get(
+        self, args: dict[str, Any], pagination_parameters: PaginationParameters
+    ) -> list[dict[str, Any]]:
         """Search every tenant's configuration changes (or one tenant's: tenant_id), newest first"""
         paging = Paging(pagination_parameters)
         query = change_log.change_query(None, args)
@@ -79,6 +85,6 @@ class PlatformChangeExport(MethodView):
     @platform.arguments(s.PlatformChangeExportQuerySchema, location="query")
     @platform.response(200, s.ChangeSchema, description=EXPORTED, content_type=NDJSON)
     @platform.alt_response(422, schema=ErrorSchema, description=EXPORT_REFUSED)
-    def get(self, args):
+    def get(self, args: dict[str, Any]) -> Response:
         """Export every tenant's changes (or one tenant's) of a time range as NDJSON"""
         return ndjson(change_log.export(services().db, change_log.change_query(None, args)))

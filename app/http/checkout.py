@@ -5,18 +5,23 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import uuid
+from collections.abc import Callable
+from typing import Any
 
-from flask import current_app, g, jsonify, redirect, request
+from flask import Response, current_app, g, jsonify, redirect, request
 from flask.views import MethodView
+from werkzeug.wrappers import Response as BaseResponse
 
-from app.adapters.payments import local_event
+from app.adapters.payments import LocalPayments, local_event
 from app.http.auth import current_tenant, require_storefront
-from app.http.common import blueprint, services
+from app.http.common import Reply, blueprint, services
 from app.http.errors import ErrorSchema
-from app.http.idempotency import fingerprint, run_once
+from app.http.idempotency import NoteResource, fingerprint, run_once
 from app.http.schemas import checkout as s
 from app.services import checkout, payment_events
 from pricing.money import Money
+from storage.checkout import BookingRow
 
 blp = blueprint("checkout", "/v1/storefront", "Storefront checkout (API key).", require_storefront)
 hooks = blueprint("webhooks", "/v1/webhooks", "Payment provider webhooks (signed).", None)
@@ -35,13 +40,16 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _once(data, start):
+def _once(
+    data: dict[str, Any],
+    start: Callable[[str | None, NoteResource, dt.datetime], dict[str, Any]],
+) -> Response | Reply[dict[str, Any]]:
     """Run ``start(resume_id, note_resource, now)`` once per Idempotency-Key (app/http/idempotency.py)
     and answer 201, or the replay of the first answer."""
     svc, tenant, now = services(), current_tenant(), _now()
     key = checkout.require_key(request.headers.get("Idempotency-Key"))
 
-    def work(resume, note):
+    def work(resume: str | None, note: NoteResource) -> tuple[int, dict[str, Any]]:
         return 201, start(resume, note, now)
 
     status, body, replayed = run_once(
@@ -67,7 +75,7 @@ class Checkouts(MethodView):
         503, schema=ErrorSchema, description="Payment provider unreachable; retry with the same key"
     )
     @blp.doc(parameters=[IDEMPOTENCY_KEY])
-    def post(self, data):
+    def post(self, data: dict[str, Any]) -> Response | Reply[dict[str, Any]]:
         """Start checkout from a quote token: hold the unit, create the pending booking and the payment session"""
         svc, tenant = services(), current_tenant()
         return _once(
@@ -87,23 +95,30 @@ class BookingUpgrade(MethodView):
         409, schema=ErrorSchema, description="Not allowed by the rules, not paid, or sold out"
     )
     @blp.doc(parameters=[IDEMPOTENCY_KEY])
-    def post(self, data, booking_id):
+    def post(self, data: dict[str, Any], booking_id: uuid.UUID) -> Response | Reply[dict[str, Any]]:
         """Upgrade a paid booking: pay the difference; the tier switches when that payment succeeds"""
         svc, tenant = services(), current_tenant()
         return _once(
             data,
             lambda resume, note, now: checkout.start_upgrade(
-                svc.checkout, svc.offers, tenant, str(booking_id), str(data["to_tier_id"]), now,
-                g.request_id, resume, note,
+                svc.checkout,
+                svc.offers,
+                tenant,
+                str(booking_id),
+                str(data["to_tier_id"]),
+                now,
+                g.request_id,
+                resume,
+                note,
             ),
-        )  # fmt: skip
+        )
 
 
 @blp.route("/bookings/<uuid:booking_id>")
 class BookingById(MethodView):
     @blp.response(200, s.BookingSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def get(self, booking_id):
+    def get(self, booking_id: uuid.UUID) -> dict[str, Any]:
         """A booking's state (follows the payment provider's events)"""
         return checkout.get_booking(services().db, current_tenant(), str(booking_id))
 
@@ -112,7 +127,7 @@ class BookingById(MethodView):
 class StripeWebhook(MethodView):
     @hooks.response(200, s.WebhookResultSchema)
     @hooks.alt_response(400, schema=ErrorSchema, description="Bad signature: nothing changed")
-    def post(self):
+    def post(self) -> dict[str, Any]:
         """Stripe events (signature verified on the raw body; each event applied once)"""
         payload = request.get_data(cache=False)
         signature = request.headers.get("Stripe-Signature", "")
@@ -122,7 +137,7 @@ class StripeWebhook(MethodView):
 @local.route("/<session_id>")
 class LocalPage(MethodView):
     @local.doc(exclude=True)
-    def get(self, session_id):
+    def get(self, session_id: str) -> Response:
         """The local payment page"""
         booking = _local_booking(session_id)
         amount = Money(booking.total, booking.currency).format()
@@ -137,7 +152,7 @@ class LocalPage(MethodView):
 @local.route("/<session_id>/<action>")
 class LocalAction(MethodView):
     @local.doc(exclude=True)
-    def post(self, session_id, action):
+    def post(self, session_id: str, action: str) -> BaseResponse:
         """Pay or cancel on the local page: tierwise sends itself the signed event Stripe would"""
         booking = _local_booking(session_id)
         svc = services()
@@ -146,22 +161,26 @@ class LocalAction(MethodView):
         )
         if kind is None:
             return current_app.response_class("unknown action", status=404)
+        paid = action == "pay"
         session = {
-            "id": session_id, "object": "checkout.session", "client_reference_id": booking.id,
-            "amount_total": booking.total, "currency": booking.currency.lower(),
-            "payment_status": "paid" if action == "pay" else "unpaid",
-            "payment_intent": f"pi_local_{booking.id.replace('-', '')}" if action == "pay" else None,
+            "id": session_id,
+            "object": "checkout.session",
+            "client_reference_id": booking.id,
+            "amount_total": booking.total,
+            "currency": booking.currency.lower(),
+            "payment_status": "paid" if paid else "unpaid",
+            "payment_intent": f"pi_local_{booking.id.replace('-', '')}" if paid else None,
             "metadata": {"booking_id": booking.id, "tenant_id": booking.tenant_id},
-        }  # fmt: skip
+        }
         payload = json.dumps(local_event(kind, session, _now())).encode()
-        payment_events.handle_event(
-            svc.checkout, payload, svc.checkout.payments.sign(payload), _now()
-        )
-        done = "done" if action == "pay" else "cancelled"
+        payments = svc.checkout.payments
+        assert isinstance(payments, LocalPayments)  # the page is mounted only with them
+        payment_events.handle_event(svc.checkout, payload, payments.sign(payload), _now())
+        done = "done" if paid else "cancelled"
         return redirect(f"{svc.settings.public_base_url}/local-pay/{session_id}?{done}=1")
 
 
-def _local_booking(session_id: str):
+def _local_booking(session_id: str) -> BookingRow:
     from pricing.errors import NotFound
     from storage import checkout as store
 

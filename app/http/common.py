@@ -6,11 +6,12 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias, TypeVar, cast
 
 import marshmallow as ma
-from flask import current_app, g, request
+from flask import Request, current_app, g, request
 from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, abort
 from werkzeug.exceptions import UnsupportedMediaType
@@ -25,7 +26,14 @@ from config import Settings
 from pricing.errors import InvalidInput, PreconditionFailed, PreconditionRequired
 from rules.documents import load_document
 from rules.language import RulesetInvalid
+from storage.catalog import Page
 from storage.db import Database
+
+T = TypeVar("T")
+
+#: A view's answer with its status and headers, as flask-smorest takes it:
+#: ``return segment, 200, etag(segment.version)``.
+Reply: TypeAlias = tuple[T, int, dict[str, str]]
 
 
 @dataclass
@@ -40,7 +48,7 @@ class Services:
 
 
 def services() -> Services:
-    return current_app.extensions["tierwise"]
+    return cast(Services, current_app.extensions["tierwise"])
 
 
 #: The highest MAX_PAGE_SIZE the configuration accepts; the configured limit is applied per request.
@@ -59,7 +67,7 @@ class BodyParser(FlaskParser):
     (``application/yaml``, the same fields) where the view is marked ``accepts_yaml``; any other
     body is 415 ``unsupported_media_type`` rather than ignored."""
 
-    def _raw_load_json(self, req):
+    def _raw_load_json(self, req: Request) -> Any:
         body = req.get_data(cache=True)
         if not body:
             return webargs_core.missing
@@ -82,7 +90,16 @@ def _yaml_body(body: bytes) -> Any:
         abort(400, messages={"json": [e["message"] for e in error.errors]})
 
 
-class TierwiseBlueprint(Blueprint):
+#: What flask-smorest's view decorators do to a view: wrap it, or document it.
+ViewDecorator: TypeAlias = Callable[[Callable[..., Any]], Callable[..., Any]]
+ViewClass = TypeVar("ViewClass", bound=type)
+
+
+class TierwiseBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest ships no types
+    """flask-smorest's blueprint with the house body parser and ``page`` limit. The decorators the
+    views use are declared here with their types (flask-smorest ships none), so that annotated
+    views stay checked."""
+
     ARGUMENTS_PARSER = BodyParser()
     DEFAULT_PAGINATION_PARAMETERS = {
         "page": 1,
@@ -90,17 +107,47 @@ class TierwiseBlueprint(Blueprint):
         "max_page_size": PAGE_SIZE_CEILING,
     }
 
-    def paginate(self, pager=None, *, page=None, page_size=None, max_page_size=None):
+    def route(self, rule: str, **options: Any) -> Callable[[ViewClass], ViewClass]:
+        decorate: Callable[[ViewClass], ViewClass] = super().route(rule, **options)
+        return decorate
+
+    def arguments(self, schema: type[ma.Schema] | ma.Schema, **options: Any) -> ViewDecorator:
+        decorate: ViewDecorator = super().arguments(schema, **options)
+        return decorate
+
+    def response(
+        self, status_code: int, schema: type[ma.Schema] | ma.Schema | None = None, **options: Any
+    ) -> ViewDecorator:
+        decorate: ViewDecorator = super().response(status_code, schema, **options)
+        return decorate
+
+    def alt_response(self, status_code: int, **options: Any) -> ViewDecorator:
+        decorate: ViewDecorator = super().alt_response(status_code, **options)
+        return decorate
+
+    @staticmethod
+    def doc(**documentation: Any) -> ViewDecorator:
+        decorate: ViewDecorator = Blueprint.doc(**documentation)
+        return decorate
+
+    def paginate(
+        self,
+        pager: type | None = None,
+        *,
+        page: int | None = None,
+        page_size: int | None = None,
+        max_page_size: int | None = None,
+    ) -> ViewDecorator:
         """flask-smorest's, with ``page`` at most ``MAX_PAGE`` (beyond it the database's offset
         overflows). flask-smorest builds the parameters' schema class inside ``paginate``; its
         ``page`` field is replaced on that class, which both parses and documents the query."""
-        decorate = super().paginate(
+        decorate: ViewDecorator = super().paginate(
             pager, page=page, page_size=page_size, max_page_size=max_page_size
         )
 
-        def decorator(func):
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
             wrapper = decorate(func)
-            schema = wrapper._apidoc["pagination"]["parameters"]["schema"]
+            schema = wrapper.__dict__["_apidoc"]["pagination"]["parameters"]["schema"]
             schema._declared_fields["page"] = ma.fields.Integer(
                 load_default=page or self.DEFAULT_PAGINATION_PARAMETERS["page"],
                 validate=ma.validate.Range(min=1, max=MAX_PAGE),
@@ -112,7 +159,7 @@ class TierwiseBlueprint(Blueprint):
 
 def blueprint(
     name: str, url_prefix: str, description: str, hook: Callable[[], None] | None
-) -> Blueprint:
+) -> TierwiseBlueprint:
     blp = TierwiseBlueprint(name, name, url_prefix=url_prefix, description=description)
     if hook is not None:
         blp.before_request(hook)
@@ -141,7 +188,7 @@ IF_MATCH = {
 }
 
 
-def conditional(blp: Blueprint) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def conditional(blp: TierwiseBlueprint) -> ViewDecorator:
     """Documents a view that calls ``if_match_version``: the If-Match header, 412 and 428."""
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -152,7 +199,7 @@ def conditional(blp: Blueprint) -> Callable[[Callable[..., Any]], Callable[..., 
     return decorate
 
 
-def accepts_yaml(blp: Blueprint, schema: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def accepts_yaml(blp: TierwiseBlueprint, schema: str) -> ViewDecorator:
     """The view (decorated above its ``@blp.arguments``) also takes its body as YAML
     (``application/yaml``: the same fields, anchors and aliases refused), documented beside the
     JSON one with the component ``schema``."""
@@ -192,7 +239,7 @@ class Paging:
     """Pagination arguments as flask-smorest passes them, turned into offset/limit, with the
     configured ``DEFAULT_PAGE_SIZE`` and ``MAX_PAGE_SIZE`` applied."""
 
-    def __init__(self, parameters) -> None:
+    def __init__(self, parameters: PaginationParameters) -> None:
         settings = services().settings
         if "page_size" not in request.args:
             parameters.page_size = settings.default_page_size
@@ -212,12 +259,12 @@ class Paging:
 
     @property
     def offset(self) -> int:
-        return self.parameters.first_item
+        return int(self.parameters.first_item)
 
     @property
     def limit(self) -> int:
-        return self.parameters.page_size
+        return int(self.parameters.page_size)
 
-    def done(self, page):
+    def done(self, page: Page[T]) -> list[T]:
         self.parameters.item_count = page.total
         return page.items

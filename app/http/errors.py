@@ -10,10 +10,11 @@ Every error response, whatever raised it, has the shape of :class:`ErrorSchema`:
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import marshmallow as ma
-from flask import g, jsonify, request
+from flask import Response, g, jsonify, request
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -150,7 +151,13 @@ def _located(detail: Any, where: str) -> Any:
     return detail
 
 
-def error_response(status: int, code: str, message: str, details: Any = None, headers=None):
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
     response = jsonify(_body(code, message, details))
     response.status_code = status
     for name, value in (headers or {}).items():
@@ -158,7 +165,7 @@ def error_response(status: int, code: str, message: str, details: Any = None, he
     return response
 
 
-def handle_domain_error(error: DomainError):
+def handle_domain_error(error: DomainError) -> Response:
     status = status_of(error)
     headers = {"Retry-After": "5"} if status == 503 else None
     if error.code in ("request_in_progress", "busy"):
@@ -169,7 +176,7 @@ def handle_domain_error(error: DomainError):
     return response
 
 
-def handle_http_exception(error: HTTPException):
+def handle_http_exception(error: HTTPException) -> Response:
     status = error.code or 500
     data = getattr(error, "data", None) or {}
     details = None
@@ -185,7 +192,7 @@ def handle_http_exception(error: HTTPException):
     return error_response(status, HTTP_CODES.get(status, "http_error"), message, details, headers)
 
 
-def handle_stale(_error: StaleDataError):
+def handle_stale(_error: StaleDataError) -> Response:
     """Two changes of one versioned row raced and ours lost: nothing of ours was written."""
     return error_response(
         409,
@@ -194,14 +201,14 @@ def handle_stale(_error: StaleDataError):
     )
 
 
-def handle_unexpected(error: Exception):
+def handle_unexpected(error: Exception) -> Response:
     if storage_db.unavailable(error):
         return _database_unavailable(error)
     log.exception("unhandled error")
     return error_response(500, "internal_error", "An unexpected error occurred; it was logged.")
 
 
-def _database_unavailable(error: Exception):
+def _database_unavailable(error: Exception) -> Response:
     """The database could not be used (a connection lost, refused, not made in time: see
     ``storage.db.unavailable``); the request can be retried, it is not a bug of ours. The
     driver's text (hosts, ports) stays in the log."""

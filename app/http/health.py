@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask.views import MethodView
 
 from app.http.common import blueprint, services
@@ -13,7 +15,7 @@ blp = blueprint("health", "", "Liveness and readiness probes.", None)
 @blp.route("/healthz")
 class Health(MethodView):
     @blp.response(200, s.HealthSchema)
-    def get(self):
+    def get(self) -> dict[str, Any]:
         """The process is up"""
         return {"status": "ok", "checks": {}}
 
@@ -22,10 +24,10 @@ class Health(MethodView):
 class Ready(MethodView):
     @blp.response(200, s.HealthSchema)
     @blp.alt_response(503, schema=s.HealthSchema, description="A dependency is unreachable")
-    def get(self):
+    def get(self) -> tuple[dict[str, Any], int]:
         """The database and the cache are reachable"""
         svc = services()
-        checks = {}
+        checks: dict[str, str] = {}
         for name, probe in (("database", svc.db.ping), ("cache", svc.cache.ping)):
             try:
                 probe()

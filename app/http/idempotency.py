@@ -31,7 +31,9 @@ REPLAY_FOR = dt.timedelta(hours=24)
 #: work (a provider call: 10 s timeout, 2 retries).
 LEASE = dt.timedelta(seconds=60)
 
-Work = Callable[[str | None, Callable[[Any, str], None]], tuple[int, dict[str, Any]]]
+#: ``note_resource(session, id)``: records what the work created (see ``run_once``).
+NoteResource = Callable[[Any, str], None]
+Work = Callable[[str | None, NoteResource], tuple[int, dict[str, Any]]]
 
 
 def fingerprint(method: str, path: str, body: Any) -> str:

@@ -10,10 +10,10 @@ parser, with limits; see :class:`TierwiseRequest`)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from flask import Request
+from flask import Request, Response
 from flask.json.provider import DefaultJSONProvider
 
 from pricing.errors import BadRequest, DomainError, InvalidInput
@@ -45,10 +45,13 @@ class OrjsonProvider(DefaultJSONProvider):
             return super().dumps(obj, **kwargs)
         return self._bytes(obj, bool(kwargs.get("indent"))).decode()
 
-    def response(self, *args: Any, **kwargs: Any) -> Any:
+    def response(self, *args: Any, **kwargs: Any) -> Response:
         obj = self._prepare_response_obj(args, kwargs)
         indent = self.compact is False or (self.compact is None and self._app.debug)
-        return self._app.response_class(self._bytes(obj, indent) + b"\n", mimetype=self.mimetype)
+        # The app is a flask.Flask, whose responses take a body; Flask types ``_app`` as the base
+        # class of Flask and Quart, whose responses do not.
+        response_class = cast("type[Response]", self._app.response_class)
+        return response_class(self._bytes(obj, indent) + b"\n", mimetype=self.mimetype)
 
 
 class RequestJsonRefused(ValueError):

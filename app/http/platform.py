@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
+from flask import Response
 from flask.views import MethodView
+from flask_smorest.pagination import PaginationParameters
 
 from app.http.admin_decisions import ndjson
 from app.http.auth import require_platform_admin
-from app.http.common import ETAG, Paging, blueprint, conditional, etag, if_match_version, services
+from app.http.common import (
+    ETAG,
+    Paging,
+    Reply,
+    blueprint,
+    conditional,
+    etag,
+    if_match_version,
+    services,
+)
 from app.http.errors import ErrorSchema
 from app.http.schemas import tenants as s
 from app.http.schemas.decisions import (
@@ -17,6 +31,7 @@ from app.http.schemas.decisions import (
     ReplaySchema,
 )
 from app.services import activity, checkout, decision_log, tenants
+from pricing.catalog import Tenant
 
 blp = blueprint(
     "platform",
@@ -34,7 +49,9 @@ class Decisions(MethodView):
         404, schema=ErrorSchema, description="booking_id names no booking, or tenant_id no tenant"
     )
     @blp.paginate()
-    def get(self, args, pagination_parameters):
+    def get(
+        self, args: dict[str, Any], pagination_parameters: PaginationParameters
+    ) -> list[dict[str, Any]]:
         """Search every tenant's decisions (or one tenant's: tenant_id), with the tenant filters"""
         svc, paging = services(), Paging(pagination_parameters)
         f = decision_log.decision_filter(svc.db, svc.offers.masker, None, args)
@@ -51,7 +68,7 @@ class DecisionExport(MethodView):
     @blp.alt_response(
         422, schema=ErrorSchema, description="from/to missing or more than 31 days apart"
     )
-    def get(self, args):
+    def get(self, args: dict[str, Any]) -> Response:
         """Export decisions of a time range (at most 31 days) as NDJSON"""
         svc = services()
         return ndjson(
@@ -65,7 +82,7 @@ class DecisionExport(MethodView):
 class DecisionById(MethodView):
     @blp.response(200, DecisionSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def get(self, tenant_id, decision_id):
+    def get(self, tenant_id: uuid.UUID, decision_id: uuid.UUID) -> dict[str, Any]:
         """Explain one decision of a tenant"""
         tenant = tenants.get_tenant(services().db, str(tenant_id))
         return activity.decision(services().db, tenant, str(decision_id))
@@ -75,7 +92,7 @@ class DecisionById(MethodView):
 class Replay(MethodView):
     @blp.response(200, ReplaySchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def post(self, tenant_id, decision_id):
+    def post(self, tenant_id: uuid.UUID, decision_id: uuid.UUID) -> dict[str, Any]:
         """Replay one decision of a tenant with its recorded ruleset version"""
         svc = services()
         tenant = tenants.get_tenant(svc.db, str(tenant_id))
@@ -86,7 +103,7 @@ class Replay(MethodView):
 class VerifyChain(MethodView):
     @blp.response(200, ChainVerificationSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def get(self, tenant_id):
+    def get(self, tenant_id: uuid.UUID) -> dict[str, Any]:
         """Verify a tenant's decision hash chain"""
         tenant = tenants.get_tenant(services().db, str(tenant_id))
         return decision_log.verify(services().db, tenant.id)
@@ -96,7 +113,7 @@ class VerifyChain(MethodView):
 class Tenants(MethodView):
     @blp.response(200, s.TenantSchema(many=True))
     @blp.paginate()
-    def get(self, pagination_parameters):
+    def get(self, pagination_parameters: PaginationParameters) -> list[Tenant]:
         """List tenants"""
         paging = Paging(pagination_parameters)
         return paging.done(tenants.list_tenants(services().db, paging.offset, paging.limit))
@@ -104,7 +121,7 @@ class Tenants(MethodView):
     @blp.arguments(s.TenantCreateSchema)
     @blp.response(201, s.TenantSchema, headers=ETAG)
     @blp.alt_response(409, schema=ErrorSchema, description="Slug taken")
-    def post(self, data):
+    def post(self, data: dict[str, Any]) -> Reply[Tenant]:
         """Create a tenant"""
         tenant = tenants.create_tenant(services().db, data)
         return tenant, 201, etag(tenant.version)
@@ -114,7 +131,7 @@ class Tenants(MethodView):
 class TenantById(MethodView):
     @blp.response(200, s.TenantSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
-    def get(self, tenant_id):
+    def get(self, tenant_id: uuid.UUID) -> Reply[Tenant]:
         """Get a tenant"""
         tenant = tenants.get_tenant(services().db, str(tenant_id))
         return tenant, 200, etag(tenant.version)
@@ -123,7 +140,7 @@ class TenantById(MethodView):
     @blp.response(200, s.TenantSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     @conditional(blp)
-    def patch(self, data, tenant_id):
+    def patch(self, data: dict[str, Any], tenant_id: uuid.UUID) -> Reply[Tenant]:
         """Update a tenant, including suspending or reactivating it (If-Match required)"""
         svc = services()
         current = tenants.get_tenant(svc.db, str(tenant_id))
@@ -139,7 +156,7 @@ class PaymentsOnboarding(MethodView):
     @blp.response(200, s.OnboardingSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     @blp.alt_response(503, schema=ErrorSchema, description="Payment provider unreachable")
-    def post(self, data, tenant_id):
+    def post(self, data: dict[str, Any], tenant_id: uuid.UUID) -> dict[str, str]:
         """Create the tenant's Stripe Express account (once) and an onboarding link"""
         svc = services()
         return checkout.onboard(

@@ -80,9 +80,9 @@ class JsonErrors:
             self.log.debug("Failed to send error message.")  # type: ignore[attr-defined]
 
 
-class JsonErrorsSyncWorker(JsonErrors, SyncWorker):
+class JsonErrorsSyncWorker(JsonErrors, SyncWorker):  # type: ignore[misc]  # gunicorn ships no types
     """gunicorn's sync worker (``--threads 1``)."""
 
 
-class JsonErrorsThreadWorker(JsonErrors, ThreadWorker):
+class JsonErrorsThreadWorker(JsonErrors, ThreadWorker):  # type: ignore[misc]  # gunicorn ships no types
     """gunicorn's gthread worker (``--threads`` above 1)."""

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from flask import current_app, g
+from flask.typing import ResponseReturnValue
 from flask.views import MethodView
 
+from app.adapters.quotes import QuoteClaims
 from app.http import pricing_views as views
 from app.http.auth import current_tenant, require_storefront
 from app.http.common import blueprint, services
 from app.http.errors import ErrorSchema
 from app.http.schemas import storefront as s
 from app.services import activity, catalog, offers
+from pricing import catalog as domain
 from pricing.pricer import Selection
 
 blp = blueprint("storefront", "/v1/storefront", "Storefront widgets (API key).", require_storefront)
@@ -22,7 +28,7 @@ blp = blueprint("storefront", "/v1/storefront", "Storefront widgets (API key).",
 @blp.route("/segments")
 class PublicSegments(MethodView):
     @blp.response(200, s.PublicSegmentSchema(many=True))
-    def get(self):
+    def get(self) -> list[domain.Segment]:
         """Active segments in display order"""
         return catalog.storefront_segments(services().db, current_tenant())
 
@@ -31,12 +37,14 @@ class PublicSegments(MethodView):
 class Comparison(MethodView):
     @blp.response(200, s.TierComparisonSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Segment not found")
-    def get(self, segment):
+    def get(self, segment: str) -> domain.TierComparison:
         """Tier comparison of a segment (by key or id): tiers in level order, feature matrix, add-ons"""
         return catalog.tier_comparison(services().db, current_tenant(), segment)
 
 
-def _selection(args, segment: str = "", tier_id=None) -> Selection:
+def _selection(
+    args: Mapping[str, Any], segment: str = "", tier_id: uuid.UUID | None = None
+) -> Selection:
     return Selection(
         segment_ref=segment,
         service_date=args["date"],
@@ -62,7 +70,7 @@ class Offers(MethodView):
     @blp.arguments(OFFERS_QUERY, location="query")
     @blp.response(200, s.OffersSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Segment not found")
-    def get(self, args, segment):
+    def get(self, args: dict[str, Any], segment: str) -> ResponseReturnValue:
         """Every tier of a segment priced for a date and party, with availability, upsell and fallbacks"""
         sheet = offers.quote_offers(
             services().offers, current_tenant(), _selection(args, segment), _now(), g.request_id
@@ -77,7 +85,7 @@ class Quotes(MethodView):
     @blp.arguments(s.QuoteCreateSchema)
     @blp.response(201, s.QuoteSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Tier not found")
-    def post(self, data):
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Price one selection and sign a quote token that checkout honours"""
         selection = _selection(data, tier_id=data["tier_id"])
         signed = offers.quote_selection(
@@ -90,7 +98,7 @@ class Quotes(MethodView):
 class QuoteVerify(MethodView):
     @blp.arguments(s.QuoteTokenSchema)
     @blp.response(200, s.QuoteClaimsSchema)
-    def post(self, data):
+    def post(self, data: dict[str, Any]) -> QuoteClaims:
         """Check a quote token: its claims, or 422 quote_invalid / quote_expired"""
         return offers.verify_quote(services().offers, current_tenant(), data["token"], _now())
 
@@ -100,7 +108,7 @@ class UpgradeQuotes(MethodView):
     @blp.arguments(s.UpgradeQuoteCreateSchema)
     @blp.response(200, s.UpgradeQuoteSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Tier or booking not found")
-    def post(self, data):
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Quote moving a selection or a booking to another tier: allowed (with the rule's reason), price difference, features gained"""
         ctx = services().offers
         booking = None
@@ -121,6 +129,6 @@ class UpgradeQuotes(MethodView):
 class Events(MethodView):
     @blp.arguments(s.EventsSchema)
     @blp.response(202, s.EventsResultSchema)
-    def post(self, data):
+    def post(self, data: dict[str, Any]) -> dict[str, int]:
         """Record storefront events (de-duplicated by client_event_id)"""
         return activity.record_events(services().db, current_tenant(), data["events"])

@@ -29,14 +29,18 @@ def record_events(
         segment_keys, tier_segments = _catalog_refs(CatalogRepository(session, tenant), events)
         rows = [
             {
-                "client_event_id": e["client_event_id"], "type": e["type"],
-                "visitor_id": e["visitor_id"], "segment_key": segment_keys.get(e["segment"], ""),
+                "client_event_id": e["client_event_id"],
+                "type": e["type"],
+                "visitor_id": e["visitor_id"],
+                "segment_key": segment_keys.get(e["segment"], ""),
                 "tier_id": e["tier_id"] and tier_segments[e["tier_id"]][0],
-                "experiment": e["experiment"], "variant": e["variant"],
-                "properties": e["properties"], "occurred_at": e["occurred_at"],
+                "experiment": e["experiment"],
+                "variant": e["variant"],
+                "properties": e["properties"],
+                "occurred_at": e["occurred_at"],
             }
             for e in events
-        ]  # fmt: skip
+        ]
         stored = add_events(session, tenant.id, rows)
     return {"received": len(events), "stored": stored}
 
@@ -55,11 +59,11 @@ def _catalog_refs(
             segments[ref] = None
     for ref in {e["tier_id"] for e in events if e["tier_id"]}:
         try:
-            tier = catalog.tier(ref)
+            found = catalog.tier(ref)
         except NotFound:
             tiers[ref] = None
             continue
-        tiers[ref] = (tier.id, catalog.segment(tier.segment_id).key)
+        tiers[ref] = (found.id, catalog.segment(found.segment_id).key)
     problems = []
     for i, e in enumerate(events):
         segment, tier = segments.get(e["segment"]), tiers.get(e["tier_id"])
@@ -96,9 +100,15 @@ def decision(db: Database, tenant: domain.Tenant, decision_id: str) -> dict[str,
     considered = []
     for rule_id, matched, fired in record.considered:
         rule = rules[rule_id]
-        considered.append({
-            "rule_id": rule_id, "kind": rule.kind, "priority": rule.priority, "matched": matched,
-            "fired": fired, "why_not": None if matched else explain[rule_id](facts),
-        })  # fmt: skip
+        considered.append(
+            {
+                "rule_id": rule_id,
+                "kind": rule.kind,
+                "priority": rule.priority,
+                "matched": matched,
+                "fired": fired,
+                "why_not": None if matched else explain[rule_id](facts),
+            }
+        )
     price = recorded_price_json(record.context.get("price"))
     return {**dataclasses.asdict(record), "considered": considered, "price": price}

@@ -67,10 +67,14 @@ def segment_selection(
     rows = []
     for key in keys:
         row = counted.get(key) or q.SegmentSelections(key, 0, 0)
-        rows.append({
-            "segment_key": key, "selections": row.selections, "visitors": row.visitors,
-            "selection_rate": rate(row.visitors, total),
-        })  # fmt: skip
+        rows.append(
+            {
+                "segment_key": key,
+                "selections": row.selections,
+                "visitors": row.visitors,
+                "selection_rate": rate(row.visitors, total),
+            }
+        )
     return {**_period(tenant, start, end), "visitors": total, "segments": rows}
 
 
@@ -92,19 +96,29 @@ def tier_conversion(
             continue
         seen = viewers.get(tier.segment.key, 0)
         row = booked.get(tier.id) or q.TierBookers(tier.id, 0, 0)
-        rows.append({
-            "tier_id": tier.id, "tier_name": tier.name, "level": tier.level,
-            "status": tier.status, "segment_key": tier.segment.key, "viewers": seen,
-            "bookers": row.bookers, "bookings": row.bookings, "conversion": rate(row.bookers, seen),
-        })  # fmt: skip
+        rows.append(
+            {
+                "tier_id": tier.id,
+                "tier_name": tier.name,
+                "level": tier.level,
+                "status": tier.status,
+                "segment_key": tier.segment.key,
+                "viewers": seen,
+                "bookers": row.bookers,
+                "bookings": row.bookings,
+                "conversion": rate(row.bookers, seen),
+            }
+        )
     return {**_period(tenant, start, end), "tiers": rows}
 
 
 def _upsell_figures(shown: int, accepted: int, declined: int) -> dict[str, Any]:
     return {
-        "shown": shown, "accepted": accepted, "declined": declined,
+        "shown": shown,
+        "accepted": accepted,
+        "declined": declined,
         "take_rate": rate(accepted, shown),
-    }  # fmt: skip
+    }
 
 
 def upsell(db: Database, tenant: domain.Tenant, start: dt.date, end: dt.date) -> dict[str, Any]:
@@ -148,13 +162,19 @@ def revenue(db: Database, tenant: domain.Tenant, start: dt.date, end: dt.date) -
     groups = []
     for row in rows:
         tier, segment = tiers.get(row.tier_id), segments.get(row.segment_id)
-        groups.append({
-            "segment_id": row.segment_id, "segment_key": segment.key if segment else None,
-            "tier_id": row.tier_id, "tier_name": tier.name if tier else None,
-            "level": tier.level if tier else None, "bookings": row.bookings,
-            "revenue_minor": row.revenue_minor, "platform_fee_minor": row.platform_fee_minor,
-            "currency": currency,
-        })  # fmt: skip
+        groups.append(
+            {
+                "segment_id": row.segment_id,
+                "segment_key": segment.key if segment else None,
+                "tier_id": row.tier_id,
+                "tier_name": tier.name if tier else None,
+                "level": tier.level if tier else None,
+                "bookings": row.bookings,
+                "revenue_minor": row.revenue_minor,
+                "platform_fee_minor": row.platform_fee_minor,
+                "currency": currency,
+            }
+        )
     total = {
         "bookings": sum(r.bookings for r in rows),
         "revenue_minor": sum(r.revenue_minor for r in rows),

@@ -15,6 +15,7 @@ from pricing.errors import Conflict
 from pricing.price import recorded_price_json
 from storage import checkout as store
 from storage import payments as ledger
+from storage.catalog import Page
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -49,13 +50,13 @@ def list_bookings(
     day: dt.date | None,
     offset: int,
     limit: int,
-) -> Any:
+) -> Page[dict[str, Any]]:
     """Bookings (not their upgrade payments: those are in each booking's view), newest first."""
     with db.read() as session:
         page = store.list_bookings(session, tenant.id, status, day, offset, limit)
         money = ledger.net_by_booking(session, tenant.id, [b.id for b in page.items])
     items = [_admin_summary(b, money.get(b.id, ledger.Balance())) for b in page.items]
-    return type(page)(items, page.total)
+    return Page(items, page.total)
 
 
 def _admin_summary(

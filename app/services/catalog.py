@@ -278,9 +278,14 @@ def clear_capacity(
 
 
 def list_blackouts(
-    db: Database, tenant: domain.Tenant, start: dt.date | None, end: dt.date | None,
-    tier_id: str | None, offset: int, limit: int,
-) -> Page[dict[str, Any]]:  # fmt: skip
+    db: Database,
+    tenant: domain.Tenant,
+    start: dt.date | None,
+    end: dt.date | None,
+    tier_id: str | None,
+    offset: int,
+    limit: int,
+) -> Page[dict[str, Any]]:
     with db.transaction() as s:
         return CatalogRepository(s, tenant).list_blackouts(
             start=start, end=end, tier_id=tier_id, offset=offset, limit=limit

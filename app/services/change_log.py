@@ -23,10 +23,14 @@ def change_query(tenant_id: str | None, args: dict[str, Any]) -> store.ChangeQue
     tenant = tenant_id or args.get("tenant_id")
     return store.ChangeQuery(
         tenant_id=uuid.UUID(str(tenant)) if tenant else None,
-        entity_type=args.get("entity_type"), entity_id=args.get("entity_id"),
-        action=args.get("action"), actor=args.get("actor"), request_id=args.get("request_id"),
-        start=args.get("from"), end=args.get("to"),
-    )  # fmt: skip
+        entity_type=args.get("entity_type"),
+        entity_id=args.get("entity_id"),
+        action=args.get("action"),
+        actor=args.get("actor"),
+        request_id=args.get("request_id"),
+        start=args.get("from"),
+        end=args.get("to"),
+    )
 
 
 def _invalid(message: str, detail: str) -> InvalidInput:

@@ -71,11 +71,17 @@ def decision_filter(
             booking = store.booking_quote(session, tenant_id, str(args["booking_id"]))
     return store.DecisionFilter(
         tenant_id=tenant_id or (str(args["tenant_id"]) if args.get("tenant_id") else None),
-        purpose=args.get("purpose"), kind=args.get("kind"), start=args.get("from"),
-        end=args.get("to"), rule_id=args.get("rule_id"), outcome=outcome, booking=booking,
-        quote_id=args.get("quote_id"), request_id=args.get("request_id"),
+        purpose=args.get("purpose"),
+        kind=args.get("kind"),
+        start=args.get("from"),
+        end=args.get("to"),
+        rule_id=args.get("rule_id"),
+        outcome=outcome,
+        booking=booking,
+        quote_id=args.get("quote_id"),
+        request_id=args.get("request_id"),
         customer_ref=masker.ref(args["customer_email"]) if args.get("customer_email") else None,
-    )  # fmt: skip
+    )
 
 
 def view(record: store.DecisionRecord) -> dict[str, Any]:
@@ -92,14 +98,16 @@ def export(db: Database, f: store.DecisionFilter) -> Iterator[str]:
     """NDJSON lines of every matching decision, oldest first (a bounded time range)."""
     if f.start is None or f.end is None or f.end <= f.start:
         raise InvalidInput(
-            "An export needs from < to.", code="validation_error",
+            "An export needs from < to.",
+            code="validation_error",
             details=[{"field": "to", "message": "Give from and to, to after from."}],
-        )  # fmt: skip
+        )
     if f.end - f.start > dt.timedelta(days=MAX_EXPORT_DAYS):
         raise InvalidInput(
-            f"An export spans at most {MAX_EXPORT_DAYS} days.", code="validation_error",
+            f"An export spans at most {MAX_EXPORT_DAYS} days.",
+            code="validation_error",
             details=[{"field": "to", "message": f"At most {MAX_EXPORT_DAYS} days after from."}],
-        )  # fmt: skip
+        )
 
     def lines() -> Iterator[str]:
         with db.read() as session:
@@ -120,8 +128,11 @@ def _repriced(record: store.DecisionRecord, outcome: Outcome) -> dict[str, Any] 
     terms = adjustments(outcome.decisions)
     accepted = context.get("upsell_accepted")
     if accepted:
-        terms = replace(terms, upsell_percent=Decimal(str(accepted["percent_off"])),
-                        upsell_rules=tuple(accepted["rules"]))  # fmt: skip
+        terms = replace(
+            terms,
+            upsell_percent=Decimal(str(accepted["percent_off"])),
+            upsell_rules=tuple(accepted["rules"]),
+        )
     return price_record(price_items(PricedItems.from_json(context["pricing"]), terms))
 
 
@@ -137,25 +148,45 @@ def replay(
         tenant.id, record.ruleset_version, record.facts, record.kinds, explain=False
     )
     recorded: dict[str, Any] = {
-        "ruleset_hash": record.ruleset_hash, "outputs": record.outputs, "fired": record.fired,
+        "ruleset_hash": record.ruleset_hash,
+        "outputs": record.outputs,
+        "fired": record.fired,
         "considered": record.considered,
-    }  # fmt: skip
+    }
     replayed: dict[str, Any] = {
-        "ruleset_hash": version.content_hash, "outputs": dict(outcome.decisions),
-        "fired": list(outcome.fired), "considered": outcome.considered_rows(),
-    }  # fmt: skip
+        "ruleset_hash": version.content_hash,
+        "outputs": dict(outcome.decisions),
+        "fired": list(outcome.fired),
+        "considered": outcome.considered_rows(),
+    }
     price = _repriced(record, outcome)
     if price is not None:
         recorded["price"], replayed["price"] = record.context.get("price"), price
     differences = json_diff(_normal(recorded), _normal(replayed))
     return {
-        "decision_id": record.id, "ruleset_version": record.ruleset_version,
-        "engine": runtime.engine, "identical": not differences, "differences": differences,
+        "decision_id": record.id,
+        "ruleset_version": record.ruleset_version,
+        "engine": runtime.engine,
+        "identical": not differences,
+        "differences": differences,
         "replayed": _normal(replayed),
-    }  # fmt: skip
+    }
 
 
 # ---- the chain -----------------------------------------------------------------------------------
+
+
+def _link_problem(
+    record: store.DecisionRecord, expected_seq: int, previous_hash: str | None
+) -> str | None:
+    """Why ``record`` is not the link expected next in the chain, or None."""
+    if record.seq != expected_seq:
+        return "missing_link"
+    if record.prev_hash != previous_hash:
+        return "prev_hash_mismatch"
+    if store.link_hash(record) != record.hash:
+        return "hash_mismatch"
+    return None
 
 
 def verify(db: Database, tenant_id: str) -> dict[str, Any]:
@@ -166,46 +197,70 @@ def verify(db: Database, tenant_id: str) -> dict[str, Any]:
     with db.read() as session:
         head = store.chain_head(session, tenant_id)
         if head is None:
-            return {"tenant_id": tenant_id, "valid": True, "checked": 0, "head_seq": 0,
-                    "purged_through_seq": 0, "broken": None}  # fmt: skip
+            return {
+                "tenant_id": tenant_id,
+                "valid": True,
+                "checked": 0,
+                "head_seq": 0,
+                "purged_through_seq": 0,
+                "broken": None,
+            }
         head_seq, head_hash = head.seq, head.hash
-        expected, previous, checked = head.purged_through_seq + 1, head.purged_last_hash, 0
+        expected, checked = head.purged_through_seq + 1, 0
+        previous: str | None = head.purged_last_hash
         broken = None
         for record in store.chain(session, tenant_id):
             if record.seq is None or record.seq > head_seq:
                 break
-            problem = (
-                "missing_link" if record.seq != expected
-                else "prev_hash_mismatch" if record.prev_hash != previous
-                else "hash_mismatch" if store.link_hash(record) != record.hash
-                else None
-            )  # fmt: skip
+            problem = _link_problem(record, expected, previous)
             if problem:
-                broken = {"seq": expected, "decision_id": record.id if problem != "missing_link"
-                          else None, "found_seq": record.seq, "reason": problem}  # fmt: skip
+                broken = {
+                    "seq": expected,
+                    "decision_id": record.id if problem != "missing_link" else None,
+                    "found_seq": record.seq,
+                    "reason": problem,
+                }
                 break
             previous, expected, checked = record.hash, expected + 1, checked + 1
         if broken is None and (expected - 1 != head_seq or previous != head_hash):
-            broken = {"seq": expected, "decision_id": None, "found_seq": None,
-                      "reason": "head_mismatch"}  # fmt: skip
+            broken = {
+                "seq": expected,
+                "decision_id": None,
+                "found_seq": None,
+                "reason": "head_mismatch",
+            }
         if broken is None:  # a record slipped in beside the chain: unlinked, or past its head
             stray, stray_seq = store.outside_chain(session, tenant_id)
             if stray is not None:
-                broken = {"seq": stray_seq or None, "decision_id": stray,
-                          "found_seq": stray_seq or None,
-                          "reason": "extra_link" if stray_seq else "unlinked_record"}  # fmt: skip
+                broken = {
+                    "seq": stray_seq or None,
+                    "decision_id": stray,
+                    "found_seq": stray_seq or None,
+                    "reason": "extra_link" if stray_seq else "unlinked_record",
+                }
         return {
-            "tenant_id": tenant_id, "valid": broken is None, "checked": checked,
-            "head_seq": head_seq, "purged_through_seq": head.purged_through_seq, "broken": broken,
-        }  # fmt: skip
+            "tenant_id": tenant_id,
+            "valid": broken is None,
+            "checked": checked,
+            "head_seq": head_seq,
+            "purged_through_seq": head.purged_through_seq,
+            "broken": broken,
+        }
 
 
 def purge(db: Database, tenant_id: str, retention_days: int, now: dt.datetime) -> dict[str, Any]:
     cutoff = now - dt.timedelta(days=retention_days)
     with db.transaction() as session:
         done = store.purge_before(session, tenant_id, cutoff, now)
-    return {"tenant_id": tenant_id, "cutoff": cutoff, **(dataclasses.asdict(done) if done else
-            {"from_seq": None, "through_seq": None, "last_hash": None, "removed": 0})}  # fmt: skip
+    return {
+        "tenant_id": tenant_id,
+        "cutoff": cutoff,
+        **(
+            dataclasses.asdict(done)
+            if done
+            else {"from_seq": None, "through_seq": None, "last_hash": None, "removed": 0}
+        ),
+    }
 
 
 def purge_expired(db: Database, tenant_ref: str | None, now: dt.datetime) -> list[dict[str, Any]]:
@@ -227,15 +282,22 @@ def purge_expired(db: Database, tenant_ref: str | None, now: dt.datetime) -> lis
 
 
 def backtest(
-    db: Database, tenant: domain.Tenant, draft_id: str, start: dt.datetime, end: dt.datetime,
+    db: Database,
+    tenant: domain.Tenant,
+    draft_id: str,
+    start: dt.datetime,
+    end: dt.datetime,
     limit: int = MAX_BACKTEST_DECISIONS,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Run a draft (reference evaluator, a dry run) over the recorded decisions of a time range:
     outputs changed, prices changed with revenue and commission deltas (new - recorded, minor
     units, per purpose too), upgrade allow/deny flips, and the largest price changes."""
     if end <= start:
-        raise InvalidInput("to must be after from.", code="validation_error",
-                           details=[{"field": "to", "message": "After from."}])  # fmt: skip
+        raise InvalidInput(
+            "to must be after from.",
+            code="validation_error",
+            details=[{"field": "to", "message": "After from."}],
+        )
     with db.read() as session:
         document = RulesetRepository(session, tenant.id).draft(draft_id).document
     program = compile_program(parse_or_422(document), engine="reference", name="backtest")
@@ -281,18 +343,29 @@ def backtest(
                 bucket["revenue_delta"] += delta
                 bucket["commission_delta"] += fee_delta
             if delta:
-                change = {"decision_id": record.id, "purpose": record.purpose,
-                          "created_at": record.created_at, "old_total": old["total"],
-                          "new_total": price["total"], "delta": delta,
-                          "commission_delta": fee_delta}  # fmt: skip
+                change = {
+                    "decision_id": record.id,
+                    "purpose": record.purpose,
+                    "created_at": record.created_at,
+                    "old_total": old["total"],
+                    "new_total": price["total"],
+                    "delta": delta,
+                    "commission_delta": fee_delta,
+                }
                 item = (abs(delta), record.id, change)
                 if len(largest) < LARGEST:
                     heapq.heappush(largest, item)
                 else:
                     heapq.heappushpop(largest, item)
     return {
-        "draft_id": draft_id, "from": start, "to": end, "currency": tenant.currency,
-        "evaluated": evaluated, "truncated": truncated, "outputs_changed": outputs_changed,
-        "prices": {**totals, "by_purpose": by_purpose}, "upgrades": upgrades,
+        "draft_id": draft_id,
+        "from": start,
+        "to": end,
+        "currency": tenant.currency,
+        "evaluated": evaluated,
+        "truncated": truncated,
+        "outputs_changed": outputs_changed,
+        "prices": {**totals, "by_purpose": by_purpose},
+        "upgrades": upgrades,
         "largest_changes": [c for _, _, c in sorted(largest, key=lambda x: (-x[0], x[1]))],
-    }  # fmt: skip
+    }

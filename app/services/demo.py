@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from app.services import catalog, tenants
 from pricing import catalog as domain
@@ -25,8 +26,15 @@ SEGMENTS = [
     ("luxury", "Luxury", 2, [29900, 36900, 49900], 5000),
 ]
 
+#: (key, name, pricing, price in EUR cents, offered with the top tier of each segment only)
+ADD_ONS = [
+    ("breakfast", "Breakfast", "per_guest", 1200, False),
+    ("transfer", "Airport transfer", "flat", 3500, False),
+    ("spa", "Spa session", "per_guest", 4500, True),
+]
 
-def _features(level: int) -> list[dict]:
+
+def _features(level: int) -> list[dict[str, Any]]:
     values = {
         1: [True, False, False, False, "-"],
         2: [True, True, True, False, "Standard"],
@@ -46,9 +54,14 @@ def seed_demo(db: Database, today: dt.date) -> domain.Tenant:
         pass
     tenant = tenants.create_tenant(
         db,
-        {"slug": DEMO_SLUG, "name": "Demo Adventures", "currency": "EUR",
-         "time_zone": "Europe/Berlin", "default_capacity": 10},
-    )  # fmt: skip
+        {
+            "slug": DEMO_SLUG,
+            "name": "Demo Adventures",
+            "currency": "EUR",
+            "time_zone": "Europe/Berlin",
+            "default_capacity": 10,
+        },
+    )
     ultimate_ids = []
     for key, name, position, prices, per_guest in SEGMENTS:
         segment = catalog.create_segment(
@@ -76,21 +89,18 @@ def seed_demo(db: Database, today: dt.date) -> domain.Tenant:
             higher = [t.id for t in created[i + 1 :]]
             catalog.update_tier(db, tenant, lower.id, None, {"upsell_target_ids": higher})
         ultimate_ids.append(created[-1].id)
-    catalog.create_add_on(
-        db, tenant,
-        {"key": "breakfast", "name": "Breakfast", "pricing": "per_guest",
-         "price": {"amount": 1200, "currency": "EUR"}, "tier_ids": []},
-    )  # fmt: skip
-    catalog.create_add_on(
-        db, tenant,
-        {"key": "transfer", "name": "Airport transfer", "pricing": "flat",
-         "price": {"amount": 3500, "currency": "EUR"}, "tier_ids": []},
-    )  # fmt: skip
-    catalog.create_add_on(
-        db, tenant,
-        {"key": "spa", "name": "Spa session", "pricing": "per_guest",
-         "price": {"amount": 4500, "currency": "EUR"}, "tier_ids": ultimate_ids},
-    )  # fmt: skip
+    for key, name, pricing, amount, top_tiers_only in ADD_ONS:
+        catalog.create_add_on(
+            db,
+            tenant,
+            {
+                "key": key,
+                "name": name,
+                "pricing": pricing,
+                "price": {"amount": amount, "currency": "EUR"},
+                "tier_ids": ultimate_ids if top_tiers_only else [],
+            },
+        )
     catalog.add_blackouts(
         db,
         tenant,
@@ -108,4 +118,5 @@ def demo_api_key(db: Database, pepper: str, tenant: domain.Tenant) -> str:
     for key in page.items:
         if key["name"] == "demo" and key["active"]:
             tenants.revoke_api_key(db, tenant, key["id"])
-    return tenants.create_api_key(db, pepper, tenant, "demo")["key"]
+    secret: str = tenants.create_api_key(db, pepper, tenant, "demo")["key"]
+    return secret

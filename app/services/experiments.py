@@ -32,8 +32,11 @@ from storage.experiments import (
 
 def _design(data: dict[str, Any], base: m.Experiment | None = None) -> Experiment:
     """The domain experiment the stored row plus ``data`` would make (for validation)."""
-    merged = record(base) if base is not None else {"id": "", "key": "", "status": "draft",
-                                                    "seed": "", "bucket_version": 1}  # fmt: skip
+    merged = (
+        record(base)
+        if base is not None
+        else {"id": "", "key": "", "status": "draft", "seed": "", "bucket_version": 1}
+    )
     for name in ("coverage", "variants", "targeting", "namespace"):
         if name in data:
             merged[name] = data[name]
@@ -46,8 +49,9 @@ def _design(data: dict[str, Any], base: m.Experiment | None = None) -> Experimen
 def _check_design(experiment: Experiment) -> None:
     problems = design_problems(experiment.variants, experiment.coverage, experiment.namespace)
     if problems:
-        raise InvalidInput("The experiment design is not valid.", code="experiment_invalid",
-                           details=problems)  # fmt: skip
+        raise InvalidInput(
+            "The experiment design is not valid.", code="experiment_invalid", details=problems
+        )
 
 
 def _check_targets(catalog: CatalogRepository, targeting: dict[str, Any]) -> None:
@@ -64,8 +68,11 @@ def _check_targets(catalog: CatalogRepository, targeting: dict[str, Any]) -> Non
         except NotFound:
             problems.append({"field": f"targeting/tiers/{i}", "message": "No such tier."})
     if problems:
-        raise InvalidInput("The targeting names unknown segments or tiers.",
-                           code="unknown_target", details=problems)  # fmt: skip
+        raise InvalidInput(
+            "The targeting names unknown segments or tiers.",
+            code="unknown_target",
+            details=problems,
+        )
 
 
 def _stored(data: dict[str, Any]) -> dict[str, Any]:
@@ -75,10 +82,14 @@ def _stored(data: dict[str, Any]) -> dict[str, Any]:
         out["coverage"] = str(out["coverage"])
     if "variants" in out:
         out["variants"] = [
-            {"key": v["key"], "name": v.get("name", ""), "weight": str(v["weight"]),
-             "control": bool(v.get("control"))}
+            {
+                "key": v["key"],
+                "name": v.get("name", ""),
+                "weight": str(v["weight"]),
+                "control": bool(v.get("control")),
+            }
             for v in out["variants"]
-        ]  # fmt: skip
+        ]
     if "targeting" in out:
         t = out["targeting"]
         out["targeting"] = {
@@ -119,9 +130,14 @@ def create_experiment(
 
 
 def update_experiment(
-    db: Database, tenant: domain.Tenant, experiment_id: str, expected_version: int,
-    data: dict[str, Any], actor: str, now: dt.datetime,
-) -> dict[str, Any]:  # fmt: skip
+    db: Database,
+    tenant: domain.Tenant,
+    experiment_id: str,
+    expected_version: int,
+    data: dict[str, Any],
+    actor: str,
+    now: dt.datetime,
+) -> dict[str, Any]:
     """Edit the design. Once started, variant keys and the control are fixed, and new weights
     need ``bump_bucket_version`` (visitors are re-bucketed under the new version; results are
     read per bucket version). A stopped experiment is read-only."""
@@ -148,15 +164,17 @@ def update_experiment(
             ]:
                 raise InvalidInput(
                     "Variant keys and the control cannot change once the experiment started; "
-                    "stop it and create a new one.", code="variants_locked",
+                    "stop it and create a new one.",
+                    code="variants_locked",
                     details=[{"field": "variants", "message": "Keys and control are fixed."}],
-                )  # fmt: skip
+                )
             if weights_changed and not bump:
                 raise InvalidInput(
                     "Changing weights of a started experiment re-buckets visitors: send "
-                    "bump_bucket_version: true to do it explicitly.", code="bucket_version_required",
+                    "bump_bucket_version: true to do it explicitly.",
+                    code="bucket_version_required",
                     details=[{"field": "bump_bucket_version", "message": "Must be true."}],
-                )  # fmt: skip
+                )
         changes = _stored(data)
         if bump:
             changes["bucket_version"] = row.bucket_version + 1
@@ -165,9 +183,13 @@ def update_experiment(
 
 
 def transition(
-    db: Database, tenant: domain.Tenant, experiment_id: str, action: str, actor: str,
+    db: Database,
+    tenant: domain.Tenant,
+    experiment_id: str,
+    action: str,
+    actor: str,
     now: dt.datetime,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     sources, target = TRANSITIONS[action]
     with db.transaction() as s:
         repo = ExperimentRepository(s, tenant.id)
@@ -179,8 +201,11 @@ def transition(
         if action == "start":
             problems = start_problems(from_record(record(row)))
             if problems:
-                raise InvalidInput("The experiment cannot start.", code="experiment_not_startable",
-                                   details=problems)  # fmt: skip
+                raise InvalidInput(
+                    "The experiment cannot start.",
+                    code="experiment_not_startable",
+                    details=problems,
+                )
         changes: dict[str, Any] = {"status": target}
         if action == "start":
             changes["started_at"] = now
@@ -230,6 +255,10 @@ def experiment_results(
         experiment = from_record(design)
         body = compute_results(experiment, counts, row.primary_metric, row.guardrail_metrics)
         return {
-            "experiment_id": str(row.id), "key": row.key, "status": row.status,
-            "bucket_version": version, "currency": tenant.currency, **body,
-        }  # fmt: skip
+            "experiment_id": str(row.id),
+            "key": row.key,
+            "status": row.status,
+            "bucket_version": version,
+            "currency": tenant.currency,
+            **body,
+        }

@@ -84,10 +84,14 @@ class _Decider:
         return Decided(decision_id, outcome.decisions)
 
     def records(
-        self, evaluations: tuple[pricer.Evaluation, ...], now: dt.datetime, request_id: str,
-        customer: dict[str, str] | None = None, quote_id: str | None = None,
+        self,
+        evaluations: tuple[pricer.Evaluation, ...],
+        now: dt.datetime,
+        request_id: str,
+        customer: dict[str, str] | None = None,
+        quote_id: str | None = None,
         booking_id: str | None = None,
-    ) -> list[DecisionRecord]:  # fmt: skip
+    ) -> list[DecisionRecord]:
         """The decision records of the evaluations, in the order they were made."""
         kept, masked, customer_ref = self.ctx.masker.customer(customer)
         assignment = self.inputs.assignment
@@ -103,22 +107,37 @@ class _Decider:
                 context["as_of"] = now.isoformat()
             out.append(
                 DecisionRecord(
-                    id=evaluation.id, tenant_id=self.tenant_id, purpose=evaluation.purpose,
-                    kinds=list(evaluation.kinds), ruleset_version=self.inputs.ruleset.version,
-                    ruleset_hash=self.inputs.ruleset.content_hash, engine=self.ctx.engine,
-                    facts=evaluation.facts, considered=outcome.considered_rows(),
-                    fired=list(outcome.fired), outputs=dict(outcome.decisions), context=context,
-                    request_id=request_id, quote_id=quote_id, booking_id=booking_id,
-                    created_at=written, masked_fields=masked, customer_ref=customer_ref,
+                    id=evaluation.id,
+                    tenant_id=self.tenant_id,
+                    purpose=evaluation.purpose,
+                    kinds=list(evaluation.kinds),
+                    ruleset_version=self.inputs.ruleset.version,
+                    ruleset_hash=self.inputs.ruleset.content_hash,
+                    engine=self.ctx.engine,
+                    facts=evaluation.facts,
+                    considered=outcome.considered_rows(),
+                    fired=list(outcome.fired),
+                    outputs=dict(outcome.decisions),
+                    context=context,
+                    request_id=request_id,
+                    quote_id=quote_id,
+                    booking_id=booking_id,
+                    created_at=written,
+                    masked_fields=masked,
+                    customer_ref=customer_ref,
                 )
-            )  # fmt: skip
+            )
         return out
 
 
 def _gather(
-    ctx: OfferContext, session: Executor, tenant: domain.Tenant, selection: Selection,
-    now: dt.datetime, scope: Any,
-) -> pricer.Inputs:  # fmt: skip
+    ctx: OfferContext,
+    session: Executor,
+    tenant: domain.Tenant,
+    selection: Selection,
+    now: dt.datetime,
+    scope: Any,
+) -> pricer.Inputs:
     """Every input of one use case, read in one place: availability counts and the catalog
     version (one round trip), the snapshot of that version (the tenant's settings come from it,
     never from a cached principal), the ruleset in force, the tenant's today, and — once
@@ -126,9 +145,12 @@ def _gather(
     experiment variant."""
     day = selection.service_date
     counts = day_counts(
-        session, tenant.id, day - dt.timedelta(days=NEARBY_WINDOW),
-        day + dt.timedelta(days=NEARBY_WINDOW), now,
-    )  # fmt: skip
+        session,
+        tenant.id,
+        day - dt.timedelta(days=NEARBY_WINDOW),
+        day + dt.timedelta(days=NEARBY_WINDOW),
+        now,
+    )
     snapshot = ctx.snapshots.get(tenant.id, counts.catalog_version)
     active = ctx.rules.active(tenant.id, now)
     today = now.astimezone(zoneinfo.ZoneInfo(snapshot.tenant.time_zone)).date()
@@ -140,9 +162,12 @@ def _gather(
 
 
 def _assignment(
-    session: Executor, inputs: pricer.Inputs, selection: Selection, scope: pricer.Scope,
+    session: Executor,
+    inputs: pricer.Inputs,
+    selection: Selection,
+    scope: pricer.Scope,
     now: dt.datetime,
-) -> pricer.Assignment | None:  # fmt: skip
+) -> pricer.Assignment | None:
     """The visitor's variant: an admin preview's choice, else the first live experiment covering
     what is priced that has (sticky) or gives (first exposure, stored now) the visitor one."""
     if selection.preview_variant is not None:
@@ -162,17 +187,24 @@ def _assignment(
 
 
 def quote_offers(
-    ctx: OfferContext, tenant: domain.Tenant, selection: Selection, now: dt.datetime,
+    ctx: OfferContext,
+    tenant: domain.Tenant,
+    selection: Selection,
+    now: dt.datetime,
     request_id: str,
-) -> pricing_offers.OfferSheet:  # fmt: skip
+) -> pricing_offers.OfferSheet:
     """Every active tier of the segment, priced for the date and party (``pricing.offers``)."""
     # Browsing writes only its decision records (and first exposures to experiments): a relaxed
     # commit, on a Core connection (see Database.browsing).
     with ctx.db.browsing() as session:
         inputs = _gather(
-            ctx, session, tenant, selection, now,
+            ctx,
+            session,
+            tenant,
+            selection,
+            now,
             lambda snapshot, today: pricing_offers.offers_scope(snapshot, today, selection),
-        )  # fmt: skip
+        )
         decide = _Decider(ctx, tenant.id, inputs)
         sheet = pricing_offers.price_offers(inputs, selection, decide)
         add_decisions(session, decide.records(sheet.evaluations, now, request_id))
@@ -188,29 +220,46 @@ class SignedQuote:
 
 
 def quote_selection(
-    ctx: OfferContext, tenant: domain.Tenant, selection: Selection, now: dt.datetime,
+    ctx: OfferContext,
+    tenant: domain.Tenant,
+    selection: Selection,
+    now: dt.datetime,
     request_id: str,
-) -> SignedQuote:  # fmt: skip
+) -> SignedQuote:
     """The price of one bookable selection and its signed token (a price lock checkout honours)."""
     with ctx.db.transaction() as session:
         inputs = _gather(
-            ctx, session, tenant, selection, now,
+            ctx,
+            session,
+            tenant,
+            selection,
+            now,
             lambda snapshot, today: quotes.quote_scope(snapshot, today, selection),
-        )  # fmt: skip
+        )
         decide = _Decider(ctx, tenant.id, inputs)
         quote = quotes.price_quote(inputs, selection, decide)
         quote_id = new_id()
         assignment, price, tier = quote.assignment, quote.price, quote.tier
         claims = QuoteClaims(
-            quote_id=quote_id, tenant_id=tenant.id, segment_id=tier.segment_id, tier_id=tier.id,
-            service_date=selection.service_date.isoformat(), guests=selection.guests,
-            add_on_ids=[a.id for a in quote.add_ons], currency=price.currency,
-            subtotal=price.subtotal, total=price.total, platform_fee=price.platform_fee,
-            ruleset_version=quote.ruleset.version, ruleset_hash=quote.ruleset.content_hash,
-            expires_at=ctx.signer.expiry(now), visitor_id=selection.visitor_id,
+            quote_id=quote_id,
+            tenant_id=tenant.id,
+            segment_id=tier.segment_id,
+            tier_id=tier.id,
+            service_date=selection.service_date.isoformat(),
+            guests=selection.guests,
+            add_on_ids=[a.id for a in quote.add_ons],
+            currency=price.currency,
+            subtotal=price.subtotal,
+            total=price.total,
+            platform_fee=price.platform_fee,
+            ruleset_version=quote.ruleset.version,
+            ruleset_hash=quote.ruleset.content_hash,
+            expires_at=ctx.signer.expiry(now),
+            visitor_id=selection.visitor_id,
             experiment=assignment.key if assignment else "",
-            variant=assignment.variant if assignment else "", decision_ids=[quote.decision_id],
-        )  # fmt: skip
+            variant=assignment.variant if assignment else "",
+            decision_ids=[quote.decision_id],
+        )
         records = decide.records(
             quote.evaluations, now, request_id, selection.customer, quote_id=quote_id
         )
@@ -231,17 +280,26 @@ def booking_selection(
     with ctx.db.transaction() as session:
         booking = get_booking(session, tenant.id, booking_id)
     selection = Selection(
-        segment_ref=booking.segment_id, service_date=booking.service_date, guests=booking.guests,
-        add_on_refs=tuple(booking.add_on_ids), tier_id=booking.tier_id,
-        visitor_id=booking.visitor_id, booking_id=booking.id,
-    )  # fmt: skip
+        segment_ref=booking.segment_id,
+        service_date=booking.service_date,
+        guests=booking.guests,
+        add_on_refs=tuple(booking.add_on_ids),
+        tier_id=booking.tier_id,
+        visitor_id=booking.visitor_id,
+        booking_id=booking.id,
+    )
     return selection, booking
 
 
 def quote_upgrade(
-    ctx: OfferContext, tenant: domain.Tenant, selection: Selection, to_tier_id: str,
-    booking: BookingView | None, now: dt.datetime, request_id: str,
-) -> quotes.MoveQuote:  # fmt: skip
+    ctx: OfferContext,
+    tenant: domain.Tenant,
+    selection: Selection,
+    to_tier_id: str,
+    booking: BookingView | None,
+    now: dt.datetime,
+    request_id: str,
+) -> quotes.MoveQuote:
     """Is moving ``selection`` (its tier) to ``to_tier_id`` allowed, and what does it cost (for a
     booking: from what was paid; ``pricing.offers.price_move``)?"""
     paid = (
@@ -251,9 +309,13 @@ def quote_upgrade(
     )
     with ctx.db.transaction() as session:
         inputs = _gather(
-            ctx, session, tenant, selection, now,
+            ctx,
+            session,
+            tenant,
+            selection,
+            now,
             lambda snapshot, today: quotes.move_scope(snapshot, today, selection, to_tier_id, paid),
-        )  # fmt: skip
+        )
         decide = _Decider(ctx, tenant.id, inputs)
         move = quotes.price_move(inputs, selection, to_tier_id, paid, decide)
         records = decide.records(

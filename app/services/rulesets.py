@@ -62,8 +62,9 @@ def check_experiment_refs(session: Session, tenant_id: str, ruleset: Ruleset) ->
     if errors:
         raise InvalidInput(
             "The ruleset names experiments or variants that do not exist.",
-            code="unknown_variant", details=errors,
-        )  # fmt: skip
+            code="unknown_variant",
+            details=errors,
+        )
 
 
 def _json_safe(document: Any) -> Any:
@@ -170,9 +171,14 @@ def _explain(outcome: Outcome) -> dict[str, Any]:
 
 
 def simulate(
-    db: Database, runtime: RulesRuntime, tenant: domain.Tenant, draft_id: str,
-    fact_sets: list[Mapping[str, Any]], kinds: list[str] | None, now: dt.datetime,
-) -> list[dict[str, Any]]:  # fmt: skip
+    db: Database,
+    runtime: RulesRuntime,
+    tenant: domain.Tenant,
+    draft_id: str,
+    fact_sets: list[Mapping[str, Any]],
+    kinds: list[str] | None,
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
     """Draft (reference evaluator, a dry run) and active version side by side, explained."""
     draft = parse_or_422(get_draft(db, tenant, draft_id).document)
     program = compile_program(draft, engine="reference", name="simulation")
@@ -238,10 +244,17 @@ def _activate(
 
 
 def publish_document(
-    db: Database, runtime: RulesRuntime | None, tenant_id: str, document: Any, author: str,
-    note: str = "", activates_at: dt.datetime | None = None, now: dt.datetime | None = None,
-    *, keep_schedule: bool = False,
-) -> Published:  # fmt: skip
+    db: Database,
+    runtime: RulesRuntime | None,
+    tenant_id: str,
+    document: Any,
+    author: str,
+    note: str = "",
+    activates_at: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+    *,
+    keep_schedule: bool = False,
+) -> Published:
     """Store an immutable version and schedule its activation (now by default) in one transaction.
 
     Published for now, it cancels every pending activation unless ``keep_schedule``; published
@@ -268,10 +281,18 @@ def publish_document(
 
 
 def publish_draft(
-    db: Database, runtime: RulesRuntime, tenant: domain.Tenant, draft_id: str, author: str,
-    note: str, activates_at: dt.datetime | None, now: dt.datetime, verifier: Verifier = verify_in_subprocess,
-    *, keep_schedule: bool = False,
-) -> Published:  # fmt: skip
+    db: Database,
+    runtime: RulesRuntime,
+    tenant: domain.Tenant,
+    draft_id: str,
+    author: str,
+    note: str,
+    activates_at: dt.datetime | None,
+    now: dt.datetime,
+    verifier: Verifier = verify_in_subprocess,
+    *,
+    keep_schedule: bool = False,
+) -> Published:
     if activates_at is not None and activates_at < now - dt.timedelta(minutes=1):
         raise InvalidInput(
             "activates_at is in the past.",
@@ -398,6 +419,10 @@ def activation_state(db: Database, tenant: domain.Tenant, now: dt.datetime) -> d
     }
 
 
+def _changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+
+
 def diff_versions(db: Database, tenant: domain.Tenant, old: int, new: int) -> dict[str, Any]:
     """Rule-by-rule difference between two versions (by rule id)."""
     with db.transaction() as s:
@@ -416,12 +441,17 @@ def diff_versions(db: Database, tenant: domain.Tenant, old: int, new: int) -> di
         "added": [new_rules[i] for i in new_rules if i not in old_rules],
         "removed": [old_rules[i] for i in old_rules if i not in new_rules],
         "changed": [
-            {"id": i, "before": old_rules[i], "after": new_rules[i],
-             "fields": sorted(k for k in set(old_rules[i]) | set(new_rules[i]) if old_rules[i].get(k) != new_rules[i].get(k))}
-            for i in old_rules if i in new_rules and old_rules[i] != new_rules[i]
+            {
+                "id": i,
+                "before": old_rules[i],
+                "after": new_rules[i],
+                "fields": _changed_fields(old_rules[i], new_rules[i]),
+            }
+            for i in old_rules
+            if i in new_rules and old_rules[i] != new_rules[i]
         ],
         "settings": settings,
-    }  # fmt: skip
+    }
 
 
 def evaluate_active(

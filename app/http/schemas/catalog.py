@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
 
 from app.http.schemas.common import KEY, NAME, FeatureSchema, MoneySchema
+from pricing.catalog import Tier
 
 # ---- segments ---------------------------------------------------------------------------------
 
@@ -80,7 +83,7 @@ class TierUpdateSchema(ma.Schema):
     )
 
     @validates_schema
-    def _unique_feature_keys(self, data, **kwargs):
+    def _unique_feature_keys(self, data: dict[str, Any], **kwargs: Any) -> None:
         keys = [f["key"] for f in data.get("features", [])]
         if len(keys) != len(set(keys)):
             raise ma.ValidationError("Feature keys must be unique.", "features")
@@ -112,14 +115,14 @@ class TierSchema(ma.Schema):
     status = fields.String()
     version = fields.Integer()
 
-    def _floor(self, tier):
+    def _floor(self, tier: Tier) -> dict[str, Any] | None:
         return _money_or_none(tier.price_floor, tier.base_price.currency)
 
-    def _ceiling(self, tier):
+    def _ceiling(self, tier: Tier) -> dict[str, Any] | None:
         return _money_or_none(tier.price_ceiling, tier.base_price.currency)
 
 
-def _money_or_none(amount, currency):
+def _money_or_none(amount: int | None, currency: str) -> dict[str, Any] | None:
     return None if amount is None else {"amount": amount, "currency": currency}
 
 

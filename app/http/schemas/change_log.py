@@ -13,7 +13,7 @@ from storage.change_log import ACTIONS, ENTITY_TYPES
 
 
 class ChangeExportQuerySchema(KnownParameters):
-    EXTRA = ()  # an export is not paginated
+    EXTRA: tuple[str, ...] = ()  # an export is not paginated
     entity_type = fields.String(validate=validate.OneOf(ENTITY_TYPES))
     entity_id = fields.String(
         validate=validate.Length(min=1, max=128),

@@ -94,10 +94,10 @@ class Share(fields.Decimal):
 # ---- money and features -----------------------------------------------------------------------
 
 
-class FeatureValue(fields.Field):
+class FeatureValue(fields.Field[bool | int | str]):
     """A feature cell: boolean, integer or short string."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool | int | str:
         if isinstance(value, bool) or (isinstance(value, int) and abs(value) <= 10**9):
             return value
         if isinstance(value, str) and len(value) <= 200:

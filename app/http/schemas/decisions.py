@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 from marshmallow import fields, validate
 
@@ -19,7 +21,7 @@ class DecisionRecordSchema(ma.Schema):
     ruleset_hash = fields.String()
     engine = fields.String()
     facts = fields.Dict(metadata={"description": "The input, as evaluated (personal data masked)"})
-    considered = fields.Raw(
+    considered: fields.Field[Any] = fields.Raw(
         metadata={"description": "[rule_id, matched, fired] per rule considered"}
     )
     fired = fields.List(fields.String())

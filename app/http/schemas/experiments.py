@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
@@ -35,7 +36,7 @@ class TargetingSchema(ma.Schema):
     )
 
     @validates_schema
-    def _ordered(self, data, **kwargs):
+    def _ordered(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("date_from") and data.get("date_to") and data["date_to"] < data["date_from"]:
             raise ma.ValidationError("date_to is before date_from.", "date_to")
 

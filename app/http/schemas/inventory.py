@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
@@ -19,7 +20,7 @@ class DateRangeSchema(ma.Schema):
     end = Day(data_key="to")
 
     @validates_schema
-    def _range(self, data, **kwargs):
+    def _range(self, data: dict[str, Any], **kwargs: Any) -> None:
         start, end = data.get("start"), data.get("end") or data.get("start")
         if start and end:
             if end < start:
@@ -28,7 +29,7 @@ class DateRangeSchema(ma.Schema):
                 raise ma.ValidationError(f"A range spans at most {MAX_RANGE_DAYS} days.", "to")
 
 
-def date_range(data: dict) -> tuple[dt.date, dt.date]:
+def date_range(data: dict[str, Any]) -> tuple[dt.date, dt.date]:
     return data["start"], data.get("end") or data["start"]
 
 

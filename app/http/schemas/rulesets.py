@@ -31,7 +31,7 @@ class YamlDocumentMixin(ma.Schema):
     document_required = False
 
     @post_load
-    def _yaml(self, data, **kwargs):
+    def _yaml(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         if "document_yaml" not in data:
             if self.document_required and "document" not in data:
                 raise ma.ValidationError("Give document (JSON) or document_yaml.", "document")

@@ -4,6 +4,7 @@ quotes and events."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
@@ -355,7 +356,7 @@ class UpgradeQuoteCreateSchema(ma.Schema):
     visitor_id = VISITOR
 
     @validates_schema
-    def _one_subject(self, data, **kwargs):
+    def _one_subject(self, data: dict[str, Any], **kwargs: Any) -> None:
         selection = [k for k in ("tier_id", "date", "guests") if k in data]
         if "booking_id" in data and selection:
             raise ma.ValidationError("Give booking_id or a selection, not both.", "booking_id")
