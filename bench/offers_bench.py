@@ -192,10 +192,15 @@ def http_load(
     port = free_port()
     env = {**os.environ, **ENV, "RULES_ENGINE": engine}
     entry = "app.cli" if decision_log else "bench.serve_without_log"
+    command = [sys.executable, "-m", entry, "serve", "--port", str(port)]
+    command += ["--workers", "2", "--threads", "1"]
     server = subprocess.Popen(
-        [sys.executable, "-m", entry, "serve", "--port", str(port), "--workers", "2", "--threads", "1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}/v1/storefront/segments/premium/offers?date={service_date()}&guests=2&add_ons=breakfast"
     try:
         for _ in range(100):
@@ -225,9 +230,12 @@ def http_load(
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
     result = {
-        "engine": engine, "decision_log": decision_log, "connections": connections,
-        "seconds": seconds, **parse_wrk(output),
-    }  # fmt: skip
+        "engine": engine,
+        "decision_log": decision_log,
+        "connections": connections,
+        "seconds": seconds,
+        **parse_wrk(output),
+    }
     served = result["requests_per_s"] * seconds
     for group in ("server", "postgres"):  # CPU per request: steadier than req/s on a noisy VM
         result[f"{group}_cpu_ms"] = round((after[group] - before[group]) * 1000 / served, 2)
@@ -247,12 +255,19 @@ def summary(engine: str, decision_log: bool, runs: list[dict]) -> dict:
 
     rates = [r["requests_per_s"] for r in runs]
     return {
-        "engine": engine, "decision_log": decision_log, "runs": runs,
-        "requests_per_s": statistics.median(rates), "requests_per_s_min": min(rates),
-        "requests_per_s_max": max(rates), "p50_ms": median("p50_ms"), "p90_ms": median("p90_ms"),
-        "p99_ms": median("p99_ms"), "non_2xx": sum(r["non_2xx"] for r in runs),
-        "server_cpu_ms": median("server_cpu_ms"), "postgres_cpu_ms": median("postgres_cpu_ms"),
-    }  # fmt: skip
+        "engine": engine,
+        "decision_log": decision_log,
+        "runs": runs,
+        "requests_per_s": statistics.median(rates),
+        "requests_per_s_min": min(rates),
+        "requests_per_s_max": max(rates),
+        "p50_ms": median("p50_ms"),
+        "p90_ms": median("p90_ms"),
+        "p99_ms": median("p99_ms"),
+        "non_2xx": sum(r["non_2xx"] for r in runs),
+        "server_cpu_ms": median("server_cpu_ms"),
+        "postgres_cpu_ms": median("postgres_cpu_ms"),
+    }
 
 
 def _ms(value: str) -> float:

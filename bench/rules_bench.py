@@ -68,7 +68,8 @@ from bench.rulesets import (  # noqa: E402
 from rules.checks import run_cases, sample_facts  # noqa: E402
 from rules.durable_binding import GLIBC_TUNABLES, ensure_steady_malloc  # noqa: E402
 from rules.engine import Program, compile_program, evaluate  # noqa: E402
-from rules.language import MAX_RULES, Ruleset, parse_ruleset  # noqa: E402
+from rules.language import MAX_RULES, Ruleset  # noqa: E402
+from rules.parsing import parse_ruleset  # noqa: E402
 from rules.plan import (  # noqa: E402
     MAX_RULESET_ALTERNATIVES,
     MAX_RULESET_BYTES,
@@ -377,7 +378,7 @@ def bench_ruleset(label: str, document: dict[str, Any]) -> dict[str, Any]:
 
 
 def child_host() -> None:
-    from rules.durable_host import host_decider
+    from bench.durable_host import host_decider
 
     ruleset = parse_ruleset(REPRESENTATIVE)
     decide, names = host_decider(ruleset, "bench_host")

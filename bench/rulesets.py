@@ -16,121 +16,320 @@ REPRESENTATIVE: dict[str, Any] = {
     "description": "A ski-and-summer resort: seasons by month, weekday and date ranges, "
     "last-minute and early-bird tiers, upgrade policy, fallbacks, commissions, upsell experiment.",
     "stacking": "exclusive_groups",
-    "guardrails": {"min_multiplier": "0.6", "max_multiplier": "2.5", "max_total_discount_percent": "35"},
+    "guardrails": {
+        "min_multiplier": "0.6",
+        "max_multiplier": "2.5",
+        "max_total_discount_percent": "35",
+    },
     "rules": [
         # ---- season (7)
-        {"id": "summer-peak", "kind": "season", "priority": 100,
-         "when": {"fact": "service_month", "op": "in", "value": [7, 8]},
-         "then": {"multiplier": "1.25"}},
-        {"id": "shoulder", "kind": "season", "priority": 90,
-         "when": {"fact": "service_month", "op": "in", "value": [5, 6, 9]},
-         "then": {"multiplier": "1.1"}},
-        {"id": "weekend", "kind": "season", "priority": 50,
-         "when": {"fact": "service_weekday", "op": "in", "value": [6, 7]},
-         "then": {"multiplier": "1.1"}},
-        {"id": "christmas-new-year", "kind": "season", "priority": 200,
-         "when": {"fact": "service_date", "op": "between", "value": ["2027-12-20", "2028-01-03"]},
-         "then": {"multiplier": "1.5"}},
-        {"id": "easter-2027", "kind": "season", "priority": 150,
-         "when": {"fact": "service_date", "op": "between", "value": ["2027-03-26", "2027-04-05"]},
-         "then": {"multiplier": "1.3"}},
-        {"id": "low-season-midweek", "kind": "season", "priority": 40,
-         "when": {"all": [{"fact": "service_month", "op": "in", "value": [1, 2, 11]},
-                          {"fact": "service_weekday", "op": "between", "value": [1, 4]}]},
-         "then": {"multiplier": "0.85"}},
-        {"id": "scarcity", "kind": "season", "priority": 30,
-         "when": {"all": [{"fact": "units_left", "op": "between", "value": [1, 4]},
-                          {"fact": "availability", "op": "eq", "value": "available"}]},
-         "then": {"multiplier": "1.15"}},
+        {
+            "id": "summer-peak",
+            "kind": "season",
+            "priority": 100,
+            "when": {"fact": "service_month", "op": "in", "value": [7, 8]},
+            "then": {"multiplier": "1.25"},
+        },
+        {
+            "id": "shoulder",
+            "kind": "season",
+            "priority": 90,
+            "when": {"fact": "service_month", "op": "in", "value": [5, 6, 9]},
+            "then": {"multiplier": "1.1"},
+        },
+        {
+            "id": "weekend",
+            "kind": "season",
+            "priority": 50,
+            "when": {"fact": "service_weekday", "op": "in", "value": [6, 7]},
+            "then": {"multiplier": "1.1"},
+        },
+        {
+            "id": "christmas-new-year",
+            "kind": "season",
+            "priority": 200,
+            "when": {
+                "fact": "service_date",
+                "op": "between",
+                "value": ["2027-12-20", "2028-01-03"],
+            },
+            "then": {"multiplier": "1.5"},
+        },
+        {
+            "id": "easter-2027",
+            "kind": "season",
+            "priority": 150,
+            "when": {
+                "fact": "service_date",
+                "op": "between",
+                "value": ["2027-03-26", "2027-04-05"],
+            },
+            "then": {"multiplier": "1.3"},
+        },
+        {
+            "id": "low-season-midweek",
+            "kind": "season",
+            "priority": 40,
+            "when": {
+                "all": [
+                    {"fact": "service_month", "op": "in", "value": [1, 2, 11]},
+                    {"fact": "service_weekday", "op": "between", "value": [1, 4]},
+                ]
+            },
+            "then": {"multiplier": "0.85"},
+        },
+        {
+            "id": "scarcity",
+            "kind": "season",
+            "priority": 30,
+            "when": {
+                "all": [
+                    {"fact": "units_left", "op": "between", "value": [1, 4]},
+                    {"fact": "availability", "op": "eq", "value": "available"},
+                ]
+            },
+            "then": {"multiplier": "1.15"},
+        },
         # ---- last_minute (4)
-        {"id": "lm-same-day", "kind": "last_minute", "priority": 100,
-         "when": {"all": [{"fact": "lead_days", "op": "eq", "value": 0},
-                          {"fact": "segment", "op": "ne", "value": "luxury"}]},
-         "then": {"percent_off": "25", "group": "late"}},
-        {"id": "lm-3-days", "kind": "last_minute", "priority": 90,
-         "when": {"all": [{"fact": "lead_days", "op": "between", "value": [1, 3]},
-                          {"fact": "segment", "op": "ne", "value": "luxury"}]},
-         "then": {"percent_off": "15", "group": "late"}},
-        {"id": "lm-week", "kind": "last_minute", "priority": 80,
-         "when": {"fact": "lead_days", "op": "between", "value": [4, 7]},
-         "then": {"percent_off": "5", "group": "late"}},
-        {"id": "early-bird", "kind": "last_minute", "priority": 50,
-         "when": {"all": [{"fact": "lead_days", "op": "gte", "value": 120},
-                          {"not": {"fact": "service_month", "op": "in", "value": [12]}}]},
-         "then": {"percent_off": "10", "group": "early"}},
+        {
+            "id": "lm-same-day",
+            "kind": "last_minute",
+            "priority": 100,
+            "when": {
+                "all": [
+                    {"fact": "lead_days", "op": "eq", "value": 0},
+                    {"fact": "segment", "op": "ne", "value": "luxury"},
+                ]
+            },
+            "then": {"percent_off": "25", "group": "late"},
+        },
+        {
+            "id": "lm-3-days",
+            "kind": "last_minute",
+            "priority": 90,
+            "when": {
+                "all": [
+                    {"fact": "lead_days", "op": "between", "value": [1, 3]},
+                    {"fact": "segment", "op": "ne", "value": "luxury"},
+                ]
+            },
+            "then": {"percent_off": "15", "group": "late"},
+        },
+        {
+            "id": "lm-week",
+            "kind": "last_minute",
+            "priority": 80,
+            "when": {"fact": "lead_days", "op": "between", "value": [4, 7]},
+            "then": {"percent_off": "5", "group": "late"},
+        },
+        {
+            "id": "early-bird",
+            "kind": "last_minute",
+            "priority": 50,
+            "when": {
+                "all": [
+                    {"fact": "lead_days", "op": "gte", "value": 120},
+                    {"not": {"fact": "service_month", "op": "in", "value": [12]}},
+                ]
+            },
+            "then": {"percent_off": "10", "group": "early"},
+        },
         # ---- upgrade (5)
-        {"id": "no-change-after-cancel", "kind": "upgrade", "priority": 300,
-         "when": {"fact": "booking_status", "op": "in", "value": ["cancelled", "refunded"]},
-         "then": {"allow": False, "reason": "booking_closed"}},
-        {"id": "vip-any-change", "kind": "upgrade", "priority": 250,
-         "when": {"all": [{"fact": "segment", "op": "eq", "value": "vip"},
-                          {"fact": "level_delta", "op": "ne", "value": 0}]},
-         "then": {"allow": True, "reason": "vip"}},
-        {"id": "no-downgrade-after-payment", "kind": "upgrade", "priority": 200,
-         "when": {"all": [{"fact": "level_delta", "op": "lt", "value": 0},
-                          {"fact": "booking_status", "op": "eq", "value": "paid"}]},
-         "then": {"allow": False, "reason": "downgrade_after_payment"}},
-        {"id": "upgrade-up", "kind": "upgrade", "priority": 100,
-         "when": {"all": [{"fact": "level_delta", "op": "gt", "value": 0},
-                          {"fact": "booking_status", "op": "in", "value": ["none", "pending", "paid"]}]},
-         "then": {"allow": True, "reason": "upgrade_allowed"}},
-        {"id": "downgrade-before-payment", "kind": "upgrade", "priority": 50,
-         "when": {"all": [{"fact": "level_delta", "op": "lt", "value": 0},
-                          {"fact": "booking_status", "op": "in", "value": ["none", "pending"]}]},
-         "then": {"allow": True, "reason": "downgrade_allowed"}},
+        {
+            "id": "no-change-after-cancel",
+            "kind": "upgrade",
+            "priority": 300,
+            "when": {"fact": "booking_status", "op": "in", "value": ["cancelled", "refunded"]},
+            "then": {"allow": False, "reason": "booking_closed"},
+        },
+        {
+            "id": "vip-any-change",
+            "kind": "upgrade",
+            "priority": 250,
+            "when": {
+                "all": [
+                    {"fact": "segment", "op": "eq", "value": "vip"},
+                    {"fact": "level_delta", "op": "ne", "value": 0},
+                ]
+            },
+            "then": {"allow": True, "reason": "vip"},
+        },
+        {
+            "id": "no-downgrade-after-payment",
+            "kind": "upgrade",
+            "priority": 200,
+            "when": {
+                "all": [
+                    {"fact": "level_delta", "op": "lt", "value": 0},
+                    {"fact": "booking_status", "op": "eq", "value": "paid"},
+                ]
+            },
+            "then": {"allow": False, "reason": "downgrade_after_payment"},
+        },
+        {
+            "id": "upgrade-up",
+            "kind": "upgrade",
+            "priority": 100,
+            "when": {
+                "all": [
+                    {"fact": "level_delta", "op": "gt", "value": 0},
+                    {"fact": "booking_status", "op": "in", "value": ["none", "pending", "paid"]},
+                ]
+            },
+            "then": {"allow": True, "reason": "upgrade_allowed"},
+        },
+        {
+            "id": "downgrade-before-payment",
+            "kind": "upgrade",
+            "priority": 50,
+            "when": {
+                "all": [
+                    {"fact": "level_delta", "op": "lt", "value": 0},
+                    {"fact": "booking_status", "op": "in", "value": ["none", "pending"]},
+                ]
+            },
+            "then": {"allow": True, "reason": "downgrade_allowed"},
+        },
         # ---- fallback (3)
-        {"id": "fallback-sold-out", "kind": "fallback", "priority": 100,
-         "when": {"fact": "availability", "op": "eq", "value": "sold_out"},
-         "then": {"strategies": [{"type": "other_tier", "direction": "nearest"},
-                                 {"type": "nearby_dates", "days": 2}], "max_results": 4}},
-        {"id": "fallback-blackout", "kind": "fallback", "priority": 90,
-         "when": {"fact": "availability", "op": "eq", "value": "blacked_out"},
-         "then": {"strategies": [{"type": "nearby_dates", "days": 7},
-                                 {"type": "other_segment"}], "max_results": 3}},
-        {"id": "fallback-default", "kind": "fallback", "priority": 0,
-         "then": {"strategies": [{"type": "other_tier", "direction": "up"},
-                                 {"type": "nearby_dates", "days": 3}], "max_results": 3}},
+        {
+            "id": "fallback-sold-out",
+            "kind": "fallback",
+            "priority": 100,
+            "when": {"fact": "availability", "op": "eq", "value": "sold_out"},
+            "then": {
+                "strategies": [
+                    {"type": "other_tier", "direction": "nearest"},
+                    {"type": "nearby_dates", "days": 2},
+                ],
+                "max_results": 4,
+            },
+        },
+        {
+            "id": "fallback-blackout",
+            "kind": "fallback",
+            "priority": 90,
+            "when": {"fact": "availability", "op": "eq", "value": "blacked_out"},
+            "then": {
+                "strategies": [{"type": "nearby_dates", "days": 7}, {"type": "other_segment"}],
+                "max_results": 3,
+            },
+        },
+        {
+            "id": "fallback-default",
+            "kind": "fallback",
+            "priority": 0,
+            "then": {
+                "strategies": [
+                    {"type": "other_tier", "direction": "up"},
+                    {"type": "nearby_dates", "days": 3},
+                ],
+                "max_results": 3,
+            },
+        },
         # ---- commission (4)
-        {"id": "commission-vip", "kind": "commission", "priority": 300,
-         "when": {"fact": "segment", "op": "eq", "value": "vip"},
-         "then": {"rate_percent": "8", "min": 500}},
-        {"id": "commission-large", "kind": "commission", "priority": 200,
-         "when": {"fact": "amount", "op": "gte", "value": 500000},
-         "then": {"rate_percent": "7", "max": 100000}},
-        {"id": "commission-small", "kind": "commission", "priority": 100,
-         "when": {"fact": "amount", "op": "between", "value": [1, 4999]},
-         "then": {"rate_percent": "0", "fixed": 300}},
-        {"id": "commission-standard", "kind": "commission", "priority": 0,
-         "then": {"rate_percent": "10", "min": 100}},
+        {
+            "id": "commission-vip",
+            "kind": "commission",
+            "priority": 300,
+            "when": {"fact": "segment", "op": "eq", "value": "vip"},
+            "then": {"rate_percent": "8", "min": 500},
+        },
+        {
+            "id": "commission-large",
+            "kind": "commission",
+            "priority": 200,
+            "when": {"fact": "amount", "op": "gte", "value": 500000},
+            "then": {"rate_percent": "7", "max": 100000},
+        },
+        {
+            "id": "commission-small",
+            "kind": "commission",
+            "priority": 100,
+            "when": {"fact": "amount", "op": "between", "value": [1, 4999]},
+            "then": {"rate_percent": "0", "fixed": 300},
+        },
+        {
+            "id": "commission-standard",
+            "kind": "commission",
+            "priority": 0,
+            "then": {"rate_percent": "10", "min": 100},
+        },
         # ---- upsell (4)
-        {"id": "upsell-exp-a", "kind": "upsell", "priority": 300,
-         "when": {"all": [{"fact": "experiment", "op": "eq", "value": "upsell-2027"},
-                          {"fact": "variant", "op": "eq", "value": "a"},
-                          {"fact": "tier_level", "op": "lt", "value": 3}]},
-         "then": {"offer": "tier", "target_level": 3, "percent_off": "10", "message_key": "upsell.a"}},
-        {"id": "upsell-exp-b", "kind": "upsell", "priority": 300,
-         "when": {"all": [{"fact": "experiment", "op": "eq", "value": "upsell-2027"},
-                          {"fact": "variant", "op": "eq", "value": "b"},
-                          {"fact": "add_on_count", "op": "eq", "value": 0}]},
-         "then": {"offer": "add_on", "add_on": "breakfast", "message_key": "upsell.b"}},
-        {"id": "upsell-groups", "kind": "upsell", "priority": 200,
-         "when": {"fact": "guests", "op": "gte", "value": 6},
-         "then": {"offer": "add_on", "add_on": "private-guide", "message_key": "upsell.groups"}},
-        {"id": "upsell-next-tier", "kind": "upsell", "priority": 10,
-         "when": {"fact": "tier_level", "op": "between", "value": [1, 2]},
-         "then": {"offer": "tier", "target_level": 3, "message_key": "upsell.next"}},
+        {
+            "id": "upsell-exp-a",
+            "kind": "upsell",
+            "priority": 300,
+            "when": {
+                "all": [
+                    {"fact": "experiment", "op": "eq", "value": "upsell-2027"},
+                    {"fact": "variant", "op": "eq", "value": "a"},
+                    {"fact": "tier_level", "op": "lt", "value": 3},
+                ]
+            },
+            "then": {
+                "offer": "tier",
+                "target_level": 3,
+                "percent_off": "10",
+                "message_key": "upsell.a",
+            },
+        },
+        {
+            "id": "upsell-exp-b",
+            "kind": "upsell",
+            "priority": 300,
+            "when": {
+                "all": [
+                    {"fact": "experiment", "op": "eq", "value": "upsell-2027"},
+                    {"fact": "variant", "op": "eq", "value": "b"},
+                    {"fact": "add_on_count", "op": "eq", "value": 0},
+                ]
+            },
+            "then": {"offer": "add_on", "add_on": "breakfast", "message_key": "upsell.b"},
+        },
+        {
+            "id": "upsell-groups",
+            "kind": "upsell",
+            "priority": 200,
+            "when": {"fact": "guests", "op": "gte", "value": 6},
+            "then": {"offer": "add_on", "add_on": "private-guide", "message_key": "upsell.groups"},
+        },
+        {
+            "id": "upsell-next-tier",
+            "kind": "upsell",
+            "priority": 10,
+            "when": {"fact": "tier_level", "op": "between", "value": [1, 2]},
+            "then": {"offer": "tier", "target_level": 3, "message_key": "upsell.next"},
+        },
     ],
     "tests": [
-        {"name": "christmas saturday, 2 days ahead",
-         "facts": {"service_date": "2027-12-25", "lead_days": 2, "segment": "standard", "tier_level": 1},
-         "expect": {"season": {"multiplier": "1.65"}, "last_minute": {"percent_off": "15"},
-                    "fired": ["christmas-new-year", "weekend", "lm-3-days", "fallback-default",
-                              "commission-standard", "upsell-next-tier"]}},
-        {"name": "downgrade after payment is denied",
-         "facts": {"level_delta": -1, "booking_status": "paid"},
-         "expect": {"upgrade": {"allow": False, "reason": "downgrade_after_payment"}}},
+        {
+            "name": "christmas saturday, 2 days ahead",
+            "facts": {
+                "service_date": "2027-12-25",
+                "lead_days": 2,
+                "segment": "standard",
+                "tier_level": 1,
+            },
+            "expect": {
+                "season": {"multiplier": "1.65"},
+                "last_minute": {"percent_off": "15"},
+                "fired": [
+                    "christmas-new-year",
+                    "weekend",
+                    "lm-3-days",
+                    "fallback-default",
+                    "commission-standard",
+                    "upsell-next-tier",
+                ],
+            },
+        },
+        {
+            "name": "downgrade after payment is denied",
+            "facts": {"level_delta": -1, "booking_status": "paid"},
+            "expect": {"upgrade": {"allow": False, "reason": "downgrade_after_payment"}},
+        },
     ],
-}  # fmt: skip
+}
 
 
 def tenant_small(number: int) -> dict[str, Any]:
@@ -139,24 +338,48 @@ def tenant_small(number: int) -> dict[str, Any]:
     return {
         "stacking": "best_only",
         "rules": [
-            {"id": "peak", "kind": "season", "priority": 100,
-             "when": {"fact": "service_month", "op": "in", "value": peak},
-             "then": {"multiplier": "1.2"}},
-            {"id": "last-minute", "kind": "last_minute", "priority": 100,
-             "when": {"fact": "lead_days", "op": "between", "value": [0, 2 + number % 5]},
-             "then": {"percent_off": "10"}},
-            {"id": "upgrade-up", "kind": "upgrade", "priority": 100,
-             "when": {"fact": "level_delta", "op": "gt", "value": 0},
-             "then": {"allow": True, "reason": "upgrade_allowed"}},
-            {"id": "fallback-default", "kind": "fallback", "priority": 0,
-             "then": {"strategies": [{"type": "other_tier", "direction": "up"}]}},
-            {"id": "commission", "kind": "commission", "priority": 0,
-             "then": {"rate_percent": str(8 + number % 5)}},
-            {"id": "upsell", "kind": "upsell", "priority": 10,
-             "when": {"fact": "tier_level", "op": "lt", "value": 3},
-             "then": {"offer": "tier", "target_level": 3, "message_key": "upsell.next"}},
+            {
+                "id": "peak",
+                "kind": "season",
+                "priority": 100,
+                "when": {"fact": "service_month", "op": "in", "value": peak},
+                "then": {"multiplier": "1.2"},
+            },
+            {
+                "id": "last-minute",
+                "kind": "last_minute",
+                "priority": 100,
+                "when": {"fact": "lead_days", "op": "between", "value": [0, 2 + number % 5]},
+                "then": {"percent_off": "10"},
+            },
+            {
+                "id": "upgrade-up",
+                "kind": "upgrade",
+                "priority": 100,
+                "when": {"fact": "level_delta", "op": "gt", "value": 0},
+                "then": {"allow": True, "reason": "upgrade_allowed"},
+            },
+            {
+                "id": "fallback-default",
+                "kind": "fallback",
+                "priority": 0,
+                "then": {"strategies": [{"type": "other_tier", "direction": "up"}]},
+            },
+            {
+                "id": "commission",
+                "kind": "commission",
+                "priority": 0,
+                "then": {"rate_percent": str(8 + number % 5)},
+            },
+            {
+                "id": "upsell",
+                "kind": "upsell",
+                "priority": 10,
+                "when": {"fact": "tier_level", "op": "lt", "value": 3},
+                "then": {"offer": "tier", "target_level": 3, "message_key": "upsell.next"},
+            },
         ],
-    }  # fmt: skip
+    }
 
 
 # ---- generated ----------------------------------------------------------------------------------

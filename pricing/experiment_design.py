@@ -24,7 +24,6 @@ TRANSITIONS = {
     "resume": (("paused",), "running"),
     "stop": (("running", "paused"), "stopped"),
 }
-MAX_VARIANTS = 10
 
 
 @dataclass(frozen=True)

@@ -106,13 +106,17 @@ def results(
         conversions = _conversions(primary_metric, c)
         variants.append(
             {
-                "key": v.key, "name": v.name, "control": v.key == control.key,
-                "weight": str(v.weight), **asdict(c), "conversions": conversions,
+                "key": v.key,
+                "name": v.name,
+                "control": v.key == control.key,
+                "weight": str(v.weight),
+                **asdict(c),
+                "conversions": conversions,
                 "rate": _round(conversions / c.exposed if c.exposed else 0.0),
                 "revenue_per_exposure": _round(metric_value("revenue_per_visitor", c)),
                 "vs_control": None if v.key == control.key else compare(primary_metric, base, c),
             }
-        )  # fmt: skip
+        )
     guardrails = []
     for metric in guardrail_metrics:
         rows = []

@@ -10,15 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-#: ISO 4217 currencies we accept, with their minor-unit exponent (digits after the point).
+#: ISO 4217 currencies we accept, by their minor-unit exponent (digits after the point).
+_CURRENCIES_BY_EXPONENT = {
+    0: "CLP ISK JPY KRW UGX VND XAF XOF",
+    2: "AED AUD BGN BRL CAD CHF CNY COP CZK DKK EUR GBP HKD HUF IDR ILS INR MXN MYR NOK NZD PHP "
+    "PLN RON SAR SEK SGD THB TRY TWD USD ZAR",
+    3: "BHD JOD KWD OMR TND",
+}
 CURRENCY_EXPONENTS: dict[str, int] = {
-    "AED": 2, "AUD": 2, "BGN": 2, "BHD": 3, "BRL": 2, "CAD": 2, "CHF": 2, "CLP": 0,
-    "CNY": 2, "COP": 2, "CZK": 2, "DKK": 2, "EUR": 2, "GBP": 2, "HKD": 2, "HUF": 2,
-    "IDR": 2, "ILS": 2, "INR": 2, "ISK": 0, "JOD": 3, "JPY": 0, "KRW": 0, "KWD": 3,
-    "MXN": 2, "MYR": 2, "NOK": 2, "NZD": 2, "OMR": 3, "PHP": 2, "PLN": 2, "RON": 2,
-    "SAR": 2, "SEK": 2, "SGD": 2, "THB": 2, "TND": 3, "TRY": 2, "TWD": 2, "UGX": 0,
-    "USD": 2, "VND": 0, "XAF": 0, "XOF": 0, "ZAR": 2,
-}  # fmt: skip
+    code: digits for digits, codes in _CURRENCIES_BY_EXPONENT.items() for code in codes.split()
+}
 
 
 class CurrencyError(ValueError):

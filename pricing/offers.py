@@ -150,9 +150,13 @@ def price_offers(inputs: Inputs, selection: Selection, evaluate: Evaluate) -> Of
 
 
 def _upsell(
-    pricer: Pricer, tier: domain.Tier, decisions: Decisions, price: Price,
-    tiers: list[domain.Tier], priced: Mapping[str, tuple[str, Decisions, Price, Availability]],
-) -> TierUpsell | AddOnUpsell | None:  # fmt: skip
+    pricer: Pricer,
+    tier: domain.Tier,
+    decisions: Decisions,
+    price: Price,
+    tiers: list[domain.Tier],
+    priced: Mapping[str, tuple[str, Decisions, Price, Availability]],
+) -> TierUpsell | AddOnUpsell | None:
     decision = decisions["upsell"]
     percent = Decimal(decision.get("percent_off", 0))
     if decision["offer"] == "tier":

@@ -271,39 +271,57 @@ class PricedItems:
 
     def as_json(self) -> dict[str, object]:
         return {
-            "currency": self.currency, "tier_name": self.tier_name, "base": self.base,
-            "per_guest": self.per_guest, "guests": self.guests,
-            "add_ons": [list(a) for a in self.add_ons], "floor": self.floor, "ceiling": self.ceiling,
-        }  # fmt: skip
+            "currency": self.currency,
+            "tier_name": self.tier_name,
+            "base": self.base,
+            "per_guest": self.per_guest,
+            "guests": self.guests,
+            "add_ons": [list(a) for a in self.add_ons],
+            "floor": self.floor,
+            "ceiling": self.ceiling,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> PricedItems:
         add_ons = data["add_ons"]
         assert isinstance(add_ons, list)
         return cls(
-            str(data["currency"]), str(data["tier_name"]), int(str(data["base"])),
-            int(str(data["per_guest"])), int(str(data["guests"])),
+            str(data["currency"]),
+            str(data["tier_name"]),
+            int(str(data["base"])),
+            int(str(data["per_guest"])),
+            int(str(data["guests"])),
             tuple((str(n), str(p), int(a)) for n, p, a in add_ons),
             None if data.get("floor") is None else int(str(data["floor"])),
             None if data.get("ceiling") is None else int(str(data["ceiling"])),
-        )  # fmt: skip
+        )
 
 
 def items_of(tier: Tier, guests: int, add_ons: Sequence[AddOn]) -> PricedItems:
     return PricedItems(
-        tier.base_price.currency, tier.name, tier.base_price.amount, tier.per_guest_price.amount,
-        guests, tuple((a.name, a.pricing, a.price.amount) for a in add_ons),
-        tier.price_floor, tier.price_ceiling,
-    )  # fmt: skip
+        tier.base_price.currency,
+        tier.name,
+        tier.base_price.amount,
+        tier.per_guest_price.amount,
+        guests,
+        tuple((a.name, a.pricing, a.price.amount) for a in add_ons),
+        tier.price_floor,
+        tier.price_ceiling,
+    )
 
 
 def price_items(items: PricedItems, adjustments: Adjustments) -> Price:
     """``price_selection`` of recorded items (the same steps, lines and rounding)."""
     tier = Tier(
-        id="", segment_id="", level=1, name=items.tier_name, description="",
+        id="",
+        segment_id="",
+        level=1,
+        name=items.tier_name,
+        description="",
         base_price=Money(items.base, items.currency),
-        per_guest_price=Money(items.per_guest, items.currency), max_guests=max(items.guests, 1),
-    )  # fmt: skip
+        per_guest_price=Money(items.per_guest, items.currency),
+        max_guests=max(items.guests, 1),
+    )
     add_ons = [
         AddOn(str(i), str(i), name, pricing, Money(amount, items.currency))
         for i, (name, pricing, amount) in enumerate(items.add_ons)

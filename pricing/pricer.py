@@ -105,9 +105,11 @@ class Assignment:
 
 
 def experiments_for(
-    snapshot: domain.CatalogSnapshot, selection: Selection, segment: domain.Segment,
+    snapshot: domain.CatalogSnapshot,
+    selection: Selection,
+    segment: domain.Segment,
     tiers: Sequence[domain.Tier],
-) -> list[Experiment]:  # fmt: skip
+) -> list[Experiment]:
     """The live experiments whose targeting covers the segment, the date and one of ``tiers``
     (the tiers the request prices), in order: the visitor is assigned in the first one that has
     (or gives) them a variant."""
@@ -228,9 +230,12 @@ class Pricer:
         return [a for a in self.add_ons if a.available_for(tier.id)]
 
     def facts(
-        self, tier: domain.Tier, day: dt.date, add_ons: Sequence[domain.AddOn],
+        self,
+        tier: domain.Tier,
+        day: dt.date,
+        add_ons: Sequence[domain.AddOn],
         availability: Availability,
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         segment = self.segments[tier.segment_id]
         guests = self.selection.guests
         subtotal = sum((line.amount for line in subtotal_lines(tier, guests, add_ons)), Decimal(0))

@@ -144,9 +144,12 @@ def _accepted_upsell(pricer: Pricer, tier: domain.Tier) -> Mapping[str, Any]:
 
 
 def move_scope(
-    snapshot: domain.CatalogSnapshot, today: dt.date, selection: Selection, to_tier_id: str,
+    snapshot: domain.CatalogSnapshot,
+    today: dt.date,
+    selection: Selection,
+    to_tier_id: str,
     booking: PaidBooking | None,
-) -> Scope:  # fmt: skip
+) -> Scope:
     """The two tiers of a move (from, to), once the request is checked."""
     source, target = tier_of(snapshot, selection.tier_id), tier_of(snapshot, to_tier_id)
     if source.id == target.id:
@@ -157,9 +160,12 @@ def move_scope(
 
 
 def price_move(
-    inputs: Inputs, selection: Selection, to_tier_id: str, booking: PaidBooking | None,
+    inputs: Inputs,
+    selection: Selection,
+    to_tier_id: str,
+    booking: PaidBooking | None,
     evaluate: Evaluate,
-) -> MoveQuote:  # fmt: skip
+) -> MoveQuote:
     """Is moving ``selection`` (its tier) to ``to_tier_id`` allowed (the ``upgrade`` rules), and
     what does it cost? For a booking the difference is the target's price now less what the
     customer paid for the booking (its platform fee likewise), never today's price of its current

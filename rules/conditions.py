@@ -23,9 +23,13 @@ NEGATED_OP = {
     "not_in": "in",
 }
 COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": operator.eq, "ne": operator.ne, "lt": operator.lt,
-    "lte": operator.le, "gt": operator.gt, "gte": operator.ge,
-}  # fmt: skip
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
+}
 SYMBOL = {
     "eq": "=",
     "ne": "≠",
@@ -59,16 +63,6 @@ def negation_normal_form(condition: Condition, negate: bool = False) -> Conditio
         low, high = condition.value
         return AnyOf((Leaf(condition.fact, "lt", low), Leaf(condition.fact, "gt", high)))
     return Leaf(condition.fact, NEGATED_OP[condition.op], condition.value)
-
-
-def leaf_holds(leaf: Leaf, value: Any) -> bool:
-    if leaf.op == "in":
-        return bool(value in leaf.value)
-    if leaf.op == "not_in":
-        return value not in leaf.value
-    if leaf.op == "between":
-        return bool(leaf.value[0] <= value <= leaf.value[1])
-    return COMPARE[leaf.op](value, leaf.value)
 
 
 def predicate(condition: Condition) -> Predicate:

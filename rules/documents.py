@@ -141,8 +141,11 @@ def json_diff(recorded: Any, replayed: Any, path: str = "") -> list[dict[str, An
             out += json_diff(recorded.get(key), replayed.get(key), pointer)
         return out
     if isinstance(recorded, list) and isinstance(replayed, list) and len(recorded) == len(replayed):
-        return [d for i, (a, b) in enumerate(zip(recorded, replayed, strict=True))
-                for d in json_diff(a, b, f"{path}/{i}")]  # fmt: skip
+        return [
+            d
+            for i, (a, b) in enumerate(zip(recorded, replayed, strict=True))
+            for d in json_diff(a, b, f"{path}/{i}")
+        ]
     if recorded == replayed and type(recorded) is type(replayed):
         return []
     return [{"path": path or "/", "recorded": recorded, "replayed": replayed}]

@@ -6,8 +6,8 @@ Two matchers implement the same contract (which rules' conditions hold for a com
 * ``durable`` — the durable-rules C engine, reached only through ``rules.durable_binding``. What
   it is given is planned by ``rules.plan``: a rule becomes one engine rule, or several *parts*
   when its ``any`` groups would multiply (the rule then matches when a formula over its parts
-  holds), or none when it has no condition; parts are grouped into chunks that each stay inside
-  the engine's limits, and every chunk is one engine ruleset.
+  holds; ``rules.parts``), or none when it has no condition; parts are grouped into chunks that
+  each stay inside the engine's limits, and every chunk is one engine ruleset (``rules.chunks``).
 * ``reference`` — pure Python closures over the same language (``rules.conditions``); used for
   dry runs (validation, simulation) and as the oracle of the differential tests.
 
@@ -25,18 +25,12 @@ from typing import Any, Protocol
 from orjson import dumps
 
 from pricing.errors import DomainError
+from rules.chunks import ENGINE_KEYS, engine_expression
 from rules.conditions import predicate
 from rules.language import KINDS, Ruleset, leaves_of
 from rules.outcome import Outcome, RuleIndex, resolve
-from rules.plan import (
-    ENGINE_KEYS,
-    EnginePlan,
-    Formula,
-    engine_expression,
-    holds,
-    plan_ruleset,
-    python_bytes,
-)
+from rules.parts import Formula, holds
+from rules.plan import EnginePlan, plan_ruleset, python_bytes
 from rules.vocabulary import complete_facts
 
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from rules.checks import run_cases
 from rules.engine import RulesEngineError, compile_program
-from rules.language import RulesetInvalid, parse_ruleset
+from rules.language import RulesetInvalid
+from rules.parsing import parse_ruleset
 from rules.plan import cost_errors
 
 DEFAULT_TIMEOUT_SECONDS = 20.0

@@ -28,8 +28,9 @@ from app.adapters.cache import Cache
 from config.settings import DEFAULT_RULES_CACHE_MIB
 from pricing.errors import NotFound
 from rules.engine import Program, RulesEngineError, compile_program, evaluate
-from rules.language import KINDS, parse_ruleset
+from rules.language import KINDS
 from rules.outcome import Outcome
+from rules.parsing import parse_ruleset
 from rules.programs import ProgramCache
 from storage.db import Database
 from storage.rulesets import Activation, RulesetRepository, active_at

@@ -8,8 +8,8 @@ from typing import Any
 from pricing import catalog as domain
 from pricing.errors import InvalidInput, NotFound
 from pricing.price import recorded_price_json
-from rules.language import parse_ruleset
 from rules.outcome import RuleIndex
+from rules.parsing import parse_ruleset
 from rules.vocabulary import complete_facts
 from storage.catalog import CatalogRepository
 from storage.db import Database

@@ -17,8 +17,9 @@ from rules.checks import analyse, unknown_experiment_values
 from rules.defaults import DEFAULT_RULESET
 from rules.documents import canonical_json, content_hash
 from rules.engine import compile_program, evaluate
-from rules.language import KINDS, Ruleset, RulesetInvalid, parse_facts, parse_ruleset
+from rules.language import KINDS, Ruleset, RulesetInvalid
 from rules.outcome import Outcome
+from rules.parsing import parse_facts, parse_ruleset
 from rules.plan import cost_errors
 from rules.verify import Verification, verify_in_subprocess
 from storage.catalog import Page

@@ -16,8 +16,9 @@ import pytest
 
 from rules.defaults import DEFAULT_RULESET
 from rules.engine import Program, compile_program, evaluate
-from rules.language import Ruleset, parse_ruleset
+from rules.language import Ruleset
 from rules.outcome import Outcome
+from rules.parsing import parse_ruleset
 from rules.plan import plan_ruleset
 from rules.programs import ProgramCache
 from tests.integration.test_rules_differential import Generator
@@ -250,7 +251,7 @@ def test_soak_memory_stays_flat() -> None:
 
 CLOSE_UNMATCHED = """
 from rules.engine import compile_program, evaluate
-from rules.language import parse_ruleset
+from rules.parsing import parse_ruleset
 from rules.plan import plan_ruleset
 
 ruleset = parse_ruleset({"rules": [{"id": "a", "kind": "season", "then": {"multiplier": "1.1"},

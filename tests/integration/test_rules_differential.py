@@ -34,10 +34,11 @@ from rules.language import (
     Ruleset,
     RulesetInvalid,
     leaves_of,
-    parse_ruleset,
 )
 from rules.outcome import Outcome
-from rules.plan import plan_ruleset, unsplit_cost
+from rules.parsing import parse_ruleset
+from rules.parts import unsplit_cost
+from rules.plan import plan_ruleset
 from rules.vocabulary import DATE, FACTS, STR, complete_facts
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from rules.engine import compile_program, evaluate
-from rules.language import parse_ruleset
+from rules.parsing import parse_ruleset
 from rules.vocabulary import MAX_INTEGER, MIN_INTEGER, UnrepresentableFacts, complete_facts
 
 #: Tests every refused fact, so that the durable engine is handed each of them.

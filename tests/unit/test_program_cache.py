@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from rules.engine import Program, compile_program, evaluate
-from rules.language import Ruleset, parse_ruleset
+from rules.language import Ruleset
+from rules.parsing import parse_ruleset
 from rules.plan import plan_ruleset
 from rules.programs import DEFAULT_MAX_BYTES, ProgramCache
 from tests.support.heap import heap_bytes

@@ -10,7 +10,7 @@ import pytest
 from rules.checks import Warning, analyse, run_cases, sample_facts
 from rules.defaults import DEFAULT_RULESET
 from rules.engine import Program, compile_program
-from rules.language import parse_ruleset
+from rules.parsing import parse_ruleset
 from tests.support.rules import leaf
 
 

@@ -44,8 +44,8 @@ from rules.language import (
     MAX_VALUES_PER_RULE,
     STACKING,
     Ruleset,
-    parse_ruleset,
 )
+from rules.parsing import parse_ruleset
 from rules.plan import (
     MAX_RULESET_ALTERNATIVES,
     MAX_RULESET_BYTES,

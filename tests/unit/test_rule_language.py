@@ -32,9 +32,8 @@ from rules.language import (
     Leaf,
     Not,
     RulesetInvalid,
-    parse_facts,
-    parse_ruleset,
 )
+from rules.parsing import parse_facts, parse_ruleset
 from rules.vocabulary import complete_facts
 from tests.support.rules import leaf
 

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from rules.engine import Program, compile_program, evaluate
-from rules.language import KINDS, parse_ruleset
+from rules.language import KINDS
 from rules.outcome import RuleResult
+from rules.parsing import parse_ruleset
 from tests.support.rules import leaf
 
 D = Decimal

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules import plan as plan_module
+from rules import parts as plan_module
 from rules.conditions import negation_normal_form, predicate
 from rules.engine import compile_program, evaluate
 from rules.language import (
@@ -29,20 +29,16 @@ from rules.language import (
     Not,
     Rule,
     leaves_of,
-    parse_ruleset,
 )
+from rules.parsing import parse_ruleset
+from rules.parts import MAX_PART_ALTERNATIVES, alternatives, holds, plan_rule, unsplit_cost
 from rules.plan import (
-    MAX_PART_ALTERNATIVES,
     MAX_RULE_ALTERNATIVES,
     MAX_RULESET_ALTERNATIVES,
     MAX_RULESET_BYTES,
     MAX_RULESET_COMPARED_VALUES,
-    alternatives,
     cost_errors,
-    holds,
-    plan_rule,
     plan_ruleset,
-    unsplit_cost,
 )
 from rules.vocabulary import complete_facts
 from tests.support.heap import heap_bytes

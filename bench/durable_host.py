@@ -1,7 +1,8 @@
 """durable-rules' own ``Host`` layer (``durable.lang``) running a ruleset: a BASELINE for the
 benchmark (how much the direct binding saves), never used to serve. Single thread only: the Host
 layer segfaults under threads and its timer threads never stop (see DESIGN.md); run it in a
-process you throw away. Kept in ``rules/`` because nothing else may import durable-rules."""
+process you throw away. The one module outside ``rules/`` that imports durable-rules: it is only
+a yardstick for ``bench/rules_bench.py``; what serves goes through ``rules.engine``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from rules.language import All, AnyOf, Condition, Leaf, Ruleset
-from rules.plan import holds, plan_ruleset
+from rules.parts import holds
+from rules.plan import plan_ruleset
 
 
 def _lang_expr(condition: Condition) -> Any:
