@@ -10,7 +10,8 @@ from sqlalchemy import CompoundSelect, bindparam, func, literal, null, select, u
 
 from pricing.availability import DayCounts
 from storage import models as m
-from storage.db import Executor, HotStatement
+from storage.db import Executor
+from storage.driver import HotStatement
 
 #: Booking states that occupy a unit (of kind "booking"; an upgrade payment occupies nothing
 #: itself). A pending booking occupies its unit through its hold.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -16,6 +17,7 @@ from psycopg.types.datetime import TimestamptzLoader
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import Pool
 
 from storage import change_log  # noqa: F401  (registers the change log on every Session)
 
@@ -71,56 +73,6 @@ Executor = Session | Connection
 def on_postgresql(executor: Executor) -> bool:
     bind = executor if isinstance(executor, Connection) else executor.get_bind()
     return bool(bind.dialect.name == "postgresql")
-
-
-@contextmanager
-def driver_cursor(executor: Executor, statement: str) -> Iterator[Any]:
-    """A cursor of the DBAPI (psycopg) connection under the executor's connection, in its
-    transaction, for a statement run past SQLAlchemy. A driver error comes out as Core's would
-    for its own statements: a ``DBAPIError`` (``IntegrityError``, ``OperationalError``, ...), and
-    when the connection is gone it is invalidated, and so is every connection the pool made
-    before it (replaced as they are next checked out: a restarted server killed them all), and
-    the error says so, which the API answers with 503 ``database_unavailable``."""
-    connection = executor if isinstance(executor, Connection) else executor.connection()
-    fairy = connection.connection
-    dbapi = connection.dialect.loaded_dbapi
-    try:
-        with fairy.driver_connection.cursor() as cursor:
-            yield cursor
-    except dbapi.Error as error:
-        gone = connection.dialect.is_disconnect(error, fairy.dbapi_connection, None)
-        if gone:
-            connection.engine.pool._invalidate(fairy, error)  # what Core does on a disconnect
-            connection.invalidate(error)
-        raise exc.DBAPIError.instance(
-            statement, None, error, dbapi.Error, connection_invalidated=gone
-        ) from error
-
-
-class HotStatement:
-    """A Core SELECT run on the hottest path (every priced offer). On PostgreSQL it is compiled
-    once and executed on the session's psycopg connection, skipping what SQLAlchemy does on every
-    execution (compile-cache key, parameter and result processing): about a tenth of an offer's
-    CPU. Elsewhere (SQLite) it runs through Core. Rows come back as tuples either way."""
-
-    def __init__(self, statement: Any, names: tuple[str, ...]) -> None:
-        self.statement = statement
-        self.names = frozenset(names)
-        # Every bind gets a (None) value so that the IN lists can be expanded once, now.
-        compiled = statement.params({name: None for name in names}).compile(
-            dialect=postgresql.psycopg.dialect()
-        )
-        expanded = compiled.construct_expanded_state()
-        self.sql = expanded.statement
-        self.constants = {k: v for k, v in expanded.parameters.items() if k not in names}
-
-    def rows(self, executor: Executor, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        assert params.keys() == self.names
-        if not on_postgresql(executor):
-            return [tuple(row) for row in executor.execute(self.statement, params)]
-        with driver_cursor(executor, self.sql) as cursor:
-            cursor.execute(self.sql, {**self.constants, **params})
-            return cursor.fetchall()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -183,7 +135,9 @@ def _ping_when_idle(engine: Engine) -> None:
     """Pessimistic disconnect handling, paid only where it helps: a connection idle for longer
     than ``IDLE_PING_SECONDS`` (server restarted, idle connection dropped by a proxy) is pinged on
     checkout, and replaced if dead (SQLAlchemy retries the checkout on ``DisconnectionError``).
-    ``pool_pre_ping`` would ping on every checkout: a round trip on every request.
+    ``pool_pre_ping`` would ping on every checkout: a round trip on every request. After a lost
+    connection seen past Core (``replace_pool_after``), the next checkout replaces every
+    connection the pool made before (``InvalidatePoolError``).
 
     The ping is the dialect's own (the one ``pool_pre_ping`` runs), which leaves the connection
     as it found it: on psycopg it switches to autocommit (no round trip), runs an empty statement
@@ -197,6 +151,9 @@ def _ping_when_idle(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkout")
     def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if engine.pool in _LOST_POOLS:
+            _LOST_POOLS.discard(engine.pool)
+            raise exc.InvalidatePoolError()
         since = record.info.get("idle_since")
         if since is None or time.monotonic() - since <= IDLE_PING_SECONDS:
             return
@@ -204,6 +161,18 @@ def _ping_when_idle(engine: Engine) -> None:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as error:  # any failure of a trivial statement: a dead connection
             raise exc.DisconnectionError() from error
+
+
+#: Pools that lost a connection under a statement run past Core since their last checkout.
+_LOST_POOLS: weakref.WeakSet[Pool] = weakref.WeakSet()
+
+
+def replace_pool_after(connection: Connection, error: BaseException) -> None:
+    """What Core does on a disconnect under its own statements, for one found past it
+    (``storage.driver``): invalidate the connection, and have its pool replace every connection
+    it made before (on its next checkout: a restarted server killed them all)."""
+    _LOST_POOLS.add(connection.engine.pool)
+    connection.invalidate(error)
 
 
 #: SQLSTATEs of a server ending or refusing sessions as a whole rather than failing a statement:
