@@ -208,23 +208,25 @@ def unavailable(error: BaseException) -> bool:
 
 
 class Database:
-    """Owns the session factories. ``transaction()`` is the unit of work of one use case.
+    """Owns the engines and session factories, and hands out the three units of work:
 
-    * ``transaction()`` — the default: commits are durable when they return.
-    * ``transaction(relaxed=True)`` — on PostgreSQL every statement is its own transaction
-      (autocommit: no BEGIN/COMMIT round trips) with ``synchronous_commit = off`` (it returns
-      before the WAL is on disk). Only for use cases whose one write that matters is a single
-      atomic statement and may be lost in a crash of the next ~0.6 s without harm to anyone: the
-      decision records of browsed offers (one ``tw_append_decisions`` call); never for quotes,
-      holds, bookings or payments. Elsewhere (SQLite) it is an ordinary transaction.
-    * ``browsing()`` — the same relaxed unit on a Core connection instead of an ORM session (a
-      quarter of the cost: no session, unit of work or session transaction to set up and end), for
-      the hottest route, priced offers, which runs statements only, never ORM objects.
-    * ``read()`` — autocommit: every statement is its own transaction, with no BEGIN/COMMIT
-      round trips; for lookups on every request (API keys, tenants).
+    * ``transaction()`` — a use case's: an ORM session in one transaction, committed on a clean
+      exit (durable when it returns), rolled back on any exception.
+    * ``browsing()`` — priced offers', the hottest route, whose writes are each one atomic
+      statement and may be lost in a crash of the next ~0.6 s without harm to anyone (the
+      decision records of browsed offers: one ``tw_append_decisions`` call; a first exposure to an
+      experiment: one idempotent insert); never for quotes, holds, bookings or payments. A Core connection (a quarter of the cost of a session: no unit
+      of work or session transaction to set up and end) of the relaxed engine: every statement is
+      its own transaction (autocommit: no BEGIN/COMMIT round trips) with ``synchronous_commit =
+      off`` (it returns before the WAL is on disk).
+    * ``read()`` — lookups on every request (API keys, tenants): an ORM session in autocommit,
+      every statement its own transaction, with no BEGIN/COMMIT round trips.
 
-    Given an explicit ``session_factory`` (tests binding everything to one connection in an
-    outer transaction), all three use it.
+    A server (``from_url`` with PostgreSQL) has the two engines: the durable one (``transaction``
+    and ``read``) and the relaxed one (``browsing``). With one engine (SQLite, the embedded
+    default; or a test's own pool), ``browsing()`` is the connection of an ordinary transaction.
+    Given a ``session_factory`` (tests binding everything to one connection in an outer
+    transaction), all three use it.
     """
 
     def __init__(
@@ -235,13 +237,9 @@ class Database:
     ):
         self.engine = engine
         self.relaxed_engine = relaxed_engine
-        shared = session_factory
-        self.shared = shared is not None
+        self.shared = session_factory is not None
         self.session_factory = session_factory or sessionmaker(bind=engine, expire_on_commit=False)
-        self.relaxed_factory = shared or sessionmaker(
-            bind=relaxed_engine or engine, expire_on_commit=False
-        )
-        self.read_factory = shared or sessionmaker(
+        self.read_factory = session_factory or sessionmaker(
             bind=engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
         )
 
@@ -252,9 +250,12 @@ class Database:
             # Autocommit for the engine's life: no per-checkout switch and reset of the mode.
             # Nor a ROLLBACK to reset a returned connection: an autocommit one holds no transaction.
             relaxed = make_engine(
-                url, connect_args={"options": "-c synchronous_commit=off"}, pool_size=5,
-                isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
-            )  # fmt: skip
+                url,
+                connect_args={"options": "-c synchronous_commit=off"},
+                pool_size=5,
+                isolation_level="AUTOCOMMIT",
+                pool_reset_on_return=None,
+            )
         return cls(make_engine(url), relaxed_engine=relaxed)
 
     @contextmanager
@@ -270,9 +271,9 @@ class Database:
             session.close()
 
     @contextmanager
-    def transaction(self, *, relaxed: bool = False) -> Iterator[Session]:
+    def transaction(self) -> Iterator[Session]:
         """Commit on a clean exit, roll back on any exception."""
-        session = (self.relaxed_factory if relaxed else self.session_factory)()
+        session = self.session_factory()
         try:
             yield session
             session.commit()
@@ -284,11 +285,10 @@ class Database:
 
     @contextmanager
     def browsing(self) -> Iterator[Connection]:
-        """``transaction(relaxed=True)`` as a Core connection: on PostgreSQL an autocommit
-        connection of the relaxed engine; elsewhere (SQLite, or tests sharing one connection) the
-        connection of a relaxed transaction, committed on a clean exit, rolled back on an error."""
+        """An autocommit connection of the relaxed engine; without one (SQLite, tests), the
+        connection of a ``transaction()``: committed on a clean exit, rolled back on an error."""
         if self.relaxed_engine is None or self.shared:
-            with self.transaction(relaxed=True) as session:
+            with self.transaction() as session:
                 yield session.connection()
             return
         with self.relaxed_engine.connect() as connection:
@@ -302,10 +302,6 @@ class Database:
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.engine.dialect.name == "sqlite"
 
 
 def alembic_config(url: str) -> Any:
