@@ -2,14 +2,22 @@
 of its tenant's hash chain.
 
 Chain: records get ``seq`` 1, 2, ... per tenant, ``prev_hash`` (the previous link's hash; 64 zeros
-before the first) and ``hash = sha256("<seq>|<prev_hash>|" + canonical(record))`` where the
-canonical record is every other stored field as JSON with sorted keys and no whitespace (computed
-before the chain is locked; only the cheap outer hash needs the lock). The head (last seq and hash)
-lives in ``decision_chains``; appending claims the next seqs with one ``UPDATE ... RETURNING``,
-which locks the head for the rest of the writing transaction, so links are never interleaved.
-Editing, deleting or swapping any row breaks a link that ``verify`` finds; a retention purge
-removes a prefix of the chain and records the last removed hash, from where verification
-continues.
+before the first) and ``hash = sha256("<seq>|<prev_hash>|" + canonical(record))`` (``chain_hash``)
+where the canonical record is every other stored field as JSON with sorted keys, no whitespace and
+``created_at`` in UTC. The canonical bodies are written here, before the chain is locked (the
+costly part); linking them needs the head (last seq and hash, in ``decision_chains``), locked for
+the rest of the writing transaction so that links never interleave:
+
+* on PostgreSQL, one statement, ``tw_append_decisions(tenant, bodies)`` (migration 0010), locks the
+  head (``SELECT ... FOR UPDATE``, created on first use), links each body with the same hash in
+  PL/pgSQL, inserts the rows (the bodies are the rows) and moves the head;
+* elsewhere (SQLite), ``_claim`` locks the head and claims the seqs (``UPDATE ... RETURNING``),
+  ``_link`` links with ``chain_hash``, and the rows and the new head are written here.
+
+The two definitions of the hash are held equal by tests/integration/test_decision_chain_hash.py.
+Editing, deleting or swapping any row breaks a link that ``verify`` finds (``link_hash``
+recomputes it from the stored row); a retention purge removes a prefix of the chain and records
+the last removed hash, from where verification continues.
 """
 
 from __future__ import annotations
@@ -62,7 +70,8 @@ class DecisionRecord:
 
 def canonical(record: DecisionRecord) -> bytes:
     """The record's fields but the chain's own (seq, prev_hash, hash), as the JSON columns store
-    them (Decimals and dates as strings), with sorted keys and no whitespace."""
+    them (Decimals and dates as strings), with sorted keys and no whitespace; ``created_at`` in
+    UTC (as read back in any session time zone)."""
     data = {
         "tenant_id": record.tenant_id, "id": record.id, "purpose": record.purpose,
         "kinds": record.kinds, "ruleset_version": record.ruleset_version,
@@ -70,7 +79,7 @@ def canonical(record: DecisionRecord) -> bytes:
         "considered": record.considered, "fired": record.fired, "outputs": record.outputs,
         "context": record.context, "request_id": record.request_id, "quote_id": record.quote_id,
         "booking_id": record.booking_id,
-        "created_at": as_utc(record.created_at).isoformat(timespec="microseconds"),
+        "created_at": as_utc(record.created_at).astimezone(dt.UTC).isoformat(timespec="microseconds"),
         "masked_fields": record.masked_fields, "customer_ref": record.customer_ref,
     }  # fmt: skip
     return canonical_json(data)

@@ -572,8 +572,9 @@ class Payment(Base):
 
 class Decision(Base):
     """One evaluation of a ruleset, written in the transaction of the response it served, and a
-    link of its tenant's hash chain: ``hash = sha256(canonical record incl. seq and prev_hash)``.
-    Every index leads with ``tenant_id`` (docs: how it is partitioned by month in production)."""
+    link of its tenant's hash chain: ``hash = sha256("<seq>|<prev_hash>|" + canonical record)``
+    (``storage.decisions``). Every index leads with ``tenant_id`` (docs: how it is partitioned by
+    month in production)."""
 
     __tablename__ = "decisions"
     __table_args__ = (
