@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from pricing.errors import NotFound
 from storage import models as m
-from storage.catalog import as_uuid
+from storage.repository import as_uuid
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from pricing.errors import NotFound
 from storage import change_log
 from storage import models as m
 from storage.availability import day_counts
-from storage.catalog import Page, as_uuid
 from storage.db import as_utc, insert_new, on_postgresql
+from storage.repository import Page, as_uuid
 
 LOCK_TIMEOUT = "5s"
 

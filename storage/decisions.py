@@ -36,9 +36,9 @@ from sqlalchemy.orm import Session
 
 from pricing.errors import NotFound
 from storage import models as m
-from storage.catalog import as_uuid
 from storage.db import Executor, as_utc, insert_new, json_default, on_postgresql
 from storage.driver import driver_cursor
+from storage.repository import as_uuid
 
 GENESIS = "0" * 64
 

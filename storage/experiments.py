@@ -16,8 +16,8 @@ from pricing.errors import Conflict, NotFound, PreconditionFailed
 from pricing.experiment_design import Experiment, Namespace, Targeting, Variant
 from pricing.experiment_results import VariantCounts
 from storage import models as m
-from storage.catalog import Page, as_uuid, bump_catalog_version
 from storage.db import Executor, insert_new
+from storage.repository import Page, as_uuid, bump_catalog_version
 
 #: The row fields an experiment's design consists of (what snapshots and revisions carry).
 DESIGN_FIELDS = (

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from pricing.errors import Conflict, NotFound
 from storage import models as m
-from storage.catalog import Page, as_uuid, flush
 from storage.db import as_utc
+from storage.repository import Page, as_uuid, flush
 
 #: ruleset_activations.sequence and ruleset_versions.number are 32-bit INTEGERs: larger numbers
 #: (a path may carry any) name no activation or version, and are never sent to the database.
