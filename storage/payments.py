@@ -231,13 +231,6 @@ def mark_refund(
     )
 
 
-def refund_by_ref(session: Session, provider_ref: str) -> Entry | None:
-    row = session.scalars(
-        select(m.Payment).where(m.Payment.kind == REFUND, m.Payment.provider_ref == provider_ref)
-    ).first()
-    return _entry(row) if row else None
-
-
 def queued(session: Session, limit: int = 100) -> list[Entry]:
     """Refunds owed and not yet accepted by the provider, oldest first (the sweeper asks again)."""
     rows = session.scalars(
