@@ -21,19 +21,30 @@ from storage.repository import Page, TenantRepository, as_uuid, flush
 
 def tenant_value(row: m.Tenant) -> domain.Tenant:
     return domain.Tenant(
-        id=str(row.id), slug=row.slug, name=row.name, currency=row.currency,
-        time_zone=row.time_zone, status=row.status, default_capacity=row.default_capacity,
-        version=row.version, catalog_version=row.catalog_version,
-        refund_window_hours=row.refund_window_hours, refund_application_fee=row.refund_application_fee,
+        id=str(row.id),
+        slug=row.slug,
+        name=row.name,
+        currency=row.currency,
+        time_zone=row.time_zone,
+        status=row.status,
+        default_capacity=row.default_capacity,
+        version=row.version,
+        catalog_version=row.catalog_version,
+        refund_window_hours=row.refund_window_hours,
+        refund_application_fee=row.refund_application_fee,
         decision_retention_days=row.decision_retention_days,
-    )  # fmt: skip
+    )
 
 
 def segment_value(row: m.Segment) -> domain.Segment:
     return domain.Segment(
-        id=str(row.id), key=row.key, name=row.name, position=row.position,
-        status=row.status, version=row.version,
-    )  # fmt: skip
+        id=str(row.id),
+        key=row.key,
+        name=row.name,
+        position=row.position,
+        status=row.status,
+        version=row.version,
+    )
 
 
 def tier_value(row: m.Tier, currency: str) -> domain.Tier:
@@ -59,19 +70,34 @@ def tier_value(row: m.Tier, currency: str) -> domain.Tier:
 
 def add_on_value(row: m.AddOn, tier_ids: Iterable[uuid.UUID], currency: str) -> domain.AddOn:
     return domain.AddOn(
-        id=str(row.id), key=row.key, name=row.name, pricing=row.pricing,
-        price=Money(row.price_minor, currency), tier_ids=tuple(sorted(str(t) for t in tier_ids)),
-        status=row.status, version=row.version,
-    )  # fmt: skip
+        id=str(row.id),
+        key=row.key,
+        name=row.name,
+        pricing=row.pricing,
+        price=Money(row.price_minor, currency),
+        tier_ids=tuple(sorted(str(t) for t in tier_ids)),
+        status=row.status,
+        version=row.version,
+    )
 
 
 # ---- repository ------------------------------------------------------------------------------
 
 
 TIER_COLUMNS = {
-    "level", "name", "description", "base_price_minor", "per_guest_price_minor", "max_guests",
-    "features", "popular", "upsell_target_ids", "photos", "price_floor_minor", "price_ceiling_minor",
-}  # fmt: skip
+    "level",
+    "name",
+    "description",
+    "base_price_minor",
+    "per_guest_price_minor",
+    "max_guests",
+    "features",
+    "popular",
+    "upsell_target_ids",
+    "photos",
+    "price_floor_minor",
+    "price_ceiling_minor",
+}
 
 
 class CatalogRepository(TenantRepository):

@@ -72,16 +72,27 @@ def canonical(record: DecisionRecord) -> bytes:
     """The record's fields but the chain's own (seq, prev_hash, hash), as the JSON columns store
     them (Decimals and dates as strings), with sorted keys and no whitespace; ``created_at`` in
     UTC (as read back in any session time zone)."""
+    created = as_utc(record.created_at).astimezone(dt.UTC)
     data = {
-        "tenant_id": record.tenant_id, "id": record.id, "purpose": record.purpose,
-        "kinds": record.kinds, "ruleset_version": record.ruleset_version,
-        "ruleset_hash": record.ruleset_hash, "engine": record.engine, "facts": record.facts,
-        "considered": record.considered, "fired": record.fired, "outputs": record.outputs,
-        "context": record.context, "request_id": record.request_id, "quote_id": record.quote_id,
+        "tenant_id": record.tenant_id,
+        "id": record.id,
+        "purpose": record.purpose,
+        "kinds": record.kinds,
+        "ruleset_version": record.ruleset_version,
+        "ruleset_hash": record.ruleset_hash,
+        "engine": record.engine,
+        "facts": record.facts,
+        "considered": record.considered,
+        "fired": record.fired,
+        "outputs": record.outputs,
+        "context": record.context,
+        "request_id": record.request_id,
+        "quote_id": record.quote_id,
         "booking_id": record.booking_id,
-        "created_at": as_utc(record.created_at).astimezone(dt.UTC).isoformat(timespec="microseconds"),
-        "masked_fields": record.masked_fields, "customer_ref": record.customer_ref,
-    }  # fmt: skip
+        "created_at": created.isoformat(timespec="microseconds"),
+        "masked_fields": record.masked_fields,
+        "customer_ref": record.customer_ref,
+    }
     return canonical_json(data)
 
 
@@ -126,8 +137,14 @@ def _claim_statement(tenant: uuid.UUID, count: int) -> Any:
 
 
 def _new_head(tenant: uuid.UUID) -> dict[str, Any]:
-    return {"tenant_id": tenant, "seq": 0, "hash": GENESIS, "purged_through_seq": 0,
-            "purged_last_hash": GENESIS, "updated_at": m.utcnow()}  # fmt: skip
+    return {
+        "tenant_id": tenant,
+        "seq": 0,
+        "hash": GENESIS,
+        "purged_through_seq": 0,
+        "purged_last_hash": GENESIS,
+        "updated_at": m.utcnow(),
+    }
 
 
 def _head_statement(tenant: uuid.UUID, last_hash: str) -> Any:
@@ -189,23 +206,54 @@ _APPEND = "SELECT tw_append_decisions(%(tenant)s, %(rows)s)"  # psycopg's own pa
 
 def _row(r: DecisionRecord) -> dict[str, Any]:
     return {
-        "tenant_id": uuid.UUID(r.tenant_id), "id": uuid.UUID(r.id), "purpose": r.purpose,
-        "kinds": r.kinds, "ruleset_version": r.ruleset_version, "ruleset_hash": r.ruleset_hash,
-        "engine": r.engine, "facts": r.facts, "considered": r.considered, "fired": r.fired,
-        "outputs": r.outputs, "context": r.context, "request_id": r.request_id,
-        "quote_id": r.quote_id, "booking_id": uuid.UUID(r.booking_id) if r.booking_id else None,
-        "created_at": r.created_at, "masked_fields": r.masked_fields,
-        "customer_ref": r.customer_ref, "seq": r.seq, "prev_hash": r.prev_hash, "hash": r.hash,
-    }  # fmt: skip
+        "tenant_id": uuid.UUID(r.tenant_id),
+        "id": uuid.UUID(r.id),
+        "purpose": r.purpose,
+        "kinds": r.kinds,
+        "ruleset_version": r.ruleset_version,
+        "ruleset_hash": r.ruleset_hash,
+        "engine": r.engine,
+        "facts": r.facts,
+        "considered": r.considered,
+        "fired": r.fired,
+        "outputs": r.outputs,
+        "context": r.context,
+        "request_id": r.request_id,
+        "quote_id": r.quote_id,
+        "booking_id": uuid.UUID(r.booking_id) if r.booking_id else None,
+        "created_at": r.created_at,
+        "masked_fields": r.masked_fields,
+        "customer_ref": r.customer_ref,
+        "seq": r.seq,
+        "prev_hash": r.prev_hash,
+        "hash": r.hash,
+    }
 
 
 def record_of(row: m.Decision) -> DecisionRecord:
     return DecisionRecord(
-        str(row.id), str(row.tenant_id), row.purpose, row.kinds, row.ruleset_version, row.ruleset_hash,
-        row.engine, row.facts, row.considered, row.fired, row.outputs, row.context, row.request_id,
-        row.quote_id, str(row.booking_id) if row.booking_id else None, as_utc(row.created_at),
-        list(row.masked_fields or []), row.customer_ref, row.seq, row.prev_hash, row.hash,
-    )  # fmt: skip
+        id=str(row.id),
+        tenant_id=str(row.tenant_id),
+        purpose=row.purpose,
+        kinds=row.kinds,
+        ruleset_version=row.ruleset_version,
+        ruleset_hash=row.ruleset_hash,
+        engine=row.engine,
+        facts=row.facts,
+        considered=row.considered,
+        fired=row.fired,
+        outputs=row.outputs,
+        context=row.context,
+        request_id=row.request_id,
+        quote_id=row.quote_id,
+        booking_id=str(row.booking_id) if row.booking_id else None,
+        created_at=as_utc(row.created_at),
+        masked_fields=list(row.masked_fields or []),
+        customer_ref=row.customer_ref,
+        seq=row.seq,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
 
 
 def get_decision(session: Session, tenant_id: str, decision_id: str) -> DecisionRecord:
@@ -372,10 +420,16 @@ def purge_before(
     head.purged_through_seq, head.purged_last_hash = through, last_hash
     session.add(
         m.DecisionPurge(
-            tenant_id=tenant, id=uuid.uuid4(), from_seq=purge.from_seq, through_seq=through,
-            last_hash=last_hash, removed=purge.removed, cutoff=cutoff, created_at=now,
+            tenant_id=tenant,
+            id=uuid.uuid4(),
+            from_seq=purge.from_seq,
+            through_seq=through,
+            last_hash=last_hash,
+            removed=purge.removed,
+            cutoff=cutoff,
+            created_at=now,
         )
-    )  # fmt: skip
+    )
     session.flush()
     return purge
 

@@ -132,9 +132,12 @@ class RulesetRepository:
         self, *, name: str, document: dict[str, Any], based_on_version: int | None, created_by: str
     ) -> Draft:
         row = m.RulesetDraft(
-            tenant_id=self.tenant_id, name=name, document=document,
-            based_on_version=based_on_version, created_by=created_by,
-        )  # fmt: skip
+            tenant_id=self.tenant_id,
+            name=name,
+            document=document,
+            based_on_version=based_on_version,
+            created_by=created_by,
+        )
         self.session.add(row)
         flush(self.session)
         return _draft(row)
@@ -174,9 +177,13 @@ class RulesetRepository:
         self, *, document: dict[str, Any], content_hash: str, author: str, note: str
     ) -> Version:
         row = m.RulesetVersion(
-            tenant_id=self.tenant_id, number=self.next_version_number(), document=document,
-            content_hash=content_hash, author=author, note=note,
-        )  # fmt: skip
+            tenant_id=self.tenant_id,
+            number=self.next_version_number(),
+            document=document,
+            content_hash=content_hash,
+            author=author,
+            note=note,
+        )
         self.session.add(row)
         flush(self.session)
         return _version(row)
@@ -222,9 +229,13 @@ class RulesetRepository:
             or 0
         ) + 1
         row = m.RulesetActivation(
-            tenant_id=self.tenant_id, sequence=sequence, version_number=version_number,
-            action=action, activates_at=_utc(activates_at), created_by=created_by,
-        )  # fmt: skip
+            tenant_id=self.tenant_id,
+            sequence=sequence,
+            version_number=version_number,
+            action=action,
+            activates_at=_utc(activates_at),
+            created_by=created_by,
+        )
         self.session.add(row)
         flush(self.session)
         return _activation(row)
