@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.abc import Loader
 from psycopg.types.datetime import TimestamptzLoader
-from sqlalchemy import Connection, Engine, create_engine, event, exc, text
+from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import Pool
@@ -49,7 +50,15 @@ def insert_new(
         # SQLAlchemy only promises rowcount for UPDATE/DELETE; for this INSERT it answers -1.
         .execution_options(preserve_rowcount=True)
     )
-    return int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
+    return rows_written(session.execute(statement))
+
+
+def rows_written(result: Result[Any]) -> int:
+    """How many rows an INSERT, UPDATE or DELETE wrote (with ``preserve_rowcount`` for an INSERT):
+    its cursor's rowcount. A session types every result as a ``Result``; a statement's is a
+    ``CursorResult``."""
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount or 0)
 
 
 def json_default(value: Any) -> str:
@@ -105,6 +114,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+def _psycopg_loader(oid: int) -> type[Loader]:
+    loader = psycopg.adapters.get_loader(oid, psycopg.pq.Format.TEXT)
+    assert loader is not None, oid
+    return loader
+
+
+#: psycopg's own loader of ``timestamptz`` (OID 1184) text: its C one where psycopg has it.
+_PSYCOPG_TIMESTAMPTZ = _psycopg_loader(1184)
+
+
 class ClampedTimestamptzLoader(TimestamptzLoader):
     """Reads every ``timestamptz`` PostgreSQL holds, so that no stored instant can make a read
     fail: one beyond what Python represents (after 9999-12-31, such as an activation an earlier
@@ -112,15 +131,14 @@ class ClampedTimestamptzLoader(TimestamptzLoader):
     ``datetime.max`` in UTC, one before year 1 (or ``-infinity``) as ``datetime.min``. Every
     other value goes through psycopg's own (C) loader."""
 
-    _default = psycopg.adapters.get_loader(1184, psycopg.pq.Format.TEXT)  # timestamptz, text
-
     def __init__(self, oid: int, context: Any = None) -> None:
         super().__init__(oid, context)
-        self._loader = self._default(oid, context)
+        self._loader = _PSYCOPG_TIMESTAMPTZ(oid, context)
 
     def load(self, data: Any) -> dt.datetime:
         try:
-            return self._loader.load(data)  # type: ignore[no-any-return]
+            value: dt.datetime = self._loader.load(data)
+            return value
         except psycopg.DataError:
             text = bytes(data)
             early = text.startswith(b"-") or text.endswith(b" BC")

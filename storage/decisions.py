@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from pricing.errors import NotFound
 from storage import models as m
-from storage.db import Executor, as_utc, insert_new, json_default, on_postgresql
+from storage.db import Executor, as_utc, insert_new, json_default, on_postgresql, rows_written
 from storage.driver import driver_cursor
 from storage.repository import as_uuid
 
@@ -195,11 +195,14 @@ def add_decisions(session: Executor, records: list[DecisionRecord]) -> None:
             cursor.execute(_APPEND, {"tenant": tenant, "rows": rows})
         return
     linked = _link(records, bodies, *_claim(session, tenant, len(records)))
-    session.execute(insert(m.Decision.__table__), [_row(r) for r in linked])
+    session.execute(insert(DECISIONS), [_row(r) for r in linked])
     session.execute(
         _head_statement(tenant, str(linked[-1].hash)).execution_options(synchronize_session=False)
     )
 
+
+#: The table itself: rows inserted with Core, not as ORM objects.
+DECISIONS = m.Base.metadata.tables[m.Decision.__tablename__]
 
 _APPEND = "SELECT tw_append_decisions(%(tenant)s, %(rows)s)"  # psycopg's own parameters
 
@@ -413,10 +416,12 @@ def purge_before(
         return None
     last_hash = session.scalar(select(d.hash).where(d.tenant_id == tenant, d.seq == through))
     assert last_hash is not None, "the chain has a gap; verify it before purging"
-    removed = session.execute(
-        delete(d).where(d.tenant_id == tenant, d.seq.is_not(None), d.seq <= through)
-    ).rowcount  # type: ignore[attr-defined]
-    purge = Purge(head.purged_through_seq + 1, through, last_hash, int(removed or 0))
+    removed = rows_written(
+        session.execute(
+            delete(d).where(d.tenant_id == tenant, d.seq.is_not(None), d.seq <= through)
+        )
+    )
+    purge = Purge(head.purged_through_seq + 1, through, last_hash, removed)
     head.purged_through_seq, head.purged_last_hash = through, last_hash
     session.add(
         m.DecisionPurge(

@@ -249,7 +249,7 @@ class RulesetRepository:
         ).all()
         return [_activation(r) for r in rows]
 
-    def _pending(self, now: dt.datetime) -> Select[tuple[m.RulesetActivation]]:
+    def _pending(self, now: dt.datetime) -> Select[m.RulesetActivation]:
         return (
             select(m.RulesetActivation)
             .where(
