@@ -37,7 +37,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/mypy pricing rules
+	$(BIN)/mypy pricing rules storage app config
 
 check-migrations: install
 	$(BIN)/python -m tests.support.migrations_check

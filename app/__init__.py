@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import marshmallow as ma
+from apispec import BasePlugin
 from flask import Flask, Response, g, request
 from flask_smorest import Api
 from flask_smorest.pagination import PaginationMetadataSchema
@@ -53,7 +55,7 @@ SECURITY_BY_PREFIX: tuple[tuple[str, list[dict[str, list[str]]]], ...] = (
 class TierwiseApi(Api):  # type: ignore[misc]  # flask-smorest ships no types
     ERROR_SCHEMA = ErrorSchema
     #: No blanket ``default`` response: every status an operation answers is listed
-    #: (``_document_common_errors`` adds those every operation of a kind can answer).
+    #: (``CommonResponsesPlugin`` adds those every operation of a kind can answer).
     DEFAULT_ERROR_RESPONSE_NAME = None
 
     def _register_error_handlers(self) -> None:
@@ -150,7 +152,13 @@ def create_app(
         ),
     )
 
-    api = TierwiseApi(app, spec_kwargs={"components": {"securitySchemes": SECURITY_SCHEMES}})
+    api = TierwiseApi(
+        app,
+        spec_kwargs={
+            "components": {"securitySchemes": SECURITY_SCHEMES},
+            "extra_plugins": [CommonResponsesPlugin()],
+        },
+    )
     # Decimals (experiment weights, coverage) travel as strings, "0.5": not JSON numbers.
     api.register_field(ma.fields.Decimal, "string", "decimal")
     from app.http import (
@@ -189,8 +197,6 @@ def create_app(
     api.register_blueprint(checkout.hooks)
     if serves_local_payment_page(settings, payments):
         app.register_blueprint(checkout.local)  # HTML pages for people, not part of the API
-    _document_security(api)
-    _document_common_errors(api)
 
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(StaleDataError, handle_stale)
@@ -249,33 +255,30 @@ BODY_ERRORS = {
 PATH_ERRORS = {"404": "Not found"}
 
 
-def _document_common_errors(api: Api) -> None:
-    """Every operation lists what it can answer: each any operation may (422 for NUL characters,
-    503 database unavailable), the secured ones 401 and 403, those with a body 400, 413 and 415,
-    those with path parameters 404 (a malformed id matches no route) — all in the one error
-    shape."""
-    content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    for path, operations in api.spec._paths.items():
-        for method, operation in operations.items():
+class CommonResponsesPlugin(BasePlugin):
+    """Completes each operation as apispec registers it: its security requirement by path prefix,
+    and what it can answer: each any operation may (422 for NUL characters, 503 database
+    unavailable), the secured ones 401 and 403, those with a body 400, 413 and 415, those with
+    path parameters 404 (a malformed id matches no route) — all in the one error shape."""
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        requirement = next((r for p, r in SECURITY_BY_PREFIX if (path or "").startswith(p)), None)
+        for method, operation in (operations or {}).items():
             if not isinstance(operation, dict) or method == "parameters":
                 continue
+            if requirement is not None:
+                operation["security"] = requirement
             statuses = dict(COMMON_ERRORS)
             if operation.get("security"):
                 statuses.update(SECURED_ERRORS)
             if operation.get("requestBody"):
                 statuses.update(BODY_ERRORS)
-            if "{" in path:
+            if "{" in (path or ""):
                 statuses.update(PATH_ERRORS)
             responses = operation.setdefault("responses", {})
             for status, description in statuses.items():
                 if status not in responses and int(status) not in responses:
                     responses[status] = {"description": description, "content": content}
-
-
-def _document_security(api: Api) -> None:
-    for path, operations in api.spec._paths.items():
-        for prefix, requirement in SECURITY_BY_PREFIX:
-            if path.startswith(prefix):
-                for operation in operations.values():
-                    if isinstance(operation, dict):
-                        operation["security"] = requirement

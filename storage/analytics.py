@@ -124,20 +124,30 @@ def tiers(session: Session, tenant_id: str) -> list[TierRef]:
     t, s = m.Tier, m.Segment
     rows = session.execute(
         select(
-            t.id, t.name, t.level, t.status, s.id.label("segment_id"), s.key,
-            s.name.label("segment_name"), s.position, s.status.label("segment_status"),
+            t.id,
+            t.name,
+            t.level,
+            t.status,
+            s.id.label("segment_id"),
+            s.key,
+            s.name.label("segment_name"),
+            s.position,
+            s.status.label("segment_status"),
         )
         .join(s, and_(s.tenant_id == t.tenant_id, s.id == t.segment_id))
         .where(t.tenant_id == uuid.UUID(tenant_id))
         .order_by(s.position, s.key, t.level, t.status, t.name, t.id)
-    )  # fmt: skip
+    )
     return [
         TierRef(
-            str(r.id), r.name, r.level, r.status,
+            str(r.id),
+            r.name,
+            r.level,
+            r.status,
             SegmentRef(str(r.segment_id), r.key, r.segment_name, r.position, r.segment_status),
         )
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 def segment_selection_visitors(session: Session, window: Window) -> int:

@@ -5,23 +5,36 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
-from sqlalchemy import CompoundSelect, bindparam, func, literal, null, select, union_all
+from sqlalchemy import (
+    BindParameter,
+    CompoundSelect,
+    bindparam,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 
 from pricing.availability import DayCounts
 from storage import models as m
-from storage.db import Executor, HotStatement
+from storage.db import Executor
+from storage.driver import HotStatement
 
 #: Booking states that occupy a unit (of kind "booking"; an upgrade payment occupies nothing
 #: itself). A pending booking occupies its unit through its hold.
 OCCUPYING_BOOKINGS = ("paid",)
 
 
-def _counts_statement() -> CompoundSelect:
+def _counts_statement() -> CompoundSelect[*tuple[Any, ...]]:
     """Built once: capacity rows, held units, paid bookings and blackouts of some tiers over a
     date range, as (source, tier_id, service_date, number) rows."""
-    tenant = bindparam("tenant")
-    start, end, now = bindparam("start"), bindparam("end"), bindparam("now")
+    tenant: BindParameter[uuid.UUID] = bindparam("tenant")
+    start: BindParameter[dt.date] = bindparam("start")
+    end: BindParameter[dt.date] = bindparam("end")
+    now: BindParameter[dt.datetime] = bindparam("now")
     capacity = select(
         literal("capacity").label("source"),
         m.Capacity.tier_id,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from pricing.errors import NotFound
 from storage import models as m
-from storage.catalog import as_uuid
+from storage.repository import as_uuid
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,15 @@ def get_booking(session: Session, tenant_id: str, booking_id: str) -> BookingVie
     if row is None:
         raise NotFound("booking not found.", code="booking_not_found")
     return BookingView(
-        str(row.id), str(row.segment_id), str(row.tier_id), row.service_date, row.guests,
-        list(row.add_on_ids), row.status, row.total_minor, row.currency, row.visitor_id,
-        row.platform_fee_minor,
-    )  # fmt: skip
+        id=str(row.id),
+        segment_id=str(row.segment_id),
+        tier_id=str(row.tier_id),
+        service_date=row.service_date,
+        guests=row.guests,
+        add_on_ids=list(row.add_on_ids),
+        status=row.status,
+        total=row.total_minor,
+        currency=row.currency,
+        visitor_id=row.visitor_id,
+        platform_fee=row.platform_fee_minor,
+    )

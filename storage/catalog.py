@@ -1,122 +1,50 @@
-"""Catalog repository: every method is scoped to one tenant and returns domain values.
-
-A row of another tenant is indistinguishable from a missing row: both raise ``NotFound``.
+"""Catalog repository: the tenant's settings and storefront keys, segments, tiers and add-ons,
+every method scoped to the tenant, returning domain values (inventory: ``storage.inventory``).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from sqlalchemy import Select, func, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy import func, select
 
 from pricing import catalog as domain
-from pricing.errors import Conflict, NotFound, PreconditionFailed
+from pricing.errors import NotFound
 from pricing.money import Money
 from storage import models as m
-
-T = TypeVar("T")
-
-#: Database constraint -> (machine code, message) for the conflicts a caller can cause.
-CONSTRAINT_CONFLICTS = {
-    "uq_tiers_active_level": (
-        "tier_level_taken",
-        "The segment already has an active tier at this level.",
-    ),
-    "uq_tiers_one_popular": (
-        "popular_tier_taken",
-        "Another tier of the segment was flagged popular at the same time; try again.",
-    ),
-    "uq_segments_tenant_id_key": ("segment_key_taken", "Another segment already uses this key."),
-    "uq_add_ons_tenant_id_key": ("add_on_key_taken", "Another add-on already uses this key."),
-    "uq_tenants_slug": ("tenant_slug_taken", "Another tenant already uses this slug."),
-}
-#: SQLite names no constraint in its messages; it names the columns instead.
-SQLITE_COLUMNS = {
-    "tiers.tenant_id, tiers.segment_id, tiers.level": "uq_tiers_active_level",
-    "tiers.tenant_id, tiers.segment_id": "uq_tiers_one_popular",  # after its longer prefix above
-    "segments.tenant_id, segments.key": "uq_segments_tenant_id_key",
-    "add_ons.tenant_id, add_ons.key": "uq_add_ons_tenant_id_key",
-    "tenants.slug": "uq_tenants_slug",
-}
-
-
-def as_uuid(value: str | uuid.UUID) -> uuid.UUID | None:
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
-
-
-def conflict_from(error: IntegrityError) -> Conflict:
-    """Translate a unique-constraint violation into a Conflict with a stable code."""
-    orig = error.orig
-    name = getattr(getattr(orig, "diag", None), "constraint_name", None)
-    if name is None:
-        text = str(orig)
-        name = next((c for cols, c in SQLITE_COLUMNS.items() if cols in text), None)
-    code, message = CONSTRAINT_CONFLICTS.get(
-        name or "", ("conflict", "The change conflicts with existing data.")
-    )
-    return Conflict(message, code=code)
-
-
-def flush(session: Session) -> None:
-    """Flush, turning constraint violations and stale versions into domain errors."""
-    try:
-        session.flush()
-    except IntegrityError as error:
-        session.rollback()
-        raise conflict_from(error) from None
-    except StaleDataError:
-        session.rollback()
-        raise PreconditionFailed(
-            "The resource changed since it was read.", code="version_mismatch"
-        ) from None
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    items: list[T]
-    total: int
-
-
-def bump_catalog_version(session: Session, tenant_id: uuid.UUID) -> None:
-    """Bump the tenant's catalog version in this transaction (cached snapshots key on it)."""
-    session.execute(
-        update(m.Tenant)
-        .where(m.Tenant.id == tenant_id)
-        .values(catalog_version=m.Tenant.catalog_version + 1)
-        .execution_options(synchronize_session=False)
-    )
-
+from storage.repository import Page, TenantRepository, as_uuid, flush
 
 # ---- row -> domain ---------------------------------------------------------------------------
 
 
 def tenant_value(row: m.Tenant) -> domain.Tenant:
     return domain.Tenant(
-        id=str(row.id), slug=row.slug, name=row.name, currency=row.currency,
-        time_zone=row.time_zone, status=row.status, default_capacity=row.default_capacity,
-        version=row.version, catalog_version=row.catalog_version,
-        refund_window_hours=row.refund_window_hours, refund_application_fee=row.refund_application_fee,
+        id=str(row.id),
+        slug=row.slug,
+        name=row.name,
+        currency=row.currency,
+        time_zone=row.time_zone,
+        status=row.status,
+        default_capacity=row.default_capacity,
+        version=row.version,
+        catalog_version=row.catalog_version,
+        refund_window_hours=row.refund_window_hours,
+        refund_application_fee=row.refund_application_fee,
         decision_retention_days=row.decision_retention_days,
-    )  # fmt: skip
+    )
 
 
 def segment_value(row: m.Segment) -> domain.Segment:
     return domain.Segment(
-        id=str(row.id), key=row.key, name=row.name, position=row.position,
-        status=row.status, version=row.version,
-    )  # fmt: skip
+        id=str(row.id),
+        key=row.key,
+        name=row.name,
+        position=row.position,
+        status=row.status,
+        version=row.version,
+    )
 
 
 def tier_value(row: m.Tier, currency: str) -> domain.Tier:
@@ -142,62 +70,37 @@ def tier_value(row: m.Tier, currency: str) -> domain.Tier:
 
 def add_on_value(row: m.AddOn, tier_ids: Iterable[uuid.UUID], currency: str) -> domain.AddOn:
     return domain.AddOn(
-        id=str(row.id), key=row.key, name=row.name, pricing=row.pricing,
-        price=Money(row.price_minor, currency), tier_ids=tuple(sorted(str(t) for t in tier_ids)),
-        status=row.status, version=row.version,
-    )  # fmt: skip
+        id=str(row.id),
+        key=row.key,
+        name=row.name,
+        pricing=row.pricing,
+        price=Money(row.price_minor, currency),
+        tier_ids=tuple(sorted(str(t) for t in tier_ids)),
+        status=row.status,
+        version=row.version,
+    )
 
 
 # ---- repository ------------------------------------------------------------------------------
 
 
 TIER_COLUMNS = {
-    "level", "name", "description", "base_price_minor", "per_guest_price_minor", "max_guests",
-    "features", "popular", "upsell_target_ids", "photos", "price_floor_minor", "price_ceiling_minor",
-}  # fmt: skip
+    "level",
+    "name",
+    "description",
+    "base_price_minor",
+    "per_guest_price_minor",
+    "max_guests",
+    "features",
+    "popular",
+    "upsell_target_ids",
+    "photos",
+    "price_floor_minor",
+    "price_ceiling_minor",
+}
 
 
-class CatalogRepository:
-    def __init__(self, session: Session, tenant: domain.Tenant):
-        self.session = session
-        self.tenant = tenant
-        self.tenant_id = uuid.UUID(tenant.id)
-
-    # -- generic helpers
-    def _row(self, model: type[Any], ref: str | uuid.UUID, what: str, *, lock: bool = False) -> Any:
-        key = as_uuid(ref)
-        row = self.session.get(model, (self.tenant_id, key), with_for_update=lock) if key else None
-        if row is None:
-            raise NotFound(
-                f"{what} not found.", code=f"{what.replace(' ', '_').replace('-', '_')}_not_found"
-            )
-        return row
-
-    def _page(self, stmt: Select[Any], offset: int, limit: int) -> tuple[Sequence[Any], int]:
-        total = self.session.scalar(
-            select(func.count()).select_from(stmt.order_by(None).subquery())
-        )
-        rows = self.session.scalars(stmt.offset(offset).limit(limit)).all()
-        return rows, int(total or 0)
-
-    def _changed(self) -> None:
-        bump_catalog_version(self.session, self.tenant_id)
-
-    @staticmethod
-    def _check_version(row: Any, expected_version: int | None) -> None:
-        if expected_version is not None and row.version != expected_version:
-            raise PreconditionFailed(
-                "The resource changed since it was read; fetch it again.", code="version_mismatch"
-            )
-
-    def _update(self, row: Any, expected_version: int | None, changes: dict[str, Any]) -> None:
-        self._check_version(row, expected_version)
-        for name, value in changes.items():
-            setattr(row, name, value)
-        row.updated_at = m.utcnow()
-        flush(self.session)
-        self._changed()
-
+class CatalogRepository(TenantRepository):
     # -- tenant
     def update_tenant(self, expected_version: int | None, changes: dict[str, Any]) -> domain.Tenant:
         row = self.session.get(m.Tenant, self.tenant_id)
@@ -400,117 +303,6 @@ class CatalogRepository:
         self._update(row, None, changes)
         return self.add_on(add_on_id)
 
-    # -- capacity
-    def capacity(self, tier_id: str, start: dt.date, end: dt.date) -> dict[dt.date, int]:
-        """Explicit capacity rows of a tier between two dates (inclusive)."""
-        tier = self._row(m.Tier, tier_id, "tier")
-        rows = self.session.execute(
-            select(m.Capacity.service_date, m.Capacity.units).where(
-                m.Capacity.tenant_id == self.tenant_id,
-                m.Capacity.tier_id == tier.id,
-                m.Capacity.service_date.between(start, end),
-            )
-        ).all()
-        return {d: u for d, u in rows}
-
-    def set_capacity(self, tier_id: str, dates: list[dt.date], units: int) -> None:
-        tier = self._row(m.Tier, tier_id, "tier", lock=True)
-        existing = {
-            r.service_date: r
-            for r in self.session.scalars(
-                select(m.Capacity).where(
-                    m.Capacity.tenant_id == self.tenant_id,
-                    m.Capacity.tier_id == tier.id,
-                    m.Capacity.service_date.in_(dates),
-                )
-            )
-        }
-        for day in dates:
-            row = existing.get(day)
-            if row is None:
-                self.session.add(
-                    m.Capacity(
-                        tenant_id=self.tenant_id, tier_id=tier.id, service_date=day, units=units
-                    )
-                )
-            else:
-                row.units = units
-                row.updated_at = m.utcnow()
-        flush(self.session)
-        self._changed()
-
-    def clear_capacity(self, tier_id: str, start: dt.date, end: dt.date) -> int:
-        """Remove the explicit capacity of these dates (through the ORM, so that each removed day
-        is in the change log); how many there were."""
-        tier = self._row(m.Tier, tier_id, "tier", lock=True)
-        rows = self.session.scalars(
-            select(m.Capacity).where(
-                m.Capacity.tenant_id == self.tenant_id,
-                m.Capacity.tier_id == tier.id,
-                m.Capacity.service_date.between(start, end),
-            )
-        ).all()
-        for row in rows:
-            self.session.delete(row)
-        flush(self.session)
-        self._changed()
-        return len(rows)
-
-    # -- blackouts
-    def list_blackouts(
-        self,
-        *,
-        start: dt.date | None,
-        end: dt.date | None,
-        tier_id: str | None,
-        offset: int,
-        limit: int,
-    ) -> Page[dict[str, Any]]:
-        stmt = select(m.Blackout).where(m.Blackout.tenant_id == self.tenant_id)
-        if start:
-            stmt = stmt.where(m.Blackout.service_date >= start)
-        if end:
-            stmt = stmt.where(m.Blackout.service_date <= end)
-        if tier_id:
-            stmt = stmt.where(m.Blackout.tier_id == self._row(m.Tier, tier_id, "tier").id)
-        rows, total = self._page(
-            stmt.order_by(m.Blackout.service_date, m.Blackout.id), offset, limit
-        )
-        return Page([_blackout(r) for r in rows], total)
-
-    def add_blackouts(
-        self, dates: list[dt.date], tier_id: str | None, reason: str
-    ) -> list[dict[str, Any]]:
-        """Close ``dates`` (idempotent: dates already closed the same way are kept as they are)."""
-        tier_key = self._row(m.Tier, tier_id, "tier").id if tier_id else None
-        cond = m.Blackout.tier_id == tier_key if tier_key else m.Blackout.tier_id.is_(None)
-        existing = {
-            r.service_date: r
-            for r in self.session.scalars(
-                select(m.Blackout).where(
-                    m.Blackout.tenant_id == self.tenant_id, cond, m.Blackout.service_date.in_(dates)
-                )
-            )
-        }
-        rows = []
-        for day in dates:
-            row = existing.get(day)
-            if row is None:
-                row = m.Blackout(
-                    tenant_id=self.tenant_id, tier_id=tier_key, service_date=day, reason=reason
-                )
-                self.session.add(row)
-            rows.append(row)
-        flush(self.session)
-        self._changed()
-        return [_blackout(r) for r in rows]
-
-    def delete_blackout(self, blackout_id: str) -> None:
-        row = self._row(m.Blackout, blackout_id, "blackout")
-        self.session.delete(row)
-        flush(self.session)
-        self._changed()
-
     # -- storefront API keys
     def list_api_keys(self, *, offset: int, limit: int) -> Page[dict[str, Any]]:
         stmt = (
@@ -540,15 +332,6 @@ def _only(fields: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
     if unknown:
         raise TypeError(f"unexpected fields {sorted(unknown)}")
     return fields
-
-
-def _blackout(row: m.Blackout) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "tier_id": str(row.tier_id) if row.tier_id else None,
-        "date": row.service_date,
-        "reason": row.reason,
-    }
 
 
 def _api_key(row: m.ApiKey) -> dict[str, Any]:

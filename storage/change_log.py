@@ -201,10 +201,17 @@ def change_row(
     """The ``audit_changes`` row of a change, made by the current :func:`current_who`."""
     who = current_who()
     return {
-        "tenant_id": tenant_id, "id": uuid.uuid4(), "entity_type": entity_type,
-        "entity_id": entity_id, "action": action, "actor": who.actor,
-        "request_id": who.request_id, "before": before, "after": after, "created_at": m.utcnow(),
-    }  # fmt: skip
+        "tenant_id": tenant_id,
+        "id": uuid.uuid4(),
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "action": action,
+        "actor": who.actor,
+        "request_id": who.request_id,
+        "before": before,
+        "after": after,
+        "created_at": m.utcnow(),
+    }
 
 
 def record_change(
@@ -304,9 +311,17 @@ class Change:
 def _change(row: m.AuditChange) -> Change:
     created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=dt.UTC)
     return Change(
-        str(row.id), str(row.tenant_id), row.entity_type, row.entity_id, row.action, row.actor,
-        row.request_id, row.before, row.after, created,
-    )  # fmt: skip
+        str(row.id),
+        str(row.tenant_id),
+        row.entity_type,
+        row.entity_id,
+        row.action,
+        row.actor,
+        row.request_id,
+        row.before,
+        row.after,
+        created,
+    )
 
 
 def _where(query: ChangeQuery) -> list[ColumnElement[bool]]:

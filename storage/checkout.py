@@ -15,8 +15,8 @@ from pricing.errors import NotFound
 from storage import change_log
 from storage import models as m
 from storage.availability import day_counts
-from storage.catalog import Page, as_uuid
 from storage.db import as_utc, insert_new, on_postgresql
+from storage.repository import Page, as_uuid
 
 LOCK_TIMEOUT = "5s"
 
@@ -127,10 +127,15 @@ def create_booking(
     """A pending booking and the active hold on its unit."""
     booking = m.Booking(tenant_id=uuid.UUID(tenant_id), id=uuid.uuid4(), status="pending", **fields)
     hold = m.Hold(
-        tenant_id=booking.tenant_id, id=uuid.uuid4(), tier_id=booking.tier_id,
-        service_date=booking.service_date, units=1, status="active", expires_at=expires_at,
+        tenant_id=booking.tenant_id,
+        id=uuid.uuid4(),
+        tier_id=booking.tier_id,
+        service_date=booking.service_date,
+        units=1,
+        status="active",
+        expires_at=expires_at,
         booking_id=booking.id,
-    )  # fmt: skip
+    )
     booking.hold_id = hold.id
     session.add_all([booking, hold])
     session.flush()
@@ -393,9 +398,14 @@ def set_stripe_account(session: Session, tenant_id: str, account_id: str) -> Non
     )
     if before != account_id:
         change_log.record_change(
-            session, tenant, "tenant", str(tenant), "update",
-            {"stripe_account_id": before}, {"stripe_account_id": account_id},
-        )  # fmt: skip
+            session,
+            tenant,
+            "tenant",
+            str(tenant),
+            "update",
+            {"stripe_account_id": before},
+            {"stripe_account_id": account_id},
+        )
 
 
 def stripe_account(session: Session, tenant_id: str) -> str | None:

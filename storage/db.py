@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -12,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.abc import Loader
 from psycopg.types.datetime import TimestamptzLoader
-from sqlalchemy import Connection, Engine, create_engine, event, exc, text
+from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import Pool
 
 from storage import change_log  # noqa: F401  (registers the change log on every Session)
 
@@ -47,7 +50,15 @@ def insert_new(
         # SQLAlchemy only promises rowcount for UPDATE/DELETE; for this INSERT it answers -1.
         .execution_options(preserve_rowcount=True)
     )
-    return int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
+    return rows_written(session.execute(statement))
+
+
+def rows_written(result: Result[Any]) -> int:
+    """How many rows an INSERT, UPDATE or DELETE wrote (with ``preserve_rowcount`` for an INSERT):
+    its cursor's rowcount. A session types every result as a ``Result``; a statement's is a
+    ``CursorResult``."""
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount or 0)
 
 
 def json_default(value: Any) -> str:
@@ -71,56 +82,6 @@ Executor = Session | Connection
 def on_postgresql(executor: Executor) -> bool:
     bind = executor if isinstance(executor, Connection) else executor.get_bind()
     return bool(bind.dialect.name == "postgresql")
-
-
-@contextmanager
-def driver_cursor(executor: Executor, statement: str) -> Iterator[Any]:
-    """A cursor of the DBAPI (psycopg) connection under the executor's connection, in its
-    transaction, for a statement run past SQLAlchemy. A driver error comes out as Core's would
-    for its own statements: a ``DBAPIError`` (``IntegrityError``, ``OperationalError``, ...), and
-    when the connection is gone it is invalidated, and so is every connection the pool made
-    before it (replaced as they are next checked out: a restarted server killed them all), and
-    the error says so, which the API answers with 503 ``database_unavailable``."""
-    connection = executor if isinstance(executor, Connection) else executor.connection()
-    fairy = connection.connection
-    dbapi = connection.dialect.loaded_dbapi
-    try:
-        with fairy.driver_connection.cursor() as cursor:
-            yield cursor
-    except dbapi.Error as error:
-        gone = connection.dialect.is_disconnect(error, fairy.dbapi_connection, None)
-        if gone:
-            connection.engine.pool._invalidate(fairy, error)  # what Core does on a disconnect
-            connection.invalidate(error)
-        raise exc.DBAPIError.instance(
-            statement, None, error, dbapi.Error, connection_invalidated=gone
-        ) from error
-
-
-class HotStatement:
-    """A Core SELECT run on the hottest path (every priced offer). On PostgreSQL it is compiled
-    once and executed on the session's psycopg connection, skipping what SQLAlchemy does on every
-    execution (compile-cache key, parameter and result processing): about a tenth of an offer's
-    CPU. Elsewhere (SQLite) it runs through Core. Rows come back as tuples either way."""
-
-    def __init__(self, statement: Any, names: tuple[str, ...]) -> None:
-        self.statement = statement
-        self.names = frozenset(names)
-        # Every bind gets a (None) value so that the IN lists can be expanded once, now.
-        compiled = statement.params({name: None for name in names}).compile(
-            dialect=postgresql.psycopg.dialect()
-        )
-        expanded = compiled.construct_expanded_state()
-        self.sql = expanded.statement
-        self.constants = {k: v for k, v in expanded.parameters.items() if k not in names}
-
-    def rows(self, executor: Executor, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        assert params.keys() == self.names
-        if not on_postgresql(executor):
-            return [tuple(row) for row in executor.execute(self.statement, params)]
-        with driver_cursor(executor, self.sql) as cursor:
-            cursor.execute(self.sql, {**self.constants, **params})
-            return cursor.fetchall()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -153,6 +114,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+def _psycopg_loader(oid: int) -> type[Loader]:
+    loader = psycopg.adapters.get_loader(oid, psycopg.pq.Format.TEXT)
+    assert loader is not None, oid
+    return loader
+
+
+#: psycopg's own loader of ``timestamptz`` (OID 1184) text: its C one where psycopg has it.
+_PSYCOPG_TIMESTAMPTZ = _psycopg_loader(1184)
+
+
 class ClampedTimestamptzLoader(TimestamptzLoader):
     """Reads every ``timestamptz`` PostgreSQL holds, so that no stored instant can make a read
     fail: one beyond what Python represents (after 9999-12-31, such as an activation an earlier
@@ -160,15 +131,14 @@ class ClampedTimestamptzLoader(TimestamptzLoader):
     ``datetime.max`` in UTC, one before year 1 (or ``-infinity``) as ``datetime.min``. Every
     other value goes through psycopg's own (C) loader."""
 
-    _default = psycopg.adapters.get_loader(1184, psycopg.pq.Format.TEXT)  # timestamptz, text
-
     def __init__(self, oid: int, context: Any = None) -> None:
         super().__init__(oid, context)
-        self._loader = self._default(oid, context)
+        self._loader = _PSYCOPG_TIMESTAMPTZ(oid, context)
 
     def load(self, data: Any) -> dt.datetime:
         try:
-            return self._loader.load(data)  # type: ignore[no-any-return]
+            value: dt.datetime = self._loader.load(data)
+            return value
         except psycopg.DataError:
             text = bytes(data)
             early = text.startswith(b"-") or text.endswith(b" BC")
@@ -183,7 +153,9 @@ def _ping_when_idle(engine: Engine) -> None:
     """Pessimistic disconnect handling, paid only where it helps: a connection idle for longer
     than ``IDLE_PING_SECONDS`` (server restarted, idle connection dropped by a proxy) is pinged on
     checkout, and replaced if dead (SQLAlchemy retries the checkout on ``DisconnectionError``).
-    ``pool_pre_ping`` would ping on every checkout: a round trip on every request.
+    ``pool_pre_ping`` would ping on every checkout: a round trip on every request. After a lost
+    connection seen past Core (``replace_pool_after``), the next checkout replaces every
+    connection the pool made before (``InvalidatePoolError``).
 
     The ping is the dialect's own (the one ``pool_pre_ping`` runs), which leaves the connection
     as it found it: on psycopg it switches to autocommit (no round trip), runs an empty statement
@@ -197,6 +169,9 @@ def _ping_when_idle(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkout")
     def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if engine.pool in _LOST_POOLS:
+            _LOST_POOLS.discard(engine.pool)
+            raise exc.InvalidatePoolError()
         since = record.info.get("idle_since")
         if since is None or time.monotonic() - since <= IDLE_PING_SECONDS:
             return
@@ -204,6 +179,18 @@ def _ping_when_idle(engine: Engine) -> None:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as error:  # any failure of a trivial statement: a dead connection
             raise exc.DisconnectionError() from error
+
+
+#: Pools that lost a connection under a statement run past Core since their last checkout.
+_LOST_POOLS: weakref.WeakSet[Pool] = weakref.WeakSet()
+
+
+def replace_pool_after(connection: Connection, error: BaseException) -> None:
+    """What Core does on a disconnect under its own statements, for one found past it
+    (``storage.driver``): invalidate the connection, and have its pool replace every connection
+    it made before (on its next checkout: a restarted server killed them all)."""
+    _LOST_POOLS.add(connection.engine.pool)
+    connection.invalidate(error)
 
 
 #: SQLSTATEs of a server ending or refusing sessions as a whole rather than failing a statement:
@@ -239,23 +226,25 @@ def unavailable(error: BaseException) -> bool:
 
 
 class Database:
-    """Owns the session factories. ``transaction()`` is the unit of work of one use case.
+    """Owns the engines and session factories, and hands out the three units of work:
 
-    * ``transaction()`` — the default: commits are durable when they return.
-    * ``transaction(relaxed=True)`` — on PostgreSQL every statement is its own transaction
-      (autocommit: no BEGIN/COMMIT round trips) with ``synchronous_commit = off`` (it returns
-      before the WAL is on disk). Only for use cases whose one write that matters is a single
-      atomic statement and may be lost in a crash of the next ~0.6 s without harm to anyone: the
-      decision records of browsed offers (one ``tw_append_decisions`` call); never for quotes,
-      holds, bookings or payments. Elsewhere (SQLite) it is an ordinary transaction.
-    * ``browsing()`` — the same relaxed unit on a Core connection instead of an ORM session (a
-      quarter of the cost: no session, unit of work or session transaction to set up and end), for
-      the hottest route, priced offers, which runs statements only, never ORM objects.
-    * ``read()`` — autocommit: every statement is its own transaction, with no BEGIN/COMMIT
-      round trips; for lookups on every request (API keys, tenants).
+    * ``transaction()`` — a use case's: an ORM session in one transaction, committed on a clean
+      exit (durable when it returns), rolled back on any exception.
+    * ``browsing()`` — priced offers', the hottest route, whose writes are each one atomic
+      statement and may be lost in a crash of the next ~0.6 s without harm to anyone (the
+      decision records of browsed offers: one ``tw_append_decisions`` call; a first exposure to an
+      experiment: one idempotent insert); never for quotes, holds, bookings or payments. A Core connection (a quarter of the cost of a session: no unit
+      of work or session transaction to set up and end) of the relaxed engine: every statement is
+      its own transaction (autocommit: no BEGIN/COMMIT round trips) with ``synchronous_commit =
+      off`` (it returns before the WAL is on disk).
+    * ``read()`` — lookups on every request (API keys, tenants): an ORM session in autocommit,
+      every statement its own transaction, with no BEGIN/COMMIT round trips.
 
-    Given an explicit ``session_factory`` (tests binding everything to one connection in an
-    outer transaction), all three use it.
+    A server (``from_url`` with PostgreSQL) has the two engines: the durable one (``transaction``
+    and ``read``) and the relaxed one (``browsing``). With one engine (SQLite, the embedded
+    default; or a test's own pool), ``browsing()`` is the connection of an ordinary transaction.
+    Given a ``session_factory`` (tests binding everything to one connection in an outer
+    transaction), all three use it.
     """
 
     def __init__(
@@ -266,13 +255,9 @@ class Database:
     ):
         self.engine = engine
         self.relaxed_engine = relaxed_engine
-        shared = session_factory
-        self.shared = shared is not None
+        self.shared = session_factory is not None
         self.session_factory = session_factory or sessionmaker(bind=engine, expire_on_commit=False)
-        self.relaxed_factory = shared or sessionmaker(
-            bind=relaxed_engine or engine, expire_on_commit=False
-        )
-        self.read_factory = shared or sessionmaker(
+        self.read_factory = session_factory or sessionmaker(
             bind=engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
         )
 
@@ -283,9 +268,12 @@ class Database:
             # Autocommit for the engine's life: no per-checkout switch and reset of the mode.
             # Nor a ROLLBACK to reset a returned connection: an autocommit one holds no transaction.
             relaxed = make_engine(
-                url, connect_args={"options": "-c synchronous_commit=off"}, pool_size=5,
-                isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
-            )  # fmt: skip
+                url,
+                connect_args={"options": "-c synchronous_commit=off"},
+                pool_size=5,
+                isolation_level="AUTOCOMMIT",
+                pool_reset_on_return=None,
+            )
         return cls(make_engine(url), relaxed_engine=relaxed)
 
     @contextmanager
@@ -301,9 +289,9 @@ class Database:
             session.close()
 
     @contextmanager
-    def transaction(self, *, relaxed: bool = False) -> Iterator[Session]:
+    def transaction(self) -> Iterator[Session]:
         """Commit on a clean exit, roll back on any exception."""
-        session = (self.relaxed_factory if relaxed else self.session_factory)()
+        session = self.session_factory()
         try:
             yield session
             session.commit()
@@ -315,11 +303,10 @@ class Database:
 
     @contextmanager
     def browsing(self) -> Iterator[Connection]:
-        """``transaction(relaxed=True)`` as a Core connection: on PostgreSQL an autocommit
-        connection of the relaxed engine; elsewhere (SQLite, or tests sharing one connection) the
-        connection of a relaxed transaction, committed on a clean exit, rolled back on an error."""
+        """An autocommit connection of the relaxed engine; without one (SQLite, tests), the
+        connection of a ``transaction()``: committed on a clean exit, rolled back on an error."""
         if self.relaxed_engine is None or self.shared:
-            with self.transaction(relaxed=True) as session:
+            with self.transaction() as session:
                 yield session.connection()
             return
         with self.relaxed_engine.connect() as connection:
@@ -333,10 +320,6 @@ class Database:
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.engine.dialect.name == "sqlite"
 
 
 def alembic_config(url: str) -> Any:

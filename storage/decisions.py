@@ -2,14 +2,22 @@
 of its tenant's hash chain.
 
 Chain: records get ``seq`` 1, 2, ... per tenant, ``prev_hash`` (the previous link's hash; 64 zeros
-before the first) and ``hash = sha256("<seq>|<prev_hash>|" + canonical(record))`` where the
-canonical record is every other stored field as JSON with sorted keys and no whitespace (computed
-before the chain is locked; only the cheap outer hash needs the lock). The head (last seq and hash)
-lives in ``decision_chains``; appending claims the next seqs with one ``UPDATE ... RETURNING``,
-which locks the head for the rest of the writing transaction, so links are never interleaved.
-Editing, deleting or swapping any row breaks a link that ``verify`` finds; a retention purge
-removes a prefix of the chain and records the last removed hash, from where verification
-continues.
+before the first) and ``hash = sha256("<seq>|<prev_hash>|" + canonical(record))`` (``chain_hash``)
+where the canonical record is every other stored field as JSON with sorted keys, no whitespace and
+``created_at`` in UTC. The canonical bodies are written here, before the chain is locked (the
+costly part); linking them needs the head (last seq and hash, in ``decision_chains``), locked for
+the rest of the writing transaction so that links never interleave:
+
+* on PostgreSQL, one statement, ``tw_append_decisions(tenant, bodies)`` (migration 0010), locks the
+  head (``SELECT ... FOR UPDATE``, created on first use), links each body with the same hash in
+  PL/pgSQL, inserts the rows (the bodies are the rows) and moves the head;
+* elsewhere (SQLite), ``_claim`` locks the head and claims the seqs (``UPDATE ... RETURNING``),
+  ``_link`` links with ``chain_hash``, and the rows and the new head are written here.
+
+The two definitions of the hash are held equal by tests/integration/test_decision_chain_hash.py.
+Editing, deleting or swapping any row breaks a link that ``verify`` finds (``link_hash``
+recomputes it from the stored row); a retention purge removes a prefix of the chain and records
+the last removed hash, from where verification continues.
 """
 
 from __future__ import annotations
@@ -28,8 +36,9 @@ from sqlalchemy.orm import Session
 
 from pricing.errors import NotFound
 from storage import models as m
-from storage.catalog import as_uuid
-from storage.db import Executor, as_utc, driver_cursor, insert_new, json_default, on_postgresql
+from storage.db import Executor, as_utc, insert_new, json_default, on_postgresql, rows_written
+from storage.driver import driver_cursor
+from storage.repository import as_uuid
 
 GENESIS = "0" * 64
 
@@ -61,17 +70,29 @@ class DecisionRecord:
 
 def canonical(record: DecisionRecord) -> bytes:
     """The record's fields but the chain's own (seq, prev_hash, hash), as the JSON columns store
-    them (Decimals and dates as strings), with sorted keys and no whitespace."""
+    them (Decimals and dates as strings), with sorted keys and no whitespace; ``created_at`` in
+    UTC (as read back in any session time zone)."""
+    created = as_utc(record.created_at).astimezone(dt.UTC)
     data = {
-        "tenant_id": record.tenant_id, "id": record.id, "purpose": record.purpose,
-        "kinds": record.kinds, "ruleset_version": record.ruleset_version,
-        "ruleset_hash": record.ruleset_hash, "engine": record.engine, "facts": record.facts,
-        "considered": record.considered, "fired": record.fired, "outputs": record.outputs,
-        "context": record.context, "request_id": record.request_id, "quote_id": record.quote_id,
+        "tenant_id": record.tenant_id,
+        "id": record.id,
+        "purpose": record.purpose,
+        "kinds": record.kinds,
+        "ruleset_version": record.ruleset_version,
+        "ruleset_hash": record.ruleset_hash,
+        "engine": record.engine,
+        "facts": record.facts,
+        "considered": record.considered,
+        "fired": record.fired,
+        "outputs": record.outputs,
+        "context": record.context,
+        "request_id": record.request_id,
+        "quote_id": record.quote_id,
         "booking_id": record.booking_id,
-        "created_at": as_utc(record.created_at).isoformat(timespec="microseconds"),
-        "masked_fields": record.masked_fields, "customer_ref": record.customer_ref,
-    }  # fmt: skip
+        "created_at": created.isoformat(timespec="microseconds"),
+        "masked_fields": record.masked_fields,
+        "customer_ref": record.customer_ref,
+    }
     return canonical_json(data)
 
 
@@ -116,8 +137,14 @@ def _claim_statement(tenant: uuid.UUID, count: int) -> Any:
 
 
 def _new_head(tenant: uuid.UUID) -> dict[str, Any]:
-    return {"tenant_id": tenant, "seq": 0, "hash": GENESIS, "purged_through_seq": 0,
-            "purged_last_hash": GENESIS, "updated_at": m.utcnow()}  # fmt: skip
+    return {
+        "tenant_id": tenant,
+        "seq": 0,
+        "hash": GENESIS,
+        "purged_through_seq": 0,
+        "purged_last_hash": GENESIS,
+        "updated_at": m.utcnow(),
+    }
 
 
 def _head_statement(tenant: uuid.UUID, last_hash: str) -> Any:
@@ -168,34 +195,68 @@ def add_decisions(session: Executor, records: list[DecisionRecord]) -> None:
             cursor.execute(_APPEND, {"tenant": tenant, "rows": rows})
         return
     linked = _link(records, bodies, *_claim(session, tenant, len(records)))
-    session.execute(insert(m.Decision.__table__), [_row(r) for r in linked])
+    session.execute(insert(DECISIONS), [_row(r) for r in linked])
     session.execute(
         _head_statement(tenant, str(linked[-1].hash)).execution_options(synchronize_session=False)
     )
 
+
+#: The table itself: rows inserted with Core, not as ORM objects.
+DECISIONS = m.Base.metadata.tables[m.Decision.__tablename__]
 
 _APPEND = "SELECT tw_append_decisions(%(tenant)s, %(rows)s)"  # psycopg's own parameters
 
 
 def _row(r: DecisionRecord) -> dict[str, Any]:
     return {
-        "tenant_id": uuid.UUID(r.tenant_id), "id": uuid.UUID(r.id), "purpose": r.purpose,
-        "kinds": r.kinds, "ruleset_version": r.ruleset_version, "ruleset_hash": r.ruleset_hash,
-        "engine": r.engine, "facts": r.facts, "considered": r.considered, "fired": r.fired,
-        "outputs": r.outputs, "context": r.context, "request_id": r.request_id,
-        "quote_id": r.quote_id, "booking_id": uuid.UUID(r.booking_id) if r.booking_id else None,
-        "created_at": r.created_at, "masked_fields": r.masked_fields,
-        "customer_ref": r.customer_ref, "seq": r.seq, "prev_hash": r.prev_hash, "hash": r.hash,
-    }  # fmt: skip
+        "tenant_id": uuid.UUID(r.tenant_id),
+        "id": uuid.UUID(r.id),
+        "purpose": r.purpose,
+        "kinds": r.kinds,
+        "ruleset_version": r.ruleset_version,
+        "ruleset_hash": r.ruleset_hash,
+        "engine": r.engine,
+        "facts": r.facts,
+        "considered": r.considered,
+        "fired": r.fired,
+        "outputs": r.outputs,
+        "context": r.context,
+        "request_id": r.request_id,
+        "quote_id": r.quote_id,
+        "booking_id": uuid.UUID(r.booking_id) if r.booking_id else None,
+        "created_at": r.created_at,
+        "masked_fields": r.masked_fields,
+        "customer_ref": r.customer_ref,
+        "seq": r.seq,
+        "prev_hash": r.prev_hash,
+        "hash": r.hash,
+    }
 
 
 def record_of(row: m.Decision) -> DecisionRecord:
     return DecisionRecord(
-        str(row.id), str(row.tenant_id), row.purpose, row.kinds, row.ruleset_version, row.ruleset_hash,
-        row.engine, row.facts, row.considered, row.fired, row.outputs, row.context, row.request_id,
-        row.quote_id, str(row.booking_id) if row.booking_id else None, as_utc(row.created_at),
-        list(row.masked_fields or []), row.customer_ref, row.seq, row.prev_hash, row.hash,
-    )  # fmt: skip
+        id=str(row.id),
+        tenant_id=str(row.tenant_id),
+        purpose=row.purpose,
+        kinds=row.kinds,
+        ruleset_version=row.ruleset_version,
+        ruleset_hash=row.ruleset_hash,
+        engine=row.engine,
+        facts=row.facts,
+        considered=row.considered,
+        fired=row.fired,
+        outputs=row.outputs,
+        context=row.context,
+        request_id=row.request_id,
+        quote_id=row.quote_id,
+        booking_id=str(row.booking_id) if row.booking_id else None,
+        created_at=as_utc(row.created_at),
+        masked_fields=list(row.masked_fields or []),
+        customer_ref=row.customer_ref,
+        seq=row.seq,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
 
 
 def get_decision(session: Session, tenant_id: str, decision_id: str) -> DecisionRecord:
@@ -355,17 +416,25 @@ def purge_before(
         return None
     last_hash = session.scalar(select(d.hash).where(d.tenant_id == tenant, d.seq == through))
     assert last_hash is not None, "the chain has a gap; verify it before purging"
-    removed = session.execute(
-        delete(d).where(d.tenant_id == tenant, d.seq.is_not(None), d.seq <= through)
-    ).rowcount  # type: ignore[attr-defined]
-    purge = Purge(head.purged_through_seq + 1, through, last_hash, int(removed or 0))
+    removed = rows_written(
+        session.execute(
+            delete(d).where(d.tenant_id == tenant, d.seq.is_not(None), d.seq <= through)
+        )
+    )
+    purge = Purge(head.purged_through_seq + 1, through, last_hash, removed)
     head.purged_through_seq, head.purged_last_hash = through, last_hash
     session.add(
         m.DecisionPurge(
-            tenant_id=tenant, id=uuid.uuid4(), from_seq=purge.from_seq, through_seq=through,
-            last_hash=last_hash, removed=purge.removed, cutoff=cutoff, created_at=now,
+            tenant_id=tenant,
+            id=uuid.uuid4(),
+            from_seq=purge.from_seq,
+            through_seq=through,
+            last_hash=last_hash,
+            removed=purge.removed,
+            cutoff=cutoff,
+            created_at=now,
         )
-    )  # fmt: skip
+    )
     session.flush()
     return purge
 

@@ -19,8 +19,12 @@ def add_events(session: Session, tenant_id: str, events: list[dict[str, Any]]) -
     if not events:
         return 0
     rows = [
-        {"tenant_id": uuid.UUID(tenant_id), "id": uuid.uuid4(), **event,
-         "occurred_at": as_utc(event["occurred_at"]).astimezone(dt.UTC)}
+        {
+            "tenant_id": uuid.UUID(tenant_id),
+            "id": uuid.uuid4(),
+            **event,
+            "occurred_at": as_utc(event["occurred_at"]).astimezone(dt.UTC),
+        }
         for event in events
-    ]  # fmt: skip
+    ]
     return insert_new(session, m.StorefrontEvent, rows, ["tenant_id", "client_event_id"])

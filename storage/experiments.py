@@ -16,14 +16,21 @@ from pricing.errors import Conflict, NotFound, PreconditionFailed
 from pricing.experiment_design import Experiment, Namespace, Targeting, Variant
 from pricing.experiment_results import VariantCounts
 from storage import models as m
-from storage.catalog import Page, as_uuid, bump_catalog_version
 from storage.db import Executor, insert_new
+from storage.repository import Page, as_uuid, bump_catalog_version
 
 #: The row fields an experiment's design consists of (what snapshots and revisions carry).
 DESIGN_FIELDS = (
-    "key", "name", "hypothesis", "coverage", "variants", "targeting", "namespace",
-    "primary_metric", "guardrail_metrics",
-)  # fmt: skip
+    "key",
+    "name",
+    "hypothesis",
+    "coverage",
+    "variants",
+    "targeting",
+    "namespace",
+    "primary_metric",
+    "guardrail_metrics",
+)
 
 
 # ---- row <-> domain ----------------------------------------------------------------------------
@@ -32,17 +39,29 @@ DESIGN_FIELDS = (
 def record(row: m.Experiment) -> dict[str, Any]:
     """The plain-JSON form of an experiment as offers need it (snapshots cache this)."""
     return {
-        "id": str(row.id), "key": row.key, "status": row.status, "seed": row.seed,
-        "coverage": row.coverage, "variants": row.variants, "targeting": row.targeting,
-        "namespace": row.namespace, "bucket_version": row.bucket_version,
-    }  # fmt: skip
+        "id": str(row.id),
+        "key": row.key,
+        "status": row.status,
+        "seed": row.seed,
+        "coverage": row.coverage,
+        "variants": row.variants,
+        "targeting": row.targeting,
+        "namespace": row.namespace,
+        "bucket_version": row.bucket_version,
+    }
 
 
 def from_record(data: dict[str, Any]) -> Experiment:
     targeting = data.get("targeting") or {}
-    namespace = data.get("namespace")
+    ns = data.get("namespace")
+    namespace = (
+        Namespace(ns["id"], Decimal(str(ns["start"])), Decimal(str(ns["end"]))) if ns else None
+    )
     return Experiment(
-        id=data["id"], key=data["key"], status=data["status"], seed=data["seed"],
+        id=data["id"],
+        key=data["key"],
+        status=data["status"],
+        seed=data["seed"],
         coverage=Decimal(str(data["coverage"])),
         variants=tuple(
             Variant(v["key"], v.get("name", ""), Decimal(str(v["weight"])), bool(v.get("control")))
@@ -54,30 +73,33 @@ def from_record(data: dict[str, Any]) -> Experiment:
             date_from=_date(targeting.get("date_from")),
             date_to=_date(targeting.get("date_to")),
         ),
-        namespace=None if not namespace else Namespace(
-            namespace["id"], Decimal(str(namespace["start"])), Decimal(str(namespace["end"]))
-        ),
+        namespace=namespace,
         bucket_version=data["bucket_version"],
-    )  # fmt: skip
+    )
 
 
 def to_record(e: Experiment) -> dict[str, Any]:
     """The inverse of :func:`from_record` (what cached catalog snapshots keep)."""
     t, ns = e.targeting, e.namespace
     return {
-        "id": e.id, "key": e.key, "status": e.status, "seed": e.seed, "coverage": str(e.coverage),
+        "id": e.id,
+        "key": e.key,
+        "status": e.status,
+        "seed": e.seed,
+        "coverage": str(e.coverage),
         "variants": [
             {"key": v.key, "name": v.name, "weight": str(v.weight), "control": v.control}
             for v in e.variants
         ],
         "targeting": {
-            "segments": list(t.segments), "tiers": list(t.tiers),
+            "segments": list(t.segments),
+            "tiers": list(t.tiers),
             "date_from": t.date_from and t.date_from.isoformat(),
             "date_to": t.date_to and t.date_to.isoformat(),
         },
         "namespace": ns and {"id": ns.id, "start": str(ns.start), "end": str(ns.end)},
         "bucket_version": e.bucket_version,
-    }  # fmt: skip
+    }
 
 
 def _date(value: Any) -> dt.date | None:
@@ -132,9 +154,15 @@ class ExperimentRepository:
                 f"An experiment with key {fields['key']!r} exists.", code="experiment_key_taken"
             )
         row = m.Experiment(
-            tenant_id=self.tenant_id, id=uuid.uuid4(), status="draft", bucket_version=1,
-            created_by=actor, created_at=now, updated_at=now, **fields,
-        )  # fmt: skip
+            tenant_id=self.tenant_id,
+            id=uuid.uuid4(),
+            status="draft",
+            bucket_version=1,
+            created_by=actor,
+            created_at=now,
+            updated_at=now,
+            **fields,
+        )
         self.session.add(row)
         self.session.flush()
         self._revise(row, "create", {k: [None, getattr(row, k)] for k in DESIGN_FIELDS}, actor, now)
@@ -183,11 +211,16 @@ class ExperimentRepository:
         )
         self.session.add(
             m.ExperimentRevision(
-                tenant_id=self.tenant_id, experiment_id=row.id, sequence=int(sequence or 0) + 1,
-                action=action, bucket_version=row.bucket_version, changes=diff, actor=actor,
+                tenant_id=self.tenant_id,
+                experiment_id=row.id,
+                sequence=int(sequence or 0) + 1,
+                action=action,
+                bucket_version=row.bucket_version,
+                changes=diff,
+                actor=actor,
                 created_at=now,
             )
-        )  # fmt: skip
+        )
         self.session.flush()
         bump_catalog_version(self.session, self.tenant_id)
 
@@ -253,10 +286,13 @@ def assign(
 ) -> str:
     """Persist the visitor's variant unless one is stored already; the stored variant."""
     row = {
-        "tenant_id": uuid.UUID(tenant_id), "experiment_id": uuid.UUID(experiment.id),
-        "bucket_version": experiment.bucket_version, "visitor_id": visitor_id,
-        "variant": variant, "assigned_at": now,
-    }  # fmt: skip
+        "tenant_id": uuid.UUID(tenant_id),
+        "experiment_id": uuid.UUID(experiment.id),
+        "bucket_version": experiment.bucket_version,
+        "visitor_id": visitor_id,
+        "variant": variant,
+        "assigned_at": now,
+    }
     key = ["tenant_id", "experiment_id", "bucket_version", "visitor_id"]
     inserted = insert_new(session, m.ExperimentAssignment, row, key)
     if inserted:
@@ -282,20 +318,24 @@ def variant_counts(
     def under_this_assignment(moment: Any) -> Any:
         """``moment`` falls while this assignment held: not before it, and not once the visitor
         was re-bucketed under a later bucket version."""
-        return and_(
-            moment >= a.assigned_at,
-            ~exists().where(
-                later.tenant_id == tenant, later.experiment_id == a.experiment_id,
-                later.visitor_id == a.visitor_id, later.bucket_version > a.bucket_version,
-                later.assigned_at <= moment,
-            ).correlate_except(later),  # ``a`` is two levels up: correlate it explicitly
-        )  # fmt: skip
+        rebucketed = exists().where(
+            later.tenant_id == tenant,
+            later.experiment_id == a.experiment_id,
+            later.visitor_id == a.visitor_id,
+            later.bucket_version > a.bucket_version,
+            later.assigned_at <= moment,
+        )
+        # ``a`` is two levels up: correlate it explicitly.
+        return and_(moment >= a.assigned_at, ~rebucketed.correlate_except(later))
 
     def did(event_type: str) -> Any:
         return exists().where(
-            e.tenant_id == tenant, e.experiment == key, e.type == event_type,
-            e.visitor_id == a.visitor_id, under_this_assignment(e.received_at),
-        )  # fmt: skip
+            e.tenant_id == tenant,
+            e.experiment == key,
+            e.type == event_type,
+            e.visitor_id == a.visitor_id,
+            under_this_assignment(e.received_at),
+        )
 
     paid = (
         select(b.visitor_id, b.variant, b.total_minor, b.created_at)
@@ -364,15 +404,27 @@ def variant_counts(
 def view(row: m.Experiment) -> dict[str, Any]:
     """The experiment as the API shows it."""
     return {
-        **record(row), "name": row.name, "hypothesis": row.hypothesis, "hash_version": 2,
-        "primary_metric": row.primary_metric, "guardrail_metrics": list(row.guardrail_metrics),
-        "started_at": row.started_at, "stopped_at": row.stopped_at, "created_by": row.created_by,
-        "version": row.version, "created_at": row.created_at, "updated_at": row.updated_at,
-    }  # fmt: skip
+        **record(row),
+        "name": row.name,
+        "hypothesis": row.hypothesis,
+        "hash_version": 2,
+        "primary_metric": row.primary_metric,
+        "guardrail_metrics": list(row.guardrail_metrics),
+        "started_at": row.started_at,
+        "stopped_at": row.stopped_at,
+        "created_by": row.created_by,
+        "version": row.version,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
 
 
 def revision_view(row: m.ExperimentRevision) -> dict[str, Any]:
     return {
-        "sequence": row.sequence, "action": row.action, "bucket_version": row.bucket_version,
-        "changes": row.changes, "actor": row.actor, "created_at": row.created_at,
-    }  # fmt: skip
+        "sequence": row.sequence,
+        "action": row.action,
+        "bucket_version": row.bucket_version,
+        "changes": row.changes,
+        "actor": row.actor,
+        "created_at": row.created_at,
+    }

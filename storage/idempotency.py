@@ -12,7 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from storage import models as m
-from storage.db import as_utc, insert_new
+from storage.db import as_utc, insert_new, rows_written
 
 
 @dataclass(frozen=True)
@@ -74,4 +74,4 @@ def update_key(
     result = session.execute(
         statement.values(updated_at=m.utcnow(), **changes).execution_options(preserve_rowcount=True)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return rows_written(result) != 0

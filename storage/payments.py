@@ -99,7 +99,7 @@ def remaining_by_capture(entries: list[Entry]) -> list[tuple[Entry, int]]:
     """Each capture with what is left of it after the refunds made or owed on its payment,
     newest capture first (refunds take the latest payments first: an upgrade's before the
     booking's own)."""
-    given = {}
+    given: dict[str, int] = {}
     for e in entries:
         if e.gives_back:
             given[e.payment_intent_id] = given.get(e.payment_intent_id, 0) + e.amount
@@ -229,13 +229,6 @@ def mark_refund(
         )
         .values(**values)
     )
-
-
-def refund_by_ref(session: Session, provider_ref: str) -> Entry | None:
-    row = session.scalars(
-        select(m.Payment).where(m.Payment.kind == REFUND, m.Payment.provider_ref == provider_ref)
-    ).first()
-    return _entry(row) if row else None
 
 
 def queued(session: Session, limit: int = 100) -> list[Entry]:

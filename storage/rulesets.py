@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from pricing.errors import Conflict, NotFound
 from storage import models as m
-from storage.catalog import Page, as_uuid, flush
 from storage.db import as_utc
+from storage.repository import Page, as_uuid, flush
 
 #: ruleset_activations.sequence and ruleset_versions.number are 32-bit INTEGERs: larger numbers
 #: (a path may carry any) name no activation or version, and are never sent to the database.
@@ -132,9 +132,12 @@ class RulesetRepository:
         self, *, name: str, document: dict[str, Any], based_on_version: int | None, created_by: str
     ) -> Draft:
         row = m.RulesetDraft(
-            tenant_id=self.tenant_id, name=name, document=document,
-            based_on_version=based_on_version, created_by=created_by,
-        )  # fmt: skip
+            tenant_id=self.tenant_id,
+            name=name,
+            document=document,
+            based_on_version=based_on_version,
+            created_by=created_by,
+        )
         self.session.add(row)
         flush(self.session)
         return _draft(row)
@@ -174,9 +177,13 @@ class RulesetRepository:
         self, *, document: dict[str, Any], content_hash: str, author: str, note: str
     ) -> Version:
         row = m.RulesetVersion(
-            tenant_id=self.tenant_id, number=self.next_version_number(), document=document,
-            content_hash=content_hash, author=author, note=note,
-        )  # fmt: skip
+            tenant_id=self.tenant_id,
+            number=self.next_version_number(),
+            document=document,
+            content_hash=content_hash,
+            author=author,
+            note=note,
+        )
         self.session.add(row)
         flush(self.session)
         return _version(row)
@@ -222,9 +229,13 @@ class RulesetRepository:
             or 0
         ) + 1
         row = m.RulesetActivation(
-            tenant_id=self.tenant_id, sequence=sequence, version_number=version_number,
-            action=action, activates_at=_utc(activates_at), created_by=created_by,
-        )  # fmt: skip
+            tenant_id=self.tenant_id,
+            sequence=sequence,
+            version_number=version_number,
+            action=action,
+            activates_at=_utc(activates_at),
+            created_by=created_by,
+        )
         self.session.add(row)
         flush(self.session)
         return _activation(row)
@@ -238,7 +249,7 @@ class RulesetRepository:
         ).all()
         return [_activation(r) for r in rows]
 
-    def _pending(self, now: dt.datetime) -> Select[tuple[m.RulesetActivation]]:
+    def _pending(self, now: dt.datetime) -> Select[m.RulesetActivation]:
         return (
             select(m.RulesetActivation)
             .where(

@@ -27,9 +27,13 @@ def load_snapshot(session: Session, tenant_id: str) -> domain.CatalogSnapshot:
     segments = repo.list_segments(status="active", offset=0, limit=10_000).items
     tiers = [t for s in segments for t in repo.tiers_of_segment(s.id, active_only=True)]
     return domain.CatalogSnapshot(
-        tenant, tenant.catalog_version, tuple(segments), tuple(tiers), tuple(repo.active_add_ons()),
+        tenant,
+        tenant.catalog_version,
+        tuple(segments),
+        tuple(tiers),
+        tuple(repo.active_add_ons()),
         tuple(ExperimentRepository(session, tenant_id).live()),
-    )  # fmt: skip
+    )
 
 
 def _money(m: Money) -> list[Any]:
@@ -40,16 +44,27 @@ def dumps(snapshot: domain.CatalogSnapshot) -> bytes:
     data = {
         "tenant": dataclasses.asdict(snapshot.tenant),
         "catalog_version": snapshot.catalog_version,
-        "segments": [[s.id, s.key, s.name, s.position, s.status, s.version] for s in snapshot.segments],
+        "segments": [
+            [s.id, s.key, s.name, s.position, s.status, s.version] for s in snapshot.segments
+        ],
         "tiers": [
             {
-                "id": t.id, "segment_id": t.segment_id, "level": t.level, "name": t.name,
-                "description": t.description, "base_price": _money(t.base_price),
-                "per_guest_price": _money(t.per_guest_price), "max_guests": t.max_guests,
-                "features": [[f.key, f.label, f.value] for f in t.features], "popular": t.popular,
-                "upsell_target_ids": list(t.upsell_target_ids), "photos": list(t.photos),
-                "status": t.status, "version": t.version,
-                "price_floor": t.price_floor, "price_ceiling": t.price_ceiling,
+                "id": t.id,
+                "segment_id": t.segment_id,
+                "level": t.level,
+                "name": t.name,
+                "description": t.description,
+                "base_price": _money(t.base_price),
+                "per_guest_price": _money(t.per_guest_price),
+                "max_guests": t.max_guests,
+                "features": [[f.key, f.label, f.value] for f in t.features],
+                "popular": t.popular,
+                "upsell_target_ids": list(t.upsell_target_ids),
+                "photos": list(t.photos),
+                "status": t.status,
+                "version": t.version,
+                "price_floor": t.price_floor,
+                "price_ceiling": t.price_ceiling,
             }
             for t in snapshot.tiers
         ],
@@ -58,7 +73,7 @@ def dumps(snapshot: domain.CatalogSnapshot) -> bytes:
             for a in snapshot.add_ons
         ],
         "experiments": [to_record(e) for e in snapshot.experiments],
-    }  # fmt: skip
+    }
     return json.dumps(data, separators=(",", ":")).encode()
 
 
@@ -66,16 +81,25 @@ def loads(raw: bytes) -> domain.CatalogSnapshot:
     data = json.loads(raw)
     tiers = tuple(
         domain.Tier(
-            id=t["id"], segment_id=t["segment_id"], level=t["level"], name=t["name"],
-            description=t["description"], base_price=Money(*t["base_price"]),
-            per_guest_price=Money(*t["per_guest_price"]), max_guests=t["max_guests"],
-            features=tuple(domain.Feature(*f) for f in t["features"]), popular=t["popular"],
-            upsell_target_ids=tuple(t["upsell_target_ids"]), photos=tuple(t["photos"]),
-            status=t["status"], version=t["version"],
-            price_floor=t["price_floor"], price_ceiling=t["price_ceiling"],
+            id=t["id"],
+            segment_id=t["segment_id"],
+            level=t["level"],
+            name=t["name"],
+            description=t["description"],
+            base_price=Money(*t["base_price"]),
+            per_guest_price=Money(*t["per_guest_price"]),
+            max_guests=t["max_guests"],
+            features=tuple(domain.Feature(*f) for f in t["features"]),
+            popular=t["popular"],
+            upsell_target_ids=tuple(t["upsell_target_ids"]),
+            photos=tuple(t["photos"]),
+            status=t["status"],
+            version=t["version"],
+            price_floor=t["price_floor"],
+            price_ceiling=t["price_ceiling"],
         )
         for t in data["tiers"]
-    )  # fmt: skip
+    )
     return domain.CatalogSnapshot(
         domain.Tenant(**data["tenant"]),
         data["catalog_version"],

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from pricing import catalog as domain
 from pricing.errors import NotFound
 from storage import models as m
-from storage.catalog import Page, as_uuid, flush, tenant_value
+from storage.catalog import tenant_value
+from storage.repository import Page, as_uuid, flush
 
 
 @dataclass(frozen=True)

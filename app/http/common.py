@@ -26,7 +26,7 @@ from config import Settings
 from pricing.errors import InvalidInput, PreconditionFailed, PreconditionRequired
 from rules.documents import load_document
 from rules.language import RulesetInvalid
-from storage.catalog import Page
+from storage.repository import Page
 from storage.db import Database
 
 T = TypeVar("T")

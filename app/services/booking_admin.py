@@ -15,7 +15,7 @@ from pricing.errors import Conflict
 from pricing.price import recorded_price_json
 from storage import checkout as store
 from storage import payments as ledger
-from storage.catalog import Page
+from storage.repository import Page
 from storage.db import Database
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,10 @@ from typing import Any
 
 from pricing import catalog as domain
 from pricing.errors import InvalidInput, NotFound
-from storage.catalog import CatalogRepository, Page
+from storage.catalog import CatalogRepository
 from storage.db import Database
+from storage.inventory import InventoryRepository
+from storage.repository import Page
 
 STATUSES = ("active", "archived")
 MAX_POSITION = 10_000  # as the segment schemas validate it
@@ -249,7 +251,7 @@ def capacity(
 ) -> dict[str, Any]:
     """Effective capacity per day: the day's own units, else the tenant default."""
     with db.transaction() as s:
-        explicit = CatalogRepository(s, tenant).capacity(tier_id, start, end)
+        explicit = InventoryRepository(s, tenant).capacity(tier_id, start, end)
     days = [
         {"date": d, "units": explicit[d], "source": "date"}
         if d in explicit
@@ -263,7 +265,7 @@ def set_capacity(
     db: Database, tenant: domain.Tenant, tier_id: str, start: dt.date, end: dt.date, units: int
 ) -> dict[str, Any]:
     with db.transaction() as s:
-        CatalogRepository(s, tenant).set_capacity(tier_id, _days(start, end), units)
+        InventoryRepository(s, tenant).set_capacity(tier_id, _days(start, end), units)
     return capacity(db, tenant, tier_id, start, end)
 
 
@@ -271,7 +273,7 @@ def clear_capacity(
     db: Database, tenant: domain.Tenant, tier_id: str, start: dt.date, end: dt.date
 ) -> None:
     with db.transaction() as s:
-        CatalogRepository(s, tenant).clear_capacity(tier_id, start, end)
+        InventoryRepository(s, tenant).clear_capacity(tier_id, start, end)
 
 
 # ---- blackouts --------------------------------------------------------------------------------
@@ -287,7 +289,7 @@ def list_blackouts(
     limit: int,
 ) -> Page[dict[str, Any]]:
     with db.transaction() as s:
-        return CatalogRepository(s, tenant).list_blackouts(
+        return InventoryRepository(s, tenant).list_blackouts(
             start=start, end=end, tier_id=tier_id, offset=offset, limit=limit
         )
 
@@ -301,12 +303,12 @@ def add_blackouts(
     reason: str,
 ) -> list[dict[str, Any]]:
     with db.transaction() as s:
-        return CatalogRepository(s, tenant).add_blackouts(_days(start, end), tier_id, reason)
+        return InventoryRepository(s, tenant).add_blackouts(_days(start, end), tier_id, reason)
 
 
 def delete_blackout(db: Database, tenant: domain.Tenant, blackout_id: str) -> None:
     with db.transaction() as s:
-        CatalogRepository(s, tenant).delete_blackout(blackout_id)
+        InventoryRepository(s, tenant).delete_blackout(blackout_id)
 
 
 # ---- storefront -------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ from typing import Any
 
 from pricing.errors import InvalidInput
 from storage import change_log as store
-from storage.catalog import Page
 from storage.db import Database, json_dumps
+from storage.repository import Page
 
 MAX_EXPORT_DAYS = 31
 EXPORT_BATCH = 500

@@ -26,8 +26,8 @@ from rules.engine import compile_program, evaluate
 from rules.outcome import Outcome
 from rules.vocabulary import UnrepresentableFacts
 from storage import decisions as store
-from storage.catalog import Page
 from storage.db import Database, json_dumps
+from storage.repository import Page
 from storage.rulesets import RulesetRepository
 from storage.tenants import get_tenant, list_tenants
 

@@ -18,7 +18,7 @@ from pricing.experiment_design import (
 )
 from pricing.experiment_results import results as compute_results
 from storage import models as m
-from storage.catalog import CatalogRepository, Page
+from storage.catalog import CatalogRepository
 from storage.db import Database
 from storage.experiments import (
     ExperimentRepository,
@@ -28,6 +28,7 @@ from storage.experiments import (
     variant_counts,
     view,
 )
+from storage.repository import Page
 
 
 def _design(data: dict[str, Any], base: m.Experiment | None = None) -> Experiment:

@@ -22,9 +22,9 @@ from rules.outcome import Outcome
 from rules.parsing import parse_facts, parse_ruleset
 from rules.plan import cost_errors
 from rules.verify import Verification, verify_in_subprocess
-from storage.catalog import Page
 from storage.db import Database
 from storage.experiments import ExperimentRepository
+from storage.repository import Page
 from storage.rulesets import Activation, Draft, RulesetRepository, Version, active_at
 
 Verifier = Callable[[Any], Verification]

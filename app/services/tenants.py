@@ -7,8 +7,9 @@ from typing import Any
 from app.adapters.credentials import ApiKeyCache, hash_api_key, new_api_key
 from pricing import catalog as domain
 from storage import tenants as store
-from storage.catalog import CatalogRepository, Page
+from storage.catalog import CatalogRepository
 from storage.db import Database
+from storage.repository import Page
 
 
 def create_tenant(db: Database, data: dict[str, Any]) -> domain.Tenant:

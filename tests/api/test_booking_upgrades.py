@@ -3,6 +3,8 @@ Checkout Session, and the booking moves to the new tier only when that payment s
 
 from __future__ import annotations
 
+import uuid
+
 from storage import models as m
 from tests.support.rules import DOWNGRADE_ANYTIME, default_document, publish
 from tests.support.storefront import (
@@ -54,7 +56,7 @@ def test_the_booking_moves_only_when_the_difference_is_paid(
     moved = stripe_client.get(f"/v1/admin/bookings/{booking_id}", headers=tenant_a.admin).get_json()
     assert moved["tier_id"] == target.id and moved["total"] == before["total"] + body["total"]
     with db.transaction() as s:
-        tenant = m.uuid.UUID(tenant_a.tenant.id)
+        tenant = uuid.UUID(tenant_a.tenant.id)
         paid = s.query(m.Booking).filter_by(tenant_id=tenant, status="paid", kind="booking").all()
         assert [str(b.tier_id) for b in paid] == [target.id]  # one unit, now in the new tier
 
@@ -140,7 +142,7 @@ def test_a_downgrade_the_rules_allow_switches_at_once_and_refunds_the_difference
     after = stripe_client.get(f"/v1/admin/bookings/{booking_id}", headers=tenant_a.admin).get_json()
     assert (after["status"], after["tier_id"]) == ("paid", tenant_a.tiers[0].id)
     with db.transaction() as s:
-        tenant = m.uuid.UUID(tenant_a.tenant.id)
+        tenant = uuid.UUID(tenant_a.tenant.id)
         paid = s.query(m.Booking).filter_by(tenant_id=tenant, status="paid", kind="booking").all()
         assert [str(b.tier_id) for b in paid] == [tenant_a.tiers[0].id]
         owed = s.query(m.Payment).filter_by(tenant_id=tenant, kind="refund").one()

@@ -75,7 +75,7 @@ def test_cancelling_a_pending_booking_frees_the_unit_and_expires_the_session(
     assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
     assert fake_stripe.objects[body["checkout_session_id"]]["status"] == "expired"
     with db.transaction() as s:
-        holds = s.query(m.Hold).filter_by(tenant_id=m.uuid.UUID(tenant_a.tenant.id)).all()
+        holds = s.query(m.Hold).filter_by(tenant_id=uuid.UUID(tenant_a.tenant.id)).all()
         assert [h.status for h in holds] == ["released"]
     again = stripe_client.post(
         f"/v1/admin/bookings/{body['booking_id']}/cancel", headers=tenant_a.admin

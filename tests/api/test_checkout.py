@@ -4,6 +4,7 @@ Stripe's own schemas), on PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from app.http import checkout as checkout_http
 from storage import models as m
@@ -38,11 +39,11 @@ def test_checkout_creates_a_destination_charge_session_and_the_webhook_confirms_
         hold = s.get(
             m.Hold,
             (
-                m.uuid.UUID(tenant_a.tenant.id),
-                m.uuid.UUID(
+                uuid.UUID(tenant_a.tenant.id),
+                uuid.UUID(
                     s.get(
                         m.Booking,
-                        (m.uuid.UUID(tenant_a.tenant.id), m.uuid.UUID(body["booking_id"])),
+                        (uuid.UUID(tenant_a.tenant.id), uuid.UUID(body["booking_id"])),
                     ).hold_id.hex
                 ),
             ),
@@ -89,11 +90,11 @@ def test_stripe_down_gives_503_and_a_retry_with_the_same_key_resumes(
     failed = start(stripe_client, tenant_a, q["token"], key="retry-me")
     assert failed.status_code == 503 and failed.headers["Retry-After"]
     with db.transaction() as s:
-        assert s.query(m.Booking).filter_by(tenant_id=m.uuid.UUID(tenant_a.tenant.id)).count() == 1
+        assert s.query(m.Booking).filter_by(tenant_id=uuid.UUID(tenant_a.tenant.id)).count() == 1
     retried = start(stripe_client, tenant_a, q["token"], key="retry-me")
     assert retried.status_code == 201, retried.get_json()
     with db.transaction() as s:
-        assert s.query(m.Booking).filter_by(tenant_id=m.uuid.UUID(tenant_a.tenant.id)).count() == 1
+        assert s.query(m.Booking).filter_by(tenant_id=uuid.UUID(tenant_a.tenant.id)).count() == 1
     assert len(fake_stripe.of_type("checkout.session")) == 1
 
 
@@ -139,7 +140,7 @@ def test_a_retry_after_a_crash_resumes_the_same_booking_and_session(
     first = start(stripe_client, tenant_a, q["token"], key="crashy")
     booking_id = first.get_json()["booking_id"]
     with db.transaction() as s:  # rewind the record to how the crash left it
-        record = s.get(m.IdempotencyRecord, (m.uuid.UUID(tenant_a.tenant.id), "crashy"))
+        record = s.get(m.IdempotencyRecord, (uuid.UUID(tenant_a.tenant.id), "crashy"))
         record.state, record.response_status, record.response_body = "running", None, None
         record.lease_expires_at = dt_.datetime.now(dt_.UTC) - dt_.timedelta(seconds=1)
     # a later second on the API's clock: the resumed session request must still be identical
@@ -150,4 +151,4 @@ def test_a_retry_after_a_crash_resumes_the_same_booking_and_session(
     assert again.get_json()["booking_id"] == booking_id
     assert len(fake_stripe.of_type("checkout.session")) == 1  # Stripe replayed our key
     with db.transaction() as s:
-        assert s.query(m.Booking).filter_by(tenant_id=m.uuid.UUID(tenant_a.tenant.id)).count() == 1
+        assert s.query(m.Booking).filter_by(tenant_id=uuid.UUID(tenant_a.tenant.id)).count() == 1

@@ -322,8 +322,8 @@ def test_relaxed_transactions_do_not_wait_for_the_wal_and_default_ones_do(pg_url
 
     db = Database.from_url(pg_url)
     try:
-        with db.transaction(relaxed=True) as session:
-            assert session.execute(text("SHOW synchronous_commit")).scalar() == "off"
+        with db.browsing() as connection:
+            assert connection.execute(text("SHOW synchronous_commit")).scalar() == "off"
         with db.transaction() as session:
             assert session.execute(text("SHOW synchronous_commit")).scalar() == "on"
         with db.read() as session:

@@ -17,7 +17,8 @@ from app import create_app
 from storage import db as storage_db
 from storage import models as m
 from storage.availability import COUNTS, day_counts
-from storage.db import Database, driver_cursor
+from storage.db import Database
+from storage.driver import driver_cursor
 from tests.support.dates import days_ahead
 from tests.support.races import committed_tenant
 
@@ -122,6 +123,34 @@ def test_a_driver_error_comes_out_as_core_s(db, tenant_a):
         cursor.execute(statement, {"id": uuid.UUID(tenant_a.tenant.id)})
     assert not caught.value.connection_invalidated
     assert isinstance(caught.value.orig, psycopg.errors.IntegrityError)
+
+
+def test_a_connection_lost_under_the_driver_replaces_every_older_one(pg_url, monkeypatch):
+    """A statement on the driver meets a killed connection: Core's OperationalError, saying the
+    connection was invalidated; and the pool, told so, replaces on their next checkout the other
+    connections it made before (without the idle ping: a restarted server killed them all)."""
+    monkeypatch.setattr(storage_db, "IDLE_PING_SECONDS", 3600.0)
+    engine = storage_db.make_engine(pg_url, pool_size=2, max_overflow=0)
+    pid = text("SELECT pg_backend_pid()")
+    try:
+        with engine.connect() as first, engine.connect() as second:
+            dead = {int(c.execute(pid).scalar_one()) for c in (first, second)}
+        for backend in dead:
+            _terminate(pg_url, backend)
+
+        with (
+            pytest.raises(OperationalError) as caught,
+            engine.connect() as connection,
+            driver_cursor(connection, "SELECT 1") as cursor,
+        ):
+            cursor.execute("SELECT 1")
+        assert caught.value.connection_invalidated
+
+        with engine.connect() as first, engine.connect() as second:
+            fresh = {int(c.execute(pid).scalar_one()) for c in (first, second)}
+        assert fresh.isdisjoint(dead)
+    finally:
+        engine.dispose()
 
 
 def test_a_connection_lost_under_the_browsing_path_answers_503_once(

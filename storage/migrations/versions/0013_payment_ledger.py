@@ -22,6 +22,7 @@ Create Date: 2026-12-06
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -33,7 +34,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _where(condition: str) -> dict:
+def _where(condition: str) -> dict[str, Any]:
     return {"postgresql_where": sa.text(condition), "sqlite_where": sa.text(condition)}
 
 
@@ -127,7 +128,7 @@ def upgrade() -> None:
     )
 
 
-def _carry_over_money() -> tuple[list[dict], sa.TableClause]:
+def _carry_over_money() -> tuple[list[dict[str, Any]], sa.TableClause]:
     """The ledger entries of what bookings recorded (and the table to insert them into);
     refund records (``downgrade`` rows) are deleted: they are entries now."""
     bind = op.get_bind()
@@ -171,14 +172,14 @@ def _carry_over_money() -> tuple[list[dict], sa.TableClause]:
     rows = [dict(r._mapping) for r in bind.execute(sa.select(bookings))]
     by_id = {(str(r["tenant_id"]), str(r["id"])): r for r in rows}
     now = dt.datetime.now(dt.UTC)
-    out: list[dict] = []
-    captured: dict[str, list[dict]] = {}  # root booking id -> its captures
+    out: list[dict[str, Any]] = []
+    captured: dict[str, list[dict[str, Any]]] = {}  # root booking id -> its captures
 
-    def root_of(row: dict) -> dict:
+    def root_of(row: dict[str, Any]) -> dict[str, Any]:
         parent = row["parent_booking_id"]
         return by_id.get((str(row["tenant_id"]), str(parent)), row) if parent else row
 
-    def entry(row: dict, **fields) -> dict:
+    def entry(row: dict[str, Any], **fields: Any) -> dict[str, Any]:
         root = root_of(row)
         return {
             "tenant_id": row["tenant_id"],

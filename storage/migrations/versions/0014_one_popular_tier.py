@@ -8,6 +8,7 @@ Create Date: 2026-12-07
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -49,7 +50,7 @@ def upgrade() -> None:
             tiers.c.level,
         ).where(tiers.c.popular == sa.true())
     ).all()
-    by_segment: dict[tuple[object, object], list[sa.Row]] = {}
+    by_segment: dict[tuple[object, object], list[sa.Row[*tuple[Any, ...]]]] = {}
     for row in rows:
         by_segment.setdefault((row.tenant_id, row.segment_id), []).append(row)
     now = dt.datetime.now(dt.UTC)
