@@ -131,6 +131,9 @@ class Segment(Base):
     __mapper_args__ = {"version_id_col": version}  # optimistic locking; the ETag is this version
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: The storefront widget's look for the segment: primary_color, accent_color, font_family,
+    #: radius (each optional; validated by the admin API).
+    theme: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class Tier(Base):
