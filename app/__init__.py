@@ -163,14 +163,18 @@ def create_app(
         admin_rulesets,
         change_log,
         checkout,
+        cors,
         health,
         platform,
         storefront,
+        storefront_calendar,
+        widget,
     )
 
     for module in (
         health,
         storefront,
+        storefront_calendar,
         checkout,
         admin_catalog,
         admin_inventory,
@@ -188,6 +192,8 @@ def create_app(
     api.register_blueprint(checkout.hooks)
     if serves_local_payment_page(settings, payments):
         app.register_blueprint(checkout.local)  # HTML pages for people, not part of the API
+    app.register_blueprint(widget.web)  # the storefront widget's script and the demo page
+    cors.install(app, settings.api_key_cache_seconds)
     _document_security(api)
     _document_common_errors(api)
 
