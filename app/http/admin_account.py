@@ -6,6 +6,7 @@ from flask.views import MethodView
 
 from app.http.auth import current_tenant, require_tenant_admin
 from app.http.common import ETAG, Paging, blueprint, conditional, etag, if_match_version, services
+from app.http.cors import forget_origins
 from app.http.errors import ErrorSchema
 from app.http.schemas import tenants as s
 from app.services import tenants
@@ -52,8 +53,32 @@ class ApiKeys(MethodView):
         """Create a storefront API key; the full key is returned once"""
         svc = services()
         return tenants.create_api_key(
-            svc.db, svc.settings.api_key_pepper, current_tenant(), data["name"]
+            svc.db, svc.settings.api_key_pepper, current_tenant(), data["name"],
+            data["allowed_origins"],
+        )  # fmt: skip
+
+
+@blp.route("/api-keys/<uuid:key_id>")
+class ApiKeyById(MethodView):
+    @blp.response(200, s.ApiKeySchema, headers=ETAG)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def get(self, key_id):
+        """Get a storefront API key (prefix only)"""
+        key = tenants.get_api_key(services().db, current_tenant(), str(key_id))
+        return key, 200, etag(key["version"])
+
+    @blp.arguments(s.ApiKeyUpdateSchema)
+    @blp.response(200, s.ApiKeySchema, headers=ETAG)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    @conditional(blp)
+    def patch(self, data, key_id):
+        """Rename a storefront API key or set the browser origins it allows (If-Match required)"""
+        svc = services()
+        key = tenants.update_api_key(
+            svc.db, current_tenant(), str(key_id), if_match_version(), data, svc.api_keys
         )
+        forget_origins()
+        return key, 200, etag(key["version"])
 
 
 @blp.route("/api-keys/<uuid:key_id>/revoke")

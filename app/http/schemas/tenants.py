@@ -9,7 +9,22 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from app.http.schemas.common import KEY, NAME
+from app.services.origins import MAX_ORIGINS, normalized_origin
 from pricing.money import CURRENCY_EXPONENTS
+
+
+class Origin(fields.String):
+    """A browser origin, ``scheme://host[:port]`` (http or https, no path), stored as browsers
+    send it: lower case, without a default port."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        origin = normalized_origin(text)
+        if origin is None:
+            raise ma.ValidationError(
+                "Not an origin: scheme://host[:port] with http or https, no path."
+            )
+        return origin
 
 
 def _time_zone(value: str) -> None:
@@ -76,8 +91,29 @@ class TenantSchema(ma.Schema):
 # ---- API keys ---------------------------------------------------------------------------------
 
 
+ALLOWED_ORIGINS = fields.List(
+    Origin(),
+    validate=validate.Length(max=MAX_ORIGINS),
+    metadata={
+        "description": "Browser origins (`https://shop.example`, `http://localhost:8080`) whose "
+        "pages may call the storefront API with this key (CORS); empty: none"
+    },
+)
+
+
 class ApiKeyCreateSchema(ma.Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    allowed_origins = fields.List(
+        Origin(),
+        load_default=list,
+        validate=validate.Length(max=MAX_ORIGINS),
+        metadata=ALLOWED_ORIGINS.metadata,
+    )
+
+
+class ApiKeyUpdateSchema(ma.Schema):
+    name = fields.String(validate=validate.Length(min=1, max=100))
+    allowed_origins = ALLOWED_ORIGINS
 
 
 class ApiKeySchema(ma.Schema):
@@ -87,6 +123,8 @@ class ApiKeySchema(ma.Schema):
     created_at = fields.DateTime()
     revoked_at = fields.DateTime(allow_none=True)
     active = fields.Boolean()
+    allowed_origins = fields.List(fields.String())
+    version = fields.Integer()
 
 
 class ApiKeyCreatedSchema(ApiKeySchema):
