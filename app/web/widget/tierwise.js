@@ -211,7 +211,7 @@ ul.plain{list-style:none;padding:0;margin:.25rem 0;display:flex;flex-direction:c
     }
 
     maybeStart() {
-      if (this.started || !this.getAttribute("api-base") || !this.getAttribute("api-key")) return;
+      if (this.started || !this.root || !this.getAttribute("api-base") || !this.getAttribute("api-key")) return;
       this.started = true;
       const s = this.s;
       const guests = parseInt(this.getAttribute("guests") || "2", 10);
@@ -386,13 +386,15 @@ ul.plain{list-style:none;padding:0;margin:.25rem 0;display:flex;flex-direction:c
     // ---- navigation ---------------------------------------------------------------------------
     go(step) {
       const s = this.s;
+      const first = s.step === null;
       const changed = s.step !== step;
       s.step = step;
       s.error = null;
       this.render();
       if (changed) {
+        // Focus follows the customer's step changes, never the page's load (the host's focus).
         const h = this.root.querySelector("h2");
-        if (h) h.focus({ preventScroll: false });
+        if (h && !first) h.focus({ preventScroll: false });
         this.entered(step);
       }
     }
@@ -549,7 +551,7 @@ ul.plain{list-style:none;padding:0;margin:.25rem 0;display:flex;flex-direction:c
       const s = this.s;
       const tw = el.getAttribute("data-tw");
       if (el.getAttribute("aria-disabled") === "true" || el.disabled) {
-        if (tw === "date") this.say(el.getAttribute("aria-label") || "Not available");
+        if (tw === "date") this.say(el.textContent || "Not available");
         return;
       }
       if (el.type === "submit") return; // the form's submit handler moves on
@@ -669,6 +671,8 @@ ul.plain{list-style:none;padding:0;margin:.25rem 0;display:flex;flex-direction:c
         this.root.innerHTML = s.error ? this.errorBox() : `<p class="loading">${esc(s.loading || "Loading…")}</p>`;
         return;
       }
+      const active = this.shadowRoot.activeElement;
+      const onHeading = !!active && active.id === "tw-heading";
       const body = this["render_" + s.step]();
       this.root.setAttribute("data-step", s.step);
       this.root.setAttribute("aria-labelledby", "tw-heading");
@@ -680,6 +684,7 @@ ul.plain{list-style:none;padding:0;margin:.25rem 0;display:flex;flex-direction:c
         (s.error ? this.errorBox() : "") +
         (s.loading ? `<p class="loading" data-tw="loading">${esc(s.loading)}</p>` : "") +
         body;
+      if (onHeading) this.root.querySelector("h2").focus();
     }
 
     errorBox() {
@@ -821,7 +826,7 @@ ${this.nav("Continue", { submit: true })}</form>`;
           const label = `${this.dayLabel(day.date, true)}, ${open ? (price ? `from ${price}` : "available") : why}`;
           const num = Number(day.date.slice(8));
           cells.push(
-            `<button type="button" data-tw="date" data-date="${day.date}" data-status="${esc(status)}" aria-disabled="${!open}" aria-pressed="${day.date === s.date}" aria-label="${esc(label)}">${num}<small aria-hidden="true">${esc(open ? price : why)}</small></button>`
+            `<button type="button" data-tw="date" data-date="${day.date}" data-status="${esc(status)}" aria-disabled="${!open}" aria-pressed="${day.date === s.date}"><span class="sr">${esc(label)}</span><span aria-hidden="true">${num}</span><small aria-hidden="true">${esc(open ? price : why)}</small></button>`
           );
         }
         const title = new Intl.DateTimeFormat(this.locale, { month: "long", year: "numeric", timeZone: "UTC" }).format(first);
