@@ -52,10 +52,12 @@ class ApiKeys(MethodView):
     def post(self, data):
         """Create a storefront API key; the full key is returned once"""
         svc = services()
-        return tenants.create_api_key(
+        created = tenants.create_api_key(
             svc.db, svc.settings.api_key_pepper, current_tenant(), data["name"],
             data["allowed_origins"],
         )  # fmt: skip
+        forget_origins()
+        return created
 
 
 @blp.route("/api-keys/<uuid:key_id>")
@@ -88,4 +90,6 @@ class ApiKeyRevoke(MethodView):
     def post(self, key_id):
         """Revoke a storefront API key"""
         svc = services()
-        return tenants.revoke_api_key(svc.db, current_tenant(), str(key_id), svc.api_keys)
+        revoked = tenants.revoke_api_key(svc.db, current_tenant(), str(key_id), svc.api_keys)
+        forget_origins()
+        return revoked

@@ -50,6 +50,7 @@ def test_create_returns_201_with_etag_and_is_stored(client, db, tenant_a):
     assert body == {
         "id": body["id"], "key": "budget", "name": "Budget", "position": 3,
         "status": "active", "version": 1,
+        "theme": {"primary_color": None, "accent_color": None, "font_family": None, "radius": None},
     }  # fmt: skip
 
     fetched = client.get(f"{SEGMENTS}/{body['id']}", headers=tenant_a.admin)
