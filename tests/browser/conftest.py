@@ -98,7 +98,7 @@ def host_server(api: str) -> http.server.ThreadingHTTPServer:
     the key is the server's ``key`` unless the query names another)."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's name
+        def do_GET(self):
             parts = urlsplit(self.path)
             if parts.path != "/shop":
                 self.send_error(404)

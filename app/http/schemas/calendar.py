@@ -22,7 +22,11 @@ class Month(fields.String):
 
 
 class AvailabilityQuerySchema(ma.Schema):
-    month = Month(required=True, metadata={"description": "YYYY-MM, in the tenant's time zone"})
+    month = Month(
+        required=True,
+        validate=validate.Length(7, 7),
+        metadata={"description": "YYYY-MM, in the tenant's time zone"},
+    )
     guests = fields.Integer(required=True, validate=validate.Range(1, 1000))
 
 

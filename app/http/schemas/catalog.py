@@ -23,10 +23,18 @@ class ThemeSchema(ma.Schema):
     """The storefront widget's look for a segment, applied as CSS custom properties on the
     widget's element (--tw-primary, --tw-accent, --tw-font, --tw-radius); null: the default."""
 
-    primary_color = fields.String(allow_none=True, validate=COLOR, load_default=None)
-    accent_color = fields.String(allow_none=True, validate=COLOR, load_default=None)
-    font_family = fields.String(allow_none=True, validate=FONT_FAMILY, load_default=None)
-    radius = fields.String(allow_none=True, validate=RADIUS, load_default=None)
+    primary_color = fields.String(
+        allow_none=True, validate=[validate.Length(max=7), COLOR], load_default=None
+    )
+    accent_color = fields.String(
+        allow_none=True, validate=[validate.Length(max=7), COLOR], load_default=None
+    )
+    font_family = fields.String(
+        allow_none=True, validate=[validate.Length(max=200), FONT_FAMILY], load_default=None
+    )
+    radius = fields.String(
+        allow_none=True, validate=[validate.Length(max=8), RADIUS], load_default=None
+    )
 
 
 class SegmentCreateSchema(ma.Schema):

@@ -9,7 +9,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from app.http.schemas.common import KEY, NAME
-from app.services.origins import MAX_ORIGINS, normalized_origin
+from app.services.origins import MAX_ORIGIN_LENGTH, MAX_ORIGINS, normalized_origin
 from pricing.money import CURRENCY_EXPONENTS
 
 
@@ -92,7 +92,7 @@ class TenantSchema(ma.Schema):
 
 
 ALLOWED_ORIGINS = fields.List(
-    Origin(),
+    Origin(validate=validate.Length(max=MAX_ORIGIN_LENGTH)),
     validate=validate.Length(max=MAX_ORIGINS),
     metadata={
         "description": "Browser origins (`https://shop.example`, `http://localhost:8080`) whose "
@@ -104,7 +104,7 @@ ALLOWED_ORIGINS = fields.List(
 class ApiKeyCreateSchema(ma.Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     allowed_origins = fields.List(
-        Origin(),
+        Origin(validate=validate.Length(max=MAX_ORIGIN_LENGTH)),
         load_default=list,
         validate=validate.Length(max=MAX_ORIGINS),
         metadata=ALLOWED_ORIGINS.metadata,
