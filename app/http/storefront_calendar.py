@@ -30,6 +30,7 @@ class MonthAvailability(MethodView):
         """A month of a segment (by key or id) for a party: per day bookable, sold out, blackout, lowest price"""
         svc = services()
         return calendar.month_availability(
-            svc.offers, svc.cache, current_tenant(), segment, args["month"], args["guests"],
+            svc.offers, svc.cache, current_tenant(), segment,
+            dt.date.fromisoformat(f"{args['month']}-01"), args["guests"],
             dt.datetime.now(dt.UTC), g.request_id,
         )  # fmt: skip

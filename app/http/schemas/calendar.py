@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import marshmallow as ma
 from marshmallow import fields, validate
 
 
-class Month(fields.String):
-    """``YYYY-MM``, loaded as the month's first day."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            if len(text) != 7:
-                raise ValueError
-            return dt.date.fromisoformat(f"{text}-01")
-        except ValueError:
-            raise ma.ValidationError("A month as YYYY-MM.") from None
-
-
 class AvailabilityQuerySchema(ma.Schema):
-    month = Month(
+    month = fields.String(
         required=True,
-        validate=validate.Length(7, 7),
+        validate=[
+            validate.Length(7, 7),
+            validate.Regexp(r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$", error="A month as YYYY-MM."),
+        ],
         metadata={"description": "YYYY-MM, in the tenant's time zone"},
     )
     guests = fields.Integer(required=True, validate=validate.Range(1, 1000))
