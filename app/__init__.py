@@ -172,14 +172,18 @@ def create_app(
         admin_rulesets,
         change_log,
         checkout,
+        cors,
         health,
         platform,
         storefront,
+        storefront_calendar,
+        widget,
     )
 
     for module in (
         health,
         storefront,
+        storefront_calendar,
         checkout,
         admin_catalog,
         admin_inventory,
@@ -197,6 +201,8 @@ def create_app(
     api.register_blueprint(checkout.hooks)
     if serves_local_payment_page(settings, payments):
         app.register_blueprint(checkout.local)  # HTML pages for people, not part of the API
+    app.register_blueprint(widget.web)  # the storefront widget's script and the demo page
+    cors.install(app, settings.api_key_cache_seconds)
 
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(StaleDataError, handle_stale)

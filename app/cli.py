@@ -154,15 +154,17 @@ def demo() -> None:
     """Migrate, seed the demo tenant, print a storefront key and an admin token."""
     from app.adapters.credentials import issue_token
     from app.services.demo import demo_api_key, seed_demo
+    from app.services.origins import origin_of
     from storage.db import migrate as run
 
     settings = _settings()
     run(settings.database_url)
     db = _db(settings)
     now = dt.datetime.now(dt.UTC)
+    base = settings.public_base_url  # as `make run` serves it (127.0.0.1:8000) unless set
     with _as_cli():
         tenant = seed_demo(db, now.date())
-        key = demo_api_key(db, settings.api_key_pepper, tenant)
+        key = demo_api_key(db, settings.api_key_pepper, tenant, [origin_of(base)])
     admin = issue_token(
         settings,
         role="tenant_admin",
@@ -177,7 +179,7 @@ def demo() -> None:
     click.echo(
         f"                      {_valid_for(now, settings.jwt_ttl_seconds)} (JWT_TTL_SECONDS)"
     )
-    base = settings.public_base_url  # as `make run` serves it (127.0.0.1:8000) unless set
+    click.echo(f"storefront demo page: {base}/demo#key={key}")
     click.echo("try:")
     click.echo(f"  curl -H 'X-Api-Key: {key}' {base}/v1/storefront/segments")
     click.echo(f"  curl -H 'X-Api-Key: {key}' {base}/v1/storefront/segments/premium/comparison")

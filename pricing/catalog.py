@@ -21,6 +21,16 @@ class Feature:
 
 
 @dataclass(frozen=True, slots=True)
+class SegmentTheme:
+    """How the storefront widget shows a segment; None: the widget's default."""
+
+    primary_color: str | None = None  # "#rrggbb"
+    accent_color: str | None = None
+    font_family: str | None = None  # a CSS font-family list
+    radius: str | None = None  # a CSS length, "8px"
+
+
+@dataclass(frozen=True, slots=True)
 class Segment:
     id: str
     key: str
@@ -28,6 +38,7 @@ class Segment:
     position: int
     status: str = "active"
     version: int = 1
+    theme: SegmentTheme = SegmentTheme()
 
     @property
     def active(self) -> bool:

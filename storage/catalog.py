@@ -44,6 +44,7 @@ def segment_value(row: m.Segment) -> domain.Segment:
         position=row.position,
         status=row.status,
         version=row.version,
+        theme=domain.SegmentTheme(**(row.theme or {})),
     )
 
 
@@ -313,9 +314,31 @@ class CatalogRepository(TenantRepository):
         rows, total = self._page(stmt, offset, limit)
         return Page([_api_key(r) for r in rows], total)
 
-    def create_api_key(self, *, name: str, prefix: str, key_hash: str) -> dict[str, Any]:
-        row = m.ApiKey(tenant_id=self.tenant_id, name=name, prefix=prefix, key_hash=key_hash)
+    def create_api_key(
+        self, *, name: str, prefix: str, key_hash: str, allowed_origins: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        row = m.ApiKey(
+            tenant_id=self.tenant_id,
+            name=name,
+            prefix=prefix,
+            key_hash=key_hash,
+            allowed_origins=list(allowed_origins),
+        )
         self.session.add(row)
+        flush(self.session)
+        return _api_key(row)
+
+    def api_key(self, key_id: str) -> dict[str, Any]:
+        return _api_key(self._row(m.ApiKey, key_id, "api key"))
+
+    def update_api_key(
+        self, key_id: str, expected_version: int | None, changes: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A key's name or allowed origins (the catalog is not touched: no version bump)."""
+        row = self._row(m.ApiKey, key_id, "api key", lock=True)
+        self._check_version(row, expected_version)
+        for name, value in changes.items():
+            setattr(row, name, value)
         flush(self.session)
         return _api_key(row)
 
@@ -342,4 +365,6 @@ def _api_key(row: m.ApiKey) -> dict[str, Any]:
         "created_at": row.created_at,
         "revoked_at": row.revoked_at,
         "active": row.revoked_at is None,
+        "allowed_origins": list(row.allowed_origins),
+        "version": row.version,
     }

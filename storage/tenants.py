@@ -22,6 +22,7 @@ class StoredApiKey:
     tenant: domain.Tenant
     key_hash: str
     revoked: bool
+    allowed_origins: tuple[str, ...] = ()
 
 
 def create_tenant(session: Session, **fields: Any) -> domain.Tenant:
@@ -61,4 +62,6 @@ def find_api_key(session: Session, prefix: str) -> StoredApiKey | None:
     if found is None:
         return None
     key, tenant = found
-    return StoredApiKey(tenant_value(tenant), key.key_hash, key.revoked_at is not None)
+    return StoredApiKey(
+        tenant_value(tenant), key.key_hash, key.revoked_at is not None, tuple(key.allowed_origins)
+    )

@@ -41,6 +41,7 @@ class Principal:
     role: str  # "storefront" or one of ROLES
     subject: str
     tenant: domain.Tenant | None
+    allowed_origins: tuple[str, ...] = ()  # a storefront key's browser origins (CORS)
 
 
 # ---- API keys ---------------------------------------------------------------------------------
@@ -120,7 +121,13 @@ def storefront_principal(
         raise Unauthenticated("The API key was revoked.", code="api_key_revoked")
     if not stored.tenant.active:
         raise Forbidden("The tenant is suspended.", code="tenant_suspended")
-    return Principal("storefront", "storefront", key[: len(KEY_PREFIX) + 8], stored.tenant)
+    return Principal(
+        "storefront",
+        "storefront",
+        key[: len(KEY_PREFIX) + 8],
+        stored.tenant,
+        stored.allowed_origins,
+    )
 
 
 # ---- JWTs -------------------------------------------------------------------------------------

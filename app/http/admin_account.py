@@ -19,6 +19,7 @@ from app.http.common import (
     if_match_version,
     services,
 )
+from app.http.cors import forget_origins
 from app.http.errors import ErrorSchema
 from app.http.schemas import tenants as s
 from app.services import tenants
@@ -65,9 +66,38 @@ class ApiKeys(MethodView):
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Create a storefront API key; the full key is returned once"""
         svc = services()
-        return tenants.create_api_key(
-            svc.db, svc.settings.api_key_pepper, current_tenant(), data["name"]
+        created = tenants.create_api_key(
+            svc.db,
+            svc.settings.api_key_pepper,
+            current_tenant(),
+            data["name"],
+            data["allowed_origins"],
         )
+        forget_origins()
+        return created
+
+
+@blp.route("/api-keys/<uuid:key_id>")
+class ApiKeyById(MethodView):
+    @blp.response(200, s.ApiKeySchema, headers=ETAG)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def get(self, key_id: uuid.UUID) -> Reply[dict[str, Any]]:
+        """Get a storefront API key (prefix only)"""
+        key = tenants.get_api_key(services().db, current_tenant(), str(key_id))
+        return key, 200, etag(key["version"])
+
+    @blp.arguments(s.ApiKeyUpdateSchema)
+    @blp.response(200, s.ApiKeySchema, headers=ETAG)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    @conditional(blp)
+    def patch(self, data: dict[str, Any], key_id: uuid.UUID) -> Reply[dict[str, Any]]:
+        """Rename a storefront API key or set the browser origins it allows (If-Match required)"""
+        svc = services()
+        key = tenants.update_api_key(
+            svc.db, current_tenant(), str(key_id), if_match_version(), data, svc.api_keys
+        )
+        forget_origins()
+        return key, 200, etag(key["version"])
 
 
 @blp.route("/api-keys/<uuid:key_id>/revoke")
@@ -77,4 +107,6 @@ class ApiKeyRevoke(MethodView):
     def post(self, key_id: uuid.UUID) -> dict[str, Any]:
         """Revoke a storefront API key"""
         svc = services()
-        return tenants.revoke_api_key(svc.db, current_tenant(), str(key_id), svc.api_keys)
+        revoked = tenants.revoke_api_key(svc.db, current_tenant(), str(key_id), svc.api_keys)
+        forget_origins()
+        return revoked

@@ -26,8 +26,8 @@ from config import Settings
 from pricing.errors import InvalidInput, PreconditionFailed, PreconditionRequired
 from rules.documents import load_document
 from rules.language import RulesetInvalid
-from storage.repository import Page
 from storage.db import Database
+from storage.repository import Page
 
 T = TypeVar("T")
 

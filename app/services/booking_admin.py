@@ -15,8 +15,8 @@ from pricing.errors import Conflict
 from pricing.price import recorded_price_json
 from storage import checkout as store
 from storage import payments as ledger
-from storage.repository import Page
 from storage.db import Database
+from storage.repository import Page
 
 log = logging.getLogger(__name__)
 

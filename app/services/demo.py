@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from app.services import catalog, tenants
@@ -112,11 +113,14 @@ def seed_demo(db: Database, today: dt.date) -> domain.Tenant:
     return tenant
 
 
-def demo_api_key(db: Database, pepper: str, tenant: domain.Tenant) -> str:
-    """A fresh demo storefront key; earlier demo keys are revoked."""
+def demo_api_key(
+    db: Database, pepper: str, tenant: domain.Tenant, allowed_origins: Sequence[str] = ()
+) -> str:
+    """A fresh demo storefront key allowing ``allowed_origins`` (the demo page's); earlier demo
+    keys are revoked."""
     page = tenants.list_api_keys(db, tenant, 0, 1000)
     for key in page.items:
         if key["name"] == "demo" and key["active"]:
             tenants.revoke_api_key(db, tenant, key["id"])
-    secret: str = tenants.create_api_key(db, pepper, tenant, "demo")["key"]
+    secret: str = tenants.create_api_key(db, pepper, tenant, "demo", allowed_origins)["key"]
     return secret

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from app.adapters.credentials import ApiKeyCache, hash_api_key, new_api_key
@@ -59,14 +60,45 @@ def list_api_keys(
         return CatalogRepository(s, tenant).list_api_keys(offset=offset, limit=limit)
 
 
-def create_api_key(db: Database, pepper: str, tenant: domain.Tenant, name: str) -> dict[str, Any]:
-    """A new storefront key; the full key is in the result once and stored only as a hash."""
+def create_api_key(
+    db: Database,
+    pepper: str,
+    tenant: domain.Tenant,
+    name: str,
+    allowed_origins: Sequence[str] = (),
+) -> dict[str, Any]:
+    """A new storefront key; the full key is in the result once and stored only as a hash.
+    ``allowed_origins``: browser origins whose pages may use it (CORS)."""
     key, prefix = new_api_key()
     with db.transaction() as s:
         record = CatalogRepository(s, tenant).create_api_key(
-            name=name, prefix=prefix, key_hash=hash_api_key(pepper, key)
+            name=name,
+            prefix=prefix,
+            key_hash=hash_api_key(pepper, key),
+            allowed_origins=allowed_origins,
         )
     return {**record, "key": key}
+
+
+def get_api_key(db: Database, tenant: domain.Tenant, key_id: str) -> dict[str, Any]:
+    with db.transaction() as s:
+        return CatalogRepository(s, tenant).api_key(key_id)
+
+
+def update_api_key(
+    db: Database,
+    tenant: domain.Tenant,
+    key_id: str,
+    version: int | None,
+    data: dict[str, Any],
+    keys: ApiKeyCache | None = None,
+) -> dict[str, Any]:
+    """Rename a key or set its allowed origins; with ``keys``, this process sees them at once."""
+    with db.transaction() as s:
+        record = CatalogRepository(s, tenant).update_api_key(key_id, version, data)
+    if keys is not None:
+        keys.forget(prefix=record["prefix"])
+    return record
 
 
 def revoke_api_key(

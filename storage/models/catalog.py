@@ -66,6 +66,11 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    #: Browser origins (``https://shop.example``) whose pages may call the storefront API with
+    #: this key (CORS); empty: none.
+    allowed_origins: Mapped[list[Any]] = mapped_column(default=list)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}  # optimistic locking; the ETag is this version
 
 
 class Segment(Base):
@@ -86,6 +91,9 @@ class Segment(Base):
     __mapper_args__ = {"version_id_col": version}  # optimistic locking; the ETag is this version
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: The storefront widget's look for the segment: primary_color, accent_color, font_family,
+    #: radius (each optional; validated by the admin API).
+    theme: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class Tier(Base):

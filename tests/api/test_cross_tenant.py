@@ -40,6 +40,7 @@ REQUESTS: dict[tuple[str, str], dict] = {
     ("admin-catalog.SegmentClone", "POST"): {"json": {"key": "stolen", "name": "Stolen"}},
     ("admin-catalog.TierById", "PATCH"): {"json": {"name": "Hijacked"}, "if_match": True},
     ("admin-catalog.AddOnById", "PATCH"): {"json": {"name": "Hijacked"}, "if_match": True},
+    ("admin-account.ApiKeyById", "PATCH"): {"json": {"name": "Hijacked"}, "if_match": True},
     ("admin-inventory.TierCapacity", "GET"): {"query": {"from": DAY}},
     ("admin-inventory.TierCapacity", "PUT"): {"json": {"from": DAY, "units": 0}},
     ("admin-inventory.TierCapacity", "DELETE"): {"query": {"from": DAY}},
@@ -47,6 +48,7 @@ REQUESTS: dict[tuple[str, str], dict] = {
     ("admin-rulesets.SimulateDraft", "POST"): {"json": {"facts": [{}]}},
     ("admin-rulesets.PublishDraft", "POST"): {"json": {}},
     ("storefront.Offers", "GET"): {"query": {"date": SOON, "guests": 2}},
+    ("storefront-calendar.MonthAvailability", "GET"): {"query": {"month": SOON[:7], "guests": 2}},
     ("checkout.BookingUpgrade", "POST"): {
         "json": {"to_tier_id": "00000000-0000-0000-0000-000000000000"},
         "headers": {"Idempotency-Key": "cross-tenant-upgrade"},

@@ -54,6 +54,7 @@ def test_create_returns_201_with_etag_and_is_stored(client, db, tenant_a):
         "position": 3,
         "status": "active",
         "version": 1,
+        "theme": {"primary_color": None, "accent_color": None, "font_family": None, "radius": None},
     }
 
     fetched = client.get(f"{SEGMENTS}/{body['id']}", headers=tenant_a.admin)

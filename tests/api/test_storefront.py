@@ -10,6 +10,8 @@ from tests.support.http import error_of
 
 SEGMENTS = "/v1/storefront/segments"
 
+NO_THEME = {"primary_color": None, "accent_color": None, "font_family": None, "radius": None}
+
 
 def comparison(client, fx, ref: str):
     return client.get(f"{SEGMENTS}/{ref}/comparison", headers=fx.storefront)
@@ -72,9 +74,15 @@ def test_segments_are_the_active_ones_in_position_order(client, tenant_a):
     assert response.status_code == 200
     body = response.get_json()
     assert [s["key"] for s in body] == ["budget", tenant_a.segment.key, "aaa-tie", "luxury"]
-    assert body[0] == {"id": budget["id"], "key": "budget", "name": "Budget", "position": 0}
+    assert body[0] == {
+        "id": budget["id"],
+        "key": "budget",
+        "name": "Budget",
+        "position": 0,
+        "theme": NO_THEME,
+    }
     assert {s["id"] for s in body} == {budget["id"], tenant_a.segment.id, tie["id"], luxury["id"]}
-    assert all(set(s) == {"id", "key", "name", "position"} for s in body)
+    assert all(set(s) == {"id", "key", "name", "position", "theme"} for s in body)
 
     # Restoring brings it back in its place.
     client.post(f"/v1/admin/segments/{old['id']}/restore", headers=tenant_a.admin)
@@ -94,6 +102,7 @@ def test_comparison_by_key_and_by_id_are_the_same(client, tenant_a):
         "key": tenant_a.segment.key,
         "name": "Premium",
         "position": 1,
+        "theme": NO_THEME,
     }
     assert body["currency"] == "EUR"
     assert [t["id"] for t in body["tiers"]] == [t.id for t in tenant_a.tiers]

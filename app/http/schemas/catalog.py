@@ -12,6 +12,33 @@ from pricing.catalog import Tier
 
 # ---- segments ---------------------------------------------------------------------------------
 
+COLOR = validate.Regexp(r"^#[0-9a-fA-F]{6}$", error="A colour as #rrggbb.")
+FONT_FAMILY = validate.Regexp(
+    r"^[A-Za-z0-9 ,'\"-]{1,200}$",
+    error="A CSS font-family list: letters, digits, spaces, commas, quotes and hyphens.",
+)
+RADIUS = validate.Regexp(
+    r"^(0|[0-9]{1,2}(\.[0-9]{1,2})?(px|rem|em))$", error="A CSS length: 0, 8px, 0.5rem or 1em."
+)
+
+
+class ThemeSchema(ma.Schema):
+    """The storefront widget's look for a segment, applied as CSS custom properties on the
+    widget's element (--tw-primary, --tw-accent, --tw-font, --tw-radius); null: the default."""
+
+    primary_color = fields.String(
+        allow_none=True, validate=[validate.Length(max=7), COLOR], load_default=None
+    )
+    accent_color = fields.String(
+        allow_none=True, validate=[validate.Length(max=7), COLOR], load_default=None
+    )
+    font_family = fields.String(
+        allow_none=True, validate=[validate.Length(max=200), FONT_FAMILY], load_default=None
+    )
+    radius = fields.String(
+        allow_none=True, validate=[validate.Length(max=8), RADIUS], load_default=None
+    )
+
 
 class SegmentCreateSchema(ma.Schema):
     key = fields.String(required=True, validate=KEY)
@@ -23,6 +50,10 @@ class SegmentUpdateSchema(ma.Schema):
     key = fields.String(validate=KEY)
     name = fields.String(validate=NAME)
     position = fields.Integer(strict=True, validate=validate.Range(0, 10_000))
+    theme = fields.Nested(
+        ThemeSchema,
+        metadata={"description": "Replaces the whole theme; {} restores the widget's defaults"},
+    )
 
 
 class SegmentCloneSchema(SegmentCreateSchema):
@@ -40,6 +71,7 @@ class SegmentSchema(ma.Schema):
     position = fields.Integer()
     status = fields.String()
     version = fields.Integer()
+    theme = fields.Nested(ThemeSchema)
 
 
 class SegmentQuerySchema(ma.Schema):

@@ -10,6 +10,7 @@ import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
 from webargs import fields as webargs_fields
 
+from app.http.schemas.catalog import ThemeSchema
 from app.http.schemas.common import (
     FIVE_YEARS,
     Day,
@@ -35,6 +36,9 @@ class PublicSegmentSchema(ma.Schema):
     key = fields.String()
     name = fields.String()
     position = fields.Integer()
+    theme = fields.Nested(
+        ThemeSchema, metadata={"description": "The widget's look for the segment (null: default)"}
+    )
 
 
 class PublicTierSchema(ma.Schema):

@@ -4,12 +4,28 @@ their payments onboarding."""
 from __future__ import annotations
 
 import zoneinfo
+from typing import Any
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
 from app.http.schemas.common import KEY, NAME
+from app.services.origins import MAX_ORIGIN_LENGTH, MAX_ORIGINS, normalized_origin
 from pricing.money import CURRENCY_EXPONENTS
+
+
+class Origin(fields.String):
+    """A browser origin, ``scheme://host[:port]`` (http or https, no path), stored as browsers
+    send it: lower case, without a default port."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        origin = normalized_origin(text)
+        if origin is None:
+            raise ma.ValidationError(
+                "Not an origin: scheme://host[:port] with http or https, no path."
+            )
+        return origin
 
 
 def _time_zone(value: str) -> None:
@@ -76,8 +92,29 @@ class TenantSchema(ma.Schema):
 # ---- API keys ---------------------------------------------------------------------------------
 
 
+ALLOWED_ORIGINS = fields.List(
+    Origin(validate=validate.Length(max=MAX_ORIGIN_LENGTH)),
+    validate=validate.Length(max=MAX_ORIGINS),
+    metadata={
+        "description": "Browser origins (`https://shop.example`, `http://localhost:8080`) whose "
+        "pages may call the storefront API with this key (CORS); empty: none"
+    },
+)
+
+
 class ApiKeyCreateSchema(ma.Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    allowed_origins = fields.List(
+        Origin(validate=validate.Length(max=MAX_ORIGIN_LENGTH)),
+        load_default=list,
+        validate=validate.Length(max=MAX_ORIGINS),
+        metadata=ALLOWED_ORIGINS.metadata,
+    )
+
+
+class ApiKeyUpdateSchema(ma.Schema):
+    name = fields.String(validate=validate.Length(min=1, max=100))
+    allowed_origins = ALLOWED_ORIGINS
 
 
 class ApiKeySchema(ma.Schema):
@@ -87,6 +124,8 @@ class ApiKeySchema(ma.Schema):
     created_at = fields.DateTime()
     revoked_at = fields.DateTime(allow_none=True)
     active = fields.Boolean()
+    allowed_origins = fields.List(fields.String())
+    version = fields.Integer()
 
 
 class ApiKeyCreatedSchema(ApiKeySchema):

@@ -1,0 +1,42 @@
+"""Storefront (publishable API key): a month of a segment's availability, for the date step."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import g
+from flask.views import MethodView
+
+from app.http.auth import current_tenant, require_storefront
+from app.http.common import blueprint, services
+from app.http.errors import ErrorSchema
+from app.http.schemas import calendar as s
+from app.services import calendar
+
+blp = blueprint(
+    "storefront-calendar",
+    "/v1/storefront",
+    "Storefront widgets (API key): availability by month.",
+    require_storefront,
+)
+
+
+@blp.route("/segments/<segment>/availability")
+class MonthAvailability(MethodView):
+    @blp.arguments(s.AvailabilityQuerySchema, location="query")
+    @blp.response(200, s.MonthAvailabilitySchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Segment not found")
+    def get(self, args: dict[str, Any], segment: str) -> dict[str, Any]:
+        """A month of a segment (by key or id) for a party: per day bookable, sold out, blackout, lowest price"""
+        svc = services()
+        return calendar.month_availability(
+            svc.offers,
+            svc.cache,
+            current_tenant(),
+            segment,
+            dt.date.fromisoformat(f"{args['month']}-01"),
+            args["guests"],
+            dt.datetime.now(dt.UTC),
+            g.request_id,
+        )
