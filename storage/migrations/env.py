@@ -30,14 +30,24 @@ def run_migrations_online() -> None:
     assert url is not None, "alembic_config() sets sqlalchemy.url"
     engine = make_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # A batch operation copies the table and drops the old one, which SQLite refuses
+            # (or cascades) while other tables' rows point at it: keys are checked once, after.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
+            render_as_batch=sqlite,
             compare_type=True,
         )
         with context.begin_transaction():
             context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"migrations left rows pointing nowhere: {broken[:5]}")
     engine.dispose()
 
 

@@ -27,7 +27,8 @@ def test_one_popular_tier_keeps_the_active_most_recently_updated_badge(scratch_u
     config = alembic_config(scratch_url)
     engine = make_engine(scratch_url)
     try:
-        command.upgrade(config, "0011")
+        # Tenant and segments through today's models, then down to 0011 for the tiers of old.
+        command.upgrade(config, "head")
         tenant, premium, budget = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
         old = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
         new = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
@@ -62,6 +63,8 @@ def test_one_popular_tier_keeps_the_active_most_recently_updated_badge(scratch_u
                 conn.execute(
                     insert(m.Segment).values(tenant_id=tenant, id=segment, key=key, name=key)
                 )
+        command.downgrade(config, "0011")
+        with engine.begin() as conn:
             conn.execute(insert(m.Tier), premium_tiers + budget_tiers)
 
         command.upgrade(config, "head")
