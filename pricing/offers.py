@@ -39,6 +39,7 @@ class TierUpsell:
     tier: domain.Tier
     source: domain.Tier
     message_key: str
+    placement: str  # "step", or "banner": also on the tier card (rules/language.PLACEMENTS)
     percent_off: Decimal
     total: int  # the target's price with the upsell's discount, as a quote accepting it gets
     difference: int  # total - the source tier's total
@@ -49,6 +50,7 @@ class TierUpsell:
 class AddOnUpsell:
     add_on: domain.AddOn
     message_key: str
+    placement: str  # "step", or "banner": also on the tier card (rules/language.PLACEMENTS)
     percent_off: Decimal
     price: int  # the add-on's price for the party
     total: int  # with the upsell's discount
@@ -173,6 +175,7 @@ def _upsell(
             tier=target,
             source=tier,
             message_key=decision["message_key"],
+            placement=decision.get("placement", "step"),
             percent_off=percent,
             total=total,
             difference=total - price.total,
@@ -188,6 +191,7 @@ def _upsell(
         return AddOnUpsell(
             add_on=add_on,
             message_key=decision["message_key"],
+            placement=decision.get("placement", "step"),
             percent_off=percent,
             price=full,
             total=round_minor(Decimal(full) * (1 - percent / 100)),

@@ -20,7 +20,7 @@ with the same rule, and never more than the total.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -102,6 +102,19 @@ class Price:
     def discount(self) -> int:
         """How much less than the subtotal the customer pays (negative when surcharged)."""
         return self.subtotal - self.total
+
+
+def labelled(price: Price, labels: Mapping[str, str]) -> Price:
+    """``price`` with each line a rule made worded as the tenant worded that rule for customers
+    (its ``label``; several rules: their labels joined, each once); lines no labelled rule made
+    keep their own words."""
+    if not labels:
+        return price
+    lines = []
+    for line in price.lines:
+        words = list(dict.fromkeys(labels[r] for r in line.rules if r in labels))
+        lines.append(replace(line, label=" · ".join(words)) if words else line)
+    return replace(price, lines=tuple(lines))
 
 
 def subtotal_lines(tier: Tier, guests: int, add_ons: Sequence[AddOn]) -> list[PriceLine]:

@@ -31,6 +31,7 @@ from pricing.price import (
     Commission,
     Price,
     items_of,
+    labelled,
     price_selection,
     subtotal_lines,
 )
@@ -137,6 +138,9 @@ class Scope:
 class RulesetRef:
     version: int
     content_hash: str
+    #: The customer-facing labels of the version's rules, by rule id: the words of the price
+    #: lines they made.
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -305,7 +309,8 @@ class Pricer:
                 upsell_rules=tuple(upsell["rules"]),
             )
         bounds = Bounds(tier.price_floor, tier.price_ceiling)
-        return price_selection(tier, self.selection.guests, self.add_ons_for(tier), terms, bounds)
+        price = price_selection(tier, self.selection.guests, self.add_ons_for(tier), terms, bounds)
+        return labelled(price, self.inputs.ruleset.labels)
 
 
 def check_date(today: dt.date, day: dt.date, field: str = "date") -> None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from rules.fields import Errors, check_object, parse_decimal, parse_int, parse_str
-from rules.language import FALLBACK_STRATEGIES, ID_PATTERN
+from rules.language import FALLBACK_STRATEGIES, ID_PATTERN, PLACEMENTS
 
 
 def parse_action(kind: str, value: Any, path: str, errors: Errors) -> dict[str, Any] | None:
@@ -95,7 +95,7 @@ def parse_action(kind: str, value: Any, path: str, errors: Errors) -> dict[str, 
             value,
             path,
             errors,
-            {"offer", "target_level", "add_on", "percent_off", "message_key"},
+            {"offer", "target_level", "add_on", "percent_off", "message_key", "placement"},
             {"offer", "message_key"},
         ):
             return None
@@ -121,6 +121,11 @@ def parse_action(kind: str, value: Any, path: str, errors: Errors) -> dict[str, 
         out["percent_off"] = parse_decimal(
             value.get("percent_off", 0), f"{path}/percent_off", errors, Decimal(0), Decimal(100), 2
         )
+        if "placement" in value:  # absent: the upsell step only (decisions keep their shape)
+            if value["placement"] in PLACEMENTS:
+                out["placement"] = value["placement"]
+            else:
+                errors.add(f"{path}/placement", f"Must be one of {', '.join(PLACEMENTS)}.")
     else:  # pragma: no cover - kinds are checked before
         raise AssertionError(kind)
     return out if len(errors.items) == before else None

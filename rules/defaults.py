@@ -56,6 +56,7 @@ DEFAULT_RULESET: dict[str, Any] = {
         },
         {
             "id": "summer-peak",
+            "label": "Summer +20 %",
             "kind": "season",
             "priority": 100,
             "when": {"fact": "service_month", "op": "in", "value": [7, 8]},
@@ -63,6 +64,7 @@ DEFAULT_RULESET: dict[str, Any] = {
         },
         {
             "id": "weekend",
+            "label": "Weekend +10 %",
             "kind": "season",
             "priority": 50,
             "when": {"fact": "service_weekday", "op": "in", "value": [6, 7]},
@@ -70,6 +72,7 @@ DEFAULT_RULESET: dict[str, Any] = {
         },
         {
             "id": "last-minute-3-days",
+            "label": "Booked 3 days or less ahead −15 %",
             "kind": "last_minute",
             "priority": 100,
             "when": {"fact": "lead_days", "op": "between", "value": [0, 3]},
@@ -77,6 +80,7 @@ DEFAULT_RULESET: dict[str, Any] = {
         },
         {
             "id": "last-minute-week",
+            "label": "Booked 4–7 days ahead −5 %",
             "kind": "last_minute",
             "priority": 50,
             "when": {"fact": "lead_days", "op": "between", "value": [4, 7]},

@@ -57,10 +57,13 @@ class Program:
     engine: str
     name: str = ""
     index: RuleIndex = field(init=False, repr=False)
+    #: The customer-facing labels of the rules that have one, by rule id.
+    labels: dict[str, str] = field(init=False, repr=False)
     _closed: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         self.index = RuleIndex(self.ruleset)
+        self.labels = {rule.id: rule.label for rule in self.ruleset.rules if rule.label}
 
     @property
     def memory_bytes(self) -> int:

@@ -48,6 +48,10 @@ MAX_VALUES_PER_RULE = 400
 MAX_GROUPS_PER_RULE = 15
 MAX_SET_SIZE = 100  # values in one in / not_in
 MAX_STRING = 100
+MAX_LABEL_LENGTH = 80  # a rule's customer-facing label
+#: Where a storefront shows an upsell: its own step (the default), or also as a banner on the
+#: tier card.
+PLACEMENTS = ("step", "banner")
 MAX_DOCUMENT_BYTES = 512 * 1024
 PRIORITY_RANGE = (0, 10_000)
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -102,6 +106,9 @@ class Rule:
     then: dict[str, Any]  # normalised action parameters (Decimals for fractions)
     description: str = ""
     position: int = 0  # index in the document: ties of priority keep document order
+    #: What the customer reads on a price line this rule made ("Weekend +10 %"); empty: the
+    #: line's own words. Plain text, shown as text (never markup).
+    label: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from rules.language import (
     KINDS,
     MAX_DEPTH,
     MAX_GROUPS_PER_RULE,
+    MAX_LABEL_LENGTH,
     MAX_LEAVES_PER_RULE,
     MAX_RULES,
     MAX_SET_SIZE,
@@ -128,7 +129,7 @@ def _rule(raw: Any, path: str, index: int, errors: Errors) -> Rule | None:
         raw,
         path,
         errors,
-        {"id", "kind", "priority", "description", "when", "then"},
+        {"id", "kind", "priority", "description", "label", "when", "then"},
         {"id", "kind", "then"},
     ):
         return None
@@ -142,6 +143,10 @@ def _rule(raw: Any, path: str, index: int, errors: Errors) -> Rule | None:
         return None
     priority = parse_int(raw.get("priority", 0), f"{path}/priority", errors, *PRIORITY_RANGE)
     description = parse_str(raw.get("description", ""), f"{path}/description", errors, 500)
+    label = parse_str(raw.get("label", ""), f"{path}/label", errors, MAX_LABEL_LENGTH)
+    if label is not None and (label != label.strip() or any(not c.isprintable() for c in label)):
+        errors.add(f"{path}/label", "One line of printable text, no leading or trailing spaces.")
+        label = None
     leaves: list[int] = []
     when = _condition(raw["when"], f"{path}/when", errors, 1, leaves) if "when" in raw else ALWAYS
     if len(leaves) > MAX_LEAVES_PER_RULE:
@@ -160,9 +165,9 @@ def _rule(raw: Any, path: str, index: int, errors: Errors) -> Rule | None:
             )
             when = None
     then = parse_action(kind, raw["then"], f"{path}/then", errors)
-    if None in (rule_id, priority, description, when, then):
+    if None in (rule_id, priority, description, label, when, then):
         return None
-    return Rule(rule_id, kind, priority, when, then, description, index)  # type: ignore[arg-type]
+    return Rule(rule_id, kind, priority, when, then, description, index, label)  # type: ignore[arg-type]
 
 
 def _engine_size(condition: Condition) -> tuple[int, int]:

@@ -143,6 +143,13 @@ class RulesRuntime:
 
         return build
 
+    def labels(self, tenant_id: str, version: int) -> Mapping[str, str]:
+        """The customer-facing labels of a version's rules, by rule id (for price lines)."""
+        with self.programs.acquire(
+            (tenant_id, version), self._build(tenant_id, version)
+        ) as program:
+            return program.labels
+
     def evaluate_version(
         self,
         tenant_id: str,

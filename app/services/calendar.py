@@ -7,11 +7,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import zoneinfo
 from typing import Any
 
 from app.adapters.cache import Cache
-from app.services.offers import OfferContext, _Decider
+from app.services.offers import Decider, OfferContext, inputs_at
 from pricing import calendar, pricer
 from pricing import catalog as domain
 from pricing.errors import InvalidInput
@@ -64,9 +63,9 @@ def _compute(
     days = calendar.month_days(first)
     with ctx.db.browsing() as session:
         counts = day_counts(session, tenant.id, days[0], days[-1], now)
-        snapshot = ctx.snapshots.get(tenant.id, counts.catalog_version)
-        segment = pricer.segment_of(snapshot, segment_ref)
-        tiers = snapshot.tiers_of(segment.id)
+        inputs = inputs_at(ctx, tenant, counts, now)
+        segment = pricer.segment_of(inputs.snapshot, segment_ref)
+        tiers = inputs.snapshot.tiers_of(segment.id)
         if tiers and guests > max(t.max_guests for t in tiers):
             raise InvalidInput(
                 "The party is larger than any tier of this segment allows.",
@@ -75,12 +74,7 @@ def _compute(
                     {"field": "guests", "message": f"At most {max(t.max_guests for t in tiers)}."}
                 ],
             )
-        active = ctx.rules.active(tenant.id, now)
-        today = now.astimezone(zoneinfo.ZoneInfo(snapshot.tenant.time_zone)).date()
-        inputs = pricer.Inputs(
-            snapshot, counts, today, pricer.RulesetRef(active.version, active.content_hash)
-        )
-        decide = _Decider(ctx, tenant.id, inputs)
+        decide = Decider(ctx, tenant.id, inputs)
         month = calendar.price_month(inputs, segment, first, guests, decide)
         add_decisions(session, decide.records(month.evaluations, now, request_id))
     return _body(month)

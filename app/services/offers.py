@@ -7,7 +7,7 @@ Each runs the same way, in one transaction:
    tenant's ruleset in force, the tenant's today, and the visitor's experiment variant (read, or
    assigned and stored on first exposure);
 2. one pure call in ``pricing.offers`` prices everything, asking the tenant's compiled rules
-   program for its decisions through ``evaluate`` (:class:`_Decider`);
+   program for its decisions through ``evaluate`` (:class:`Decider`);
 3. write the decision records of those evaluations;
 4. return the priced value; the HTTP layer serialises it.
 """
@@ -27,6 +27,7 @@ from app.adapters.snapshots import SnapshotCache
 from pricing import catalog as domain
 from pricing import offers as pricing_offers
 from pricing import pricer, quotes
+from pricing.availability import DayCounts
 from pricing.pricer import NEARBY_WINDOW, Selection
 from rules.outcome import Outcome
 from storage.availability import day_counts
@@ -66,7 +67,7 @@ def new_id() -> str:
 
 
 @dataclass
-class _Decider:
+class Decider:
     """``evaluate`` for the pure call: the tenant's compiled program at the version in force;
     keeps each outcome until the decision records are written."""
 
@@ -151,14 +152,23 @@ def _gather(
         day + dt.timedelta(days=NEARBY_WINDOW),
         now,
     )
+    inputs = inputs_at(ctx, tenant, counts, now)
+    found: pricer.Scope = scope(inputs.snapshot, inputs.today)
+    return replace(inputs, assignment=_assignment(session, inputs, selection, found, now))
+
+
+def inputs_at(
+    ctx: OfferContext, tenant: domain.Tenant, counts: DayCounts, now: dt.datetime
+) -> pricer.Inputs:
+    """The inputs at the counts' catalog version: its snapshot (the tenant's settings come from
+    it, never from a cached principal), the ruleset in force with its rules' customer labels, and
+    the tenant's today."""
     snapshot = ctx.snapshots.get(tenant.id, counts.catalog_version)
     active = ctx.rules.active(tenant.id, now)
     today = now.astimezone(zoneinfo.ZoneInfo(snapshot.tenant.time_zone)).date()
-    inputs = pricer.Inputs(
-        snapshot, counts, today, pricer.RulesetRef(active.version, active.content_hash)
-    )
-    found: pricer.Scope = scope(snapshot, today)
-    return replace(inputs, assignment=_assignment(session, inputs, selection, found, now))
+    labels = ctx.rules.labels(tenant.id, active.version)
+    ruleset = pricer.RulesetRef(active.version, active.content_hash, labels)
+    return pricer.Inputs(snapshot, counts, today, ruleset)
 
 
 def _assignment(
@@ -205,7 +215,7 @@ def quote_offers(
             now,
             lambda snapshot, today: pricing_offers.offers_scope(snapshot, today, selection),
         )
-        decide = _Decider(ctx, tenant.id, inputs)
+        decide = Decider(ctx, tenant.id, inputs)
         sheet = pricing_offers.price_offers(inputs, selection, decide)
         add_decisions(session, decide.records(sheet.evaluations, now, request_id))
     return sheet
@@ -236,7 +246,7 @@ def quote_selection(
             now,
             lambda snapshot, today: quotes.quote_scope(snapshot, today, selection),
         )
-        decide = _Decider(ctx, tenant.id, inputs)
+        decide = Decider(ctx, tenant.id, inputs)
         quote = quotes.price_quote(inputs, selection, decide)
         quote_id = new_id()
         assignment, price, tier = quote.assignment, quote.price, quote.tier
@@ -316,7 +326,7 @@ def quote_upgrade(
             now,
             lambda snapshot, today: quotes.move_scope(snapshot, today, selection, to_tier_id, paid),
         )
-        decide = _Decider(ctx, tenant.id, inputs)
+        decide = Decider(ctx, tenant.id, inputs)
         move = quotes.price_move(inputs, selection, to_tier_id, paid, decide)
         records = decide.records(
             move.evaluations, now, request_id, selection.customer, booking_id=selection.booking_id

@@ -177,6 +177,7 @@ def test_every_tier_in_level_order_priced_with_breakdown_features_and_add_ons(cl
         "tier_id": fx.tiers[2].id,
         "tier_name": "Ultimate",
         "message_key": "upsell.ultimate",
+        "placement": "step",
         "percent_off": "0",
         "total": 33800,
         "difference": 33800 - 12000,
@@ -334,7 +335,7 @@ def test_fractions_are_rounded_once_and_the_integer_lines_still_add_up(client, d
     season, last_minute = three["price"]["lines"][3:]
     assert season == {
         "code": "season",
-        "label": "season: price × 1.32",
+        "label": "Summer +20 % · Weekend +10 %",  # the rules' customer-facing labels
         "amount": 10208,
         "rules": ["summer-peak", "weekend"],
         "multiplier": "1.32",
@@ -342,7 +343,7 @@ def test_fractions_are_rounded_once_and_the_integer_lines_still_add_up(client, d
     }
     assert last_minute == {
         "code": "last_minute",
-        "label": "last-minute discount: 15 % off",
+        "label": "Booked 3 days or less ahead −15 %",
         "amount": -6316,
         "rules": ["last-minute-3-days"],
         "percent_off": "15",
@@ -1052,6 +1053,7 @@ def test_custom_upsell_rules_for_an_add_on_and_a_discounted_tier(client, db, ten
         "add_on_id": fx.add_on.id,
         "add_on_key": "breakfast",
         "message_key": "upsell.breakfast",
+        "placement": "step",
         "percent_off": "10",
         "price": 2700,
         "total": 2430,

@@ -150,7 +150,8 @@ def stack() -> Iterator[Stack]:
     key = demo_api_key(db, settings.api_key_pepper, tenant, [api, host])
     host_page.key = key  # type: ignore[attr-defined]
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server("127.0.0.1", api_port, create_app(settings), threaded=True)
+    app = create_app(settings)
+    server = make_server("127.0.0.1", api_port, app, threaded=True)
     serve(server, "tierwise")
     serve(host_page, "host-page")
     token = issue_token(
@@ -174,6 +175,7 @@ def stack() -> Iterator[Stack]:
     server.server_close()
     host_page.shutdown()
     host_page.server_close()
+    app.extensions["tierwise"].db.dispose()  # the app's pools, closed before the interpreter ends
     db.dispose()
 
 

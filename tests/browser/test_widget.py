@@ -10,6 +10,7 @@ import time
 from playwright.sync_api import expect
 
 from tests.browser.conftest import axe_violations, no_horizontal_scroll
+from tests.support.rules import default_document, rule_of
 
 TW = "tierwise-storefront"
 
@@ -375,3 +376,37 @@ def test_tier_table_renders_within_a_second_on_the_demo_page(page, stack, shots)
     print(f"\ntier table rendered {in_page:.0f} ms after navigation start ({wall:.0f} ms wall)")
     shots(page, "demo")
     assert in_page <= 1000, in_page
+
+
+def publish(stack, document: dict) -> None:
+    status, _, draft = stack.call(
+        "POST", "/v1/admin/rulesets/drafts", {"name": "w", "document": document}, stack.admin
+    )
+    assert status == 201, draft
+    status, _, body = stack.call(
+        "POST", f"/v1/admin/rulesets/drafts/{draft['id']}/publish", {}, stack.admin
+    )
+    assert status == 201, body
+
+
+def test_a_banner_upsell_and_the_rules_words_on_the_card(page, stack, shots):
+    """An upsell rule placed as a banner shows on the tier card; the breakdown speaks the rules'
+    customer labels (the default weekend rule's "Weekend +10 %")."""
+    banner = default_document(examples=False)
+    rule_of(banner, "upsell-next-tier")["then"]["placement"] = "banner"
+    publish(stack, banner)
+    try:
+        saturday = dt.date.today() + dt.timedelta(days=9)
+        while saturday.isoweekday() != 6:
+            saturday += dt.timedelta(days=1)
+        page.goto(stack.page_url(segment="premium", date=saturday.isoformat()))
+        section = step(page, "tiers")
+        essential = section.locator("[data-tw=tier-card][data-tier-level='1']")
+        expect(essential.locator("[data-tw=upsell-banner]")).to_contain_text("Ultimate")
+        expect(section.locator("[data-tw=upsell-banner]")).to_have_count(2)  # not on Ultimate
+        essential.get_by_text("Price breakdown").click()
+        expect(essential.locator("[data-tw=breakdown]")).to_contain_text("Weekend +10 %")
+        shots(page, "banner")
+        assert not axe_violations(page)
+    finally:
+        publish(stack, default_document(examples=False))

@@ -167,6 +167,11 @@ class UpsellSchema(ma.Schema):
     add_on_id = fields.String()
     add_on_key = fields.String()
     message_key = fields.String()
+    placement = fields.String(
+        metadata={
+            "description": "step: offered at the upsell step; banner: also shown on the tier card"
+        }
+    )
     percent_off = fields.String()
     price = fields.Integer(metadata={"description": "add-on: undiscounted price, minor units"})
     total = fields.Integer(metadata={"description": "Minor units, discount applied"})

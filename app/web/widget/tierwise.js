@@ -749,9 +749,8 @@ ul.plain{list-style:none;padding:0;margin:.25rem 0;display:flex;flex-direction:c
       const s = this.s;
       const t = o.tier;
       const bookable = o.availability.status === "available";
-      const variant = s.offers.experiment ? s.offers.experiment.variant : "";
       const banner =
-        o.upsell && o.upsell.type === "tier" && bookable && /banner/.test(`${variant} ${o.upsell.message_key}`)
+        o.upsell && o.upsell.type === "tier" && bookable && o.upsell.placement === "banner"
           ? `<p class="banner" data-tw="upsell-banner">Upgrade to ${esc(o.upsell.tier_name)} for ${esc(this.money(o.upsell.difference))} more</p>`
           : "";
       const guests = s.guests === 1 ? "1 guest" : `${s.guests} guests`;
