@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 # Python 3.11 or 3.12 (durable-rules fails on 3.13) that can make a venv: the distribution's own
 # first (Debian and Ubuntu build it with profile-guided and link-time optimisation: 5-14 % less
-# CPU per offer than a pyenv build without --enable-optimizations; README, Benchmarks), then
+# CPU per offer than a pyenv build without --enable-optimizations; docs/benchmarks.md), then
 # whatever PATH offers. `make PYTHON=...` picks another.
 PYTHON ?= $(shell for p in /usr/bin/python3.12 /usr/bin/python3.11 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null && $$p -c 'import sys, ensurepip; sys.exit(not ((3,11) <= sys.version_info[:2] < (3,13)))' 2>/dev/null && echo $$p && break; done)

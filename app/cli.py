@@ -40,7 +40,7 @@ def _db(settings: Settings) -> Database:
 
 @click.group()
 def main() -> None:
-    """tierwise operations. Configuration comes from the environment (see README)."""
+    """tierwise operations. Configuration comes from the environment (docs/operations.md)."""
 
 
 @main.command()
@@ -184,7 +184,7 @@ def demo() -> None:
     click.echo(f"  curl -H 'X-Api-Key: {key}' {base}/v1/storefront/segments")
     click.echo(f"  curl -H 'X-Api-Key: {key}' {base}/v1/storefront/segments/premium/comparison")
     click.echo(
-        "  then /offers, /quotes and /checkouts (pay on the local page): see README.md, Checkout"
+        "  then /offers, /quotes and /checkouts (pay on the local page): see docs/api.md, Checkout"
     )
 
 

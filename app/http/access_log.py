@@ -3,7 +3,7 @@
 gunicorn's default builds some forty format atoms (every request and response header and every
 environ variable among them) and wraps them for case-insensitive lookup on every request: its line
 cost about a quarter of gunicorn's own time per offer request, this one half as much (a tenth of
-gunicorn's time saved, README "Serving"). This writes the line an operator needs directly,
+gunicorn's time saved, docs/operations.md "Serving"). This writes the line an operator needs directly,
 with the request id that decision records carry (``X-Request-Id``), so a line leads to its
 decisions. Nothing a client sends can break the line or forge another: the request id is the
 app's (a client's own only when it is a safe token, ``app.http.incoming``; anything else shows as

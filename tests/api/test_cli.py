@@ -1,5 +1,5 @@
 """The command line's admin tokens: the lifetime used is the one printed, and it is the one the
-README gives (JWT_TTL_SECONDS, or --ttl within the same bounds)."""
+docs/operations.md gives (JWT_TTL_SECONDS, or --ttl within the same bounds)."""
 
 from __future__ import annotations
 

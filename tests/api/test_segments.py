@@ -227,7 +227,7 @@ def test_pagination_pages_in_position_order_with_total_header(client, db, tenant
 
 
 def test_default_and_maximum_page_size_come_from_settings(settings, db, cache, tenant_a):
-    """DEFAULT_PAGE_SIZE / MAX_PAGE_SIZE are configuration (README), not library defaults."""
+    """DEFAULT_PAGE_SIZE / MAX_PAGE_SIZE are configuration (docs/operations.md), not library defaults."""
     client = create_app(
         settings.replace(default_page_size=2, max_page_size=3), db=db, cache=cache
     ).test_client()
