@@ -22,6 +22,7 @@ from app.adapters.privacy import Masker
 from app.adapters.quotes import QuoteSigner
 from app.adapters.rules_runtime import RulesRuntime
 from app.adapters.snapshots import SnapshotCache
+from app.adapters.webhooks import UrlPolicy, WebhookSender
 from app.http import incoming
 from app.http.common import Services
 from app.http.errors import (
@@ -34,6 +35,7 @@ from app.http.errors import (
 )
 from app.http.json_provider import OrjsonProvider, TierwiseRequest
 from app.services.checkout import CheckoutContext
+from app.services.events_out import EventsContext
 from app.services.offers import OfferContext
 from config import Settings
 from pricing.errors import DomainError
@@ -83,6 +85,14 @@ def make_payments(settings: Settings) -> Payments:
     return StripePayments(
         settings.stripe_secret_key, settings.stripe_webhook_secret, settings.stripe_api_base or None
     )
+
+
+def make_events(settings: Settings, db: Database) -> EventsContext:
+    policy = UrlPolicy(
+        allow_http=settings.webhook_allow_http,
+        allow_private=settings.webhook_allow_private_urls,
+    )
+    return EventsContext(db=db, policy=policy, sender=WebhookSender(policy))
 
 
 def serves_local_payment_page(settings: Settings, payments: Payments) -> bool:
@@ -150,6 +160,7 @@ def create_app(
             public_base_url=settings.public_base_url,
             hold_minutes=settings.hold_minutes,
         ),
+        events=make_events(settings, db),
     )
 
     api = TierwiseApi(
@@ -170,6 +181,7 @@ def create_app(
         admin_experiments,
         admin_inventory,
         admin_rulesets,
+        admin_webhooks,
         change_log,
         checkout,
         cors,
@@ -193,6 +205,7 @@ def create_app(
         admin_account,
         admin_analytics,
         admin_experiments,
+        admin_webhooks,
         change_log,
         platform,
     ):

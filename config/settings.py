@@ -55,6 +55,8 @@ class Settings:
     log_level: str = "INFO"
     rules_engine: str = "durable"  # durable | reference
     rules_cache_mib: int = DEFAULT_RULES_CACHE_MIB
+    webhook_allow_http: bool = False
+    webhook_allow_private_urls: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -140,6 +142,15 @@ class Settings:
         if rules_engine not in ("durable", "reference"):
             problems.append(f"RULES_ENGINE must be 'durable' or 'reference', got {rules_engine!r}")
 
+        def flag(name: str, default: bool) -> bool:
+            raw = env.get(name, "").strip().lower()
+            if raw == "":
+                return default
+            if raw not in ("true", "false", "1", "0", "yes", "no"):
+                problems.append(f"{name} must be true or false, got {raw!r}")
+                return default
+            return raw in ("true", "1", "yes")
+
         settings = cls(
             mode=mode,
             database_url=database_url,
@@ -165,6 +176,9 @@ class Settings:
             public_base_url=public_base_url,
             public_base_url_configured=public_base_url_configured,
             hold_minutes=integer("HOLD_MINUTES", 30, 30, 24 * 60),
+            # the embedded default delivers to receivers on this machine (http, loopback)
+            webhook_allow_http=flag("WEBHOOK_ALLOW_HTTP", embedded),
+            webhook_allow_private_urls=flag("WEBHOOK_ALLOW_PRIVATE_URLS", embedded),
         )
         if settings.default_page_size > settings.max_page_size:
             problems.append("DEFAULT_PAGE_SIZE must not be above MAX_PAGE_SIZE")
@@ -217,4 +231,6 @@ ENVIRONMENT_VARIABLES = (
     "STRIPE_API_BASE",
     "PUBLIC_BASE_URL",
     "HOLD_MINUTES",
+    "WEBHOOK_ALLOW_HTTP",
+    "WEBHOOK_ALLOW_PRIVATE_URLS",
 )

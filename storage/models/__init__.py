@@ -15,6 +15,7 @@ from storage.models.events import StorefrontEvent
 from storage.models.experiments import Experiment, ExperimentAssignment, ExperimentRevision
 from storage.models.idempotency import IdempotencyRecord
 from storage.models.inventory import Blackout, Capacity
+from storage.models.outbox import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from storage.models.rulesets import RulesetActivation, RulesetDraft, RulesetVersion
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "ExperimentRevision",
     "Hold",
     "IdempotencyRecord",
+    "OutboxEvent",
     "Payment",
     "PaymentEvent",
     "RulesetActivation",
@@ -45,5 +47,8 @@ __all__ = [
     "StorefrontEvent",
     "Tenant",
     "Tier",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "utcnow",
 ]
