@@ -335,12 +335,17 @@ def send_test(db: Database, tenant_id: str, endpoint_id: str, now: dt.datetime) 
 # ---- delivery -----------------------------------------------------------------------------------
 
 
-def deliver_due(ctx: EventsContext, now: Callable[[], dt.datetime], limit: int = 50) -> int:
-    """Claim up to ``limit`` due deliveries, attempt each, record the outcomes; how many were
-    attempted. ``now``: the clock (tests drive it)."""
+def deliver_due(
+    ctx: EventsContext,
+    now: Callable[[], dt.datetime],
+    limit: int = 50,
+    lease: dt.timedelta = LEASE,
+) -> int:
+    """Claim up to ``limit`` due deliveries for ``lease``, attempt each, record the outcomes; how
+    many were attempted. ``now``: the clock (tests drive it)."""
     claimed_at = now()
     with ctx.db.transaction() as session:
-        due = store.claim_due(session, claimed_at, claimed_at + LEASE, limit)
+        due = store.claim_due(session, claimed_at, claimed_at + lease, limit)
     for delivery in due:
         attempted_at = now()
         message = Message(
@@ -401,18 +406,20 @@ class Worker:
         clock: Callable[[], dt.datetime] | None = None,
         idle_seconds: float = 1.0,
         batch: int = 50,
+        lease_seconds: float = LEASE.total_seconds(),
     ) -> None:
         self.ctx = ctx
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.idle_seconds = idle_seconds
         self.batch = batch
+        self.lease = dt.timedelta(seconds=lease_seconds)
         self.stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     def run(self) -> None:
         while not self.stopping.is_set():
             try:
-                busy = deliver_due(self.ctx, self.clock, self.batch) > 0
+                busy = deliver_due(self.ctx, self.clock, self.batch, self.lease) > 0
             except Exception:  # the database away for a moment: try again shortly
                 log.exception("delivering webhooks failed; trying again")
                 busy = False

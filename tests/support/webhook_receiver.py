@@ -24,6 +24,9 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)  # answered in turn, then 200
     always: int | None = None  # answered to everything when set
     arrived: threading.Condition = field(default_factory=threading.Condition)
+    #: set: requests after the first ``hold_after`` wait for ``release`` before they are answered
+    hold_after: int | None = None
+    release: threading.Event = field(default_factory=threading.Event)
 
 
 @contextmanager
@@ -39,11 +42,17 @@ def receiver() -> Iterator[Receiver]:
                     Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 )
                 status = state.always or (state.statuses.pop(0) if state.statuses else 200)
+                held = state.hold_after is not None and len(state.requests) > state.hold_after
                 state.arrived.notify_all()
-            self.send_response(status)
-            self.send_header("content-length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
+            if held:
+                state.release.wait(30)
+            try:
+                self.send_response(status)
+                self.send_header("content-length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the sender is gone (a killed worker)
 
         def log_message(self, format: str, *args: object) -> None:
             pass
