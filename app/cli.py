@@ -232,7 +232,10 @@ def sweep(every: float) -> None:
     type=click.FloatRange(1, 3600),
     help="seconds a claimed delivery is this worker's (past the 10 s attempt timeout)",
 )
-def worker(batch: int, idle: float, lease: float) -> None:
+@click.option(
+    "--concurrency", default=8, show_default=True, type=click.IntRange(1, 64), help="sends at once"
+)
+def worker(batch: int, idle: float, lease: float, concurrency: int) -> None:
     """Deliver webhooks from the outbox until stopped (SIGTERM or SIGINT); run several at once."""
     import signal
 
@@ -242,7 +245,9 @@ def worker(batch: int, idle: float, lease: float) -> None:
     settings = _settings()
     db = _db(settings)
     events = make_events(settings, db)
-    runner = Worker(events, idle_seconds=idle, batch=batch, lease_seconds=lease)
+    runner = Worker(
+        events, idle_seconds=idle, batch=batch, lease_seconds=lease, concurrency=concurrency
+    )
 
     def _stop(_signum: int, _frame: object) -> None:
         runner.stopping.set()
@@ -253,6 +258,7 @@ def worker(batch: int, idle: float, lease: float) -> None:
     try:
         runner.run()
     finally:
+        runner.stop()
         db.dispose()
 
 

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from pricing.errors import NotFound
@@ -309,21 +309,20 @@ def claim_due(
 ) -> list[Due]:
     """Take up to ``limit`` deliveries due at ``now`` for this worker until ``lease_until``,
     oldest first; rows another worker has locked are skipped. Commit to hand them out."""
+    d, e, w = m.WebhookDelivery, m.OutboxEvent, m.WebhookEndpoint
     query = (
-        select(m.WebhookDelivery)
-        .where(m.WebhookDelivery.status == "pending", m.WebhookDelivery.next_attempt_at <= now)
-        .order_by(m.WebhookDelivery.next_attempt_at)
+        select(d, e, w)
+        .join(e, (e.tenant_id == d.tenant_id) & (e.id == d.event_id))
+        .join(w, (w.tenant_id == d.tenant_id) & (w.id == d.endpoint_id))
+        .where(d.status == "pending", d.next_attempt_at <= now)
+        .order_by(d.next_attempt_at)
         .limit(limit)
     )
     if on_postgresql(session):
-        query = query.with_for_update(skip_locked=True)
-    deliveries = session.scalars(query).all()
+        query = query.with_for_update(of=d, skip_locked=True)
+    rows = session.execute(query).all()
     claimed: list[Due] = []
-    for delivery in deliveries:
-        delivery.next_attempt_at = lease_until
-        event = session.get(m.OutboxEvent, (delivery.tenant_id, delivery.event_id))
-        endpoint = session.get(m.WebhookEndpoint, (delivery.tenant_id, delivery.endpoint_id))
-        assert event is not None and endpoint is not None
+    for delivery, event, endpoint in rows:
         claimed.append(
             Due(
                 tenant_id=str(delivery.tenant_id),
@@ -337,7 +336,16 @@ def claim_due(
                 endpoint=_endpoint(endpoint, now),
             )
         )
-    session.flush()
+    if rows:
+        session.execute(
+            update(d)
+            .where(
+                d.tenant_id.in_({delivery.tenant_id for delivery, _, _ in rows}),
+                d.id.in_([delivery.id for delivery, _, _ in rows]),
+            )
+            .values(next_attempt_at=lease_until)
+            .execution_options(synchronize_session=False)
+        )
     return claimed
 
 
@@ -356,6 +364,22 @@ def record_attempt(
     The endpoint's ``failing_since`` is set by its first failure and cleared by a success."""
     tenant = uuid.UUID(due.tenant_id)
     status = "delivered" if delivered else ("pending" if next_retry_at else "failed")
+    quick = {"synchronize_session": False}
+    # the endpoint's row first, as disabling it does (then its deliveries): one lock order
+    endpoint = m.WebhookEndpoint
+    where = (endpoint.tenant_id == tenant, endpoint.id == uuid.UUID(due.endpoint.id))
+    # the endpoint's streak changes only on its first failure, or its first success after some
+    if delivered and due.endpoint.failing_since is not None:
+        session.execute(
+            update(endpoint).where(*where).values(failing_since=None).execution_options(**quick)
+        )
+    elif not delivered:
+        session.execute(
+            update(endpoint)
+            .where(*where, endpoint.failing_since.is_(None))
+            .values(failing_since=attempted_at)
+            .execution_options(**quick)
+        )
     session.execute(
         update(m.WebhookDelivery)
         .where(m.WebhookDelivery.tenant_id == tenant, m.WebhookDelivery.id == uuid.UUID(due.id))
@@ -364,9 +388,10 @@ def record_attempt(
             attempts=m.WebhookDelivery.attempts + 1,
             next_attempt_at=next_retry_at,
         )
+        .execution_options(**quick)
     )
-    session.add(
-        m.WebhookAttempt(
+    session.execute(
+        insert(m.WebhookAttempt).values(
             tenant_id=tenant,
             id=uuid.uuid4(),
             delivery_id=uuid.UUID(due.id),
@@ -377,17 +402,6 @@ def record_attempt(
             next_retry_at=next_retry_at,
         )
     )
-    endpoint = m.WebhookEndpoint
-    where = (endpoint.tenant_id == tenant, endpoint.id == uuid.UUID(due.endpoint.id))
-    if delivered:
-        session.execute(update(endpoint).where(*where).values(failing_since=None))
-    else:
-        session.execute(
-            update(endpoint)
-            .where(*where, endpoint.failing_since.is_(None))
-            .values(failing_since=attempted_at)
-        )
-    session.flush()
 
 
 def failing_since(session: Session, tenant_id: str, endpoint_id: str) -> dt.datetime | None:

@@ -10,7 +10,8 @@ Retries: a failed attempt (no answer within 10 s, or not 2xx) is tried again aft
 ``RETRY_BASE`` × 3^(attempt − 1), at most ``RETRY_CAP``, each ±20 % (jitter): 30 s, 1.5 min,
 4.5 min, 13.5 min, 40 min, 2 h, 6 h, then every 12 h, until the delivery is ``RETRY_FOR`` (3 days)
 old; then it has failed. An endpoint that answered no attempt well throughout such a
-delivery's 3 days is disabled, and the tenant is told (a warning logged and the reason on the endpoint)."""
+delivery's 3 days is disabled, and the tenant is told (a warning logged, the reason on the
+endpoint)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -340,42 +342,51 @@ def deliver_due(
     now: Callable[[], dt.datetime],
     limit: int = 50,
     lease: dt.timedelta = LEASE,
+    pool: ThreadPoolExecutor | None = None,
 ) -> int:
     """Claim up to ``limit`` due deliveries for ``lease``, attempt each, record the outcomes; how
-    many were attempted. ``now``: the clock (tests drive it)."""
+    many were attempted. ``now``: the clock (tests drive it). With a ``pool``, its threads send
+    side by side, each recording its own outcome (receivers take their time; each thread uses a
+    pooled connection of its own)."""
     claimed_at = now()
     with ctx.db.transaction() as session:
         due = store.claim_due(session, claimed_at, claimed_at + lease, limit)
-    for delivery in due:
-        attempted_at = now()
-        message = Message(
-            id=delivery.event_id,
-            type=delivery.event_type,
-            timestamp=delivery.occurred_at,
-            data=delivery.data,
-        )
-        outcome = ctx.sender.send(
-            delivery.endpoint.url, delivery.endpoint.secrets, message, attempted_at
-        )
-        retry_at = None
-        if not outcome.delivered:
-            retry_at = next_retry(
-                delivery.attempts + 1, delivery.created_at, attempted_at, ctx.jitter
-            )
-        with ctx.db.transaction() as session:
-            store.record_attempt(
-                session,
-                delivery,
-                attempted_at=attempted_at,
-                status_code=outcome.status_code,
-                duration_ms=outcome.duration_ms,
-                error=outcome.error,
-                delivered=outcome.delivered,
-                next_retry_at=retry_at,
-            )
-            if not outcome.delivered and retry_at is None:
-                _disable_if_failing_throughout(session, delivery, attempted_at)
+    if pool is None:
+        for delivery in due:
+            _attempt(ctx, now, delivery)
+    else:
+        for done in [pool.submit(_attempt, ctx, now, delivery) for delivery in due]:
+            done.result()
     return len(due)
+
+
+def _attempt(ctx: EventsContext, now: Callable[[], dt.datetime], delivery: store.Due) -> None:
+    attempted_at = now()
+    message = Message(
+        id=delivery.event_id,
+        type=delivery.event_type,
+        timestamp=delivery.occurred_at,
+        data=delivery.data,
+    )
+    outcome = ctx.sender.send(
+        delivery.endpoint.url, delivery.endpoint.secrets, message, attempted_at
+    )
+    retry_at = None
+    if not outcome.delivered:
+        retry_at = next_retry(delivery.attempts + 1, delivery.created_at, attempted_at, ctx.jitter)
+    with ctx.db.transaction() as session:
+        store.record_attempt(
+            session,
+            delivery,
+            attempted_at=attempted_at,
+            status_code=outcome.status_code,
+            duration_ms=outcome.duration_ms,
+            error=outcome.error,
+            delivered=outcome.delivered,
+            next_retry_at=retry_at,
+        )
+        if not outcome.delivered and retry_at is None:
+            _disable_if_failing_throughout(session, delivery, attempted_at)
 
 
 def _disable_if_failing_throughout(session: Session, delivery: store.Due, now: dt.datetime) -> None:
@@ -407,19 +418,21 @@ class Worker:
         idle_seconds: float = 1.0,
         batch: int = 50,
         lease_seconds: float = LEASE.total_seconds(),
+        concurrency: int = 1,
     ) -> None:
         self.ctx = ctx
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.idle_seconds = idle_seconds
         self.batch = batch
         self.lease = dt.timedelta(seconds=lease_seconds)
+        self.pool = ThreadPoolExecutor(concurrency) if concurrency > 1 else None
         self.stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     def run(self) -> None:
         while not self.stopping.is_set():
             try:
-                busy = deliver_due(self.ctx, self.clock, self.batch, self.lease) > 0
+                busy = deliver_due(self.ctx, self.clock, self.batch, self.lease, self.pool) > 0
             except Exception:  # the database away for a moment: try again shortly
                 log.exception("delivering webhooks failed; trying again")
                 busy = False
@@ -434,3 +447,5 @@ class Worker:
         self.stopping.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self.pool is not None:
+            self.pool.shutdown(wait=False)
