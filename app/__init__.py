@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import marshmallow as ma
@@ -17,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.adapters.cache import Cache, make_cache
 from app.adapters.credentials import ApiKeyCache
+from app.adapters.mail import FileMailer, Mailer, SmtpMailer
 from app.adapters.payments import LocalPayments, Payments, StripePayments
 from app.adapters.privacy import Masker
 from app.adapters.quotes import QuoteSigner
@@ -92,7 +94,18 @@ def make_events(settings: Settings, db: Database) -> EventsContext:
         allow_http=settings.webhook_allow_http,
         allow_private=settings.webhook_allow_private_urls,
     )
-    return EventsContext(db=db, policy=policy, sender=WebhookSender(policy))
+    mailer: Mailer | None = None
+    if settings.smtp_url:
+        mailer = SmtpMailer(settings.smtp_url)
+    elif settings.mode == "embedded":
+        mailer = FileMailer(Path("var/mail"))
+    return EventsContext(
+        db=db,
+        policy=policy,
+        sender=WebhookSender(policy),
+        mailer=mailer,
+        mail_from=settings.mail_from,
+    )
 
 
 def serves_local_payment_page(settings: Settings, payments: Payments) -> bool:

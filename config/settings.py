@@ -57,6 +57,8 @@ class Settings:
     rules_cache_mib: int = DEFAULT_RULES_CACHE_MIB
     webhook_allow_http: bool = False
     webhook_allow_private_urls: bool = False
+    smtp_url: str = field(default="", repr=False)
+    mail_from: str = "tierwise@localhost"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -151,6 +153,10 @@ class Settings:
                 return default
             return raw in ("true", "1", "yes")
 
+        smtp_url = env.get("SMTP_URL", "").strip()
+        if smtp_url and not smtp_url.startswith(("smtp://", "smtps://", "starttls://")):
+            problems.append("SMTP_URL must start with smtp://, smtps:// or starttls://")
+
         settings = cls(
             mode=mode,
             database_url=database_url,
@@ -179,6 +185,8 @@ class Settings:
             # the embedded default delivers to receivers on this machine (http, loopback)
             webhook_allow_http=flag("WEBHOOK_ALLOW_HTTP", embedded),
             webhook_allow_private_urls=flag("WEBHOOK_ALLOW_PRIVATE_URLS", embedded),
+            smtp_url=smtp_url,
+            mail_from=text("MAIL_FROM", "tierwise@localhost"),
         )
         if settings.default_page_size > settings.max_page_size:
             problems.append("DEFAULT_PAGE_SIZE must not be above MAX_PAGE_SIZE")
@@ -233,4 +241,6 @@ ENVIRONMENT_VARIABLES = (
     "HOLD_MINUTES",
     "WEBHOOK_ALLOW_HTTP",
     "WEBHOOK_ALLOW_PRIVATE_URLS",
+    "SMTP_URL",
+    "MAIL_FROM",
 )

@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.adapters.mail import SUBJECTS, Mailer, render
 from app.adapters.webhooks import Message, UrlPolicy, UrlRefused, WebhookSender, new_secret
 from pricing.errors import InvalidInput
 from storage import outbox as store
@@ -101,6 +102,9 @@ BOOKING_EVENTS = {
     "refunded": "booking.refunded",
 }
 
+#: The booking events the customer gets an email about (app/adapters/mail_templates/).
+CUSTOMER_EMAILS = frozenset(SUBJECTS)
+
 #: Storefront event types (as stored) → outbound events.
 STOREFRONT_EVENTS = {
     "segment_selected": "segment.selected",
@@ -112,10 +116,15 @@ STOREFRONT_EVENTS = {
 
 def emit(
     session: Session, tenant_id: str, event_type: str, data: dict[str, Any], now: dt.datetime
-) -> None:
-    """Put an event in the outbox in the caller's transaction."""
+) -> str:
+    """Put an event in the outbox in the caller's transaction; its id. A booking event the
+    customer is emailed about (``CUSTOMER_EMAILS``) queues that email too."""
     assert event_type in EVENT_TYPES, event_type
-    store.emit(session, tenant_id, event_type, data, now)
+    event_id = store.emit(session, tenant_id, event_type, data, now)
+    to = (data.get("customer") or {}).get("email")
+    if event_type in CUSTOMER_EMAILS and to:
+        store.queue_mail(session, tenant_id, event_id, event_type, to, now)
+    return event_id
 
 
 def emit_booking_change(
@@ -177,6 +186,8 @@ class EventsContext:
     db: Database
     policy: UrlPolicy
     sender: WebhookSender
+    mailer: Mailer | None = None
+    mail_from: str = "tierwise@localhost"
     jitter: Callable[[], float] = field(default=random.random)
 
 
@@ -360,6 +371,40 @@ def deliver_due(
     return len(due)
 
 
+def deliver_mail_due(
+    ctx: EventsContext, now: Callable[[], dt.datetime], limit: int = 50, lease: dt.timedelta = LEASE
+) -> int:
+    """Send up to ``limit`` due customer emails (retried like webhooks); how many were tried."""
+    if ctx.mailer is None:
+        return 0
+    claimed_at = now()
+    with ctx.db.transaction() as session:
+        due = store.claim_mail(session, claimed_at, claimed_at + lease, limit)
+        contexts = [store.mail_context(session, d.tenant_id, d.data) for d in due]
+    for mail, extra in zip(due, contexts, strict=True):
+        error = ""
+        try:
+            message = render(
+                mail.template,
+                ctx.mail_from,
+                mail.to_address,
+                mail.tenant_name,
+                {**mail.data, **extra, "booking": mail.data},
+            )
+            ctx.mailer.send(message)
+        except Exception as failure:  # SMTP refusals, network errors: retried
+            error = f"{type(failure).__name__}: {failure}"
+        attempted_at = now()
+        retry_at = (
+            next_retry(mail.attempts + 1, mail.created_at, attempted_at, ctx.jitter)
+            if error
+            else None
+        )
+        with ctx.db.transaction() as session:
+            store.record_mail(session, mail, sent=not error, error=error, next_retry_at=retry_at)
+    return len(due)
+
+
 def _attempt(ctx: EventsContext, now: Callable[[], dt.datetime], delivery: store.Due) -> None:
     attempted_at = now()
     message = Message(
@@ -433,6 +478,7 @@ class Worker:
         while not self.stopping.is_set():
             try:
                 busy = deliver_due(self.ctx, self.clock, self.batch, self.lease, self.pool) > 0
+                busy |= deliver_mail_due(self.ctx, self.clock, self.batch, self.lease) > 0
             except Exception:  # the database away for a moment: try again shortly
                 log.exception("delivering webhooks failed; trying again")
                 busy = False

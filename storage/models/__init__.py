@@ -15,7 +15,13 @@ from storage.models.events import StorefrontEvent
 from storage.models.experiments import Experiment, ExperimentAssignment, ExperimentRevision
 from storage.models.idempotency import IdempotencyRecord
 from storage.models.inventory import Blackout, Capacity
-from storage.models.outbox import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from storage.models.outbox import (
+    MailMessage,
+    OutboxEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from storage.models.rulesets import RulesetActivation, RulesetDraft, RulesetVersion
 
 __all__ = [
@@ -37,6 +43,7 @@ __all__ = [
     "ExperimentRevision",
     "Hold",
     "IdempotencyRecord",
+    "MailMessage",
     "OutboxEvent",
     "Payment",
     "PaymentEvent",

@@ -97,3 +97,27 @@ class WebhookAttempt(Base):
     duration_ms: Mapped[int] = mapped_column()
     error: Mapped[str] = mapped_column(Text, default="")
     next_retry_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class MailMessage(Base):
+    """A customer email an event owes: rendered from its template when sent; retried like a
+    webhook delivery (``pending`` → ``sent`` or ``failed``)."""
+
+    __tablename__ = "mail_messages"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "event_id"], ["outbox_events.tenant_id", "outbox_events.id"]
+        ),
+        Index("ix_mail_messages_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    event_id: Mapped[uuid.UUID] = mapped_column()
+    template: Mapped[str] = mapped_column(String(64))
+    to_address: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column()
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -107,9 +107,32 @@ def upgrade() -> None:
     op.create_index(
         "ix_webhook_attempts_tenant_delivery", "webhook_attempts", ["tenant_id", "delivery_id"]
     )
+    op.create_table(
+        "mail_messages",
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("template", sa.String(length=64), nullable=False),
+        sa.Column("to_address", sa.String(length=320), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "event_id"],
+            ["outbox_events.tenant_id", "outbox_events.id"],
+            name=op.f("fk_mail_messages_tenant_id_event_id_outbox_events"),
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_mail_messages")),
+    )
+    op.create_index(
+        "ix_mail_messages_status_next_attempt_at", "mail_messages", ["status", "next_attempt_at"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("mail_messages")
     op.drop_table("webhook_attempts")
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_endpoints")
