@@ -12,6 +12,7 @@ from storage import outbox
 from tests.api.test_events import event
 from tests.api.test_experiments import design
 from tests.support.http import ok
+from tests.support.storefront import deliver, paid_booking, upgrade
 
 NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 
@@ -91,3 +92,28 @@ def test_storefront_experiment_and_ruleset_events_go_to_the_outbox(client, db, t
     selected = events[1][1]
     assert selected["event_id"] == "e-1" and selected["segment"] == fx.segment.key
     assert events[3][1]["key"] == created["key"]
+
+
+def test_a_paid_upgrade_emits_tier_upgraded_once(stripe_client, tenant_a, fake_stripe, db):
+    body, _ = paid_booking(stripe_client, tenant_a, fake_stripe, "base")
+    booking_id = body["booking_id"]
+    started = upgrade(stripe_client, tenant_a, booking_id, tenant_a.tiers[2], key="up-1")
+    assert started.status_code == 201, started.get_json()
+    up = started.get_json()
+    session = fake_stripe.complete_session(up["checkout_session_id"])
+    event = fake_stripe.event("checkout.session.completed", session["id"])
+    deliver(stripe_client, event)
+    deliver(stripe_client, event)  # the provider's retry changes nothing, emits nothing
+    with db.transaction() as s:
+        events = [
+            (t, d) for t, d in outbox.events_of(s, tenant_a.tenant.id) if t.startswith("booking.")
+        ]
+    assert [t for t, _ in events] == [
+        "booking.created",
+        "booking.confirmed",
+        "booking.tierUpgraded",
+    ]
+    moved = events[-1][1]
+    assert moved["booking_id"] == booking_id
+    assert (moved["from_tier_id"], moved["tier_id"]) == (tenant_a.tiers[1].id, tenant_a.tiers[2].id)
+    assert moved["upgrade_total"] == up["total"] and moved["total"] == body["total"] + up["total"]
