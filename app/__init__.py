@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import marshmallow as ma
@@ -17,11 +18,13 @@ from werkzeug.exceptions import HTTPException
 
 from app.adapters.cache import Cache, make_cache
 from app.adapters.credentials import ApiKeyCache
+from app.adapters.mail import FileMailer, Mailer, SmtpMailer
 from app.adapters.payments import LocalPayments, Payments, StripePayments
 from app.adapters.privacy import Masker
 from app.adapters.quotes import QuoteSigner
 from app.adapters.rules_runtime import RulesRuntime
 from app.adapters.snapshots import SnapshotCache
+from app.adapters.webhooks import UrlPolicy, WebhookSender
 from app.http import incoming
 from app.http.common import Services
 from app.http.errors import (
@@ -34,6 +37,7 @@ from app.http.errors import (
 )
 from app.http.json_provider import OrjsonProvider, TierwiseRequest
 from app.services.checkout import CheckoutContext
+from app.services.events_out import EventsContext
 from app.services.offers import OfferContext
 from config import Settings
 from pricing.errors import DomainError
@@ -82,6 +86,25 @@ def make_payments(settings: Settings) -> Payments:
         return LocalPayments(settings.stripe_webhook_secret, settings.public_base_url)
     return StripePayments(
         settings.stripe_secret_key, settings.stripe_webhook_secret, settings.stripe_api_base or None
+    )
+
+
+def make_events(settings: Settings, db: Database) -> EventsContext:
+    policy = UrlPolicy(
+        allow_http=settings.webhook_allow_http,
+        allow_private=settings.webhook_allow_private_urls,
+    )
+    mailer: Mailer | None = None
+    if settings.smtp_url:
+        mailer = SmtpMailer(settings.smtp_url)
+    elif settings.mode == "embedded":
+        mailer = FileMailer(Path("var/mail"))
+    return EventsContext(
+        db=db,
+        policy=policy,
+        sender=WebhookSender(policy),
+        mailer=mailer,
+        mail_from=settings.mail_from,
     )
 
 
@@ -150,6 +173,7 @@ def create_app(
             public_base_url=settings.public_base_url,
             hold_minutes=settings.hold_minutes,
         ),
+        events=make_events(settings, db),
     )
 
     api = TierwiseApi(
@@ -170,6 +194,7 @@ def create_app(
         admin_experiments,
         admin_inventory,
         admin_rulesets,
+        admin_webhooks,
         change_log,
         checkout,
         cors,
@@ -193,6 +218,7 @@ def create_app(
         admin_account,
         admin_analytics,
         admin_experiments,
+        admin_webhooks,
         change_log,
         platform,
     ):

@@ -220,6 +220,48 @@ def sweep(every: float) -> None:
         services.db.dispose()
 
 
+@main.command()
+@click.option("--batch", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option(
+    "--idle", default=1.0, show_default=True, type=float, help="seconds between looks when idle"
+)
+@click.option(
+    "--lease",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(1, 3600),
+    help="seconds a claimed delivery is this worker's (past the 10 s attempt timeout)",
+)
+@click.option(
+    "--concurrency", default=8, show_default=True, type=click.IntRange(1, 64), help="sends at once"
+)
+def worker(batch: int, idle: float, lease: float, concurrency: int) -> None:
+    """Deliver webhooks from the outbox until stopped (SIGTERM or SIGINT); run several at once."""
+    import signal
+
+    from app import make_events
+    from app.services.events_out import Worker
+
+    settings = _settings()
+    db = _db(settings)
+    events = make_events(settings, db)
+    runner = Worker(
+        events, idle_seconds=idle, batch=batch, lease_seconds=lease, concurrency=concurrency
+    )
+
+    def _stop(_signum: int, _frame: object) -> None:
+        runner.stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    click.echo(f"delivering webhooks (batch {batch}, lease {lease:g} s)", err=True)
+    try:
+        runner.run()
+    finally:
+        runner.stop()
+        db.dispose()
+
+
 @main.command("purge-decisions")
 @click.option("--tenant", "tenant_ref", default=None, help="one tenant (slug or id); default: all")
 def purge_decisions(tenant_ref: str | None) -> None:
@@ -273,7 +315,12 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("max_requests_jitter", 5_000)
 
         def load(self) -> Flask:
-            return create_app(settings)
+            app = create_app(settings)
+            if settings.mode == "embedded":  # `make run`: webhooks delivered in-process
+                from app.services.events_out import Worker
+
+                Worker(app.extensions["tierwise"].events).start()
+            return app
 
     Server().run()
 

@@ -15,6 +15,13 @@ from storage.models.events import StorefrontEvent
 from storage.models.experiments import Experiment, ExperimentAssignment, ExperimentRevision
 from storage.models.idempotency import IdempotencyRecord
 from storage.models.inventory import Blackout, Capacity
+from storage.models.outbox import (
+    MailMessage,
+    OutboxEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from storage.models.rulesets import RulesetActivation, RulesetDraft, RulesetVersion
 
 __all__ = [
@@ -36,6 +43,8 @@ __all__ = [
     "ExperimentRevision",
     "Hold",
     "IdempotencyRecord",
+    "MailMessage",
+    "OutboxEvent",
     "Payment",
     "PaymentEvent",
     "RulesetActivation",
@@ -45,5 +54,8 @@ __all__ = [
     "StorefrontEvent",
     "Tenant",
     "Tier",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "utcnow",
 ]
