@@ -172,6 +172,7 @@ def create_app(
         admin_rulesets,
         change_log,
         checkout,
+        console,
         cors,
         health,
         platform,
@@ -202,6 +203,7 @@ def create_app(
     if serves_local_payment_page(settings, payments):
         app.register_blueprint(checkout.local)  # HTML pages for people, not part of the API
     app.register_blueprint(widget.web)  # the storefront widget's script and the demo page
+    app.register_blueprint(console.console)  # the admin console: HTML pages for people
     cors.install(app, settings.api_key_cache_seconds)
 
     app.register_error_handler(DomainError, handle_domain_error)

@@ -1,0 +1,512 @@
+"""The admin console (``/admin/``): server-rendered pages for people, not part of the JSON API.
+
+Signed-in browsers hold a session cookie (``tw_console``: HttpOnly, SameSite=Lax, Secure when
+tierwise is served over https); the session lives in the database, so signing out ends it at
+once. Every state-changing request must come from tierwise's own origin (``Origin``, else
+``Referer``) and carry the page's CSRF token (``csrf_token`` form field or ``X-CSRF-Token``).
+Views call the same use cases as the JSON API, with the session's principal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, g, redirect, render_template, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
+
+from app.adapters.credentials import WRITE_ROLES
+from app.http.common import services
+from app.services import (
+    accounts,
+    activity,
+    booking_admin,
+    catalog,
+    decision_log,
+    experiments,
+    rulesets,
+    tenants,
+)
+from pricing import catalog as domain
+from pricing.errors import DomainError, Forbidden, InvalidInput, NotFound
+from rules.documents import load_document
+from rules.language import RulesetInvalid
+from storage import change_log
+from storage.accounts import SignedIn
+
+console = Blueprint(
+    "console",
+    __name__,
+    url_prefix="/admin",
+    template_folder="../web/console/templates",
+    static_folder="../web/console/static",
+    static_url_path="/static",
+)
+
+COOKIE = "tw_console"
+#: A platform admin's chosen tenant (not a credential: they may act on any tenant).
+TENANT_COOKIE = "tw_console_tenant"
+#: The sign-in form's CSRF token before there is a session (double submit: cookie and field).
+SIGN_IN_COOKIE = "tw_console_signin"
+PAGES = (
+    ("catalog", "Catalog"),
+    ("availability", "Availability"),
+    ("rules", "Rules"),
+    ("experiments", "Experiments"),
+    ("analytics", "Analytics"),
+    ("decisions", "Decisions"),
+    ("bookings", "Bookings"),
+    ("settings", "Settings"),
+)
+LIST_LIMIT = 50
+
+Reply = str | BaseResponse | tuple[str, int]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _secure() -> bool:
+    return services().settings.public_base_url.startswith("https://")
+
+
+def _same_origin() -> bool:
+    """The request came from a page of tierwise's own origin: ``Origin`` (else ``Referer``) is
+    the origin the request was sent to, or the configured public one."""
+    sent = request.headers.get("Origin") or request.headers.get("Referer")
+    if not sent or sent == "null":
+        return False
+    parts = urlsplit(sent)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    public = urlsplit(services().settings.public_base_url)
+    return origin in (request.host_url.rstrip("/"), f"{public.scheme}://{public.netloc}")
+
+
+def _csrf_sent() -> str | None:
+    return request.form.get("csrf_token") or request.headers.get("X-CSRF-Token")
+
+
+@console.before_request
+def _load_session() -> Reply | None:
+    g.console_session = accounts.current_session(services().db, request.cookies.get(COOKIE), _now())
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    if not _same_origin():
+        return _refused("The request did not come from the console's own pages.")
+    signed_in: SignedIn | None = g.console_session
+    if request.endpoint == "console.sign_in":
+        pre = request.cookies.get(SIGN_IN_COOKIE) or ""
+        if not pre or not secrets.compare_digest(pre, request.form.get("csrf_token", "")):
+            return _refused("The sign-in form expired. Reload the page and try again.")
+        return None
+    if signed_in is None:
+        return redirect("/admin/")
+    if not accounts.csrf_matches(signed_in, _csrf_sent()):
+        return _refused("The request's CSRF token is missing or not this session's.")
+    return None
+
+
+def _refused(message: str) -> tuple[str, int]:
+    return render_template("error.html", title="Refused", message=message, csrf=""), 403
+
+
+@console.errorhandler(DomainError)
+def _domain_error(error: DomainError) -> tuple[str, int]:
+    status = {NotFound: 404, Forbidden: 403, InvalidInput: 422}.get(type(error), 400)
+    return _page_error(error.message, status)
+
+
+@console.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> tuple[str, int]:
+    return _page_error(error.description or "Error", error.code or 500)
+
+
+def _page_error(message: str, status: int) -> tuple[str, int]:
+    signed_in = g.get("console_session")
+    return render_template(
+        "error.html",
+        title="Error",
+        message=message,
+        csrf=signed_in.csrf_token if signed_in else "",
+        user=signed_in.user if signed_in else None,
+        pages=PAGES,
+    ), status
+
+
+# ---- signing in and out -----------------------------------------------------------------------
+
+
+@console.get("/")
+def home() -> Reply:
+    if g.console_session is not None:
+        return redirect("/admin/catalog")
+    return _sign_in_page(None, 200)
+
+
+def _sign_in_page(error: str | None, status: int, email: str = "") -> Reply:
+    token = secrets.token_urlsafe(32)
+    response = Response(
+        render_template("sign_in.html", csrf=token, error=error, email=email), status
+    )
+    response.set_cookie(
+        SIGN_IN_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=_secure(),
+        path="/admin/",
+        max_age=3600,
+    )
+    return response
+
+
+@console.post("/sign-in")
+def sign_in() -> Reply:
+    email = request.form.get("email", "")
+    try:
+        new = accounts.sign_in(
+            services().db,
+            services().cache,
+            email,
+            request.form.get("password", ""),
+            request.remote_addr or "",
+            _now(),
+        )
+    except accounts.SignInThrottled as error:
+        return _sign_in_page(error.message, 429, email)
+    except DomainError as error:
+        return _sign_in_page(error.message, 401, email)
+    response = redirect("/admin/catalog", 303)
+    response.set_cookie(
+        COOKIE,
+        new.token,
+        httponly=True,
+        samesite="Lax",
+        secure=_secure(),
+        path="/admin/",
+        max_age=accounts.SESSION_HOURS * 3600,
+    )
+    response.delete_cookie(SIGN_IN_COOKIE, path="/admin/")
+    return response
+
+
+@console.post("/sign-out")
+def sign_out() -> Reply:
+    token = request.cookies.get(COOKIE)
+    if token:
+        accounts.sign_out(services().db, token)
+    response = redirect("/admin/", 303)
+    response.delete_cookie(COOKIE, path="/admin/", httponly=True, samesite="Lax")
+    return response
+
+
+# ---- the signed-in pages ----------------------------------------------------------------------
+
+
+def _signed_in() -> SignedIn:
+    signed_in: SignedIn | None = g.console_session
+    if signed_in is None:
+        raise _SignInFirst()
+    principal = accounts.principal_of(signed_in)
+    g.principal = principal
+    if "audit_token" not in g:
+        g.audit_token = change_log.set_who(
+            f"{principal.role}:{principal.subject}", g.get("request_id", "")
+        )
+    return signed_in
+
+
+class _SignInFirst(Exception):
+    pass
+
+
+@console.errorhandler(_SignInFirst)
+def _sign_in_first(_error: _SignInFirst) -> BaseResponse:
+    return redirect("/admin/")
+
+
+def _tenant(signed_in: SignedIn) -> domain.Tenant | None:
+    """The tenant the pages show: the user's, or the one a platform admin chose."""
+    if signed_in.tenant is not None:
+        return signed_in.tenant
+    chosen = request.args.get("tenant") or request.cookies.get(TENANT_COOKIE)
+    if not chosen:
+        return None
+    try:
+        return tenants.get_tenant(services().db, chosen)
+    except NotFound:
+        return None
+
+
+def _require_write(signed_in: SignedIn, tenant: domain.Tenant) -> None:
+    if signed_in.user.role not in WRITE_ROLES:
+        raise Forbidden("Analysts may only read.", code="role_forbidden")
+    if signed_in.user.role != "platform_admin" and not tenant.active:
+        raise Forbidden("The tenant is suspended: read-only.", code="tenant_suspended")
+
+
+def _render(name: str, signed_in: SignedIn, tenant: domain.Tenant | None, **context: Any) -> Reply:
+    body = render_template(
+        f"{name}.html",
+        page=name,
+        pages=PAGES,
+        user=signed_in.user,
+        tenant=tenant,
+        csrf=signed_in.csrf_token,
+        can_write=signed_in.user.role in WRITE_ROLES,
+        **context,
+    )
+    response = Response(body)
+    if signed_in.tenant is None and tenant is not None and request.args.get("tenant"):
+        response.set_cookie(
+            TENANT_COOKIE,
+            tenant.slug,
+            httponly=True,
+            samesite="Lax",
+            secure=_secure(),
+            path="/admin/",
+        )
+    return response
+
+
+def _page(name: str) -> Callable[[Callable[[SignedIn, domain.Tenant], Reply]], Any]:
+    """A GET page: signed in, with a tenant (platform admins pick one first)."""
+
+    def decorate(view: Callable[[SignedIn, domain.Tenant], Reply]) -> Any:
+        def endpoint() -> Reply:
+            signed_in = _signed_in()
+            tenant = _tenant(signed_in)
+            if tenant is None:
+                tenant_list = tenants.list_tenants(services().db, 0, 200).items
+                return _render(
+                    "choose_tenant", signed_in, None, tenants=tenant_list, next_page=name
+                )
+            return view(signed_in, tenant)
+
+        endpoint.__name__ = f"page_{name}"
+        console.add_url_rule(f"/{name}", endpoint=name, view_func=endpoint, methods=["GET"])
+        return view
+
+    return decorate
+
+
+@_page("catalog")
+def catalog_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
+    db = services().db
+    segments = catalog.list_segments(db, tenant, None, 0, LIST_LIMIT).items
+    tiers = catalog.list_tiers(db, tenant, None, None, 0, LIST_LIMIT * 3).items
+    add_ons = catalog.list_add_ons(db, tenant, None, 0, LIST_LIMIT).items
+    return _render("catalog", signed_in, tenant, segments=segments, tiers=tiers, add_ons=add_ons)
+
+
+@_page("availability")
+def availability_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
+    today = _now().date()
+    blackouts = catalog.list_blackouts(
+        services().db, tenant, today, today + dt.timedelta(days=365), None, 0, LIST_LIMIT
+    ).items
+    return _render("availability", signed_in, tenant, blackouts=blackouts)
+
+
+@_page("experiments")
+def experiments_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
+    found = experiments.list_experiments(services().db, tenant, None, 0, LIST_LIMIT).items
+    return _render("experiments", signed_in, tenant, experiments=found)
+
+
+@_page("analytics")
+def analytics_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
+    return _render("analytics", signed_in, tenant)
+
+
+@_page("decisions")
+def decisions_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
+    svc = services()
+    args = {k: v for k, v in request.args.items() if k in ("purpose", "kind", "rule_id") and v}
+    found = decision_log.search(
+        svc.db,
+        decision_log.decision_filter(svc.db, svc.offers.masker, tenant.id, args),
+        0,
+        LIST_LIMIT,
+    ).items
+    return _render("decisions", signed_in, tenant, decisions=found, filters=args)
+
+
+@console.get("/decisions/<uuid:decision_id>")
+def decision_page(decision_id: Any) -> Reply:
+    signed_in = _signed_in()
+    tenant = _tenant(signed_in)
+    if tenant is None:
+        return redirect("/admin/decisions")
+    found = activity.decision(services().db, tenant, str(decision_id))
+    return _render("decision", signed_in, tenant, decision=found, page_name="decisions")
+
+
+@_page("bookings")
+def bookings_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
+    status = request.args.get("status") or None
+    found = booking_admin.list_bookings(services().db, tenant, status, None, 0, LIST_LIMIT).items
+    return _render("bookings", signed_in, tenant, bookings=found, status=status or "")
+
+
+@_page("settings")
+def settings_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
+    db = services().db
+    keys = tenants.list_api_keys(db, tenant, 0, LIST_LIMIT).items
+    users = accounts.list_users(db, tenant.id)
+    return _render("settings", signed_in, tenant, api_keys=keys, users=users)
+
+
+# ---- rules ------------------------------------------------------------------------------------
+
+
+def _sample_facts(today: dt.date) -> str:
+    """Fact sets the simulation starts with: a summer Saturday, a winter weekday a few days out."""
+    year = today.year + 1
+    return json.dumps(
+        [
+            {"service_date": f"{year}-07-10", "lead_days": 60, "tier_level": 1},
+            {"service_date": f"{year}-01-13", "lead_days": 5, "tier_level": 2},
+        ],
+        indent=2,
+    )
+
+
+def _active_document(tenant: domain.Tenant) -> tuple[str, int | None, list[Any]]:
+    db = services().db
+    state = rulesets.activation_state(db, tenant, _now())
+    versions = rulesets.list_versions(db, tenant, 0, LIST_LIMIT).items
+    number = state["active_version"]
+    if number is None:
+        return "", None, versions
+    document = rulesets.get_version(db, tenant, number).document
+    return json.dumps(document, indent=2, ensure_ascii=False), number, versions
+
+
+def _parse_editor(text: str) -> Any:
+    """The editor's text, JSON or YAML (YAML reads JSON too), or RulesetInvalid at ``/``."""
+    return load_document(text.encode(), "application/yaml")
+
+
+@_page("rules")
+def rules_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
+    document, active, versions = _active_document(tenant)
+    diff = None
+    if request.args.get("old") and request.args.get("new"):
+        diff = rulesets.diff_versions(services().db, tenant, _int_arg("old"), _int_arg("new"))
+    return _render(
+        "rules",
+        signed_in,
+        tenant,
+        document=document,
+        facts=_sample_facts(_now().date()),
+        active=active,
+        versions=versions,
+        diff=diff,
+    )
+
+
+def _int_arg(name: str) -> int:
+    try:
+        return int(request.args.get(name, ""))
+    except ValueError:
+        raise InvalidInput(f"{name} is a version number.", code="validation_error") from None
+
+
+@console.post("/rules")
+def rules_action() -> Reply:
+    """validate (anyone), simulate and publish (admins): the editor's document through the same
+    ruleset use cases as the JSON API; the page shows the result."""
+    signed_in = _signed_in()
+    tenant = _tenant(signed_in)
+    if tenant is None:
+        return redirect("/admin/rules")
+    action = request.form.get("action", "")
+    text = request.form.get("document", "")
+    facts_text = request.form.get("facts", "") or _sample_facts(_now().date())
+    _, active, versions = _active_document(tenant)
+    context: dict[str, Any] = {
+        "document": text,
+        "facts": facts_text,
+        "active": active,
+        "versions": versions,
+        "diff": None,
+    }
+    if action != "validate":
+        _require_write(signed_in, tenant)
+    try:
+        document = _parse_editor(text)
+        if action == "validate":
+            context["report"] = rulesets.validate_document(services().db, tenant, document)
+        elif action == "simulate":
+            context["simulation"] = _simulate(tenant, document, facts_text)
+        elif action == "publish":
+            published = _publish(signed_in, tenant, document)
+            return redirect(f"/admin/rules?published={published}", 303)
+        else:
+            raise InvalidInput("Unknown action.", code="validation_error")
+    except RulesetInvalid as error:
+        context["problems"] = error.errors
+    except InvalidInput as error:
+        context["problems"] = _problems(error)
+    return _render("rules", signed_in, tenant, **context)
+
+
+def _problems(error: InvalidInput) -> list[dict[str, str]]:
+    details = error.details if isinstance(error.details, list) else []
+    found = [
+        {
+            "path": str(d.get("path") or d.get("field") or "/"),
+            "message": str(d.get("message", "")),
+        }
+        for d in details
+        if isinstance(d, dict)
+    ]
+    return found or [{"path": "/", "message": error.message}]
+
+
+def _facts(text: str) -> list[Any]:
+    try:
+        facts = json.loads(text)
+    except ValueError:
+        raise InvalidInput(
+            "The facts are not JSON.",
+            code="invalid_facts",
+            details=[{"path": "/facts", "message": "Not a JSON list of fact sets."}],
+        ) from None
+    if not isinstance(facts, list):
+        facts = [facts]
+    return facts
+
+
+def _simulate(tenant: domain.Tenant, document: Any, facts_text: str) -> list[dict[str, Any]]:
+    """Draft and active side by side: through a scratch draft, as the API's simulate does."""
+    svc = services()
+    author = f"{g.principal.role}:{g.principal.subject}"
+    draft = rulesets.create_draft(svc.db, tenant, author, "console simulation", document, None)
+    try:
+        return rulesets.simulate(
+            svc.db, svc.rules, tenant, draft.id, _facts(facts_text), None, _now()
+        )
+    finally:
+        rulesets.delete_draft(svc.db, tenant, draft.id)
+
+
+def _publish(signed_in: SignedIn, tenant: domain.Tenant, document: Any) -> int:
+    """Publish as the API does it (a draft, then its publish: validated and its examples run)."""
+    svc = services()
+    author = f"{g.principal.role}:{g.principal.subject}"
+    note = request.form.get("note", "") or "published from the console"
+    draft = rulesets.create_draft(svc.db, tenant, author, "console", document, None)
+    try:
+        published = rulesets.publish_draft(
+            svc.db, svc.rules, tenant, draft.id, author, note, None, _now()
+        )
+    finally:
+        rulesets.delete_draft(svc.db, tenant, draft.id)
+    return published.version.number
