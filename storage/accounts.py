@@ -123,3 +123,20 @@ def end_session(session: Session, token_hash: str) -> None:
 
 def end_sessions_of(session: Session, user_id: str) -> None:
     session.execute(delete(m.ConsoleSession).where(m.ConsoleSession.user_id == uuid.UUID(user_id)))
+
+
+def tenant_user(session: Session, tenant_id: str, user_id: str) -> User:
+    """One of the tenant's users, or NotFound (another tenant's user is not found either)."""
+    try:
+        key = uuid.UUID(user_id)
+    except ValueError:
+        key = None
+    row = session.get(m.User, key) if key else None
+    if row is None or str(row.tenant_id) != tenant_id:
+        raise NotFound("user not found.", code="user_not_found")
+    return _user(row)
+
+
+def remove_user(session: Session, user_id: str) -> None:
+    end_sessions_of(session, user_id)
+    session.execute(delete(m.User).where(m.User.id == uuid.UUID(user_id)))

@@ -32,7 +32,8 @@ from app.services import (
     tenants,
 )
 from pricing import catalog as domain
-from pricing.errors import DomainError, Forbidden, InvalidInput, NotFound
+from pricing.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from pricing.money import Money
 from rules.documents import load_document
 from rules.language import RulesetInvalid
 from storage import change_log
@@ -63,6 +64,7 @@ PAGES = (
     ("settings", "Settings"),
 )
 LIST_LIMIT = 50
+ERROR_STATUS = ((NotFound, 404), (Forbidden, 403), (Conflict, 409), (InvalidInput, 422))
 
 Reply = str | BaseResponse | tuple[str, int]
 
@@ -117,7 +119,7 @@ def _refused(message: str) -> tuple[str, int]:
 
 @console.errorhandler(DomainError)
 def _domain_error(error: DomainError) -> tuple[str, int]:
-    status = {NotFound: 404, Forbidden: 403, InvalidInput: 422}.get(type(error), 400)
+    status = next((code for cls, code in ERROR_STATUS if isinstance(error, cls)), 400)
     return _page_error(error.message, status)
 
 
@@ -356,10 +358,7 @@ def bookings_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
 
 @_page("settings")
 def settings_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
-    db = services().db
-    keys = tenants.list_api_keys(db, tenant, 0, LIST_LIMIT).items
-    users = accounts.list_users(db, tenant.id)
-    return _render("settings", signed_in, tenant, api_keys=keys, users=users)
+    return _settings_with(signed_in, tenant)
 
 
 # ---- rules ------------------------------------------------------------------------------------
@@ -510,3 +509,80 @@ def _publish(signed_in: SignedIn, tenant: domain.Tenant, document: Any) -> int:
     finally:
         rulesets.delete_draft(svc.db, tenant, draft.id)
     return published.version.number
+
+
+# ---- bookings and users -----------------------------------------------------------------------
+
+
+@console.app_template_filter("money")
+def _money(amount: int | None, currency: str) -> str:
+    return "" if amount is None else Money(int(amount), currency).format()
+
+
+@console.get("/bookings/<uuid:booking_id>")
+def booking_page(booking_id: Any) -> Reply:
+    signed_in = _signed_in()
+    tenant = _tenant(signed_in)
+    if tenant is None:
+        return redirect("/admin/bookings")
+    found = booking_admin.admin_view(services().db, tenant, str(booking_id))
+    return _render("booking", signed_in, tenant, booking=found, page_name="bookings")
+
+
+@console.post("/bookings/<uuid:booking_id>/cancel")
+def cancel_booking(booking_id: Any) -> Reply:
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    booking_admin.cancel_booking(services().checkout, tenant, str(booking_id), _now())
+    return redirect(f"/admin/bookings/{booking_id}", 303)
+
+
+def _writable_tenant(signed_in: SignedIn) -> domain.Tenant:
+    tenant = _tenant(signed_in)
+    if tenant is None:
+        raise Forbidden("Choose a tenant first.", code="tenant_required")
+    _require_write(signed_in, tenant)
+    return tenant
+
+
+def _settings_with(signed_in: SignedIn, tenant: domain.Tenant, **context: Any) -> Reply:
+    db = services().db
+    keys = tenants.list_api_keys(db, tenant, 0, LIST_LIMIT).items
+    users = accounts.list_users(db, tenant.id)
+    return _render(
+        "settings", signed_in, tenant, api_keys=keys, users=users, page_name="settings", **context
+    )
+
+
+@console.post("/users")
+def invite_user() -> Reply:
+    """A new user of the tenant, with a generated password shown once."""
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    role = request.form.get("role", "")
+    if role not in accounts.TENANT_ROLES:
+        raise InvalidInput("Pick a role.", code="validation_error")
+    user, password = accounts.create_user(
+        services().db,
+        tenant.id,
+        request.form.get("email", ""),
+        role,
+        request.form.get("name", ""),
+    )
+    return _settings_with(signed_in, tenant, new_password=(user.email, password))
+
+
+@console.post("/users/<uuid:user_id>/reset-password")
+def reset_user_password(user_id: Any) -> Reply:
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    user, password = accounts.reset_tenant_user_password(services().db, tenant.id, str(user_id))
+    return _settings_with(signed_in, tenant, new_password=(user.email, password))
+
+
+@console.post("/users/<uuid:user_id>/remove")
+def remove_user(user_id: Any) -> Reply:
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    accounts.remove_tenant_user(services().db, tenant.id, str(user_id), signed_in.user.id)
+    return redirect("/admin/settings", 303)

@@ -90,6 +90,29 @@ def reset_password(db: Database, email: str) -> str:
     return password
 
 
+def reset_tenant_user_password(
+    db: Database, tenant_id: str, user_id: str
+) -> tuple[store.User, str]:
+    """A tenant admin resets one of the tenant's users' password: a new generated one (shown
+    once); the user's sessions end."""
+    password = generate_password()
+    with db.transaction() as s:
+        user = store.tenant_user(s, tenant_id, user_id)
+        store.set_password_hash(s, user.id, hash_password(password))
+        store.end_sessions_of(s, user.id)
+    return user, password
+
+
+def remove_tenant_user(db: Database, tenant_id: str, user_id: str, acting_user_id: str) -> None:
+    """Removes one of the tenant's users; their sessions end at once. Nobody removes themselves
+    (a tenant keeps at least the admin doing the removing)."""
+    if user_id == acting_user_id:
+        raise InvalidInput("You can't remove yourself.", code="cannot_remove_self")
+    with db.transaction() as s:
+        user = store.tenant_user(s, tenant_id, user_id)
+        store.remove_user(s, user.id)
+
+
 def list_users(db: Database, tenant_id: str) -> list[store.User]:
     with db.read() as s:
         return store.list_users(s, tenant_id)
