@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import secrets
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,9 +32,10 @@ from app.services import (
     rulesets,
     tenants,
 )
+from app.services import catalog_bulk as catalog_bulk_service
 from pricing import catalog as domain
 from pricing.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
-from pricing.money import Money
+from pricing.money import Money, exponent, round_minor
 from rules.documents import load_document
 from rules.language import RulesetInvalid
 from storage import change_log
@@ -299,11 +301,7 @@ def _page(name: str) -> Callable[[Callable[[SignedIn, domain.Tenant], Reply]], A
 
 @_page("catalog")
 def catalog_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
-    db = services().db
-    segments = catalog.list_segments(db, tenant, None, 0, LIST_LIMIT).items
-    tiers = catalog.list_tiers(db, tenant, None, None, 0, LIST_LIMIT * 3).items
-    add_ons = catalog.list_add_ons(db, tenant, None, 0, LIST_LIMIT).items
-    return _render("catalog", signed_in, tenant, segments=segments, tiers=tiers, add_ons=add_ons)
+    return _catalog_with(signed_in, tenant)
 
 
 @_page("availability")
@@ -586,3 +584,99 @@ def remove_user(user_id: Any) -> Reply:
     tenant = _writable_tenant(signed_in)
     accounts.remove_tenant_user(services().db, tenant.id, str(user_id), signed_in.user.id)
     return redirect("/admin/settings", 303)
+
+
+# ---- catalog actions --------------------------------------------------------------------------
+
+
+def _bulk_change() -> tuple[list[str], Decimal | None, int | None]:
+    """The selection and the price change the catalog form asks for (percent, or an amount in
+    major units of the tenant's currency, converted to minor units)."""
+    tier_ids = request.form.getlist("tier_id")
+    percent_text = request.form.get("percent", "").strip()
+    amount_text = request.form.get("amount", "").strip()
+    try:
+        percent = Decimal(percent_text) if percent_text else None
+        amount = Decimal(amount_text) if amount_text else None
+    except InvalidOperation:
+        raise InvalidInput("The percent or amount is not a number.") from None
+    if percent is not None and not percent.is_finite():
+        raise InvalidInput("The percent is not a number.")
+    minor = None
+    if amount is not None:
+        if not amount.is_finite():
+            raise InvalidInput("The amount is not a number.")
+        currency = _tenant_currency()
+        minor = round_minor(amount * (Decimal(10) ** exponent(currency)))
+    return tier_ids, percent, minor
+
+
+def _tenant_currency() -> str:
+    tenant: domain.Tenant | None = g.get("console_tenant")
+    assert tenant is not None
+    return tenant.currency
+
+
+def _catalog_with(signed_in: SignedIn, tenant: domain.Tenant, **context: Any) -> Reply:
+    db = services().db
+    return _render(
+        "catalog",
+        signed_in,
+        tenant,
+        segments=catalog.list_segments(db, tenant, None, 0, LIST_LIMIT).items,
+        tiers=catalog.list_tiers(db, tenant, None, None, 0, LIST_LIMIT * 3).items,
+        add_ons=catalog.list_add_ons(db, tenant, None, 0, LIST_LIMIT).items,
+        page_name="catalog",
+        **context,
+    )
+
+
+@console.post("/catalog/bulk")
+def catalog_bulk() -> Reply:
+    """preview / apply a price change, archive / restore: on the selected tiers."""
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    g.console_tenant = tenant
+    action = request.form.get("action", "")
+    db = services().db
+    if action in ("archive", "restore"):
+        status = "archived" if action == "archive" else "active"
+        count = catalog_bulk_service.set_tiers_status(
+            db, tenant, request.form.getlist("tier_id"), status
+        )
+        return redirect(f"/admin/catalog?done={action}d+{count}", 303)
+    tier_ids, percent, amount = _bulk_change()
+    if action == "preview":
+        preview = catalog_bulk_service.preview_price_change(db, tenant, tier_ids, percent, amount)
+        return _catalog_with(
+            signed_in,
+            tenant,
+            preview=preview,
+            selected=set(tier_ids),
+            percent=request.form.get("percent", ""),
+            amount=request.form.get("amount", ""),
+        )
+    if action == "apply":
+        changed = catalog_bulk_service.apply_price_change(db, tenant, tier_ids, percent, amount)
+        return redirect(f"/admin/catalog?done=repriced+{len(changed)}", 303)
+    raise InvalidInput("Unknown action.", code="validation_error")
+
+
+@console.post("/catalog/segments/<uuid:segment_id>/<any(archive,restore,clone):action>")
+def segment_action(segment_id: Any, action: str) -> Reply:
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    db = services().db
+    if action == "clone":
+        source = catalog.get_segment(db, tenant, str(segment_id))
+        suffix = secrets.token_hex(2)
+        catalog.clone_segment(
+            db,
+            tenant,
+            str(segment_id),
+            {"key": f"{source.key}-copy-{suffix}"[:64], "name": f"{source.name} (copy)"},
+        )
+    else:
+        status = "archived" if action == "archive" else "active"
+        catalog.set_segment_status(db, tenant, str(segment_id), status)
+    return redirect(f"/admin/catalog?done={action}", 303)

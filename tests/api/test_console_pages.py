@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from app.services import accounts
+from app.services import accounts, catalog
 from tests.api.test_accounts import ORIGIN, csrf_of, sign_in
 from tests.support.storefront import paid_booking
 
@@ -117,3 +117,56 @@ def test_platform_admins_have_users_of_their_own_and_pick_a_tenant(app, client, 
     assert 'data-page="catalog"' in page.get_data(as_text=True)
     assert tenant_a.segment.name in page.get_data(as_text=True)
     assert 'data-page="rules"' in client.get("/admin/rules").get_data(as_text=True)  # remembered
+
+
+def test_a_bulk_price_change_is_previewed_then_applied_in_one_go(app, client, tenant_a):
+    token = signed_in_admin(client, tenant_a)
+    ids = [t.id for t in tenant_a.tiers[:2]]  # 100.00 and 200.00 EUR
+    body = {"tier_id": ids, "percent": "-10", "csrf_token": token}
+    preview = client.post("/admin/catalog/bulk", data={**body, "action": "preview"}, headers=ORIGIN)
+    html = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and 'data-tw="bulk-preview-output"' in html
+    assert html.count('data-tw="preview-row"') == 2
+    assert "€90.00" in html or "90.00" in html
+    db = app.extensions["tierwise"].db
+    assert catalog.get_tier(db, tenant_a.tenant, ids[0]).base_price.amount == 10000  # unchanged
+
+    applied = client.post("/admin/catalog/bulk", data={**body, "action": "apply"}, headers=ORIGIN)
+    assert applied.status_code == 303
+    assert [catalog.get_tier(db, tenant_a.tenant, i).base_price.amount for i in ids] == [
+        9000,
+        18000,
+    ]
+
+    by_amount = {"tier_id": ids[:1], "amount": "2.50", "csrf_token": token, "action": "apply"}
+    assert client.post("/admin/catalog/bulk", data=by_amount, headers=ORIGIN).status_code == 303
+    assert catalog.get_tier(db, tenant_a.tenant, ids[0]).base_price.amount == 9250
+
+    below = {"tier_id": ids[:1], "amount": "-1000", "csrf_token": token, "action": "apply"}
+    refused = client.post("/admin/catalog/bulk", data=below, headers=ORIGIN)
+    assert refused.status_code == 422
+    assert catalog.get_tier(db, tenant_a.tenant, ids[0]).base_price.amount == 9250
+
+
+def test_tiers_and_segments_are_archived_restored_and_cloned(app, client, tenant_a):
+    token = signed_in_admin(client, tenant_a)
+    db = app.extensions["tierwise"].db
+    tier_id = tenant_a.tiers[0].id
+    data = {"tier_id": [tier_id], "csrf_token": token}
+    client.post("/admin/catalog/bulk", data={**data, "action": "archive"}, headers=ORIGIN)
+    assert catalog.get_tier(db, tenant_a.tenant, tier_id).status == "archived"
+    client.post("/admin/catalog/bulk", data={**data, "action": "restore"}, headers=ORIGIN)
+    assert catalog.get_tier(db, tenant_a.tenant, tier_id).status == "active"
+
+    segment = tenant_a.segment.id
+    url = f"/admin/catalog/segments/{segment}"
+    assert (
+        client.post(f"{url}/clone", data={"csrf_token": token}, headers=ORIGIN).status_code == 303
+    )
+    assert len(catalog.list_segments(db, tenant_a.tenant, None, 0, 10).items) == 2
+    assert (
+        client.post(f"{url}/archive", data={"csrf_token": token}, headers=ORIGIN).status_code == 303
+    )
+    assert catalog.get_segment(db, tenant_a.tenant, segment).status == "archived"
+    client.post(f"{url}/restore", data={"csrf_token": token}, headers=ORIGIN)
+    assert catalog.get_segment(db, tenant_a.tenant, segment).status == "active"

@@ -183,3 +183,29 @@ def test_an_analyst_sees_no_write_controls_and_is_refused(page, stack, logins, s
     )
     assert without_token.status == 403
     shots(page, "analyst-rules")
+
+
+def test_a_bulk_price_change_with_its_preview(page, stack, logins, shots):
+    sign_in(page, stack, *logins["tenant_admin"])
+    page.goto(f"{stack.api}/admin/catalog")
+    budget = page.locator("[data-tw=segment][data-key=budget]")
+    boxes = budget.locator("[data-tw=select-tier]")
+    expect(boxes).to_have_count(3)
+    boxes.nth(0).check()
+    page.locator("[data-tw=bulk-amount]").fill("1")
+    page.locator("[data-tw=bulk-preview]").click()
+    rows = page.locator("[data-tw=bulk-preview-output] [data-tw=preview-row]")
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator("[data-tw=preview-after]")).to_contain_text("50.00")
+    assert axe_violations(page) == []
+    shots(page, "preview")
+    page.locator("[data-tw=bulk-apply]").click()
+    expect(page.get_by_role("status")).to_contain_text("repriced 1")
+    expect(budget.locator("[data-tw=tier-price]").first).to_contain_text("50.00")
+    shots(page, "applied")
+    # back as it was, for the tests after this one
+    budget.locator("[data-tw=select-tier]").nth(0).check()
+    page.locator("[data-tw=bulk-amount]").fill("-1")
+    page.locator("[data-tw=bulk-preview]").click()
+    page.locator("[data-tw=bulk-apply]").click()
+    expect(budget.locator("[data-tw=tier-price]").first).to_contain_text("49.00")
