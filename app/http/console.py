@@ -8,7 +8,9 @@ Views call the same use cases as the JSON API, with the session's principal."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import secrets
 from collections.abc import Callable
@@ -25,6 +27,7 @@ from app.http.common import services
 from app.services import (
     accounts,
     activity,
+    analytics,
     booking_admin,
     catalog,
     decision_log,
@@ -319,9 +322,57 @@ def experiments_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
     return _render("experiments", signed_in, tenant, experiments=found)
 
 
+def _range() -> tuple[dt.date, dt.date]:
+    """The page's date range: ``from`` and ``to`` (ISO dates), the last 30 days by default."""
+    today = _now().date()
+    try:
+        start = dt.date.fromisoformat(request.args.get("from") or "")
+    except ValueError:
+        start = today - dt.timedelta(days=29)
+    try:
+        end = dt.date.fromisoformat(request.args.get("to") or "")
+    except ValueError:
+        end = today
+    return start, end
+
+
 @_page("analytics")
 def analytics_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
-    return _render("analytics", signed_in, tenant)
+    db = services().db
+    start, end = _range()
+    return _render(
+        "analytics",
+        signed_in,
+        tenant,
+        start=start,
+        end=end,
+        selection=analytics.segment_selection(db, tenant, start, end),
+        conversion=analytics.tier_conversion(db, tenant, start, end),
+        upsell=analytics.upsell(db, tenant, start, end),
+        revenue=analytics.revenue(db, tenant, start, end),
+    )
+
+
+@console.get("/analytics/tier-conversion.csv")
+def tier_conversion_csv() -> Reply:
+    signed_in = _signed_in()
+    tenant = _tenant(signed_in)
+    if tenant is None:
+        return redirect("/admin/analytics")
+    start, end = _range()
+    report = analytics.tier_conversion(services().db, tenant, start, end)
+    out = io.StringIO()
+    columns = ["segment_key", "tier_name", "level", "viewers", "bookers", "bookings", "conversion"]
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for row in report["tiers"]:
+        writer.writerow([row[c] for c in columns])
+    name = f"tier-conversion-{tenant.slug}-{start}-{end}.csv"
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @_page("decisions")
@@ -334,7 +385,8 @@ def decisions_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
         0,
         LIST_LIMIT,
     ).items
-    return _render("decisions", signed_in, tenant, decisions=found, filters=args)
+    chain = decision_log.verify(svc.db, tenant.id) if request.args.get("verify") else None
+    return _render("decisions", signed_in, tenant, decisions=found, filters=args, chain=chain)
 
 
 @console.get("/decisions/<uuid:decision_id>")
@@ -343,8 +395,16 @@ def decision_page(decision_id: Any) -> Reply:
     tenant = _tenant(signed_in)
     if tenant is None:
         return redirect("/admin/decisions")
-    found = activity.decision(services().db, tenant, str(decision_id))
-    return _render("decision", signed_in, tenant, decision=found, page_name="decisions")
+    svc = services()
+    found = activity.decision(svc.db, tenant, str(decision_id))
+    replayed = (
+        decision_log.replay(svc.db, svc.rules, tenant, str(decision_id))
+        if request.args.get("replay")
+        else None
+    )
+    return _render(
+        "decision", signed_in, tenant, decision=found, replayed=replayed, page_name="decisions"
+    )
 
 
 @_page("bookings")

@@ -170,3 +170,17 @@ def test_tiers_and_segments_are_archived_restored_and_cloned(app, client, tenant
     assert catalog.get_segment(db, tenant_a.tenant, segment).status == "archived"
     client.post(f"{url}/restore", data={"csrf_token": token}, headers=ORIGIN)
     assert catalog.get_segment(db, tenant_a.tenant, segment).status == "active"
+
+
+def test_analytics_draws_its_charts_and_downloads_csv(client, tenant_a):
+    signed_in_admin(client, tenant_a)
+    page = client.get("/admin/analytics?from=2026-01-01&to=2026-01-31")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert html.count('data-tw="chart"') == 2 and "<svg" in html
+    assert f"{tenant_a.segment.key} Basic" in html or tenant_a.segment.key in html
+    csv_response = client.get("/admin/analytics/tier-conversion.csv?from=2026-01-01&to=2026-01-31")
+    assert csv_response.mimetype == "text/csv"
+    lines = csv_response.get_data(as_text=True).splitlines()
+    assert lines[0] == "segment_key,tier_name,level,viewers,bookers,bookings,conversion"
+    assert len(lines) == 1 + 3  # the tenant's three tiers

@@ -92,6 +92,8 @@ def test_every_page_loads_clean_and_accessible(page, stack, logins, shots):
         assert page.locator('meta[name="csrf-token"]').get_attribute("content")
         shots(page, name)
         found[name] = axe_violations(page)
+        if name == "analytics":
+            expect(page.locator("[data-tw=chart] svg")).to_have_count(2)
     assert found == {name: [] for name in PAGES}
 
 
@@ -159,8 +161,13 @@ def test_a_decision_shows_its_fired_rules(page, stack, logins, shots):
     row.get_by_role("link").click()
     expect(page.locator("[data-tw=page][data-page=decisions]")).to_contain_text(decision_id)
     expect(page.locator("[data-tw=fired-rule]").first).to_be_visible()
+    page.locator("[data-tw=replay]").click()
+    expect(page.locator("[data-tw=replay-result]")).to_have_attribute("data-identical", "true")
     shots(page, "decision")
     assert axe_violations(page) == []
+    page.goto(f"{stack.api}/admin/decisions")
+    page.locator("[data-tw=verify-chain]").click()
+    expect(page.locator("[data-tw=chain]")).to_have_attribute("data-valid", "true")
 
 
 def test_an_analyst_sees_no_write_controls_and_is_refused(page, stack, logins, shots):
