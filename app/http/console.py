@@ -318,8 +318,14 @@ def availability_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
 
 @_page("experiments")
 def experiments_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
-    found = experiments.list_experiments(services().db, tenant, None, 0, LIST_LIMIT).items
-    return _render("experiments", signed_in, tenant, experiments=found)
+    db = services().db
+    found = experiments.list_experiments(db, tenant, None, 0, LIST_LIMIT).items
+    results = {
+        e["id"]: experiments.experiment_results(db, tenant, e["id"], None)
+        for e in found
+        if e["status"] != "draft"
+    }
+    return _render("experiments", signed_in, tenant, experiments=found, results=results)
 
 
 def _range() -> tuple[dt.date, dt.date]:
@@ -438,6 +444,7 @@ def _active_document(tenant: domain.Tenant) -> tuple[str, int | None, list[Any]]
     db = services().db
     state = rulesets.activation_state(db, tenant, _now())
     versions = rulesets.list_versions(db, tenant, 0, LIST_LIMIT).items
+    g.console_schedule = state["scheduled"]
     number = state["active_version"]
     if number is None:
         return "", None, versions
@@ -740,3 +747,26 @@ def segment_action(segment_id: Any, action: str) -> Reply:
         status = "archived" if action == "archive" else "active"
         catalog.set_segment_status(db, tenant, str(segment_id), status)
     return redirect(f"/admin/catalog?done={action}", 303)
+
+
+# ---- versions and experiments -----------------------------------------------------------------
+
+
+@console.post("/rules/versions/<int:number>/activate")
+def activate_version(number: int) -> Reply:
+    """Activate a published version now: ``rollback`` when older than the one in force."""
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    svc = services()
+    author = f"{g.principal.role}:{g.principal.subject}"
+    rulesets.activate_version(svc.db, svc.rules, tenant, number, author, _now())
+    return redirect(f"/admin/rules?activated={number}", 303)
+
+
+@console.post("/experiments/<uuid:experiment_id>/<any(start,pause,resume,stop):action>")
+def experiment_action(experiment_id: Any, action: str) -> Reply:
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    author = f"{g.principal.role}:{g.principal.subject}"
+    experiments.transition(services().db, tenant, str(experiment_id), action, author, _now())
+    return redirect(f"/admin/experiments?done={action}", 303)

@@ -7,6 +7,8 @@ import re
 
 from app.services import accounts, catalog
 from tests.api.test_accounts import ORIGIN, csrf_of, sign_in
+from tests.api.test_experiments import E, design
+from tests.support.rules import publish, summer_document
 from tests.support.storefront import paid_booking
 
 SHOWN = re.compile(r"\(shown once\): <code>([^<]+)</code>")
@@ -184,3 +186,39 @@ def test_analytics_draws_its_charts_and_downloads_csv(client, tenant_a):
     lines = csv_response.get_data(as_text=True).splitlines()
     assert lines[0] == "segment_key,tier_name,level,viewers,bookers,bookings,conversion"
     assert len(lines) == 1 + 3  # the tenant's three tiers
+
+
+def test_versions_are_activated_and_rolled_back_from_the_rules_page(app, client, tenant_a):
+    token = signed_in_admin(client, tenant_a)
+    publish(app, tenant_a.tenant.id, summer_document("1.4"))  # version 2 (1: the default)
+    html = client.get("/admin/rules").get_data(as_text=True)
+    assert 'data-tw="activate-version"' in html and "Roll back to" in html
+    done = client.post(
+        "/admin/rules/versions/1/activate", data={"csrf_token": token}, headers=ORIGIN
+    )
+    assert done.status_code == 303
+    state = client.get("/v1/admin/rulesets/active", headers=tenant_a.admin).get_json()
+    assert state["active_version"] == 1
+    assert state["history"][0]["action"] == "rollback"
+
+
+def test_experiments_start_pause_and_stop_with_their_results(client, tenant_a):
+    token = signed_in_admin(client, tenant_a)
+    made = client.post(E, headers=tenant_a.admin, json=design())
+    assert made.status_code == 201, made.get_json()
+    experiment = made.get_json()["id"]
+    html = client.get("/admin/experiments").get_data(as_text=True)
+    assert f'data-tw="experiment-row" data-id="{experiment}"' in html
+    for action, status in (("start", "running"), ("pause", "paused"), ("stop", "stopped")):
+        done = client.post(
+            f"/admin/experiments/{experiment}/{action}", data={"csrf_token": token}, headers=ORIGIN
+        )
+        assert done.status_code == 303, action
+        assert (
+            client.get(f"{E}/{experiment}", headers=tenant_a.admin).get_json()["status"] == status
+        )
+    assert 'data-tw="experiment-results"' in client.get("/admin/experiments").get_data(as_text=True)
+    again = client.post(
+        f"/admin/experiments/{experiment}/pause", data={"csrf_token": token}, headers=ORIGIN
+    )
+    assert again.status_code == 409
