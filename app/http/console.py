@@ -29,6 +29,7 @@ from app.services import (
     activity,
     analytics,
     booking_admin,
+    calendar,
     catalog,
     decision_log,
     experiments,
@@ -309,11 +310,67 @@ def catalog_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
 
 @_page("availability")
 def availability_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
+    """A month of one segment: each tier's units left per day, the blackouts; blackout ranges
+    are added and removed here."""
+    svc = services()
     today = _now().date()
-    blackouts = catalog.list_blackouts(
-        services().db, tenant, today, today + dt.timedelta(days=365), None, 0, LIST_LIMIT
-    ).items
-    return _render("availability", signed_in, tenant, blackouts=blackouts)
+    segments = catalog.list_segments(svc.db, tenant, "active", 0, LIST_LIMIT).items
+    chosen = request.args.get("segment") or (segments[0].key if segments else "")
+    try:
+        first = dt.date.fromisoformat((request.args.get("month") or "") + "-01")
+    except ValueError:
+        first = today.replace(day=1)
+    month = (
+        calendar.month_availability(
+            svc.offers, svc.cache, tenant, chosen, first, 1, _now(), g.get("request_id", "")
+        )
+        if chosen
+        else None
+    )
+    last = (first + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1)
+    blackouts = catalog.list_blackouts(svc.db, tenant, first, last, None, 0, LIST_LIMIT).items
+    tiers = catalog.list_tiers(svc.db, tenant, None, None, 0, LIST_LIMIT * 3).items
+    return _render(
+        "availability",
+        signed_in,
+        tenant,
+        segments=segments,
+        chosen=chosen,
+        month=month,
+        first=first,
+        blackouts=blackouts,
+        tier_names={t.id: t.name for t in tiers},
+    )
+
+
+@console.post("/availability/blackouts")
+def add_blackout() -> Reply:
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    try:
+        start = dt.date.fromisoformat(request.form.get("start", ""))
+        end = dt.date.fromisoformat(request.form.get("end", "") or request.form.get("start", ""))
+    except ValueError:
+        raise InvalidInput("Give the first and last dates.", code="validation_error") from None
+    if end < start or (end - start).days > 366:
+        raise InvalidInput("The range is backwards or longer than a year.", code="validation_error")
+    catalog.add_blackouts(
+        services().db,
+        tenant,
+        start,
+        end,
+        request.form.get("tier_id") or None,
+        request.form.get("reason", "")[:200],
+    )
+    return redirect(f"/admin/availability?month={start.isoformat()[:7]}", 303)
+
+
+@console.post("/availability/blackouts/<uuid:blackout_id>/remove")
+def remove_blackout(blackout_id: Any) -> Reply:
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    catalog.delete_blackout(services().db, tenant, str(blackout_id))
+    return redirect("/admin/availability", 303)
 
 
 @_page("experiments")

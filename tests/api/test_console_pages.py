@@ -222,3 +222,32 @@ def test_experiments_start_pause_and_stop_with_their_results(client, tenant_a):
         f"/admin/experiments/{experiment}/pause", data={"csrf_token": token}, headers=ORIGIN
     )
     assert again.status_code == 409
+
+
+def test_availability_shows_a_month_and_manages_blackout_ranges(app, client, tenant_a):
+    token = signed_in_admin(client, tenant_a)
+    page = client.get(f"/admin/availability?segment={tenant_a.segment.key}&month=2031-01")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert html.count('data-tw="calendar-day"') == 31
+    assert 'data-date="2031-01-01"' in html
+    assert html.count('data-tw="blackout-row"') == 1  # the fixture's, 2031-01-01
+
+    added = client.post(
+        "/admin/availability/blackouts",
+        data={"start": "2031-01-10", "end": "2031-01-12", "reason": "works", "csrf_token": token},
+        headers=ORIGIN,
+    )
+    assert added.status_code == 303
+    db = app.extensions["tierwise"].db
+    found = catalog.list_blackouts(db, tenant_a.tenant, None, None, None, 0, 50).items
+    assert len(found) == 4
+    html = client.get("/admin/availability?month=2031-01").get_data(as_text=True)
+    assert html.count('data-tw="blackout-row"') == 4 and "works" in html
+    removed = client.post(
+        f"/admin/availability/blackouts/{found[-1]['id']}/remove",
+        data={"csrf_token": token},
+        headers=ORIGIN,
+    )
+    assert removed.status_code == 303
+    assert len(catalog.list_blackouts(db, tenant_a.tenant, None, None, None, 0, 50).items) == 3
