@@ -18,12 +18,15 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
+import marshmallow as ma
 from flask import Blueprint, Response, g, redirect, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.adapters.credentials import WRITE_ROLES
 from app.http.common import services
+from app.http.cors import forget_origins
+from app.http.schemas.tenants import ApiKeyCreateSchema
 from app.services import (
     accounts,
     activity,
@@ -827,3 +830,37 @@ def experiment_action(experiment_id: Any, action: str) -> Reply:
     author = f"{g.principal.role}:{g.principal.subject}"
     experiments.transition(services().db, tenant, str(experiment_id), action, author, _now())
     return redirect(f"/admin/experiments?done={action}", 303)
+
+
+# ---- API keys ---------------------------------------------------------------------------------
+
+
+@console.post("/api-keys")
+def create_api_key() -> Reply:
+    """A storefront key (shown once) allowing the origins given one per line, validated by the
+    JSON API's own schema."""
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    origins = [o.strip() for o in request.form.get("allowed_origins", "").splitlines() if o.strip()]
+    try:
+        data = ApiKeyCreateSchema().load(
+            {"name": request.form.get("name", ""), "allowed_origins": origins}
+        )
+    except ma.ValidationError as error:
+        raise InvalidInput(f"The key is not valid: {error.messages}.") from None
+    svc = services()
+    created = tenants.create_api_key(
+        svc.db, svc.settings.api_key_pepper, tenant, data["name"], data["allowed_origins"]
+    )
+    forget_origins()
+    return _settings_with(signed_in, tenant, new_key=created["key"])
+
+
+@console.post("/api-keys/<uuid:key_id>/revoke")
+def revoke_api_key(key_id: Any) -> Reply:
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    svc = services()
+    tenants.revoke_api_key(svc.db, tenant, str(key_id), svc.api_keys)
+    forget_origins()
+    return redirect("/admin/settings", 303)

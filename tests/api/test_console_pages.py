@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from app.services import accounts, catalog
+from app.services import accounts, catalog, tenants
 from tests.api.test_accounts import ORIGIN, csrf_of, sign_in
 from tests.api.test_experiments import E, design
 from tests.support.rules import publish, summer_document
@@ -251,3 +251,31 @@ def test_availability_shows_a_month_and_manages_blackout_ranges(app, client, ten
     )
     assert removed.status_code == 303
     assert len(catalog.list_blackouts(db, tenant_a.tenant, None, None, None, 0, 50).items) == 3
+
+
+def test_api_keys_are_created_with_origins_and_revoked(app, client, tenant_a):
+    token = signed_in_admin(client, tenant_a)
+    made = client.post(
+        "/admin/api-keys",
+        data={"name": "shop", "allowed_origins": "https://shop.example\n", "csrf_token": token},
+        headers=ORIGIN,
+    )
+    html = made.get_data(as_text=True)
+    assert made.status_code == 200
+    key = re.search(r"shown once\): <code>(tw_pk_\w+)</code>", html).group(1)
+    offers = client.get("/v1/storefront/segments", headers={"X-Api-Key": key})
+    assert offers.status_code == 200
+    keys = tenants.list_api_keys(app.extensions["tierwise"].db, tenant_a.tenant, 0, 10).items
+    shop = next(k for k in keys if k["name"] == "shop")
+    assert shop["allowed_origins"] == ["https://shop.example"]
+    bad = client.post(
+        "/admin/api-keys",
+        data={"name": "bad", "allowed_origins": "not an origin", "csrf_token": token},
+        headers=ORIGIN,
+    )
+    assert bad.status_code == 422
+    revoked = client.post(
+        f"/admin/api-keys/{shop['id']}/revoke", data={"csrf_token": token}, headers=ORIGIN
+    )
+    assert revoked.status_code == 303
+    assert client.get("/v1/storefront/segments", headers={"X-Api-Key": key}).status_code == 401
