@@ -88,8 +88,19 @@ def list_users(session: Session, tenant_id: str) -> list[User]:
 
 
 def add_session(
-    session: Session, token_hash: str, user_id: str, csrf_token: str, expires_at: dt.datetime
+    session: Session,
+    token_hash: str,
+    user_id: str,
+    csrf_token: str,
+    expires_at: dt.datetime,
+    now: dt.datetime,
 ) -> None:
+    """A new session of the user; the user's expired ones are deleted on the way."""
+    session.execute(
+        delete(m.ConsoleSession).where(
+            m.ConsoleSession.user_id == uuid.UUID(user_id), m.ConsoleSession.expires_at <= now
+        )
+    )
     session.add(
         m.ConsoleSession(
             token_hash=token_hash,

@@ -102,8 +102,21 @@ def _csrf_sent() -> str | None:
     return request.form.get("csrf_token") or request.headers.get("X-CSRF-Token")
 
 
+#: The console's own stylesheet and script: kept by browsers this long (not versioned by path).
+STATIC_MAX_AGE = 300
+
+
+@console.after_request
+def _cache_static(response: Response) -> Response:
+    if request.endpoint == "console.static":
+        response.headers["Cache-Control"] = f"public, max-age={STATIC_MAX_AGE}"
+    return response
+
+
 @console.before_request
 def _load_session() -> Reply | None:
+    if request.endpoint == "console.static":
+        return None
     g.console_session = accounts.current_session(services().db, request.cookies.get(COOKIE), _now())
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return None

@@ -161,7 +161,12 @@ def sign_in(
     csrf = secrets.token_urlsafe(32)
     with db.transaction() as s:
         store.add_session(
-            s, _token_hash(token), found.user.id, csrf, now + dt.timedelta(hours=SESSION_HOURS)
+            s,
+            _token_hash(token),
+            found.user.id,
+            csrf,
+            now + dt.timedelta(hours=SESSION_HOURS),
+            now,
         )
         signed_in = store.find_session(s, _token_hash(token), now)
     assert signed_in is not None

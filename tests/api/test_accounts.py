@@ -3,10 +3,13 @@ CSRF (token and Origin), throttled failures, analysts refused, the CLI's create-
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import uuid
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import func, select
 
 from app import cli
 from app.services import accounts
@@ -48,7 +51,7 @@ def test_users_are_stored_with_argon2id_hashes_only(db, admin_user):
     user, password = admin_user
     assert user.email == "ada@example.com" and user.role == "tenant_admin"
     with db.read() as s:
-        row = s.get(m.User, __import__("uuid").UUID(user.id))
+        row = s.get(m.User, uuid.UUID(user.id))
     assert row.password_hash.startswith("$argon2id$")
     assert password not in row.password_hash
 
@@ -213,3 +216,15 @@ def test_demo_prints_the_console_and_its_admin_login(environment):
     assert console.endswith("/admin/")
     login = next(line for line in lines if line.startswith("admin login: "))
     assert re.fullmatch(r"admin login: \S+@\S+ \S{16,}", login)
+
+
+def test_sessions_expire_and_expired_ones_are_cleared_at_the_next_sign_in(db, cache, admin_user):
+    _, password = admin_user
+    now = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
+    first = accounts.sign_in(db, cache, "ada@example.com", password, "1.2.3.4", now)
+    assert accounts.current_session(db, first.token, now) is not None
+    later = now + dt.timedelta(hours=accounts.SESSION_HOURS)
+    assert accounts.current_session(db, first.token, later) is None
+    accounts.sign_in(db, cache, "ada@example.com", password, "1.2.3.4", later)
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(m.ConsoleSession)) == 1

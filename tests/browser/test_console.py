@@ -12,8 +12,8 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from app.services import accounts
-from tests.browser.conftest import Problems, axe_violations, open_page
+from app.services import accounts, catalog_bulk, tenants
+from tests.browser.conftest import Problems, axe_violations, no_horizontal_scroll, open_page
 from tests.support.rules import summer_document
 
 PAGES = [
@@ -104,7 +104,7 @@ def test_rules_flow_from_problems_to_a_published_price(page, stack, logins, shot
     sign_in(page, stack, *logins["tenant_admin"])
     page.goto(f"{stack.api}/admin/rules")
     editor = page.locator("[data-tw=rules-editor]")
-    original = editor.input_value()
+    active = page.locator("[data-tw=active-version]").inner_text()
 
     editor.fill('{"stacking": "random", "rules": [{"id": "x", "kind": "season"}]}')
     page.locator("[data-tw=validate]").click()
@@ -141,11 +141,11 @@ def test_rules_flow_from_problems_to_a_published_price(page, stack, logins, shot
     expect(page.locator("[data-tw=diff-output]")).to_contain_text("summer-peak")
     shots(page, "diff")
 
-    # the ruleset as it was, for the tests after this one
-    page.locator("[data-tw=rules-editor]").fill(original)
-    page.locator("[data-tw=publish]").click()
-    page.locator("[data-tw=confirm]").click()
-    expect(page.get_by_role("status")).to_contain_text("published")
+    # the version that was active, active again, for the tests after this one
+    rolled = stack.call(
+        "POST", f"/v1/admin/rulesets/versions/{active}/activate", {}, headers=stack.admin
+    )
+    assert rolled[0] == 201, rolled
     back = stack.call("GET", offers, headers={"X-Api-Key": stack.key})[2]["offers"][0]
     assert back["price"]["total"] == before["price"]["total"]
 
@@ -211,8 +211,21 @@ def test_a_bulk_price_change_with_its_preview(page, stack, logins, shots):
     expect(budget.locator("[data-tw=tier-price]").first).to_contain_text("50.00")
     shots(page, "applied")
     # back as it was, for the tests after this one
-    budget.locator("[data-tw=select-tier]").nth(0).check()
-    page.locator("[data-tw=bulk-amount]").fill("-1")
-    page.locator("[data-tw=bulk-preview]").click()
-    page.locator("[data-tw=bulk-apply]").click()
-    expect(budget.locator("[data-tw=tier-price]").first).to_contain_text("49.00")
+    tier_id = budget.locator("[data-tw=tier-row]").first.get_attribute("data-id")
+    tenant = tenants.get_tenant(stack.db, stack.tenant_id)
+    catalog_bulk.apply_price_change(stack.db, tenant, [tier_id], None, -100)
+
+
+def test_pages_fit_a_tablet(browser, stack, logins, shots):
+    problems = Problems()
+    ctx, page = open_page(browser, problems, viewport={"width": 820, "height": 1180})
+    sign_in(page, stack, *logins["analyst"])
+    widths = {}
+    for name in ("catalog", "rules"):
+        page.goto(f"{stack.api}/admin/{name}")
+        expect(page.locator(f"[data-tw=page][data-page={name}]")).to_be_visible()
+        widths[name] = no_horizontal_scroll(page)
+        shots(page, f"tablet-{name}")
+    ctx.close()
+    assert not problems.items, problems.items
+    assert all(scroll <= client for scroll, client in widths.values()), widths
