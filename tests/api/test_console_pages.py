@@ -217,7 +217,9 @@ def test_experiments_start_pause_and_stop_with_their_results(client, tenant_a):
         assert (
             client.get(f"{E}/{experiment}", headers=tenant_a.admin).get_json()["status"] == status
         )
-    assert 'data-tw="experiment-results"' in client.get("/admin/experiments").get_data(as_text=True)
+    results = client.get("/admin/experiments").get_data(as_text=True)
+    assert 'data-tw="experiment-results"' in results and 'data-chart="lift"' in results
+    assert results.count('data-tw="variant-row"') == 2
     again = client.post(
         f"/admin/experiments/{experiment}/pause", data={"csrf_token": token}, headers=ORIGIN
     )
