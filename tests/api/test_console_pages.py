@@ -3,9 +3,11 @@ sessions end at once), a booking's detail and its cancellation, platform admins'
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import re
 
-from app.services import accounts, catalog, tenants
+from app.services import accounts, catalog, rulesets, tenants
 from tests.api.test_accounts import ORIGIN, csrf_of, sign_in
 from tests.api.test_experiments import E, design
 from tests.support.rules import publish, summer_document
@@ -281,3 +283,30 @@ def test_api_keys_are_created_with_origins_and_revoked(app, client, tenant_a):
     )
     assert revoked.status_code == 303
     assert client.get("/v1/storefront/segments", headers={"X-Api-Key": key}).status_code == 401
+
+
+def test_a_backtest_shows_revenue_and_commission_deltas(app, client, tenant_a):
+    token = signed_in_admin(client, tenant_a)
+    day = f"{dt.date.today().year + 1}-07-15"  # in summer: the summer rule applies
+    offers = client.get(
+        f"/v1/storefront/segments/{tenant_a.segment.key}/offers?date={day}&guests=2",
+        headers=tenant_a.storefront,
+    )
+    assert offers.status_code == 200, offers.get_json()
+    document = json.dumps(summer_document("1.9"))
+    response = client.post(
+        "/admin/rules",
+        data={"action": "backtest", "document": document, "csrf_token": token},
+        headers=ORIGIN,
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'data-tw="backtest-result"' in html
+    evaluated = int(re.search(r'data-tw="bt-evaluated">(\d+)', html).group(1))
+    assert evaluated >= 1
+    revenue = re.search(r'data-tw="bt-revenue">([^<]+)<', html).group(1)
+    assert revenue.strip() not in ("", "€0.00"), revenue
+    assert rulesets_left(app, tenant_a) == 0  # the scratch draft is gone
+
+
+def rulesets_left(app, tenant) -> int:
+    return rulesets.list_drafts(app.extensions["tierwise"].db, tenant.tenant, 0, 10).total
