@@ -26,6 +26,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from app.adapters.credentials import WRITE_ROLES
 from app.http.common import services
 from app.http.cors import forget_origins
+from app.http.schemas.catalog import SegmentCreateSchema, TierUpdateSchema
 from app.http.schemas.tenants import ApiKeyCreateSchema
 from app.services import (
     accounts,
@@ -41,7 +42,14 @@ from app.services import (
 )
 from app.services import catalog_bulk as catalog_bulk_service
 from pricing import catalog as domain
-from pricing.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from pricing.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+)
 from pricing.money import Money, exponent, round_minor
 from rules.documents import load_document
 from rules.language import RulesetInvalid
@@ -73,7 +81,13 @@ PAGES = (
     ("settings", "Settings"),
 )
 LIST_LIMIT = 50
-ERROR_STATUS = ((NotFound, 404), (Forbidden, 403), (Conflict, 409), (InvalidInput, 422))
+ERROR_STATUS = (
+    (NotFound, 404),
+    (Forbidden, 403),
+    (Conflict, 409),
+    (PreconditionFailed, 412),
+    (InvalidInput, 422),
+)
 
 Reply = str | BaseResponse | tuple[str, int]
 
@@ -682,6 +696,13 @@ def _money(amount: int | None, currency: str) -> str:
     return "" if amount is None else Money(int(amount), currency).format()
 
 
+@console.app_template_filter("major")
+def _major(money: Money) -> str:
+    """Minor units as the plain decimal a form field shows (12900 EUR -> "129.00")."""
+    digits = exponent(money.currency)
+    return str(Decimal(money.amount).scaleb(-digits).quantize(Decimal(1).scaleb(-digits)))
+
+
 @console.get("/bookings/<uuid:booking_id>")
 def booking_page(booking_id: Any) -> Reply:
     signed_in = _signed_in()
@@ -902,3 +923,81 @@ def revoke_api_key(key_id: Any) -> Reply:
     tenants.revoke_api_key(svc.db, tenant, str(key_id), svc.api_keys)
     forget_origins()
     return redirect("/admin/settings", 303)
+
+
+# ---- editing the catalog ----------------------------------------------------------------------
+
+
+def _validated(schema: ma.Schema, data: dict[str, Any]) -> dict[str, Any]:
+    """The form's data through the JSON API's own schema, or 422 with its messages."""
+    try:
+        loaded: dict[str, Any] = schema.load(data)
+    except ma.ValidationError as error:
+        raise InvalidInput(f"Not valid: {error.messages}.", code="validation_error") from None
+    return loaded
+
+
+def _minor_units(text: str, currency: str, field: str) -> int:
+    try:
+        amount = Decimal(text.strip())
+    except InvalidOperation:
+        raise InvalidInput(f"{field} is not an amount.", code="validation_error") from None
+    if not amount.is_finite():
+        raise InvalidInput(f"{field} is not an amount.", code="validation_error")
+    return round_minor(amount * (Decimal(10) ** exponent(currency)))
+
+
+@console.post("/catalog/segments")
+def create_segment() -> Reply:
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    data = _validated(
+        SegmentCreateSchema(),
+        {
+            "key": request.form.get("key", ""),
+            "name": request.form.get("name", ""),
+            "position": int(request.form.get("position") or 0),
+        },
+    )
+    catalog.create_segment(services().db, tenant, data)
+    return redirect("/admin/catalog?done=created", 303)
+
+
+@console.get("/catalog/tiers/<uuid:tier_id>")
+def tier_page(tier_id: Any) -> Reply:
+    signed_in = _signed_in()
+    tenant = _tenant(signed_in)
+    if tenant is None:
+        return redirect("/admin/catalog")
+    tier = catalog.get_tier(services().db, tenant, str(tier_id))
+    return _render("tier", signed_in, tenant, tier=tier, page_name="catalog")
+
+
+@console.post("/catalog/tiers/<uuid:tier_id>")
+def update_tier(tier_id: Any) -> Reply:
+    """Name, description, prices, guests and the popular badge, through the API's schema and
+    use case; the version read goes back as the expected one (a stale form is 412)."""
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    currency = tenant.currency
+    form = request.form
+    data = _validated(
+        TierUpdateSchema(),
+        {
+            "name": form.get("name", ""),
+            "description": form.get("description", ""),
+            "base_price": {
+                "amount": _minor_units(form.get("base_price", ""), currency, "base_price"),
+                "currency": currency,
+            },
+            "per_guest_price": {
+                "amount": _minor_units(form.get("per_guest_price", ""), currency, "per_guest"),
+                "currency": currency,
+            },
+            "max_guests": int(form.get("max_guests") or 0),
+            "popular": form.get("popular") == "on",
+        },
+    )
+    version = int(form.get("version") or 0) or None
+    catalog.update_tier(services().db, tenant, str(tier_id), version, data)
+    return redirect("/admin/catalog?done=saved", 303)

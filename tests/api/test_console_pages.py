@@ -310,3 +310,45 @@ def test_a_backtest_shows_revenue_and_commission_deltas(app, client, tenant_a):
 
 def rulesets_left(app, tenant) -> int:
     return rulesets.list_drafts(app.extensions["tierwise"].db, tenant.tenant, 0, 10).total
+
+
+def test_a_tier_is_edited_and_a_segment_created(app, client, tenant_a):
+    token = signed_in_admin(client, tenant_a)
+    tier = tenant_a.tiers[0]
+    page = client.get(f"/admin/catalog/tiers/{tier.id}").get_data(as_text=True)
+    assert 'value="100.00"' in page and 'data-tw="tier-form"' in page
+    form = {
+        "name": "Basic plus",
+        "description": "More",
+        "base_price": "123.45",
+        "per_guest_price": "10",
+        "max_guests": "6",
+        "version": str(tier.version),
+        "csrf_token": token,
+    }
+    saved = client.post(f"/admin/catalog/tiers/{tier.id}", data=form, headers=ORIGIN)
+    assert saved.status_code == 303
+    db = app.extensions["tierwise"].db
+    now = catalog.get_tier(db, tenant_a.tenant, tier.id)
+    assert (now.name, now.base_price.amount, now.per_guest_price.amount) == (
+        "Basic plus",
+        12345,
+        1000,
+    )
+    stale = client.post(f"/admin/catalog/tiers/{tier.id}", data=form, headers=ORIGIN)
+    assert stale.status_code == 412  # the form's version was read before the save
+    bad = client.post(
+        f"/admin/catalog/tiers/{tier.id}",
+        data={**form, "version": str(now.version), "base_price": "lots"},
+        headers=ORIGIN,
+    )
+    assert bad.status_code == 422
+
+    made = client.post(
+        "/admin/catalog/segments",
+        data={"key": "family", "name": "Family", "position": "3", "csrf_token": token},
+        headers=ORIGIN,
+    )
+    assert made.status_code == 303
+    keys = [s.key for s in catalog.list_segments(db, tenant_a.tenant, None, 0, 10).items]
+    assert "family" in keys
