@@ -36,6 +36,7 @@ from app.http.errors import (
     handle_unexpected,
 )
 from app.http.json_provider import OrjsonProvider, TierwiseRequest
+from app.http.vendor import SWAGGER_UI_URL, vendor
 from app.services.checkout import CheckoutContext
 from app.services.events_out import EventsContext
 from app.services.offers import OfferContext
@@ -137,7 +138,7 @@ def create_app(
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_URL,  # vendored, served by tierwise (no CDN)
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
     )
     logging.basicConfig(level=settings.log_level)
@@ -197,6 +198,7 @@ def create_app(
         admin_webhooks,
         change_log,
         checkout,
+        console,
         cors,
         health,
         platform,
@@ -228,6 +230,8 @@ def create_app(
     if serves_local_payment_page(settings, payments):
         app.register_blueprint(checkout.local)  # HTML pages for people, not part of the API
     app.register_blueprint(widget.web)  # the storefront widget's script and the demo page
+    app.register_blueprint(console.console)  # the admin console: HTML pages for people
+    app.register_blueprint(vendor)  # vendored assets: Swagger UI's
     cors.install(app, settings.api_key_cache_seconds)
 
     app.register_error_handler(DomainError, handle_domain_error)

@@ -153,7 +153,7 @@ def _valid_for(now: dt.datetime, seconds: int) -> str:
 def demo() -> None:
     """Migrate, seed the demo tenant, print a storefront key and an admin token."""
     from app.adapters.credentials import issue_token
-    from app.services.demo import demo_api_key, seed_demo
+    from app.services.demo import demo_admin_login, demo_api_key, seed_demo
     from app.services.origins import origin_of
     from storage.db import migrate as run
 
@@ -165,6 +165,7 @@ def demo() -> None:
     with _as_cli():
         tenant = seed_demo(db, now.date())
         key = demo_api_key(db, settings.api_key_pepper, tenant, [origin_of(base)])
+        email, password = demo_admin_login(db, tenant)
     admin = issue_token(
         settings,
         role="tenant_admin",
@@ -186,6 +187,34 @@ def demo() -> None:
     click.echo(
         "  then /offers, /quotes and /checkouts (pay on the local page): see docs/api.md, Checkout"
     )
+    click.echo(f"admin console: {base}/admin/")
+    click.echo(f"admin login: {email} {password}")
+
+
+@main.command("create-user")
+@click.option(
+    "--tenant", "tenant_ref", default=None, help="tenant slug or id (not for platform_admin)"
+)
+@click.option("--email", required=True)
+@click.option(
+    "--role", type=click.Choice(["tenant_admin", "analyst", "platform_admin"]), required=True
+)
+@click.option("--name", default="", help="default: the email's local part")
+def create_user(tenant_ref: str | None, email: str, role: str, name: str) -> None:
+    """Create a console user; the generated password is printed once, on the last line."""
+    from app.services import accounts
+    from pricing.errors import DomainError
+
+    db = _db(_settings())
+    try:
+        with _as_cli():
+            user, password = accounts.create_user(db, tenant_ref, email, role, name)
+    except DomainError as error:
+        raise click.ClickException(f"{error.code}: {error.message}") from None
+    finally:
+        db.dispose()
+    click.echo(f"user {user.email} ({user.role}) {user.id}")
+    click.echo(f"password: {password}")
 
 
 @main.command()

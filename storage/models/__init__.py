@@ -6,6 +6,7 @@ Every tenant-owned table has ``tenant_id`` leading its keys and indexes, and for
 tenant-owned rows include ``tenant_id``, so the database itself refuses a row that points into
 another tenant."""
 
+from storage.models.accounts import ConsoleSession, User
 from storage.models.base import NAMING_CONVENTION, STATUS_ACTIVE, Base, utcnow
 from storage.models.bookings import Booking, Hold, Payment, PaymentEvent
 from storage.models.catalog import AddOn, AddOnTier, ApiKey, Segment, Tenant, Tier
@@ -35,6 +36,7 @@ __all__ = [
     "Blackout",
     "Booking",
     "Capacity",
+    "ConsoleSession",
     "Decision",
     "DecisionChain",
     "DecisionPurge",
@@ -54,6 +56,7 @@ __all__ = [
     "StorefrontEvent",
     "Tenant",
     "Tier",
+    "User",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",
