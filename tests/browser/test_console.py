@@ -42,7 +42,8 @@ def sign_in(page, stack, email: str, password: str) -> None:
     page.goto(f"{stack.api}/admin/")
     page.locator("input[name=email]").fill(email)
     page.locator("input[name=password]").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    with page.expect_navigation():  # the answer (a page of the console, or the form again) loaded
+        page.get_by_role("button", name="Sign in").click()
 
 
 def summer_day() -> str:
