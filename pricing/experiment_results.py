@@ -14,7 +14,7 @@ from typing import Any
 
 from pricing import statistics
 from pricing.experiment_design import Experiment
-from pricing.experiments import mean_stats, srm_check, two_proportion_ztest
+from pricing.experiments import mean_stats, srm_check
 
 #: p-value below which the split is flagged as broken (GrowthBook's default SRM threshold).
 SRM_THRESHOLD = 0.001
@@ -91,7 +91,8 @@ def compare(
     """``variant`` against ``control`` on one metric: lift with 95 % intervals, fixed-horizon
     p-value, chance to beat control, always-valid p-value and interval, and a status.
 
-    Conversions: Newcombe interval (absolute), Katz log interval (relative), pooled z-test,
+    Conversions: Newcombe interval (absolute), Katz log interval (relative), pooled z-test
+    (Fisher's exact test when an expected cell is below 5),
     exact Beta chance to beat. Revenue per visitor: Welch t-test and interval, delta-method
     relative interval with the t quantile, chance to beat from the t posteriors. Both: mSPRT.
     Methods and sources: ``pricing.statistics`` and docs/experiments.md."""
@@ -116,7 +117,7 @@ def compare(
     else:
         ca, cb = _conversions(metric, control), _conversions(metric, variant)
         na, nb = control.exposed, variant.exposed
-        z, p = two_proportion_ztest(ca, na, cb, nb)
+        z, p, test = statistics.proportions_test(ca, na, cb, nb)
         sequential = statistics.msprt_proportions(ca, na, cb, nb)
         fixed = {
             **_estimate("absolute", statistics.newcombe_difference(ca, na, cb, nb)),
@@ -125,7 +126,7 @@ def compare(
             "df": None,
             "p_value": _round(p),
             "chance_to_beat_control": _round(statistics.chance_to_beat_beta(ca, na, cb, nb)),
-            "test": "two_proportion_z",
+            "test": test,
         }
     status = (
         "sample_ratio_mismatch"

@@ -165,6 +165,32 @@ def welch_t(
     return WelchResult(t, df, p, Estimate(diff, diff - half, diff + half))
 
 
+#: Smallest expected cell count for the z-test; below it the p-value is Fisher's exact one.
+MIN_EXPECTED = 5.0
+
+
+def proportions_test(conv_a: int, n_a: int, conv_b: int, n_b: int) -> tuple[float, float, str]:
+    """``(z, p, test)``: the pooled two-proportion z-test of B against A when every expected cell
+    of the 2×2 table is at least ``MIN_EXPECTED`` (Cochran's rule), else Fisher's exact test
+    (``scipy.stats.fisher_exact``, two-sided; R. A. Fisher, 1935), which never exceeds its level.
+
+    ``z = (p_B - p_A) / √(p̄(1 - p̄)(1/n_A + 1/n_B))``, ``p = erfc(|z|/√2)``; ``z`` is reported with
+    either test. No visitors or no variance gives ``(0, 1, "two_proportion_z")``.
+    """
+    if n_a == 0 or n_b == 0:
+        return 0.0, 1.0, "two_proportion_z"
+    pooled = (conv_a + conv_b) / (n_a + n_b)
+    variance = pooled * (1.0 - pooled) * (1.0 / n_a + 1.0 / n_b)
+    if variance <= 0.0:
+        return 0.0, 1.0, "two_proportion_z"
+    z = (conv_b / n_b - conv_a / n_a) / math.sqrt(variance)
+    smallest = min(n_a, n_b) * min(pooled, 1.0 - pooled)
+    if smallest < MIN_EXPECTED:
+        table = [[conv_b, n_b - conv_b], [conv_a, n_a - conv_a]]
+        return z, float(stats.fisher_exact(table).pvalue), "fisher_exact"
+    return z, math.erfc(abs(z) / math.sqrt(2.0)), "two_proportion_z"
+
+
 def wilson_interval(conv: int, n: int) -> tuple[float, float]:
     """Wilson score interval for a proportion (E. B. Wilson, JASA 22, 1927):
     ``(p̂ + z²/2n ± z·√(p̂(1-p̂)/n + z²/4n²)) / (1 + z²/n)``; ``(0, 1)`` for ``n == 0``."""

@@ -165,7 +165,7 @@ class ComparisonSchema(ma.Schema):
     df = fields.Float(allow_none=True, metadata={"description": "Welch–Satterthwaite df"})
     p_value = fields.Float(allow_none=True, metadata={"description": "Fixed-horizon p-value"})
     chance_to_beat_control = fields.Float(allow_none=True)
-    test = fields.String(metadata={"description": "two_proportion_z or welch_t"})
+    test = fields.String(metadata={"description": "two_proportion_z, fisher_exact or welch_t"})
     sequential = fields.Nested(SequentialSchema)
     status = fields.String(
         metadata={
