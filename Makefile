@@ -64,11 +64,13 @@ stress: install
 		-p no:cacheprovider tests/integration/test_booking_races.py tests/api/test_revenue_money.py
 
 
-## Benchmarks (print numbers; need PostgreSQL, Redis, wrk and redis-server): rules engine, offers, faults.
+## Benchmarks (print numbers; need PostgreSQL, Redis, wrk and redis-server): rules engine, offers,
+## faults, webhook deliveries by one worker.
 bench: install
 	$(BIN)/python -m bench.rules_bench
 	$(BIN)/python -m bench.offers_bench
 	$(BIN)/python -m bench.faults_bench
+	$(BIN)/python -m bench.events_bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import marshmallow as ma
@@ -17,11 +18,13 @@ from werkzeug.exceptions import HTTPException
 
 from app.adapters.cache import Cache, make_cache
 from app.adapters.credentials import ApiKeyCache
+from app.adapters.mail import FileMailer, Mailer, SmtpMailer
 from app.adapters.payments import LocalPayments, Payments, StripePayments
 from app.adapters.privacy import Masker
 from app.adapters.quotes import QuoteSigner
 from app.adapters.rules_runtime import RulesRuntime
 from app.adapters.snapshots import SnapshotCache
+from app.adapters.webhooks import UrlPolicy, WebhookSender
 from app.http import incoming
 from app.http.common import Services
 from app.http.errors import (
@@ -33,7 +36,9 @@ from app.http.errors import (
     handle_unexpected,
 )
 from app.http.json_provider import OrjsonProvider, TierwiseRequest
+from app.http.vendor import SWAGGER_UI_URL, vendor
 from app.services.checkout import CheckoutContext
+from app.services.events_out import EventsContext
 from app.services.offers import OfferContext
 from config import Settings
 from pricing.errors import DomainError
@@ -85,6 +90,25 @@ def make_payments(settings: Settings) -> Payments:
     )
 
 
+def make_events(settings: Settings, db: Database) -> EventsContext:
+    policy = UrlPolicy(
+        allow_http=settings.webhook_allow_http,
+        allow_private=settings.webhook_allow_private_urls,
+    )
+    mailer: Mailer | None = None
+    if settings.smtp_url:
+        mailer = SmtpMailer(settings.smtp_url)
+    elif settings.mode == "embedded":
+        mailer = FileMailer(Path("var/mail"))
+    return EventsContext(
+        db=db,
+        policy=policy,
+        sender=WebhookSender(policy),
+        mailer=mailer,
+        mail_from=settings.mail_from,
+    )
+
+
 def serves_local_payment_page(settings: Settings, payments: Payments) -> bool:
     """The local payment page (``/local-pay``) marks bookings paid for whoever posts to it: the
     embedded demo's offline checkout, mounted only there — in embedded mode with the local
@@ -114,7 +138,7 @@ def create_app(
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_URL,  # vendored, served by tierwise (no CDN)
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
     )
     logging.basicConfig(level=settings.log_level)
@@ -150,6 +174,7 @@ def create_app(
             public_base_url=settings.public_base_url,
             hold_minutes=settings.hold_minutes,
         ),
+        events=make_events(settings, db),
     )
 
     api = TierwiseApi(
@@ -170,8 +195,10 @@ def create_app(
         admin_experiments,
         admin_inventory,
         admin_rulesets,
+        admin_webhooks,
         change_log,
         checkout,
+        console,
         cors,
         health,
         platform,
@@ -193,6 +220,7 @@ def create_app(
         admin_account,
         admin_analytics,
         admin_experiments,
+        admin_webhooks,
         change_log,
         platform,
     ):
@@ -202,6 +230,8 @@ def create_app(
     if serves_local_payment_page(settings, payments):
         app.register_blueprint(checkout.local)  # HTML pages for people, not part of the API
     app.register_blueprint(widget.web)  # the storefront widget's script and the demo page
+    app.register_blueprint(console.console)  # the admin console: HTML pages for people
+    app.register_blueprint(vendor)  # vendored assets: Swagger UI's
     cors.install(app, settings.api_key_cache_seconds)
 
     app.register_error_handler(DomainError, handle_domain_error)

@@ -153,7 +153,7 @@ def _valid_for(now: dt.datetime, seconds: int) -> str:
 def demo() -> None:
     """Migrate, seed the demo tenant, print a storefront key and an admin token."""
     from app.adapters.credentials import issue_token
-    from app.services.demo import demo_api_key, seed_demo
+    from app.services.demo import demo_admin_login, demo_api_key, seed_demo
     from app.services.origins import origin_of
     from storage.db import migrate as run
 
@@ -165,6 +165,7 @@ def demo() -> None:
     with _as_cli():
         tenant = seed_demo(db, now.date())
         key = demo_api_key(db, settings.api_key_pepper, tenant, [origin_of(base)])
+        email, password = demo_admin_login(db, tenant)
     admin = issue_token(
         settings,
         role="tenant_admin",
@@ -186,6 +187,34 @@ def demo() -> None:
     click.echo(
         "  then /offers, /quotes and /checkouts (pay on the local page): see docs/api.md, Checkout"
     )
+    click.echo(f"admin console: {base}/admin/")
+    click.echo(f"admin login: {email} {password}")
+
+
+@main.command("create-user")
+@click.option(
+    "--tenant", "tenant_ref", default=None, help="tenant slug or id (not for platform_admin)"
+)
+@click.option("--email", required=True)
+@click.option(
+    "--role", type=click.Choice(["tenant_admin", "analyst", "platform_admin"]), required=True
+)
+@click.option("--name", default="", help="default: the email's local part")
+def create_user(tenant_ref: str | None, email: str, role: str, name: str) -> None:
+    """Create a console user; the generated password is printed once, on the last line."""
+    from app.services import accounts
+    from pricing.errors import DomainError
+
+    db = _db(_settings())
+    try:
+        with _as_cli():
+            user, password = accounts.create_user(db, tenant_ref, email, role, name)
+    except DomainError as error:
+        raise click.ClickException(f"{error.code}: {error.message}") from None
+    finally:
+        db.dispose()
+    click.echo(f"user {user.email} ({user.role}) {user.id}")
+    click.echo(f"password: {password}")
 
 
 @main.command()
@@ -218,6 +247,48 @@ def sweep(every: float) -> None:
             time.sleep(every)
     finally:
         services.db.dispose()
+
+
+@main.command()
+@click.option("--batch", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option(
+    "--idle", default=1.0, show_default=True, type=float, help="seconds between looks when idle"
+)
+@click.option(
+    "--lease",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(1, 3600),
+    help="seconds a claimed delivery is this worker's (past the 10 s attempt timeout)",
+)
+@click.option(
+    "--concurrency", default=8, show_default=True, type=click.IntRange(1, 64), help="sends at once"
+)
+def worker(batch: int, idle: float, lease: float, concurrency: int) -> None:
+    """Deliver webhooks from the outbox until stopped (SIGTERM or SIGINT); run several at once."""
+    import signal
+
+    from app import make_events
+    from app.services.events_out import Worker
+
+    settings = _settings()
+    db = _db(settings)
+    events = make_events(settings, db)
+    runner = Worker(
+        events, idle_seconds=idle, batch=batch, lease_seconds=lease, concurrency=concurrency
+    )
+
+    def _stop(_signum: int, _frame: object) -> None:
+        runner.stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    click.echo(f"delivering webhooks (batch {batch}, lease {lease:g} s)", err=True)
+    try:
+        runner.run()
+    finally:
+        runner.stop()
+        db.dispose()
 
 
 @main.command("purge-decisions")
@@ -273,7 +344,12 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("max_requests_jitter", 5_000)
 
         def load(self) -> Flask:
-            return create_app(settings)
+            app = create_app(settings)
+            if settings.mode == "embedded":  # `make run`: webhooks delivered in-process
+                from app.services.events_out import Worker
+
+                Worker(app.extensions["tierwise"].events).start()
+            return app
 
     Server().run()
 

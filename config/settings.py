@@ -55,6 +55,10 @@ class Settings:
     log_level: str = "INFO"
     rules_engine: str = "durable"  # durable | reference
     rules_cache_mib: int = DEFAULT_RULES_CACHE_MIB
+    webhook_allow_http: bool = False
+    webhook_allow_private_urls: bool = False
+    smtp_url: str = field(default="", repr=False)
+    mail_from: str = "tierwise@localhost"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -140,6 +144,19 @@ class Settings:
         if rules_engine not in ("durable", "reference"):
             problems.append(f"RULES_ENGINE must be 'durable' or 'reference', got {rules_engine!r}")
 
+        def flag(name: str, default: bool) -> bool:
+            raw = env.get(name, "").strip().lower()
+            if raw == "":
+                return default
+            if raw not in ("true", "false", "1", "0", "yes", "no"):
+                problems.append(f"{name} must be true or false, got {raw!r}")
+                return default
+            return raw in ("true", "1", "yes")
+
+        smtp_url = env.get("SMTP_URL", "").strip()
+        if smtp_url and not smtp_url.startswith(("smtp://", "smtps://", "starttls://")):
+            problems.append("SMTP_URL must start with smtp://, smtps:// or starttls://")
+
         settings = cls(
             mode=mode,
             database_url=database_url,
@@ -165,6 +182,11 @@ class Settings:
             public_base_url=public_base_url,
             public_base_url_configured=public_base_url_configured,
             hold_minutes=integer("HOLD_MINUTES", 30, 30, 24 * 60),
+            # the embedded default delivers to receivers on this machine (http, loopback)
+            webhook_allow_http=flag("WEBHOOK_ALLOW_HTTP", embedded),
+            webhook_allow_private_urls=flag("WEBHOOK_ALLOW_PRIVATE_URLS", embedded),
+            smtp_url=smtp_url,
+            mail_from=text("MAIL_FROM", "tierwise@localhost"),
         )
         if settings.default_page_size > settings.max_page_size:
             problems.append("DEFAULT_PAGE_SIZE must not be above MAX_PAGE_SIZE")
@@ -217,4 +239,8 @@ ENVIRONMENT_VARIABLES = (
     "STRIPE_API_BASE",
     "PUBLIC_BASE_URL",
     "HOLD_MINUTES",
+    "WEBHOOK_ALLOW_HTTP",
+    "WEBHOOK_ALLOW_PRIVATE_URLS",
+    "SMTP_URL",
+    "MAIL_FROM",
 )

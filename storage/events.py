@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage import models as m
@@ -28,3 +29,17 @@ def add_events(session: Session, tenant_id: str, events: list[dict[str, Any]]) -
         for event in events
     ]
     return insert_new(session, m.StorefrontEvent, rows, ["tenant_id", "client_event_id"])
+
+
+def known_client_ids(session: Session, tenant_id: str, client_event_ids: list[str]) -> set[str]:
+    """Which of these client event ids the tenant's events already have."""
+    if not client_event_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(m.StorefrontEvent.client_event_id).where(
+                m.StorefrontEvent.tenant_id == uuid.UUID(tenant_id),
+                m.StorefrontEvent.client_event_id.in_(client_event_ids),
+            )
+        )
+    )

@@ -21,6 +21,7 @@ from app.adapters.credentials import ApiKeyCache
 from app.adapters.rules_runtime import RulesRuntime
 from app.http.errors import ErrorSchema
 from app.services.checkout import CheckoutContext
+from app.services.events_out import EventsContext
 from app.services.offers import OfferContext
 from config import Settings
 from pricing.errors import InvalidInput, PreconditionFailed, PreconditionRequired
@@ -45,6 +46,7 @@ class Services:
     offers: OfferContext
     api_keys: ApiKeyCache
     checkout: CheckoutContext
+    events: EventsContext
 
 
 def services() -> Services:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from typing import Any
 
+from app.services.events_out import emit_storefront_events
 from pricing import catalog as domain
 from pricing.errors import InvalidInput, NotFound
 from pricing.price import recorded_price_json
@@ -14,17 +16,21 @@ from rules.vocabulary import complete_facts
 from storage.catalog import CatalogRepository
 from storage.db import Database
 from storage.decisions import get_decision
-from storage.events import add_events
+from storage.events import add_events, known_client_ids
 from storage.rulesets import RulesetRepository
 
 
 def record_events(
-    db: Database, tenant: domain.Tenant, events: list[dict[str, Any]]
+    db: Database,
+    tenant: domain.Tenant,
+    events: list[dict[str, Any]],
+    now: dt.datetime | None = None,
 ) -> dict[str, int]:
     """Store a batch of storefront events, or none of it: 422 ``validation_error`` locating every
     event whose segment or tier the tenant's catalog does not have (archived ones count: an event
     may arrive after what it is about was archived), or whose tier is not of its segment. A
-    segment may be named by key or id; its key is stored."""
+    segment may be named by key or id; its key is stored. Events stored for the first time go
+    to the outbox (segment.selected, upsell.*) in the same transaction."""
     with db.transaction() as session:
         segment_keys, tier_segments = _catalog_refs(CatalogRepository(session, tenant), events)
         rows = [
@@ -41,7 +47,12 @@ def record_events(
             }
             for e in events
         ]
+        known = known_client_ids(session, tenant.id, [r["client_event_id"] for r in rows])
         stored = add_events(session, tenant.id, rows)
+        fresh = {r["client_event_id"]: r for r in rows if r["client_event_id"] not in known}
+        emit_storefront_events(
+            session, tenant.id, list(fresh.values()), now or dt.datetime.now(dt.UTC)
+        )
     return {"received": len(events), "stored": stored}
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.adapters.payments import PaymentRefused, Payments, PaymentsUnavailable
+from app.services.events_out import emit_booking_change
 from pricing import booking_states as states
 from pricing.errors import Conflict, DomainError
 from storage import checkout as store
@@ -137,6 +138,7 @@ def change(
     updated = store.update_booking(session, row.tenant_id, row.id, status=step.to)
     if row.id == root.id:
         ctx.root = updated
+    emit_booking_change(session, row, updated, ctx.root, now)  # the outbox, in this transaction
     return updated, ctx.words or step.to
 
 

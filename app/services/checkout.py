@@ -19,7 +19,7 @@ from typing import Any
 
 from app.adapters.payments import CheckoutRequest, Payments
 from app.adapters.quotes import QuoteSigner
-from app.services import bookings, offers
+from app.services import bookings, events_out, offers
 from app.services.bookings import Busy
 from pricing import catalog as domain
 from pricing import quotes
@@ -121,6 +121,9 @@ def start_checkout(
                 visitor_id=claims.visitor_id,
                 experiment=claims.experiment,
                 variant=claims.variant,
+            )
+            events_out.emit(
+                session, tenant.id, "booking.created", events_out.booking_data(booking), now
             )
         else:
             # The same session parameters as the first attempt: the provider replays its key

@@ -6,9 +6,9 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from app.services import catalog, tenants
+from app.services import accounts, catalog, tenants
 from pricing import catalog as domain
-from pricing.errors import NotFound
+from pricing.errors import Conflict, NotFound
 from storage.db import Database
 
 DEMO_SLUG = "demo"
@@ -124,3 +124,18 @@ def demo_api_key(
             tenants.revoke_api_key(db, tenant, key["id"])
     secret: str = tenants.create_api_key(db, pepper, tenant, "demo", allowed_origins)["key"]
     return secret
+
+
+DEMO_ADMIN_EMAIL = "admin@demo.example"
+
+
+def demo_admin_login(db: Database, tenant: domain.Tenant) -> tuple[str, str]:
+    """The demo tenant's console admin and a fresh password (created, or its password reset:
+    a password is only ever shown once)."""
+    try:
+        _, password = accounts.create_user(
+            db, tenant.id, DEMO_ADMIN_EMAIL, "tenant_admin", "Demo admin"
+        )
+    except Conflict:
+        password = accounts.reset_password(db, DEMO_ADMIN_EMAIL)
+    return DEMO_ADMIN_EMAIL, password

@@ -8,6 +8,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from app.services import events_out
 from pricing import catalog as domain
 from pricing.errors import Conflict, InvalidInput, NotFound
 from pricing.experiment_design import (
@@ -213,6 +214,14 @@ def transition(
         if action == "stop":
             changes["stopped_at"] = now
         row = repo.change(row, None, changes, action, actor, now)
+        if action in ("start", "stop"):
+            events_out.emit(
+                s,
+                tenant.id,
+                "experiment.started" if action == "start" else "experiment.stopped",
+                {"experiment_id": str(row.id), "key": row.key, "status": row.status, "by": actor},
+                now,
+            )
         return view(row)
 
 

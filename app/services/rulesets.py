@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.adapters.rules_runtime import RulesRuntime
+from app.services import events_out
 from pricing import catalog as domain
 from pricing.errors import InvalidInput
 from rules.checks import analyse, unknown_experiment_values
@@ -275,6 +276,19 @@ def publish_document(
             author=author,
             now=now,
             keep_schedule=keep_schedule,
+        )
+        events_out.emit(
+            s,
+            tenant_id,
+            "ruleset.published",
+            {
+                "version": version.number,
+                "content_hash": version.content_hash,
+                "author": author,
+                "note": note,
+                "activates_at": (activates_at or now).isoformat(),
+            },
+            now,
         )
     if runtime is not None:
         runtime.announce(tenant_id)

@@ -6,6 +6,7 @@ Every tenant-owned table has ``tenant_id`` leading its keys and indexes, and for
 tenant-owned rows include ``tenant_id``, so the database itself refuses a row that points into
 another tenant."""
 
+from storage.models.accounts import ConsoleSession, User
 from storage.models.base import NAMING_CONVENTION, STATUS_ACTIVE, Base, utcnow
 from storage.models.bookings import Booking, Hold, Payment, PaymentEvent
 from storage.models.catalog import AddOn, AddOnTier, ApiKey, Segment, Tenant, Tier
@@ -15,6 +16,13 @@ from storage.models.events import StorefrontEvent
 from storage.models.experiments import Experiment, ExperimentAssignment, ExperimentRevision
 from storage.models.idempotency import IdempotencyRecord
 from storage.models.inventory import Blackout, Capacity
+from storage.models.outbox import (
+    MailMessage,
+    OutboxEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from storage.models.rulesets import RulesetActivation, RulesetDraft, RulesetVersion
 
 __all__ = [
@@ -28,6 +36,7 @@ __all__ = [
     "Blackout",
     "Booking",
     "Capacity",
+    "ConsoleSession",
     "Decision",
     "DecisionChain",
     "DecisionPurge",
@@ -36,6 +45,8 @@ __all__ = [
     "ExperimentRevision",
     "Hold",
     "IdempotencyRecord",
+    "MailMessage",
+    "OutboxEvent",
     "Payment",
     "PaymentEvent",
     "RulesetActivation",
@@ -45,5 +56,9 @@ __all__ = [
     "StorefrontEvent",
     "Tenant",
     "Tier",
+    "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "utcnow",
 ]

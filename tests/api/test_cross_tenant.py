@@ -55,6 +55,7 @@ REQUESTS: dict[tuple[str, str], dict] = {
     },
     ("admin-decisions.OffersPreview", "GET"): {"query": {"date": SOON, "guests": 2}},
     ("admin-experiments.ExperimentById", "PATCH"): {"json": {"name": "Hijacked"}, "if_match": True},
+    ("admin-webhooks.EndpointById", "PATCH"): {"json": {"description": "x"}, "if_match": True},
     ("admin-rulesets.BacktestDraft", "POST"): {"json": RECENT_INSTANTS},
 }
 
@@ -132,6 +133,8 @@ ID_FREE = {
     ("storefront.Events", "POST"),
     ("admin-bookings.Bookings", "GET"),
     ("admin-experiments.Experiments", "GET"),
+    ("admin-webhooks.Endpoints", "GET"),
+    ("admin-webhooks.Endpoints", "POST"),
     *((f"admin-analytics.{name}", "GET") for name in ANALYTICS),
     ("admin-change-log.Changes", "GET"),
     ("admin-change-log.ChangeExport", "GET"),
@@ -143,6 +146,9 @@ ID_FREE_BODIES = {
     ("admin-catalog.Segments", "POST"): {"json": {"key": "own-new", "name": "Own"}},
     ("admin-account.OwnTenant", "PATCH"): {"json": {"name": "Renamed"}, "if_match": True},
     ("admin-account.ApiKeys", "POST"): {"json": {"name": "another"}},
+    ("admin-webhooks.Endpoints", "POST"): {
+        "json": {"url": "https://93.184.216.34/own", "events": ["*"]}
+    },
     ("admin-rulesets.ValidateDocument", "POST"): {"json": {"document": {"rules": []}}},
     ("admin-rulesets.Evaluate", "POST"): {"json": {"facts": {"tier_level": 1}}},
     ("storefront.Events", "POST"): {
@@ -214,7 +220,18 @@ def foreign_ids(client, b, db) -> dict[str, str]:
             platform_fee_minor=100,
         )
     b.booking_id = booking.id
+    endpoint = client.post(
+        "/v1/admin/webhook-endpoints",
+        headers=b.admin,
+        json={"url": "https://93.184.216.34/b", "events": ["*"]},
+    ).get_json()
+    client.post(f"/v1/admin/webhook-endpoints/{endpoint['id']}/test", headers=b.admin)
+    delivery = client.get(
+        f"/v1/admin/webhook-endpoints/{endpoint['id']}/deliveries", headers=b.admin
+    ).get_json()[0]
     return {
+        "endpoint_id": endpoint["id"],
+        "delivery_id": delivery["delivery_id"],
         "booking_id": booking.id,
         "decision_id": quoted["decision_ids"][0],
         "draft_id": draft.id,
@@ -244,6 +261,7 @@ def snapshot(client, b) -> dict:
         "/v1/admin/rulesets/versions",
         "/v1/admin/rulesets/active",
         "/v1/admin/experiments",
+        "/v1/admin/webhook-endpoints",
     ]
     return {p: client.get(p, headers=b.admin).get_json() for p in paths}
 

@@ -309,10 +309,19 @@ def test_every_operation_answering_428_documents_it_and_the_if_match_header(
         },
     ).get_json()
     key = client.get("/v1/admin/api-keys", headers=fx.admin).get_json()[0]
+    endpoint = client.post(
+        "/v1/admin/webhook-endpoints",
+        headers=fx.admin,
+        json={"url": "https://93.184.216.34/hook", "events": ["*"]},
+    ).get_json()
     targets = [(template, make(fx)) for template, _, make in PATCHES] + [
         ("/v1/admin/api-keys/{key_id}", f"/v1/admin/api-keys/{key['id']}"),
         ("/v1/admin/rulesets/drafts/{draft_id}", f"/v1/admin/rulesets/drafts/{draft['id']}"),
         ("/v1/admin/experiments/{experiment_id}", f"/v1/admin/experiments/{experiment['id']}"),
+        (
+            "/v1/admin/webhook-endpoints/{endpoint_id}",
+            f"/v1/admin/webhook-endpoints/{endpoint['id']}",
+        ),
     ]
     answering = {
         (path, method)

@@ -1,0 +1,136 @@
+"""Webhook endpoints: where a tenant's events are delivered, and how each delivery went."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest.pagination import PaginationParameters
+
+from app.http.auth import current_tenant, require_tenant_admin
+from app.http.common import (
+    ETAG,
+    Paging,
+    Reply,
+    blueprint,
+    conditional,
+    etag,
+    if_match_version,
+    services,
+)
+from app.http.errors import ErrorSchema
+from app.http.schemas import webhooks as s
+from app.services import events_out
+
+blp = blueprint(
+    "admin-webhooks",
+    "/v1/admin/webhook-endpoints",
+    "Webhook endpoints: signed deliveries of the tenant's events (Standard Webhooks).",
+    require_tenant_admin,
+)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _tenant_id() -> str:
+    return current_tenant().id
+
+
+@blp.route("")
+class Endpoints(MethodView):
+    @blp.response(200, s.EndpointSchema(many=True))
+    @blp.paginate()
+    def get(self, pagination_parameters: PaginationParameters) -> list[dict[str, Any]]:
+        """List webhook endpoints, newest first"""
+        paging = Paging(pagination_parameters)
+        return paging.done(
+            events_out.list_endpoints(services().db, _tenant_id(), paging.offset, paging.limit)
+        )
+
+    @blp.arguments(s.EndpointCreateSchema)
+    @blp.response(201, s.EndpointWithSecretSchema, headers=ETAG)
+    def post(self, data: dict[str, Any]) -> Reply[dict[str, Any]]:
+        """Add an endpoint; its signing secret is in this answer only"""
+        row = events_out.create_endpoint(services().events, _tenant_id(), data, _now())
+        return row, 201, etag(row["version"])
+
+
+@blp.route("/<uuid:endpoint_id>")
+class EndpointById(MethodView):
+    @blp.response(200, s.EndpointSchema, headers=ETAG)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def get(self, endpoint_id: uuid.UUID) -> Reply[dict[str, Any]]:
+        """Get an endpoint"""
+        row = events_out.get_endpoint(services().db, _tenant_id(), str(endpoint_id))
+        return row, 200, etag(row["version"])
+
+    @blp.arguments(s.EndpointUpdateSchema)
+    @blp.response(200, s.EndpointSchema, headers=ETAG)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    @conditional(blp)
+    def patch(self, data: dict[str, Any], endpoint_id: uuid.UUID) -> Reply[dict[str, Any]]:
+        """Change an endpoint (If-Match required); status active re-enables it"""
+        row = events_out.update_endpoint(
+            services().events, _tenant_id(), str(endpoint_id), if_match_version(), data, _now()
+        )
+        return row, 200, etag(row["version"])
+
+    @blp.response(204)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def delete(self, endpoint_id: uuid.UUID) -> None:
+        """Delete an endpoint and its pending deliveries"""
+        events_out.delete_endpoint(services().db, _tenant_id(), str(endpoint_id))
+
+
+@blp.route("/<uuid:endpoint_id>/rotate-secret")
+class RotateSecret(MethodView):
+    @blp.arguments(s.RotateSchema)
+    @blp.response(200, s.RotatedSchema, headers=ETAG)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def post(self, data: dict[str, Any], endpoint_id: uuid.UUID) -> Reply[dict[str, Any]]:
+        """A new secret (shown once); the previous one also signs during the overlap"""
+        row = events_out.rotate_secret(
+            services().db, _tenant_id(), str(endpoint_id), data["overlap_hours"], _now()
+        )
+        return row, 200, etag(row["version"])
+
+
+@blp.route("/<uuid:endpoint_id>/deliveries")
+class Deliveries(MethodView):
+    @blp.response(200, s.AttemptSchema(many=True))
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    @blp.paginate()
+    def get(
+        self, endpoint_id: uuid.UUID, pagination_parameters: PaginationParameters
+    ) -> list[dict[str, Any]]:
+        """Every delivery attempt, newest first"""
+        paging = Paging(pagination_parameters)
+        return paging.done(
+            events_out.deliveries(
+                services().db, _tenant_id(), str(endpoint_id), paging.offset, paging.limit
+            )
+        )
+
+
+@blp.route("/<uuid:endpoint_id>/deliveries/<uuid:delivery_id>/retry")
+class RetryDelivery(MethodView):
+    @blp.response(202, s.RetriedSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def post(self, endpoint_id: uuid.UUID, delivery_id: uuid.UUID) -> dict[str, Any]:
+        """Deliver again now"""
+        return events_out.retry_delivery(
+            services().db, _tenant_id(), str(endpoint_id), str(delivery_id), _now()
+        )
+
+
+@blp.route("/<uuid:endpoint_id>/test")
+class TestEvent(MethodView):
+    @blp.response(202, s.TestSentSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def post(self, endpoint_id: uuid.UUID) -> dict[str, Any]:
+        """Send a webhook.test event to this endpoint"""
+        return events_out.send_test(services().db, _tenant_id(), str(endpoint_id), _now())
