@@ -2,7 +2,7 @@
 control with 95 % intervals, p-values, chance to beat control, and the sample-ratio check.
 
 Pure: the counts come from ``storage.experiments.variant_counts``; the statistics from
-``pricing.experiments`` (formulas documented there and in README "Experiment statistics").
+``pricing.statistics`` and ``pricing.experiments`` (formulas there and in docs/experiments.md).
 """
 
 from __future__ import annotations
@@ -12,15 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from pricing import statistics
 from pricing.experiment_design import Experiment
-from pricing.experiments import (
-    chance_to_beat_control,
-    chance_to_beat_control_mean,
-    lift,
-    mean_difference,
-    srm_check,
-    two_proportion_ztest,
-)
+from pricing.experiments import mean_stats, srm_check
 
 #: p-value below which the split is flagged as broken (GrowthBook's default SRM threshold).
 SRM_THRESHOLD = 0.001
@@ -53,32 +47,105 @@ def _round(value: float) -> float | None:
     return None if math.isinf(value) or math.isnan(value) else round(value, DIGITS)
 
 
-def _rounded(values: Mapping[str, float]) -> dict[str, float | None]:
-    return {key: _round(value) for key, value in values.items()}
+#: Visitors per arm below which a comparison only says "collecting data" (the minimum-sample guard).
+MIN_VISITORS = 100
+#: Plain words for each comparison status.
+STATUS_TEXT = {
+    "sample_ratio_mismatch": "Sample ratio mismatch: the split is broken, do not trust these figures",
+    "collecting_data": f"Collecting data: fewer than {MIN_VISITORS} visitors in an arm",
+    "not_yet_significant": "Not yet significant: no difference shown so far",
+    "variant_ahead": "Variant ahead",
+    "variant_behind": "Variant behind",
+}
 
 
-def compare(metric: str, control: VariantCounts, variant: VariantCounts) -> dict[str, Any]:
-    """``variant`` against ``control`` on one metric: lift with 95 % CI, p-value, chance to beat."""
+def comparison_status(
+    control_visitors: int, variant_visitors: int, sequential_p: float | None, absolute: float | None
+) -> str:
+    """Status of one comparison before the sample-ratio check (``results`` applies that).
+
+    Decided on the always-valid p-value, so looking every day does not inflate false calls."""
+    if min(control_visitors, variant_visitors) < MIN_VISITORS:
+        return "collecting_data"
+    if sequential_p is None or sequential_p >= statistics.ALPHA or not absolute:
+        return "not_yet_significant"
+    return "variant_ahead" if absolute > 0 else "variant_behind"
+
+
+def _estimate(prefix: str, e: statistics.Estimate) -> dict[str, Any]:
+    return {
+        prefix: _opt(e.value),
+        f"{prefix}_ci_low": _opt(e.low),
+        f"{prefix}_ci_high": _opt(e.high),
+        f"{prefix}_reason": e.reason,
+    }
+
+
+def _opt(value: float | None) -> float | None:
+    return None if value is None else _round(value)
+
+
+def compare(
+    metric: str, control: VariantCounts, variant: VariantCounts, srm_mismatch: bool = False
+) -> dict[str, Any]:
+    """``variant`` against ``control`` on one metric: lift with 95 % intervals, fixed-horizon
+    p-value, chance to beat control, always-valid p-value and interval, and a status.
+
+    Conversions: Newcombe interval (absolute), Katz log interval (relative), pooled z-test
+    (Fisher's exact test when an expected cell is below 5),
+    exact Beta chance to beat. Revenue per visitor: Welch t-test and interval, delta-method
+    relative interval with the t quantile, chance to beat from the t posteriors. Both: mSPRT.
+    Methods and sources: ``pricing.statistics`` and docs/experiments.md."""
     if metric == "revenue_per_visitor":
-        a = (control.exposed, control.revenue, control.revenue_squares)
-        b = (variant.exposed, variant.revenue, variant.revenue_squares)
-        diff = mean_difference(*a, *b)
-        return _rounded(
-            {key: diff[key] for key in diff if key not in ("mean_a", "mean_b")}
-            | {"chance_to_beat_control": chance_to_beat_control_mean(*a, *b)}
-        ) | {"test": "welch_z"}
-    ca, cb = _conversions(metric, control), _conversions(metric, variant)
-    out = lift(ca, control.exposed, cb, variant.exposed)
-    z, p = two_proportion_ztest(ca, control.exposed, cb, variant.exposed)
-    return _rounded(
-        {key: out[key] for key in out if key not in ("p_a", "p_b")}
-        | {"z": z, "p_value": p}
-        | {
-            "chance_to_beat_control": chance_to_beat_control(
-                ca, control.exposed, cb, variant.exposed
-            )
+        mean_a, var_a = mean_stats(control.exposed, control.revenue, control.revenue_squares)
+        mean_b, var_b = mean_stats(variant.exposed, variant.revenue, variant.revenue_squares)
+        args = (mean_a, var_a, control.exposed, mean_b, var_b, variant.exposed)
+        welch = statistics.welch_t(*args)
+        relative = statistics.relative_mean_lift(*args)
+        sequential = statistics.msprt(
+            mean_b - mean_a, var_a, control.exposed, var_b, variant.exposed
+        )
+        fixed: dict[str, Any] = {
+            **_estimate("absolute", welch.difference),
+            **_estimate("relative", relative),
+            "z": _opt(welch.t),
+            "df": _opt(welch.df),
+            "p_value": _opt(welch.p_value),
+            "chance_to_beat_control": _opt(statistics.chance_to_beat_t(*args)),
+            "test": "welch_t",
         }
-    ) | {"test": "two_proportion_z"}
+    else:
+        ca, cb = _conversions(metric, control), _conversions(metric, variant)
+        na, nb = control.exposed, variant.exposed
+        z, p, test = statistics.proportions_test(ca, na, cb, nb)
+        sequential = statistics.msprt_proportions(ca, na, cb, nb)
+        fixed = {
+            **_estimate("absolute", statistics.newcombe_difference(ca, na, cb, nb)),
+            **_estimate("relative", statistics.katz_relative_lift(ca, na, cb, nb)),
+            "z": _round(z),
+            "df": None,
+            "p_value": _round(p),
+            "chance_to_beat_control": _round(statistics.chance_to_beat_beta(ca, na, cb, nb)),
+            "test": test,
+        }
+    status = (
+        "sample_ratio_mismatch"
+        if srm_mismatch
+        else comparison_status(
+            control.exposed, variant.exposed, sequential.p_value, sequential.difference.value
+        )
+    )
+    return fixed | {
+        "sequential": {
+            "p_value": _opt(sequential.p_value),
+            "absolute_ci_low": _opt(sequential.difference.low),
+            "absolute_ci_high": _opt(sequential.difference.high),
+            "reason": sequential.difference.reason,
+            "method": "msprt_normal_mixture",
+        },
+        "status": status,
+        "status_text": STATUS_TEXT[status],
+    }
 
 
 def metric_value(metric: str, c: VariantCounts) -> float:
@@ -100,6 +167,12 @@ def results(
     no data reports zeros; the control reports no comparison."""
     control = experiment.control or experiment.variants[0]
     base = counts.get(control.key, VariantCounts())
+    weights = [float(v.weight) for v in experiment.variants]
+    observed = [counts.get(v.key, VariantCounts()).exposed for v in experiment.variants]
+    chi2, p = srm_check(observed, weights)
+    assigned = [counts.get(v.key, VariantCounts()).assigned for v in experiment.variants]
+    chi2_assigned, p_assigned = srm_check(assigned, weights)
+    mismatch = p < SRM_THRESHOLD or p_assigned < SRM_THRESHOLD
     variants = []
     for v in experiment.variants:
         c = counts.get(v.key, VariantCounts())
@@ -114,7 +187,9 @@ def results(
                 "conversions": conversions,
                 "rate": _round(conversions / c.exposed if c.exposed else 0.0),
                 "revenue_per_exposure": _round(metric_value("revenue_per_visitor", c)),
-                "vs_control": None if v.key == control.key else compare(primary_metric, base, c),
+                "vs_control": None
+                if v.key == control.key
+                else compare(primary_metric, base, c, mismatch),
             }
         )
     guardrails = []
@@ -122,7 +197,7 @@ def results(
         rows = []
         for v in experiment.variants:
             c = counts.get(v.key, VariantCounts())
-            comparison = None if v.key == control.key else compare(metric, base, c)
+            comparison = None if v.key == control.key else compare(metric, base, c, mismatch)
             worse = bool(
                 comparison is not None
                 and (comparison["absolute"] or 0) < 0
@@ -138,11 +213,6 @@ def results(
                 }
             )
         guardrails.append({"metric": metric, "variants": rows})
-    weights = [float(v.weight) for v in experiment.variants]
-    observed = [counts.get(v.key, VariantCounts()).exposed for v in experiment.variants]
-    chi2, p = srm_check(observed, weights)
-    assigned = [counts.get(v.key, VariantCounts()).assigned for v in experiment.variants]
-    chi2_assigned, p_assigned = srm_check(assigned, weights)
     return {
         "primary_metric": primary_metric,
         "variants": variants,

@@ -226,28 +226,36 @@ def test_two_variant_experiment_end_to_end(stripe_client, tenant_a, fake_stripe)
     assert c["assigned"] > 10 and b["assigned"] > 10, "the hash splits the visitors"
     assert rows["control"]["vs_control"] is None
 
-    # Primary metric: pooled two-proportion z-test, unpooled Wald CI, Beta-normal chance to beat.
+    # Primary metric: pooled two-proportion z-test, Newcombe and Katz-log intervals, exact Beta
+    # chance to beat; references from statsmodels and scipy quadrature.
+    from scipy import integrate
+    from scipy import stats as sps
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
     cmp = rows["b"]["vs_control"]
-    p_a, p_b = c["accepted"] / c["exposed"], b["accepted"] / b["exposed"]
-    z = pooled_z(c["accepted"], c["exposed"], b["accepted"], b["exposed"])
-    half = 1.959964 * math.sqrt(p_a * (1 - p_a) / c["exposed"] + p_b * (1 - p_b) / b["exposed"])
-    assert cmp["test"] == "two_proportion_z"
+    ca, na, cb, nb = c["accepted"], c["exposed"], b["accepted"], b["exposed"]
+    p_a, p_b = ca / na, cb / nb
+    z = pooled_z(ca, na, cb, nb)
+    low, high = confint_proportions_2indep(cb, nb, ca, na, method="newcomb")
     assert cmp["absolute"] == pytest.approx(p_b - p_a, abs=1e-6)
-    assert cmp["absolute_ci_low"] == pytest.approx(p_b - p_a - half, abs=1e-5)
-    assert cmp["absolute_ci_high"] == pytest.approx(p_b - p_a + half, abs=1e-5)
-    assert cmp["relative"] == pytest.approx(p_b / p_a - 1, abs=1e-6)
+    assert cmp["absolute_ci_low"] == pytest.approx(low, abs=1e-5)
+    assert cmp["absolute_ci_high"] == pytest.approx(high, abs=1e-5)
+    if ca:
+        assert cmp["relative"] == pytest.approx(p_b / p_a - 1, abs=1e-6)
+    else:
+        assert cmp["relative"] is None and cmp["relative_reason"] == "control_has_no_conversions"
     assert cmp["z"] == pytest.approx(z, abs=1e-5)
-    assert cmp["p_value"] == pytest.approx(math.erfc(abs(z) / math.sqrt(2)), abs=1e-5)
-
-    def beta(conv, n):
-        a, bb = 1 + conv, 1 + n - conv
-        return a / (a + bb), a * bb / ((a + bb) ** 2 * (a + bb + 1))
-
-    (m_a, v_a), (m_b, v_b) = beta(c["accepted"], c["exposed"]), beta(b["accepted"], b["exposed"])
-    chance = 0.5 * math.erfc(-((m_b - m_a) / math.sqrt(v_a + v_b)) / math.sqrt(2))
+    if cmp["test"] == "fisher_exact":  # an expected cell below 5
+        fisher = sps.fisher_exact([[cb, nb - cb], [ca, na - ca]]).pvalue
+        assert cmp["p_value"] == pytest.approx(fisher, abs=1e-5)
+    else:
+        assert cmp["test"] == "two_proportion_z"
+        assert cmp["p_value"] == pytest.approx(math.erfc(abs(z) / math.sqrt(2)), abs=1e-5)
+    post_a, post_b = sps.beta(1 + ca, 1 + na - ca), sps.beta(1 + cb, 1 + nb - cb)
+    chance, _ = integrate.quad(lambda u: post_a.cdf(post_b.ppf(u)), 0, 1, epsabs=1e-10)
     assert cmp["chance_to_beat_control"] == pytest.approx(chance, abs=1e-5)
 
-    # Guardrails: booking conversion (proportion) and revenue per visitor (Welch z on means).
+    # Guardrails: booking conversion (proportion) and revenue per visitor (Welch t on means).
     guardrails = {g["metric"]: {v["key"]: v for v in g["variants"]} for g in results["guardrails"]}
     booking = guardrails["booking_conversion"]
     assert booking["b"]["value"] == pytest.approx(len(b["revenue"]) / b["exposed"], abs=1e-6)
@@ -261,9 +269,11 @@ def test_two_variant_experiment_end_to_end(stripe_client, tenant_a, fake_stripe)
     )
     diff = statistics.mean(per_visitor["b"]) - statistics.mean(per_visitor["control"])
     revenue_cmp = guardrails["revenue_per_visitor"]["b"]["vs_control"]
-    assert revenue_cmp["test"] == "welch_z"
+    welch = sps.ttest_ind(per_visitor["b"], per_visitor["control"], equal_var=False)
+    assert revenue_cmp["test"] == "welch_t"
     assert revenue_cmp["absolute"] == pytest.approx(diff, abs=1e-4)
     assert revenue_cmp["z"] == pytest.approx(diff / welch_se, abs=1e-5)
+    assert revenue_cmp["p_value"] == pytest.approx(float(welch.pvalue), abs=1e-5)
 
     # Sample ratio: chi-square of exposures against 50/50.
     n = c["exposed"] + b["exposed"]

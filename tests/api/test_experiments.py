@@ -667,8 +667,10 @@ def test_results_without_data_are_zeros(client, tenant_a):
         assert counts == [0] * 9
         assert (row["rate"], row["revenue_per_exposure"]) == (0.0, 0.0)
     comparison = b["vs_control"]
-    assert (comparison["absolute"], comparison["p_value"], comparison["z"]) == (0.0, 1.0, 0.0)
+    assert (comparison["absolute"], comparison["p_value"], comparison["z"]) == (None, 1.0, 0.0)
+    assert (comparison["absolute_reason"], comparison["relative_reason"]) == ("no_visitors",) * 2
     assert comparison["chance_to_beat_control"] == 0.5
+    assert comparison["status"] == "collecting_data"
     assert comparison["test"] == "two_proportion_z"
     [guardrail] = body["guardrails"]
     assert guardrail["metric"] == "revenue_per_visitor"
@@ -676,7 +678,7 @@ def test_results_without_data_are_zeros(client, tenant_a):
         ("control", 0.0, False),
         ("b", 0.0, False),
     ]
-    assert guardrail["variants"][1]["vs_control"]["test"] == "welch_z"
+    assert guardrail["variants"][1]["vs_control"]["test"] == "welch_t"
     assert body["srm"] == {
         "observed": [0, 0],
         "expected_shares": ["0.5", "0.5"],

@@ -57,35 +57,98 @@ B = VariantCounts(assigned=110, exposed=100, accepted=20, declined=25, booked=4)
 # ---- conversion metrics ---------------------------------------------------------------------------
 
 
+def wilson(x: int, n: int) -> tuple[float, float]:
+    p = x / n
+    centre = (p + Z**2 / (2 * n)) / (1 + Z**2 / n)
+    half = Z * math.sqrt(p * (1 - p) / n + Z**2 / (4 * n**2)) / (1 + Z**2 / n)
+    return centre - half, centre + half
+
+
 def test_two_proportions_by_hand() -> None:
-    """Control 10/100, B 20/100 on upsell acceptance.
+    """Control 10 of 100 against B 20 of 100 (upsell acceptance).
 
     Pooled p = 30/200 = 0.15; SE0 = sqrt(0.15 · 0.85 · (1/100 + 1/100)) = sqrt(0.00255);
     z = 0.1 / SE0 ≈ 1.98030; p = 2 (1 - Φ(z)).
-    Wald CI: v_a = 0.1·0.9/100 = 0.0009, v_b = 0.2·0.8/100 = 0.0016, half = Z · sqrt(0.0025) = Z/20.
-    Relative 0.2/0.1 - 1 = 1; Var(p_b/p_a) = 0.0016/0.01 + 0.04·0.0009/0.0001 = 0.16 + 0.36 = 0.52.
-    Chance to beat: Beta(11, 91) against Beta(21, 81).
+    Newcombe: Wilson intervals (l, u) per arm; low = 0.1 - sqrt((0.2 - l_b)² + (u_a - 0.1)²),
+    high = 0.1 + sqrt((u_b - 0.2)² + (0.1 - l_a)²).
+    Katz log, counts and sizes + ½: log(20.5/100.5 ÷ 10.5/100.5) ± Z·sqrt(1/20.5 - 1/100.5 +
+    1/10.5 - 1/100.5). Chance to beat: Beta(11, 91) against Beta(21, 81), Evan Miller's sum over
+    i < 21 written out here with math.lgamma. mSPRT with τ² = 2·0.1275/1000, V = 0.1275·0.02.
     """
     out = compare("upsell_acceptance", CONTROL, B)
     z = 0.1 / math.sqrt(0.15 * 0.85 * 0.02)
     assert z == pytest.approx(1.980295, abs=1e-6)
-    mean_a, var_a = 11 / 102, 11 * 91 / (102**2 * 103)
-    mean_b, var_b = 21 / 102, 21 * 81 / (102**2 * 103)
+    l_a, u_a = wilson(10, 100)
+    l_b, u_b = wilson(20, 100)
+    log_r = math.log(20.5 / 10.5)
+    half = Z * math.sqrt(1 / 20.5 - 1 / 100.5 + 1 / 10.5 - 1 / 100.5)
+
+    def lbeta(a: float, b: float) -> float:
+        return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+
+    chance = sum(
+        math.exp(lbeta(11 + i, 91 + 81) - math.log(81 + i) - lbeta(1 + i, 81) - lbeta(11, 91))
+        for i in range(21)
+    )
+    v, tau2 = 0.1275 * 0.02, 2 * 0.1275 / 1000
+    seq_p = 1 / (math.sqrt(v / (v + tau2)) * math.exp(tau2 * 0.01 / (2 * v * (v + tau2))))
+    seq_half = math.sqrt(v * (v + tau2) / tau2 * (2 * math.log(20) + math.log((v + tau2) / v)))
     assert out == {
         "absolute": approx(0.1),
-        "absolute_ci_low": approx(0.1 - Z / 20),
-        "absolute_ci_high": approx(0.1 + Z / 20),
+        "absolute_ci_low": approx(0.1 - math.sqrt((0.2 - l_b) ** 2 + (u_a - 0.1) ** 2)),
+        "absolute_ci_high": approx(0.1 + math.sqrt((u_b - 0.2) ** 2 + (0.1 - l_a) ** 2)),
+        "absolute_reason": None,
         "relative": approx(1.0),
-        "relative_ci_low": approx(1 - Z * math.sqrt(0.52)),
-        "relative_ci_high": approx(1 + Z * math.sqrt(0.52)),
+        "relative_ci_low": approx(math.exp(log_r - half) - 1),
+        "relative_ci_high": approx(math.exp(log_r + half) - 1),
+        "relative_reason": None,
         "z": approx(z),
+        "df": None,
         "p_value": approx(2 * (1 - phi(z))),
-        "chance_to_beat_control": approx(phi((mean_b - mean_a) / math.sqrt(var_a + var_b))),
+        "chance_to_beat_control": approx(chance),
         "test": "two_proportion_z",
+        "sequential": {
+            "p_value": approx(seq_p),
+            "absolute_ci_low": approx(0.1 - seq_half),
+            "absolute_ci_high": approx(0.1 + seq_half),
+            "reason": None,
+            "method": "msprt_normal_mixture",
+        },
+        "status": "not_yet_significant",
+        "status_text": "Not yet significant: no difference shown so far",
     }
-    assert out["p_value"] == approx(0.04767)  # just under 0.05
-    # Rounded to 6 digits, as the API shows them.
-    assert all(round(v, DIGITS) == v for k, v in out.items() if k != "test")
+
+
+def test_relative_lift_against_a_control_without_conversions_is_null_with_a_reason() -> None:
+    out = compare(
+        "upsell_acceptance", VariantCounts(exposed=200), VariantCounts(exposed=200, accepted=5)
+    )
+    assert (out["relative"], out["relative_ci_low"], out["relative_ci_high"]) == (None,) * 3
+    assert out["relative_reason"] == "control_has_no_conversions"
+    assert out["absolute"] == 0.025 and 0 < out["absolute_ci_low"] < 0.025 < out["absolute_ci_high"]
+
+
+@pytest.mark.parametrize(
+    ("control", "variant", "mismatch", "status"),
+    [
+        ((99, 10), (1000, 300), False, "collecting_data"),
+        ((1000, 100), (1000, 110), False, "not_yet_significant"),
+        ((1000, 100), (1000, 200), False, "variant_ahead"),
+        ((1000, 200), (1000, 100), False, "variant_behind"),
+        ((1000, 200), (1000, 100), True, "sample_ratio_mismatch"),
+    ],
+)
+def test_status_in_plain_words(
+    control: tuple[int, int], variant: tuple[int, int], mismatch: bool, status: str
+) -> None:
+    out = compare(
+        "upsell_acceptance",
+        VariantCounts(exposed=control[0], accepted=control[1]),
+        VariantCounts(exposed=variant[0], accepted=variant[1]),
+        mismatch,
+    )
+    assert out["status"] == status
+    assert out["status_text"]
 
 
 def test_booking_conversion_counts_bookers_of_the_exposed() -> None:
@@ -138,16 +201,28 @@ def test_results_without_data_are_zeros_not_errors() -> None:
         assert row["assigned"] == row["exposed"] == row["conversions"] == 0
         assert row["rate"] == 0.0 and row["revenue_per_exposure"] == 0.0
     assert b["vs_control"] == {
-        "absolute": 0.0,
-        "absolute_ci_low": 0.0,
-        "absolute_ci_high": 0.0,
-        "relative": 0.0,
-        "relative_ci_low": 0.0,
-        "relative_ci_high": 0.0,
+        "absolute": None,
+        "absolute_ci_low": None,
+        "absolute_ci_high": None,
+        "absolute_reason": "no_visitors",
+        "relative": None,
+        "relative_ci_low": None,
+        "relative_ci_high": None,
+        "relative_reason": "no_visitors",
         "z": 0.0,
+        "df": None,
         "p_value": 1.0,
         "chance_to_beat_control": 0.5,
         "test": "two_proportion_z",
+        "sequential": {
+            "p_value": None,
+            "absolute_ci_low": None,
+            "absolute_ci_high": None,
+            "reason": "no_visitors",
+            "method": "msprt_normal_mixture",
+        },
+        "status": "collecting_data",
+        "status_text": "Collecting data: fewer than 100 visitors in an arm",
     }
     guardrail = body["guardrails"][0]
     assert guardrail["metric"] == "revenue_per_visitor"
@@ -155,8 +230,8 @@ def test_results_without_data_are_zeros_not_errors() -> None:
         ("control", 0.0, False),
         ("b", 0.0, False),
     ]
-    assert guardrail["variants"][1]["vs_control"]["p_value"] == 1.0
-    assert guardrail["variants"][1]["vs_control"]["chance_to_beat_control"] == 0.5
+    assert guardrail["variants"][1]["vs_control"]["p_value"] is None
+    assert guardrail["variants"][1]["vs_control"]["chance_to_beat_control"] is None
     assert body["srm"] == {
         "observed": [0, 0],
         "expected_shares": ["0.5", "0.5"],
@@ -170,32 +245,43 @@ def test_results_without_data_are_zeros_not_errors() -> None:
 # ---- revenue per visitor (Welch) ------------------------------------------------------------------
 
 
-def test_revenue_per_visitor_uses_welch_z_by_hand() -> None:
+def test_revenue_per_visitor_uses_welch_t_by_hand() -> None:
     """Control revenues [0, 100, 200, 300], B [100, 200, 300, 400] (minor units per exposed visitor).
 
     Means 150 and 250; both sample variances (4·Σx² - (Σx)²) / (4·3):
     control (560 000 - 360 000) / 12, B (1 200 000 - 1 000 000) / 12, i.e. 50 000 / 3 each;
-    SE = sqrt(2 · 50 000 / 3 / 4) = sqrt(25 000 / 3); z = 100 / SE.
+    SE = sqrt(2 · 50 000 / 3 / 4) = sqrt(25 000 / 3); t = 100 / SE; equal variances and sizes
+    give Welch–Satterthwaite df = 2·(4 - 1) = 6; t quantile t_{6, 0.975} = 2.446912.
     Relative 100/150; Var(m_b/m_a) = v/150² + 250² · v/150⁴ with v = 50 000 / 12.
+    The t-test reference is scipy's from the raw samples.
     """
+    from scipy import stats
+
     control = VariantCounts(assigned=4, exposed=4, bookings=3, revenue=600, revenue_squares=140_000)
     b = VariantCounts(assigned=4, exposed=4, bookings=4, revenue=1000, revenue_squares=300_000)
     out = compare("revenue_per_visitor", control, b)
     v = 50_000 / 3 / 4
     se = math.sqrt(2 * v)
     rel_se = math.sqrt(v / 150**2 + 250**2 * v / 150**4)
-    assert out == {
+    q = 2.446911851144969
+    reference = stats.ttest_ind([100, 200, 300, 400], [0, 100, 200, 300], equal_var=False)
+    assert {k: out[k] for k in out if k not in ("sequential", "chance_to_beat_control")} == {
         "absolute": approx(100.0),
-        "absolute_ci_low": approx(100 - Z * se),
-        "absolute_ci_high": approx(100 + Z * se),
+        "absolute_ci_low": approx(100 - q * se),
+        "absolute_ci_high": approx(100 + q * se),
+        "absolute_reason": None,
         "relative": approx(2 / 3),
-        "relative_ci_low": approx(2 / 3 - Z * rel_se),
-        "relative_ci_high": approx(2 / 3 + Z * rel_se),
-        "z": approx(100 / se),
-        "p_value": approx(2 * (1 - phi(100 / se))),
-        "chance_to_beat_control": approx(phi(100 / se)),
-        "test": "welch_z",
+        "relative_ci_low": approx(2 / 3 - q * rel_se),
+        "relative_ci_high": approx(2 / 3 + q * rel_se),
+        "relative_reason": None,
+        "z": approx(float(reference.statistic)),
+        "df": approx(6.0),
+        "p_value": approx(float(reference.pvalue)),
+        "test": "welch_t",
+        "status": "collecting_data",
+        "status_text": "Collecting data: fewer than 100 visitors in an arm",
     }
+    assert 0.5 < out["chance_to_beat_control"] < 1.0
     assert metric_value("revenue_per_visitor", control) == 150.0
     assert metric_value("revenue_per_visitor", b) == 250.0
 
@@ -264,7 +350,7 @@ def test_guardrail_on_revenue_worse_when_significantly_lower() -> None:
     )
     row = body["guardrails"][0]["variants"][1]
     assert (row["value"], row["worse"]) == (100.0, True)
-    assert row["vs_control"]["test"] == "welch_z"
+    assert row["vs_control"]["test"] == "welch_t"
     assert row["vs_control"]["absolute"] == -400.0
 
 

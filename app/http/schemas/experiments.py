@@ -139,17 +139,41 @@ class ResultsQuerySchema(ma.Schema):
     bucket_version = fields.Integer(validate=validate.Range(1, 1_000_000))
 
 
+class SequentialSchema(ma.Schema):
+    p_value = fields.Float(
+        allow_none=True, metadata={"description": "Always-valid p-value (mSPRT): safe to peek"}
+    )
+    absolute_ci_low = fields.Float(allow_none=True)
+    absolute_ci_high = fields.Float(allow_none=True)
+    reason = fields.String(allow_none=True, metadata={"description": "Why a figure is null"})
+    method = fields.String()
+
+
 class ComparisonSchema(ma.Schema):
     absolute = fields.Float(allow_none=True)
     absolute_ci_low = fields.Float(allow_none=True)
     absolute_ci_high = fields.Float(allow_none=True)
+    absolute_reason = fields.String(allow_none=True)
     relative = fields.Float(allow_none=True)
     relative_ci_low = fields.Float(allow_none=True)
     relative_ci_high = fields.Float(allow_none=True)
-    z = fields.Float(allow_none=True)
-    p_value = fields.Float(allow_none=True)
+    relative_reason = fields.String(
+        allow_none=True,
+        metadata={"description": "Why relative is null, e.g. control_has_no_conversions"},
+    )
+    z = fields.Float(allow_none=True, metadata={"description": "Test statistic (z or Welch t)"})
+    df = fields.Float(allow_none=True, metadata={"description": "Welch–Satterthwaite df"})
+    p_value = fields.Float(allow_none=True, metadata={"description": "Fixed-horizon p-value"})
     chance_to_beat_control = fields.Float(allow_none=True)
-    test = fields.String(metadata={"description": "two_proportion_z or welch_z"})
+    test = fields.String(metadata={"description": "two_proportion_z, fisher_exact or welch_t"})
+    sequential = fields.Nested(SequentialSchema)
+    status = fields.String(
+        metadata={
+            "description": "collecting_data, not_yet_significant, variant_ahead, "
+            "variant_behind or sample_ratio_mismatch"
+        }
+    )
+    status_text = fields.String(metadata={"description": "The status in plain words"})
 
 
 class VariantResultSchema(ma.Schema):
