@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from app.adapters.mail import SUBJECTS, Mailer, render
 from app.adapters.webhooks import Message, UrlPolicy, UrlRefused, WebhookSender, new_secret
 from pricing.errors import InvalidInput
+from storage import mail as mail_store
 from storage import outbox as store
 from storage.checkout import BookingRow
 from storage.db import Database
@@ -123,7 +124,7 @@ def emit(
     event_id = store.emit(session, tenant_id, event_type, data, now)
     to = (data.get("customer") or {}).get("email")
     if event_type in CUSTOMER_EMAILS and to:
-        store.queue_mail(session, tenant_id, event_id, event_type, to, now)
+        mail_store.queue_mail(session, tenant_id, event_id, event_type, to, now)
     return event_id
 
 
@@ -379,8 +380,8 @@ def deliver_mail_due(
         return 0
     claimed_at = now()
     with ctx.db.transaction() as session:
-        due = store.claim_mail(session, claimed_at, claimed_at + lease, limit)
-        contexts = [store.mail_context(session, d.tenant_id, d.data) for d in due]
+        due = mail_store.claim_mail(session, claimed_at, claimed_at + lease, limit)
+        contexts = [mail_store.mail_context(session, d.tenant_id, d.data) for d in due]
     for mail, extra in zip(due, contexts, strict=True):
         error = ""
         try:
@@ -401,7 +402,9 @@ def deliver_mail_due(
             else None
         )
         with ctx.db.transaction() as session:
-            store.record_mail(session, mail, sent=not error, error=error, next_retry_at=retry_at)
+            mail_store.record_mail(
+                session, mail, sent=not error, error=error, next_retry_at=retry_at
+            )
     return len(due)
 
 

@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 
 from app.adapters.mail import FileMailer, SmtpMailer
 from app.services import events_out
-from storage import outbox
+from storage import mail, outbox
 from tests.support.storefront import paid_booking
 
 
@@ -91,7 +91,7 @@ def test_the_embedded_default_writes_eml_files(tmp_path, db, tenant_a):
             },
             dt.datetime.now(dt.UTC),
         )
-        outbox.queue_mail(
+        mail.queue_mail(
             s,
             tenant_a.tenant.id,
             event_id,

@@ -1,0 +1,7 @@
+"""The admin console (``/admin/``): server-rendered pages for people, not part of the JSON API
+(``core``: the blueprint, sessions, CSRF; the pages and actions register their routes on import)."""
+
+from app.http.console import actions, pages, rules
+from app.http.console.core import console
+
+__all__ = ["actions", "console", "pages", "rules"]

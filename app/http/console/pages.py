@@ -1,0 +1,239 @@
+"""The console's read pages: catalog, availability, experiments, analytics, decisions, bookings, settings."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import Any
+
+from flask import Response, g, redirect, request
+
+from app.http.common import services
+from app.http.console.actions import _catalog_with
+from app.http.console.core import (
+    LIST_LIMIT,
+    Reply,
+    _now,
+    _page,
+    _render,
+    _settings_with,
+    _signed_in,
+    _tenant,
+    _writable_tenant,
+    console,
+)
+from app.services import (
+    activity,
+    analytics,
+    booking_admin,
+    calendar,
+    catalog,
+    decision_log,
+    experiments,
+)
+from pricing import catalog as domain
+from pricing.errors import (
+    InvalidInput,
+)
+from storage.accounts import SignedIn
+
+
+@_page("catalog")
+def catalog_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
+    return _catalog_with(signed_in, tenant)
+
+
+@_page("availability")
+def availability_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
+    """A month of one segment: each tier's units left per day, the blackouts; blackout ranges
+    are added and removed here."""
+    svc = services()
+    today = _now().date()
+    segments = catalog.list_segments(svc.db, tenant, "active", 0, LIST_LIMIT).items
+    chosen = request.args.get("segment") or (segments[0].key if segments else "")
+    try:
+        first = dt.date.fromisoformat((request.args.get("month") or "") + "-01")
+    except ValueError:
+        first = today.replace(day=1)
+    month = (
+        calendar.month_availability(
+            svc.offers, svc.cache, tenant, chosen, first, 1, _now(), g.get("request_id", "")
+        )
+        if chosen
+        else None
+    )
+    last = (first + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1)
+    blackouts = catalog.list_blackouts(svc.db, tenant, first, last, None, 0, LIST_LIMIT).items
+    tiers = catalog.list_tiers(svc.db, tenant, None, None, 0, LIST_LIMIT * 3).items
+    return _render(
+        "availability",
+        signed_in,
+        tenant,
+        segments=segments,
+        chosen=chosen,
+        month=month,
+        first=first,
+        blackouts=blackouts,
+        tier_names={t.id: t.name for t in tiers},
+    )
+
+
+@console.post("/availability/blackouts")
+def add_blackout() -> Reply:
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    try:
+        start = dt.date.fromisoformat(request.form.get("start", ""))
+        end = dt.date.fromisoformat(request.form.get("end", "") or request.form.get("start", ""))
+    except ValueError:
+        raise InvalidInput("Give the first and last dates.", code="validation_error") from None
+    if end < start or (end - start).days > 366:
+        raise InvalidInput("The range is backwards or longer than a year.", code="validation_error")
+    catalog.add_blackouts(
+        services().db,
+        tenant,
+        start,
+        end,
+        request.form.get("tier_id") or None,
+        request.form.get("reason", "")[:200],
+    )
+    return redirect(f"/admin/availability?month={start.isoformat()[:7]}", 303)
+
+
+@console.post("/availability/blackouts/<uuid:blackout_id>/remove")
+def remove_blackout(blackout_id: Any) -> Reply:
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    catalog.delete_blackout(services().db, tenant, str(blackout_id))
+    return redirect("/admin/availability", 303)
+
+
+@_page("experiments")
+def experiments_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
+    db = services().db
+    found = experiments.list_experiments(db, tenant, None, 0, LIST_LIMIT).items
+    results = {
+        e["id"]: experiments.experiment_results(db, tenant, e["id"], None)
+        for e in found
+        if e["status"] != "draft"
+    }
+    return _render("experiments", signed_in, tenant, experiments=found, results=results)
+
+
+def _range() -> tuple[dt.date, dt.date]:
+    """The page's date range: ``from`` and ``to`` (ISO dates), the last 30 days by default."""
+    today = _now().date()
+    try:
+        start = dt.date.fromisoformat(request.args.get("from") or "")
+    except ValueError:
+        start = today - dt.timedelta(days=29)
+    try:
+        end = dt.date.fromisoformat(request.args.get("to") or "")
+    except ValueError:
+        end = today
+    return start, end
+
+
+@_page("analytics")
+def analytics_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
+    db = services().db
+    start, end = _range()
+    return _render(
+        "analytics",
+        signed_in,
+        tenant,
+        start=start,
+        end=end,
+        selection=analytics.segment_selection(db, tenant, start, end),
+        conversion=analytics.tier_conversion(db, tenant, start, end),
+        upsell=analytics.upsell(db, tenant, start, end),
+        revenue=analytics.revenue(db, tenant, start, end),
+    )
+
+
+@console.get("/analytics/tier-conversion.csv")
+def tier_conversion_csv() -> Reply:
+    signed_in = _signed_in()
+    tenant = _tenant(signed_in)
+    if tenant is None:
+        return redirect("/admin/analytics")
+    start, end = _range()
+    report = analytics.tier_conversion(services().db, tenant, start, end)
+    out = io.StringIO()
+    columns = ["segment_key", "tier_name", "level", "viewers", "bookers", "bookings", "conversion"]
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for row in report["tiers"]:
+        writer.writerow([row[c] for c in columns])
+    name = f"tier-conversion-{tenant.slug}-{start}-{end}.csv"
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@_page("decisions")
+def decisions_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
+    svc = services()
+    args = {k: v for k, v in request.args.items() if k in ("purpose", "kind", "rule_id") and v}
+    found = decision_log.search(
+        svc.db,
+        decision_log.decision_filter(svc.db, svc.offers.masker, tenant.id, args),
+        0,
+        LIST_LIMIT,
+    ).items
+    chain = decision_log.verify(svc.db, tenant.id) if request.args.get("verify") else None
+    return _render("decisions", signed_in, tenant, decisions=found, filters=args, chain=chain)
+
+
+@console.get("/decisions/<uuid:decision_id>")
+def decision_page(decision_id: Any) -> Reply:
+    signed_in = _signed_in()
+    tenant = _tenant(signed_in)
+    if tenant is None:
+        return redirect("/admin/decisions")
+    svc = services()
+    found = activity.decision(svc.db, tenant, str(decision_id))
+    replayed = (
+        decision_log.replay(svc.db, svc.rules, tenant, str(decision_id))
+        if request.args.get("replay")
+        else None
+    )
+    return _render(
+        "decision", signed_in, tenant, decision=found, replayed=replayed, page_name="decisions"
+    )
+
+
+@_page("bookings")
+def bookings_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
+    status = request.args.get("status") or None
+    found = booking_admin.list_bookings(services().db, tenant, status, None, 0, LIST_LIMIT).items
+    return _render("bookings", signed_in, tenant, bookings=found, status=status or "")
+
+
+@_page("settings")
+def settings_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
+    return _settings_with(signed_in, tenant)
+
+
+# ---- rules ------------------------------------------------------------------------------------
+
+
+@console.get("/bookings/<uuid:booking_id>")
+def booking_page(booking_id: Any) -> Reply:
+    signed_in = _signed_in()
+    tenant = _tenant(signed_in)
+    if tenant is None:
+        return redirect("/admin/bookings")
+    found = booking_admin.admin_view(services().db, tenant, str(booking_id))
+    return _render("booking", signed_in, tenant, booking=found, page_name="bookings")
+
+
+@console.post("/bookings/<uuid:booking_id>/cancel")
+def cancel_booking(booking_id: Any) -> Reply:
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    booking_admin.cancel_booking(services().checkout, tenant, str(booking_id), _now())
+    return redirect(f"/admin/bookings/{booking_id}", 303)
