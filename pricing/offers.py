@@ -12,7 +12,6 @@ from typing import Any
 
 from pricing import catalog as domain
 from pricing.availability import AVAILABLE, Availability, fallback_candidates
-from pricing.errors import InvalidInput
 from pricing.money import round_minor
 from pricing.price import Price
 from pricing.pricer import (
@@ -29,6 +28,7 @@ from pricing.pricer import (
     Scope,
     Selection,
     check_date,
+    check_party,
     resolve_add_ons,
     segment_of,
 )
@@ -110,13 +110,7 @@ def price_offers(inputs: Inputs, selection: Selection, evaluate: Evaluate) -> Of
     segment = offers_scope(snapshot, inputs.today, selection).segment
     add_ons = resolve_add_ons(snapshot, selection.add_on_refs)
     tiers = snapshot.tiers_of(segment.id)
-    if tiers and selection.guests > max(t.max_guests for t in tiers):
-        most = max(t.max_guests for t in tiers)
-        raise InvalidInput(
-            "The party is larger than any tier of this segment allows.",
-            code="party_too_large",
-            details=[{"field": "guests", "message": f"At most {most}."}],
-        )
+    check_party(tiers, selection.guests)
     pricer = Pricer(inputs, selection, add_ons, evaluate)
     priced: dict[str, tuple[str, Decisions, Price, Availability]] = {}
     for tier in tiers:

@@ -313,6 +313,16 @@ class Pricer:
         return labelled(price, self.inputs.ruleset.labels)
 
 
+def check_party(tiers: Sequence[domain.Tier], guests: int) -> None:
+    """A party no tier of the segment can take is refused (an empty segment refuses nothing)."""
+    if tiers and guests > (most := max(t.max_guests for t in tiers)):
+        raise InvalidInput(
+            "The party is larger than any tier of this segment allows.",
+            code="party_too_large",
+            details=[{"field": "guests", "message": f"At most {most}."}],
+        )
+
+
 def check_date(today: dt.date, day: dt.date, field: str = "date") -> None:
     """The selling horizon: from the tenant's today to ``MAX_LEAD_DAYS`` ahead (``field``: the
     input the date came from)."""

@@ -13,7 +13,6 @@ from app.adapters.cache import Cache
 from app.services.offers import Decider, OfferContext, inputs_at
 from pricing import calendar, pricer
 from pricing import catalog as domain
-from pricing.errors import InvalidInput
 from storage.availability import day_counts
 from storage.decisions import add_decisions
 
@@ -66,14 +65,7 @@ def _compute(
         inputs = inputs_at(ctx, tenant, counts, now)
         segment = pricer.segment_of(inputs.snapshot, segment_ref)
         tiers = inputs.snapshot.tiers_of(segment.id)
-        if tiers and guests > max(t.max_guests for t in tiers):
-            raise InvalidInput(
-                "The party is larger than any tier of this segment allows.",
-                code="party_too_large",
-                details=[
-                    {"field": "guests", "message": f"At most {max(t.max_guests for t in tiers)}."}
-                ],
-            )
+        pricer.check_party(tiers, guests)
         decide = Decider(ctx, tenant.id, inputs)
         month = calendar.price_month(inputs, segment, first, guests, decide)
         add_decisions(session, decide.records(month.evaluations, now, request_id))
