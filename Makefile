@@ -42,8 +42,11 @@ lint: install
 check-migrations: install
 	$(BIN)/python -m tests.support.migrations_check
 
+## Two xdist workers (PYTEST_WORKERS=0: one process), each on a database and a Redis database
+## of its own (tests/support/databases.py); a module's tests stay on one worker (loadscope).
+PYTEST_WORKERS ?= 2
 pytest: install
-	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 ## The long fuzz runs (`make test` runs a short pass of each):
 ## * schemathesis over every operation of the OpenAPI (tests/fuzz): 100 generated requests per

@@ -4,7 +4,6 @@ inside a rolled-back outer transaction, and a real Redis (database 15, flushed p
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,12 +20,11 @@ from config import Settings
 from pricing import catalog as domain
 from rules.engine import Program
 from storage.db import Database, make_engine, migrate
-from tests.support.databases import TEST_DATABASE_URL, recreate_database
+from tests.support.databases import TEST_DATABASE_URL, TEST_REDIS_URL, recreate_database
 
 # `fake_stripe`: a local Stripe validating requests against Stripe's schemas; pytester: plugin tests
 pytest_plugins = ["tests.support.fake_stripe", "tests.support.stress", "pytester"]
 
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 #: a Redis nothing listens on (port 1): a cache that is down
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
 SECRET = "test-secret-" + "x" * 40

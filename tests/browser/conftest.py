@@ -29,12 +29,12 @@ from app.adapters.credentials import issue_token
 from app.services.demo import demo_api_key, seed_demo
 from config import Settings
 from storage.db import Database, migrate
+from tests.support.databases import TEST_REDIS_URL as REDIS
 from tests.support.databases import scratch_database
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "artifacts" / "browser"
-REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def free_port() -> int:

@@ -8,9 +8,32 @@ import os
 import psycopg
 from sqlalchemy import make_url
 
-TEST_DATABASE_URL = os.environ.get(
-    "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/tierwise_test"
+#: pytest-xdist's worker number (``gw1`` → 1), 0 outside xdist: each worker has a database and a
+#: Redis database of its own, so workers never see each other's rows or keys.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+
+
+def _per_worker_database(url: str) -> str:
+    if not _WORKER:
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_gw{_WORKER}").render_as_string(
+        hide_password=False
+    )
+
+
+def _per_worker_redis(url: str) -> str:
+    """Worker n uses the Redis database n below the configured one (15, 14, … in CI)."""
+    base, _, number = url.rpartition("/")
+    return f"{base}/{(int(number or 0) - _WORKER) % 16}"
+
+
+TEST_DATABASE_URL = _per_worker_database(
+    os.environ.get(
+        "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/tierwise_test"
+    )
 )
+TEST_REDIS_URL = _per_worker_redis(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
 
 
 def _admin(url: str) -> str:
