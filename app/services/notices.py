@@ -41,7 +41,8 @@ def disable_if_failing_throughout(session: Session, delivery: store.Due, now: dt
         return False
     reason = f"every delivery failed since {since.isoformat()}"
     endpoint = delivery.endpoint
-    store.disable_endpoint(session, delivery.tenant_id, endpoint.id, reason, now)
+    if not store.disable_endpoint(session, delivery.tenant_id, endpoint.id, reason, now):
+        return False  # another delivery's give-up disabled it (and told the tenant)
     log.warning(
         "webhook endpoint %s of tenant %s disabled: %s (%s)",
         endpoint.id,

@@ -8,9 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+import pytest
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
+from app import create_app
 from app.services import events_out
 from storage import models as m
 from tests.api.test_events import event
@@ -19,6 +21,16 @@ from tests.support.storefront import paid_booking
 from tests.support.webhook_receiver import receiver
 
 ENDPOINTS = "/v1/admin/webhook-endpoints"
+
+
+@pytest.fixture
+def local_app(settings, db, cache):
+    """A server that may deliver to this machine's receiver (http, loopback)."""
+    return create_app(
+        settings.replace(webhook_allow_http=True, webhook_allow_private_urls=True),
+        db=db,
+        cache=cache,
+    )
 
 
 def test_booking_events_are_never_batched(stripe_app, stripe_client, tenant_a, fake_stripe, db):
@@ -79,3 +91,32 @@ def test_booking_events_are_never_batched(stripe_app, stripe_client, tenant_a, f
         [(b["booking_id"], t) for b in bookings for t in ("booking.created", "booking.confirmed")]
         + [(bookings[0]["booking_id"], t) for t in ("booking.cancelled", "booking.refunded")]
     )
+
+
+def test_a_disabled_endpoint_gets_nothing_until_re_enabled(local_app, tenant_a):
+    """Disabled by its admin with events pending: none is sent to it; re-enabled, they are."""
+    client = local_app.test_client()
+    ctx = local_app.extensions["tierwise"].events
+    clock = lambda: dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)  # noqa: E731
+    with receiver() as hooks:
+        created = ok(
+            client.post(
+                ENDPOINTS, headers=tenant_a.admin, json={"url": hooks.url, "events": ["*"]}
+            ),
+            201,
+        )
+        endpoint = f"{ENDPOINTS}/{created['id']}"
+        sent = ok(client.post(f"{endpoint}/test", headers=tenant_a.admin), 202)
+        disabled = client.patch(
+            endpoint, headers={**tenant_a.admin, "If-Match": '"1"'}, json={"status": "disabled"}
+        )
+        assert ok(disabled)["status"] == "disabled"
+        assert events_out.deliver_due(ctx, clock) == 0
+        assert hooks.requests == []
+        enabled = client.patch(
+            endpoint, headers={**tenant_a.admin, "If-Match": '"2"'}, json={"status": "active"}
+        )
+        assert ok(enabled)["status"] == "active"
+        assert events_out.deliver_due(ctx, clock) == 1
+        (request,) = hooks.requests
+    assert request.headers["webhook-id"] == sent["event_id"]
