@@ -12,6 +12,9 @@ from sqlalchemy import select, update
 from app.services import outbox_retention
 from storage import mail, outbox
 from storage import models as m
+from storage.db import Database
+from tests.integration.test_reconcile import sweep_cli  # noqa: F401 - the CLI fixture
+from tests.support.races import committed_tenant
 
 NOW = dt.datetime(2027, 1, 31, 12, tzinfo=dt.UTC)
 OLD = NOW - dt.timedelta(days=31)
@@ -107,3 +110,23 @@ def test_delivered_events_older_than_the_retention_are_removed(db, tenant_a, ten
     # a day later the recent one is old enough
     assert outbox_retention.purge_delivered(db, NOW + dt.timedelta(days=2), 30) == 1
     assert "recent delivered" not in remaining(db, ids)
+
+
+def test_tierwise_sweep_removes_them(pg_url, settings, sweep_cli, monkeypatch):  # noqa: F811
+    """Through the CLI on committed rows: the old delivered event goes, the old pending stays."""
+    monkeypatch.setenv("OUTBOX_RETENTION_DAYS", "7")
+    database = Database.from_url(pg_url)
+    with committed_tenant(database, settings, "retention") as fx:
+        long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=8)
+        with database.transaction() as s:
+            endpoint(s, fx)
+            delivered = event(s, fx, long_ago, "delivered", "sent")
+            pending = event(s, fx, long_ago, "pending")
+        result = sweep_cli()
+        assert result.exit_code == 0, result.output
+        (line,) = [x for x in result.output.splitlines() if x.startswith("outbox events removed")]
+        assert line.startswith("outbox events removed (delivered, older than 7 days): ")
+        assert int(line.rsplit(" ", 1)[1]) >= 1
+        with database.transaction() as s:
+            kept = {str(i) for i in s.scalars(select(m.OutboxEvent.id))}
+        assert pending in kept and delivered not in kept
