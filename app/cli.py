@@ -58,8 +58,14 @@ def migrate() -> None:
 @click.option("--currency", required=True)
 @click.option("--time-zone", required=True)
 @click.option("--default-capacity", type=int, default=0, show_default=True)
+@click.option("--notification-email", default="", help="gets an email per new booking")
 def create_tenant(
-    slug: str, name: str, currency: str, time_zone: str, default_capacity: int
+    slug: str,
+    name: str,
+    currency: str,
+    time_zone: str,
+    default_capacity: int,
+    notification_email: str,
 ) -> None:
     """Create a tenant."""
     import marshmallow as ma
@@ -75,6 +81,7 @@ def create_tenant(
                 "currency": currency,
                 "time_zone": time_zone,
                 "default_capacity": default_capacity,
+                "notification_email": notification_email,
             }
         )
     except ma.ValidationError as error:

@@ -7,12 +7,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from click.testing import CliRunner
 
-from app import create_app
+from app import cli, create_app
 from app.adapters.mail import SmtpMailer
 from app.services import events_out
 from storage import accounts
+from storage.db import Database
+from storage.tenants import get_tenant
 from tests.api.test_webhooks import Clock
+from tests.support.embedded import use_embedded
 from tests.support.http import error_of, ok
 from tests.support.smtp_inbox import parts, smtp_server
 from tests.support.storefront import paid_booking
@@ -158,3 +162,22 @@ def test_an_endpoint_disabled_after_failing_throughout_is_told_to_the_admins(
         for part in parts(message):
             assert created["id"] in part and hooks.url in part
             assert "every delivery failed since" in part
+
+
+def test_create_tenant_takes_a_notification_address(tmp_path, monkeypatch):
+    use_embedded(monkeypatch, tmp_path / "cli.db")
+    runner = CliRunner()
+    assert runner.invoke(cli.main, ["migrate"]).exit_code == 0
+    tenant = ["create-tenant", "--name", "Inn", "--currency", "EUR", "--time-zone", "UTC"]
+    made = runner.invoke(
+        cli.main, [*tenant, "--slug", "inn", "--notification-email", "ops@inn.example"]
+    )
+    assert made.exit_code == 0, made.output
+    refused = runner.invoke(cli.main, [*tenant, "--slug", "inn2", "--notification-email", "ops"])
+    assert refused.exit_code != 0 and "notification_email" in refused.output
+    db = Database.from_url(f"sqlite:///{tmp_path / 'cli.db'}")
+    try:
+        with db.read() as s:
+            assert get_tenant(s, "inn").notification_email == "ops@inn.example"
+    finally:
+        db.dispose()
