@@ -58,8 +58,14 @@ def migrate() -> None:
 @click.option("--currency", required=True)
 @click.option("--time-zone", required=True)
 @click.option("--default-capacity", type=int, default=0, show_default=True)
+@click.option("--notification-email", default="", help="gets an email per new booking")
 def create_tenant(
-    slug: str, name: str, currency: str, time_zone: str, default_capacity: int
+    slug: str,
+    name: str,
+    currency: str,
+    time_zone: str,
+    default_capacity: int,
+    notification_email: str,
 ) -> None:
     """Create a tenant."""
     import marshmallow as ma
@@ -75,6 +81,7 @@ def create_tenant(
                 "currency": currency,
                 "time_zone": time_zone,
                 "default_capacity": default_capacity,
+                "notification_email": notification_email,
             }
         )
     except ma.ValidationError as error:
@@ -220,12 +227,14 @@ def create_user(tenant_ref: str | None, email: str, role: str, name: str) -> Non
 @main.command()
 @click.option("--every", type=float, default=0.0, help="repeat every N seconds (0: once)")
 def sweep(every: float) -> None:
-    """Release lapsed checkout holds, retry postponed refunds, and reconcile bookings with their
-    payment records (repairing what can be repaired, reporting the rest)."""
+    """Release lapsed checkout holds, retry postponed refunds, reconcile bookings with their
+    payment records (repairing what can be repaired, reporting the rest), and remove outbox
+    events delivered everywhere and older than OUTBOX_RETENTION_DAYS."""
     import time
 
     from app import create_app
     from app.http.common import Services
+    from app.services.outbox_retention import purge_delivered
     from app.services.sweeper import sweep as sweep_once
 
     app = create_app(_settings())
@@ -242,6 +251,9 @@ def sweep(every: float) -> None:
                 click.echo(f"  repaired {line}")
             for line in result["attention"]:
                 click.echo(f"  ATTENTION {line}")
+            days = services.settings.outbox_retention_days
+            removed = purge_delivered(services.db, dt.datetime.now(dt.UTC), days)
+            click.echo(f"outbox events removed (delivered, older than {days} days): {removed}")
             if every <= 0:
                 return
             time.sleep(every)

@@ -59,6 +59,7 @@ class Settings:
     webhook_allow_private_urls: bool = False
     smtp_url: str = field(default="", repr=False)
     mail_from: str = "tierwise@localhost"
+    outbox_retention_days: int = 30  # delivered events older than this are removed (tierwise sweep)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -187,6 +188,7 @@ class Settings:
             webhook_allow_private_urls=flag("WEBHOOK_ALLOW_PRIVATE_URLS", embedded),
             smtp_url=smtp_url,
             mail_from=text("MAIL_FROM", "tierwise@localhost"),
+            outbox_retention_days=integer("OUTBOX_RETENTION_DAYS", 30, 1, 3650),
         )
         if settings.default_page_size > settings.max_page_size:
             problems.append("DEFAULT_PAGE_SIZE must not be above MAX_PAGE_SIZE")
@@ -243,4 +245,5 @@ ENVIRONMENT_VARIABLES = (
     "WEBHOOK_ALLOW_PRIVATE_URLS",
     "SMTP_URL",
     "MAIL_FROM",
+    "OUTBOX_RETENTION_DAYS",
 )

@@ -161,6 +161,7 @@ class Tenant:
     refund_window_hours: int = 48
     refund_application_fee: bool = True
     decision_retention_days: int | None = None  # None: decision records are kept
+    notification_email: str = ""  # new bookings are announced there ("": nowhere)
 
     @property
     def active(self) -> bool:

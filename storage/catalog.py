@@ -33,6 +33,7 @@ def tenant_value(row: m.Tenant) -> domain.Tenant:
         refund_window_hours=row.refund_window_hours,
         refund_application_fee=row.refund_application_fee,
         decision_retention_days=row.decision_retention_days,
+        notification_email=row.notification_email,
     )
 
 

@@ -47,6 +47,31 @@ def queue_mail(
     session.flush()
 
 
+def note(
+    session: Session, tenant_id: str, event_type: str, data: dict[str, Any], now: dt.datetime
+) -> str:
+    """An outbox event that only emails carry (no webhook delivery): its id, for
+    :func:`queue_mail`."""
+    event = m.OutboxEvent(
+        tenant_id=uuid.UUID(tenant_id), id=uuid.uuid4(), type=event_type, data=data, occurred_at=now
+    )
+    session.add(event)
+    session.flush()
+    return str(event.id)
+
+
+def recipients(session: Session, tenant_id: str) -> tuple[str, list[str]]:
+    """The tenant's notification address ("" if none) and its admins' emails."""
+    tenant = uuid.UUID(tenant_id)
+    address = session.scalar(select(m.Tenant.notification_email).where(m.Tenant.id == tenant))
+    admins = session.scalars(
+        select(m.User.email)
+        .where(m.User.tenant_id == tenant, m.User.role == "tenant_admin")
+        .order_by(m.User.email)
+    ).all()
+    return address or "", list(admins)
+
+
 def claim_mail(
     session: Session, now: dt.datetime, lease_until: dt.datetime, limit: int
 ) -> list[MailDue]:
@@ -83,7 +108,9 @@ def claim_mail(
 
 def mail_context(session: Session, tenant_id: str, data: dict[str, Any]) -> dict[str, Any]:
     """What a booking email shows besides its event's data: tier and add-on names, the segment's
-    theme."""
+    theme. Nothing for a message that is not about a booking."""
+    if "tier_id" not in data:
+        return {}
     tenant = uuid.UUID(tenant_id)
     tier = session.get(m.Tier, (tenant, uuid.UUID(data["tier_id"])))
     segment = session.get(m.Segment, (tenant, uuid.UUID(data["segment_id"])))

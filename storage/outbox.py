@@ -285,8 +285,11 @@ def remove_endpoint(session: Session, tenant_id: str, endpoint_id: str) -> None:
 
 def disable_endpoint(
     session: Session, tenant_id: str, endpoint_id: str, reason: str, now: dt.datetime
-) -> None:
+) -> bool:
+    """Disable it, its pending deliveries failed; False if it was disabled already."""
     row = _endpoint_row(session, tenant_id, endpoint_id, lock=True)
+    if row.status == "disabled":
+        return False
     row.status, row.disabled_reason = "disabled", reason
     row.version += 1
     row.updated_at = now
@@ -299,6 +302,7 @@ def disable_endpoint(
         )
         .values(status="failed", next_attempt_at=None)
     )
+    return True
 
 
 # ---- deliveries ---------------------------------------------------------------------------------
@@ -308,13 +312,14 @@ def claim_due(
     session: Session, now: dt.datetime, lease_until: dt.datetime, limit: int
 ) -> list[Due]:
     """Take up to ``limit`` deliveries due at ``now`` for this worker until ``lease_until``,
-    oldest first; rows another worker has locked are skipped. Commit to hand them out."""
+    oldest first; rows another worker has locked are skipped, and those of a disabled endpoint
+    wait for it to be enabled again. Commit to hand them out."""
     d, e, w = m.WebhookDelivery, m.OutboxEvent, m.WebhookEndpoint
     query = (
         select(d, e, w)
         .join(e, (e.tenant_id == d.tenant_id) & (e.id == d.event_id))
         .join(w, (w.tenant_id == d.tenant_id) & (w.id == d.endpoint_id))
-        .where(d.status == "pending", d.next_attempt_at <= now)
+        .where(d.status == "pending", d.next_attempt_at <= now, w.status == "active")
         .order_by(d.next_attempt_at)
         .limit(limit)
     )

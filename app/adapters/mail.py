@@ -8,6 +8,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 import uuid
+from decimal import Decimal
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from pathlib import Path
@@ -16,12 +17,17 @@ from urllib.parse import unquote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from pricing.money import CURRENCY_EXPONENTS
+
 TEMPLATES = Path(__file__).parent / "mail_templates"
 SUBJECTS = {
     "booking.confirmed": "Your booking is confirmed",
     "booking.tierUpgraded": "Your booking was upgraded",
     "booking.cancelled": "Your booking was cancelled",
     "booking.refunded": "Your refund is on its way",
+    # to the tenant (app/services/notices.py)
+    "tenant.newBooking": "New booking",
+    "webhook.endpointDisabled": "A webhook endpoint was disabled",
 }
 _environment = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -32,9 +38,10 @@ _environment = Environment(
 
 
 def money(amount: int, currency: str) -> str:
-    """Minor units as ``220.00 EUR`` (zero-decimal currencies without decimals)."""
-    zero_decimal = currency.upper() in {"JPY", "KRW", "VND", "CLP", "ISK", "HUF"}
-    return f"{amount} {currency}" if zero_decimal else f"{amount / 100:.2f} {currency}"
+    """Minor units as ``220.00 EUR``, ``22000 JPY``, ``1.500 KWD``: exact (Decimal, never a
+    float), with the currency's own number of decimals."""
+    digits = CURRENCY_EXPONENTS.get(currency.upper(), 2)
+    return f"{Decimal(amount).scaleb(-digits):.{digits}f} {currency}"
 
 
 _environment.filters["money"] = lambda data: money(data["total"], data["currency"])

@@ -10,8 +10,8 @@ Retries: a failed attempt (no answer within 10 s, or not 2xx) is tried again aft
 ``RETRY_BASE`` × 3^(attempt − 1), at most ``RETRY_CAP``, each ±20 % (jitter): 30 s, 1.5 min,
 4.5 min, 13.5 min, 40 min, 2 h, 6 h, then every 12 h, until the delivery is ``RETRY_FOR`` (3 days)
 old; then it has failed. An endpoint that answered no attempt well throughout such a
-delivery's 3 days is disabled, and the tenant is told (a warning logged, the reason on the
-endpoint)."""
+delivery's 3 days is disabled, and the tenant is told (app/services/notices.py: an email to its
+admins and notification address, a warning logged, the reason on the endpoint)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from app.adapters.mail import SUBJECTS, Mailer, render
 from app.adapters.webhooks import Message, UrlPolicy, UrlRefused, WebhookSender, new_secret
+from app.services import notices
 from pricing.errors import InvalidInput
 from storage import mail as mail_store
 from storage import outbox as store
@@ -104,7 +105,7 @@ BOOKING_EVENTS = {
 }
 
 #: The booking events the customer gets an email about (app/adapters/mail_templates/).
-CUSTOMER_EMAILS = frozenset(SUBJECTS)
+CUSTOMER_EMAILS = frozenset(t for t in SUBJECTS if t.startswith("booking."))
 
 #: Storefront event types (as stored) → outbound events.
 STOREFRONT_EVENTS = {
@@ -119,12 +120,15 @@ def emit(
     session: Session, tenant_id: str, event_type: str, data: dict[str, Any], now: dt.datetime
 ) -> str:
     """Put an event in the outbox in the caller's transaction; its id. A booking event the
-    customer is emailed about (``CUSTOMER_EMAILS``) queues that email too."""
+    customer is emailed about (``CUSTOMER_EMAILS``) queues that email too, a paid booking the
+    tenant's (app/services/notices.py)."""
     assert event_type in EVENT_TYPES, event_type
     event_id = store.emit(session, tenant_id, event_type, data, now)
     to = (data.get("customer") or {}).get("email")
     if event_type in CUSTOMER_EMAILS and to:
         mail_store.queue_mail(session, tenant_id, event_id, event_type, to, now)
+    if event_type == "booking.confirmed":
+        notices.new_booking(session, tenant_id, event_id, now)
     return event_id
 
 
@@ -434,25 +438,7 @@ def _attempt(ctx: EventsContext, now: Callable[[], dt.datetime], delivery: store
             next_retry_at=retry_at,
         )
         if not outcome.delivered and retry_at is None:
-            _disable_if_failing_throughout(session, delivery, attempted_at)
-
-
-def _disable_if_failing_throughout(session: Session, delivery: store.Due, now: dt.datetime) -> None:
-    """The delivery gave up after ~``RETRY_FOR``: if the endpoint has answered nothing well since
-    this delivery's first attempt, it failed throughout; disable it."""
-    since = store.failing_since(session, delivery.tenant_id, delivery.endpoint.id)
-    first = store.first_attempt(session, delivery.tenant_id, delivery.id)
-    if since is None or first is None or since > first:
-        return
-    reason = f"every delivery failed since {since.isoformat()}"
-    store.disable_endpoint(session, delivery.tenant_id, delivery.endpoint.id, reason, now)
-    log.warning(
-        "webhook endpoint %s of tenant %s disabled: %s (%s)",
-        delivery.endpoint.id,
-        delivery.tenant_id,
-        reason,
-        delivery.endpoint.url,
-    )
+            notices.disable_if_failing_throughout(session, delivery, attempted_at)
 
 
 class Worker:

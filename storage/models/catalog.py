@@ -47,6 +47,9 @@ class Tenant(Base):
     refund_application_fee: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     #: Decisions older than this many days are purged by ``tierwise purge-decisions`` (None: kept).
     decision_retention_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    #: Where new bookings and disabled webhook endpoints are announced ("": nobody but the
+    #: tenant's admins, who hear of disabled endpoints).
+    notification_email: Mapped[str] = mapped_column(String(254), default="")
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}  # optimistic locking; the ETag is this version
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

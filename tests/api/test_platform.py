@@ -48,6 +48,7 @@ def test_create_get_and_list(client, db, platform_headers):
         "refund_window_hours": 48,
         "refund_application_fee": True,
         "decision_retention_days": None,
+        "notification_email": "",
     }
 
     fetched = client.get(f"{TENANTS}/{created['id']}", headers=platform_headers)

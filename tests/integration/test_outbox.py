@@ -4,11 +4,14 @@ it, rolled back with it."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
+from sqlalchemy import update
 
 from app.services import events_out
-from storage import outbox
+from storage import mail, outbox
+from storage import models as m
 from tests.api.test_events import event
 from tests.api.test_experiments import design
 from tests.support.http import ok
@@ -32,12 +35,26 @@ def test_a_rolled_back_transaction_emits_nothing(db, tenant_a):
             secret="whsec_x",
             now=NOW,
         )
+        s.execute(
+            update(m.Tenant)
+            .where(m.Tenant.id == uuid.UUID(tenant_a.tenant.id))
+            .values(notification_email="ops@hotel.example")
+        )
+    customer = {"email": "ana@example.com", "name": "Ana"}
     with pytest.raises(Boom), db.transaction() as s:
-        events_out.emit(s, tenant_a.tenant.id, "booking.confirmed", {"booking_id": "b"}, NOW)
+        events_out.emit(
+            s,
+            tenant_a.tenant.id,
+            "booking.confirmed",
+            {"booking_id": "b", "customer": customer},
+            NOW,
+        )
+        assert len(mail.claim_mail(s, NOW, NOW, 10)) == 2  # the customer's and the tenant's
         raise Boom
     with db.transaction() as s:
         assert [t for t, _ in outbox.events_of(s, tenant_a.tenant.id)] == ["ruleset.published"]
         assert outbox.claim_due(s, NOW, NOW, 10) == []
+        assert mail.claim_mail(s, NOW, NOW, 10) == []  # no email either
     with db.transaction() as s:
         events_out.emit(s, tenant_a.tenant.id, "booking.confirmed", {"booking_id": "b"}, NOW)
     with db.transaction() as s:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from app.services import events_out, tenants
+from app.services import tenants
 from storage import outbox
 from storage.db import Database, migrate
 from tests.support.databases import drop_database, scratch_database
@@ -126,7 +126,6 @@ def test_a_killed_worker_loses_nothing(worker_db, tmp_path):
     delivered = [r.headers["webhook-id"] for r in received]
     assert set(delivered) == ids
     assert len(delivered) - len(ids) <= CONCURRENCY  # at most those in flight, again
-    assert events_out.EVENT_TYPES  # the worker used the one module
 
 
 def _pending(db: Database) -> int:

@@ -309,6 +309,8 @@ def test_non_integers_are_reported(name: str, raw: str) -> None:
         ("DEFAULT_PAGE_SIZE", 1001, 1, 1000),
         ("MAX_PAGE_SIZE", -5, 1, 1000),
         ("MAX_PAGE_SIZE", 1001, 1, 1000),
+        ("OUTBOX_RETENTION_DAYS", 0, 1, 3650),
+        ("OUTBOX_RETENTION_DAYS", 3651, 1, 3650),
     ],
 )
 def test_out_of_range_integers_are_reported(name: str, value: int, low: int, high: int) -> None:
@@ -326,6 +328,8 @@ def test_out_of_range_integers_are_reported(name: str, value: int, low: int, hig
         ("MAX_BODY_BYTES", "max_body_bytes", 10485760),
         ("DEFAULT_PAGE_SIZE", "default_page_size", 1),
         ("MAX_PAGE_SIZE", "max_page_size", 1000),
+        ("OUTBOX_RETENTION_DAYS", "outbox_retention_days", 1),
+        ("OUTBOX_RETENTION_DAYS", "outbox_retention_days", 3650),
     ],
 )
 def test_range_bounds_are_inclusive(name: str, attribute: str, value: int) -> None:

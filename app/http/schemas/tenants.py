@@ -39,6 +39,21 @@ def _time_zone(value: str) -> None:
         raise ma.ValidationError("Not an IANA time zone name.") from None
 
 
+def _email_or_none(value: str) -> None:
+    if value:
+        validate.Email()(value)
+
+
+NOTIFICATION_EMAIL: dict[str, Any] = {
+    # tenants.notification_email is VARCHAR(254)
+    "validate": [validate.Length(max=254), _email_or_none],
+    "metadata": {
+        "description": "Gets an email for every new (paid) booking and when a webhook endpoint "
+        'is disabled; "" for none'
+    },
+}
+
+
 class TenantCreateSchema(ma.Schema):
     slug = fields.String(required=True, validate=[KEY, validate.Length(max=63)])  # VARCHAR(63)
     name = fields.String(required=True, validate=NAME)
@@ -47,6 +62,7 @@ class TenantCreateSchema(ma.Schema):
     default_capacity = fields.Integer(
         strict=True, load_default=0, validate=validate.Range(0, 100_000)
     )
+    notification_email = fields.String(load_default="", **NOTIFICATION_EMAIL)
 
 
 class TenantUpdateSchema(ma.Schema):
@@ -69,6 +85,7 @@ class TenantUpdateSchema(ma.Schema):
         validate=validate.Range(1, 3650),
         metadata={"description": "Decision records older than this are purged (null: kept)"},
     )
+    notification_email = fields.String(**NOTIFICATION_EMAIL)
 
 
 class TenantStatusSchema(TenantUpdateSchema):
@@ -86,6 +103,7 @@ class TenantSchema(ma.Schema):
     refund_window_hours = fields.Integer()
     refund_application_fee = fields.Boolean()
     decision_retention_days = fields.Integer(allow_none=True)
+    notification_email = fields.String(metadata=NOTIFICATION_EMAIL["metadata"])
     version = fields.Integer()
 
 
