@@ -4,6 +4,7 @@ days (at most 31, whole days, the last ending on the range's end)."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 
@@ -41,6 +42,6 @@ def test_longer_ranges_are_cut_in_whole_runs_of_days_covering_the_range_once(day
     runs = buckets(start, end)
     assert len(runs) <= 31
     assert runs[0][0] == start and runs[-1][1] == end
-    assert all(b + dt.timedelta(days=1) == a for (_, b), (a, _) in zip(runs, runs[1:]))
+    assert all(b + dt.timedelta(days=1) == a for (_, b), (a, _) in itertools.pairwise(runs))
     sizes = {(b - a).days + 1 for a, b in runs[:-1]}
     assert len(sizes) <= 1  # every run but the last is the same length
