@@ -106,3 +106,24 @@ def set_tiers_status(
         for tier in tiers:
             repo.update_tier(tier.id, None, {"status": status})
     return len(tiers)
+
+
+def reorder_segments(db: Database, tenant: domain.Tenant, segment_ids: Sequence[str]) -> int:
+    """The segments in the order given (positions 0, 10, 20, ...; the storefront lists them so),
+    in one transaction; every id must be one of the tenant's segments. How many moved."""
+    ordered = list(dict.fromkeys(segment_ids))
+    if not ordered:
+        raise InvalidInput(
+            "Give the segments in their new order.",
+            code="validation_error",
+            details=[{"field": "segment_ids", "message": "Nothing to order."}],
+        )
+    with db.transaction() as s:
+        repo = CatalogRepository(s, tenant)
+        moved = 0
+        for index, segment_id in enumerate(ordered):
+            segment = repo.segment(segment_id)
+            if segment.position != index * 10:
+                repo.update_segment(segment_id, None, {"position": index * 10})
+                moved += 1
+    return moved

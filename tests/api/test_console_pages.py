@@ -181,7 +181,9 @@ def test_analytics_draws_its_charts_and_downloads_csv(client, tenant_a):
     page = client.get("/admin/analytics?from=2026-01-01&to=2026-01-31")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert html.count('data-tw="chart"') == 2 and "<svg" in html
+    # segment selection, tier conversion, upsell take rate, revenue over time (a point a day)
+    assert html.count('data-tw="chart"') == 4 and "<svg" in html
+    assert html.count('<circle data-tw="chart-point"') == 31
     assert f"{tenant_a.segment.key} Basic" in html or tenant_a.segment.key in html
     csv_response = client.get("/admin/analytics/tier-conversion.csv?from=2026-01-01&to=2026-01-31")
     assert csv_response.mimetype == "text/csv"

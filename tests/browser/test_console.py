@@ -94,7 +94,7 @@ def test_every_page_loads_clean_and_accessible(page, stack, logins, shots):
         shots(page, name)
         found[name] = axe_violations(page)
         if name == "analytics":
-            expect(page.locator("[data-tw=chart] svg")).to_have_count(2)
+            expect(page.locator("[data-tw=chart] svg")).to_have_count(4)
     assert found == {name: [] for name in PAGES}
 
 

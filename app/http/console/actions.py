@@ -10,6 +10,7 @@ import marshmallow as ma
 from flask import g, redirect, request
 
 from app.http.common import services
+from app.http.console.catalog_edit import features_from_form
 from app.http.console.core import (
     LIST_LIMIT,
     Reply,
@@ -248,29 +249,29 @@ def tier_page(tier_id: Any) -> Reply:
 
 @console.post("/catalog/tiers/<uuid:tier_id>")
 def update_tier(tier_id: Any) -> Reply:
-    """Name, description, prices, guests and the popular badge, through the API's schema and
+    """Name, description, prices, guests, features and the popular badge, through the API's schema and
     use case; the version read goes back as the expected one (a stale form is 412)."""
     signed_in = _signed_in()
     tenant = _writable_tenant(signed_in)
     currency = tenant.currency
     form = request.form
-    data = _validated(
-        TierUpdateSchema(),
-        {
-            "name": form.get("name", ""),
-            "description": form.get("description", ""),
-            "base_price": {
-                "amount": _minor_units(form.get("base_price", ""), currency, "base_price"),
-                "currency": currency,
-            },
-            "per_guest_price": {
-                "amount": _minor_units(form.get("per_guest_price", ""), currency, "per_guest"),
-                "currency": currency,
-            },
-            "max_guests": int(form.get("max_guests") or 0),
-            "popular": form.get("popular") == "on",
+    fields: dict[str, Any] = {
+        "name": form.get("name", ""),
+        "description": form.get("description", ""),
+        "base_price": {
+            "amount": _minor_units(form.get("base_price", ""), currency, "base_price"),
+            "currency": currency,
         },
-    )
+        "per_guest_price": {
+            "amount": _minor_units(form.get("per_guest_price", ""), currency, "per_guest"),
+            "currency": currency,
+        },
+        "max_guests": int(form.get("max_guests") or 0),
+        "popular": form.get("popular") == "on",
+    }
+    if "feature_key" in form:  # the form's feature rows (a form without them keeps the features)
+        fields["features"] = features_from_form(form)
+    data = _validated(TierUpdateSchema(), fields)
     version = int(form.get("version") or 0) or None
     catalog.update_tier(services().db, tenant, str(tier_id), version, data)
     return redirect("/admin/catalog?done=saved", 303)

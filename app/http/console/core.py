@@ -26,6 +26,8 @@ from app.adapters.credentials import WRITE_ROLES
 from app.http.common import services
 from app.services import (
     accounts,
+    catalog,
+    events_out,
     tenants,
 )
 from pricing import catalog as domain
@@ -343,7 +345,15 @@ def _settings_with(signed_in: SignedIn, tenant: domain.Tenant, **context: Any) -
     keys = tenants.list_api_keys(db, tenant, 0, LIST_LIMIT).items
     users = accounts.list_users(db, tenant.id)
     return _render(
-        "settings", signed_in, tenant, api_keys=keys, users=users, page_name="settings", **context
+        "settings",
+        signed_in,
+        tenant,
+        api_keys=keys,
+        users=users,
+        endpoints=events_out.list_endpoints(db, tenant.id, 0, LIST_LIMIT).items,
+        theme_segments=catalog.list_segments(db, tenant, None, 0, LIST_LIMIT).items,
+        page_name="settings",
+        **context,
     )
 
 

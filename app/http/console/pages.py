@@ -1,13 +1,14 @@
-"""The console's read pages: catalog, availability, experiments, analytics, decisions, bookings, settings."""
+"""The console's pages: catalog, availability (capacity, blackouts), experiments, decisions, bookings,
+settings (analytics: ``analytics.py``)."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
+import uuid
 from typing import Any
+from urllib.parse import quote
 
-from flask import Response, g, redirect, request
+from flask import g, redirect, request
 
 from app.http.common import services
 from app.http.console.actions import _catalog_with
@@ -20,12 +21,13 @@ from app.http.console.core import (
     _settings_with,
     _signed_in,
     _tenant,
+    _validated,
     _writable_tenant,
     console,
 )
+from app.http.schemas import inventory as inventory_schemas
 from app.services import (
     activity,
-    analytics,
     booking_admin,
     calendar,
     catalog,
@@ -66,6 +68,7 @@ def availability_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
     last = (first + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1)
     blackouts = catalog.list_blackouts(svc.db, tenant, first, last, None, 0, LIST_LIMIT).items
     tiers = catalog.list_tiers(svc.db, tenant, None, None, 0, LIST_LIMIT * 3).items
+    chosen_ids = {s.id for s in segments if s.key == chosen}
     return _render(
         "availability",
         signed_in,
@@ -76,6 +79,7 @@ def availability_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
         first=first,
         blackouts=blackouts,
         tier_names={t.id: t.name for t in tiers},
+        segment_tiers=[t for t in tiers if t.segment_id in chosen_ids],
     )
 
 
@@ -109,6 +113,43 @@ def remove_blackout(blackout_id: Any) -> Reply:
     return redirect("/admin/availability", 303)
 
 
+@console.post("/availability/capacity")
+def set_capacity() -> Reply:
+    """A tier's units for a date or a range (``action=clear``: back to the tenant's default),
+    through the API's schema and the use cases of ``PUT``/``DELETE /v1/admin/tiers/{id}/capacity``."""
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    form = request.form
+    clear = form.get("action") == "clear"
+    raw: dict[str, Any] = {"from": form.get("start", ""), "to": form.get("end") or None}
+    if raw["to"] is None:
+        del raw["to"]
+    if clear:
+        data = _validated(inventory_schemas.DateRangeSchema(), raw)
+    else:
+        units = form.get("units", "").strip()
+        raw["units"] = int(units) if units.isdigit() else units
+        data = _validated(inventory_schemas.CapacitySetSchema(), raw)
+    start, end = inventory_schemas.date_range(data)
+    db = services().db
+    tier = catalog.get_tier(db, tenant, _tier_id(form.get("tier_id", "")))
+    if clear:
+        catalog.clear_capacity(db, tenant, tier.id, start, end)
+    else:
+        catalog.set_capacity(db, tenant, tier.id, start, end, data["units"])
+    segment = quote(form.get("segment", ""))
+    return redirect(
+        f"/admin/availability?segment={segment}&month={start.isoformat()[:7]}&done=capacity", 303
+    )
+
+
+def _tier_id(text: str) -> str:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise InvalidInput("Pick a tier.", code="validation_error") from None
+
+
 @_page("experiments")
 def experiments_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
     db = services().db
@@ -119,59 +160,6 @@ def experiments_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
         if e["status"] != "draft"
     }
     return _render("experiments", signed_in, tenant, experiments=found, results=results)
-
-
-def _range() -> tuple[dt.date, dt.date]:
-    """The page's date range: ``from`` and ``to`` (ISO dates), the last 30 days by default."""
-    today = _now().date()
-    try:
-        start = dt.date.fromisoformat(request.args.get("from") or "")
-    except ValueError:
-        start = today - dt.timedelta(days=29)
-    try:
-        end = dt.date.fromisoformat(request.args.get("to") or "")
-    except ValueError:
-        end = today
-    return start, end
-
-
-@_page("analytics")
-def analytics_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
-    db = services().db
-    start, end = _range()
-    return _render(
-        "analytics",
-        signed_in,
-        tenant,
-        start=start,
-        end=end,
-        selection=analytics.segment_selection(db, tenant, start, end),
-        conversion=analytics.tier_conversion(db, tenant, start, end),
-        upsell=analytics.upsell(db, tenant, start, end),
-        revenue=analytics.revenue(db, tenant, start, end),
-    )
-
-
-@console.get("/analytics/tier-conversion.csv")
-def tier_conversion_csv() -> Reply:
-    signed_in = _signed_in()
-    tenant = _tenant(signed_in)
-    if tenant is None:
-        return redirect("/admin/analytics")
-    start, end = _range()
-    report = analytics.tier_conversion(services().db, tenant, start, end)
-    out = io.StringIO()
-    columns = ["segment_key", "tier_name", "level", "viewers", "bookers", "bookings", "conversion"]
-    writer = csv.writer(out)
-    writer.writerow(columns)
-    for row in report["tiers"]:
-        writer.writerow([row[c] for c in columns])
-    name = f"tier-conversion-{tenant.slug}-{start}-{end}.csv"
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
 
 
 @_page("decisions")

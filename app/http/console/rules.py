@@ -219,3 +219,14 @@ def activate_version(number: int) -> Reply:
     author = f"{g.principal.role}:{g.principal.subject}"
     rulesets.activate_version(svc.db, svc.rules, tenant, number, author, _now())
     return redirect(f"/admin/rules?activated={number}", 303)
+
+
+@console.post("/rules/schedule/<int:sequence>/cancel")
+def cancel_activation(sequence: int) -> Reply:
+    """Cancel a pending activation, as ``DELETE /v1/admin/rulesets/schedule/{sequence}`` does."""
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    svc = services()
+    author = f"{g.principal.role}:{g.principal.subject}"
+    rulesets.cancel_activation(svc.db, svc.rules, tenant, sequence, author, _now())
+    return redirect(f"/admin/rules?cancelled={sequence}", 303)

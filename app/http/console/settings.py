@@ -1,0 +1,153 @@
+"""The console's settings beyond keys and users: segment themes with a live preview of the
+storefront widget, and webhook endpoints (create with the secret shown once, rotate, test send,
+delete, deliveries). The same schemas and use cases as ``PATCH /v1/admin/segments/{id}`` and
+``/v1/admin/webhook-endpoints``.
+
+The preview is the real widget script on the console's page. It reads the tenant's segments
+from ``/admin/preview/v1/storefront/segments`` (the storefront's answer, for the signed-in
+session, not an API key), and the page's script swaps the edited theme into the widget before
+it is saved."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import jsonify, redirect, request
+
+from app.http.common import services
+from app.http.console.core import (
+    LIST_LIMIT,
+    Reply,
+    _now,
+    _render,
+    _settings_with,
+    _signed_in,
+    _tenant,
+    _validated,
+    _writable_tenant,
+    console,
+)
+from app.http.schemas.catalog import SegmentUpdateSchema
+from app.http.schemas.storefront import PublicSegmentSchema
+from app.http.schemas.webhooks import EndpointCreateSchema, RotateSchema
+from app.services import catalog, events_out
+from pricing.errors import InvalidInput
+
+THEME_FIELDS = ("primary_color", "accent_color", "font_family", "radius")
+
+
+# ---- segment themes ---------------------------------------------------------------------------
+
+
+@console.get("/settings/themes/<uuid:segment_id>")
+def theme_page(segment_id: Any) -> Reply:
+    signed_in = _signed_in()
+    tenant = _tenant(signed_in)
+    if tenant is None:
+        return redirect("/admin/settings")
+    segment = catalog.get_segment(services().db, tenant, str(segment_id))
+    return _render("theme", signed_in, tenant, segment=segment, page_name="settings")
+
+
+@console.post("/settings/themes/<uuid:segment_id>")
+def save_theme(segment_id: Any) -> Reply:
+    """The segment's theme replaced by the form's (an empty field: the widget's default); the
+    version read goes back (a stale form is 412)."""
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    theme = {name: (request.form.get(name, "").strip() or None) for name in THEME_FIELDS}
+    data = _validated(SegmentUpdateSchema(), {"theme": theme})
+    version = int(request.form.get("version") or 0) or None
+    catalog.update_segment(services().db, tenant, str(segment_id), version, data)
+    return redirect(f"/admin/settings/themes/{segment_id}?done=saved", 303)
+
+
+@console.get("/preview/v1/storefront/segments")
+def preview_segments() -> Any:
+    """The storefront's segments answer for the signed-in session: what the preview widget reads
+    (it sends no key the console could know; the session names the tenant)."""
+    signed_in = _signed_in()
+    tenant = _tenant(signed_in)
+    if tenant is None:
+        raise InvalidInput("Choose a tenant first.", code="tenant_required")
+    segments = catalog.storefront_segments(services().db, tenant)
+    return jsonify(PublicSegmentSchema(many=True).dump(segments))
+
+
+# ---- webhook endpoints ------------------------------------------------------------------------
+
+
+def _events(text: str) -> list[str]:
+    """Event types typed one per line or separated by commas."""
+    return [e.strip() for e in text.replace(",", "\n").splitlines() if e.strip()]
+
+
+@console.post("/webhooks")
+def create_webhook() -> Reply:
+    """A new endpoint; its signing secret is shown on the answer only."""
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    data = _validated(
+        EndpointCreateSchema(),
+        {
+            "url": request.form.get("url", "").strip(),
+            "events": _events(request.form.get("events", "")),
+            "description": request.form.get("description", ""),
+        },
+    )
+    created = events_out.create_endpoint(services().events, tenant.id, data, _now())
+    return _settings_with(signed_in, tenant, new_secret=(created["url"], created["secret"]))
+
+
+@console.post("/webhooks/<uuid:endpoint_id>/rotate")
+def rotate_webhook(endpoint_id: Any) -> Reply:
+    """A new secret (shown once); the old one also signs for the overlap the form gives."""
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    hours = request.form.get("overlap_hours", "").strip()
+    data = _validated(RotateSchema(), {"overlap_hours": int(hours) if hours.isdigit() else 24})
+    rotated = events_out.rotate_secret(
+        services().db, tenant.id, str(endpoint_id), data["overlap_hours"], _now()
+    )
+    return _settings_with(signed_in, tenant, new_secret=(rotated["url"], rotated["secret"]))
+
+
+@console.post("/webhooks/<uuid:endpoint_id>/test")
+def test_webhook(endpoint_id: Any) -> Reply:
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    events_out.send_test(services().db, tenant.id, str(endpoint_id), _now())
+    return redirect(f"/admin/webhooks/{endpoint_id}?done=test+queued", 303)
+
+
+@console.post("/webhooks/<uuid:endpoint_id>/delete")
+def delete_webhook(endpoint_id: Any) -> Reply:
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    events_out.delete_endpoint(services().db, tenant.id, str(endpoint_id))
+    return redirect("/admin/settings?done=endpoint+deleted#webhooks-title", 303)
+
+
+@console.get("/webhooks/<uuid:endpoint_id>")
+def webhook_page(endpoint_id: Any) -> Reply:
+    """One endpoint and its delivery attempts, newest first."""
+    signed_in = _signed_in()
+    tenant = _tenant(signed_in)
+    if tenant is None:
+        return redirect("/admin/settings")
+    db = services().db
+    endpoint = events_out.get_endpoint(db, tenant.id, str(endpoint_id))
+    attempts = events_out.deliveries(db, tenant.id, str(endpoint_id), 0, LIST_LIMIT).items
+    return _render(
+        "webhook", signed_in, tenant, endpoint=endpoint, attempts=attempts, page_name="settings"
+    )
+
+
+def _when(moment: dt.datetime | None) -> str:
+    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+@console.app_template_filter("when")
+def _when_filter(moment: dt.datetime | None) -> str:
+    return _when(moment)
