@@ -76,7 +76,16 @@ class Checkouts(MethodView):
     )
     @blp.doc(parameters=[IDEMPOTENCY_KEY])
     def post(self, data: dict[str, Any]) -> Response | Reply[dict[str, Any]]:
-        """Start checkout from a quote token: hold the unit, create the pending booking and the payment session"""
+        """Start checkout from a quote token: hold the unit, create the pending booking and the payment session
+
+        Verifies the quote token, then under a per-(tenant, tier, date) lock either holds a
+        unit and creates the pending booking in one transaction or answers 409 `sold_out`;
+        then creates the payment provider's checkout session (Stripe Checkout with the
+        platform fee as application fee) and returns its URL. `Idempotency-Key` is
+        required: a retry with the same key and body replays the first answer and never
+        creates a second booking or session; 503 with `Retry-After` when the provider is
+        unreachable (the retry resumes the same booking).
+        """
         svc, tenant = services(), current_tenant()
         return _once(
             data,
@@ -96,7 +105,15 @@ class BookingUpgrade(MethodView):
     )
     @blp.doc(parameters=[IDEMPOTENCY_KEY])
     def post(self, data: dict[str, Any], booking_id: uuid.UUID) -> Response | Reply[dict[str, Any]]:
-        """Upgrade a paid booking: pay the difference; the tier switches when that payment succeeds"""
+        """Upgrade a paid booking: pay the difference; the tier switches when that payment succeeds
+
+        The `upgrade` rules decide whether the paid booking may move to `to_tier_id`; the
+        difference (priced from what the customer paid) is paid through a new checkout session,
+        and the booking switches tier when the provider confirms that payment. `Idempotency-Key`
+        is required, as for checkouts. 409 `upgrade_not_allowed` when a rule refuses (its reason
+        in the details), `upgrade_in_progress` while another upgrade is being paid, `sold_out`
+        when the target tier has no unit left that day.
+        """
         svc, tenant = services(), current_tenant()
         return _once(
             data,
@@ -119,7 +136,12 @@ class BookingById(MethodView):
     @blp.response(200, s.BookingSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def get(self, booking_id: uuid.UUID) -> dict[str, Any]:
-        """A booking's state (follows the payment provider's events)"""
+        """A booking's state (follows the payment provider's events)
+
+        The booking's status (`pending`, `paid`, `expired`, `cancelled`, `refunded`, ...)
+        as the payment provider's webhooks moved it, with its tier, date, party, amounts
+        and pending upgrade. Poll it after the customer returns from checkout.
+        """
         return checkout.get_booking(services().db, current_tenant(), str(booking_id))
 
 
@@ -128,7 +150,14 @@ class StripeWebhook(MethodView):
     @hooks.response(200, s.WebhookResultSchema)
     @hooks.alt_response(400, schema=ErrorSchema, description="Bad signature: nothing changed")
     def post(self) -> dict[str, Any]:
-        """Stripe events (signature verified on the raw body; each event applied once)"""
+        """Stripe events (signature verified on the raw body; each event applied once)
+
+        For Stripe only: `checkout.session.completed` and `checkout.session.expired`
+        (booking and upgrade payments) and `charge.refunded`. The `Stripe-Signature` header
+        is verified on the raw body (300 s tolerance, future timestamps refused); each
+        event id is stored and applied once, in whatever order events arrive; other event
+        types are acknowledged and ignored.
+        """
         payload = request.get_data(cache=False)
         signature = request.headers.get("Stripe-Signature", "")
         return payment_events.handle_event(services().checkout, payload, signature, _now())

@@ -8,7 +8,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.http.schemas.common import INSTANTS, KnownParameters
+from app.http.schemas.common import INSTANTS, KnownParameters, Timestamp
 from storage.change_log import ACTIONS, ENTITY_TYPES
 
 
@@ -76,4 +76,4 @@ class ChangeSchema(ma.Schema):
         allow_none=True,
         metadata={"description": "create: every column; update: the changed columns as they are"},
     )
-    created_at = fields.DateTime()
+    created_at = Timestamp()

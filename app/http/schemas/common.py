@@ -66,6 +66,17 @@ class Instant(fields.AwareDateTime):
         return moment
 
 
+class Timestamp(fields.DateTime):
+    """An instant written as ISO 8601 with its offset (``2027-03-12T09:30:00+00:00``). Stored
+    instants are UTC; a naive one (SQLite hands them back so) is written as UTC rather than
+    without an offset."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        if isinstance(value, dt.datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
 def _span(delta: dt.timedelta) -> str:
     return "5 years" if delta == FIVE_YEARS else f"{delta.days} day{'s' * (delta.days != 1)}"
 

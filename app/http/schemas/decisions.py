@@ -7,7 +7,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.http.schemas.common import INSTANTS, KnownParameters
+from app.http.schemas.common import INSTANTS, KnownParameters, Timestamp
 
 
 class DecisionRecordSchema(ma.Schema):
@@ -34,7 +34,7 @@ class DecisionRecordSchema(ma.Schema):
     request_id = fields.String()
     quote_id = fields.String(allow_none=True)
     booking_id = fields.String(allow_none=True)
-    created_at = fields.DateTime()
+    created_at = Timestamp()
     masked_fields = fields.List(
         fields.String(), metadata={"description": "JSON pointers of masked personal data"}
     )

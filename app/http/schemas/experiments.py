@@ -8,7 +8,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
 
-from app.http.schemas.common import KEY, Day, Share
+from app.http.schemas.common import KEY, Day, Share, Timestamp
 
 
 class VariantSchema(ma.Schema):
@@ -114,12 +114,12 @@ class ExperimentSchema(ma.Schema):
     primary_metric = fields.String()
     guardrail_metrics = fields.List(fields.String())
     bucket_version = fields.Integer()
-    started_at = fields.DateTime(allow_none=True)
-    stopped_at = fields.DateTime(allow_none=True)
+    started_at = Timestamp(allow_none=True)
+    stopped_at = Timestamp(allow_none=True)
     created_by = fields.String()
     version = fields.Integer()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    created_at = Timestamp()
+    updated_at = Timestamp()
 
 
 class ExperimentQuerySchema(ma.Schema):
@@ -132,7 +132,7 @@ class ExperimentRevisionSchema(ma.Schema):
     bucket_version = fields.Integer()
     changes = fields.Dict(metadata={"description": "field -> [before, after]"})
     actor = fields.String()
-    created_at = fields.DateTime()
+    created_at = Timestamp()
 
 
 class ResultsQuerySchema(ma.Schema):

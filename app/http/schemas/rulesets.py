@@ -10,7 +10,7 @@ import marshmallow as ma
 from marshmallow import fields, post_load, validate
 
 from app.http.errors import ErrorDetailSchema
-from app.http.schemas.common import FIVE_YEARS, INSTANTS, Instant
+from app.http.schemas.common import FIVE_YEARS, INSTANTS, Instant, Timestamp
 from rules.documents import load_document
 from rules.language import KINDS as RULE_KINDS
 from rules.language import MAX_DOCUMENT_BYTES, RulesetInvalid
@@ -69,7 +69,7 @@ class DraftSchema(ma.Schema):
     based_on_version = fields.Integer(allow_none=True)
     created_by = fields.String()
     version = fields.Integer()
-    updated_at = fields.DateTime()
+    updated_at = Timestamp()
 
 
 class DocumentSchema(YamlDocumentMixin):
@@ -129,8 +129,8 @@ class BacktestRequestSchema(ma.Schema):
 
 class BacktestSchema(ma.Schema):
     draft_id = fields.String()
-    from_ = fields.DateTime(data_key="from", attribute="from")
-    to = fields.DateTime()
+    from_ = Timestamp(data_key="from", attribute="from")
+    to = Timestamp()
     currency = fields.String()
     evaluated = fields.Integer()
     truncated = fields.Boolean()
@@ -169,7 +169,7 @@ class VersionSchema(ma.Schema):
     content_hash = fields.String()
     author = fields.String()
     note = fields.String()
-    created_at = fields.DateTime()
+    created_at = Timestamp()
     document = fields.Dict()
 
 
@@ -187,10 +187,10 @@ class ActivationSchema(ma.Schema):
             "or rollback (an older one)"
         }
     )
-    activates_at = fields.DateTime()
+    activates_at = Timestamp()
     created_by = fields.String()
-    created_at = fields.DateTime()
-    cancelled_at = fields.DateTime(
+    created_at = Timestamp()
+    cancelled_at = Timestamp(
         allow_none=True,
         metadata={"description": "Cancelled while pending (it never took effect); null if not"},
     )
@@ -202,7 +202,7 @@ class CancelledActivationSchema(ma.Schema):
 
     sequence = fields.Integer()
     version = fields.Integer(attribute="version_number")
-    activates_at = fields.DateTime()
+    activates_at = Timestamp()
 
 
 class ScheduledActivationSchema(ma.Schema):
@@ -212,9 +212,9 @@ class ScheduledActivationSchema(ma.Schema):
         metadata={"description": "Cancel it with DELETE …/schedule/{sequence}"}
     )
     version = fields.Integer(attribute="version_number")
-    activates_at = fields.DateTime()
+    activates_at = Timestamp()
     created_by = fields.String()
-    created_at = fields.DateTime()
+    created_at = Timestamp()
 
 
 class ActivatedSchema(ActivationSchema):

@@ -18,6 +18,7 @@ from app.http.schemas.common import (
     FeatureValue,
     Instant,
     MoneySchema,
+    Timestamp,
 )
 from pricing.pricer import MAX_LEAD_DAYS
 
@@ -318,7 +319,7 @@ class QuoteCreateSchema(ma.Schema):
 class QuoteSchema(ma.Schema):
     quote_id = fields.String()
     token = fields.String(metadata={"description": "Signed price lock; send it to checkout"})
-    expires_at = fields.DateTime()
+    expires_at = Timestamp()
     tier_id = fields.String()
     service_date = fields.Date()
     guests = fields.Integer()

@@ -9,7 +9,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.http.schemas.common import KEY, NAME
+from app.http.schemas.common import KEY, NAME, Timestamp
 from app.services.origins import MAX_ORIGIN_LENGTH, MAX_ORIGINS, normalized_origin
 from pricing.money import CURRENCY_EXPONENTS
 
@@ -121,8 +121,8 @@ class ApiKeySchema(ma.Schema):
     id = fields.String()
     name = fields.String()
     prefix = fields.String()
-    created_at = fields.DateTime()
-    revoked_at = fields.DateTime(allow_none=True)
+    created_at = Timestamp()
+    revoked_at = Timestamp(allow_none=True)
     active = fields.Boolean()
     allowed_origins = fields.List(fields.String())
     version = fields.Integer()
