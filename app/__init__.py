@@ -36,6 +36,7 @@ from app.http.errors import (
     handle_unexpected,
 )
 from app.http.json_provider import OrjsonProvider, TierwiseRequest
+from app.http.schemas import glossary
 from app.http.vendor import SWAGGER_UI_URL, vendor
 from app.services.checkout import CheckoutContext
 from app.services.events_out import EventsContext
@@ -186,6 +187,7 @@ def create_app(
     )
     # Decimals (experiment weights, coverage) travel as strings, "0.5": not JSON numbers.
     api.register_field(ma.fields.Decimal, "string", "decimal")
+    api.ma_plugin.converter.add_attribute_function(glossary.describe)  # common field names
     from app.http import (
         admin_account,
         admin_analytics,

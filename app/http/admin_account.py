@@ -45,7 +45,7 @@ class OwnTenant(MethodView):
         tenant = current_tenant()
         return tenant, 200, etag(tenant.version)
 
-    @blp.arguments(s.TenantUpdateSchema)
+    @blp.arguments(s.TenantUpdateSchema, example=s.TenantUpdateSchema.EXAMPLE)
     @blp.response(200, s.TenantSchema, headers=ETAG)
     @conditional(blp)
     def patch(self, data: dict[str, Any]) -> Reply[Tenant]:
@@ -74,7 +74,7 @@ class ApiKeys(MethodView):
             tenants.list_api_keys(services().db, current_tenant(), paging.offset, paging.limit)
         )
 
-    @blp.arguments(s.ApiKeyCreateSchema)
+    @blp.arguments(s.ApiKeyCreateSchema, example=s.ApiKeyCreateSchema.EXAMPLE)
     @blp.response(201, s.ApiKeyCreatedSchema)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Create a storefront API key; the full key is returned once
@@ -107,7 +107,7 @@ class ApiKeyById(MethodView):
         key = tenants.get_api_key(services().db, current_tenant(), str(key_id))
         return key, 200, etag(key["version"])
 
-    @blp.arguments(s.ApiKeyUpdateSchema)
+    @blp.arguments(s.ApiKeyUpdateSchema, example=s.ApiKeyUpdateSchema.EXAMPLE)
     @blp.response(200, s.ApiKeySchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     @conditional(blp)

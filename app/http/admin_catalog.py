@@ -66,7 +66,7 @@ class Segments(MethodView):
             )
         )
 
-    @blp.arguments(s.SegmentCreateSchema)
+    @blp.arguments(s.SegmentCreateSchema, example=s.SegmentCreateSchema.EXAMPLE)
     @blp.response(201, s.SegmentSchema, headers=ETAG)
     @blp.alt_response(409, schema=ErrorSchema, description="Key taken")
     def post(self, data: dict[str, Any]) -> Reply[domain.Segment]:
@@ -91,7 +91,7 @@ class SegmentById(MethodView):
         segment = catalog.get_segment(services().db, current_tenant(), str(segment_id))
         return segment, 200, etag(segment.version)
 
-    @blp.arguments(s.SegmentUpdateSchema)
+    @blp.arguments(s.SegmentUpdateSchema, example=s.SegmentUpdateSchema.EXAMPLE)
     @blp.response(200, s.SegmentSchema, headers=ETAG)
     @documented_errors
     def patch(self, data: dict[str, Any], segment_id: uuid.UUID) -> Reply[domain.Segment]:
@@ -109,7 +109,7 @@ class SegmentById(MethodView):
 
 @blp.route("/segments/<uuid:segment_id>/clone")
 class SegmentClone(MethodView):
-    @blp.arguments(s.SegmentCloneSchema)
+    @blp.arguments(s.SegmentCloneSchema, example=s.SegmentCloneSchema.EXAMPLE)
     @blp.response(201, s.SegmentSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     @blp.alt_response(409, schema=ErrorSchema, description="Key taken")
@@ -152,7 +152,7 @@ class Tiers(MethodView):
             )
         )
 
-    @blp.arguments(s.TierCreateSchema)
+    @blp.arguments(s.TierCreateSchema, example=s.TierCreateSchema.EXAMPLE)
     @blp.response(201, s.TierSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Segment or upsell target not found")
     @blp.alt_response(409, schema=ErrorSchema, description="Level taken by an active tier")
@@ -179,7 +179,7 @@ class TierById(MethodView):
         tier = catalog.get_tier(services().db, current_tenant(), str(tier_id))
         return tier, 200, etag(tier.version)
 
-    @blp.arguments(s.TierUpdateSchema)
+    @blp.arguments(s.TierUpdateSchema, example=s.TierUpdateSchema.EXAMPLE)
     @blp.response(200, s.TierSchema, headers=ETAG)
     @documented_errors
     def patch(self, data: dict[str, Any], tier_id: uuid.UUID) -> Reply[domain.Tier]:
@@ -217,7 +217,7 @@ class AddOns(MethodView):
             )
         )
 
-    @blp.arguments(s.AddOnCreateSchema)
+    @blp.arguments(s.AddOnCreateSchema, example=s.AddOnCreateSchema.EXAMPLE)
     @blp.response(201, s.AddOnSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Tier not found")
     @blp.alt_response(409, schema=ErrorSchema, description="Key taken")
@@ -243,7 +243,7 @@ class AddOnById(MethodView):
         add_on = catalog.get_add_on(services().db, current_tenant(), str(add_on_id))
         return add_on, 200, etag(add_on.version)
 
-    @blp.arguments(s.AddOnUpdateSchema)
+    @blp.arguments(s.AddOnUpdateSchema, example=s.AddOnUpdateSchema.EXAMPLE)
     @blp.response(200, s.AddOnSchema, headers=ETAG)
     @documented_errors
     def patch(self, data: dict[str, Any], add_on_id: uuid.UUID) -> Reply[domain.AddOn]:

@@ -60,7 +60,7 @@ class Experiments(MethodView):
             )
         )
 
-    @blp.arguments(s.ExperimentCreateSchema)
+    @blp.arguments(s.ExperimentCreateSchema, example=s.ExperimentCreateSchema.EXAMPLE)
     @blp.response(201, s.ExperimentSchema, headers=ETAG)
     @blp.alt_response(409, schema=ErrorSchema, description="Key taken")
     def post(self, data: dict[str, Any]) -> Reply[dict[str, Any]]:
@@ -87,7 +87,7 @@ class ExperimentById(MethodView):
         row = experiments.get_experiment(services().db, current_tenant(), str(experiment_id))
         return row, 200, etag(row["version"])
 
-    @blp.arguments(s.ExperimentUpdateSchema)
+    @blp.arguments(s.ExperimentUpdateSchema, example=s.ExperimentUpdateSchema.EXAMPLE)
     @blp.response(200, s.ExperimentSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     @blp.alt_response(409, schema=ErrorSchema, description="Stopped")

@@ -36,7 +36,7 @@ class TierCapacity(MethodView):
         """
         return catalog.capacity(services().db, current_tenant(), str(tier_id), *s.date_range(args))
 
-    @blp.arguments(s.CapacitySetSchema)
+    @blp.arguments(s.CapacitySetSchema, example=s.CapacitySetSchema.EXAMPLE)
     @blp.response(200, s.CapacitySchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Tier not found")
     def put(self, data: dict[str, Any], tier_id: uuid.UUID) -> dict[str, Any]:
@@ -91,7 +91,7 @@ class Blackouts(MethodView):
             )
         )
 
-    @blp.arguments(s.BlackoutCreateSchema)
+    @blp.arguments(s.BlackoutCreateSchema, example=s.BlackoutCreateSchema.EXAMPLE)
     @blp.response(201, s.BlackoutSchema(many=True))
     @blp.alt_response(404, schema=ErrorSchema, description="Tier not found")
     def post(self, data: dict[str, Any]) -> list[dict[str, Any]]:

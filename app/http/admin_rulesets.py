@@ -59,7 +59,7 @@ class Drafts(MethodView):
         )
 
     @accepts_yaml(blp, "DraftCreate")
-    @blp.arguments(s.DraftCreateSchema)
+    @blp.arguments(s.DraftCreateSchema, example=s.DraftCreateSchema.EXAMPLE)
     @blp.response(201, s.DraftSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Version not found")
     def post(self, data: dict[str, Any]) -> Reply[Draft]:
@@ -93,7 +93,7 @@ class DraftById(MethodView):
         return draft, 200, etag(draft.version)
 
     @accepts_yaml(blp, "DraftUpdate")
-    @blp.arguments(s.DraftUpdateSchema)
+    @blp.arguments(s.DraftUpdateSchema, example=s.DraftUpdateSchema.EXAMPLE)
     @blp.response(200, s.DraftSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     @conditional(blp)
@@ -122,7 +122,7 @@ class DraftById(MethodView):
 @blp.route("/validate")
 class ValidateDocument(MethodView):
     @accepts_yaml(blp, "Document")
-    @blp.arguments(s.DocumentSchema)
+    @blp.arguments(s.DocumentSchema, example=s.DocumentSchema.EXAMPLE)
     @blp.response(200, s.ValidationReportSchema)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Validate a ruleset document: 422 with every error located, else warnings
@@ -163,7 +163,7 @@ class TestDraft(MethodView):
 
 @blp.route("/drafts/<uuid:draft_id>/simulate")
 class SimulateDraft(MethodView):
-    @blp.arguments(s.SimulateSchema)
+    @blp.arguments(s.SimulateSchema, example=s.SimulateSchema.EXAMPLE)
     @blp.response(200)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def post(self, data: dict[str, Any], draft_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -186,7 +186,7 @@ class SimulateDraft(MethodView):
 
 @blp.route("/drafts/<uuid:draft_id>/backtest")
 class BacktestDraft(MethodView):
-    @blp.arguments(s.BacktestRequestSchema)
+    @blp.arguments(s.BacktestRequestSchema, example=s.BacktestRequestSchema.EXAMPLE)
     @blp.response(200, s.BacktestSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def post(self, data: dict[str, Any], draft_id: uuid.UUID) -> dict[str, Any]:
@@ -205,7 +205,7 @@ class BacktestDraft(MethodView):
 
 @blp.route("/drafts/<uuid:draft_id>/publish")
 class PublishDraft(MethodView):
-    @blp.arguments(s.PublishSchema)
+    @blp.arguments(s.PublishSchema, example=s.PublishSchema.EXAMPLE)
     @blp.response(201, s.PublishedSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def post(self, data: dict[str, Any], draft_id: uuid.UUID) -> rulesets.Published:
@@ -260,7 +260,7 @@ class VersionByNumber(MethodView):
 
 @blp.route("/versions/<int:number>/activate")
 class ActivateVersion(MethodView):
-    @blp.arguments(s.ActivateSchema, required=False)
+    @blp.arguments(s.ActivateSchema, required=False, example=s.ActivateSchema.EXAMPLE)
     @blp.response(201, s.ActivatedSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def post(self, data: dict[str, Any], number: int) -> rulesets.Activated:
@@ -345,7 +345,7 @@ class Diff(MethodView):
 
 @blp.route("/evaluate")
 class Evaluate(MethodView):
-    @blp.arguments(s.FactsSchema)
+    @blp.arguments(s.FactsSchema, example=s.FactsSchema.EXAMPLE)
     @blp.response(200, s.ExplainedOutcomeSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="No version in force at `at`")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:

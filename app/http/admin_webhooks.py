@@ -55,7 +55,7 @@ class Endpoints(MethodView):
             events_out.list_endpoints(services().db, _tenant_id(), paging.offset, paging.limit)
         )
 
-    @blp.arguments(s.EndpointCreateSchema)
+    @blp.arguments(s.EndpointCreateSchema, example=s.EndpointCreateSchema.EXAMPLE)
     @blp.response(201, s.EndpointWithSecretSchema, headers=ETAG)
     def post(self, data: dict[str, Any]) -> Reply[dict[str, Any]]:
         """Add an endpoint; its signing secret is in this answer only
@@ -80,7 +80,7 @@ class EndpointById(MethodView):
         row = events_out.get_endpoint(services().db, _tenant_id(), str(endpoint_id))
         return row, 200, etag(row["version"])
 
-    @blp.arguments(s.EndpointUpdateSchema)
+    @blp.arguments(s.EndpointUpdateSchema, example=s.EndpointUpdateSchema.EXAMPLE)
     @blp.response(200, s.EndpointSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     @conditional(blp)
@@ -107,7 +107,7 @@ class EndpointById(MethodView):
 
 @blp.route("/<uuid:endpoint_id>/rotate-secret")
 class RotateSecret(MethodView):
-    @blp.arguments(s.RotateSchema)
+    @blp.arguments(s.RotateSchema, example=s.RotateSchema.EXAMPLE)
     @blp.response(200, s.RotatedSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def post(self, data: dict[str, Any], endpoint_id: uuid.UUID) -> Reply[dict[str, Any]]:

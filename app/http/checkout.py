@@ -33,6 +33,9 @@ IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "required": True,
     "schema": {"type": "string"},
+    "description": "Your unique key for this operation (a UUID, say), at most 255 characters: the "
+    "same key and body replay the first answer for 24 h (`Idempotent-Replayed: true`), never a "
+    "second booking or payment session; the same key with another body is 422.",
 }
 
 
@@ -66,7 +69,7 @@ def _once(
 
 @blp.route("/checkouts")
 class Checkouts(MethodView):
-    @blp.arguments(s.CheckoutCreateSchema)
+    @blp.arguments(s.CheckoutCreateSchema, example=s.CheckoutCreateSchema.EXAMPLE)
     @blp.response(201, s.BookingSchema)
     @blp.alt_response(
         409, schema=ErrorSchema, description="Sold out, or a request with this key in progress"
@@ -97,7 +100,7 @@ class Checkouts(MethodView):
 
 @blp.route("/bookings/<uuid:booking_id>/upgrade")
 class BookingUpgrade(MethodView):
-    @blp.arguments(s.BookingUpgradeCreateSchema)
+    @blp.arguments(s.BookingUpgradeCreateSchema, example=s.BookingUpgradeCreateSchema.EXAMPLE)
     @blp.response(201, s.BookingUpgradeSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Booking or tier not found")
     @blp.alt_response(

@@ -141,7 +141,7 @@ class Tenants(MethodView):
         paging = Paging(pagination_parameters)
         return paging.done(tenants.list_tenants(services().db, paging.offset, paging.limit))
 
-    @blp.arguments(s.TenantCreateSchema)
+    @blp.arguments(s.TenantCreateSchema, example=s.TenantCreateSchema.EXAMPLE)
     @blp.response(201, s.TenantSchema, headers=ETAG)
     @blp.alt_response(409, schema=ErrorSchema, description="Slug taken")
     def post(self, data: dict[str, Any]) -> Reply[Tenant]:
@@ -166,7 +166,7 @@ class TenantById(MethodView):
         tenant = tenants.get_tenant(services().db, str(tenant_id))
         return tenant, 200, etag(tenant.version)
 
-    @blp.arguments(s.TenantStatusSchema)
+    @blp.arguments(s.TenantStatusSchema, example=s.TenantStatusSchema.EXAMPLE)
     @blp.response(200, s.TenantSchema, headers=ETAG)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     @conditional(blp)
@@ -187,7 +187,7 @@ class TenantById(MethodView):
 
 @blp.route("/tenants/<uuid:tenant_id>/payments-onboarding")
 class PaymentsOnboarding(MethodView):
-    @blp.arguments(s.OnboardingCreateSchema)
+    @blp.arguments(s.OnboardingCreateSchema, example=s.OnboardingCreateSchema.EXAMPLE)
     @blp.response(200, s.OnboardingSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     @blp.alt_response(503, schema=ErrorSchema, description="Payment provider unreachable")

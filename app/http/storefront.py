@@ -100,7 +100,7 @@ class Offers(MethodView):
 
 @blp.route("/quotes")
 class Quotes(MethodView):
-    @blp.arguments(s.QuoteCreateSchema)
+    @blp.arguments(s.QuoteCreateSchema, example=s.QuoteCreateSchema.EXAMPLE)
     @blp.response(201, s.QuoteSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Tier not found")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -122,7 +122,7 @@ class Quotes(MethodView):
 
 @blp.route("/quotes/verify")
 class QuoteVerify(MethodView):
-    @blp.arguments(s.QuoteTokenSchema)
+    @blp.arguments(s.QuoteTokenSchema, example=s.QuoteTokenSchema.EXAMPLE)
     @blp.response(200, s.QuoteClaimsSchema)
     def post(self, data: dict[str, Any]) -> QuoteClaims:
         """Check a quote token: its claims, or 422 quote_invalid / quote_expired
@@ -136,7 +136,7 @@ class QuoteVerify(MethodView):
 
 @blp.route("/upgrade-quotes")
 class UpgradeQuotes(MethodView):
-    @blp.arguments(s.UpgradeQuoteCreateSchema)
+    @blp.arguments(s.UpgradeQuoteCreateSchema, example=s.UpgradeQuoteCreateSchema.EXAMPLE)
     @blp.response(200, s.UpgradeQuoteSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Tier or booking not found")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -165,7 +165,7 @@ class UpgradeQuotes(MethodView):
 
 @blp.route("/events")
 class Events(MethodView):
-    @blp.arguments(s.EventsSchema)
+    @blp.arguments(s.EventsSchema, example=s.EventsSchema.EXAMPLE)
     @blp.response(202, s.EventsResultSchema)
     def post(self, data: dict[str, Any]) -> dict[str, int]:
         """Record storefront events (de-duplicated by client_event_id)
