@@ -15,16 +15,23 @@ RUN apt-get update \
 RUN python3.11 -m venv /opt/tierwise
 ENV PATH=/opt/tierwise/bin:$PATH PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-# The pins first, so a code change does not reinstall every dependency.
+# The dependencies first, from the pins, on empty packages: a code change then reuses this layer
+# (durable-rules' compilation is the slow part). Then tierwise itself, without dependencies.
 COPY pyproject.toml constraints.txt README.md ./
+RUN mkdir app config pricing rules storage \
+    && touch app/__init__.py config/__init__.py pricing/__init__.py rules/__init__.py \
+        storage/__init__.py \
+    && pip install -c constraints.txt wheel \
+    && pip install -c constraints.txt . \
+    && rm -rf app config pricing rules storage
 COPY app app
 COPY config config
 COPY pricing pricing
 COPY rules rules
 COPY storage storage
-RUN pip install -c constraints.txt wheel setuptools \
-    && pip install -c constraints.txt . \
-    && python -c "import durable.lang, app, pricing, rules, storage, config"
+RUN pip install --no-deps --force-reinstall -c constraints.txt . \
+    && cd / && python -c "import durable.lang, app.cli, storage.db" \
+    && test -f /opt/tierwise/lib/python3.11/site-packages/storage/migrations/env.py
 
 FROM debian:${DEBIAN} AS runtime
 RUN apt-get update \

@@ -60,7 +60,7 @@ class ThemeSchema(ma.Schema):
 
 class SegmentCreateSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {"key": "premium", "name": "Premium", "position": 1}
+    EXAMPLE: dict[str, Any] = {"key": "premium", "name": "Premium", "position": 1}
 
     key = fields.String(required=True, validate=KEY)
     name = fields.String(required=True, validate=NAME)
@@ -69,7 +69,7 @@ class SegmentCreateSchema(ma.Schema):
 
 class SegmentUpdateSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {
+    EXAMPLE: dict[str, Any] = {
         "name": "Premium stays",
         "theme": {
             "primary_color": "#0b5cad",
@@ -92,7 +92,7 @@ class SegmentUpdateSchema(ma.Schema):
 
 class SegmentCloneSchema(SegmentCreateSchema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {"key": "premium-winter", "name": "Premium (winter)"}
+    EXAMPLE: dict[str, Any] = {"key": "premium-winter", "name": "Premium (winter)"}
 
     position = fields.Integer(
         strict=True,
@@ -127,7 +127,7 @@ class SegmentQuerySchema(ma.Schema):
 
 class TierUpdateSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {"base_price": {"amount": 12900, "currency": "EUR"}, "popular": True}
+    EXAMPLE: dict[str, Any] = {"base_price": {"amount": 12900, "currency": "EUR"}, "popular": True}
 
     level = fields.Integer(strict=True, validate=validate.Range(1, 3))
     name = fields.String(validate=NAME)
@@ -178,7 +178,7 @@ class TierUpdateSchema(ma.Schema):
 
 class TierCreateSchema(TierUpdateSchema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {
+    EXAMPLE: dict[str, Any] = {
         "segment_id": "3d9a7b1c-5e2f-4a8b-b6c7-d8e9f0a1b2c3",
         "level": 2,
         "name": "Preferred",
@@ -257,7 +257,7 @@ class TierQuerySchema(ma.Schema):
 
 class AddOnUpdateSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {"price": {"amount": 1800, "currency": "EUR"}}
+    EXAMPLE: dict[str, Any] = {"price": {"amount": 1800, "currency": "EUR"}}
 
     key = fields.String(validate=KEY)
     name = fields.String(validate=NAME)
@@ -274,7 +274,7 @@ class AddOnUpdateSchema(ma.Schema):
 
 class AddOnCreateSchema(AddOnUpdateSchema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {
+    EXAMPLE: dict[str, Any] = {
         "key": "breakfast",
         "name": "Breakfast",
         "pricing": "per_guest",

@@ -3,6 +3,8 @@ payment webhooks."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 from marshmallow import fields, validate
 
@@ -25,7 +27,7 @@ class CustomerSchema(ma.Schema):
 
 class CheckoutCreateSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {
+    EXAMPLE: dict[str, Any] = {
         "quote_token": "eyJ0IjoiNmYxYzJhOWUifQ.c2lnbmF0dXJl",
         "customer": {"email": "ada@example.com", "name": "Ada Lovelace"},
     }
@@ -67,7 +69,7 @@ class BookingSchema(ma.Schema):
 
 class BookingUpgradeCreateSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {"to_tier_id": "0b7e4c1d-2a3f-4b5c-9d8e-7f6a5b4c3d2e"}
+    EXAMPLE: dict[str, Any] = {"to_tier_id": "0b7e4c1d-2a3f-4b5c-9d8e-7f6a5b4c3d2e"}
 
     to_tier_id = fields.UUID(
         required=True, metadata={"description": "The tier to move the booking to"}

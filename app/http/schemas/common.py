@@ -71,7 +71,7 @@ class Timestamp(fields.DateTime):
     instants are UTC; a naive one (SQLite hands them back so) is written as UTC rather than
     without an offset."""
 
-    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | float | None:
         if isinstance(value, dt.datetime) and value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
         return super()._serialize(value, attr, obj, **kwargs)
@@ -80,7 +80,7 @@ class Timestamp(fields.DateTime):
 class UnixTimestamp(Timestamp):
     """An instant held as Unix seconds (a signed quote's expiry), written as :class:`Timestamp`."""
 
-    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | float | None:
         if isinstance(value, int) and not isinstance(value, bool):
             value = dt.datetime.fromtimestamp(value, dt.UTC)
         return super()._serialize(value, attr, obj, **kwargs)

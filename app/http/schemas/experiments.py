@@ -87,7 +87,7 @@ _METRIC = validate.OneOf(("upsell_acceptance", "booking_conversion", "revenue_pe
 
 class ExperimentCreateSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {
+    EXAMPLE: dict[str, Any] = {
         "key": "upsell-discount",
         "name": "10 % off the upsell",
         "hypothesis": "A 10 % discount raises upsell acceptance without lowering revenue per visitor",
@@ -149,7 +149,7 @@ class ExperimentCreateSchema(ma.Schema):
 
 class ExperimentUpdateSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {
+    EXAMPLE: dict[str, Any] = {
         "variants": [
             {"key": "control", "weight": "0.3", "control": True},
             {"key": "ten-off", "weight": "0.7"},

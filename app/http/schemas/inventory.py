@@ -40,7 +40,7 @@ def date_range(data: dict[str, Any]) -> tuple[dt.date, dt.date]:
 
 class CapacitySetSchema(DateRangeSchema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {"from": "2027-07-01", "to": "2027-08-31", "units": 12}
+    EXAMPLE: dict[str, Any] = {"from": "2027-07-01", "to": "2027-08-31", "units": 12}
 
     units = fields.Integer(required=True, strict=True, validate=validate.Range(0, 100_000))
 
@@ -63,7 +63,11 @@ class CapacitySchema(ma.Schema):
 
 class BlackoutCreateSchema(DateRangeSchema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {"from": "2027-12-24", "to": "2027-12-26", "reason": "Closed for Christmas"}
+    EXAMPLE: dict[str, Any] = {
+        "from": "2027-12-24",
+        "to": "2027-12-26",
+        "reason": "Closed for Christmas",
+    }
 
     tier_id = fields.UUID(
         load_default=None, metadata={"description": "Omit to close the whole tenant"}

@@ -53,7 +53,7 @@ class YamlDocumentMixin(ma.Schema):
 
 class DraftCreateSchema(YamlDocumentMixin):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {
+    EXAMPLE: dict[str, Any] = {
         "name": "Summer 2027",
         "document": {
             "description": "Summer 2027",
@@ -114,7 +114,7 @@ class DraftCreateSchema(YamlDocumentMixin):
 
 class DraftUpdateSchema(YamlDocumentMixin):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {
+    EXAMPLE: dict[str, Any] = {
         "name": "Summer 2027 (v2)",
         "document": {
             "description": "Summer 2027",
@@ -185,7 +185,7 @@ class DraftSchema(ma.Schema):
 
 class DocumentSchema(YamlDocumentMixin):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {
+    EXAMPLE: dict[str, Any] = {
         "document": {
             "description": "Summer 2027",
             "stacking": "best_only",
@@ -271,7 +271,7 @@ class TestReportSchema(ma.Schema):
 
 class FactsSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {
+    EXAMPLE: dict[str, Any] = {
         "facts": {
             "segment": "premium",
             "tier_level": 2,
@@ -298,7 +298,7 @@ class FactsSchema(ma.Schema):
 
 class SimulateSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {
+    EXAMPLE: dict[str, Any] = {
         "facts": [
             {
                 "segment": "premium",
@@ -325,7 +325,7 @@ class SimulateSchema(ma.Schema):
 
 class BacktestRequestSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {
+    EXAMPLE: dict[str, Any] = {
         "from": "2026-11-01T00:00:00+01:00",
         "to": "2026-12-01T00:00:00+01:00",
         "limit": 50000,
@@ -379,7 +379,7 @@ KEEP_SCHEDULE = (
 
 class PublishSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {"note": "Summer prices", "activates_at": "2027-05-01T00:00:00+02:00"}
+    EXAMPLE: dict[str, Any] = {"note": "Summer prices", "activates_at": "2027-05-01T00:00:00+02:00"}
 
     note = fields.String(load_default="", validate=validate.Length(max=500))
     activates_at = Instant(
@@ -392,7 +392,7 @@ class PublishSchema(ma.Schema):
 
 class ActivateSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {"keep_schedule": False}
+    EXAMPLE: dict[str, Any] = {"keep_schedule": False}
 
     keep_schedule = fields.Boolean(load_default=False, metadata={"description": KEEP_SCHEDULE})
 

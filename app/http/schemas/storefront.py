@@ -442,7 +442,7 @@ CUSTOMER = fields.Nested(
 
 class QuoteCreateSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {
+    EXAMPLE: dict[str, Any] = {
         "tier_id": "6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b",
         "date": "2027-03-12",
         "guests": 2,
@@ -496,7 +496,7 @@ class QuoteSchema(ma.Schema):
 
 class QuoteTokenSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {"token": "eyJ0IjoiNmYxYzJhOWUifQ.c2lnbmF0dXJl"}
+    EXAMPLE: dict[str, Any] = {"token": "eyJ0IjoiNmYxYzJhOWUifQ.c2lnbmF0dXJl"}
 
     token = fields.String(
         required=True,
@@ -524,7 +524,7 @@ class QuoteClaimsSchema(ma.Schema):
 
 class UpgradeQuoteCreateSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {
+    EXAMPLE: dict[str, Any] = {
         "to_tier_id": "0b7e4c1d-2a3f-4b5c-9d8e-7f6a5b4c3d2e",
         "tier_id": "6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b",
         "date": "2027-03-12",
@@ -665,7 +665,7 @@ class EventSchema(ma.Schema):
 
 class EventsSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {
+    EXAMPLE: dict[str, Any] = {
         "events": [
             {
                 "client_event_id": "e-0001",

@@ -41,7 +41,7 @@ def _time_zone(value: str) -> None:
 
 class TenantCreateSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {
+    EXAMPLE: dict[str, Any] = {
         "slug": "acme",
         "name": "Acme Adventures",
         "currency": "EUR",
@@ -60,7 +60,7 @@ class TenantCreateSchema(ma.Schema):
 
 class TenantUpdateSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {
+    EXAMPLE: dict[str, Any] = {
         "name": "Acme Adventures",
         "time_zone": "Europe/Berlin",
         "default_capacity": 8,
@@ -94,7 +94,7 @@ class TenantUpdateSchema(ma.Schema):
 
 class TenantStatusSchema(TenantUpdateSchema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {"status": "suspended"}
+    EXAMPLE: dict[str, Any] = {"status": "suspended"}
 
     status = fields.String(
         validate=validate.OneOf(["active", "suspended"]),
@@ -141,7 +141,10 @@ ALLOWED_ORIGINS = fields.List(
 
 class ApiKeyCreateSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {"name": "www.acme.example", "allowed_origins": ["https://www.acme.example"]}
+    EXAMPLE: dict[str, Any] = {
+        "name": "www.acme.example",
+        "allowed_origins": ["https://www.acme.example"],
+    }
 
     name = fields.String(
         required=True,
@@ -158,7 +161,9 @@ class ApiKeyCreateSchema(ma.Schema):
 
 class ApiKeyUpdateSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {"allowed_origins": ["https://www.acme.example", "https://shop.acme.example"]}
+    EXAMPLE: dict[str, Any] = {
+        "allowed_origins": ["https://www.acme.example", "https://shop.acme.example"]
+    }
 
     name = fields.String(validate=validate.Length(min=1, max=100))
     allowed_origins = ALLOWED_ORIGINS
@@ -193,7 +198,7 @@ class ApiKeyCreatedSchema(ApiKeySchema):
 
 class OnboardingCreateSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {"email": "finance@acme.example"}
+    EXAMPLE: dict[str, Any] = {"email": "finance@acme.example"}
 
     email = fields.Email(
         load_default="",

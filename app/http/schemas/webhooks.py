@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 from marshmallow import fields, validate
 
@@ -31,7 +33,7 @@ def _url(required: bool) -> fields.String:
 
 class EndpointCreateSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {
+    EXAMPLE: dict[str, Any] = {
         "url": "https://hooks.acme.example/tierwise",
         "events": ["booking.*", "ruleset.published"],
         "description": "Bookings into the CRM",
@@ -48,7 +50,7 @@ class EndpointCreateSchema(ma.Schema):
 
 class EndpointUpdateSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {"status": "active"}
+    EXAMPLE: dict[str, Any] = {"status": "active"}
 
     url = _url(False)
     events = _events(False)
@@ -81,7 +83,7 @@ class EndpointWithSecretSchema(EndpointSchema):
 
 class RotateSchema(ma.Schema):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE = {"overlap_hours": 24}
+    EXAMPLE: dict[str, Any] = {"overlap_hours": 24}
 
     overlap_hours = fields.Integer(
         load_default=24,
