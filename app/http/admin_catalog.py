@@ -72,8 +72,9 @@ class Segments(MethodView):
     def post(self, data: dict[str, Any]) -> Reply[domain.Segment]:
         """Create a segment
 
-        A new segment, placed last unless `position` is given. The key (unique per tenant)
-        is how storefront URLs and rules name it. Answers with the segment and its ETag.
+        A new segment at `position` (default 0; storefronts list segments by position). The key
+        (unique per tenant) is how storefront URLs and rules name it. Answers with the segment and
+        its ETag.
         """
         segment = catalog.create_segment(services().db, current_tenant(), data)
         return segment, 201, etag(segment.version)
@@ -116,7 +117,9 @@ class SegmentClone(MethodView):
     def post(self, data: dict[str, Any], segment_id: uuid.UUID) -> Reply[domain.Segment]:
         """Clone a segment's active tiers into a new segment
 
-        Creates a new segment with the given key and name and copies the source segment's active tiers (levels, prices, features, photos) into it. Placed after the last segment unless `position` is given.
+        Creates a new segment with the given key and name and copies the source segment's active
+        tiers (levels, prices, features, photos) into it. Placed after the last segment unless
+        `position` is given.
         """
         segment = catalog.clone_segment(services().db, current_tenant(), str(segment_id), data)
         return segment, 201, etag(segment.version)

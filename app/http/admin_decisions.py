@@ -128,8 +128,9 @@ class OffersPreview(MethodView):
     def get(self, args: dict[str, Any], segment: str) -> ResponseReturnValue:
         """Offers of a segment (by key or id) as they will be (or were) priced at `as_of`, each price with its platform fee
 
-        Prices the segment's offers as the storefront would at `as_of` (default now; with the ruleset in force at that moment, scheduled activations included), showing the platform fee of every price, fallbacks included. Nothing is
-        recorded in the decision log.
+        Prices the segment's offers as the storefront would at `as_of` (default now; with the
+        ruleset in force at that moment, scheduled activations included), showing the platform fee
+        of every price, fallbacks included. Nothing is recorded in the decision log.
         """
         at = args.get("as_of") or dt.datetime.now(dt.UTC)
         selection = _selection(args, segment)

@@ -42,9 +42,9 @@ class TierCapacity(MethodView):
     def put(self, data: dict[str, Any], tier_id: uuid.UUID) -> dict[str, Any]:
         """Set a tier's capacity for one date or a range of dates
 
-        Sets the units a tier can sell on each date from `from` to `to` (both included; one
-        date when `to` is omitted). Units already held or booked are not touched:
-        availability is capacity minus holds minus paid bookings, never below zero.
+        Sets the units a tier can sell on each date from `from` to `to` (both included; one date
+        when `to` is omitted). Units already held or booked are not touched: availability is
+        capacity minus live holds minus paid bookings.
         """
         start, end = s.date_range(data)
         return catalog.set_capacity(

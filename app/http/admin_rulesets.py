@@ -337,8 +337,9 @@ class Diff(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Rule-by-rule difference between two versions
 
-        Compares version `from` with version `to`: rules added, removed and changed (each
-        change as JSON pointers with before and after).
+        Compares version `from` with version `to` by rule id: rules added, removed and changed
+        (each with before, after and the fields that differ), and changed `stacking` or
+        `guardrails`.
         """
         return rulesets.diff_versions(services().db, current_tenant(), args["old"], args["new"])
 

@@ -141,9 +141,9 @@ class BookingById(MethodView):
     def get(self, booking_id: uuid.UUID) -> dict[str, Any]:
         """A booking's state (follows the payment provider's events)
 
-        The booking's status (`pending`, `paid`, `expired`, `cancelled`, `refunded`, ...)
-        as the payment provider's webhooks moved it, with its tier, date, party, amounts
-        and pending upgrade. Poll it after the customer returns from checkout.
+        The booking's status (`pending`, `paid`, `expired`, `cancelled`, `refunded`, ...) as the
+        payment provider's webhooks moved it, with its tier, date, party, total and the checkout
+        address while it is pending. Poll it after the customer returns from checkout.
         """
         return checkout.get_booking(services().db, current_tenant(), str(booking_id))
 
@@ -155,11 +155,11 @@ class StripeWebhook(MethodView):
     def post(self) -> dict[str, Any]:
         """Stripe events (signature verified on the raw body; each event applied once)
 
-        For Stripe only: `checkout.session.completed` and `checkout.session.expired`
-        (booking and upgrade payments) and `charge.refunded`. The `Stripe-Signature` header
-        is verified on the raw body (300 s tolerance, future timestamps refused); each
-        event id is stored and applied once, in whatever order events arrive; other event
-        types are acknowledged and ignored.
+        For Stripe only: `checkout.session.completed` and `checkout.session.expired` (booking and
+        upgrade payments) and `charge.refunded`. The `Stripe-Signature` header is verified on the
+        raw body (300 s tolerance, future timestamps refused); each event id is stored and applied
+        once, in whatever order events arrive; other event types are acknowledged and ignored
+        (`outcome` says so).
         """
         payload = request.get_data(cache=False)
         signature = request.headers.get("Stripe-Signature", "")
