@@ -1,10 +1,10 @@
 """Flask's JSON output through orjson: about a tenth of the standard library's time for an offers
 response. Output is the same JSON as Flask's own provider gives, except for time: an instant is
-ISO 8601 with its offset (a naive one, as SQLite hands them back, is UTC) and a date YYYY-MM-DD —
-never Flask's HTTP dates — wherever it sits, a free-form object (a backtest's largest changes, a
-change's before and after) included. Dataclasses and anything else orjson does not know natively
-go through :func:`default`; whatever orjson refuses (an integer beyond 64 bits, say) falls back to
-the standard library.
+ISO 8601 with its offset (a naive one is taken as UTC, as everything stored is) and a date
+YYYY-MM-DD — never Flask's HTTP dates — wherever it sits, in a free-form object (a backtest's
+largest changes) too. Dataclasses and anything else orjson does not know natively go through
+:func:`default`; whatever orjson refuses (an integer beyond 64 bits, say) falls back to the
+standard library.
 
 Request bodies are parsed in one place, :func:`parse_request_json` (the standard library's
 parser, with limits; see :class:`TierwiseRequest`)."""

@@ -202,7 +202,7 @@ def test_every_timestamp_property_is_a_date_time(spec):
     [
         dt.datetime(2027, 3, 12, 9, 30, tzinfo=dt.UTC),
         dt.datetime(2027, 3, 12, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
-        dt.datetime(2027, 3, 12, 9, 30),  # naive, as SQLite hands back: stored as UTC
+        dt.datetime(2027, 3, 12, 9, 30),  # naive: taken as UTC, as everything stored is
     ],
 )
 def test_timestamps_are_written_with_their_offset(value):
@@ -215,8 +215,8 @@ def test_timestamps_are_written_with_their_offset(value):
 
 
 def test_datetimes_outside_schemas_are_iso_8601_with_their_offset(app: Flask):
-    """Free-form objects (a backtest's largest changes, a change's before/after) go through the
-    JSON provider: instants as ISO 8601 with an offset, never HTTP dates."""
+    """Free-form objects (a backtest's largest changes) go through the JSON provider: instants as
+    ISO 8601 with an offset, dates as YYYY-MM-DD, never HTTP dates."""
     with app.app_context():
         text = app.json.dumps(
             {"aware": dt.datetime(2027, 3, 12, 9, 30, tzinfo=dt.UTC), "day": dt.date(2027, 3, 12)}

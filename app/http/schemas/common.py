@@ -67,9 +67,9 @@ class Instant(fields.AwareDateTime):
 
 
 class Timestamp(fields.DateTime):
-    """An instant written as ISO 8601 with its offset (``2027-03-12T09:30:00+00:00``). Stored
-    instants are UTC; a naive one (SQLite hands them back so) is written as UTC rather than
-    without an offset."""
+    """An instant written as ISO 8601 with its offset (``2027-03-12T09:30:00+00:00``). Everything
+    stored is UTC (storage/db.py reads SQLite's naive values back as such); a naive value that
+    reaches a response anyway is written as UTC, never without an offset."""
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | float | None:
         if isinstance(value, dt.datetime) and value.tzinfo is None:
