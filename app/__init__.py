@@ -25,7 +25,7 @@ from app.adapters.quotes import QuoteSigner
 from app.adapters.rules_runtime import RulesRuntime
 from app.adapters.snapshots import SnapshotCache
 from app.adapters.webhooks import UrlPolicy, WebhookSender
-from app.http import incoming
+from app.http import deprecation, incoming
 from app.http.common import Services
 from app.http.errors import (
     ErrorSchema,
@@ -36,6 +36,7 @@ from app.http.errors import (
     handle_unexpected,
 )
 from app.http.json_provider import OrjsonProvider, TierwiseRequest
+from app.http.schemas import glossary
 from app.http.vendor import SWAGGER_UI_URL, vendor
 from app.services.checkout import CheckoutContext
 from app.services.events_out import EventsContext
@@ -186,6 +187,7 @@ def create_app(
     )
     # Decimals (experiment weights, coverage) travel as strings, "0.5": not JSON numbers.
     api.register_field(ma.fields.Decimal, "string", "decimal")
+    api.ma_plugin.converter.add_attribute_function(glossary.describe)  # common field names
     from app.http import (
         admin_account,
         admin_analytics,
@@ -233,6 +235,7 @@ def create_app(
     app.register_blueprint(console.console)  # the admin console: HTML pages for people
     app.register_blueprint(vendor)  # vendored assets: Swagger UI's
     cors.install(app, settings.api_key_cache_seconds)
+    deprecation.install(app)  # Deprecation, Sunset, Link on operations marked @deprecated
 
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(StaleDataError, handle_stale)

@@ -43,7 +43,14 @@ class Decisions(MethodView):
     def get(
         self, args: dict[str, Any], pagination_parameters: PaginationParameters
     ) -> list[dict[str, Any]]:
-        """Search decisions (newest first): purpose, kind, time range, fired rule, outcome, booking, quote, request, customer"""
+        """Search decisions (newest first): purpose, kind, time range, fired rule, outcome, booking, quote, request, customer
+
+        The tenant's decision records, newest first, paginated. Filters combine: `purpose`,
+        `kind`, `from` ≤ created_at < `to`, a fired `rule_id`, an `outcome`
+        (`<kind>.<field>=<value>`), `booking_id` (its decisions and its quote's),
+        `quote_id`, `request_id` and `customer_email` (matched through its hash: records
+        never hold personal data in clear).
+        """
         svc, paging = services(), Paging(pagination_parameters)
         f = decision_log.decision_filter(svc.db, svc.offers.masker, current_tenant().id, args)
         return paging.done(decision_log.search(svc.db, f, paging.offset, paging.limit))
@@ -58,7 +65,11 @@ class DecisionExport(MethodView):
         422, schema=ErrorSchema, description="from/to missing or more than 31 days apart"
     )
     def get(self, args: dict[str, Any]) -> Response:
-        """Export the decisions of a time range (at most 31 days) as NDJSON, with the same filters"""
+        """Export the decisions of a time range (at most 31 days) as NDJSON, with the same filters
+
+        Streams the matching records as NDJSON (one JSON object per line), oldest first, in
+        keyset-paged batches. `from` and `to` are required and at most 31 days apart.
+        """
         svc = services()
         f = decision_log.decision_filter(svc.db, svc.offers.masker, current_tenant().id, args)
         return ndjson(decision_log.export(svc.db, f))
@@ -68,7 +79,13 @@ class DecisionExport(MethodView):
 class VerifyChain(MethodView):
     @blp.response(200, s.ChainVerificationSchema)
     def get(self) -> dict[str, Any]:
-        """Verify the tenant's decision hash chain: the first broken link, if any"""
+        """Verify the tenant's decision hash chain: the first broken link, if any
+
+        Walks the tenant's chain (each record's hash covers its predecessor's) from the
+        last purge onwards: `valid`, or the first broken link and why (`hash_mismatch`,
+        `missing_link`, `prev_hash_mismatch`, `head_mismatch`, `unlinked_record`,
+        `extra_link`).
+        """
         return decision_log.verify(services().db, current_tenant().id)
 
 
@@ -77,7 +94,12 @@ class Replay(MethodView):
     @blp.response(200, s.ReplaySchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def post(self, decision_id: uuid.UUID) -> dict[str, Any]:
-        """Re-evaluate a decision's input with its recorded ruleset version: identical, or the exact differences"""
+        """Re-evaluate a decision's input with its recorded ruleset version: identical, or the exact differences
+
+        Evaluates the stored facts again with the recorded (immutable) ruleset version and
+        reprices the recorded items: `identical`, or every difference as `{path, recorded,
+        replayed}`. A version whose content hash changed is itself reported.
+        """
         svc = services()
         return decision_log.replay(svc.db, svc.rules, current_tenant(), str(decision_id))
 
@@ -87,7 +109,14 @@ class DecisionById(MethodView):
     @blp.response(200, s.DecisionSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def get(self, decision_id: uuid.UUID) -> dict[str, Any]:
-        """Explain one decision: input, every rule considered (matched, why not), fired rules, outputs, ruleset version, the price breakdown it fed, masked fields, its chain link"""
+        """Explain one decision: input, every rule considered (matched, why not), fired rules, outputs, ruleset version, the price breakdown it fed, masked fields, its chain link
+
+        Answers "why did this customer get this price?": the recorded input facts (personal
+        data masked), each rule considered with why it did or did not match (recomputed
+        from the facts and the recorded version), the fired rules, the outputs, the ruleset
+        version and hash, the price breakdown it fed and the record's place in the hash
+        chain.
+        """
         return activity.decision(services().db, current_tenant(), str(decision_id))
 
 
@@ -97,7 +126,12 @@ class OffersPreview(MethodView):
     @blp.response(200, PreviewOffersSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Segment not found")
     def get(self, args: dict[str, Any], segment: str) -> ResponseReturnValue:
-        """Offers of a segment (by key or id) as they will be (or were) priced at `as_of`, each price with its platform fee"""
+        """Offers of a segment (by key or id) as they will be (or were) priced at `as_of`, each price with its platform fee
+
+        Prices the segment's offers as the storefront would at `as_of` (default now; with the
+        ruleset in force at that moment, scheduled activations included), showing the platform fee
+        of every price, fallbacks included. Nothing is recorded in the decision log.
+        """
         at = args.get("as_of") or dt.datetime.now(dt.UTC)
         selection = _selection(args, segment)
         if args["experiment"] or args["variant"]:

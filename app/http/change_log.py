@@ -48,7 +48,12 @@ class Changes(MethodView):
     def get(
         self, args: dict[str, Any], pagination_parameters: PaginationParameters
     ) -> list[dict[str, Any]]:
-        """Search the tenant's configuration changes, newest first: entity, action, actor, request, time range"""
+        """Search the tenant's configuration changes, newest first: entity, action, actor, request, time range
+
+        Who changed which configuration (tenant, keys, catalog, capacity, blackouts,
+        rulesets, experiments), when, before and after. Filters are exact matches plus
+        `from` ≤ created_at < `to`; an unknown parameter answers 422. Paginated.
+        """
         paging = Paging(pagination_parameters)
         query = change_log.change_query(current_tenant().id, args)
         return paging.done(change_log.search(services().db, query, paging.offset, paging.limit))
@@ -60,7 +65,11 @@ class ChangeExport(MethodView):
     @blp.response(200, s.ChangeSchema, description=EXPORTED, content_type=NDJSON)
     @blp.alt_response(422, schema=ErrorSchema, description=EXPORT_REFUSED)
     def get(self, args: dict[str, Any]) -> Response:
-        """Export the tenant's changes of a time range (at most 31 days) as NDJSON, with the same filters"""
+        """Export the tenant's changes of a time range (at most 31 days) as NDJSON, with the same filters
+
+        Streams the matching changes as NDJSON (one change per line), oldest first; `from`
+        and `to` are required and at most 31 days apart.
+        """
         query = change_log.change_query(current_tenant().id, args)
         return ndjson(change_log.export(services().db, query))
 
@@ -74,7 +83,11 @@ class PlatformChanges(MethodView):
     def get(
         self, args: dict[str, Any], pagination_parameters: PaginationParameters
     ) -> list[dict[str, Any]]:
-        """Search every tenant's configuration changes (or one tenant's: tenant_id), newest first"""
+        """Search every tenant's configuration changes (or one tenant's: tenant_id), newest first
+
+        For platform admins: the change log of every tenant, or of `tenant_id`, with the
+        tenant filters. Paginated.
+        """
         paging = Paging(pagination_parameters)
         query = change_log.change_query(None, args)
         return paging.done(change_log.search(services().db, query, paging.offset, paging.limit))
@@ -86,5 +99,9 @@ class PlatformChangeExport(MethodView):
     @platform.response(200, s.ChangeSchema, description=EXPORTED, content_type=NDJSON)
     @platform.alt_response(422, schema=ErrorSchema, description=EXPORT_REFUSED)
     def get(self, args: dict[str, Any]) -> Response:
-        """Export every tenant's changes (or one tenant's) of a time range as NDJSON"""
+        """Export every tenant's changes (or one tenant's) of a time range as NDJSON
+
+        For platform admins: the changes of a range of at most 31 days as NDJSON, oldest
+        first.
+        """
         return ndjson(change_log.export(services().db, change_log.change_query(None, args)))

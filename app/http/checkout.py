@@ -33,6 +33,9 @@ IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "required": True,
     "schema": {"type": "string"},
+    "description": "Your unique key for this operation (a UUID, say), at most 255 characters: the "
+    "same key and body replay the first answer for 24 h (`Idempotent-Replayed: true`), never a "
+    "second booking or payment session; the same key with another body is 422.",
 }
 
 
@@ -66,7 +69,7 @@ def _once(
 
 @blp.route("/checkouts")
 class Checkouts(MethodView):
-    @blp.arguments(s.CheckoutCreateSchema)
+    @blp.arguments(s.CheckoutCreateSchema, example=s.CheckoutCreateSchema.EXAMPLE)
     @blp.response(201, s.BookingSchema)
     @blp.alt_response(
         409, schema=ErrorSchema, description="Sold out, or a request with this key in progress"
@@ -76,7 +79,16 @@ class Checkouts(MethodView):
     )
     @blp.doc(parameters=[IDEMPOTENCY_KEY])
     def post(self, data: dict[str, Any]) -> Response | Reply[dict[str, Any]]:
-        """Start checkout from a quote token: hold the unit, create the pending booking and the payment session"""
+        """Start checkout from a quote token: hold the unit, create the pending booking and the payment session
+
+        Verifies the quote token, then under a per-(tenant, tier, date) lock either holds a
+        unit and creates the pending booking in one transaction or answers 409 `sold_out`;
+        then creates the payment provider's checkout session (Stripe Checkout with the
+        platform fee as application fee) and returns its URL. `Idempotency-Key` is
+        required: a retry with the same key and body replays the first answer and never
+        creates a second booking or session; 503 with `Retry-After` when the provider is
+        unreachable (the retry resumes the same booking).
+        """
         svc, tenant = services(), current_tenant()
         return _once(
             data,
@@ -88,7 +100,7 @@ class Checkouts(MethodView):
 
 @blp.route("/bookings/<uuid:booking_id>/upgrade")
 class BookingUpgrade(MethodView):
-    @blp.arguments(s.BookingUpgradeCreateSchema)
+    @blp.arguments(s.BookingUpgradeCreateSchema, example=s.BookingUpgradeCreateSchema.EXAMPLE)
     @blp.response(201, s.BookingUpgradeSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Booking or tier not found")
     @blp.alt_response(
@@ -96,7 +108,15 @@ class BookingUpgrade(MethodView):
     )
     @blp.doc(parameters=[IDEMPOTENCY_KEY])
     def post(self, data: dict[str, Any], booking_id: uuid.UUID) -> Response | Reply[dict[str, Any]]:
-        """Upgrade a paid booking: pay the difference; the tier switches when that payment succeeds"""
+        """Upgrade a paid booking: pay the difference; the tier switches when that payment succeeds
+
+        The `upgrade` rules decide whether the paid booking may move to `to_tier_id`; the
+        difference (priced from what the customer paid) is paid through a new checkout session,
+        and the booking switches tier when the provider confirms that payment. `Idempotency-Key`
+        is required, as for checkouts. 409 `upgrade_not_allowed` when a rule refuses (its reason
+        in the details), `upgrade_in_progress` while another upgrade is being paid, `sold_out`
+        when the target tier has no unit left that day.
+        """
         svc, tenant = services(), current_tenant()
         return _once(
             data,
@@ -119,7 +139,12 @@ class BookingById(MethodView):
     @blp.response(200, s.BookingSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def get(self, booking_id: uuid.UUID) -> dict[str, Any]:
-        """A booking's state (follows the payment provider's events)"""
+        """A booking's state (follows the payment provider's events)
+
+        The booking's status (`pending`, `paid`, `expired`, `cancelled`, `refunded`, ...) as the
+        payment provider's webhooks moved it, with its tier, date, party, total and the checkout
+        address while it is pending. Poll it after the customer returns from checkout.
+        """
         return checkout.get_booking(services().db, current_tenant(), str(booking_id))
 
 
@@ -128,7 +153,14 @@ class StripeWebhook(MethodView):
     @hooks.response(200, s.WebhookResultSchema)
     @hooks.alt_response(400, schema=ErrorSchema, description="Bad signature: nothing changed")
     def post(self) -> dict[str, Any]:
-        """Stripe events (signature verified on the raw body; each event applied once)"""
+        """Stripe events (signature verified on the raw body; each event applied once)
+
+        For Stripe only: `checkout.session.completed` and `checkout.session.expired` (booking and
+        upgrade payments) and `charge.refunded`. The `Stripe-Signature` header is verified on the
+        raw body (300 s tolerance, future timestamps refused); each event id is stored and applied
+        once, in whatever order events arrive; other event types are acknowledged and ignored
+        (`outcome` says so).
+        """
         payload = request.get_data(cache=False)
         signature = request.headers.get("Stripe-Signature", "")
         return payment_events.handle_event(services().checkout, payload, signature, _now())

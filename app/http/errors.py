@@ -83,20 +83,32 @@ HTTP_CODES: dict[int, str] = {
 
 class ErrorDetailSchema(ma.Schema):
     path = ma.fields.String(metadata={"description": "JSON pointer of the offending input"})
-    message = ma.fields.String()
+    message = ma.fields.String(metadata={"description": "What is wrong there, in words"})
 
 
 class ErrorBodySchema(ma.Schema):
+    class Meta:
+        description = "What went wrong: a stable machine code, a message and the offending inputs."
+
     code = ma.fields.String(required=True, metadata={"description": "Stable machine code"})
-    message = ma.fields.String(required=True)
-    details = ma.fields.List(ma.fields.Nested(ErrorDetailSchema))
+    message = ma.fields.String(
+        required=True, metadata={"description": "What went wrong, in words (English)"}
+    )
+    details = ma.fields.List(
+        ma.fields.Nested(ErrorDetailSchema),
+        metadata={"description": "Per offending input: its JSON pointer and message"},
+    )
 
 
 class ErrorSchema(ma.Schema):
     """The one error shape of every 4xx/5xx response."""
 
     error = ma.fields.Nested(ErrorBodySchema, required=True)
-    request_id = ma.fields.String()
+    request_id = ma.fields.String(
+        metadata={
+            "description": "The request's id (also in X-Request-Id): quote it when asking for help"
+        }
+    )
 
 
 def _pointer(parts: list[str]) -> str:

@@ -16,7 +16,11 @@ blp = blueprint("health", "", "Liveness and readiness probes.", None)
 class Health(MethodView):
     @blp.response(200, s.HealthSchema)
     def get(self) -> dict[str, Any]:
-        """The process is up"""
+        """The process is up
+
+        Liveness: answers 200 while the process serves requests, without touching the
+        database or the cache. For a load balancer's keep-alive; readiness is `/readyz`.
+        """
         return {"status": "ok", "checks": {}}
 
 
@@ -25,7 +29,12 @@ class Ready(MethodView):
     @blp.response(200, s.HealthSchema)
     @blp.alt_response(503, schema=s.HealthSchema, description="A dependency is unreachable")
     def get(self) -> tuple[dict[str, Any], int]:
-        """The database and the cache are reachable"""
+        """The database and the cache are reachable
+
+        Readiness: pings PostgreSQL (or SQLite) and the cache (Redis or in-process); 200
+        with each check `ok`, else 503 with the failing check's error class. Take an
+        instance out of rotation on 503.
+        """
         svc = services()
         checks: dict[str, str] = {}
         for name, probe in (("database", svc.db.ping), ("cache", svc.cache.ping)):

@@ -1,20 +1,24 @@
 """Flask's JSON output through orjson: about a tenth of the standard library's time for an offers
-response. Output is the same JSON as Flask's own provider gives: dates, datetimes, dataclasses and
-anything else orjson does not know natively go through Flask's ``default`` (so dates stay HTTP
-dates, as Flask writes them); whatever orjson refuses (an integer beyond 64 bits, say) falls back
-to the standard library.
+response. Output is the same JSON as Flask's own provider gives, except for time: an instant is
+ISO 8601 with its offset (a naive one is taken as UTC, as everything stored is) and a date
+YYYY-MM-DD — never Flask's HTTP dates — wherever it sits, in a free-form object (a backtest's
+largest changes) too. Dataclasses and anything else orjson does not know natively go through
+:func:`default`; whatever orjson refuses (an integer beyond 64 bits, say) falls back to the
+standard library.
 
 Request bodies are parsed in one place, :func:`parse_request_json` (the standard library's
 parser, with limits; see :class:`TierwiseRequest`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any, cast
 
 import orjson
 from flask import Request, Response
 from flask.json.provider import DefaultJSONProvider
+from flask.json.provider import _default as _flask_default
 
 from pricing.errors import BadRequest, DomainError, InvalidInput
 from rules.documents import MAX_DEPTH, plain_data_problem
@@ -28,8 +32,18 @@ _OPTIONS = (
 )
 
 
+def default(obj: Any) -> Any:
+    """What orjson hands back: instants and dates in ISO 8601, the rest as Flask does."""
+    if isinstance(obj, dt.datetime):
+        return (obj if obj.tzinfo else obj.replace(tzinfo=dt.UTC)).isoformat()
+    if isinstance(obj, dt.date):
+        return obj.isoformat()
+    return _flask_default(obj)
+
+
 class OrjsonProvider(DefaultJSONProvider):
     sort_keys = False
+    default = staticmethod(default)
 
     def _bytes(self, obj: Any, indent: bool) -> bytes:
         options = _OPTIONS | orjson.OPT_INDENT_2 if indent else _OPTIONS

@@ -29,7 +29,11 @@ blp = blueprint("storefront", "/v1/storefront", "Storefront widgets (API key).",
 class PublicSegments(MethodView):
     @blp.response(200, s.PublicSegmentSchema(many=True))
     def get(self) -> list[domain.Segment]:
-        """Active segments in display order"""
+        """Active segments in display order
+
+        The tenant's active segments (archived ones hidden), ordered by `position`, as the
+        widget's segment toggle shows them.
+        """
         return catalog.storefront_segments(services().db, current_tenant())
 
 
@@ -38,7 +42,13 @@ class Comparison(MethodView):
     @blp.response(200, s.TierComparisonSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Segment not found")
     def get(self, segment: str) -> domain.TierComparison:
-        """Tier comparison of a segment (by key or id): tiers in level order, feature matrix, add-ons"""
+        """Tier comparison of a segment (by key or id): tiers in level order, feature matrix, add-ons
+
+        The segment's active tiers with their list prices (not yet adjusted by the rules:
+        the offers are), the features as a matrix (one row per feature key, one cell per
+        tier), the popular badge and the add-ons on sale. `segment` is the segment's key or
+        id.
+        """
         return catalog.tier_comparison(services().db, current_tenant(), segment)
 
 
@@ -71,7 +81,15 @@ class Offers(MethodView):
     @blp.response(200, s.OffersSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Segment not found")
     def get(self, args: dict[str, Any], segment: str) -> ResponseReturnValue:
-        """Every tier of a segment priced for a date and party, with availability, upsell and fallbacks"""
+        """Every tier of a segment priced for a date and party, with availability, upsell and fallbacks
+
+        Prices every active tier with the tenant's ruleset in force: a breakdown whose
+        lines add up to the total, features, availability (units left), the upsell the
+        rules chose, and for a tier that is unavailable ranked, priced fallbacks (other
+        dates or tiers). Each rules evaluation is recorded in the decision log; the
+        response names their ids. With `visitor_id`, a running experiment may assign the
+        visitor a variant (`experiment`).
+        """
         sheet = offers.quote_offers(
             services().offers, current_tenant(), _selection(args, segment), _now(), g.request_id
         )
@@ -82,11 +100,19 @@ class Offers(MethodView):
 
 @blp.route("/quotes")
 class Quotes(MethodView):
-    @blp.arguments(s.QuoteCreateSchema)
+    @blp.arguments(s.QuoteCreateSchema, example=s.QuoteCreateSchema.EXAMPLE)
     @blp.response(201, s.QuoteSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Tier not found")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Price one selection and sign a quote token that checkout honours"""
+        """Price one selection and sign a quote token that checkout honours
+
+        Prices one tier, date, party and add-ons as the offers do, and signs the result
+        into a token (HMAC, expiring after `QUOTE_TTL_SECONDS`) that pins the tenant, the
+        selection, the amounts, the currency, the ruleset version and the visitor's
+        variant. `upsell_from_tier_id` applies the upsell discount offered on that tier.
+        Checkout charges exactly the quoted total. 409 when the tier is unavailable on that
+        date.
+        """
         selection = _selection(data, tier_id=data["tier_id"])
         signed = offers.quote_selection(
             services().offers, current_tenant(), selection, _now(), g.request_id
@@ -96,20 +122,32 @@ class Quotes(MethodView):
 
 @blp.route("/quotes/verify")
 class QuoteVerify(MethodView):
-    @blp.arguments(s.QuoteTokenSchema)
+    @blp.arguments(s.QuoteTokenSchema, example=s.QuoteTokenSchema.EXAMPLE)
     @blp.response(200, s.QuoteClaimsSchema)
     def post(self, data: dict[str, Any]) -> QuoteClaims:
-        """Check a quote token: its claims, or 422 quote_invalid / quote_expired"""
+        """Check a quote token: its claims, or 422 quote_invalid / quote_expired
+
+        Verifies a token's signature, tenant and expiry and returns what it pins. A token
+        signed for another tenant, altered or malformed is `quote_invalid`; one past its
+        expiry `quote_expired` (both 422).
+        """
         return offers.verify_quote(services().offers, current_tenant(), data["token"], _now())
 
 
 @blp.route("/upgrade-quotes")
 class UpgradeQuotes(MethodView):
-    @blp.arguments(s.UpgradeQuoteCreateSchema)
+    @blp.arguments(s.UpgradeQuoteCreateSchema, example=s.UpgradeQuoteCreateSchema.EXAMPLE)
     @blp.response(200, s.UpgradeQuoteSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Tier or booking not found")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Quote moving a selection or a booking to another tier: allowed (with the rule's reason), price difference, features gained"""
+        """Quote moving a selection or a booking to another tier: allowed (with the rule's reason), price difference, features gained
+
+        Asks the `upgrade` rules whether the move from the selection's tier (or a
+        booking's) to `to_tier_id` is allowed, and prices both sides: the difference to pay
+        (from what a booking paid), the features gained, the target's availability.
+        Recorded in the decision log. Give either `booking_id` or a selection (`tier_id`,
+        `date`, `guests`, add-ons).
+        """
         ctx = services().offers
         booking = None
         if data.get("booking_id"):
@@ -127,8 +165,14 @@ class UpgradeQuotes(MethodView):
 
 @blp.route("/events")
 class Events(MethodView):
-    @blp.arguments(s.EventsSchema)
+    @blp.arguments(s.EventsSchema, example=s.EventsSchema.EXAMPLE)
     @blp.response(202, s.EventsResultSchema)
     def post(self, data: dict[str, Any]) -> dict[str, int]:
-        """Record storefront events (de-duplicated by client_event_id)"""
+        """Record storefront events (de-duplicated by client_event_id)
+
+        Takes up to 100 events the widget saw (segment selected, tier comparison viewed,
+        upsell shown / accepted / declined) for the analytics and experiment results. An
+        event whose `client_event_id` was already recorded for the tenant is skipped, so a
+        retried batch counts once; the answer says how many were new.
+        """
         return activity.record_events(services().db, current_tenant(), data["events"])

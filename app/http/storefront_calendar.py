@@ -28,7 +28,13 @@ class MonthAvailability(MethodView):
     @blp.response(200, s.MonthAvailabilitySchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Segment not found")
     def get(self, args: dict[str, Any], segment: str) -> dict[str, Any]:
-        """A month of a segment (by key or id) for a party: per day bookable, sold out, blackout, lowest price"""
+        """A month of a segment (by key or id) for a party: per day bookable, sold out, blackout, lowest price
+
+        One entry per day of `month` for a party of `guests`: whether any tier can be
+        booked, sold out or closed by a blackout, each tier's units left, and the lowest
+        total the rules give that day. Cached for 30 s per tenant, segment, month and
+        party; days before the tenant's today are not bookable.
+        """
         svc = services()
         return calendar.month_availability(
             svc.offers,

@@ -452,6 +452,11 @@ def test_backtest_reports_hand_computed_deltas(client, tenant_a):
     assert all(
         (c["old_total"], c["new_total"]) == (12000, 15000) for c in report["largest_changes"]
     )
+    # Instants are ISO 8601 with their offset (they were HTTP dates: "Mon, 07 Dec 2026 … GMT")
+    for change in report["largest_changes"]:
+        recorded = dt.datetime.fromisoformat(change["created_at"])
+        assert recorded.utcoffset() is not None and start <= recorded < end, change["created_at"]
+    assert dt.datetime.fromisoformat(report["from"]) == start
     # Outside the range, nothing.
     empty = ok(
         client.post(

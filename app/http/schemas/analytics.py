@@ -14,13 +14,27 @@ class AnalyticsQuerySchema(ma.Schema):
     """``from``..``to``: dates in the tenant's time zone, both included, at most 366 days (the
     range is checked by the use case: 422 at ``/query/to``)."""
 
-    start = Day(required=True, data_key="from")
-    end = Day(required=True, data_key="to")
+    start = Day(
+        required=True,
+        data_key="from",
+        metadata={"description": "First day, YYYY-MM-DD in the tenant's time zone"},
+    )
+    end = Day(
+        required=True,
+        data_key="to",
+        metadata={"description": "Last day (included), at most 366 days after `from`"},
+    )
 
 
 class AnalyticsPeriodSchema(ma.Schema):
-    start = fields.Date(attribute="from", data_key="from")
-    end = fields.Date(attribute="to", data_key="to")
+    start = fields.Date(
+        attribute="from",
+        data_key="from",
+        metadata={"description": "First day of the report, in the tenant's time zone"},
+    )
+    end = fields.Date(
+        attribute="to", data_key="to", metadata={"description": "Last day of the report (included)"}
+    )
     time_zone = fields.String(metadata={"description": "The tenant's; the dates are local to it"})
 
 
@@ -33,14 +47,17 @@ class SegmentSelectionRowSchema(ma.Schema):
 
 class SegmentSelectionReportSchema(AnalyticsPeriodSchema):
     visitors = fields.Integer(metadata={"description": "Distinct visitors who selected a segment"})
-    segments = fields.List(fields.Nested(SegmentSelectionRowSchema))
+    segments = fields.List(
+        fields.Nested(SegmentSelectionRowSchema),
+        metadata={"description": "Per segment key: selections, visitors, selection rate"},
+    )
 
 
 class TierConversionRowSchema(ma.Schema):
     tier_id = fields.String()
     tier_name = fields.String()
     level = fields.Integer()
-    status = fields.String()
+    status = fields.String(metadata={"description": "The tier's status now (active or archived)"})
     segment_key = fields.String()
     viewers = fields.Integer(
         metadata={"description": "Distinct visitors who viewed the segment's tier comparison"}
@@ -53,7 +70,9 @@ class TierConversionRowSchema(ma.Schema):
 
 
 class TierConversionReportSchema(AnalyticsPeriodSchema):
-    tiers = fields.List(fields.Nested(TierConversionRowSchema))
+    tiers = fields.List(
+        fields.Nested(TierConversionRowSchema), metadata={"description": "One row per tier"}
+    )
 
 
 class UpsellFiguresSchema(ma.Schema):
@@ -69,7 +88,7 @@ class UpsellGroupSchema(UpsellFiguresSchema):
 
 
 class UpsellReportSchema(AnalyticsPeriodSchema):
-    total = fields.Nested(UpsellFiguresSchema)
+    total = fields.Nested(UpsellFiguresSchema, metadata={"description": "Every group added up"})
     groups = fields.List(fields.Nested(UpsellGroupSchema))
 
 
@@ -79,7 +98,7 @@ class RevenueFiguresSchema(ma.Schema):
     platform_fee_minor = fields.Integer(
         metadata={"description": "Sum of platform fees, minor units"}
     )
-    currency = fields.String()
+    currency = fields.String(metadata={"description": "ISO 4217; the tenant's currency"})
 
 
 class RevenueGroupSchema(RevenueFiguresSchema):
@@ -92,5 +111,5 @@ class RevenueGroupSchema(RevenueFiguresSchema):
 
 class RevenueReportSchema(AnalyticsPeriodSchema):
     currency = fields.String()
-    total = fields.Nested(RevenueFiguresSchema)
+    total = fields.Nested(RevenueFiguresSchema, metadata={"description": "Every group added up"})
     groups = fields.List(fields.Nested(RevenueGroupSchema))

@@ -6,24 +6,30 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from app.http.schemas.checkout import BookingSchema
-from app.http.schemas.common import Day
+from app.http.schemas.common import Day, Timestamp
 from app.http.schemas.storefront import PreviewPriceSchema
 
 
 class BookingQuerySchema(ma.Schema):
     status = fields.String(
-        validate=validate.OneOf(["pending", "paid", "cancelled", "refunded", "expired"])
+        validate=validate.OneOf(["pending", "paid", "cancelled", "refunded", "expired"]),
+        metadata={"description": "Only bookings with this status"},
     )
-    service_date = Day(data_key="date")
+    service_date = Day(
+        data_key="date", metadata={"description": "Only bookings for this service date"}
+    )
 
 
 class BookingCustomerSchema(ma.Schema):
-    email = fields.String()
-    name = fields.String()
+    class Meta:
+        description = "The customer of a booking, as given at checkout."
+
+    email = fields.String(metadata={"description": "The customer's e-mail address"})
+    name = fields.String(metadata={"description": "The customer's name"})
 
 
 class BookingAddOnSchema(ma.Schema):
-    id = fields.String()
+    id = fields.String(metadata={"description": "Id of the add-on"})
     name = fields.String(metadata={"description": "Empty if the add-on was deleted since"})
 
 
@@ -44,30 +50,48 @@ class PaymentEntrySchema(ma.Schema):
             "duplicate, stale_upgrade, reconciled, outside (made at the provider)"
         }
     )
-    payment_intent_id = fields.String()
-    refund_id = fields.String(allow_none=True)
+    payment_intent_id = fields.String(
+        metadata={"description": "Stripe's PaymentIntent (pi_…) the money moved through"}
+    )
+    refund_id = fields.String(
+        allow_none=True,
+        metadata={"description": "Stripe's refund (re_…), once requested (null otherwise)"},
+    )
     upgrade_booking_id = fields.String(
         allow_none=True, metadata={"description": "The upgrade payment it came through"}
     )
-    created_at = fields.AwareDateTime()
+    created_at = Timestamp()
 
 
 class BookingChangeSchema(ma.Schema):
     booking_id = fields.String(metadata={"description": "The upgrade payment's id"})
-    status = fields.String()
+    status = fields.String(
+        metadata={
+            "description": "The upgrade payment's status: pending, paid, expired, cancelled or refunded"
+        }
+    )
     from_tier_id = fields.String(allow_none=True)
     to_tier_id = fields.String()
     amount = fields.Integer(metadata={"description": "Minor units to pay for the move"})
-    platform_fee = fields.Integer()
-    created_at = fields.AwareDateTime()
+    platform_fee = fields.Integer(
+        metadata={"description": "Minor units of platform fee on the amount"}
+    )
+    created_at = Timestamp()
 
 
 class BookingMoneySchema(ma.Schema):
+    class Meta:
+        description = "What the ledger holds for a booking, in minor units of its currency."
+
     captured = fields.Integer(metadata={"description": "Minor units taken from the customer"})
     refunded = fields.Integer(metadata={"description": "Minor units given back or owed back"})
     net = fields.Integer(metadata={"description": "captured - refunded"})
-    platform_fee_captured = fields.Integer()
-    platform_fee_refunded = fields.Integer()
+    platform_fee_captured = fields.Integer(
+        metadata={"description": "Minor units of platform fee taken"}
+    )
+    platform_fee_refunded = fields.Integer(
+        metadata={"description": "Minor units of platform fee given back"}
+    )
 
 
 class AdminBookingSchema(BookingSchema):
@@ -84,12 +108,15 @@ class AdminBookingSchema(BookingSchema):
         allow_none=True, metadata={"description": "An upgrade payment: the booking it moves"}
     )
     paid = fields.Integer(metadata={"description": "Minor units captured less refunded"})
-    created_at = fields.AwareDateTime()
-    updated_at = fields.AwareDateTime()
+    created_at = Timestamp()
+    updated_at = Timestamp()
 
 
 class AdminBookingDetailSchema(AdminBookingSchema):
-    add_ons = fields.List(fields.Nested(BookingAddOnSchema))
+    add_ons = fields.List(
+        fields.Nested(BookingAddOnSchema),
+        metadata={"description": "The add-ons booked, with their names"},
+    )
     price = fields.Nested(
         PreviewPriceSchema,
         allow_none=True,
@@ -106,4 +133,4 @@ class AdminBookingDetailSchema(AdminBookingSchema):
         fields.Nested(BookingChangeSchema),
         metadata={"description": "Upgrade payments of the booking (tier moves to pay for)"},
     )
-    money = fields.Nested(BookingMoneySchema)
+    money = fields.Nested(BookingMoneySchema, metadata={"description": "Totals of the ledger"})

@@ -15,12 +15,18 @@ class AvailabilityQuerySchema(ma.Schema):
         ],
         metadata={"description": "YYYY-MM, in the tenant's time zone"},
     )
-    guests = fields.Integer(required=True, validate=validate.Range(1, 1000))
+    guests = fields.Integer(
+        required=True,
+        validate=validate.Range(1, 1000),
+        metadata={"description": "Party size the days are checked and priced for"},
+    )
 
 
 class CalendarTierSchema(ma.Schema):
     tier_id = fields.String()
-    level = fields.Integer()
+    level = fields.Integer(
+        metadata={"description": "Tier level: 1 Essential, 2 Preferred, 3 Ultimate"}
+    )
     status = fields.String(
         metadata={
             "description": "available, sold_out, blacked_out, party_too_large, past or too_far"
@@ -30,7 +36,9 @@ class CalendarTierSchema(ma.Schema):
 
 
 class CalendarDaySchema(ma.Schema):
-    date = fields.String(metadata={"format": "date"})
+    date = fields.String(
+        metadata={"description": "The day, YYYY-MM-DD in the tenant's time zone", "format": "date"}
+    )
     bookable = fields.Boolean(metadata={"description": "Some tier can be booked for the party"})
     status = fields.String(
         metadata={
@@ -38,8 +46,12 @@ class CalendarDaySchema(ma.Schema):
             "party_too_large, past or too_far"
         }
     )
-    sold_out = fields.Boolean()
-    blackout = fields.Boolean()
+    sold_out = fields.Boolean(
+        metadata={"description": "Every tier that takes the party is sold out"}
+    )
+    blackout = fields.Boolean(
+        metadata={"description": "Closed by a blackout (tenant-wide, or every tier's own)"}
+    )
     lowest_price = fields.Integer(
         allow_none=True,
         metadata={
@@ -47,18 +59,28 @@ class CalendarDaySchema(ma.Schema):
             "the rules in force for the party (no add-ons); null when nothing is bookable"
         },
     )
-    tiers = fields.List(fields.Nested(CalendarTierSchema))
+    tiers = fields.List(
+        fields.Nested(CalendarTierSchema),
+        metadata={"description": "Each active tier's availability that day, in level order"},
+    )
 
 
 class CalendarSegmentSchema(ma.Schema):
+    class Meta:
+        description = "The segment the calendar is of."
+
     id = fields.String()
     key = fields.String()
     name = fields.String()
 
 
 class MonthAvailabilitySchema(ma.Schema):
-    segment = fields.Nested(CalendarSegmentSchema)
-    month = fields.String()
+    segment = fields.Nested(
+        CalendarSegmentSchema, metadata={"description": "The segment the calendar is of"}
+    )
+    month = fields.String(metadata={"description": "The month, YYYY-MM"})
     guests = fields.Integer()
     currency = fields.String()
-    days = fields.List(fields.Nested(CalendarDaySchema))
+    days = fields.List(
+        fields.Nested(CalendarDaySchema), metadata={"description": "One entry per day of the month"}
+    )

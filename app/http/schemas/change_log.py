@@ -8,25 +8,34 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.http.schemas.common import INSTANTS, KnownParameters
+from app.http.schemas.common import INSTANTS, KnownParameters, Timestamp
 from storage.change_log import ACTIONS, ENTITY_TYPES
 
 
 class ChangeExportQuerySchema(KnownParameters):
     EXTRA: tuple[str, ...] = ()  # an export is not paginated
-    entity_type = fields.String(validate=validate.OneOf(ENTITY_TYPES))
+    entity_type = fields.String(
+        validate=validate.OneOf(ENTITY_TYPES),
+        metadata={"description": "Only changes of this kind of entity"},
+    )
     entity_id = fields.String(
         validate=validate.Length(min=1, max=128),
         metadata={
             "description": "The entity's id; composite keys joined by ':' (capacity: tier_id:date)"
         },
     )
-    action = fields.String(validate=validate.OneOf(ACTIONS))
+    action = fields.String(
+        validate=validate.OneOf(ACTIONS),
+        metadata={"description": "Only creates, updates or deletes"},
+    )
     actor = fields.String(
         validate=validate.Length(min=1, max=200),
         metadata={"description": "<role>:<subject> as authenticated, 'cli' or 'system'"},
     )
-    request_id = fields.String(validate=validate.Length(min=1, max=64))
+    request_id = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "Only changes made by this request (X-Request-Id)"},
+    )
     from_ = fields.AwareDateTime(
         data_key="from",
         attribute="from",
@@ -53,11 +62,15 @@ class ChangeQuerySchema(ChangeExportQuerySchema):
 
 
 class PlatformChangeExportQuerySchema(ChangeExportQuerySchema):
-    tenant_id = fields.UUID()
+    tenant_id = fields.UUID(
+        metadata={"description": "Only this tenant's changes (default: every tenant)"}
+    )
 
 
 class PlatformChangeQuerySchema(ChangeQuerySchema):
-    tenant_id = fields.UUID()
+    tenant_id = fields.UUID(
+        metadata={"description": "Only this tenant's changes (default: every tenant)"}
+    )
 
 
 class ChangeSchema(ma.Schema):
@@ -76,4 +89,4 @@ class ChangeSchema(ma.Schema):
         allow_none=True,
         metadata={"description": "create: every column; update: the changed columns as they are"},
     )
-    created_at = fields.DateTime()
+    created_at = Timestamp()

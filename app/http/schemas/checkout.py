@@ -3,22 +3,49 @@ payment webhooks."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 from marshmallow import fields, validate
 
 
 class CustomerSchema(ma.Schema):
-    email = fields.Email(required=True, validate=validate.Length(max=254))
-    name = fields.String(load_default="", validate=validate.Length(max=200))
+    class Meta:
+        description = "The customer booking: where the confirmation goes."
+
+    email = fields.Email(
+        required=True,
+        validate=validate.Length(max=254),
+        metadata={"description": "Where the confirmation and later emails go"},
+    )
+    name = fields.String(
+        load_default="",
+        validate=validate.Length(max=200),
+        metadata={"description": "The customer's name, as they gave it"},
+    )
 
 
 class CheckoutCreateSchema(ma.Schema):
-    quote_token = fields.String(required=True, validate=validate.Length(min=1, max=4096))
-    customer = fields.Nested(CustomerSchema, required=True)
+    #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
+    EXAMPLE: dict[str, Any] = {
+        "quote_token": "eyJ0IjoiNmYxYzJhOWUifQ.c2lnbmF0dXJl",
+        "customer": {"email": "ada@example.com", "name": "Ada Lovelace"},
+    }
+
+    quote_token = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=4096),
+        metadata={"description": "The token from POST /v1/storefront/quotes (not expired)"},
+    )
+    customer = fields.Nested(CustomerSchema, required=True, metadata={"description": "Who books"})
 
 
 class BookingSchema(ma.Schema):
-    booking_id = fields.String()
+    booking_id = fields.String(
+        metadata={
+            "description": "Id (UUID) of the booking; GET /v1/storefront/bookings/{id} follows it"
+        }
+    )
     status = fields.String(
         metadata={"description": "pending, paid, cancelled, refunded or expired"}
     )
@@ -41,7 +68,12 @@ class BookingSchema(ma.Schema):
 
 
 class BookingUpgradeCreateSchema(ma.Schema):
-    to_tier_id = fields.UUID(required=True)
+    #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
+    EXAMPLE: dict[str, Any] = {"to_tier_id": "0b7e4c1d-2a3f-4b5c-9d8e-7f6a5b4c3d2e"}
+
+    to_tier_id = fields.UUID(
+        required=True, metadata={"description": "The tier to move the booking to"}
+    )
 
 
 class BookingUpgradeSchema(BookingSchema):
@@ -58,6 +90,14 @@ class BookingUpgradeSchema(BookingSchema):
 
 
 class WebhookResultSchema(ma.Schema):
-    received = fields.Boolean()
-    applied = fields.Boolean()
-    outcome = fields.String()
+    received = fields.Boolean(metadata={"description": "The event was accepted (signature valid)"})
+    applied = fields.Boolean(
+        metadata={
+            "description": "It changed something now (false: already applied, or nothing to do)"
+        }
+    )
+    outcome = fields.String(
+        metadata={
+            "description": "What the event did, in a word (e.g. paid, expired, duplicate, ignored)"
+        }
+    )

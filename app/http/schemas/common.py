@@ -66,6 +66,26 @@ class Instant(fields.AwareDateTime):
         return moment
 
 
+class Timestamp(fields.DateTime):
+    """An instant written as ISO 8601 with its offset (``2027-03-12T09:30:00+00:00``). Everything
+    stored is UTC (storage/db.py reads SQLite's naive values back as such); a naive value that
+    reaches a response anyway is written as UTC, never without an offset."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | float | None:
+        if isinstance(value, dt.datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+class UnixTimestamp(Timestamp):
+    """An instant held as Unix seconds (a signed quote's expiry), written as :class:`Timestamp`."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | float | None:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = dt.datetime.fromtimestamp(value, dt.UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
 def _span(delta: dt.timedelta) -> str:
     return "5 years" if delta == FIVE_YEARS else f"{delta.days} day{'s' * (delta.days != 1)}"
 
@@ -108,19 +128,41 @@ class FeatureValue(fields.Field[bool | int | str]):
 
 
 class MoneySchema(ma.Schema):
+    class Meta:
+        description = "An amount of money: integer minor units and its ISO 4217 currency."
+
     amount = fields.Integer(
         required=True,
         strict=True,
         validate=validate.Range(0, MAX_AMOUNT),
         metadata={"description": "Integer minor units (cents; yen for JPY)"},
     )
-    currency = fields.String(required=True, validate=validate.OneOf(sorted(CURRENCY_EXPONENTS)))
+    currency = fields.String(
+        required=True,
+        validate=validate.OneOf(sorted(CURRENCY_EXPONENTS)),
+        metadata={"description": "ISO 4217 code; must be the tenant's currency"},
+    )
 
 
 class FeatureSchema(ma.Schema):
-    key = fields.String(required=True, validate=KEY)
-    label = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    value = FeatureValue(required=True)
+    class Meta:
+        description = "One feature of a tier: a key, the label customers read and its value."
+
+    key = fields.String(
+        required=True,
+        validate=KEY,
+        metadata={
+            "description": "Stable key of the feature; the comparison matrix lines tiers up by it"
+        },
+    )
+    label = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": 'What customers read, e.g. "Breakfast included"'},
+    )
+    value = FeatureValue(
+        required=True, metadata={"description": "true/false, a number, or a short text"}
+    )
 
 
 # ---- query strings ----------------------------------------------------------------------------

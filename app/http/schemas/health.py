@@ -7,5 +7,11 @@ from marshmallow import fields
 
 
 class HealthSchema(ma.Schema):
-    status = fields.String()
-    checks = fields.Dict(keys=fields.String(), values=fields.String())
+    status = fields.String(metadata={"description": "ok, or unavailable when a check failed"})
+    checks = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={
+            "description": "Per dependency (database, cache): ok, or error: <exception class>"
+        },
+    )

@@ -16,8 +16,13 @@ MAX_RANGE_DAYS = 366
 class DateRangeSchema(ma.Schema):
     """``from``..``to`` inclusive; ``to`` defaults to ``from``; at most 366 days."""
 
-    start = Day(required=True, data_key="from")
-    end = Day(data_key="to")
+    start = Day(required=True, data_key="from", metadata={"description": "First date, YYYY-MM-DD"})
+    end = Day(
+        data_key="to",
+        metadata={
+            "description": "Last date, included (default: `from`); at most 366 days after it"
+        },
+    )
 
     @validates_schema
     def _range(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -34,11 +39,14 @@ def date_range(data: dict[str, Any]) -> tuple[dt.date, dt.date]:
 
 
 class CapacitySetSchema(DateRangeSchema):
+    #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
+    EXAMPLE: dict[str, Any] = {"from": "2027-07-01", "to": "2027-08-31", "units": 12}
+
     units = fields.Integer(required=True, strict=True, validate=validate.Range(0, 100_000))
 
 
 class CapacityDaySchema(ma.Schema):
-    date = fields.Date()
+    date = fields.Date(metadata={"description": "The day, YYYY-MM-DD"})
     units = fields.Integer()
     source = fields.String(
         metadata={"description": "'date' (set for the day) or 'default' (tenant default)"}
@@ -47,24 +55,41 @@ class CapacityDaySchema(ma.Schema):
 
 class CapacitySchema(ma.Schema):
     tier_id = fields.String()
-    days = fields.List(fields.Nested(CapacityDaySchema))
+    days = fields.List(
+        fields.Nested(CapacityDaySchema),
+        metadata={"description": "One entry per date of the range"},
+    )
 
 
 class BlackoutCreateSchema(DateRangeSchema):
+    #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
+    EXAMPLE: dict[str, Any] = {
+        "from": "2027-12-24",
+        "to": "2027-12-26",
+        "reason": "Closed for Christmas",
+    }
+
     tier_id = fields.UUID(
         load_default=None, metadata={"description": "Omit to close the whole tenant"}
     )
-    reason = fields.String(load_default="", validate=validate.Length(max=200))
+    reason = fields.String(
+        load_default="",
+        validate=validate.Length(max=200),
+        metadata={"description": "Why it is closed, for admins (not shown to customers)"},
+    )
 
 
 class BlackoutSchema(ma.Schema):
     id = fields.String()
-    tier_id = fields.String(allow_none=True)
-    date = fields.Date()
-    reason = fields.String()
+    tier_id = fields.String(
+        allow_none=True,
+        metadata={"description": "The tier closed (null: every tier of the tenant)"},
+    )
+    date = fields.Date(metadata={"description": "The closed day, YYYY-MM-DD"})
+    reason = fields.String(metadata={"description": "Why it is closed"})
 
 
 class BlackoutQuerySchema(ma.Schema):
-    start = Day(data_key="from")
-    end = Day(data_key="to")
-    tier_id = fields.UUID()
+    start = Day(data_key="from", metadata={"description": "Blackouts on or after this date"})
+    end = Day(data_key="to", metadata={"description": "Blackouts on or before this date"})
+    tier_id = fields.UUID(metadata={"description": "Only this tier's blackouts"})

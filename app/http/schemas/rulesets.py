@@ -10,7 +10,7 @@ import marshmallow as ma
 from marshmallow import fields, post_load, validate
 
 from app.http.errors import ErrorDetailSchema
-from app.http.schemas.common import FIVE_YEARS, INSTANTS, Instant
+from app.http.schemas.common import FIVE_YEARS, INSTANTS, Instant, Timestamp
 from rules.documents import load_document
 from rules.language import KINDS as RULE_KINDS
 from rules.language import MAX_DOCUMENT_BYTES, RulesetInvalid
@@ -52,29 +52,188 @@ class YamlDocumentMixin(ma.Schema):
 
 
 class DraftCreateSchema(YamlDocumentMixin):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
+    EXAMPLE: dict[str, Any] = {
+        "name": "Summer 2027",
+        "document": {
+            "description": "Summer 2027",
+            "stacking": "best_only",
+            "guardrails": {
+                "min_multiplier": "0.5",
+                "max_multiplier": "2",
+                "max_total_discount_percent": "30",
+            },
+            "rules": [
+                {
+                    "id": "summer-peak",
+                    "kind": "season",
+                    "priority": 100,
+                    "description": "July and August cost 20 % more",
+                    "label": "Summer +20 %",
+                    "when": {"fact": "service_month", "op": "in", "value": [7, 8]},
+                    "then": {"multiplier": "1.2"},
+                },
+                {
+                    "id": "last-minute",
+                    "kind": "last_minute",
+                    "priority": 100,
+                    "when": {
+                        "all": [
+                            {"fact": "lead_days", "op": "between", "value": [0, 3]},
+                            {"not": {"fact": "segment", "op": "eq", "value": "luxury"}},
+                        ]
+                    },
+                    "then": {"percent_off": "15"},
+                },
+            ],
+            "tests": [
+                {
+                    "name": "July, two days ahead",
+                    "facts": {"service_date": "2027-07-10", "lead_days": 2},
+                    "expect": {
+                        "season": {"multiplier": "1.2"},
+                        "last_minute": {"percent_off": "15"},
+                    },
+                }
+            ],
+        },
+    }
+
+    name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Name of the draft"},
+    )
     document = RulesetDocumentField(metadata={"description": "Omit to copy a published version"})
-    from_version = fields.Integer(strict=True, validate=validate.Range(1, 10**9))
+    from_version = fields.Integer(
+        strict=True,
+        validate=validate.Range(1, 10**9),
+        metadata={"description": "Copy this published version (default: the newest)"},
+    )
 
 
 class DraftUpdateSchema(YamlDocumentMixin):
-    name = fields.String(validate=validate.Length(min=1, max=200))
-    document = RulesetDocumentField()
+    #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
+    EXAMPLE: dict[str, Any] = {
+        "name": "Summer 2027 (v2)",
+        "document": {
+            "description": "Summer 2027",
+            "stacking": "best_only",
+            "guardrails": {
+                "min_multiplier": "0.5",
+                "max_multiplier": "2",
+                "max_total_discount_percent": "30",
+            },
+            "rules": [
+                {
+                    "id": "summer-peak",
+                    "kind": "season",
+                    "priority": 100,
+                    "description": "July and August cost 20 % more",
+                    "label": "Summer +20 %",
+                    "when": {"fact": "service_month", "op": "in", "value": [7, 8]},
+                    "then": {"multiplier": "1.2"},
+                },
+                {
+                    "id": "last-minute",
+                    "kind": "last_minute",
+                    "priority": 100,
+                    "when": {
+                        "all": [
+                            {"fact": "lead_days", "op": "between", "value": [0, 3]},
+                            {"not": {"fact": "segment", "op": "eq", "value": "luxury"}},
+                        ]
+                    },
+                    "then": {"percent_off": "15"},
+                },
+            ],
+            "tests": [
+                {
+                    "name": "July, two days ahead",
+                    "facts": {"service_date": "2027-07-10", "lead_days": 2},
+                    "expect": {
+                        "season": {"multiplier": "1.2"},
+                        "last_minute": {"percent_off": "15"},
+                    },
+                }
+            ],
+        },
+    }
+
+    name = fields.String(
+        validate=validate.Length(min=1, max=200), metadata={"description": "Name of the draft"}
+    )
+    document = RulesetDocumentField(
+        metadata={"description": "The new ruleset document (JSON), replacing the old"}
+    )
 
 
 class DraftSchema(ma.Schema):
     id = fields.String()
-    name = fields.String()
+    name = fields.String(metadata={"description": "Name of the draft"})
     document = fields.Dict()
-    based_on_version = fields.Integer(allow_none=True)
+    based_on_version = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "The published version it was copied from (null: written from scratch)"
+        },
+    )
     created_by = fields.String()
     version = fields.Integer()
-    updated_at = fields.DateTime()
+    updated_at = Timestamp()
 
 
 class DocumentSchema(YamlDocumentMixin):
+    #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
+    EXAMPLE: dict[str, Any] = {
+        "document": {
+            "description": "Summer 2027",
+            "stacking": "best_only",
+            "guardrails": {
+                "min_multiplier": "0.5",
+                "max_multiplier": "2",
+                "max_total_discount_percent": "30",
+            },
+            "rules": [
+                {
+                    "id": "summer-peak",
+                    "kind": "season",
+                    "priority": 100,
+                    "description": "July and August cost 20 % more",
+                    "label": "Summer +20 %",
+                    "when": {"fact": "service_month", "op": "in", "value": [7, 8]},
+                    "then": {"multiplier": "1.2"},
+                },
+                {
+                    "id": "last-minute",
+                    "kind": "last_minute",
+                    "priority": 100,
+                    "when": {
+                        "all": [
+                            {"fact": "lead_days", "op": "between", "value": [0, 3]},
+                            {"not": {"fact": "segment", "op": "eq", "value": "luxury"}},
+                        ]
+                    },
+                    "then": {"percent_off": "15"},
+                },
+            ],
+            "tests": [
+                {
+                    "name": "July, two days ahead",
+                    "facts": {"service_date": "2027-07-10", "lead_days": 2},
+                    "expect": {
+                        "season": {"multiplier": "1.2"},
+                        "last_minute": {"percent_off": "15"},
+                    },
+                }
+            ],
+        }
+    }
+
     document_required = True
-    document = RulesetDocumentField()
+    document = RulesetDocumentField(
+        metadata={"description": "The ruleset document (JSON; or `document_yaml`)"}
+    )
 
 
 class RulesetWarningSchema(ErrorDetailSchema):
@@ -83,23 +242,48 @@ class RulesetWarningSchema(ErrorDetailSchema):
 
 class ValidationReportSchema(ma.Schema):
     valid = fields.Boolean()
-    rule_count = fields.Integer()
-    warnings = fields.List(fields.Nested(RulesetWarningSchema))
+    rule_count = fields.Integer(metadata={"description": "Rules in the document"})
+    warnings = fields.List(
+        fields.Nested(RulesetWarningSchema),
+        metadata={"description": "Overlapping or unreachable rules, parameters outside guardrails"},
+    )
 
 
 class CaseResultSchema(ma.Schema):
-    name = fields.String()
+    name = fields.String(metadata={"description": "The case's name in the document's `tests`"})
     passed = fields.Boolean()
-    mismatches = fields.List(fields.String())
+    mismatches = fields.List(
+        fields.String(),
+        metadata={"description": "What differed from the case's expectation, one line each"},
+    )
 
 
 class TestReportSchema(ma.Schema):
     passed = fields.Boolean()
-    errors = fields.List(fields.Nested(ErrorDetailSchema))
-    cases = fields.List(fields.Nested(CaseResultSchema))
+    errors = fields.List(
+        fields.Nested(ErrorDetailSchema),
+        metadata={"description": "Why the draft could not run (compile errors), located"},
+    )
+    cases = fields.List(
+        fields.Nested(CaseResultSchema), metadata={"description": "One result per case"}
+    )
 
 
 class FactsSchema(ma.Schema):
+    #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
+    EXAMPLE: dict[str, Any] = {
+        "facts": {
+            "segment": "premium",
+            "tier_level": 2,
+            "service_date": "2027-07-10",
+            "lead_days": 2,
+            "guests": 2,
+            "amount": 17000,
+        },
+        "kinds": ["season", "last_minute"],
+        "at": "2027-07-08T12:00:00+00:00",
+    }
+
     facts = fields.Dict(
         required=True, metadata={"description": "Facts of the vocabulary; dates as YYYY-MM-DD"}
     )
@@ -113,35 +297,78 @@ class FactsSchema(ma.Schema):
 
 
 class SimulateSchema(ma.Schema):
-    facts = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=100))
+    #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
+    EXAMPLE: dict[str, Any] = {
+        "facts": [
+            {
+                "segment": "premium",
+                "tier_level": 2,
+                "service_date": "2027-07-10",
+                "lead_days": 2,
+                "guests": 2,
+                "amount": 17000,
+            }
+        ],
+        "kinds": ["season", "last_minute"],
+    }
+
+    facts = fields.List(
+        fields.Dict(),
+        required=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "1 to 100 facts objects to evaluate"},
+    )
     kinds = fields.List(
         fields.String(validate=validate.OneOf(RULE_KINDS)), validate=validate.Length(min=1, max=6)
     )
 
 
 class BacktestRequestSchema(ma.Schema):
+    #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
+    EXAMPLE: dict[str, Any] = {
+        "from": "2026-11-01T00:00:00+01:00",
+        "to": "2026-12-01T00:00:00+01:00",
+        "limit": 50000,
+    }
+
     from_ = fields.AwareDateTime(
-        data_key="from", attribute="from", required=True, validate=INSTANTS
+        data_key="from",
+        attribute="from",
+        required=True,
+        validate=INSTANTS,
+        metadata={
+            "description": "Decisions recorded at or after this instant (ISO 8601 with offset)"
+        },
     )
-    to = fields.AwareDateTime(required=True, validate=INSTANTS)
-    limit = fields.Integer(load_default=50_000, validate=validate.Range(1, 50_000))
+    to = fields.AwareDateTime(
+        required=True, validate=INSTANTS, metadata={"description": "… and before this one"}
+    )
+    limit = fields.Integer(
+        load_default=50_000,
+        validate=validate.Range(1, 50_000),
+        metadata={"description": "At most this many decisions (1 to 50,000)"},
+    )
 
 
 class BacktestSchema(ma.Schema):
-    draft_id = fields.String()
-    from_ = fields.DateTime(data_key="from", attribute="from")
-    to = fields.DateTime()
+    draft_id = fields.String(metadata={"description": "The draft run"})
+    from_ = Timestamp(
+        data_key="from", attribute="from", metadata={"description": "Start of the range (included)"}
+    )
+    to = Timestamp(metadata={"description": "End of the range (excluded)"})
     currency = fields.String()
-    evaluated = fields.Integer()
-    truncated = fields.Boolean()
-    outputs_changed = fields.Integer()
+    evaluated = fields.Integer(metadata={"description": "Decisions evaluated"})
+    truncated = fields.Boolean(metadata={"description": "More decisions matched than `limit`"})
+    outputs_changed = fields.Integer(metadata={"description": "Decisions whose outputs differ"})
     prices = fields.Dict(
         metadata={
             "description": "compared, changed, revenue_delta, commission_delta (minor units, new - recorded), by_purpose"
         }
     )
     upgrades = fields.Dict(metadata={"description": "compared, now_allowed, now_denied"})
-    largest_changes = fields.List(fields.Dict())
+    largest_changes = fields.List(
+        fields.Dict(), metadata={"description": "The 10 largest price changes, largest first"}
+    )
 
 
 KEEP_SCHEDULE = (
@@ -151,6 +378,9 @@ KEEP_SCHEDULE = (
 
 
 class PublishSchema(ma.Schema):
+    #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
+    EXAMPLE: dict[str, Any] = {"note": "Summer prices", "activates_at": "2027-05-01T00:00:00+02:00"}
+
     note = fields.String(load_default="", validate=validate.Length(max=500))
     activates_at = Instant(
         ahead=FIVE_YEARS,
@@ -161,16 +391,22 @@ class PublishSchema(ma.Schema):
 
 
 class ActivateSchema(ma.Schema):
+    #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
+    EXAMPLE: dict[str, Any] = {"keep_schedule": False}
+
     keep_schedule = fields.Boolean(load_default=False, metadata={"description": KEEP_SCHEDULE})
 
 
 class VersionSchema(ma.Schema):
+    class Meta:
+        description = "A published, immutable ruleset version."
+
     number = fields.Integer()
     content_hash = fields.String()
     author = fields.String()
     note = fields.String()
-    created_at = fields.DateTime()
-    document = fields.Dict()
+    created_at = Timestamp()
+    document = fields.Dict(metadata={"description": "The ruleset document (docs/rules.md)"})
 
 
 class VersionSummarySchema(VersionSchema):
@@ -179,6 +415,11 @@ class VersionSummarySchema(VersionSchema):
 
 
 class ActivationSchema(ma.Schema):
+    class Meta:
+        description = (
+            "One step of the activation history: a version taking (or scheduled to take) effect."
+        )
+
     sequence = fields.Integer()
     version_number = fields.Integer()
     action = fields.String(
@@ -187,10 +428,10 @@ class ActivationSchema(ma.Schema):
             "or rollback (an older one)"
         }
     )
-    activates_at = fields.DateTime()
+    activates_at = Timestamp()
     created_by = fields.String()
-    created_at = fields.DateTime()
-    cancelled_at = fields.DateTime(
+    created_at = Timestamp()
+    cancelled_at = Timestamp(
         allow_none=True,
         metadata={"description": "Cancelled while pending (it never took effect); null if not"},
     )
@@ -200,9 +441,15 @@ class ActivationSchema(ma.Schema):
 class CancelledActivationSchema(ma.Schema):
     """A pending activation that a new activation taking effect now cancelled."""
 
+    class Meta:
+        description = "A pending activation that was cancelled."
+
     sequence = fields.Integer()
-    version = fields.Integer(attribute="version_number")
-    activates_at = fields.DateTime()
+    version = fields.Integer(
+        attribute="version_number",
+        metadata={"description": "Number of the version it would have activated"},
+    )
+    activates_at = Timestamp()
 
 
 class ScheduledActivationSchema(ma.Schema):
@@ -211,10 +458,12 @@ class ScheduledActivationSchema(ma.Schema):
     sequence = fields.Integer(
         metadata={"description": "Cancel it with DELETE …/schedule/{sequence}"}
     )
-    version = fields.Integer(attribute="version_number")
-    activates_at = fields.DateTime()
+    version = fields.Integer(
+        attribute="version_number", metadata={"description": "Number of the version it activates"}
+    )
+    activates_at = Timestamp()
     created_by = fields.String()
-    created_at = fields.DateTime()
+    created_at = Timestamp()
 
 
 class ActivatedSchema(ActivationSchema):
@@ -231,27 +480,48 @@ class ActivatedSchema(ActivationSchema):
 
 
 class PublishedSchema(ma.Schema):
-    version = fields.Nested(VersionSummarySchema)
-    activation = fields.Nested(ActivationSchema)
+    version = fields.Nested(VersionSummarySchema, metadata={"description": "The version published"})
+    activation = fields.Nested(
+        ActivationSchema, metadata={"description": "Its activation, now or scheduled"}
+    )
     cancelled_activations = fields.List(
         fields.Nested(CancelledActivationSchema), attribute="cancelled"
     )
 
 
 class ActivationStateSchema(ma.Schema):
-    active_version = fields.Integer(allow_none=True)
-    scheduled = fields.List(fields.Nested(ActivationSchema))
-    history = fields.List(fields.Nested(ActivationSchema))
+    active_version = fields.Integer(
+        allow_none=True, metadata={"description": "Number of the version in force (null: none yet)"}
+    )
+    scheduled = fields.List(
+        fields.Nested(ActivationSchema),
+        metadata={"description": "Pending activations, soonest first"},
+    )
+    history = fields.List(
+        fields.Nested(ActivationSchema), metadata={"description": "Every activation, oldest first"}
+    )
 
 
 class DiffQuerySchema(ma.Schema):
-    old = fields.Integer(required=True, data_key="from", validate=validate.Range(1, 10**9))
-    new = fields.Integer(required=True, data_key="to", validate=validate.Range(1, 10**9))
+    old = fields.Integer(
+        required=True,
+        data_key="from",
+        validate=validate.Range(1, 10**9),
+        metadata={"description": "Number of the older version"},
+    )
+    new = fields.Integer(
+        required=True,
+        data_key="to",
+        validate=validate.Range(1, 10**9),
+        metadata={"description": "Number of the newer version"},
+    )
 
 
 class ExplainedOutcomeSchema(ma.Schema):
-    version = fields.Integer()
+    version = fields.Integer(metadata={"description": "Number of the version evaluated"})
     content_hash = fields.String()
-    decisions = fields.Raw()
+    decisions = fields.Raw(metadata={"description": "What the rules decided, per kind"})
     fired = fields.List(fields.String())
-    considered = fields.List(fields.Dict())
+    considered = fields.List(
+        fields.Dict(), metadata={"description": "Every rule considered: matched, fired, why not"}
+    )

@@ -9,7 +9,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.http.schemas.common import KEY, NAME
+from app.http.schemas.common import KEY, NAME, Timestamp
 from app.services.origins import MAX_ORIGIN_LENGTH, MAX_ORIGINS, normalized_origin
 from pricing.money import CURRENCY_EXPONENTS
 
@@ -55,6 +55,15 @@ NOTIFICATION_EMAIL: dict[str, Any] = {
 
 
 class TenantCreateSchema(ma.Schema):
+    #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
+    EXAMPLE: dict[str, Any] = {
+        "slug": "acme",
+        "name": "Acme Adventures",
+        "currency": "EUR",
+        "time_zone": "Europe/Berlin",
+        "default_capacity": 10,
+    }
+
     slug = fields.String(required=True, validate=[KEY, validate.Length(max=63)])  # VARCHAR(63)
     name = fields.String(required=True, validate=NAME)
     currency = fields.String(required=True, validate=validate.OneOf(sorted(CURRENCY_EXPONENTS)))
@@ -66,6 +75,14 @@ class TenantCreateSchema(ma.Schema):
 
 
 class TenantUpdateSchema(ma.Schema):
+    #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
+    EXAMPLE: dict[str, Any] = {
+        "name": "Acme Adventures",
+        "time_zone": "Europe/Berlin",
+        "default_capacity": 8,
+        "refund_window_hours": 48,
+    }
+
     name = fields.String(validate=NAME)
     time_zone = fields.String(validate=_time_zone)
     default_capacity = fields.Integer(strict=True, validate=validate.Range(0, 100_000))
@@ -73,23 +90,35 @@ class TenantUpdateSchema(ma.Schema):
         strict=True,
         validate=validate.Range(0, 24 * 365),
         metadata={
-            "description": "Paid bookings cancelled at least this long before the service date are refunded"
+            "description": "Paid bookings cancelled at least this long before the service date are refunded",
         },
     )
     refund_application_fee = fields.Boolean(
-        metadata={"description": "Whether a refund also returns the platform's fee"}
+        metadata={
+            "description": "Whether a refund also returns the platform's fee",
+        }
     )
     decision_retention_days = fields.Integer(
         strict=True,
         allow_none=True,
         validate=validate.Range(1, 3650),
-        metadata={"description": "Decision records older than this are purged (null: kept)"},
+        metadata={
+            "description": "Decision records older than this are purged (null: kept)",
+        },
     )
     notification_email = fields.String(**NOTIFICATION_EMAIL)
 
 
 class TenantStatusSchema(TenantUpdateSchema):
-    status = fields.String(validate=validate.OneOf(["active", "suspended"]))
+    #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
+    EXAMPLE: dict[str, Any] = {"status": "suspended"}
+
+    status = fields.String(
+        validate=validate.OneOf(["active", "suspended"]),
+        metadata={
+            "description": "suspended: the tenant's keys and tokens answer 403; active: back in service"
+        },
+    )
 
 
 class TenantSchema(ma.Schema):
@@ -98,11 +127,19 @@ class TenantSchema(ma.Schema):
     name = fields.String()
     currency = fields.String()
     time_zone = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"description": "active or suspended"})
     default_capacity = fields.Integer()
-    refund_window_hours = fields.Integer()
-    refund_application_fee = fields.Boolean()
-    decision_retention_days = fields.Integer(allow_none=True)
+    refund_window_hours = fields.Integer(
+        metadata={
+            "description": "A paid booking cancelled less than this many hours before its service date is not refunded"
+        }
+    )
+    refund_application_fee = fields.Boolean(
+        metadata={"description": "Refunds give back the platform fee too"}
+    )
+    decision_retention_days = fields.Integer(
+        allow_none=True, metadata={"description": "Days decision records are kept (null: forever)"}
+    )
     notification_email = fields.String(metadata=NOTIFICATION_EMAIL["metadata"])
     version = fields.Integer()
 
@@ -121,7 +158,17 @@ ALLOWED_ORIGINS = fields.List(
 
 
 class ApiKeyCreateSchema(ma.Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
+    EXAMPLE: dict[str, Any] = {
+        "name": "www.acme.example",
+        "allowed_origins": ["https://www.acme.example"],
+    }
+
+    name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "A label to tell keys apart, e.g. the site that uses it"},
+    )
     allowed_origins = fields.List(
         Origin(validate=validate.Length(max=MAX_ORIGIN_LENGTH)),
         load_default=list,
@@ -131,18 +178,32 @@ class ApiKeyCreateSchema(ma.Schema):
 
 
 class ApiKeyUpdateSchema(ma.Schema):
+    #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
+    EXAMPLE: dict[str, Any] = {
+        "allowed_origins": ["https://www.acme.example", "https://shop.acme.example"]
+    }
+
     name = fields.String(validate=validate.Length(min=1, max=100))
     allowed_origins = ALLOWED_ORIGINS
 
 
 class ApiKeySchema(ma.Schema):
     id = fields.String()
-    name = fields.String()
-    prefix = fields.String()
-    created_at = fields.DateTime()
-    revoked_at = fields.DateTime(allow_none=True)
-    active = fields.Boolean()
-    allowed_origins = fields.List(fields.String())
+    name = fields.String(metadata={"description": "A label to tell keys apart"})
+    prefix = fields.String(
+        metadata={"description": "The key's first 14 characters, kept in clear to recognise it"}
+    )
+    created_at = Timestamp()
+    revoked_at = Timestamp(
+        allow_none=True, metadata={"description": "When it was revoked (null: in use)"}
+    )
+    active = fields.Boolean(metadata={"description": "false once revoked"})
+    allowed_origins = fields.List(
+        fields.String(),
+        metadata={
+            "description": "Browser origins (scheme://host[:port]) whose pages may call the API with this key"
+        },
+    )
     version = fields.Integer()
 
 
@@ -154,9 +215,20 @@ class ApiKeyCreatedSchema(ApiKeySchema):
 
 
 class OnboardingCreateSchema(ma.Schema):
-    email = fields.Email(load_default="", validate=validate.Length(max=254))
+    #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
+    EXAMPLE: dict[str, Any] = {"email": "finance@acme.example"}
+
+    email = fields.Email(
+        load_default="",
+        validate=validate.Length(max=254),
+        metadata={"description": "The tenant's contact for the Stripe account (optional)"},
+    )
 
 
 class OnboardingSchema(ma.Schema):
-    account_id = fields.String()
-    onboarding_url = fields.String()
+    account_id = fields.String(
+        metadata={"description": "The tenant's Stripe connected account (acct_…)"}
+    )
+    onboarding_url = fields.String(
+        metadata={"description": "Stripe's onboarding page for the tenant, valid for a short time"}
+    )
