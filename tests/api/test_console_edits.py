@@ -12,7 +12,7 @@ import re
 import pytest
 
 from app import create_app
-from app.services import analytics, catalog, events_out, experiments, rulesets
+from app.services import analytics, catalog, events_out, experiments, rulesets, tenants
 from tests.api.test_accounts import ORIGIN
 from tests.api.test_console_pages import signed_in_admin
 from tests.support.rules import publish, summer_document
@@ -335,6 +335,42 @@ def test_a_segment_theme_is_saved_and_the_preview_reads_the_segments(app, client
     assert public[0]["theme"]["primary_color"] == "#114477"
     bad = post(client, f"/admin/settings/themes/{segment.id}", token, primary_color="red")
     assert bad.status_code == 422
+
+
+def test_the_notification_email_is_set_and_cleared_as_the_api_takes_it(app, client, tenant_a):
+    token = signed_in_admin(client, tenant_a)
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert 'data-tw="notification-email"' in page and 'data-tw="save-tenant"' in page
+    version = tenants.get_tenant(db_of(app), tenant_a.tenant.id).version
+    saved = post(
+        client,
+        "/admin/settings/tenant",
+        token,
+        notification_email=" bookings@shop.example ",
+        version=str(version),
+    )
+    assert saved.status_code == 303
+    stored = tenants.get_tenant(db_of(app), tenant_a.tenant.id)
+    assert (stored.notification_email, stored.version) == ("bookings@shop.example", version + 1)
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert 'value="bookings@shop.example"' in page
+    api = client.get("/v1/admin/tenant", headers=tenant_a.admin).get_json()
+    assert api["notification_email"] == "bookings@shop.example"
+
+    bad = post(client, "/admin/settings/tenant", token, notification_email="not-an-address")
+    assert bad.status_code == 422
+    stale = post(
+        client, "/admin/settings/tenant", token, notification_email="", version=str(version)
+    )
+    assert stale.status_code == 412  # the form's version was read before the save
+    assert tenants.get_tenant(db_of(app), tenant_a.tenant.id).notification_email == (
+        "bookings@shop.example"
+    )
+    cleared = post(
+        client, "/admin/settings/tenant", token, notification_email="", version=str(version + 1)
+    )
+    assert cleared.status_code == 303
+    assert tenants.get_tenant(db_of(app), tenant_a.tenant.id).notification_email == ""
 
 
 @pytest.fixture

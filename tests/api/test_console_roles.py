@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from app.services import accounts, catalog
+from app.services import accounts, catalog, tenants
 from tests.api.test_accounts import ORIGIN, csrf_of, sign_in
 from tests.api.test_console_pages import signed_in_admin
 
@@ -40,7 +40,7 @@ def test_analysts_see_no_new_controls_and_are_refused_each_write(app, client, te
         "/admin/availability": ["set-capacity"],
         "/admin/experiments": ["new-experiment"],
         "/admin/experiments/new": ["save-experiment"],
-        "/admin/settings": ["create-webhook", "webhook-rotate"],
+        "/admin/settings": ["create-webhook", "webhook-rotate", "tenant-form", "save-tenant"],
         f"/admin/settings/themes/{segment.id}": ["save-theme"],
     }
     token = ""
@@ -49,16 +49,20 @@ def test_analysts_see_no_new_controls_and_are_refused_each_write(app, client, te
         token = csrf_of(html)
         for hook in hooks:
             assert f'data-tw="{hook}"' not in html, (path, hook)
+    shown = client.get("/admin/settings").get_data(as_text=True)
+    assert '<dd data-tw="notification-email-shown">none</dd>' in shown  # read-only
     writes = [
         *WRITES,
         (f"/admin/catalog/add-ons/{add_on.id}", {"name": "x", "pricing": "flat", "price": "1"}),
         (f"/admin/catalog/add-ons/{add_on.id}/archive", {}),
         (f"/admin/settings/themes/{segment.id}", {"primary_color": "#000000"}),
         (f"/admin/catalog/tiers/{tier.id}", {"feature_key": "x"}),
+        ("/admin/settings/tenant", {"notification_email": "ana@example.com"}),
     ]
     for path, form in writes:
         assert post(client, path, token, **form).status_code == 403, path
     assert catalog.get_add_on(db_of(app), tenant_a.tenant, add_on.id).status == "active"
+    assert tenants.get_tenant(db_of(app), tenant_a.tenant.id).notification_email == ""
 
 
 def test_another_tenants_ids_answer_404(app, client, tenant_a, tenant_b):

@@ -1,7 +1,7 @@
-"""The console's settings beyond keys and users: segment themes with a live preview of the
-storefront widget, and webhook endpoints (create with the secret shown once, rotate, test send,
-delete, deliveries). The same schemas and use cases as ``PATCH /v1/admin/segments/{id}`` and
-``/v1/admin/webhook-endpoints``.
+"""The console's settings beyond keys and users: the tenant's notification email, segment themes
+with a live preview of the storefront widget, and webhook endpoints (create with the secret shown
+once, rotate, test send, delete, deliveries). The same schemas and use cases as ``PATCH
+/v1/admin/tenant``, ``PATCH /v1/admin/segments/{id}`` and ``/v1/admin/webhook-endpoints``.
 
 The preview is the real widget script on the console's page. It reads the tenant's segments
 from ``/admin/preview/v1/storefront/segments`` (the storefront's answer, for the signed-in
@@ -30,11 +30,28 @@ from app.http.console.core import (
 )
 from app.http.schemas.catalog import SegmentUpdateSchema
 from app.http.schemas.storefront import PublicSegmentSchema
+from app.http.schemas.tenants import TenantUpdateSchema
 from app.http.schemas.webhooks import EndpointCreateSchema, RotateSchema
-from app.services import catalog, events_out
+from app.services import catalog, events_out, tenants
 from pricing.errors import InvalidInput
 
 THEME_FIELDS = ("primary_color", "accent_color", "font_family", "radius")
+
+
+# ---- the tenant ------------------------------------------------------------------------------
+
+
+@console.post("/settings/tenant")
+def save_tenant() -> Reply:
+    """The tenant's notification email (empty: none), as ``PATCH /v1/admin/tenant`` takes it; the
+    version read goes back (a stale form is 412)."""
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    email = request.form.get("notification_email", "").strip()
+    data = _validated(TenantUpdateSchema(), {"notification_email": email})
+    version = int(request.form.get("version") or 0) or None
+    tenants.update_tenant(services().db, tenant, version, data)
+    return redirect("/admin/settings?done=notification+email+saved#tenant-title", 303)
 
 
 # ---- segment themes ---------------------------------------------------------------------------

@@ -184,6 +184,9 @@ ul.plain{list-style:none;padding:0;margin:.25rem 0;display:flex;flex-direction:c
         invalid: {},
       };
       this.started = false;
+      this.loads = []; // the loads running, oldest first
+      this.hostTheme = {}; // theme property -> the host page's own value ("" for none)
+      this.ownTheme = {}; // theme property -> the value the widget set (a segment's theme)
     }
 
     connectedCallback() {
@@ -269,19 +272,23 @@ ul.plain{list-style:none;padding:0;margin:.25rem 0;display:flex;flex-direction:c
     }
 
     // Run a fetch with a loading state; errors are shown in words with a way forward.
+    // Loads may overlap (the date step asks for its month while the step that led there is still
+    // finishing): the element is busy, and shows the latest one's line, until every one is done.
     async load(label, work) {
       const s = this.s;
+      const mine = { label };
+      this.loads.push(mine);
       s.loading = label;
       s.error = null;
       s.retry = () => this.load(label, work);
       this.render();
       try {
         await work();
-        s.loading = "";
       } catch (error) {
-        s.loading = "";
         s.error = error instanceof ApiError ? error : new ApiError(0, "internal", String(error));
       }
+      this.loads.splice(this.loads.indexOf(mine), 1);
+      s.loading = this.loads.length ? this.loads[this.loads.length - 1].label : "";
       this.render();
       if (s.error) {
         const alert = this.root.querySelector("[data-tw=error] button") || this.root.querySelector("h2");
@@ -310,16 +317,27 @@ ul.plain{list-style:none;padding:0;margin:.25rem 0;display:flex;flex-direction:c
       return this.s.segments.find((x) => x.key === this.s.segment) || null;
     }
 
+    // The segment's theme wins; a property it leaves unset keeps (or gets back) the value the host
+    // page set on the element itself, read again each time in case the host changed it meanwhile.
     applyTheme() {
       const theme = (this.segmentObj() || {}).theme || {};
-      for (const [field, prop] of Object.entries(THEME)) {
-        if (theme[field]) this.style.setProperty(prop, theme[field]);
-        else this.style.removeProperty(prop);
+      const wanted = {};
+      for (const [field, prop] of Object.entries(THEME)) wanted[prop] = theme[field] || "";
+      wanted["--tw-on-primary"] = onAccent(theme.primary_color) || "";
+      wanted["--tw-on-accent"] = onAccent(theme.accent_color) || "";
+      for (const [prop, value] of Object.entries(wanted)) {
+        const now = this.style.getPropertyValue(prop);
+        if (now !== this.ownTheme[prop]) this.hostTheme[prop] = now;
+        const host = this.hostTheme[prop] || "";
+        if (value) {
+          this.style.setProperty(prop, value);
+          this.ownTheme[prop] = this.style.getPropertyValue(prop);
+        } else {
+          if (host) this.style.setProperty(prop, host);
+          else this.style.removeProperty(prop);
+          delete this.ownTheme[prop];
+        }
       }
-      const onP = onAccent(theme.primary_color);
-      const onA = onAccent(theme.accent_color);
-      onP ? this.style.setProperty("--tw-on-primary", onP) : this.style.removeProperty("--tw-on-primary");
-      onA ? this.style.setProperty("--tw-on-accent", onA) : this.style.removeProperty("--tw-on-accent");
     }
 
     async chooseSegment(key, announce = true) {
@@ -441,8 +459,8 @@ ul.plain{list-style:none;padding:0;margin:.25rem 0;display:flex;flex-direction:c
 
     customer(withPhone) {
       const c = this.s.contact;
-      const out = { email: c.email, name: c.name };
-      if (withPhone && c.phone) out.phone = c.phone;
+      const out = { email: c.email.trim(), name: c.name.trim() };
+      if (withPhone && c.phone.trim()) out.phone = c.phone.trim();
       return out;
     }
 
@@ -648,7 +666,7 @@ ul.plain{list-style:none;padding:0;margin:.25rem 0;display:flex;flex-direction:c
           s.calendar = null;
         }
       } else if (["name", "email", "phone"].includes(el.name)) {
-        s.contact[el.name] = el.value.trim();
+        s.contact[el.name] = el.value;
       }
     }
 
@@ -673,6 +691,7 @@ ul.plain{list-style:none;padding:0;margin:.25rem 0;display:flex;flex-direction:c
       }
       const active = this.shadowRoot.activeElement;
       const onHeading = !!active && active.id === "tw-heading";
+      const typing = this.keepTyped(active);
       const body = this["render_" + s.step]();
       this.root.setAttribute("data-step", s.step);
       this.root.setAttribute("aria-labelledby", "tw-heading");
@@ -685,6 +704,36 @@ ul.plain{list-style:none;padding:0;margin:.25rem 0;display:flex;flex-direction:c
         (s.loading ? `<p class="loading" data-tw="loading">${esc(s.loading)}</p>` : "") +
         body;
       if (onHeading) this.root.querySelector("h2").focus();
+      if (typing) {
+        // A redraw (an answer arriving late) leaves the customer typing where they were.
+        const input = this.root.querySelector(`input[name="${typing.name}"]`);
+        if (input) {
+          input.focus();
+          if (typing.start !== null) input.setSelectionRange(typing.start, typing.end);
+        }
+      }
+    }
+
+    // What the customer typed into the contact form and no change event has reported yet is kept
+    // before a redraw replaces the form; returns the field being typed in, with its caret.
+    keepTyped(active) {
+      const form = this.root.querySelector("form");
+      if (!form) return null;
+      for (const name of ["name", "email", "phone"]) {
+        const input = form.elements[name];
+        if (input) this.s.contact[name] = input.value;
+      }
+      const field = active && active.name && form.contains(active) && form.elements[active.name] === active;
+      if (!field || !["name", "email", "phone"].includes(active.name)) return null;
+      let start = null;
+      let end = null;
+      try {
+        start = active.selectionStart;
+        end = active.selectionEnd;
+      } catch (_) {
+        // email inputs have no selection API
+      }
+      return { name: active.name, start, end };
     }
 
     errorBox() {
