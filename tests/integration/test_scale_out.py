@@ -82,7 +82,7 @@ class Instance:
     def get(self, path: str, headers=None) -> Answer:
         return self.request("GET", path, headers)
 
-    def post(self, path: str, headers=None, json=None) -> Answer:  # noqa: A002 (Flask's name)
+    def post(self, path: str, headers=None, json=None) -> Answer:
         return self.request("POST", path, headers, json)
 
     def accepts(self) -> bool:
@@ -151,7 +151,9 @@ def start(shared_database, tmp_path: Path) -> Iterator[Any]:
         started.append(instance)
         assert process.stdout is not None
         reader = threading.Thread(
-            target=lambda: instance.lines.extend(line.decode(errors="replace") for line in process.stdout),
+            target=lambda: instance.lines.extend(
+                line.decode(errors="replace") for line in process.stdout
+            ),
             daemon=True,
         )
         reader.start()
@@ -239,7 +241,9 @@ def test_sigterm_lets_the_request_in_flight_finish_then_exits_0(start, tenant, s
         )
         in_flight.start()
         database = make_url(shared_database).database
-        eventually(lambda: waiting_for_lock(watcher, database), 30, "the offer waiting for the head")
+        eventually(
+            lambda: waiting_for_lock(watcher, database), 30, "the offer waiting for the head"
+        )
 
         server.process.send_signal(signal.SIGTERM)
         eventually(lambda: server.logged("Worker stopping"), 30, "the worker taking SIGTERM")
