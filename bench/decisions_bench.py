@@ -11,7 +11,9 @@ Run: ``make bench`` or ``.venv/bin/python -m bench.decisions_bench``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import os
 import statistics
 import time
@@ -95,7 +97,11 @@ def size() -> tuple[int, int]:
 
 
 def main() -> None:
-    header()
+    with contextlib.redirect_stdout(io.StringIO()):  # its title is the offers benchmark's
+        info = header()
+    print("tierwise decision log benchmark")
+    for key, value in info.items():
+        print(f"  {key:<13} {value}")
     results: dict[str, list[dict[str, float]]] = {"plain": [], "partitioned": []}
     for round_ in range(ROUNDS):
         for layout in ("plain", "partitioned") if round_ % 2 == 0 else ("partitioned", "plain"):

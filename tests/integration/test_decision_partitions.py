@@ -11,12 +11,18 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+import psycopg
+from click.testing import CliRunner
 from sqlalchemy import func, select, text, update
 
+from app import cli
 from app.services import decision_log
 from storage import decision_partitions as partitions
 from storage import models as m
 from storage.decisions import DecisionRecord, add_decisions
+from tests.support.databases import drop_database, scratch_database
+from tests.support.embedded import clear_settings
+from tests.support.server_mode import libpq, server_env
 
 
 def at(day: str) -> dt.datetime:
@@ -189,3 +195,32 @@ def test_a_month_with_records_within_retention_is_kept(db, tenant_a):
     assert not [r for r in results if r.get("partition")]
     assert "decisions_y2020m01" in month_names(db)
     assert rows_in(db, "decisions_y2020m01", fx.tenant.id) == 1  # the 10th, row by row
+
+
+def test_the_partitions_command_creates_missing_months_ahead_and_lists_them(monkeypatch):
+    url = scratch_database("partitions_cli")
+    try:
+        clear_settings(monkeypatch)
+        for name, value in server_env(url).items():
+            monkeypatch.setenv(name, value)
+        runner = CliRunner()
+        assert runner.invoke(cli.main, ["migrate"]).exit_code == 0
+        now = dt.datetime.now(dt.UTC).date()
+        ahead = [partitions.month_of(now)]
+        for _ in range(partitions.AHEAD_MONTHS):
+            ahead.append(partitions.month_of(ahead[-1].end.date()))
+        with psycopg.connect(libpq(url), autocommit=True) as conn:
+            conn.execute(f"DROP TABLE {ahead[-1].name}")  # the last month ahead went missing
+
+        done = runner.invoke(cli.main, ["partitions"])
+        assert done.exit_code == 0, done.output
+        lines = done.stdout.splitlines()
+        assert lines[-len(ahead) :] == [x.name for x in ahead[:-1]] + [
+            f"{ahead[-1].name} (created)"
+        ]
+        again = runner.invoke(cli.main, ["partitions"])
+        assert "(created)" not in again.stdout and again.stdout.splitlines() == [
+            line.removesuffix(" (created)") for line in lines
+        ]
+    finally:
+        drop_database(url)

@@ -12,7 +12,6 @@ PostgreSQL database (a scratch one, its rows committed, as production has them) 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -31,13 +30,13 @@ import pytest
 from sqlalchemy import make_url
 
 from config import Settings
-from config.settings import ENVIRONMENT_VARIABLES
 from storage.db import Database, migrate
-from tests.conftest import PEPPER, SECRET, TEST_REDIS_URL, WEBHOOK_SECRET, build_tenant
+from tests.conftest import build_tenant
 from tests.support.databases import drop_database, scratch_database
 from tests.support.embedded import TIERWISE
 from tests.support.private_servers import free_port, stop_process
 from tests.support.rules import hot_summer_document, publish_draft
+from tests.support.server_mode import libpq, server_env
 from tests.support.timing import eventually
 
 START_SECONDS = 60.0
@@ -94,23 +93,6 @@ class Instance:
 
     def logged(self, text: str) -> bool:
         return any(text in line for line in list(self.lines))
-
-
-def server_env(database_url: str) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if k not in (*ENVIRONMENT_VARIABLES, "GLIBC_TUNABLES")
-    }
-    return {
-        **env,
-        "TIERWISE_MODE": "server",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": TEST_REDIS_URL,
-        "JWT_SECRET": SECRET,
-        "API_KEY_PEPPER": PEPPER,
-        "QUOTE_SECRET": "test-quote-secret-" + "q" * 40,
-        "STRIPE_SECRET_KEY": "sk_test_tierwise",
-        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-    }
 
 
 @pytest.fixture(scope="module")
@@ -207,10 +189,6 @@ def test_a_publish_through_one_instance_is_in_force_on_the_other_within_one_seco
         PROPAGATION_SECONDS,
         f"instance one serving version {number - 1} again",
     )
-
-
-def libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def waiting_for_lock(conn: psycopg.Connection, database: str) -> bool:
