@@ -324,6 +324,11 @@ def purge_decisions(tenant_ref: str | None) -> None:
     db = Database.from_url(_settings().database_url)
     try:
         for result in purge_expired(db, tenant_ref, dt.datetime.now(dt.UTC)):
+            if result.get("busy"):
+                click.echo(
+                    f"{result['partition']}: busy (its lock not granted); left for next time"
+                )
+                continue
             how = f" by dropping {result['partition']}" if "partition" in result else ""
             click.echo(
                 f"{result['tenant_id']}: removed {result['removed']} decisions{how}"

@@ -26,6 +26,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from storage import models as m
@@ -115,6 +116,15 @@ def ensure_months(session: Session, now: dt.datetime, ahead: int = AHEAD_MONTHS)
     return created
 
 
+#: How long dropping a month may wait for its lock on ``decisions`` (milliseconds).
+DROP_LOCK_TIMEOUT_MS = 2000
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+class MonthBusy(Exception):
+    """A month's partition could not be dropped within ``DROP_LOCK_TIMEOUT_MS`` (nothing changed)."""
+
+
 @dataclass(frozen=True)
 class Dropped:
     """What dropping a month did to one tenant's chain."""
@@ -192,5 +202,14 @@ def drop_month(
         )
         done.append(dropped)
     session.flush()
-    session.execute(text(f"DROP TABLE {month.name}"))
+    # Dropping a partition locks all of ``decisions``: it waits for every transaction reading or
+    # writing the log (an export may take minutes), and every append queues behind it meanwhile.
+    # Past DROP_LOCK_TIMEOUT_MS it gives up instead, and the month waits for the next run.
+    session.execute(text(f"SET LOCAL lock_timeout = {int(DROP_LOCK_TIMEOUT_MS)}"))
+    try:
+        session.execute(text(f"DROP TABLE {month.name}"))
+    except OperationalError as error:
+        if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            raise MonthBusy(month.name) from error
+        raise
     return done

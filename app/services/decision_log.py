@@ -284,18 +284,23 @@ def partition_names(db: Database) -> list[str]:
 def drop_expired_months(db: Database, now: dt.datetime) -> list[dict[str, Any]]:
     """On PostgreSQL, drop the monthly partitions of the decision log, oldest first, while every
     record of one lies past its tenant's retention (stopping at the first that does not): one
-    purge result per tenant and month dropped, with ``partition`` naming it."""
+    purge result per tenant and month dropped, with ``partition`` naming it; a month whose drop
+    could not get its lock in time ends the list as ``{"partition": name, "busy": True}``."""
     if db.engine.dialect.name != "postgresql":
         return []
     with db.read() as session:
         candidates = [x for x in partitions.months(session) if x.end <= now]
     results: list[dict[str, Any]] = []
     for month in candidates:
-        with db.transaction() as session:
-            cutoffs = partitions.expired_cutoffs(session, month, now)
-            if cutoffs is None:
-                break
-            dropped = partitions.drop_month(session, month, cutoffs, now)
+        try:
+            with db.transaction() as session:
+                cutoffs = partitions.expired_cutoffs(session, month, now)
+                if cutoffs is None:
+                    break
+                dropped = partitions.drop_month(session, month, cutoffs, now)
+        except partitions.MonthBusy:
+            results.append({"partition": month.name, "busy": True})
+            break
         results += [
             {"partition": month.name, "cutoff": cutoffs[x.tenant_id], **dataclasses.asdict(x)}
             for x in dropped
@@ -306,7 +311,7 @@ def drop_expired_months(db: Database, now: dt.datetime) -> list[dict[str, Any]]:
 def purge_expired(db: Database, tenant_ref: str | None, now: dt.datetime) -> list[dict[str, Any]]:
     """Purge every tenant with a retention (or the one named) as of ``now``: for every tenant,
     first whole monthly partitions (``drop_expired_months``), then the rows left before each
-    tenant's cutoff."""
+    tenant's cutoff (not when a month was busy: the next run drops it whole)."""
     with db.read() as session:
         chosen = (
             [get_tenant(session, tenant_ref)]
@@ -314,6 +319,8 @@ def purge_expired(db: Database, tenant_ref: str | None, now: dt.datetime) -> lis
             else list_tenants(session, offset=0, limit=1_000_000).items
         )
     dropped = [] if tenant_ref else drop_expired_months(db, now)
+    if any(r.get("busy") for r in dropped):
+        return dropped  # not row by row what the next run drops whole
     return dropped + [
         purge(db, t.id, t.decision_retention_days, now)
         for t in chosen

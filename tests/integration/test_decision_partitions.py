@@ -20,7 +20,7 @@ from app.services import decision_log
 from storage import decision_partitions as partitions
 from storage import models as m
 from storage.decisions import DecisionRecord, add_decisions
-from tests.support.databases import drop_database, scratch_database
+from tests.support.databases import TEST_DATABASE_URL, drop_database, scratch_database
 from tests.support.embedded import clear_settings
 from tests.support.server_mode import libpq, server_env
 
@@ -224,3 +224,33 @@ def test_the_partitions_command_creates_missing_months_ahead_and_lists_them(monk
         ]
     finally:
         drop_database(url)
+
+
+def test_a_month_whose_drop_waits_on_a_reader_is_left_for_the_next_run(
+    client, db, tenant_a, monkeypatch
+):
+    fx = tenant_a
+    monkeypatch.setattr(partitions, "DROP_LOCK_TIMEOUT_MS", 100)
+    with db.transaction() as s:
+        partitions.ensure_months(s, at("2020-01-01"), ahead=0)
+        s.execute(
+            update(m.Tenant)
+            .where(m.Tenant.id == uuid.UUID(fx.tenant.id))
+            .values(decision_retention_days=30)
+        )
+    append(db, fx.tenant.id, "2020-01-10", "2020-01-20")
+    now = at("2020-03-20")
+    with psycopg.connect(libpq(TEST_DATABASE_URL)) as reader:  # a long export, say
+        # (the parent only: the test's own transaction still holds the default partition)
+        reader.execute("LOCK TABLE ONLY decisions IN ACCESS SHARE MODE")
+        assert decision_log.purge_expired(db, None, now)[0] == {
+            "partition": "decisions_y2020m01",
+            "busy": True,
+        }
+        assert "decisions_y2020m01" in month_names(db)
+        verdict = client.get("/v1/admin/decisions/verify", headers=fx.admin).get_json()
+        assert (verdict["valid"], verdict["purged_through_seq"]) == (True, 0)
+        assert rows_in(db, "decisions_y2020m01", fx.tenant.id) == 2  # nor deleted row by row
+    dropped = decision_log.purge_expired(db, None, now)[0]
+    assert (dropped["partition"], dropped["through_seq"]) == ("decisions_y2020m01", 2)
+    assert "decisions_y2020m01" not in month_names(db)
