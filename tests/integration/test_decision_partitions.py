@@ -12,14 +12,18 @@ import datetime as dt
 import uuid
 
 import psycopg
+import pytest
+from alembic import command
 from click.testing import CliRunner
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, insert, select, text, update
 
 from app import cli
 from app.services import decision_log
 from storage import decision_partitions as partitions
 from storage import models as m
-from storage.decisions import DecisionRecord, add_decisions
+from storage.db import alembic_config, make_engine
+from storage.decisions import DECISIONS, DecisionRecord, add_decisions
+from storage.decisions import _row as store_row
 from tests.support.databases import TEST_DATABASE_URL, drop_database, scratch_database
 from tests.support.embedded import clear_settings
 from tests.support.server_mode import libpq, server_env
@@ -254,3 +258,59 @@ def test_a_month_whose_drop_waits_on_a_reader_is_left_for_the_next_run(
     dropped = decision_log.purge_expired(db, None, now)[0]
     assert (dropped["partition"], dropped["through_seq"]) == ("decisions_y2020m01", 2)
     assert "decisions_y2020m01" not in month_names(db)
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def scratch_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/partitions.db"
+    return scratch_database("partition_migration")
+
+
+def test_migration_0019_keeps_every_decision_up_and_down(scratch_url):
+    config = alembic_config(scratch_url)
+    engine = make_engine(scratch_url)
+    tenant = uuid.uuid4()
+    days = ("2025-06-03", "2025-06-30", "2025-08-01")
+    try:
+        command.upgrade(config, "0018")
+        rows = [
+            {
+                **store_row(record(str(tenant), at(day))),
+                "seq": n,
+                "prev_hash": "p" * 64,
+                "hash": "h" * 64,
+            }
+            for n, day in enumerate(days, 1)
+        ]
+        with engine.begin() as conn:
+            conn.execute(
+                insert(m.Tenant).values(
+                    id=tenant, slug="t", name="T", currency="EUR", time_zone="UTC"
+                )
+            )
+            conn.execute(insert(DECISIONS), rows)
+
+        command.upgrade(config, "head")
+        postgres = scratch_url.startswith("postgresql")
+        with engine.connect() as conn:
+            table = "tableoid::regclass::text" if postgres else "'decisions'"
+            kept = conn.execute(text(f"SELECT {table}, id FROM decisions ORDER BY seq")).all()
+        assert [uuid.UUID(str(i)) for _, i in kept] == [r["id"] for r in rows]
+        if postgres:  # in their months, created back to the oldest record's
+            assert [t for t, _ in kept] == [
+                "decisions_y2025m06",
+                "decisions_y2025m06",
+                "decisions_y2025m08",
+            ]
+
+        command.downgrade(config, "0018")
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM decisions")) == 3
+        command.upgrade(config, "head")
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM decisions")) == 3
+    finally:
+        engine.dispose()
+        if scratch_url.startswith("postgresql"):
+            drop_database(scratch_url)
