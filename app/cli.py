@@ -228,12 +228,14 @@ def create_user(tenant_ref: str | None, email: str, role: str, name: str) -> Non
 @click.option("--every", type=float, default=0.0, help="repeat every N seconds (0: once)")
 def sweep(every: float) -> None:
     """Release lapsed checkout holds, retry postponed refunds, reconcile bookings with their
-    payment records (repairing what can be repaired, reporting the rest), and remove outbox
-    events delivered everywhere and older than OUTBOX_RETENTION_DAYS."""
+    payment records (repairing what can be repaired, reporting the rest), remove outbox events
+    delivered everywhere and older than OUTBOX_RETENTION_DAYS, and create the decision log's
+    monthly partitions ahead (PostgreSQL)."""
     import time
 
     from app import create_app
     from app.http.common import Services
+    from app.services.decision_log import ensure_partitions
     from app.services.outbox_retention import purge_delivered
     from app.services.sweeper import sweep as sweep_once
 
@@ -254,6 +256,8 @@ def sweep(every: float) -> None:
             days = services.settings.outbox_retention_days
             removed = purge_delivered(services.db, dt.datetime.now(dt.UTC), days)
             click.echo(f"outbox events removed (delivered, older than {days} days): {removed}")
+            for name in ensure_partitions(services.db, dt.datetime.now(dt.UTC)):
+                click.echo(f"decision log partition created: {name}")
             if every <= 0:
                 return
             time.sleep(every)
@@ -303,19 +307,43 @@ def worker(batch: int, idle: float, lease: float, concurrency: int) -> None:
         db.dispose()
 
 
+@main.command()
+def partitions() -> None:
+    """Create the decision log's monthly partitions (PostgreSQL) for this month and the next
+    three where missing, and list them."""
+    from app.services.decision_log import ensure_partitions, partition_names
+    from storage.db import Database
+
+    db = Database.from_url(_settings().database_url)
+    try:
+        created = set(ensure_partitions(db, dt.datetime.now(dt.UTC)))
+        for name in partition_names(db):
+            click.echo(f"{name}{' (created)' if name in created else ''}")
+    finally:
+        db.dispose()
+
+
 @main.command("purge-decisions")
 @click.option("--tenant", "tenant_ref", default=None, help="one tenant (slug or id); default: all")
 def purge_decisions(tenant_ref: str | None) -> None:
     """Delete decision records older than each tenant's retention (tenants without one keep
-    everything); the chain stays verifiable from the last purged link's hash."""
+    everything): on PostgreSQL whole monthly partitions past every tenant's retention are
+    dropped, the rest deleted row by row; the chain stays verifiable from the last purged link's
+    hash."""
     from app.services.decision_log import purge_expired
     from storage.db import Database
 
     db = Database.from_url(_settings().database_url)
     try:
         for result in purge_expired(db, tenant_ref, dt.datetime.now(dt.UTC)):
+            if result.get("busy"):
+                click.echo(
+                    f"{result['partition']}: busy (its lock not granted); left for next time"
+                )
+                continue
+            how = f" by dropping {result['partition']}" if "partition" in result else ""
             click.echo(
-                f"{result['tenant_id']}: removed {result['removed']} decisions"
+                f"{result['tenant_id']}: removed {result['removed']} decisions{how}"
                 f" (through seq {result['through_seq']}, cutoff {result['cutoff'].isoformat()})"
             )
     finally:

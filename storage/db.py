@@ -338,3 +338,14 @@ def migrate(url: str) -> None:
     if url.startswith("sqlite:///"):
         make_engine(url).dispose()  # creates the parent folder
     command.upgrade(alembic_config(url), "head")
+    if url.startswith("postgresql"):  # the decision log's months, from now to a few ahead
+        import datetime as dt
+
+        from storage.decision_partitions import ensure_months
+
+        db = Database.from_url(url)
+        try:
+            with db.transaction() as session:
+                ensure_months(session, dt.datetime.now(dt.UTC))
+        finally:
+            db.dispose()

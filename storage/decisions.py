@@ -261,7 +261,9 @@ def record_of(row: m.Decision) -> DecisionRecord:
 
 def get_decision(session: Session, tenant_id: str, decision_id: str) -> DecisionRecord:
     key = as_uuid(decision_id)
-    row = session.get(m.Decision, (uuid.UUID(tenant_id), key)) if key else None
+    d = m.Decision  # by (tenant, id): the key's prefix, probed in each monthly partition
+    found = select(d).where(d.tenant_id == uuid.UUID(tenant_id), d.id == key)
+    row = session.scalars(found).first() if key else None
     if row is None:
         raise NotFound("decision not found.", code="decision_not_found")
     return record_of(row)

@@ -13,6 +13,7 @@ long is answered by the app and a far longer one here, both 414 ``uri_too_long``
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from typing import Any
 
@@ -80,9 +81,21 @@ class JsonErrors:
             self.log.debug("Failed to send error message.")  # type: ignore[attr-defined]
 
 
-class JsonErrorsSyncWorker(JsonErrors, SyncWorker):  # type: ignore[misc]  # gunicorn ships no types
+class AnnouncedStop:
+    """Mixed into a gunicorn worker: SIGTERM (the arbiter passes its own on) is logged as the
+    start of a graceful stop. gunicorn then stops accepting, lets the requests in flight finish
+    (up to ``graceful_timeout``, 30 s) and exits; the arbiter exits 0 once every worker has."""
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        self.log.info(  # type: ignore[attr-defined]
+            "Worker stopping (pid: %s): finishing the requests in flight", os.getpid()
+        )
+        super().handle_exit(sig, frame)  # type: ignore[misc]
+
+
+class JsonErrorsSyncWorker(AnnouncedStop, JsonErrors, SyncWorker):  # type: ignore[misc]  # gunicorn ships no types
     """gunicorn's sync worker (``--threads 1``)."""
 
 
-class JsonErrorsThreadWorker(JsonErrors, ThreadWorker):  # type: ignore[misc]  # gunicorn ships no types
+class JsonErrorsThreadWorker(AnnouncedStop, JsonErrors, ThreadWorker):  # type: ignore[misc]  # gunicorn ships no types
     """gunicorn's gthread worker (``--threads`` above 1)."""

@@ -25,6 +25,7 @@ from rules.documents import json_diff
 from rules.engine import compile_program, evaluate
 from rules.outcome import Outcome
 from rules.vocabulary import UnrepresentableFacts
+from storage import decision_partitions as partitions
 from storage import decisions as store
 from storage.db import Database, json_dumps
 from storage.repository import Page
@@ -263,15 +264,64 @@ def purge(db: Database, tenant_id: str, retention_days: int, now: dt.datetime) -
     }
 
 
+def ensure_partitions(db: Database, now: dt.datetime) -> list[str]:
+    """On PostgreSQL, the decision log's monthly partitions from ``now``'s month to
+    ``AHEAD_MONTHS`` after it, created where missing: their names."""
+    if db.engine.dialect.name != "postgresql":
+        return []
+    with db.transaction() as session:
+        return partitions.ensure_months(session, now)
+
+
+def partition_names(db: Database) -> list[str]:
+    """The decision log's monthly partitions, oldest first (none on SQLite)."""
+    if db.engine.dialect.name != "postgresql":
+        return []
+    with db.read() as session:
+        return [x.name for x in partitions.months(session)]
+
+
+def drop_expired_months(db: Database, now: dt.datetime) -> list[dict[str, Any]]:
+    """On PostgreSQL, drop the monthly partitions of the decision log, oldest first, while every
+    record of one lies past its tenant's retention (stopping at the first that does not): one
+    purge result per tenant and month dropped, with ``partition`` naming it; a month whose drop
+    could not get its lock in time ends the list as ``{"partition": name, "busy": True}``."""
+    if db.engine.dialect.name != "postgresql":
+        return []
+    with db.read() as session:
+        candidates = [x for x in partitions.months(session) if x.end <= now]
+    results: list[dict[str, Any]] = []
+    for month in candidates:
+        try:
+            with db.transaction() as session:
+                cutoffs = partitions.expired_cutoffs(session, month, now)
+                if cutoffs is None:
+                    break
+                dropped = partitions.drop_month(session, month, cutoffs, now)
+        except partitions.MonthBusy:
+            results.append({"partition": month.name, "busy": True})
+            break
+        results += [
+            {"partition": month.name, "cutoff": cutoffs[x.tenant_id], **dataclasses.asdict(x)}
+            for x in dropped
+        ]
+    return results
+
+
 def purge_expired(db: Database, tenant_ref: str | None, now: dt.datetime) -> list[dict[str, Any]]:
-    """Purge every tenant with a retention (or the one named) as of ``now``."""
+    """Purge every tenant with a retention (or the one named) as of ``now``: for every tenant,
+    first whole monthly partitions (``drop_expired_months``), then the rows left before each
+    tenant's cutoff (not when a month was busy: the next run drops it whole)."""
     with db.read() as session:
         chosen = (
             [get_tenant(session, tenant_ref)]
             if tenant_ref
             else list_tenants(session, offset=0, limit=1_000_000).items
         )
-    return [
+    dropped = [] if tenant_ref else drop_expired_months(db, now)
+    if any(r.get("busy") for r in dropped):
+        return dropped  # not row by row what the next run drops whole
+    return dropped + [
         purge(db, t.id, t.decision_retention_days, now)
         for t in chosen
         if t.decision_retention_days is not None

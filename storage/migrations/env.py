@@ -1,6 +1,7 @@
 """Alembic environment: the URL comes from the config object built by storage.db.alembic_config."""
 
 import os
+import re
 
 from alembic import context
 from sqlalchemy import pool
@@ -12,6 +13,13 @@ config = context.config
 if not config.get_main_option("sqlalchemy.url"):
     config.set_main_option("sqlalchemy.url", os.environ["DATABASE_URL"].replace("%", "%%"))
 target_metadata = Base.metadata
+#: The decision log's monthly partitions (and its default one) are not in the models: the
+#: partitioned ``decisions`` is (migration 0020, storage/decision_partitions.py).
+PARTITION = re.compile(r"^decisions_(y\d{4}m\d{2}|default)$")
+
+
+def include_name(name: str | None, type_: str, _parents: object) -> bool:
+    return not (type_ == "table" and name is not None and PARTITION.match(name))
 
 
 def run_migrations_offline() -> None:
@@ -41,6 +49,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=sqlite,
             compare_type=True,
+            include_name=include_name,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, partial_present, utcnow
@@ -15,12 +15,16 @@ from storage.models.base import Base, partial_present, utcnow
 class Decision(Base):
     """One evaluation of a ruleset, written in the transaction of the response it served, and a
     link of its tenant's hash chain: ``hash = sha256("<seq>|<prev_hash>|" + canonical record)``
-    (``storage.decisions``). Every index leads with ``tenant_id`` (docs: how it is partitioned by
-    month in production)."""
+    (``storage.decisions``). Every index leads with ``tenant_id``.
+
+    On PostgreSQL the table is partitioned by month of ``created_at`` (migration 0020,
+    ``storage.decision_partitions``), so the primary key holds ``created_at`` and ``seq`` is
+    indexed, not unique (a unique key must hold the partition key): the locked chain head hands
+    each seq out once, and verification finds a duplicate. SQLite keeps a plain table, same keys."""
 
     __tablename__ = "decisions"
     __table_args__ = (
-        UniqueConstraint("tenant_id", "seq"),
+        Index("ix_decisions_tenant_seq", "tenant_id", "seq"),
         Index("ix_decisions_tenant_created", "tenant_id", "created_at"),
         Index("ix_decisions_tenant_request", "tenant_id", "request_id"),
         # Partial: most records (browsed offers) have none of these, and skip the index writes.
@@ -54,7 +58,7 @@ class Decision(Base):
     request_id: Mapped[str] = mapped_column(String(64), default="")
     quote_id: Mapped[str | None] = mapped_column(String(64), default=None)
     booking_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(primary_key=True, default=utcnow)
     #: JSON pointers of personal data replaced by keyed hashes before the record was stored.
     masked_fields: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     #: The keyed hash of the customer's e-mail, when one was given (search without clear text).

@@ -8,6 +8,7 @@ import datetime as dt
 import uuid
 
 import pytest
+from sqlalchemy import select
 
 from app.adapters.quotes import QuoteClaims, QuoteSigner
 from pricing.errors import InvalidInput
@@ -93,7 +94,12 @@ def test_quote_is_signed_and_priced_like_the_offer(client, db, settings, tenant_
     # One decision, purpose quote, linked to the quote.
     assert len(body["decision_ids"]) == 1
     with db.transaction() as s:
-        row = s.get(m.Decision, (uuid.UUID(fx.tenant.id), uuid.UUID(body["decision_ids"][0])))
+        row = s.scalars(
+            select(m.Decision).where(
+                m.Decision.tenant_id == uuid.UUID(fx.tenant.id),
+                m.Decision.id == uuid.UUID(body["decision_ids"][0]),
+            )
+        ).one()
     assert (row.purpose, row.quote_id) == ("quote", body["quote_id"])
     assert row.kinds == ["season", "last_minute", "commission"]
     assert row.context["add_on_ids"] == [fx.add_on.id]
