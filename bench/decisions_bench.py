@@ -1,7 +1,7 @@
 """Decision log benchmark: prints numbers, asserts nothing.
 
 The in-process offer (the demo tenant: 3 tiers, 2 guests, 1 add-on, three decision records
-written) on the decision log partitioned by month (migration 0019) and on the plain table before
+written) on the decision log partitioned by month (migration 0020) and on the plain table before
 it (migration 0019), alternately, three rounds each on fresh databases; then the disk a decision
 takes (heap, TOAST and every index, after VACUUM), which docs/operations.md sizes storage from.
 
