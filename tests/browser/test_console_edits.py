@@ -9,6 +9,7 @@ Everything a test changes in the shared demo tenant is put back (the widget test
 from __future__ import annotations
 
 import datetime as dt
+import json
 import urllib.request
 import uuid
 
@@ -147,23 +148,13 @@ def test_capacity_a_cancelled_schedule_and_a_problem_on_its_line(page, stack, lo
     expect(page.get_by_role("status")).to_contain_text("Capacity saved")
     assert catalog.capacity(stack.db, fx, tier.id, day, day)["days"][0]["source"] == "default"
 
-    # a version scheduled through the JSON API, cancelled in the console
-    draft = stack.call(
-        "POST",
-        "/v1/admin/rulesets/drafts",
-        {"name": "later", "document": summer_document("1.5")},
-        headers=stack.admin,
-    )
-    assert draft[0] == 201, draft
-    later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat()
-    published = stack.call(
-        "POST",
-        f"/v1/admin/rulesets/drafts/{draft[2]['id']}/publish",
-        {"activates_at": later},
-        headers=stack.admin,
-    )
-    assert published[0] == 201, published
+    # a version published from the console's dialog for later, then cancelled there
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
     page.goto(f"{stack.api}/admin/rules")
+    page.locator("[data-tw=rules-editor]").fill(json.dumps(summer_document("1.5")))
+    page.locator("[data-tw=publish]").click()
+    page.locator("[data-tw=publish-at]").fill(later.strftime("%Y-%m-%dT%H:%M"))
+    page.locator("[data-tw=confirm-schedule]").click()
     expect(page.locator("[data-tw=schedule-row]")).to_have_count(1)
     shots(page, "schedule")
     page.locator("[data-tw=cancel-schedule]").click()
@@ -365,6 +356,8 @@ def test_webhook_endpoints_are_added_tested_rotated_and_deleted(page, stack, log
     expect(page.locator("[data-tw=deliveries]")).to_be_visible()
     shots(page, "webhook-deliveries")
     assert axe_violations(page) == []
+    page.locator("[data-tw=retry-delivery]").click()  # the queued delivery, due again now
+    expect(page.get_by_role("status")).to_contain_text("retry queued")
     page.goto(f"{stack.api}/admin/settings")
     row.locator("[data-tw=webhook-delete]").click()
     expect(row).to_have_count(0)

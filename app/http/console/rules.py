@@ -18,9 +18,11 @@ from app.http.console.core import (
     _require_write,
     _signed_in,
     _tenant,
+    _validated,
     _writable_tenant,
     console,
 )
+from app.http.schemas.rulesets import PublishSchema
 from app.services import (
     decision_log,
     rulesets,
@@ -90,8 +92,9 @@ def _int_arg(name: str) -> int:
 
 @console.post("/rules")
 def rules_action() -> Reply:
-    """validate (anyone), simulate and publish (admins): the editor's document through the same
-    ruleset use cases as the JSON API; the page shows the result."""
+    """validate (anyone), simulate, backtest, publish (now) and schedule (published now, active
+    at the form's ``activates_at``) (admins): the editor's document through the same ruleset use
+    cases as the JSON API; the page shows the result."""
     signed_in = _signed_in()
     tenant = _tenant(signed_in)
     if tenant is None:
@@ -118,8 +121,11 @@ def rules_action() -> Reply:
         elif action == "backtest":
             context["backtest"] = _backtest(tenant, document)
         elif action == "publish":
-            published = _publish(signed_in, tenant, document)
+            published = _publish(signed_in, tenant, document, None)
             return redirect(f"/admin/rules?published={published}", 303)
+        elif action == "schedule":
+            published = _publish(signed_in, tenant, document, _activates_at())
+            return redirect(f"/admin/rules?scheduled={published}#schedule-title", 303)
         else:
             raise InvalidInput("Unknown action.", code="validation_error")
     except RulesetInvalid as error:
@@ -192,15 +198,42 @@ def _backtest(tenant: domain.Tenant, document: Any) -> dict[str, Any]:
         rulesets.delete_draft(svc.db, tenant, draft.id)
 
 
-def _publish(signed_in: SignedIn, tenant: domain.Tenant, document: Any) -> int:
-    """Publish as the API does it (a draft, then its publish: validated and its examples run)."""
+def _activates_at() -> str:
+    """The form's ``activates_at`` (a ``datetime-local`` value, read as UTC; an offset may be
+    given) as the ISO instant ``PublishSchema`` reads, or a problem at ``/activates_at``."""
+    text = request.form.get("activates_at", "").strip()
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            "Choose when the version becomes active.",
+            code="validation_error",
+            details=[{"path": "/activates_at", "message": "A date and time (UTC) is required."}],
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.isoformat()
+
+
+def _publish(
+    signed_in: SignedIn, tenant: domain.Tenant, document: Any, activates_at: str | None
+) -> int:
+    """Publish as the API does it (a draft, then its publish: validated and its examples run),
+    active now or at ``activates_at`` (read by the API's ``PublishSchema``: a publish for later
+    cancels nothing; the service refuses a moment in the past)."""
     svc = services()
     author = f"{g.principal.role}:{g.principal.subject}"
-    note = request.form.get("note", "") or "published from the console"
+    data = _validated(
+        PublishSchema(),
+        {
+            "note": request.form.get("note", "") or "published from the console",
+            "activates_at": activates_at,
+        },
+    )
     draft = rulesets.create_draft(svc.db, tenant, author, "console", document, None)
     try:
         published = rulesets.publish_draft(
-            svc.db, svc.rules, tenant, draft.id, author, note, None, _now()
+            svc.db, svc.rules, tenant, draft.id, author, data["note"], data["activates_at"], _now()
         )
     finally:
         rulesets.delete_draft(svc.db, tenant, draft.id)

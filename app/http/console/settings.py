@@ -1,7 +1,8 @@
 """The console's settings beyond keys and users: the tenant's notification email, segment themes
 with a live preview of the storefront widget, and webhook endpoints (create with the secret shown
-once, rotate, test send, delete, deliveries). The same schemas and use cases as ``PATCH
-/v1/admin/tenant``, ``PATCH /v1/admin/segments/{id}`` and ``/v1/admin/webhook-endpoints``.
+once, rotate, test send, delete, deliveries and their retry). The same schemas and use cases as
+``PATCH /v1/admin/tenant``, ``PATCH /v1/admin/segments/{id}`` and
+``/v1/admin/webhook-endpoints``.
 
 The preview is the real widget script on the console's page. It reads the tenant's segments
 from ``/admin/preview/v1/storefront/segments`` (the storefront's answer, for the signed-in
@@ -36,6 +37,8 @@ from app.services import catalog, events_out, tenants
 from pricing.errors import InvalidInput
 
 THEME_FIELDS = ("primary_color", "accent_color", "font_family", "radius")
+#: Delivery statuses the endpoint's page offers a retry for (delivered ones are done).
+RETRYABLE = ("failed", "pending")
 
 
 # ---- the tenant ------------------------------------------------------------------------------
@@ -146,6 +149,16 @@ def delete_webhook(endpoint_id: Any) -> Reply:
     return redirect("/admin/settings?done=endpoint+deleted#webhooks-title", 303)
 
 
+@console.post("/webhooks/<uuid:endpoint_id>/deliveries/<uuid:delivery_id>/retry")
+def retry_webhook_delivery(endpoint_id: Any, delivery_id: Any) -> Reply:
+    """Deliver again now, as ``POST /v1/admin/webhook-endpoints/{id}/deliveries/{delivery_id}/
+    retry`` does (the worker sends it on its next round)."""
+    signed_in = _signed_in()
+    tenant = _writable_tenant(signed_in)
+    events_out.retry_delivery(services().db, tenant.id, str(endpoint_id), str(delivery_id), _now())
+    return redirect(f"/admin/webhooks/{endpoint_id}?done=retry+queued#deliveries-title", 303)
+
+
 @console.get("/webhooks/<uuid:endpoint_id>")
 def webhook_page(endpoint_id: Any) -> Reply:
     """One endpoint and its delivery attempts, newest first."""
@@ -156,6 +169,12 @@ def webhook_page(endpoint_id: Any) -> Reply:
     db = services().db
     endpoint = events_out.get_endpoint(db, tenant.id, str(endpoint_id))
     attempts = events_out.deliveries(db, tenant.id, str(endpoint_id), 0, LIST_LIMIT).items
+    seen: set[str] = set()
+    for attempt in attempts:  # the newest row of each delivery not delivered offers a retry
+        attempt["retryable"] = (
+            attempt["delivery_id"] not in seen and attempt["delivery_status"] in RETRYABLE
+        )
+        seen.add(attempt["delivery_id"])
     return _render(
         "webhook", signed_in, tenant, endpoint=endpoint, attempts=attempts, page_name="settings"
     )
