@@ -161,6 +161,8 @@ class Tenant:
     refund_window_hours: int = 48
     refund_application_fee: bool = True
     decision_retention_days: int | None = None  # None: decision records are kept
+    rate_limit_storefront: str | None = None  # None: the service's RATE_LIMIT_STOREFRONT
+    rate_limit_admin: str | None = None  # None: the service's RATE_LIMIT_ADMIN
 
     @property
     def active(self) -> bool:

@@ -33,6 +33,8 @@ def tenant_value(row: m.Tenant) -> domain.Tenant:
         refund_window_hours=row.refund_window_hours,
         refund_application_fee=row.refund_application_fee,
         decision_retention_days=row.decision_retention_days,
+        rate_limit_storefront=row.rate_limit_storefront,
+        rate_limit_admin=row.rate_limit_admin,
     )
 
 

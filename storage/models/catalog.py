@@ -47,6 +47,10 @@ class Tenant(Base):
     refund_application_fee: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     #: Decisions older than this many days are purged by ``tierwise purge-decisions`` (None: kept).
     decision_retention_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    #: Rate-limit overrides set by platform admins (flask-limiter notation or "off"; None: the
+    #: RATE_LIMIT_STOREFRONT / RATE_LIMIT_ADMIN setting applies).
+    rate_limit_storefront: Mapped[str | None] = mapped_column(String(100), default=None)
+    rate_limit_admin: Mapped[str | None] = mapped_column(String(100), default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}  # optimistic locking; the ETag is this version
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,172 @@
+"""Rate limits (flask-limiter): the storefront API per API key, the admin and platform APIs per
+token subject and the console per signed-in user, console sign-ins per client address.
+
+Each limit is checked after the request's credentials are known (a wrapper around each view of
+its kind), so a key is counted under its own name and a tenant's override (set by platform
+admins, ``PUT /v1/platform/tenants/<id>/rate-limits``) applies to its own keys and users only:
+one key's flood never limits another key. Counters live in Redis whenever the cache does (every
+worker and instance shares them), in the process otherwise; fixed one-window counters (one
+``INCR`` per request). If the counters' store fails, requests are let through (and logged).
+
+Over a limit: 429 ``rate_limited`` in the one error shape (the console's sign-in page in HTML),
+with ``Retry-After`` (seconds). Every limited response carries ``RateLimit-Limit``,
+``RateLimit-Remaining`` and ``RateLimit-Reset`` (seconds until the window resets)."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, g, request
+from flask_limiter import Limiter
+from flask_limiter.constants import HeaderNames
+
+from config import Settings
+from pricing import catalog as domain
+
+#: flask-limiter's Retry-After, moved to the real header on 429 answers only (it would send it
+#: on every limited response, and lengthen a 503's ``Retry-After: 1`` to the window's end).
+_RETRY_AFTER = "X-Tierwise-Retry-After"
+HEADERS = {
+    HeaderNames.LIMIT: "RateLimit-Limit",
+    HeaderNames.REMAINING: "RateLimit-Remaining",
+    HeaderNames.RESET: "RateLimit-Reset",
+    HeaderNames.RETRY_AFTER: _RETRY_AFTER,
+}
+OFF = "off"
+
+
+def client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _principal() -> Any:
+    return g.get("principal")
+
+
+def _storefront_key() -> str:
+    principal = _principal()
+    if principal is None or principal.tenant is None:
+        return f"ip:{client_address()}"
+    return f"key:{principal.tenant.id}:{principal.subject}"
+
+
+def _admin_key() -> str:
+    principal = _principal()
+    if principal is not None:
+        return f"{principal.role}:{principal.subject}"
+    signed_in = g.get("console_session")
+    if signed_in is not None:
+        return f"user:{signed_in.user.id}"
+    return f"ip:{client_address()}"
+
+
+def _tenant() -> domain.Tenant | None:
+    principal = _principal()
+    if principal is not None:
+        tenant: domain.Tenant | None = principal.tenant
+        return tenant
+    signed_in = g.get("console_session")
+    return signed_in.tenant if signed_in is not None else None
+
+
+def _limit(default: str, override: Callable[[domain.Tenant], str | None]) -> Callable[[], str]:
+    """The limit in force: the tenant's override if it has one (``off``: none), else the default."""
+
+    def limit() -> str:
+        tenant = _tenant()
+        chosen = override(tenant) if tenant is not None else None
+        if chosen is None:
+            return default
+        return "" if chosen == OFF else chosen
+
+    return limit
+
+
+def kind_of(endpoint: str, rule: str) -> str | None:
+    """Which limit a route takes: storefront, admin, login, or none (health, metrics, the
+    widget's script, the OpenAPI document, Stripe's webhooks)."""
+    if rule.startswith("/v1/storefront/"):
+        return "storefront"
+    if rule.startswith(("/v1/admin/", "/v1/platform/")):
+        return "admin"
+    if endpoint == "console.sign_in":
+        return "login"
+    if endpoint.startswith("console.") and endpoint != "console.static":
+        return "admin"
+    return None
+
+
+def _named(view: Callable[..., Any], endpoint: str) -> Callable[..., Any]:
+    """``view`` under a name of its own: flask-limiter files decorated limits by the function's
+    qualified name, which two views of the same class name would share."""
+
+    @functools.wraps(view)
+    def limited(*args: Any, **kwargs: Any) -> Any:
+        return view(*args, **kwargs)
+
+    limited.__module__ = __name__
+    limited.__name__ = limited.__qualname__ = endpoint.replace(".", "__")
+    return limited
+
+
+def install(app: Flask, settings: Settings) -> Limiter:
+    """Rate-limit the app's views (call after every blueprint is registered)."""
+
+    @app.after_request  # registered before the limiter's hook, so it runs after it
+    def _headers(response: Response) -> Response:
+        retry_after = response.headers.get(_RETRY_AFTER)
+        if retry_after is not None:
+            del response.headers[_RETRY_AFTER]
+            if response.status_code == 429:
+                response.headers["Retry-After"] = str(max(int(retry_after), 1))
+        reset = response.headers.get("RateLimit-Reset")
+        if reset is not None and reset.isdigit():
+            response.headers["RateLimit-Reset"] = str(max(int(reset) - int(time.time()), 0))
+        return response
+
+    redis = settings.cache_backend == "redis"
+    limiter = Limiter(
+        key_func=client_address,
+        storage_uri=settings.redis_url if redis else "memory://",
+        storage_options={"socket_timeout": 1, "socket_connect_timeout": 1} if redis else {},
+        strategy="fixed-window",
+        headers_enabled=True,
+        header_name_mapping=HEADERS,
+        key_prefix="tw-rate",
+        swallow_errors=True,
+    )
+    limiter.init_app(app)
+    limits = {
+        "storefront": limiter.shared_limit(
+            _limit(settings.rate_limit_storefront, lambda t: t.rate_limit_storefront),
+            scope="storefront",
+            key_func=_storefront_key,
+            error_message="Too many requests with this API key; retry after Retry-After seconds.",
+        ),
+        "admin": limiter.shared_limit(
+            _limit(settings.rate_limit_admin, lambda t: t.rate_limit_admin),
+            scope="admin",
+            key_func=_admin_key,
+            error_message="Too many requests with these credentials; retry after Retry-After "
+            "seconds.",
+        ),
+        "login": limiter.shared_limit(
+            settings.rate_limit_login,
+            scope="login",
+            key_func=client_address,
+            error_message="Too many sign-in attempts from this address; retry after Retry-After "
+            "seconds.",
+        ),
+    }
+    for rule in list(app.url_map.iter_rules()):
+        kind = kind_of(rule.endpoint, rule.rule)
+        view = app.view_functions.get(rule.endpoint)
+        if kind is None or view is None or getattr(view, "__rate_limited__", False):
+            continue
+        wrapped = limits[kind](_named(view, rule.endpoint))
+        wrapped.__rate_limited__ = True  # type: ignore[attr-defined]
+        app.view_functions[rule.endpoint] = wrapped
+    return limiter
