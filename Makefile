@@ -65,12 +65,13 @@ stress: install
 
 
 ## Benchmarks (print numbers; need PostgreSQL, Redis, wrk and redis-server): rules engine, offers,
-## faults, webhook deliveries by one worker.
+## faults, webhook deliveries by one worker, what metrics and rate limits cost per request.
 bench: install
 	$(BIN)/python -m bench.rules_bench
 	$(BIN)/python -m bench.offers_bench
 	$(BIN)/python -m bench.faults_bench
 	$(BIN)/python -m bench.events_bench
+	$(BIN)/python -m bench.observability_bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

@@ -4,11 +4,13 @@ Three apps on one database and Redis, called in process through the WSGI test cl
 client's own cost is in every row alike): ``bare`` (the request-duration hooks and the rate
 limits taken out), ``+metrics`` (the request histogram), ``full`` (and the rate limits: the
 storefront's per-key counter in Redis). ``/healthz`` (no limit, the floor) and a storefront
-offer (the hot route). Interleaved rounds, medians of the per-request means, so a shared
+offer (the hot route). Interleaved rounds (each app first in turn), medians of the per-request means, so a shared
 machine's drift spreads over every row.
 
 Needs PostgreSQL and Redis on their standard local ports. Run:
-``.venv/bin/python -m bench.observability_bench`` (ROUNDS, CALLS to change the work).
+``.venv/bin/python -m bench.observability_bench`` (ROUNDS, CALLS to change the work). Then
+one storefront limit check alone, with Redis counters and in-process ones: the whole-request
+differences drift with a shared machine's load, the check alone much less.
 """
 
 from __future__ import annotations
@@ -86,6 +88,30 @@ def per_request_us(call: Callable[[], Any], calls: int) -> float:
     return (time.process_time() - started) / calls * 1e6
 
 
+def limit_check_us(app: Any, rounds: int = 7, calls: int = 2000) -> tuple[float, float]:
+    """(CPU µs, wall µs) of one storefront limit check alone, medians: a request's principal
+    set, flask-limiter asked as the view's wrapper asks it."""
+    from flask import g
+
+    from app.adapters.credentials import Principal
+    from pricing.catalog import Tenant
+
+    limiter = next(iter(app.extensions["limiter"]))
+    name = next(n for n in limiter._marked_for_limiting if "storefront" in n)
+    tenant = Tenant(id="bench", slug="bench", name="Bench", currency="EUR", time_zone="UTC")
+    cpu, wall = [], []
+    with app.test_request_context("/v1/storefront/segments"):
+        g.principal = Principal("storefront", "storefront", "tw_pk_bench000", tenant)
+        for _ in range(rounds):
+            started, clock = time.process_time(), time.perf_counter()
+            for _ in range(calls):
+                limiter._check_request_limit(callable_name=name, in_middleware=False)
+                limiter.context.reset()
+            cpu.append((time.process_time() - started) / calls * 1e6)
+            wall.append((time.perf_counter() - clock) / calls * 1e6)
+    return statistics.median(cpu), statistics.median(wall)
+
+
 def main() -> None:
     key = seed()
     os.environ.update(ENV)
@@ -115,11 +141,15 @@ def main() -> None:
             for _ in range(20):
                 assert client.get(path, headers=headers).status_code == 200
     results: dict[tuple[str, str], list[float]] = {}
-    for _ in range(ROUNDS):
+    names = list(apps)
+    for round_ in range(ROUNDS):
         for route, (path, headers) in routes.items():
             calls = CALLS if route == "offers" else CALLS * 10
-            for name, client in apps.items():
-                spent = per_request_us(lambda c=client: c.get(path, headers=headers), calls)
+            for name in names[round_ % 3 :] + names[: round_ % 3]:  # each goes first in turn
+                client = apps[name]
+                spent = per_request_us(
+                    lambda c=client, p=path, h=headers: c.get(p, headers=h), calls
+                )
                 results.setdefault((route, name), []).append(spent)
     print(f"observability overhead, CPU µs per request (median of {ROUNDS} interleaved rounds)")
     print(f"  load average {os.getloadavg()}")
@@ -128,6 +158,11 @@ def main() -> None:
         for name in apps:
             value = statistics.median(results[(route, name)])
             print(f"  {route:<9} {name:<9} {value:9.1f}  (+{value - bare:6.1f} over bare)")
+    print("one storefront limit check alone (µs, median of 7 x 2,000)")
+    for backend in ("redis", "memory"):
+        checked = create_app(settings.replace(cache_backend=backend))
+        cpu, wall = limit_check_us(checked)
+        print(f"  {backend:<7} CPU {cpu:6.1f}   wall {wall:6.1f}")
 
 
 if __name__ == "__main__":

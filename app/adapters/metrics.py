@@ -44,8 +44,9 @@ REQUEST_DURATION = Histogram(
 )
 DECISION_DURATION = Histogram(
     "tierwise_rule_decision_duration_seconds",
-    "Rule evaluations by kind (offer, quote, upgrade, replay) and how long each took.",
-    ("kind",),
+    "Rule evaluations by purpose (offer, fallback, quote, upsell_source, upgrade, replay) and "
+    "how long each took: one evaluation decides all its kinds (season, upsell, ...) at once.",
+    ("purpose",),
     buckets=DECISION_BUCKETS,
 )
 CACHE_HITS = Counter(
@@ -81,7 +82,7 @@ REFUNDS = Counter(
 )
 WEBHOOK_DELIVERIES = Counter(
     "tierwise_webhook_deliveries_total",
-    "Webhook delivery attempts by outcome: delivered, failed (retried later), gave_up.",
+    "Webhook delivery attempts by outcome: delivered (a 2xx answer) or failed.",
     ("outcome",),
 )
 DB_POOL_CHECKED_OUT = Gauge(

@@ -26,7 +26,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.adapters import metrics
 from app.adapters.mail import SUBJECTS, Mailer, render
 from app.adapters.webhooks import Message, UrlPolicy, UrlRefused, WebhookSender, new_secret
 from pricing.errors import InvalidInput
@@ -436,8 +435,6 @@ def _attempt(ctx: EventsContext, now: Callable[[], dt.datetime], delivery: store
         )
         if not outcome.delivered and retry_at is None:
             _disable_if_failing_throughout(session, delivery, attempted_at)
-    result = "delivered" if outcome.delivered else "failed" if retry_at else "gave_up"
-    metrics.webhook_delivery(result).inc()
 
 
 def _disable_if_failing_throughout(session: Session, delivery: store.Due, now: dt.datetime) -> None:

@@ -4,9 +4,12 @@ workers."""
 
 from __future__ import annotations
 
+import datetime as dt
+import http.server
 import io
 import json
 import logging
+import threading
 import uuid
 
 import pytest
@@ -14,11 +17,13 @@ from prometheus_client import REGISTRY
 
 from app import create_app
 from app.adapters import metrics
+from app.adapters.webhooks import Message, UrlPolicy, WebhookSender, new_secret
 from app.logs import JsonFormatter
 from tests.api.test_accounts import sign_in
 from tests.conftest import token_for
 from tests.support.dates import find_day
-from tests.support.storefront import ok_offers
+from tests.support.private_servers import free_port
+from tests.support.storefront import deliver, ok_offers, quote, start
 
 TOKEN = "metrics-token-" + "t" * 20
 
@@ -66,7 +71,7 @@ def test_requests_are_counted_by_route_template_never_by_id(client, tenant_a):
 
 
 def test_an_offer_counts_its_decisions_and_cache_lookups(client, tenant_a):
-    decisions = sample("tierwise_rule_decision_duration_seconds_count", kind="offer")
+    decisions = sample("tierwise_rule_decision_duration_seconds_count", purpose="offer")
     lookups = sum(
         sample(f"tierwise_cache_{kind}_total", cache="catalog_process")
         for kind in ("hits", "misses")
@@ -77,7 +82,7 @@ def test_an_offer_counts_its_decisions_and_cache_lookups(client, tenant_a):
     ok_offers(client, tenant_a, find_day(10, weekend=False), guests=2)
     # one evaluation per tier (three), one catalog snapshot, the compiled program for each
     # evaluation and once for the rules' labels on the price lines
-    assert sample("tierwise_rule_decision_duration_seconds_count", kind="offer") == decisions + 3
+    assert sample("tierwise_rule_decision_duration_seconds_count", purpose="offer") == decisions + 3
     assert (
         sum(
             sample(f"tierwise_cache_{kind}_total", cache="catalog_process")
@@ -107,6 +112,60 @@ def test_domain_counts_are_added_when_the_transaction_commits_only(db):
     with db.transaction():  # a later commit of the same session factory adds nothing stale
         pass
     assert sample("tierwise_holds_total", outcome=label) == 1
+
+
+def test_a_paid_checkout_counts_its_hold_booking_and_payment(stripe_client, tenant_a, fake_stripe):
+    def counts() -> tuple[float, ...]:
+        return (
+            sample("tierwise_holds_total", outcome="placed"),
+            sample("tierwise_booking_transitions_total", status="paid"),
+            sample("tierwise_payments_total", reason="checkout"),
+        )
+
+    before = counts()
+    q = quote(stripe_client, tenant_a)
+    body = start(stripe_client, tenant_a, q["token"], key="k1").get_json()
+    assert counts() == (before[0] + 1, before[1], before[2])
+    paid = fake_stripe.complete_session(body["checkout_session_id"])
+    deliver(stripe_client, fake_stripe.event("checkout.session.completed", paid["id"]))
+    assert counts() == (before[0] + 1, before[1] + 1, before[2] + 1)
+    # the same event again changes nothing, and counts nothing
+    deliver(stripe_client, fake_stripe.event("checkout.session.completed", paid["id"]))
+    assert counts() == (before[0] + 1, before[1] + 1, before[2] + 1)
+
+
+def test_webhook_attempts_are_counted_by_outcome():
+    received = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sender = WebhookSender(UrlPolicy(allow_http=True, allow_private=True))
+    message = Message("evt_1", "webhook.test", dt.datetime.now(dt.UTC), {"ok": True})
+    before = [
+        sample("tierwise_webhook_deliveries_total", outcome=o) for o in ("delivered", "failed")
+    ]
+    try:
+        port = server.server_address[1]
+        sent = sender.send(f"http://127.0.0.1:{port}/", [new_secret()], message, message.timestamp)
+        assert sent.delivered
+        unreachable = f"http://127.0.0.1:{free_port()}/"
+        assert not sender.send(unreachable, [new_secret()], message, message.timestamp).delivered
+    finally:
+        server.shutdown()
+        server.server_close()
+    after = [
+        sample("tierwise_webhook_deliveries_total", outcome=o) for o in ("delivered", "failed")
+    ]
+    assert len(received) == 1 and after == [before[0] + 1, before[1] + 1]
 
 
 def test_database_pool_use_is_a_gauge(client, db, tenant_a):
