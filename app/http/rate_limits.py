@@ -6,7 +6,7 @@ its kind), so a key is counted under its own name and a tenant's override (set b
 admins, ``PUT /v1/platform/tenants/<id>/rate-limits``) applies to its own keys and users only:
 one key's flood never limits another key. Counters live in Redis whenever the cache does (every
 worker and instance shares them), in the process otherwise; fixed one-window counters (one
-``INCR`` per request). If the counters' store fails, requests are let through (and logged).
+``INCR`` per request).
 
 Over a limit: 429 ``rate_limited`` in the one error shape (the console's sign-in page in HTML),
 with ``Retry-After``, ``RateLimit-Limit``, ``RateLimit-Remaining`` (0) and ``RateLimit-Reset``
@@ -14,7 +14,8 @@ with ``Retry-After``, ``RateLimit-Limit``, ``RateLimit-Remaining`` (0) and ``Rat
 two more Redis round trips on every request.
 
 Cost per limited request: one Redis round trip (INCR with its expiry) and flask-limiter's
-bookkeeping; measured by bench/observability_bench.py (docs/benchmarks.md)."""
+bookkeeping; measured by bench/observability_bench.py (docs/benchmarks.md). With Redis failing,
+the counters are kept in the process (per client address) until it answers again."""
 
 from __future__ import annotations
 
@@ -111,14 +112,20 @@ def _named(view: Callable[..., Any], endpoint: str) -> Callable[..., Any]:
 def install(app: Flask, settings: Settings) -> Limiter:
     """Rate-limit the app's views (call after every blueprint is registered)."""
     redis = settings.cache_backend == "redis"
+    # Redis failing (refused, or frozen: each call would wait for the timeout): counted in the
+    # process instead, per client address at the storefront's rate, Redis tried again after
+    # 1, 2, 4 ... s (flask-limiter's in-memory fallback: a circuit breaker like the cache's).
+    fallback = [settings.rate_limit_storefront] if redis and settings.rate_limit_storefront else []
     limiter = Limiter(
         key_func=client_address,
         storage_uri=settings.redis_url if redis else "memory://",
-        storage_options={"socket_timeout": 1, "socket_connect_timeout": 1} if redis else {},
+        storage_options={"socket_timeout": 0.25, "socket_connect_timeout": 0.25} if redis else {},
         strategy="fixed-window",
         headers_enabled=False,  # on 429 answers only, below
         key_prefix="tw-rate",
         swallow_errors=True,
+        in_memory_fallback=fallback,
+        in_memory_fallback_enabled=bool(fallback),
     )
     limiter.init_app(app)
     # Every limit here is checked by its view's wrapper; flask-limiter's own before_request pass

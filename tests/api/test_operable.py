@@ -20,7 +20,7 @@ from app.adapters import metrics
 from app.adapters.webhooks import Message, UrlPolicy, WebhookSender, new_secret
 from app.logs import JsonFormatter
 from tests.api.test_accounts import sign_in
-from tests.conftest import token_for
+from tests.conftest import UNREACHABLE_REDIS, token_for
 from tests.support.dates import find_day
 from tests.support.private_servers import free_port
 from tests.support.storefront import deliver, ok_offers, quote, start
@@ -201,6 +201,17 @@ def test_storefront_limit_per_api_key(settings, db, cache, tenant_a, tenant_b):
     # another tenant's key, and routes without a limit, are not affected
     assert client.get("/v1/storefront/segments", headers=tenant_b.storefront).status_code == 200
     assert client.get("/healthz").status_code == 200
+
+
+def test_with_redis_unreachable_limits_are_kept_in_the_process(settings, db, cache, tenant_a):
+    client = app_with(
+        settings, db, cache, redis_url=UNREACHABLE_REDIS, rate_limit_storefront="2/minute"
+    )
+    statuses = [
+        client.get("/v1/storefront/segments", headers=tenant_a.storefront).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [200, 200, 429]
 
 
 def test_admin_limit_per_token_subject(settings, db, cache, tenant_a):
