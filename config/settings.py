@@ -19,7 +19,7 @@ EMBEDDED_DEV_SECRET = "embedded-mode-development-secret-not-for-production"
 #: rules/plan.py; 1,000 tenants of a few rules take ~100 MiB, the largest valid ruleset 4.5 MiB.
 DEFAULT_RULES_CACHE_MIB = 128
 #: Rate limits per API key, per admin token or console user, per client address signing in.
-DEFAULT_RATE_LIMIT_STOREFRONT = "6000/minute"
+DEFAULT_RATE_LIMIT_STOREFRONT = "60000/minute"
 DEFAULT_RATE_LIMIT_ADMIN = "1200/minute"
 DEFAULT_RATE_LIMIT_LOGIN = "60/minute"
 #: Bounds of an admin token's lifetime, seconds: JWT_TTL_SECONDS and the CLI's --ttl alike.
@@ -65,7 +65,7 @@ class Settings:
     smtp_url: str = field(default="", repr=False)
     mail_from: str = "tierwise@localhost"
     metrics_token: str = field(default="", repr=False)
-    #: flask-limiter rate strings ("6000/minute", "10/second;500/hour"), or "" for no limit.
+    #: flask-limiter rate strings ("60000/minute", "10/second;500/hour"), or "" for no limit.
     rate_limit_storefront: str = DEFAULT_RATE_LIMIT_STOREFRONT
     rate_limit_admin: str = DEFAULT_RATE_LIMIT_ADMIN
     rate_limit_login: str = DEFAULT_RATE_LIMIT_LOGIN
