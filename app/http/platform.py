@@ -169,7 +169,10 @@ class TenantRateLimits(MethodView):
     @blp.response(200, s.RateLimitsSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def get(self, tenant_id: uuid.UUID) -> dict[str, Any]:
-        """Get a tenant's rate-limit overrides"""
+        """Get a tenant's rate-limit overrides
+
+        `storefront` (per API key) and `admin` (per admin token or console user): a rate in
+        flask-limiter's notation, `off`, or null where the service's setting applies."""
         return tenants.rate_limits(tenants.get_tenant(services().db, str(tenant_id)))
 
     @blp.arguments(

@@ -23,7 +23,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Response, g, request
 from flask_limiter import Limiter
@@ -33,6 +33,8 @@ from pricing import catalog as domain
 
 log = logging.getLogger(__name__)
 OFF = "off"
+#: The counters' Redis calls wait no longer than the cache's (app/adapters/cache.py).
+REDIS_TIMEOUTS = {"socket_timeout": 0.25, "socket_connect_timeout": 0.25}
 
 
 def client_address() -> str:
@@ -119,7 +121,8 @@ def install(app: Flask, settings: Settings) -> Limiter:
     limiter = Limiter(
         key_func=client_address,
         storage_uri=settings.redis_url if redis else "memory://",
-        storage_options={"socket_timeout": 0.25, "socket_connect_timeout": 0.25} if redis else {},
+        # redis-py takes float seconds; flask-limiter's annotation says str | int
+        storage_options=cast(dict[str, str | int], REDIS_TIMEOUTS) if redis else {},
         strategy="fixed-window",
         headers_enabled=False,  # on 429 answers only, below
         key_prefix="tw-rate",
@@ -140,7 +143,7 @@ def install(app: Flask, settings: Settings) -> Limiter:
         if response.status_code != 429:
             return response
         breached = limiter.current_limit
-        if breached is None:  # a 429 of the console's own sign-in throttle
+        if breached is None or not breached.breached:  # the console's own sign-in throttle
             return response
         try:
             reset_at, remaining = breached.reset_at, breached.remaining
