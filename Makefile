@@ -68,13 +68,15 @@ stress: install
 
 
 ## Benchmarks (print numbers; need PostgreSQL, Redis, wrk and redis-server): rules engine, offers,
-## faults, webhook deliveries by one worker, the decision log partitioned or not (and its disk).
+## faults, webhook deliveries by one worker, the decision log partitioned or not (and its disk),
+## what metrics and rate limits cost per request.
 bench: install
 	$(BIN)/python -m bench.rules_bench
 	$(BIN)/python -m bench.offers_bench
 	$(BIN)/python -m bench.faults_bench
 	$(BIN)/python -m bench.events_bench
 	$(BIN)/python -m bench.decisions_bench
+	$(BIN)/python -m bench.observability_bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

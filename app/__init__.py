@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +15,8 @@ from flask_smorest.pagination import PaginationMetadataSchema
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from app import logs, tracing
+from app.adapters import metrics
 from app.adapters.cache import Cache, make_cache
 from app.adapters.credentials import ApiKeyCache
 from app.adapters.mail import FileMailer, Mailer, SmtpMailer
@@ -25,7 +26,8 @@ from app.adapters.quotes import QuoteSigner
 from app.adapters.rules_runtime import RulesRuntime
 from app.adapters.snapshots import SnapshotCache
 from app.adapters.webhooks import UrlPolicy, WebhookSender
-from app.http import deprecation, incoming
+from app.http import deprecation, incoming, rate_limits
+from app.http import metrics as http_metrics
 from app.http.common import Services
 from app.http.errors import (
     ErrorSchema,
@@ -142,8 +144,12 @@ def create_app(
         OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_URL,  # vendored, served by tierwise (no CDN)
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
     )
-    logging.basicConfig(level=settings.log_level)
+    logs.use_format(settings.log_format, settings.log_level)
+    http_metrics.install(app)  # first: its clock starts before any other hook runs
     db = db or Database.from_url(settings.database_url)
+    metrics.watch_pool(db.engine, "durable")
+    if db.relaxed_engine is not None:
+        metrics.watch_pool(db.relaxed_engine, "relaxed")
     cache = cache or make_cache(settings.cache_backend, settings.redis_url)
     rules = RulesRuntime(
         db,
@@ -225,6 +231,7 @@ def create_app(
         admin_webhooks,
         change_log,
         platform,
+        http_metrics,
     ):
         api.register_blueprint(module.blp)
     api.register_blueprint(change_log.platform)
@@ -236,6 +243,8 @@ def create_app(
     app.register_blueprint(vendor)  # vendored assets: Swagger UI's
     cors.install(app, settings.api_key_cache_seconds)
     deprecation.install(app)  # Deprecation, Sunset, Link on operations marked @deprecated
+    rate_limits.install(app, settings)  # after every blueprint: it wraps their views
+    tracing.install(app, settings, db)
 
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(StaleDataError, handle_stale)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
 import sys
+import tempfile
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -360,7 +364,9 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     from rules.durable_binding import ensure_steady_malloc
 
     ensure_steady_malloc()  # durable-rules' malloc settings, inherited by gunicorn's workers
+    metrics_dir, made = _metrics_dir()  # before any metric series is made
     from gunicorn.app.base import BaseApplication
+    from prometheus_client import multiprocess
 
     from app import create_app
     from app.http.serving import LIMIT_REQUEST_LINE
@@ -382,6 +388,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             # Workers restart regularly, long before durable-rules' 131,071 handle recycling.
             self.cfg.set("max_requests", 50_000)
             self.cfg.set("max_requests_jitter", 5_000)
+            self.cfg.set("child_exit", _worker_exited)
 
         def load(self) -> Flask:
             app = create_app(settings)
@@ -391,7 +398,35 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
                 Worker(app.extensions["tierwise"].events).start()
             return app
 
-    Server().run()
+    def _worker_exited(_server: object, worker: Any) -> None:
+        """A worker's live gauges (pool use) leave the sum; its counters stay counted."""
+        multiprocess.mark_process_dead(worker.pid, str(metrics_dir))  # type: ignore[no-untyped-call]
+
+    try:
+        Server().run()
+    finally:
+        if made:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _metrics_dir() -> tuple[Path, bool]:
+    """The directory of the workers' metric files (prometheus-client's multiprocess mode), emptied:
+    ``PROMETHEUS_MULTIPROC_DIR`` if set (made if missing), else a new temporary one removed at
+    exit (True). Set in the environment for the workers."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for old in path.glob("*.db"):
+            old.unlink(missing_ok=True)
+        made = False
+    else:
+        path = Path(tempfile.mkdtemp(prefix="tierwise-metrics-"))
+        made = True
+    from app.adapters import metrics
+
+    metrics.use_directory(str(path))
+    return path, made
 
 
 if __name__ == "__main__":

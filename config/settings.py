@@ -10,6 +10,7 @@ Two modes:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
@@ -17,6 +18,10 @@ EMBEDDED_DEV_SECRET = "embedded-mode-development-secret-not-for-production"
 #: RULES_CACHE_MIB: compiled rulesets a worker keeps (rules/programs.py), in MiB as estimated by
 #: rules/plan.py; 1,000 tenants of a few rules take ~100 MiB, the largest valid ruleset 4.5 MiB.
 DEFAULT_RULES_CACHE_MIB = 128
+#: Rate limits per API key, per admin token or console user, per client address signing in.
+DEFAULT_RATE_LIMIT_STOREFRONT = "60000/minute"
+DEFAULT_RATE_LIMIT_ADMIN = "1200/minute"
+DEFAULT_RATE_LIMIT_LOGIN = "60/minute"
 #: Bounds of an admin token's lifetime, seconds: JWT_TTL_SECONDS and the CLI's --ttl alike.
 JWT_TTL_MIN, JWT_TTL_MAX = 60, 30 * 24 * 3600
 
@@ -60,6 +65,13 @@ class Settings:
     smtp_url: str = field(default="", repr=False)
     mail_from: str = "tierwise@localhost"
     outbox_retention_days: int = 30  # delivered events older than this are removed (tierwise sweep)
+    metrics_token: str = field(default="", repr=False)
+    #: flask-limiter rate strings ("60000/minute", "10/second;500/hour"), or "" for no limit.
+    rate_limit_storefront: str = DEFAULT_RATE_LIMIT_STOREFRONT
+    rate_limit_admin: str = DEFAULT_RATE_LIMIT_ADMIN
+    rate_limit_login: str = DEFAULT_RATE_LIMIT_LOGIN
+    log_format: str = "text"  # text | json
+    otel_exporter_otlp_endpoint: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -158,6 +170,30 @@ class Settings:
         if smtp_url and not smtp_url.startswith(("smtp://", "smtps://", "starttls://")):
             problems.append("SMTP_URL must start with smtp://, smtps:// or starttls://")
 
+        def rate_limit(name: str, default: str) -> str:
+            raw = env.get(name, "").strip()
+            if raw == "":
+                return default
+            if raw.lower() == "off":
+                return ""
+            if not valid_rate_limit(raw):
+                problems.append(
+                    f"{name} must be a rate like '600/minute' or '10/second;500/hour', "
+                    f"or 'off', got {raw!r}"
+                )
+                return default
+            return raw
+
+        metrics_token = env.get("METRICS_TOKEN", "").strip()
+        if metrics_token and len(metrics_token) < 16:
+            problems.append("METRICS_TOKEN must be at least 16 characters when set")
+        log_format = text("LOG_FORMAT", "text").lower()
+        if log_format not in ("text", "json"):
+            problems.append(f"LOG_FORMAT must be 'text' or 'json', got {log_format!r}")
+        otel_endpoint = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+        if otel_endpoint and not otel_endpoint.startswith(("http://", "https://")):
+            problems.append("OTEL_EXPORTER_OTLP_ENDPOINT must start with http:// or https://")
+
         settings = cls(
             mode=mode,
             database_url=database_url,
@@ -189,6 +225,14 @@ class Settings:
             smtp_url=smtp_url,
             mail_from=text("MAIL_FROM", "tierwise@localhost"),
             outbox_retention_days=integer("OUTBOX_RETENTION_DAYS", 30, 1, 3650),
+            metrics_token=metrics_token,
+            rate_limit_storefront=rate_limit(
+                "RATE_LIMIT_STOREFRONT", DEFAULT_RATE_LIMIT_STOREFRONT
+            ),
+            rate_limit_admin=rate_limit("RATE_LIMIT_ADMIN", DEFAULT_RATE_LIMIT_ADMIN),
+            rate_limit_login=rate_limit("RATE_LIMIT_LOGIN", DEFAULT_RATE_LIMIT_LOGIN),
+            log_format=log_format,
+            otel_exporter_otlp_endpoint=otel_endpoint,
         )
         if settings.default_page_size > settings.max_page_size:
             problems.append("DEFAULT_PAGE_SIZE must not be above MAX_PAGE_SIZE")
@@ -208,6 +252,22 @@ class Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
         return Settings(**values)
+
+
+#: One rate: an amount, then "/" or " per ", then an optional count and a unit (flask-limiter's
+#: notation, https://limits.readthedocs.io/en/stable/quickstart.html#rate-limit-string-notation);
+#: several are separated by ";" or ",".
+_RATE = re.compile(
+    r"\s*[1-9][0-9]{0,8}\s*(?:/|\s+per\s+)\s*(?:[1-9][0-9]{0,5}\s*)?"
+    r"(?:second|minute|hour|day|month|year)s?\s*",
+    re.IGNORECASE,
+)
+
+
+def valid_rate_limit(value: str) -> bool:
+    """``value`` is one or more rates in flask-limiter's notation (validated here, without
+    importing it: settings are read before anything else)."""
+    return all(_RATE.fullmatch(part) for part in re.split(r"[;,]", value))
 
 
 def local_base_url(host: str, port: int) -> str:
@@ -246,4 +306,10 @@ ENVIRONMENT_VARIABLES = (
     "SMTP_URL",
     "MAIL_FROM",
     "OUTBOX_RETENTION_DAYS",
+    "METRICS_TOKEN",
+    "RATE_LIMIT_STOREFRONT",
+    "RATE_LIMIT_ADMIN",
+    "RATE_LIMIT_LOGIN",
+    "LOG_FORMAT",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
 )

@@ -162,6 +162,8 @@ class Tenant:
     refund_application_fee: bool = True
     decision_retention_days: int | None = None  # None: decision records are kept
     notification_email: str = ""  # new bookings are announced there ("": nowhere)
+    rate_limit_storefront: str | None = None  # None: the service's RATE_LIMIT_STOREFRONT
+    rate_limit_admin: str | None = None  # None: the service's RATE_LIMIT_ADMIN
 
     @property
     def active(self) -> bool:

@@ -34,6 +34,8 @@ def tenant_value(row: m.Tenant) -> domain.Tenant:
         refund_application_fee=row.refund_application_fee,
         decision_retention_days=row.decision_retention_days,
         notification_email=row.notification_email,
+        rate_limit_storefront=row.rate_limit_storefront,
+        rate_limit_admin=row.rate_limit_admin,
     )
 
 

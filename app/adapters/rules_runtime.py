@@ -20,10 +20,11 @@ import contextlib
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from app.adapters import metrics
 from app.adapters.cache import Cache
 from config.settings import DEFAULT_RULES_CACHE_MIB
 from pricing.errors import NotFound
@@ -125,8 +126,9 @@ class RulesRuntime:
         number = activation.version_number
         return ActiveRuleset(number, state.hashes[number])
 
-    def _build(self, tenant_id: str, number: int) -> Callable[[], Program]:
+    def _build(self, tenant_id: str, number: int, built: list[bool]) -> Callable[[], Program]:
         def build() -> Program:
+            built.append(True)
             if self.engine == "durable":
                 from rules.durable_binding import compiles_in_process
 
@@ -143,11 +145,19 @@ class RulesRuntime:
 
         return build
 
+    @contextlib.contextmanager
+    def _program(self, tenant_id: str, version: int) -> Iterator[Program]:
+        """The compiled program of a version: cached, or compiled now (a cache miss)."""
+        built: list[bool] = []
+        with self.programs.acquire(
+            (tenant_id, version), self._build(tenant_id, version, built)
+        ) as program:
+            (metrics.cache_miss if built else metrics.cache_hit)("rules_program").inc()
+            yield program
+
     def labels(self, tenant_id: str, version: int) -> Mapping[str, str]:
         """The customer-facing labels of a version's rules, by rule id (for price lines)."""
-        with self.programs.acquire(
-            (tenant_id, version), self._build(tenant_id, version)
-        ) as program:
+        with self._program(tenant_id, version) as program:
             return program.labels
 
     def evaluate_version(
@@ -159,9 +169,7 @@ class RulesRuntime:
         *,
         explain: bool = True,
     ) -> Outcome:
-        with self.programs.acquire(
-            (tenant_id, version), self._build(tenant_id, version)
-        ) as program:
+        with self._program(tenant_id, version) as program:
             return evaluate(program, facts, kinds, explain=explain)
 
     def evaluate(

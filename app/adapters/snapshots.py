@@ -10,6 +10,7 @@ import logging
 import threading
 from collections import OrderedDict
 
+from app.adapters import metrics
 from app.adapters.cache import Cache, CacheUnavailable
 from pricing import catalog as domain
 from storage import snapshots
@@ -38,7 +39,9 @@ class SnapshotCache:
             found = self._local.get(key)
             if found is not None:
                 self._local.move_to_end(key)
+                metrics.cache_hit("catalog_process").inc()
                 return found
+        metrics.cache_miss("catalog_process").inc()
         snapshot = self._shared(tenant_id, catalog_version)
         with self._lock:
             self._local[key] = snapshot
@@ -56,7 +59,9 @@ class SnapshotCache:
             log.warning("catalog cache unavailable: %s", type(error).__name__)
             raw = None
         if raw is not None:
+            metrics.cache_hit("catalog_shared").inc()
             return snapshots.loads(raw)
+        metrics.cache_miss("catalog_shared").inc()
         with self.db.transaction() as session:
             snapshot = snapshots.load_snapshot(session, tenant_id)
         with contextlib.suppress(Exception):  # under the version it really is

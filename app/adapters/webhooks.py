@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 from standardwebhooks.webhooks import Webhook
 
+from app.adapters import metrics
+
 #: An attempt's longest wait for the receiver's answer, seconds.
 TIMEOUT_SECONDS = 10.0
 SECRET_PREFIX = "whsec_"
@@ -165,6 +167,12 @@ class WebhookSender:
         self.timeout = timeout
 
     def send(self, url: str, secrets_: list[str], message: Message, now: dt.datetime) -> Outcome:
+        """One delivery attempt (counted in ``tierwise_webhook_deliveries_total``)."""
+        outcome = self._send(url, secrets_, message, now)
+        metrics.webhook_delivery("delivered" if outcome.delivered else "failed").inc()
+        return outcome
+
+    def _send(self, url: str, secrets_: list[str], message: Message, now: dt.datetime) -> Outcome:
         started = time.monotonic()
 
         def took() -> int:

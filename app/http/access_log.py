@@ -15,14 +15,26 @@ backslashes escaped:
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from gunicorn import glogging
 
 from app.http.incoming import REQUEST_ID
+from app.logs import ENVIRON_ROUTE, ENVIRON_TENANT, JsonFormatter
 
 
 class AccessLog(glogging.Logger):  # type: ignore[misc]  # gunicorn ships no types
+    """With ``LOG_FORMAT=json`` gunicorn's own lines (its error log) and the access lines are JSON
+    objects (app/logs.py): an access line adds the route template and tenant the app noted."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        self.json = os.environ.get("LOG_FORMAT", "").strip().lower() == "json"
+        if self.json:
+            for handler in (*self.error_log.handlers, *self.access_log.handlers):
+                handler.setFormatter(JsonFormatter())
+
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
         if not self.access_log_enabled:
             return
@@ -31,9 +43,12 @@ class AccessLog(glogging.Logger):  # type: ignore[misc]  # gunicorn ships no typ
         if not REQUEST_ID.fullmatch(request_id):
             request_id = "-"
         uri = environ["RAW_URI"]
+        millis = request_time.seconds * 1000 + request_time.microseconds / 1000
+        if self.json:
+            self._json_line(resp, environ, status, request_id, uri, millis)
+            return
         if '"' in uri or "\\" in uri:
             uri = uri.replace("\\", "\\\\").replace('"', '\\"')
-        millis = request_time.seconds * 1000 + request_time.microseconds / 1000
         try:
             self.access_log.info(
                 '%s %s "%s %s %s" %s %s %.3fms %s',
@@ -46,6 +61,33 @@ class AccessLog(glogging.Logger):  # type: ignore[misc]  # gunicorn ships no typ
                 resp.sent if resp.sent is not None else "-",
                 millis,
                 request_id,
+            )
+        except Exception:  # never let a log line fail a request (gunicorn's own rule)
+            self.exception("access log line failed")
+
+    def _json_line(
+        self,
+        resp: Any,
+        environ: dict[str, Any],
+        status: Any,
+        request_id: str,
+        uri: str,
+        millis: float,
+    ) -> None:
+        try:
+            self.access_log.info(
+                "request",
+                extra={
+                    "request_id": None if request_id == "-" else request_id,
+                    "tenant": environ.get(ENVIRON_TENANT),
+                    "route": environ.get(ENVIRON_ROUTE),
+                    "status": int(status),
+                    "duration_ms": round(millis, 3),
+                    "method": environ["REQUEST_METHOD"],
+                    "path": uri,
+                    "bytes": resp.sent,
+                    "remote_addr": environ.get("REMOTE_ADDR"),
+                },
             )
         except Exception:  # never let a log line fail a request (gunicorn's own rule)
             self.exception("access log line failed")

@@ -202,3 +202,32 @@ class PaymentsOnboarding(MethodView):
         return checkout.onboard(
             svc.checkout, tenants.get_tenant(svc.db, str(tenant_id)), data["email"]
         )
+
+
+@blp.route("/tenants/<uuid:tenant_id>/rate-limits")
+class TenantRateLimits(MethodView):
+    @blp.response(200, s.RateLimitsSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def get(self, tenant_id: uuid.UUID) -> dict[str, Any]:
+        """Get a tenant's rate-limit overrides
+
+        `storefront` (per API key) and `admin` (per admin token or console user): a rate in
+        flask-limiter's notation, `off`, or null where the service's setting applies."""
+        return tenants.rate_limits(tenants.get_tenant(services().db, str(tenant_id)))
+
+    @blp.arguments(
+        s.RateLimitsSchema,
+        example={"storefront": "100/second", "admin": None},
+    )
+    @blp.response(200, s.RateLimitsSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not found")
+    def put(self, data: dict[str, Any], tenant_id: uuid.UUID) -> dict[str, Any]:
+        """Set a tenant's rate-limit overrides
+
+        Replaces both overrides: `storefront` limits each of the tenant's API keys, `admin` each
+        of its admin tokens and console users; `off` lifts the limit, null restores the
+        service's setting (`RATE_LIMIT_STOREFRONT`, `RATE_LIMIT_ADMIN`). In force within
+        `API_KEY_CACHE_SECONDS` in every worker."""
+        svc = services()
+        tenant = tenants.get_tenant(svc.db, str(tenant_id))
+        return tenants.rate_limits(tenants.set_rate_limits(svc.db, svc.api_keys, tenant, data))

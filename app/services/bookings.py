@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from app.adapters import metrics
 from app.adapters.payments import PaymentRefused, Payments, PaymentsUnavailable
 from app.services.events_out import emit_booking_change
 from pricing import booking_states as states
@@ -136,6 +137,7 @@ def change(
     for effect in step.effects:
         _EFFECTS[effect](ctx, row, capture)
     updated = store.update_booking(session, row.tenant_id, row.id, status=step.to)
+    metrics.count_on_commit(session, metrics.booking(step.to))
     if row.id == root.id:
         ctx.root = updated
     emit_booking_change(session, row, updated, ctx.root, now)  # the outbox, in this transaction
@@ -170,9 +172,9 @@ def _release_hold(ctx: _Change, row: BookingRow, _capture: ledger.Entry | None) 
         return
     store.lock_unit(ctx.session, row.tenant_id, row.tier_id, row.service_date)
     lapsed = not store.hold_is_live(ctx.session, row.tenant_id, row.hold_id, ctx.now)
-    store.set_hold_status(
-        ctx.session, row.tenant_id, row.hold_id, "expired" if lapsed else "released"
-    )
+    outcome = "expired" if lapsed else "released"
+    store.set_hold_status(ctx.session, row.tenant_id, row.hold_id, outcome)
+    metrics.count_on_commit(ctx.session, metrics.hold(outcome))
 
 
 def _claim_unit(ctx: _Change, row: BookingRow) -> bool:
@@ -277,6 +279,7 @@ def _queue(
             now=ctx.now,
         )
     )
+    metrics.count_on_commit(ctx.session, metrics.refund("tierwise"))
 
 
 def queue_refunds(
@@ -336,6 +339,7 @@ def pay(
     )
     if capture is None:
         return f"no change: payment already recorded (booking is {row.status})"
+    metrics.count_on_commit(session, metrics.payment(capture.reason))
     row = store.update_booking(session, row.tenant_id, row.id, payment_intent_id=payment_intent_id)
     if row.id == root.id:
         root = row
@@ -394,6 +398,7 @@ def record_provider_refunds(
                     provider_ref=refund["id"],
                     detail="refunded at the provider, not by tierwise",
                 )
+                metrics.count_on_commit(session, metrics.refund("provider"))
         return
     given = sum(e.amount for e in entries if e.gives_back)
     extra = int(charge.get("amount_refunded") or 0) - given
@@ -409,6 +414,7 @@ def record_provider_refunds(
             status="succeeded",
             detail="refunded at the provider, not by tierwise",
         )
+        metrics.count_on_commit(session, metrics.refund("provider"))
 
 
 def settle(session: Session, root: BookingRow, now: dt.datetime, effects: Effects) -> bool:

@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from app.adapters import metrics
 from app.adapters.payments import CheckoutRequest, Payments
 from app.adapters.quotes import QuoteSigner
 from app.services import bookings, events_out, offers
@@ -122,6 +123,7 @@ def start_checkout(
                 experiment=claims.experiment,
                 variant=claims.variant,
             )
+            metrics.count_on_commit(session, metrics.hold("placed"))
             events_out.emit(
                 session, tenant.id, "booking.created", events_out.booking_data(booking), now
             )
@@ -281,6 +283,7 @@ def _open_move(
     difference, fee_difference = quote.difference, quote.platform_fee_difference
     segment_id = uuid.UUID(store.tier_segment(session, root.tenant_id, to_tier_id))
     if difference > 0:
+        metrics.count_on_commit(session, metrics.hold("placed"))
         return store.create_booking(
             session,
             tenant_id=root.tenant_id,

@@ -14,6 +14,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from app.adapters import metrics
 from app.adapters.privacy import Masker
 from app.adapters.rules_runtime import RulesRuntime
 from app.services.rulesets import parse_or_422
@@ -145,9 +146,10 @@ def replay(
     with db.read() as session:
         record = store.get_decision(session, tenant.id, decision_id)
         version = RulesetRepository(session, tenant.id).version(record.ruleset_version)
-    outcome = runtime.evaluate_version(
-        tenant.id, record.ruleset_version, record.facts, record.kinds, explain=False
-    )
+    with metrics.Timer(metrics.decision_timer("replay")):
+        outcome = runtime.evaluate_version(
+            tenant.id, record.ruleset_version, record.facts, record.kinds, explain=False
+        )
     recorded: dict[str, Any] = {
         "ruleset_hash": record.ruleset_hash,
         "outputs": record.outputs,

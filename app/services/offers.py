@@ -20,6 +20,7 @@ import zoneinfo
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from app.adapters import metrics
 from app.adapters.privacy import Masker
 from app.adapters.quotes import QuoteClaims, QuoteSigner
 from app.adapters.rules_runtime import RulesRuntime
@@ -77,9 +78,10 @@ class Decider:
     outcomes: dict[str, tuple[Outcome, dt.datetime]] = field(default_factory=dict)
 
     def __call__(self, purpose: str, facts: dict[str, Any], kinds: Any) -> Decided:
-        outcome = self.ctx.rules.evaluate_version(
-            self.tenant_id, self.inputs.ruleset.version, facts, kinds, explain=False
-        )  # the record keeps [id, matched, fired]; reading a decision explains it
+        with metrics.Timer(metrics.decision_timer(purpose)):
+            outcome = self.ctx.rules.evaluate_version(
+                self.tenant_id, self.inputs.ruleset.version, facts, kinds, explain=False
+            )  # the record keeps [id, matched, fired]; reading a decision explains it
         decision_id = new_id()
         self.outcomes[decision_id] = (outcome, dt.datetime.now(dt.UTC))
         return Decided(decision_id, outcome.decisions)

@@ -46,6 +46,23 @@ def update_tenant_and_keys(
     return updated
 
 
+def rate_limits(tenant: domain.Tenant) -> dict[str, str | None]:
+    """A tenant's rate-limit overrides (None: the service's setting)."""
+    return {"storefront": tenant.rate_limit_storefront, "admin": tenant.rate_limit_admin}
+
+
+def set_rate_limits(
+    db: Database, keys: ApiKeyCache, tenant: domain.Tenant, data: dict[str, Any]
+) -> domain.Tenant:
+    """Replace the tenant's rate-limit overrides (``storefront``, ``admin``: a rate, ``off``, or
+    None for the service's setting)."""
+    changes = {
+        "rate_limit_storefront": data.get("storefront"),
+        "rate_limit_admin": data.get("admin"),
+    }
+    return update_tenant_and_keys(db, keys, tenant, None, changes)
+
+
 def update_tenant(
     db: Database, tenant: domain.Tenant, version: int | None, data: dict[str, Any]
 ) -> domain.Tenant:

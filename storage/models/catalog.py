@@ -50,6 +50,10 @@ class Tenant(Base):
     #: Where new bookings and disabled webhook endpoints are announced ("": nobody but the
     #: tenant's admins, who hear of disabled endpoints).
     notification_email: Mapped[str] = mapped_column(String(254), default="")
+    #: Rate-limit overrides set by platform admins (flask-limiter notation or "off"; None: the
+    #: RATE_LIMIT_STOREFRONT / RATE_LIMIT_ADMIN setting applies).
+    rate_limit_storefront: Mapped[str | None] = mapped_column(String(100), default=None)
+    rate_limit_admin: Mapped[str | None] = mapped_column(String(100), default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}  # optimistic locking; the ETag is this version
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

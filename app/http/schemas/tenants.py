@@ -11,6 +11,7 @@ from marshmallow import fields, validate
 
 from app.http.schemas.common import KEY, NAME, Timestamp
 from app.services.origins import MAX_ORIGIN_LENGTH, MAX_ORIGINS, normalized_origin
+from config.settings import valid_rate_limit
 from pricing.money import CURRENCY_EXPONENTS
 
 
@@ -232,3 +233,34 @@ class OnboardingSchema(ma.Schema):
     onboarding_url = fields.String(
         metadata={"description": "Stripe's onboarding page for the tenant, valid for a short time"}
     )
+
+
+# ---- rate-limit overrides -----------------------------------------------------------------------
+
+
+def _rate_or_off(value: str) -> None:
+    if value != "off" and not valid_rate_limit(value):
+        raise ma.ValidationError(
+            "A rate like '600/minute' or '10/second;20000/hour' (flask-limiter's notation), "
+            "or 'off'."
+        )
+
+
+def _rate_field(applies: str) -> fields.String:
+    return fields.String(
+        allow_none=True,
+        load_default=None,
+        validate=[validate.Length(max=100), _rate_or_off],
+        metadata={
+            "description": f"{applies}: a rate like `600/minute` (several separated by `;`), "
+            "`off` for no limit, or null for the service's setting",
+            "example": "100/second",
+        },
+    )
+
+
+class RateLimitsSchema(ma.Schema):
+    """A tenant's rate-limit overrides (null: the service's setting applies)."""
+
+    storefront = _rate_field("Storefront API requests per API key (RATE_LIMIT_STOREFRONT)")
+    admin = _rate_field("Admin API requests per token, console pages per user (RATE_LIMIT_ADMIN)")
