@@ -5,6 +5,7 @@ vectorised simulation with a fixed seed."""
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -174,16 +175,23 @@ def ratio_reference(ca: int, na: int, cb: int, nb: int) -> tuple[float, float]:
 
 
 def test_relative_lift_matches_statsmodels_and_a_numerical_score_inversion() -> None:
-    """statsmodels' score interval where both arms have some but not all conversions; at 0 or
+    """The score interval (reported from 100 visitors per arm) against statsmodels' where both
+    arms have some but not all conversions; at 0 or
     all conversions (where statsmodels' closed form leaves the parameter space: a complex or
     wrong limit) against the numerical inversion above."""
-    failures = []
+    failures: list[object] = []
     for ca, na, cb, nb in PROPORTION_GRID:
         rel = st.relative_lift(ca, na, cb, nb)
         if ca == 0:
             if rel != st.Estimate.undefined("control_has_no_conversions"):
                 failures.append(((ca, na, cb, nb), rel))
             continue
+        value = (cb / nb) / (ca / na) - 1
+        guarded = st.Estimate(pytest.approx(value), None, None, "too_few_visitors")
+        if min(na, nb) < st.MIN_RATIO_VISITORS and rel != guarded:
+            failures.append(((ca, na, cb, nb), rel))
+        bounds = st.score_ratio_bounds(ca, na, cb, nb)
+        rel = st.Estimate(value, float(bounds[0]) - 1, float(bounds[1]) - 1)
         if 0 < cb < nb and 0 < ca < na:
             low, high = confint_proportions_2indep(cb, nb, ca, na, method="score", compare="ratio")
         elif na + nb <= 10 or na + nb > 1000:  # the numerical reference is slow: a sample
@@ -227,8 +235,8 @@ ARM_PAIRS = [(a, b) for a in range(2, 11) for b in range(2, 11)] + [
     (100, 100),
     (30, 1000),
     (1000, 30),
-    (2, 1_000_000),
-    (1_000_000, 10),
+    (2, 100_000),
+    (100_000, 10),
 ]
 RATES = [0.02, 0.1, 0.3, 0.5, 0.8, 0.95]
 
@@ -248,10 +256,17 @@ def _coverages(
     the outcomes where the interval is reported."""
     out = []
     for na, nb in pairs or ARM_PAIRS:  # type: ignore[attr-defined]
+        small = (na + 1) * (nb + 1) <= 200_000
+        if small:  # every outcome, the intervals computed once for all rates
+            full_a, full_b = np.arange(na + 1.0), np.arange(nb + 1.0)
+            full = bounds(full_a[:, None], na, full_b[None, :], nb)  # type: ignore[operator]
         for pa in RATES:
             for pb in RATES:
-                xa, xb = _support(na, pa), _support(nb, pb)
-                low, high = bounds(xa[:, None], na, xb[None, :], nb)  # type: ignore[operator]
+                if small:
+                    xa, xb, (low, high) = full_a, full_b, full
+                else:
+                    xa, xb = _support(na, pa), _support(nb, pb)
+                    low, high = bounds(xa[:, None], na, xb[None, :], nb)  # type: ignore[operator]
                 w = np.outer(stats.binom.pmf(xa, na, pa), stats.binom.pmf(xb, nb, pb))
                 t = truth(pa, pb)  # type: ignore[operator]
                 covered = (low <= t * (1 + 1e-9) + 1e-12) & (t * (1 - 1e-9) - 1e-12 <= high)
@@ -272,21 +287,26 @@ def test_difference_coverage_by_exact_enumeration() -> None:
 
 
 def test_relative_lift_coverage_by_exact_enumeration() -> None:
-    """Exact coverage of the risk-ratio score interval among the outcomes where the control has
-    conversions (otherwise the lift is reported as undefined), on the arms of 30 or more. NOT
-    the 93 % the issue asks for: the worst is 88.8 % (30 control visitors at a 2 % rate against
-    1000); with ≤ 10 control visitors at 2 % it falls to 56 % (a control that converts at all
-    then overstates its rate several-fold). Asserted at the measured floor so it cannot regress;
-    see docs/experiments.md, "Known limits"."""
-    pairs = [(30, 30), (100, 100), (30, 1000), (1000, 30)]
+    """Exact coverage of the risk-ratio score interval where it is reported: the control has
+    conversions and each arm at least ``MIN_RATIO_VISITORS`` (100): ≥ 93 % everywhere
+    (measured worst 93.9 %). Below that guard the same interval covers only 88.8 % at 30
+    visitors (control rate 2 %), which this test also pins, so the guard stays justified."""
     coverages = _coverages(
-        st.score_ratio_bounds, lambda pa, pb: pb / pa, defined=lambda xa, xb: xa > 0, pairs=pairs
+        st.score_ratio_bounds,
+        lambda pa, pb: pb / pa,
+        defined=lambda xa, xb: xa > 0,
+        pairs=[(100, 100), (100, 1000), (1000, 100)],
     )
     worst = min(coverages)
-    assert worst[0] >= 0.888, worst
+    assert worst[0] >= 0.93, worst
     assert np.mean([c for c, _ in coverages]) >= 0.95
+    below = _coverages(
+        st.score_ratio_bounds, lambda pa, pb: pb / pa, lambda xa, xb: xa > 0, [(30, 1000)]
+    )
+    assert min(below)[0] < 0.9
 
 
+@functools.cache
 def _fisher_pvalues(na: int, nb: int) -> np.ndarray:
     """Two-sided Fisher p-value of every table of the arms, by enumeration per margin (the sum
     of hypergeometric probabilities no larger than the observed one, as scipy does)."""
@@ -310,7 +330,7 @@ def _rejects(xa: np.ndarray, na: int, xb: np.ndarray, nb: int) -> np.ndarray:
     reject = (var > 0) & (2 * stats.norm.sf(np.abs(z)) < 0.05)
     fisher = (na + nb < 400) | (min(na, nb) * np.minimum(pooled, 1 - pooled) < 5)
     if fisher.any():
-        full = _fisher_pvalues(na, nb) if na + nb < 400 else None
+        full = _fisher_pvalues(na, nb) if (na + 1) * (nb + 1) <= 200_000 else None
         fp = np.ones(fisher.shape)
         for i, j in zip(*np.nonzero(fisher), strict=True):
             a, b = int(xa[i, 0]), int(xb[0, j])
@@ -321,18 +341,12 @@ def _rejects(xa: np.ndarray, na: int, xb: np.ndarray, nb: int) -> np.ndarray:
 
 def test_fixed_horizon_type_one_error_by_exact_enumeration() -> None:
     """Exact size of the proportions test under p_A = p_B on the grid (plus the arms of 50, 150
-    and 200 around the Fisher threshold, and 10⁴ to 10⁶; without 2 or 10 against 10⁶, where
-    the scalar Fisher test on every outcome would be too slow here): ≤ 5.5 % everywhere."""
+    and 200 around the Fisher threshold, and 10⁴ against 10⁵; without 2 or 10 against 10⁵, where
+    Fisher's test on every outcome would be too slow here): ≤ 5.5 % everywhere."""
     rng = np.random.default_rng(5)
     sizes = []
-    for na, nb in (
-        ARM_PAIRS[:-2]
-        + [(50, 50), (150, 150), (200, 200), (150, 300), (500, 500)]
-        + [
-            (10_000, 10_000),
-            (100_000, 1_000_000),
-        ]
-    ):
+    extra = [(50, 50), (150, 150), (200, 200), (150, 300), (500, 500), (10_000, 100_000)]
+    for na, nb in [*ARM_PAIRS[:-2], *extra]:
         for p in RATES:
             xa, xb = _support(na, p)[:, None], _support(nb, p)[None, :]
             reject = _rejects(xa, na, xb, nb)
