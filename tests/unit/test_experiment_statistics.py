@@ -1,7 +1,7 @@
 """pricing.statistics against independent references (scipy quadrature, scipy's own tests,
 statsmodels, exact enumeration), and its operating characteristics: exact coverage and type-I
-error by enumeration over small samples, and the mSPRT's type-I error under daily peeking by a
-vectorised simulation with a fixed seed."""
+error by enumeration over small, unequal and large arms, Fieller's coverage by simulation, and
+the mSPRT's type-I error under daily peeking by a vectorised simulation with a fixed seed."""
 
 from __future__ import annotations
 
