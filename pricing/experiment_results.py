@@ -91,10 +91,10 @@ def compare(
     """``variant`` against ``control`` on one metric: lift with 95 % intervals, fixed-horizon
     p-value, chance to beat control, always-valid p-value and interval, and a status.
 
-    Conversions: Newcombe interval (absolute), Katz log interval (relative), pooled z-test
-    (Fisher's exact test when an expected cell is below 5),
-    exact Beta chance to beat. Revenue per visitor: Welch t-test and interval, delta-method
-    relative interval with the t quantile, chance to beat from the t posteriors. Both: mSPRT.
+    Conversions: MOVER Clopper–Pearson interval (absolute), Miettinen–Nurminen score interval
+    (relative), pooled z-test (Fisher's exact test below 400 visitors or an expected cell below
+    5), exact Beta chance to beat. Revenue per visitor: Welch t-test and interval, Fieller
+    interval (relative), chance to beat from the t posteriors. Both: mSPRT.
     Methods and sources: ``pricing.statistics`` and docs/experiments.md."""
     if metric == "revenue_per_visitor":
         mean_a, var_a = mean_stats(control.exposed, control.revenue, control.revenue_squares)
@@ -120,8 +120,8 @@ def compare(
         z, p, test = statistics.proportions_test(ca, na, cb, nb)
         sequential = statistics.msprt_proportions(ca, na, cb, nb)
         fixed = {
-            **_estimate("absolute", statistics.newcombe_difference(ca, na, cb, nb)),
-            **_estimate("relative", statistics.katz_relative_lift(ca, na, cb, nb)),
+            **_estimate("absolute", statistics.difference(ca, na, cb, nb)),
+            **_estimate("relative", statistics.relative_lift(ca, na, cb, nb)),
             "z": _round(z),
             "df": None,
             "p_value": _round(p),

@@ -15,17 +15,14 @@ import pytest
 
 from pricing.experiments import (
     bucket_ranges,
-    chance_to_beat_control,
     chi2_sf,
     choose_variation,
     fnv1a32,
     hash_v1,
     hash_v2,
     in_namespace,
-    lift,
     regularized_gamma_q,
     srm_check,
-    two_proportion_ztest,
 )
 
 # --------------------------------------------------------------------------------------------
@@ -200,77 +197,6 @@ def test_assignment_end_to_end_matches_published_feature_case() -> None:
 # --------------------------------------------------------------------------------------------
 # Statistics
 # --------------------------------------------------------------------------------------------
-
-
-def test_ztest_statsmodels_docstring_example() -> None:
-    # statsmodels.stats.proportion.proportions_ztest docstring example:
-    #   count = [5, 12]; nobs = [83, 99] -> pval printed as 0.159.
-    # Our call order is (a, b) with the test of b against a, i.e. proportions_ztest([b, a], ...).
-    # By hand: p1 = 5/83, p2 = 12/99, pooled = 17/182,
-    #   z = (5/83 - 12/99) / sqrt(17/182 * 165/182 * (1/83 + 1/99)) = -1.40783.
-    z, p = two_proportion_ztest(12, 99, 5, 83)
-    assert z == pytest.approx(-1.40783, abs=1e-5)
-    assert round(p, 3) == 0.159
-
-
-def test_ztest_45_of_100_vs_56_of_100() -> None:
-    # By hand: pooled = 101/200 = 0.505, se = sqrt(0.505 * 0.495 * 0.02) = 0.0707071,
-    # z = 0.11 / 0.0707071 = 1.55571, p = erfc(1.55571 / sqrt 2) = 0.11978.
-    z, p = two_proportion_ztest(45, 100, 56, 100)
-    assert z == pytest.approx(0.11 / math.sqrt(0.505 * 0.495 * 0.02), rel=1e-12)
-    assert z == pytest.approx(1.55571, abs=1e-5)
-    assert p == pytest.approx(0.11978, abs=1e-5)
-    z_rev, p_rev = two_proportion_ztest(56, 100, 45, 100)
-    assert z_rev == pytest.approx(-z) and p_rev == pytest.approx(p)
-
-
-@pytest.mark.parametrize("args", [(0, 0, 0, 0), (0, 0, 5, 10), (0, 10, 0, 10), (10, 10, 7, 7)])
-def test_ztest_degenerate_inputs_give_z0_p1(args: tuple[int, int, int, int]) -> None:
-    assert two_proportion_ztest(*args) == (0.0, 1.0)
-
-
-def test_invalid_counts_raise() -> None:
-    with pytest.raises(ValueError):
-        two_proportion_ztest(11, 10, 0, 10)
-    with pytest.raises(ValueError):
-        lift(-1, 10, 0, 10)
-
-
-def test_lift_45_of_100_vs_56_of_100() -> None:
-    # Absolute: 0.11 ± 1.959964 * sqrt(.45*.55/100 + .56*.44/100) = 0.11 ± 0.137742.
-    # Relative (delta method): .56/.45 - 1 = 0.244444;
-    #   Var = (.56*.44/100)/.45² + .56² * (.45*.55/100)/.45⁴ = 0.031096, half-width 0.345620.
-    result = lift(45, 100, 56, 100)
-    assert result["p_a"] == pytest.approx(0.45)
-    assert result["p_b"] == pytest.approx(0.56)
-    assert result["absolute"] == pytest.approx(0.11)
-    assert result["absolute_ci_low"] == pytest.approx(-0.027742, abs=1e-6)
-    assert result["absolute_ci_high"] == pytest.approx(0.247742, abs=1e-6)
-    assert result["relative"] == pytest.approx(0.244444, abs=1e-6)
-    assert result["relative_ci_low"] == pytest.approx(-0.101175, abs=1e-6)
-    assert result["relative_ci_high"] == pytest.approx(0.590064, abs=1e-6)
-
-
-def test_lift_zero_data_is_all_zeros() -> None:
-    assert all(v == 0.0 for v in lift(0, 0, 0, 0).values())
-    undefined_relative = lift(0, 100, 5, 100)
-    assert undefined_relative["absolute"] == pytest.approx(0.05)
-    assert undefined_relative["relative"] == 0.0
-    assert undefined_relative["relative_ci_low"] == undefined_relative["relative_ci_high"] == 0.0
-
-
-def test_chance_to_beat_control_symmetric_is_half() -> None:
-    assert chance_to_beat_control(0, 0, 0, 0) == 0.5
-    assert chance_to_beat_control(50, 1000, 50, 1000) == 0.5
-
-
-def test_chance_to_beat_control_lopsided_and_antisymmetric() -> None:
-    # Beta(101, 901) vs Beta(151, 851): means 0.100798 / 0.150699, sds 0.009510 / 0.011295,
-    # z = 0.049900 / 0.014766 = 3.3795 -> Φ(z) = 0.99964.
-    ctbc = chance_to_beat_control(100, 1000, 150, 1000)
-    assert ctbc == pytest.approx(0.99964, abs=1e-5)
-    assert chance_to_beat_control(150, 1000, 100, 1000) == pytest.approx(1 - ctbc, abs=1e-12)
-    assert 0.0 <= chance_to_beat_control(0, 10_000, 10_000, 10_000) <= 1.0
 
 
 @pytest.mark.parametrize(

@@ -275,7 +275,10 @@ class ComparisonSchema(ma.Schema):
     )
     relative_reason = fields.String(
         allow_none=True,
-        metadata={"description": "Why relative is null, e.g. control_has_no_conversions"},
+        metadata={
+            "description": "Why relative (or only its interval) is null, e.g."
+            " control_has_no_conversions, too_few_visitors"
+        },
     )
     z = fields.Float(allow_none=True, metadata={"description": "Test statistic (z or Welch t)"})
     df = fields.Float(allow_none=True, metadata={"description": "Welch–Satterthwaite df"})
