@@ -1,4 +1,4 @@
-"""The orjson provider writes the same JSON as Flask's own provider."""
+"""The orjson provider writes the same JSON as Flask's own provider, but for time: ISO 8601."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
-from app.http.json_provider import OrjsonProvider
+from app.http.json_provider import OrjsonProvider, default
 
 
 @dataclasses.dataclass
@@ -31,9 +31,10 @@ VALUES = [
 
 
 def flask_s(app: Flask) -> DefaultJSONProvider:
-    """Flask's own provider as the app had it (keys in insertion order)."""
+    """Flask's own provider as the app had it (keys in insertion order), with time in ISO 8601."""
     provider = DefaultJSONProvider(app)
     provider.sort_keys = False
+    provider.default = default  # type: ignore[method-assign]
     return provider
 
 
@@ -60,6 +61,26 @@ def test_a_response_carries_it_with_a_newline(app, value):
     assert response.mimetype == "application/json"
     assert response.data.endswith(b"\n")
     assert json.loads(response.data) == json.loads(flask_s(app).dumps(value))
+
+
+def test_time_is_iso_8601_never_an_http_date(app):
+    written = json.loads(
+        app.json.dumps(
+            {
+                "day": dt.date(2026, 11, 30),
+                "aware": dt.datetime(
+                    2026, 11, 27, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=1))
+                ),
+                "naive": dt.datetime(2026, 11, 27, 10, 0),
+            }
+        )
+    )
+
+    assert written == {
+        "day": "2026-11-30",
+        "aware": "2026-11-27T10:00:00+01:00",
+        "naive": "2026-11-27T10:00:00+00:00",
+    }
 
 
 def test_debug_responses_are_indented(app):
