@@ -48,7 +48,10 @@ def table(runs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
             {
                 "route": route,
                 "requests_per_s": statistics.median(r["requests_per_s"] for r in got),
-                "range": (min(r["requests_per_s"] for r in got), max(r["requests_per_s"] for r in got)),
+                "range": (
+                    min(r["requests_per_s"] for r in got),
+                    max(r["requests_per_s"] for r in got),
+                ),
                 "ratio": statistics.median(ratios),
                 "ratios": ratios,
                 "p50_ms": statistics.median(r["p50_ms"] for r in got),
@@ -97,7 +100,9 @@ def main() -> int:
     rows = table(runs)
     print_table(rows)
     info["python_loop_s_after"] = python_loop()
-    print(f"\n  python_loop_s before / after: {info['python_loop_s']} / {info['python_loop_s_after']}")
+    print(
+        f"\n  python_loop_s before / after: {info['python_loop_s']} / {info['python_loop_s_after']}"
+    )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"machine": info, "routes": rows}, indent=2))
     print(f"\nJSON: {RESULTS}")

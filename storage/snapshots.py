@@ -104,9 +104,7 @@ def loads(raw: bytes) -> domain.CatalogSnapshot:
     return domain.CatalogSnapshot(
         domain.Tenant(**data["tenant"]),
         data["catalog_version"],
-        tuple(
-            domain.Segment(*s[:6], theme=domain.SegmentTheme(**s[6])) for s in data["segments"]
-        ),
+        tuple(domain.Segment(*s[:6], theme=domain.SegmentTheme(**s[6])) for s in data["segments"]),
         tiers,
         tuple(
             domain.AddOn(i, k, n, p, Money(*price), tuple(tids), st, v)

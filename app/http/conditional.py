@@ -31,7 +31,10 @@ CACHE_HEADERS = {
         "description": "Send it back as If-None-Match: 304 while the answer is unchanged",
         "schema": {"type": "string"},
     },
-    "Cache-Control": {"description": "May be stored; revalidate every use", "schema": {"type": "string"}},
+    "Cache-Control": {
+        "description": "May be stored; revalidate every use",
+        "schema": {"type": "string"},
+    },
 }
 IF_NONE_MATCH = {
     "in": "header",
