@@ -47,7 +47,9 @@ def catalog_a(client, tenant_a):
     fx = tenant_a
     patch_segment(client, fx, fx.segment.id, {"theme": THEME})
     first = admin_post(client, fx, "/v1/admin/segments", {"key": "aaa", "name": "A", "position": 0})
-    gone = admin_post(client, fx, "/v1/admin/segments", {"key": "old", "name": "Old", "position": 9})
+    gone = admin_post(
+        client, fx, "/v1/admin/segments", {"key": "old", "name": "Old", "position": 9}
+    )
     archived = client.post(f"/v1/admin/segments/{gone['id']}/archive", headers=fx.admin)
     assert archived.status_code == 200, archived.get_json()
     tier = admin_post(
