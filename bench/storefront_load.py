@@ -42,6 +42,7 @@ end
 request = function()
   counter = counter + 1
   local headers = {}
+  for name, value in pairs(wrk.headers) do headers[name] = value end
   headers["Content-Type"] = "application/json"
   if IDEMPOTENT then
     headers["Idempotency-Key"] = prefix .. "-" .. tostring(thread_id) .. "-" .. tostring(counter)
