@@ -206,3 +206,24 @@ def test_a_refused_offer_request_is_refused_whatever_it_holds(client, tenant_a):
     error_of(answer, 422, "date_in_past")
     other = client.get(SEGMENTS, headers={"X-Api-Key": "tw_pk_" + "0" * 40, "If-None-Match": tag})
     assert other.status_code == 401
+
+
+def test_a_verified_key_is_remembered_for_that_key_only_and_revocation_still_holds(
+    client, app, tenant_a
+):
+    fx = tenant_a
+    made = client.post("/v1/admin/api-keys", headers=fx.admin, json={"name": "shop"})
+    assert made.status_code == 201, made.get_json()
+    key, key_id = made.get_json()["key"], made.get_json()["id"]
+    prefix = key[: len("tw_pk_") + 8]
+    forged = key[:-6] + ("000000" if not key.endswith("000000") else "111111")
+    cache = app.extensions["tierwise"].api_keys
+    error_of(client.get(SEGMENTS, headers={"X-Api-Key": forged}), 401, "invalid_api_key")
+    assert cache.lookup(prefix) is not None and cache.lookup(prefix)[1] is None
+    assert client.get(SEGMENTS, headers={"X-Api-Key": key}).status_code == 200
+    assert cache.lookup(prefix)[1] == key  # the next request skips the HMAC
+    assert client.get(SEGMENTS, headers={"X-Api-Key": key}).status_code == 200
+    error_of(client.get(SEGMENTS, headers={"X-Api-Key": forged}), 401, "invalid_api_key")
+    revoked = client.post(f"/v1/admin/api-keys/{key_id}/revoke", headers=fx.admin)
+    assert revoked.status_code == 200, revoked.get_json()
+    error_of(client.get(SEGMENTS, headers={"X-Api-Key": key}), 401, "api_key_revoked")
