@@ -5,6 +5,7 @@ storefront's GETs; a 304 for offers prices and records nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pytest
@@ -74,7 +75,7 @@ def catalog_a(client, tenant_a):
             "name": "Late check-out",
             "pricing": "flat",
             "price": {"amount": 900, "currency": fx.tenant.currency},
-            "tier_ids": [tier["id"], fx.tiers[1].id],
+            "tier_ids": [tier["id"], fx.tiers[2].id],
         },
     )
     return fx, first, gone
@@ -227,3 +228,46 @@ def test_a_verified_key_is_remembered_for_that_key_only_and_revocation_still_hol
     revoked = client.post(f"/v1/admin/api-keys/{key_id}/revoke", headers=fx.admin)
     assert revoked.status_code == 200, revoked.get_json()
     error_of(client.get(SEGMENTS, headers={"X-Api-Key": key}), 401, "api_key_revoked")
+
+
+def test_a_quote_is_answered_as_the_schema_dumps_it(client, app, tenant_a):
+    """The quotes route answers ``quote_json`` without QuoteSchema's dump: the same JSON the
+    schema makes of ``quote_body``."""
+    from app.http import pricing_views
+    from app.services import offers
+    from pricing.pricer import Selection
+
+    fx = tenant_a
+    answer = client.post(
+        "/v1/storefront/quotes",
+        headers=fx.storefront,
+        json={
+            "tier_id": fx.tiers[2].id,
+            "date": SOON,
+            "guests": 2,
+            "add_ons": ["breakfast"],
+        },
+    )
+    assert answer.status_code == 201, answer.get_json()
+    served = answer.get_json()
+    assert set(served) == set(s.QuoteSchema().fields)
+    with app.test_request_context():
+        signed = offers.quote_selection(
+            app.extensions["tierwise"].offers,
+            fx.tenant,
+            Selection("", dt.date.fromisoformat(SOON), 2, ("breakfast",), tier_id=fx.tiers[2].id),
+            dt.datetime.now(dt.UTC),
+            "test",
+        )
+        built = pricing_views.quote_json(signed)
+        assert built == s.QuoteSchema().dump(pricing_views.quote_body(signed))
+        assert app.json.loads(app.json.dumps(built)) == built  # plain JSON already
+    assert {
+        k: v
+        for k, v in served.items()
+        if k not in ("quote_id", "token", "decision_ids", "expires_at")
+    } == {
+        k: v
+        for k, v in built.items()
+        if k not in ("quote_id", "token", "decision_ids", "expires_at")
+    }
