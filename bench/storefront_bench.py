@@ -85,7 +85,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def main() -> int:
-    info = header()
+    info = header("tierwise storefront routes against /healthz")
     fresh_database()
     key, _ = seed()
     print(

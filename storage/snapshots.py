@@ -104,7 +104,10 @@ def loads(raw: bytes) -> domain.CatalogSnapshot:
     return domain.CatalogSnapshot(
         domain.Tenant(**data["tenant"]),
         data["catalog_version"],
-        tuple(domain.Segment(*s[:6], theme=domain.SegmentTheme(**s[6])) for s in data["segments"]),
+        tuple(
+            domain.Segment(s[0], s[1], s[2], s[3], s[4], s[5], domain.SegmentTheme(**s[6]))
+            for s in data["segments"]
+        ),
         tiers,
         tuple(
             domain.AddOn(i, k, n, p, Money(*price), tuple(tids), st, v)

@@ -69,7 +69,7 @@ def find_api_key(session: Session, prefix: str) -> StoredApiKey | None:
     )
 
 
-def _catalog_version_statement() -> Select[tuple[int]]:
+def _catalog_version_statement() -> Select[Any]:
     tenant: BindParameter[uuid.UUID] = bindparam("tenant")
     return select(m.Tenant.catalog_version).where(m.Tenant.id == tenant)
 

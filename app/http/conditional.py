@@ -13,7 +13,8 @@ shows at once. Tags are per tenant by ``Vary: X-Api-Key`` (the key names the ten
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from flask import Response, current_app, request
 from werkzeug.http import quote_etag
@@ -64,15 +65,16 @@ def _headers(response: Response, tag: str, cache_control: str) -> Response:
 
 
 def not_modified(tag: str, cache_control: str) -> Response:
-    return _headers(current_app.response_class(status=304), tag, cache_control)
+    return _headers(Response(status=304), tag, cache_control)
 
 
 def json_answer(body: Any, tag: str, cache_control: str) -> Response:
     """200 with ``body`` as JSON (plain data, serialised once), tagged."""
-    return _headers(current_app.json.response(body), tag, cache_control)
+    answer = cast(Response, current_app.json.response(body))  # a flask.Response (app.json)
+    return _headers(answer, tag, cache_control)
 
 
-def catalog_answer(version: int, body: Any) -> Response:
+def catalog_answer(version: int, body: Callable[[], Any]) -> Response:
     """A catalog read at ``version``: 304 when the client has it, else ``body()`` as JSON."""
     tag = catalog_tag(version)
     if client_has(tag):
