@@ -6,6 +6,7 @@ browser or a CDN that kept the answer gets it confirmed without it being built o
   (``"c<version>"``), which every catalog change bumps; ``CATALOG_CACHE``.
 * Offers: the tag is a digest of everything the offer sheet is a pure function of
   (``app.services.offers.offers_tag``); ``OFFERS_CACHE``.
+* The month calendar: the tag is a digest of its body (``content_tag``); ``OFFERS_CACHE``.
 
 Both may be stored but are revalidated on every use (``no-cache``): a catalog edit or a booking
 shows at once. Tags are per tenant by ``Vary: X-Api-Key`` (the key names the tenant).
@@ -13,6 +14,8 @@ shows at once. Tags are per tenant by ``Vary: X-Api-Key`` (the key names the ten
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -48,6 +51,17 @@ IF_NONE_MATCH = {
 
 def catalog_tag(version: int) -> str:
     return f"c{version}"
+
+
+def content_tag(body: Any) -> str:
+    """A tag of a plain-JSON body's content (the month calendar: its body is cached as JSON)."""
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return "m" + hashlib.blake2b(text.encode(), digest_size=15).hexdigest()
+
+
+def cache_headers(tag: str, cache_control: str) -> dict[str, str]:
+    """The headers of a tagged answer that goes through its schema (``return body, 200, ...``)."""
+    return {"ETag": quote_etag(tag), "Cache-Control": cache_control, "Vary": API_KEY_HEADER}
 
 
 def client_has(tag: str) -> bool:

@@ -271,3 +271,22 @@ def test_a_quote_is_answered_as_the_schema_dumps_it(client, app, tenant_a):
         for k, v in built.items()
         if k not in ("quote_id", "token", "decision_ids", "expires_at")
     }
+
+
+def test_the_month_calendar_is_tagged_by_its_content_and_answers_304(client, tenant_a):
+    fx = tenant_a
+    url = f"{SEGMENTS}/{fx.segment.key}/availability"
+    month = {"month": SOON[:7], "guests": 2}
+    first = client.get(url, headers=fx.storefront, query_string=month)
+    assert first.status_code == 200, first.get_json()
+    tag = first.headers["ETag"]
+    assert first.headers["Cache-Control"] == "private, no-cache"
+    assert "X-Api-Key" in first.headers["Vary"]
+    again = client.get(url, headers={**fx.storefront, "If-None-Match": tag}, query_string=month)
+    assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == tag
+    other = client.get(
+        url,
+        headers={**fx.storefront, "If-None-Match": tag},
+        query_string={**month, "guests": 1},
+    )
+    assert other.status_code == 200 and other.headers["ETag"] != tag
