@@ -73,6 +73,7 @@ stress: install
 bench: install
 	$(BIN)/python -m bench.rules_bench
 	$(BIN)/python -m bench.offers_bench
+	$(BIN)/python -m bench.storefront_bench
 	$(BIN)/python -m bench.faults_bench
 	$(BIN)/python -m bench.events_bench
 	$(BIN)/python -m bench.decisions_bench

@@ -5,8 +5,10 @@ bench-compare BEFORE=<rev>`` makes the first from a git revision) are measured t
 
 1. in-process, one 3-tier offer with its decisions written (each tree's own
    ``bench.offers_bench.in_process``, p50 and mean of 2,000 calls), and
-2. HTTP load, ``wrk`` against each tree's ``tierwise serve --workers 2 --threads 1`` on its own
-   PostgreSQL database (both on the same server, Redis db 13 flushed between runs),
+2. HTTP load, ``wrk`` on every storefront route (``bench/storefront_load.py``: ``/healthz``,
+   segments, offers, quotes, checkouts) against each tree's ``tierwise serve --workers 2
+   --threads 1`` on its own PostgreSQL database (both on the same server, Redis db 13 flushed
+   between runs), each route also as a ratio of ``/healthz`` on the same server,
 
 ``ROUNDS`` rounds, the two trees interleaved in every round so that a slow minute of a shared VM
 hits both alike; medians and the after/before ratio are printed.
@@ -17,19 +19,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import psycopg
 
-from bench.offers_bench import _cpu_seconds, free_port, parse_wrk, python_loop, service_date
+from bench.offers_bench import python_loop
+from bench.storefront_load import ROUTES, Routes, Server
 
-ROUNDS, SECONDS, CONNECTIONS = 5, 10, 8
+ROUNDS, SECONDS, CONNECTIONS = 3, 8, 8
 REDIS_URL = "redis://127.0.0.1:6379/13"
 SECRETS = {
     "JWT_SECRET": "bench-secret-" + "x" * 40,
@@ -90,54 +90,16 @@ class Tree:
         out = self.run("-c", IN_PROCESS, self.url, REDIS_URL)
         return dict(json.loads(out.strip().splitlines()[-1]))
 
-    def http(self, key: str) -> dict:
+    def http(self, key: str) -> dict[str, dict]:
+        """Every storefront route (``bench.storefront_load.ROUTES``) on one server of this tree."""
         flush_redis()
         vacuum(self.database)
-        port = free_port()
-        serve = ["serve", "--port", str(port), "--workers", "2", "--threads", "1"]
-        server = subprocess.Popen(
-            [self.python, "-m", "app.cli", *serve],
-            cwd=self.root,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        url = (
-            f"http://127.0.0.1:{port}/v1/storefront/segments/premium/offers"
-            f"?date={service_date()}&guests=2&add_ons=breakfast"
-        )
+        server = Server(self.python, self.root, self.env)
         try:
-            wait_ready(url, key)
-            wrk = ["wrk", "-t2", f"-c{CONNECTIONS}", "-H", f"X-Api-Key: {key}"]
-            subprocess.run([*wrk, "-d3s", url], capture_output=True, check=True)
-            before = _cpu_seconds(server.pid)
-            output = subprocess.run(
-                [*wrk, f"-d{SECONDS}s", "--latency", url],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-            after = _cpu_seconds(server.pid)
+            routes = Routes(server, key, self.url)
+            return {route: routes.measure(route, SECONDS, CONNECTIONS) for route in ROUTES}
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=20)
-        result = parse_wrk(output)
-        served = result["requests_per_s"] * SECONDS
-        result["server_cpu_ms"] = round((after["server"] - before["server"]) * 1000 / served, 3)
-        return result
-
-
-def wait_ready(url: str, key: str) -> None:
-    for _ in range(200):
-        try:
-            request = urllib.request.Request(url, headers={"X-Api-Key": key})  # noqa: S310
-            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 - localhost
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)  # the server is starting: poll again
-    sys.exit(f"server at {url} never answered 200")
+            server.stop()
 
 
 def flush_redis() -> None:
@@ -181,26 +143,40 @@ def main(argv: list[str] | None = None) -> int:
         order = trees if number % 2 else trees[::-1]  # who goes first alternates
         for tree in order:
             keep(tree.name, "in_process_", tree.in_process())
-            keep(tree.name, "http_", tree.http(keys[tree.name]))
-        print(f"  round {number}/{args.rounds} done")
+            for route, figures in tree.http(keys[tree.name]).items():
+                keep(tree.name, f"{route}_", figures)
+        print(f"  round {number}/{args.rounds} done", flush=True)
 
     figures = [
-        ("in_process_p50_ms", "in-process p50 ms", "{:.3f}"),
-        ("in_process_mean_ms", "in-process mean ms", "{:.3f}"),
-        ("http_requests_per_s", "HTTP req/s", "{:.0f}"),
-        ("http_p50_ms", "HTTP p50 ms", "{:.2f}"),
-        ("http_p99_ms", "HTTP p99 ms", "{:.2f}"),
-        ("http_server_cpu_ms", "server CPU ms/req", "{:.3f}"),
+        ("in_process_p50_ms", "in-process offer p50 ms", "{:.3f}"),
+        ("in_process_mean_ms", "in-process offer mean ms", "{:.3f}"),
     ]
+    for route in ROUTES:
+        figures += [
+            (f"{route}_requests_per_s", f"{route} req/s", "{:.0f}"),
+            (f"{route}_p99_ms", f"{route} p99 ms", "{:.2f}"),
+            (f"{route}_server_cpu_ms", f"{route} server CPU ms/req", "{:.3f}"),
+        ]
     print(
-        f"\n  {'median of ' + str(args.rounds) + ' rounds':<24} {'before':>10} {'after':>10} ratio"
+        f"\n  {'median of ' + str(args.rounds) + ' rounds':<30} {'before':>10} {'after':>10} ratio"
     )
     for figure, label, fmt in figures:
         values = [statistics.median(rows[t.name][figure]) for t in trees]
         before, after = values
         print(
-            f"  {label:<24} {fmt.format(before):>10} {fmt.format(after):>10} {after / before:.3f}"
+            f"  {label:<30} {fmt.format(before):>10} {fmt.format(after):>10} {after / before:.3f}"
         )
+    print("\n  throughput as a ratio of /healthz in the same round (median of the rounds):")
+    print(f"  {'route':<12} {'before':>8} {'after':>8}")
+    for route in ROUTES[1:]:
+        ratios = []
+        for tree in trees:
+            got, floor = (
+                rows[tree.name][f"{route}_requests_per_s"],
+                rows[tree.name]["healthz_requests_per_s"],
+            )
+            ratios.append(statistics.median(g / f for g, f in zip(got, floor, strict=True)))
+        print(f"  {route:<12} {ratios[0]:>8.2f} {ratios[1]:>8.2f}")
     return 0
 
 

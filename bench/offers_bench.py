@@ -48,7 +48,7 @@ ENV = {
 RESULTS = Path("var/bench/offers.json")
 
 
-def header() -> dict:
+def header(title: str = "tierwise offers benchmark") -> dict:
     model = next(
         (
             line.split(":", 1)[1].strip()
@@ -65,7 +65,7 @@ def header() -> dict:
         "load_average": os.getloadavg(),
         "python_loop_s": python_loop(),
     }
-    print("tierwise offers benchmark")
+    print(title)
     for key, value in info.items():
         print(f"  {key:<13} {value}")
     return info

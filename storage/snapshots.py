@@ -45,7 +45,8 @@ def dumps(snapshot: domain.CatalogSnapshot) -> bytes:
         "tenant": dataclasses.asdict(snapshot.tenant),
         "catalog_version": snapshot.catalog_version,
         "segments": [
-            [s.id, s.key, s.name, s.position, s.status, s.version] for s in snapshot.segments
+            [s.id, s.key, s.name, s.position, s.status, s.version, dataclasses.asdict(s.theme)]
+            for s in snapshot.segments
         ],
         "tiers": [
             {
@@ -103,7 +104,10 @@ def loads(raw: bytes) -> domain.CatalogSnapshot:
     return domain.CatalogSnapshot(
         domain.Tenant(**data["tenant"]),
         data["catalog_version"],
-        tuple(domain.Segment(*s) for s in data["segments"]),
+        tuple(
+            domain.Segment(s[0], s[1], s[2], s[3], s[4], s[5], domain.SegmentTheme(**s[6]))
+            for s in data["segments"]
+        ),
         tiers,
         tuple(
             domain.AddOn(i, k, n, p, Money(*price), tuple(tids), st, v)

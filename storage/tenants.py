@@ -7,13 +7,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BindParameter, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from pricing import catalog as domain
 from pricing.errors import NotFound
 from storage import models as m
 from storage.catalog import tenant_value
+from storage.db import Executor
+from storage.driver import HotStatement
 from storage.repository import Page, as_uuid, flush
 
 
@@ -65,3 +67,20 @@ def find_api_key(session: Session, prefix: str) -> StoredApiKey | None:
     return StoredApiKey(
         tenant_value(tenant), key.key_hash, key.revoked_at is not None, tuple(key.allowed_origins)
     )
+
+
+def _catalog_version_statement() -> Select[Any]:
+    tenant: BindParameter[uuid.UUID] = bindparam("tenant")
+    return select(m.Tenant.catalog_version).where(m.Tenant.id == tenant)
+
+
+CATALOG_VERSION = HotStatement(_catalog_version_statement(), ("tenant",))
+
+
+def catalog_version(executor: Executor, tenant_id: str) -> int:
+    """The tenant's current catalog version (which snapshot the storefront's catalog reads
+    serve): one short round trip, on the driver's cursor (``storage.driver``)."""
+    rows = CATALOG_VERSION.rows(executor, {"tenant": uuid.UUID(tenant_id)})
+    if not rows:
+        raise NotFound("tenant not found.", code="tenant_not_found")
+    return int(rows[0][0])

@@ -20,8 +20,13 @@ log = logging.getLogger(__name__)
 TTL_SECONDS = 3600
 
 
+#: The layout of a cached snapshot (``storage.snapshots.dumps``); part of the key, so that a
+#: process never reads another layout's entry (2: segments carry their theme).
+LAYOUT = 2
+
+
 def snapshot_key(tenant_id: str, catalog_version: int) -> str:
-    return f"tw:catalog:{tenant_id}:{catalog_version}"
+    return f"tw:catalog:{tenant_id}:{catalog_version}:{LAYOUT}"
 
 
 class SnapshotCache:

@@ -78,5 +78,5 @@ def _allow(response: Response) -> Response:
     if origin in principal.allowed_origins:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
-        response.headers.add("Vary", "Origin")
+        response.vary.add("Origin")  # one Vary header, beside a conditional GET's X-Api-Key
     return response

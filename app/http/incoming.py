@@ -63,17 +63,14 @@ def check_text(request: Request) -> None:
     problem = text_problem(request.path)
     if problem:
         raise _refuse("/path", problem)
-    for name, value in request.args.items(multi=True):
-        problem = text_problem(name)
-        if problem:
-            raise _refuse("/query", f"A parameter name: {problem}")
-        problem = text_problem(value)
-        if problem:
-            raise _refuse(f"/query/{escape_pointer(name)}", problem)
-    for name, value in request.headers.items():
-        problem = text_problem(value)
-        if problem:
-            raise _refuse(f"/headers/{escape_pointer(name)}", problem)
+    # NUL and lone surrogates are single characters: text without them joined has none in any
+    # part. One check of the joined text, then the part-by-part walk only to name the culprit.
+    args = request.args
+    if args and text_problem("".join(k + v for k, v in args.items(multi=True))):
+        _check_args(request)
+    headers = request.headers
+    if text_problem("".join(value for _, value in headers.items())):
+        _check_headers(request)
     if request.path.startswith(WEBHOOKS):
         return
     body = request.get_data(cache=True)
@@ -83,3 +80,20 @@ def check_text(request: Request) -> None:
         request.get_json()  # parse_request_json: refuses what it can't take, else caches it
     elif b"\x00" in body:
         raise _refuse("/", NUL_MESSAGE)
+
+
+def _check_args(request: Request) -> None:
+    for name, value in request.args.items(multi=True):
+        problem = text_problem(name)
+        if problem:
+            raise _refuse("/query", f"A parameter name: {problem}")
+        problem = text_problem(value)
+        if problem:
+            raise _refuse(f"/query/{escape_pointer(name)}", problem)
+
+
+def _check_headers(request: Request) -> None:
+    for name, value in request.headers.items():
+        problem = text_problem(value)
+        if problem:
+            raise _refuse(f"/headers/{escape_pointer(name)}", problem)

@@ -13,13 +13,22 @@ from flask.typing import ResponseReturnValue
 from flask.views import MethodView
 
 from app.adapters.quotes import QuoteClaims
+from app.http import catalog_views
 from app.http import pricing_views as views
 from app.http.auth import current_tenant, require_storefront
 from app.http.common import blueprint, services
+from app.http.conditional import (
+    CACHE_HEADERS,
+    IF_NONE_MATCH,
+    OFFERS_CACHE,
+    catalog_answer,
+    client_has,
+    json_answer,
+    not_modified,
+)
 from app.http.errors import ErrorSchema
 from app.http.schemas import storefront as s
-from app.services import activity, catalog, offers
-from pricing import catalog as domain
+from app.services import activity, offers, storefront_catalog
 from pricing.pricer import Selection
 
 blp = blueprint("storefront", "/v1/storefront", "Storefront widgets (API key).", require_storefront)
@@ -27,21 +36,30 @@ blp = blueprint("storefront", "/v1/storefront", "Storefront widgets (API key).",
 
 @blp.route("/segments")
 class PublicSegments(MethodView):
-    @blp.response(200, s.PublicSegmentSchema(many=True))
-    def get(self) -> list[domain.Segment]:
+    @blp.response(200, s.PublicSegmentSchema(many=True), headers=CACHE_HEADERS)
+    @blp.alt_response(304, description="Not modified: the If-None-Match tag is current")
+    @blp.doc(parameters=[IF_NONE_MATCH])
+    def get(self) -> ResponseReturnValue:
         """Active segments in display order
 
         The tenant's active segments (archived ones hidden), ordered by `position`, as the
         widget's segment toggle shows them.
         """
-        return catalog.storefront_segments(services().db, current_tenant())
+        snapshot = storefront_catalog.current_snapshot(services().offers, current_tenant())
+        # Plain JSON in PublicSegmentSchema's shape (tests hold the two equal), no schema dump.
+        return catalog_answer(
+            snapshot.catalog_version,
+            lambda: catalog_views.segments_body(storefront_catalog.segments(snapshot)),
+        )
 
 
 @blp.route("/segments/<segment>/comparison")
 class Comparison(MethodView):
-    @blp.response(200, s.TierComparisonSchema)
+    @blp.response(200, s.TierComparisonSchema, headers=CACHE_HEADERS)
+    @blp.alt_response(304, description="Not modified: the If-None-Match tag is current")
     @blp.alt_response(404, schema=ErrorSchema, description="Segment not found")
-    def get(self, segment: str) -> domain.TierComparison:
+    @blp.doc(parameters=[IF_NONE_MATCH])
+    def get(self, segment: str) -> ResponseReturnValue:
         """Tier comparison of a segment (by key or id): tiers in level order, feature matrix, add-ons
 
         The segment's active tiers with their list prices (not yet adjusted by the rules:
@@ -49,7 +67,11 @@ class Comparison(MethodView):
         tier), the popular badge and the add-ons on sale. `segment` is the segment's key or
         id.
         """
-        return catalog.tier_comparison(services().db, current_tenant(), segment)
+        snapshot = storefront_catalog.current_snapshot(services().offers, current_tenant())
+        compared = storefront_catalog.comparison(snapshot, segment)
+        return catalog_answer(
+            snapshot.catalog_version, lambda: catalog_views.comparison_body(compared)
+        )
 
 
 def _selection(
@@ -78,8 +100,10 @@ OFFERS_QUERY = s.OffersQuerySchema()
 @blp.route("/segments/<segment>/offers")
 class Offers(MethodView):
     @blp.arguments(OFFERS_QUERY, location="query")
-    @blp.response(200, s.OffersSchema)
+    @blp.response(200, s.OffersSchema, headers=CACHE_HEADERS)
+    @blp.alt_response(304, description="Not modified: the If-None-Match tag is current")
     @blp.alt_response(404, schema=ErrorSchema, description="Segment not found")
+    @blp.doc(parameters=[IF_NONE_MATCH])
     def get(self, args: dict[str, Any], segment: str) -> ResponseReturnValue:
         """Every tier of a segment priced for a date and party, with availability, upsell and fallbacks
 
@@ -90,12 +114,19 @@ class Offers(MethodView):
         response names their ids. With `visitor_id`, a running experiment may assign the
         visitor a variant (`experiment`).
         """
-        sheet = offers.quote_offers(
-            services().offers, current_tenant(), _selection(args, segment), _now(), g.request_id
+        priced = offers.quote_offers_tagged(
+            services().offers,
+            current_tenant(),
+            _selection(args, segment),
+            _now(),
+            g.request_id,
+            held=client_has,
         )
+        if priced.sheet is None:
+            return not_modified(priced.tag, OFFERS_CACHE)
         # Plain JSON in the documented shape already (tests hold OffersSchema().dump to identity):
         # skipping the schema dump saves most of a millisecond on the hottest route.
-        return current_app.json.response(views.offers_body(sheet))
+        return json_answer(views.offers_body(priced.sheet), priced.tag, OFFERS_CACHE)
 
 
 @blp.route("/quotes")
@@ -103,7 +134,7 @@ class Quotes(MethodView):
     @blp.arguments(s.QuoteCreateSchema, example=s.QuoteCreateSchema.EXAMPLE)
     @blp.response(201, s.QuoteSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Tier not found")
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+    def post(self, data: dict[str, Any]) -> ResponseReturnValue:
         """Price one selection and sign a quote token that checkout honours
 
         Prices one tier, date, party and add-ons as the offers do, and signs the result
@@ -117,7 +148,10 @@ class Quotes(MethodView):
         signed = offers.quote_selection(
             services().offers, current_tenant(), selection, _now(), g.request_id
         )
-        return views.quote_body(signed)
+        # QuoteSchema's dump, built once (tests hold the two equal).
+        answer = current_app.json.response(views.quote_json(signed))
+        answer.status_code = 201
+        return answer
 
 
 @blp.route("/quotes/verify")

@@ -15,8 +15,10 @@ Each runs the same way, in one transaction:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -206,6 +208,54 @@ def quote_offers(
     request_id: str,
 ) -> pricing_offers.OfferSheet:
     """Every active tier of the segment, priced for the date and party (``pricing.offers``)."""
+    priced = quote_offers_tagged(ctx, tenant, selection, now, request_id)
+    assert priced.sheet is not None  # nobody holds a tag here
+    return priced.sheet
+
+
+@dataclass(frozen=True)
+class TaggedOffers:
+    """An offer sheet and its tag (``offers_tag``); ``sheet`` is None when the caller already
+    holds the sheet of that tag (nothing was priced or recorded: it is still the answer)."""
+
+    tag: str
+    sheet: pricing_offers.OfferSheet | None
+
+
+def offers_tag(inputs: pricer.Inputs, selection: Selection) -> str:
+    """A digest of everything an offer sheet is a pure function of (``pricing.offers`` has no
+    clock and no I/O): the selection, the catalog version (the snapshot, the tenant's settings),
+    the ruleset in force, the tenant's today, the availability counts of the window and the
+    visitor's variant. Equal tags, equal sheets (but for the decision ids each pricing records)."""
+    counts = inputs.counts
+    assignment = inputs.assignment
+    state = (
+        selection,
+        inputs.snapshot.tenant.id,
+        inputs.snapshot.catalog_version,
+        inputs.ruleset.version,
+        inputs.ruleset.content_hash,
+        inputs.today,
+        (assignment.key, assignment.variant) if assignment else None,
+        sorted(counts.capacity.items()),
+        sorted(counts.taken.items()),
+        sorted(counts.blackout_tenant),
+        sorted(counts.blackout_tier),
+    )
+    return "o" + hashlib.blake2b(repr(state).encode(), digest_size=15).hexdigest()
+
+
+def quote_offers_tagged(
+    ctx: OfferContext,
+    tenant: domain.Tenant,
+    selection: Selection,
+    now: dt.datetime,
+    request_id: str,
+    held: Callable[[str], bool] = lambda tag: False,
+) -> TaggedOffers:
+    """``quote_offers`` with its tag: when ``held(tag)`` (the client kept the sheet of that tag:
+    If-None-Match), nothing is priced and no decision is recorded; the inputs are read (and a
+    first exposure to an experiment stored) all the same."""
     # Browsing writes only its decision records (and first exposures to experiments): a relaxed
     # commit, on a Core connection (see Database.browsing).
     with ctx.db.browsing() as session:
@@ -217,10 +267,13 @@ def quote_offers(
             now,
             lambda snapshot, today: pricing_offers.offers_scope(snapshot, today, selection),
         )
+        tag = offers_tag(inputs, selection)
+        if held(tag):
+            return TaggedOffers(tag, None)
         decide = Decider(ctx, tenant.id, inputs)
         sheet = pricing_offers.price_offers(inputs, selection, decide)
         add_decisions(session, decide.records(sheet.evaluations, now, request_id))
-    return sheet
+    return TaggedOffers(tag, sheet)
 
 
 @dataclass(frozen=True)
