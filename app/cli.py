@@ -402,10 +402,13 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         """A worker's live gauges (pool use) leave the sum; its counters stay counted."""
         multiprocess.mark_process_dead(worker.pid, str(metrics_dir))  # type: ignore[no-untyped-call]
 
+    master = os.getpid()
     try:
         Server().run()
     finally:
-        if made:
+        # A worker leaves through here too (gunicorn forks inside run() and a worker's exit is a
+        # SystemExit): only the master removes the folder, or the next worker could not boot.
+        if made and os.getpid() == master:
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 

@@ -27,6 +27,7 @@ from bench.offers_bench import _cpu_seconds, free_port, parse_wrk, service_date
 
 ROUTES = ("healthz", "segments", "offers", "quotes", "checkouts")
 SCRIPTS = Path("var/bench/lua")
+SERVER_LOG = Path("var/bench/server.log")
 
 #: A POST with a JSON body; checkouts add an Idempotency-Key unique to the thread and request.
 POST_LUA = """
@@ -79,12 +80,14 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         serve = ["serve", "--port", str(self.port), "--workers", "2", "--threads", "1"]
+        SERVER_LOG.parent.mkdir(parents=True, exist_ok=True)
+        self.log = SERVER_LOG.open("ab")  # gunicorn's and the app's lines: why a run failed
         self.process = subprocess.Popen(
             [python, "-m", "app.cli", *serve],
             cwd=cwd,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         for _ in range(300):
@@ -99,6 +102,7 @@ class Server:
     def stop(self) -> None:
         os.killpg(self.process.pid, signal.SIGTERM)
         self.process.wait(timeout=20)
+        self.log.close()
 
 
 class Routes:

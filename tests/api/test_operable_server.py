@@ -13,6 +13,7 @@ import http.client
 import http.server
 import json
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -93,6 +94,7 @@ class Served:
     tenant_id: str
     lines: list[str]
     traces: Receiver
+    pid: int  # gunicorn's master
 
     def get(self, path: str, headers: dict[str, str] | None = None):
         """(status, headers, body) over a new connection (so gunicorn's workers take turns)."""
@@ -177,7 +179,7 @@ def served(tmp_path_factory) -> Iterator[Served]:
 
     threading.Thread(target=read, daemon=True).start()
     deadline = time.monotonic() + 120
-    server = Served(port, keys, tenant.id, lines, traces)  # type: ignore[arg-type]
+    server = Served(port, keys, tenant.id, lines, traces, process.pid)  # type: ignore[arg-type]
     while time.monotonic() < deadline and process.poll() is None:
         if len(booted) == 2:
             try:
@@ -326,3 +328,22 @@ def test_no_opentelemetry_without_an_endpoint(tmp_path: Path) -> None:
         cwd=Path(__file__).resolve().parents[2],
     )
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_a_replaced_worker_boots_and_the_metrics_go_on(served: Served) -> None:
+    """A worker that exits (max_requests, a scale-down) must not take the metric files' folder
+    with it: the worker started after it would fail to boot and gunicorn would halt."""
+
+    def events(prefix: str) -> int:
+        return sum(1 for line in served.json_lines() if line["event"].startswith(prefix))
+
+    booted = events("Booting worker")
+    os.kill(served.pid, signal.SIGTTOU)  # one worker fewer: it exits
+    assert poll(lambda: events("Worker exiting") >= 1, seconds=30), served.json_lines()[-5:]
+    os.kill(served.pid, signal.SIGTTIN)  # and one more again: a new worker boots
+    assert poll(lambda: events("Booting worker") == booted + 1, seconds=30)
+    assert poll(lambda: served.get("/readyz")[0] == 200, seconds=30)
+    assert events("Exception in worker process") == 0, served.json_lines()[-10:]
+    for _ in range(4):  # both workers, the new one among them, answer and count
+        assert served.get("/healthz")[0] == 200
+        assert served.metrics()
