@@ -40,6 +40,8 @@ CACHE_HEADERS = {
         "schema": {"type": "string"},
     },
 }
+#: On the route (``blp.route(..., parameters=[IF_NONE_MATCH])``), not in ``blp.doc(parameters=…)``:
+#: that list would replace the query parameters ``blp.arguments`` documents.
 IF_NONE_MATCH = {
     "in": "header",
     "name": "If-None-Match",

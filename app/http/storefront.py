@@ -34,11 +34,10 @@ from pricing.pricer import Selection
 blp = blueprint("storefront", "/v1/storefront", "Storefront widgets (API key).", require_storefront)
 
 
-@blp.route("/segments")
+@blp.route("/segments", parameters=[IF_NONE_MATCH])
 class PublicSegments(MethodView):
     @blp.response(200, s.PublicSegmentSchema(many=True), headers=CACHE_HEADERS)
     @blp.alt_response(304, description="Not modified: the If-None-Match tag is current")
-    @blp.doc(parameters=[IF_NONE_MATCH])
     def get(self) -> ResponseReturnValue:
         """Active segments in display order
 
@@ -53,12 +52,11 @@ class PublicSegments(MethodView):
         )
 
 
-@blp.route("/segments/<segment>/comparison")
+@blp.route("/segments/<segment>/comparison", parameters=[IF_NONE_MATCH])
 class Comparison(MethodView):
     @blp.response(200, s.TierComparisonSchema, headers=CACHE_HEADERS)
     @blp.alt_response(304, description="Not modified: the If-None-Match tag is current")
     @blp.alt_response(404, schema=ErrorSchema, description="Segment not found")
-    @blp.doc(parameters=[IF_NONE_MATCH])
     def get(self, segment: str) -> ResponseReturnValue:
         """Tier comparison of a segment (by key or id): tiers in level order, feature matrix, add-ons
 
@@ -97,13 +95,12 @@ def _now() -> dt.datetime:
 OFFERS_QUERY = s.OffersQuerySchema()
 
 
-@blp.route("/segments/<segment>/offers")
+@blp.route("/segments/<segment>/offers", parameters=[IF_NONE_MATCH])
 class Offers(MethodView):
     @blp.arguments(OFFERS_QUERY, location="query")
     @blp.response(200, s.OffersSchema, headers=CACHE_HEADERS)
     @blp.alt_response(304, description="Not modified: the If-None-Match tag is current")
     @blp.alt_response(404, schema=ErrorSchema, description="Segment not found")
-    @blp.doc(parameters=[IF_NONE_MATCH])
     def get(self, args: dict[str, Any], segment: str) -> ResponseReturnValue:
         """Every tier of a segment priced for a date and party, with availability, upsell and fallbacks
 

@@ -32,13 +32,12 @@ blp = blueprint(
 )
 
 
-@blp.route("/segments/<segment>/availability")
+@blp.route("/segments/<segment>/availability", parameters=[IF_NONE_MATCH])
 class MonthAvailability(MethodView):
     @blp.arguments(s.AvailabilityQuerySchema, location="query")
     @blp.response(200, s.MonthAvailabilitySchema, headers=CACHE_HEADERS)
     @blp.alt_response(304, description="Not modified: the If-None-Match tag is current")
     @blp.alt_response(404, schema=ErrorSchema, description="Segment not found")
-    @blp.doc(parameters=[IF_NONE_MATCH])
     def get(self, args: dict[str, Any], segment: str) -> ResponseReturnValue:
         """A month of a segment (by key or id) for a party: per day bookable, sold out, blackout, lowest price
 

@@ -222,3 +222,20 @@ def test_datetimes_outside_schemas_are_iso_8601_with_their_offset(app: Flask):
             {"aware": dt.datetime(2027, 3, 12, 9, 30, tzinfo=dt.UTC), "day": dt.date(2027, 3, 12)}
         )
     assert text == '{"aware":"2027-03-12T09:30:00+00:00","day":"2027-03-12"}'
+
+
+@pytest.mark.parametrize(
+    ("path", "wanted"),
+    [
+        ("/v1/storefront/segments/{segment}/offers", {"date", "guests", "add_ons", "visitor_id"}),
+        ("/v1/storefront/segments/{segment}/availability", {"month", "guests"}),
+    ],
+)
+def test_conditional_gets_keep_their_query_parameters(spec, path, wanted):
+    """If-None-Match documented beside a view's query arguments, not instead of them (a
+    ``blp.doc(parameters=…)`` replaces the parameters ``blp.arguments`` wrote)."""
+    item = spec["paths"][path]
+    listed = [resolve(spec, p) for p in item.get("parameters", []) + item["get"]["parameters"]]
+    query = {p["name"] for p in listed if p["in"] == "query"}
+    assert wanted <= query, sorted(query)
+    assert ("header", "If-None-Match") in {(p["in"], p["name"]) for p in listed}

@@ -34,9 +34,10 @@ def test_docs_load_offline_and_show_the_operations(page, stack, shots):
     shots(page, "docs")
 
     offers.click()  # expands the operation: its description, parameters and responses
-    expect(page.get_by_text("Prices every active tier with the tenant's ruleset")).to_be_visible()
+    opened = page.locator(".opblock.is-open")  # the offers operation, expanded
+    expect(opened.get_by_text("Prices every active tier with the tenant's ruleset")).to_be_visible()
     expect(
-        page.get_by_text("Service date, YYYY-MM-DD in the tenant's time zone").first
+        opened.get_by_text("Service date, YYYY-MM-DD in the tenant's time zone").first
     ).to_be_visible()
     shots(page, "docs-offers")
 
