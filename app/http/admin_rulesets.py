@@ -24,6 +24,7 @@ from app.http.common import (
     services,
 )
 from app.http.errors import ErrorSchema
+from app.http.schemas import ruleset_versions as v
 from app.http.schemas import rulesets as s
 from app.services import decision_log, rulesets
 from storage.rulesets import Activation, Draft, Version
@@ -205,8 +206,8 @@ class BacktestDraft(MethodView):
 
 @blp.route("/drafts/<uuid:draft_id>/publish")
 class PublishDraft(MethodView):
-    @blp.arguments(s.PublishSchema, example=s.PublishSchema.EXAMPLE)
-    @blp.response(201, s.PublishedSchema)
+    @blp.arguments(v.PublishSchema, example=v.PublishSchema.EXAMPLE)
+    @blp.response(201, v.PublishedSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def post(self, data: dict[str, Any], draft_id: uuid.UUID) -> rulesets.Published:
         """Publish the draft as an immutable version, active now (cancelling the pending activations unless keep_schedule) or at activates_at (its tests must pass)
@@ -232,7 +233,7 @@ class PublishDraft(MethodView):
 
 @blp.route("/versions")
 class Versions(MethodView):
-    @blp.response(200, s.VersionSummarySchema(many=True))
+    @blp.response(200, v.VersionSummarySchema(many=True))
     @blp.paginate()
     def get(self, pagination_parameters: PaginationParameters) -> list[Version]:
         """List published versions, newest first
@@ -248,7 +249,7 @@ class Versions(MethodView):
 
 @blp.route("/versions/<int:number>")
 class VersionByNumber(MethodView):
-    @blp.response(200, s.VersionSchema)
+    @blp.response(200, v.VersionSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def get(self, number: int) -> Version:
         """Get a published version with its document
@@ -260,8 +261,8 @@ class VersionByNumber(MethodView):
 
 @blp.route("/versions/<int:number>/activate")
 class ActivateVersion(MethodView):
-    @blp.arguments(s.ActivateSchema, required=False, example=s.ActivateSchema.EXAMPLE)
-    @blp.response(201, s.ActivatedSchema)
+    @blp.arguments(v.ActivateSchema, required=False, example=v.ActivateSchema.EXAMPLE)
+    @blp.response(201, v.ActivatedSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not found")
     def post(self, data: dict[str, Any], number: int) -> rulesets.Activated:
         """Make a published version active now (activate, or rollback to an older one), cancelling the pending activations unless keep_schedule
@@ -284,7 +285,7 @@ class ActivateVersion(MethodView):
 
 @blp.route("/schedule")
 class Schedule(MethodView):
-    @blp.response(200, s.ScheduledActivationSchema(many=True))
+    @blp.response(200, v.ScheduledActivationSchema(many=True))
     @blp.paginate()
     def get(self, pagination_parameters: PaginationParameters) -> list[Activation]:
         """List the pending activations (scheduled, not cancelled) in the order they take effect
@@ -319,7 +320,7 @@ class ScheduledActivation(MethodView):
 
 @blp.route("/active")
 class Active(MethodView):
-    @blp.response(200, s.ActivationStateSchema)
+    @blp.response(200, v.ActivationStateSchema)
     def get(self) -> dict[str, Any]:
         """The active version, scheduled activations and the activation history
 

@@ -27,7 +27,9 @@ from app.http.conditional import (
     not_modified,
 )
 from app.http.errors import ErrorSchema
+from app.http.schemas import quotes as q
 from app.http.schemas import storefront as s
+from app.http.schemas import storefront_events as ev
 from app.services import activity, offers, storefront_catalog
 from pricing.pricer import Selection
 
@@ -128,8 +130,8 @@ class Offers(MethodView):
 
 @blp.route("/quotes")
 class Quotes(MethodView):
-    @blp.arguments(s.QuoteCreateSchema, example=s.QuoteCreateSchema.EXAMPLE)
-    @blp.response(201, s.QuoteSchema)
+    @blp.arguments(q.QuoteCreateSchema, example=q.QuoteCreateSchema.EXAMPLE)
+    @blp.response(201, q.QuoteSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Tier not found")
     def post(self, data: dict[str, Any]) -> ResponseReturnValue:
         """Price one selection and sign a quote token that checkout honours
@@ -153,8 +155,8 @@ class Quotes(MethodView):
 
 @blp.route("/quotes/verify")
 class QuoteVerify(MethodView):
-    @blp.arguments(s.QuoteTokenSchema, example=s.QuoteTokenSchema.EXAMPLE)
-    @blp.response(200, s.QuoteClaimsSchema)
+    @blp.arguments(q.QuoteTokenSchema, example=q.QuoteTokenSchema.EXAMPLE)
+    @blp.response(200, q.QuoteClaimsSchema)
     def post(self, data: dict[str, Any]) -> QuoteClaims:
         """Check a quote token: its claims, or 422 quote_invalid / quote_expired
 
@@ -167,8 +169,8 @@ class QuoteVerify(MethodView):
 
 @blp.route("/upgrade-quotes")
 class UpgradeQuotes(MethodView):
-    @blp.arguments(s.UpgradeQuoteCreateSchema, example=s.UpgradeQuoteCreateSchema.EXAMPLE)
-    @blp.response(200, s.UpgradeQuoteSchema)
+    @blp.arguments(q.UpgradeQuoteCreateSchema, example=q.UpgradeQuoteCreateSchema.EXAMPLE)
+    @blp.response(200, q.UpgradeQuoteSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Tier or booking not found")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Quote moving a selection or a booking to another tier: allowed (with the rule's reason), price difference, features gained
@@ -196,8 +198,8 @@ class UpgradeQuotes(MethodView):
 
 @blp.route("/events")
 class Events(MethodView):
-    @blp.arguments(s.EventsSchema, example=s.EventsSchema.EXAMPLE)
-    @blp.response(202, s.EventsResultSchema)
+    @blp.arguments(ev.EventsSchema, example=ev.EventsSchema.EXAMPLE)
+    @blp.response(202, ev.EventsResultSchema)
     def post(self, data: dict[str, Any]) -> dict[str, int]:
         """Record storefront events (de-duplicated by client_event_id)
 

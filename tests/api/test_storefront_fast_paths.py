@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.http import catalog_views
+from app.http.schemas import quotes as q
 from app.http.schemas import storefront as s
 from app.services import catalog, storefront_catalog
 from storage import models as m
@@ -250,7 +251,7 @@ def test_a_quote_is_answered_as_the_schema_dumps_it(client, app, tenant_a):
     )
     assert answer.status_code == 201, answer.get_json()
     served = answer.get_json()
-    assert set(served) == set(s.QuoteSchema().fields)
+    assert set(served) == set(q.QuoteSchema().fields)
     with app.test_request_context():
         signed = offers.quote_selection(
             app.extensions["tierwise"].offers,
@@ -260,7 +261,7 @@ def test_a_quote_is_answered_as_the_schema_dumps_it(client, app, tenant_a):
             "test",
         )
         built = pricing_views.quote_json(signed)
-        assert built == s.QuoteSchema().dump(pricing_views.quote_body(signed))
+        assert built == q.QuoteSchema().dump(pricing_views.quote_body(signed))
         assert app.json.loads(app.json.dumps(built)) == built  # plain JSON already
     assert {
         k: v

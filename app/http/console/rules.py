@@ -22,7 +22,7 @@ from app.http.console.core import (
     _writable_tenant,
     console,
 )
-from app.http.schemas.rulesets import PublishSchema
+from app.http.schemas.ruleset_versions import PublishSchema
 from app.services import (
     decision_log,
     rulesets,
