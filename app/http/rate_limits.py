@@ -15,8 +15,9 @@ with ``Retry-After``, ``RateLimit-Limit``, ``RateLimit-Remaining`` (0) and ``Rat
 two more Redis round trips on every request.
 
 Cost per limited request: one Redis round trip (INCR with its expiry) below 1,000 per window, one
-per lease above, and flask-limiter's bookkeeping; measured by bench/observability_bench.py (docs/benchmarks.md). With Redis failing,
-the counters are kept in the process (per client address) until it answers again."""
+per lease of up to 100 requests above, and flask-limiter's bookkeeping; measured by
+bench/observability_bench.py and bench/storefront_bench.py (docs/benchmarks.md). With Redis
+failing, the counters are kept in the process (per client address) until it answers again."""
 
 from __future__ import annotations
 
