@@ -9,9 +9,10 @@ The counter only ever counts admitted or leased requests, and a lease admits onl
 at or below the limit, so all workers together **never admit more than the limit** per window.
 
 The price is over-counting: tokens a worker leased but did not spend before the window ends are
-lost to the other workers, so a key can be refused up to ``workers × (n − 1)`` requests before it
-reached the limit (``n`` ≤ 1 % of the limit and at most ``LEASE_MAX``; e.g. 60000/minute, two
-workers: n = 100, refused at the earliest after 59,802). Below ``LEASE_FROM`` a lease is one
+lost to the other workers, so a key can be refused up to ``workers × threads × (n − 1)``
+requests before it reached the limit (``n`` ≤ 1 % of the limit and at most ``LEASE_MAX``; the
+threads of a worker that find its lease spent at once each take one; e.g. 60000/minute, two
+workers of one thread: n = 100, refused at the earliest after 59,802). Below ``LEASE_FROM`` a lease is one
 request: today's exact per-request check.
 
 A lease ends with its window: its deadline is taken from the counter's remaining time to live
