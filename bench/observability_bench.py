@@ -9,8 +9,9 @@ machine's drift spreads over every row.
 
 Needs PostgreSQL and Redis on their standard local ports. Run:
 ``.venv/bin/python -m bench.observability_bench`` (ROUNDS, CALLS to change the work). Then
-one storefront limit check alone, with Redis counters and in-process ones: the whole-request
-differences drift with a shared machine's load, the check alone much less.
+one storefront limit check alone, with Redis counters (leased in batches, and counted on every
+request as before the leases) and in-process ones: the whole-request differences drift with a
+shared machine's load, the check alone much less.
 """
 
 from __future__ import annotations
@@ -158,11 +159,38 @@ def main() -> None:
         for name in apps:
             value = statistics.median(results[(route, name)])
             print(f"  {route:<9} {name:<9} {value:9.1f}  (+{value - bare:6.1f} over bare)")
+    limit_checks(settings)
+
+
+def limit_checks(settings: Any) -> None:
+    """One storefront limit check alone: Redis counters leased in batches (the server's way at
+    ``1000000/minute``: app/http/rate_leases.py), Redis counted on every request (limits' own
+    fixed window, as before the leases), in-process counters. Round trips per check: the
+    window's counter in Redis counts every leased or counted request, n per round trip."""
+    import redis
+    from limits.strategies import FixedWindowRateLimiter
+
+    from app import create_app
+    from app.http.rate_leases import lease_size
+
+    client = redis.Redis.from_url(ENV["REDIS_URL"])
     print("one storefront limit check alone (µs, median of 7 x 2,000)")
-    for backend in ("redis", "memory"):
+    for name, backend in (("leased", "redis"), ("exact", "redis"), ("memory", "memory")):
         checked = create_app(settings.replace(cache_backend=backend))
+        limiter = next(iter(checked.extensions["limiter"]))
+        if name == "exact":
+            limiter._limiter = FixedWindowRateLimiter(limiter.storage)
+        for key in client.scan_iter("*tw-rate/key:bench:*"):
+            client.delete(key)
         cpu, wall = limit_check_us(checked)
-        print(f"  {backend:<7} CPU {cpu:6.1f}   wall {wall:6.1f}")
+        trips = ""
+        if backend == "redis":
+            (key,) = client.scan_iter("*tw-rate/key:bench:*")
+            counted = int(client.get(key) or 0)
+            size = lease_size(1000000) if name == "leased" else 1
+            trips = f"   Redis round trips per check {counted / size / 14000:.3f}"
+        print(f"  {name:<7} CPU {cpu:6.1f}   wall {wall:6.1f}{trips}")
+    client.close()
 
 
 if __name__ == "__main__":

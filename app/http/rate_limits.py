@@ -6,16 +6,18 @@ its kind), so a key is counted under its own name and a tenant's override (set b
 admins, ``PUT /v1/platform/tenants/<id>/rate-limits``) applies to its own keys and users only:
 one key's flood never limits another key. Counters live in Redis whenever the cache does (every
 worker and instance shares them), in the process otherwise; fixed one-window counters (one
-``INCR`` per request).
+``INCR`` per request; for limits of 1,000 or more per window, leased from Redis in batches of up
+to 1 % of the limit per worker: app/http/rate_leases.py).
 
 Over a limit: 429 ``rate_limited`` in the one error shape (the console's sign-in page in HTML),
 with ``Retry-After``, ``RateLimit-Limit``, ``RateLimit-Remaining`` (0) and ``RateLimit-Reset``
 (seconds until the window resets). Answers within the limit carry none of them: that would cost
 two more Redis round trips on every request.
 
-Cost per limited request: one Redis round trip (INCR with its expiry) and flask-limiter's
-bookkeeping; measured by bench/observability_bench.py (docs/benchmarks.md). With Redis failing,
-the counters are kept in the process (per client address) until it answers again."""
+Cost per limited request: one Redis round trip (INCR with its expiry) below 1,000 per window, one
+per lease of up to 100 requests above, and flask-limiter's bookkeeping; measured by
+bench/observability_bench.py and bench/storefront_bench.py (docs/benchmarks.md). With Redis
+failing, the counters are kept in the process (per client address) until it answers again."""
 
 from __future__ import annotations
 
@@ -27,7 +29,9 @@ from typing import Any, cast
 
 from flask import Flask, Response, g, request
 from flask_limiter import Limiter
+from limits.storage import RedisStorage
 
+from app.http.rate_leases import LeasedFixedWindow
 from config import Settings
 from pricing import catalog as domain
 
@@ -131,6 +135,9 @@ def install(app: Flask, settings: Settings) -> Limiter:
         in_memory_fallback_enabled=bool(fallback),
     )
     limiter.init_app(app)
+    if isinstance(limiter.storage, RedisStorage):
+        # high limits leased in batches instead of a round trip per request (rate_leases.py)
+        limiter._limiter = LeasedFixedWindow(limiter.storage)
     # Every limit here is checked by its view's wrapper; flask-limiter's own before_request pass
     # (default, application and blueprint limits: none here) would only cost time on every
     # request, /healthz included (bench/observability_bench.py).

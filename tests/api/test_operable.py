@@ -203,6 +203,28 @@ def test_storefront_limit_per_api_key(settings, db, cache, tenant_a, tenant_b):
     assert client.get("/healthz").status_code == 200
 
 
+def test_a_high_storefront_limit_is_leased_in_batches(settings, db, cache, tenant_a, tenant_b):
+    """1000/minute: leases of ten requests (app/http/rate_leases.py); the window's counter is
+    moved near the limit in Redis, as other workers' requests would have."""
+    client = app_with(settings, db, cache, rate_limit_storefront="1000/minute")
+    assert client.get("/v1/storefront/segments", headers=tenant_a.storefront).status_code == 200
+    (key,) = cache._client.keys(f"*key:{tenant_a.tenant.id}:*")
+    assert int(cache._client.get(key)) == 10  # one round trip leased ten requests
+    cache._client.set(key, 995, keepttl=True)
+    statuses = [
+        client.get("/v1/storefront/segments", headers=tenant_a.storefront).status_code
+        for _ in range(15)
+    ]
+    # the nine leased requests, then five of the next lease (996..1,000), then refused
+    assert statuses == [200] * 14 + [429]
+    assert int(cache._client.get(key)) == 1005
+    limited = client.get("/v1/storefront/segments", headers=tenant_a.storefront)
+    assert_limited(limited)
+    assert limited.headers["RateLimit-Limit"] == "1000"
+    assert int(cache._client.get(key)) == 1005  # refused from memory until the window ends
+    assert client.get("/v1/storefront/segments", headers=tenant_b.storefront).status_code == 200
+
+
 def test_with_redis_unreachable_limits_are_kept_in_the_process(settings, db, cache, tenant_a):
     client = app_with(
         settings, db, cache, redis_url=UNREACHABLE_REDIS, rate_limit_storefront="2/minute"
