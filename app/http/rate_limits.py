@@ -58,8 +58,9 @@ def _storefront_key() -> str:
 
 def _admin_key() -> str:
     principal = _principal()
-    if principal is not None:
-        return f"{principal.role}:{principal.subject}"
+    if principal is not None:  # a subject is unique within its tenant only ("cli", say)
+        tenant = principal.tenant.id if principal.tenant is not None else "-"
+        return f"{principal.role}:{tenant}:{principal.subject}"
     signed_in = g.get("console_session")
     if signed_in is not None:
         return f"user:{signed_in.user.id}"

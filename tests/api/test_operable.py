@@ -244,6 +244,18 @@ def test_admin_limit_per_token_subject(settings, db, cache, tenant_a):
     assert client.get("/v1/admin/tiers", headers=tenant_a.analyst).status_code == 200
 
 
+def test_one_tenants_admin_flood_never_limits_another_tenants_same_subject(
+    settings, db, cache, tenant_a, tenant_b
+):
+    """Token subjects are not unique across tenants (`tierwise token` defaults to "cli", the
+    tests use "test-tenant_admin"): the counter is per tenant and subject."""
+    client = app_with(settings, db, cache, rate_limit_admin="2/minute")
+    for _ in range(2):
+        assert client.get("/v1/admin/tiers", headers=tenant_a.admin).status_code == 200
+    assert_limited(client.get("/v1/admin/tiers", headers=tenant_a.admin))
+    assert client.get("/v1/admin/tiers", headers=tenant_b.admin).status_code == 200
+
+
 def test_off_means_no_limit(settings, db, cache, tenant_a):
     client = app_with(settings, db, cache, rate_limit_storefront="")
     for _ in range(5):
