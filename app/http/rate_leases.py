@@ -80,6 +80,24 @@ class Lease:
     used_up: bool  # the window's counter reached the limit: refuse until it ends
 
 
+def absorb(stored: Lease | None, answer: Lease, sent: float) -> Lease:
+    """The lease to keep once Redis answered a lease asked for at ``sent`` (``answer``: the
+    requests it granted beyond the one asking, its window's end, whether it used the window up).
+
+    With no live lease it is the answer. Else another thread leased meanwhile and both are
+    counted in Redis, so their requests add up — but the answer may come from an *older* window
+    (sent just before that window ended, answered after another thread leased the next one): the
+    earlier end wins, so a late answer's requests and its used-up flag end with its own window
+    instead of being spent in (or refusing) the next one."""
+    if stored is None or sent >= stored.ends:
+        return answer
+    stored.ends = min(stored.ends, answer.ends)
+    stored.resets_at = min(stored.resets_at, answer.resets_at)
+    stored.left += answer.left
+    stored.used_up = stored.used_up or answer.used_up
+    return stored
+
+
 class LeasedFixedWindow(FixedWindowRateLimiter):
     """``limits``' fixed window on Redis, leasing high limits in batches (module docstring)."""
 
@@ -112,15 +130,13 @@ class LeasedFixedWindow(FixedWindowRateLimiter):
         reply: Any = self.script([self.redis_storage.prefixed_key(key)], [item.get_expiry(), size])
         count, left_ms = int(reply[0]), int(reply[1])
         admitted = granted(count, size, item.amount)
+        answer = Lease(max(0, admitted - 1), sent + left_ms / 1000, sent_at + left_ms / 1000, False)
+        answer.used_up = count >= item.amount
         with self.lock:
-            lease = self.leases.get(key)
-            if lease is None or sent >= lease.ends:
-                lease = Lease(0, sent + left_ms / 1000, sent_at + left_ms / 1000, False)
-                self._keep(key, lease, sent)
-            # another thread's lease of the same window may be here already: both are counted
-            # in Redis, so their requests add up
-            lease.left += max(0, admitted - 1)
-            lease.used_up = lease.used_up or count >= item.amount
+            stored = self.leases.get(key)
+            kept = absorb(stored, answer, sent)
+            if kept is not stored:
+                self._keep(key, kept, sent)
         return admitted > 0
 
     def _keep(self, key: str, lease: Lease, now: float) -> None:

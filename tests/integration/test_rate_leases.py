@@ -13,7 +13,7 @@ import redis
 from limits import RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.storage import RedisStorage
 
-from app.http.rate_leases import LeasedFixedWindow, granted, lease_size
+from app.http.rate_leases import Lease, LeasedFixedWindow, absorb, granted, lease_size
 from tests.support.databases import TEST_REDIS_URL
 
 
@@ -124,3 +124,27 @@ def test_a_lease_ends_no_later_than_its_window_in_redis(client):
     lease = limiter.leases[item.key_for(key)]
     # the lease's deadline counts Redis' time to live from before the request was sent
     assert now < lease.ends <= now + left_ms / 1000 + 0.002  # Redis rounds to the millisecond
+
+
+def test_a_late_answer_from_the_previous_window_is_not_spent_in_the_next():
+    """Thread A asks for a lease just before window 1 ends and is answered late; meanwhile
+    thread B leased window 2 (ends at 120). A's answer (window 1, ended at 60, used up) must
+    neither add its requests to window 2 nor refuse window 2 from memory."""
+    window_2 = Lease(left=99, ends=120.0, resets_at=1120.0, used_up=False)
+    late = Lease(left=42, ends=60.0, resets_at=1060.0, used_up=True)
+
+    kept = absorb(window_2, late, sent=59.9)
+
+    assert kept.ends <= 60.0  # ended with A's window: at 60.1 the next request leases afresh
+    assert kept.resets_at <= 1060.0
+
+
+def test_answers_of_one_window_add_up_and_a_new_window_replaces_an_ended_one():
+    stored = Lease(left=10, ends=60.0, resets_at=1060.0, used_up=False)
+    same = Lease(left=5, ends=60.01, resets_at=1060.01, used_up=True)
+    kept = absorb(stored, same, sent=30.0)
+    assert (kept.left, kept.used_up, kept.ends) == (15, True, 60.0)
+
+    fresh = Lease(left=7, ends=125.0, resets_at=1125.0, used_up=False)
+    assert absorb(kept, fresh, sent=65.0) is fresh  # sent after the stored window ended
+    assert absorb(None, fresh, sent=65.0) is fresh
