@@ -9,6 +9,7 @@ in the test's rolled-back transaction like everything else (the DDL included).""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 
 import psycopg
@@ -18,10 +19,10 @@ from click.testing import CliRunner
 from sqlalchemy import func, insert, select, text, update
 
 from app import cli
-from app.services import decision_log
+from app.services import decision_log, tenants
 from storage import decision_partitions as partitions
 from storage import models as m
-from storage.db import alembic_config, make_engine
+from storage.db import Database, alembic_config, make_engine, migrate
 from storage.decisions import DECISIONS, DecisionRecord, add_decisions
 from storage.decisions import _row as store_row
 from tests.support.databases import TEST_DATABASE_URL, drop_database, scratch_database
@@ -260,6 +261,21 @@ def test_a_month_whose_drop_waits_on_a_reader_is_left_for_the_next_run(
     assert "decisions_y2020m01" not in month_names(db)
 
 
+def test_a_month_whose_creation_waits_on_a_reader_is_left_for_the_next_run(db, monkeypatch):
+    """Attaching a month locks the default partition exclusively; behind a long reader of the
+    whole log it would queue every later read of it, so it gives up and the next run creates it
+    (three months of lead time)."""
+    monkeypatch.setattr(partitions, "CREATE_LOCK_TIMEOUT_MS", 100)
+    with psycopg.connect(libpq(TEST_DATABASE_URL)) as reader:  # a long verification, say
+        reader.execute("LOCK TABLE decisions_default IN ACCESS SHARE MODE")
+        with db.transaction() as s:
+            assert partitions.ensure_months(s, at("2040-05-15"), ahead=0) == []
+            s.execute(text("SELECT count(*) FROM decisions"))  # the transaction goes on
+        assert "decisions_y2040m05" not in month_names(db)
+    with db.transaction() as s:
+        assert partitions.ensure_months(s, at("2040-05-15"), ahead=0) == ["decisions_y2040m05"]
+
+
 @pytest.fixture(params=["postgresql", "sqlite"])
 def scratch_url(request, tmp_path) -> str:
     if request.param == "sqlite":
@@ -314,3 +330,57 @@ def test_migration_0020_keeps_every_decision_up_and_down(scratch_url):
         engine.dispose()
         if scratch_url.startswith("postgresql"):
             drop_database(scratch_url)
+
+
+def race_purges(db, now: dt.datetime) -> list[object]:
+    """Two purges started together on real threads: each one's results, or its exception."""
+    start = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def purge() -> None:
+        start.wait()
+        try:
+            outcomes.append(decision_log.drop_expired_months(db, now))
+        except Exception as error:
+            outcomes.append(error)
+
+    racers = [threading.Thread(target=purge) for _ in range(2)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=60)
+    return outcomes
+
+
+def test_two_purges_at_once_drop_each_month_once_and_never_deadlock():
+    """Purges racing on real threads against a committed database: each expired month is dropped
+    by one of them, the other finds it gone; neither fails (they used to deadlock: one took the
+    month's lock, the other the advisory lock)."""
+    url = scratch_database("purge_race")
+    migrate(url)
+    db = Database.from_url(url)
+    try:
+        tenant = tenants.create_tenant(
+            db,
+            {
+                "slug": "race",
+                "name": "Race",
+                "currency": "EUR",
+                "time_zone": "UTC",
+                "default_capacity": 5,
+                "decision_retention_days": 30,
+            },
+        )
+        for number in range(1, 6):  # five rounds, a month each
+            day = f"2020-{number:02d}"
+            with db.transaction() as s:
+                partitions.ensure_months(s, at(f"{day}-01"), ahead=0)
+            append(db, tenant.id, f"{day}-10", f"{day}-20")
+            outcomes = race_purges(db, at("2020-12-31"))
+            assert not any(isinstance(x, Exception) for x in outcomes), outcomes
+            dropped = [r for results in outcomes for r in results if not r.get("busy")]  # type: ignore[union-attr]
+            assert [r["partition"] for r in dropped] == [f"decisions_y2020m{number:02d}"]
+            assert f"decisions_y2020m{number:02d}" not in month_names(db)
+    finally:
+        db.dispose()
+        drop_database(url)
