@@ -24,6 +24,7 @@ import datetime as dt
 import re
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import OperationalError
@@ -169,10 +170,28 @@ def expired_cutoffs(
         if session.scalar(probe, {"tenant": tenant}) is None:
             continue
         cutoff = None if days is None else now - dt.timedelta(days=days)
-        if cutoff is None or cutoff < month.end:
+        if cutoff is None or cutoff < month.end or _linked_within(session, month, tenant, cutoff):
             return None
         cutoffs[str(tenant)] = cutoff
     return cutoffs
+
+
+def _linked_within(session: Session, month: Month, tenant: Any, cutoff: dt.datetime) -> bool:
+    """Whether a record of ``tenant`` still within retention (at or after ``cutoff``) holds a seq
+    at or below the month's last: records are linked in the order they are appended, not by
+    their times (a slow request, a skewed clock), and dropping the month deletes every link up to
+    its last (``drop_month``)."""
+    d = m.Decision
+    last = session.scalar(
+        text(f"SELECT max(seq) FROM {month.name} WHERE tenant_id = :tenant"),  # noqa: S608
+        {"tenant": tenant},
+    )
+    if last is None:
+        return False
+    found = session.scalar(
+        select(d.seq).where(d.tenant_id == tenant, d.seq <= last, d.created_at >= cutoff).limit(1)
+    )
+    return found is not None
 
 
 def drop_month(

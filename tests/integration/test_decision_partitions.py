@@ -202,6 +202,25 @@ def test_a_month_with_records_within_retention_is_kept(db, tenant_a):
     assert rows_in(db, "decisions_y2020m01", fx.tenant.id) == 1  # the 10th, row by row
 
 
+def test_a_month_is_not_dropped_over_a_record_of_its_seqs_still_within_retention(db, tenant_a):
+    """Records are linked in the order they are appended, not by their times: a record within
+    retention may hold a seq below an expired month's last (a slow request, a skewed clock).
+    Dropping that month would delete it with the month's links: the month stays instead."""
+    fx = tenant_a
+    with db.transaction() as s:
+        partitions.ensure_months(s, at("2020-01-01"), ahead=0)
+        s.execute(
+            update(m.Tenant)
+            .where(m.Tenant.id == uuid.UUID(fx.tenant.id))
+            .values(decision_retention_days=30)
+        )
+    append(db, fx.tenant.id, "2020-01-10", "2020-03-19", "2020-01-20")  # seqs 1, 2, 3
+    results = decision_log.purge_expired(db, None, at("2020-03-20"))  # cutoff 2020-02-19
+    assert not [r for r in results if r.get("partition")]
+    assert "decisions_y2020m01" in month_names(db)
+    assert rows_in(db, "decisions_default", fx.tenant.id) == 1  # the 19 March record, kept
+
+
 def test_the_partitions_command_creates_missing_months_ahead_and_lists_them(monkeypatch):
     url = scratch_database("partitions_cli")
     try:
