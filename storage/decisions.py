@@ -31,7 +31,19 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, Text, cast, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Select,
+    Text,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from pricing.errors import NotFound
@@ -371,15 +383,18 @@ def chain_head(session: Session, tenant_id: str) -> m.DecisionChain | None:
 
 
 def chain(session: Session, tenant_id: str, batch: int = 1000) -> Iterator[DecisionRecord]:
-    """The tenant's linked records in chain order (seq), read in batches."""
+    """The tenant's linked records in chain order (seq), read in batches keyed on (seq, id): a
+    duplicate seq on a page's edge is read too, so verification sees it."""
     d = m.Decision
-    last = 0
+    after = tuple_(d.seq, d.id) > tuple_(
+        literal(0, d.seq.type), literal(uuid.UUID(int=0), d.id.type)
+    )
     while True:
         rows = list(
             session.scalars(
                 select(d)
-                .where(d.tenant_id == uuid.UUID(tenant_id), d.seq > last)
-                .order_by(d.seq)
+                .where(d.tenant_id == uuid.UUID(tenant_id), d.seq.is_not(None), after)
+                .order_by(d.seq, d.id)
                 .limit(batch)
             )
         )
@@ -387,7 +402,9 @@ def chain(session: Session, tenant_id: str, batch: int = 1000) -> Iterator[Decis
             yield record_of(row)
         if len(rows) < batch:
             return
-        last = int(rows[-1].seq or 0)
+        after = tuple_(d.seq, d.id) > tuple_(
+            literal(rows[-1].seq, d.seq.type), literal(rows[-1].id, d.id.type)
+        )
 
 
 @dataclass(frozen=True)

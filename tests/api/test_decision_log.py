@@ -9,9 +9,10 @@ import json
 import uuid
 
 import pytest
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, insert, select, text, update
 
 from app.services import decision_log
+from storage import decisions as store
 from storage import models as m
 from tests.support.dates import weekday_ahead
 from tests.support.embedded import embedded_settings, seeded_demo
@@ -600,3 +601,15 @@ def test_nul_characters_are_refused_before_anything_is_stored(client, tenant_a):
     )
     assert body.status_code == 422
     assert search(client, fx) == []
+
+
+def test_the_chain_is_read_whole_when_a_duplicate_seq_falls_on_a_page_boundary(db, chained):
+    """Paging on seq alone skipped the second of two rows with one seq when the first ended a
+    page, and verification would not see the duplicate: pages are keyed on (seq, id)."""
+    fx = chained
+    original = row_at(db, fx, 4)
+    copy = {c.name: getattr(original, c.key) for c in m.Decision.__table__.columns}
+    with db.transaction() as s:
+        s.execute(insert(m.Decision.__table__).values({**copy, "id": uuid.uuid4()}))
+        seqs = [r.seq for r in store.chain(s, fx.tenant.id, batch=4)]
+    assert seqs == [1, 2, 3, 4, 4, 5, 6, 7, 8, 9]
