@@ -14,12 +14,12 @@ from app.http.console.catalog_edit import features_from_form
 from app.http.console.core import (
     LIST_LIMIT,
     Reply,
+    _below,
     _minor_units,
     _now,
     _render,
     _settings_with,
     _signed_in,
-    _tenant,
     _validated,
     _writable_tenant,
     console,
@@ -238,11 +238,8 @@ def create_segment() -> Reply:
 
 
 @console.get("/catalog/tiers/<uuid:tier_id>")
-def tier_page(tier_id: Any) -> Reply:
-    signed_in = _signed_in()
-    tenant = _tenant(signed_in)
-    if tenant is None:
-        return redirect("/admin/catalog")
+@_below("catalog")
+def tier_page(signed_in: SignedIn, tenant: domain.Tenant, tier_id: Any) -> Reply:
     tier = catalog.get_tier(services().db, tenant, str(tier_id))
     return _render("tier", signed_in, tenant, tier=tier, page_name="catalog")
 

@@ -10,10 +10,10 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, redirect, request
+from flask import Response, request
 
 from app.http.common import services
-from app.http.console.core import Reply, _now, _page, _render, _signed_in, _tenant, console
+from app.http.console.core import Reply, _below, _now, _page, _render, console
 from app.services import analytics, catalog
 from pricing import catalog as domain
 from storage.accounts import SignedIn
@@ -141,11 +141,8 @@ def analytics_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
 
 
 @console.get("/analytics/tier-conversion.csv")
-def tier_conversion_csv() -> Reply:
-    signed_in = _signed_in()
-    tenant = _tenant(signed_in)
-    if tenant is None:
-        return redirect("/admin/analytics")
+@_below("analytics")
+def tier_conversion_csv(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
     start, end = _range()
     report = analytics.tier_conversion(services().db, tenant, start, end)
     out = io.StringIO()

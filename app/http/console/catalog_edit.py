@@ -13,10 +13,10 @@ from werkzeug.datastructures import MultiDict
 from app.http.common import services
 from app.http.console.core import (
     Reply,
+    _below,
     _minor_units,
     _render,
     _signed_in,
-    _tenant,
     _validated,
     _writable_tenant,
     console,
@@ -24,7 +24,9 @@ from app.http.console.core import (
 from app.http.schemas.catalog import AddOnCreateSchema, AddOnUpdateSchema
 from app.services import catalog
 from app.services import catalog_bulk as catalog_bulk_service
+from pricing import catalog as domain
 from pricing.errors import InvalidInput
+from storage.accounts import SignedIn
 
 #: Empty feature rows the tier form offers for new features.
 NEW_FEATURE_ROWS = 2
@@ -105,11 +107,8 @@ def create_add_on() -> Reply:
 
 
 @console.get("/catalog/add-ons/<uuid:add_on_id>")
-def add_on_page(add_on_id: Any) -> Reply:
-    signed_in = _signed_in()
-    tenant = _tenant(signed_in)
-    if tenant is None:
-        return redirect("/admin/catalog")
+@_below("catalog")
+def add_on_page(signed_in: SignedIn, tenant: domain.Tenant, add_on_id: Any) -> Reply:
     db = services().db
     add_on = catalog.get_add_on(db, tenant, str(add_on_id))
     tiers = catalog.list_tiers(db, tenant, None, "active", 0, 300).items

@@ -11,6 +11,7 @@ This module: the blueprint, sessions and CSRF, rendering, the page decorator, te
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -297,6 +298,25 @@ def _render(name: str, signed_in: SignedIn, tenant: domain.Tenant | None, **cont
             path="/admin/",
         )
     return response
+
+
+def _below(page: str) -> Callable[[Callable[..., Reply]], Callable[..., Reply]]:
+    """A route below ``page`` (a booking, a tier, a form): signed in, with a tenant, both passed
+    before the route's own arguments; without a tenant (a platform admin who has not picked one)
+    back to ``page``, where one is picked."""
+
+    def decorate(view: Callable[..., Reply]) -> Callable[..., Reply]:
+        @functools.wraps(view)
+        def endpoint(**kwargs: Any) -> Reply:
+            signed_in = _signed_in()
+            tenant = _tenant(signed_in)
+            if tenant is None:
+                return redirect(f"/admin/{page}")
+            return view(signed_in, tenant, **kwargs)
+
+        return endpoint
+
+    return decorate
 
 
 def _page(name: str) -> Callable[[Callable[[SignedIn, domain.Tenant], Reply]], Any]:

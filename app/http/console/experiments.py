@@ -11,10 +11,10 @@ from flask import Response, g, redirect, request
 from app.http.common import services
 from app.http.console.core import (
     Reply,
+    _below,
     _now,
     _render,
     _signed_in,
-    _tenant,
     _validated,
     _writable_tenant,
     console,
@@ -124,11 +124,8 @@ def _problems(error: InvalidInput) -> list[dict[str, str]]:
 
 
 @console.get("/experiments/new")
-def new_experiment() -> Reply:
-    signed_in = _signed_in()
-    tenant = _tenant(signed_in)
-    if tenant is None:
-        return redirect("/admin/experiments")
+@_below("experiments")
+def new_experiment(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
     return _form(signed_in, tenant, NEW_DESIGN)
 
 
@@ -148,11 +145,8 @@ def create_experiment() -> Reply:
 
 
 @console.get("/experiments/<uuid:experiment_id>/edit")
-def edit_experiment(experiment_id: Any) -> Reply:
-    signed_in = _signed_in()
-    tenant = _tenant(signed_in)
-    if tenant is None:
-        return redirect("/admin/experiments")
+@_below("experiments")
+def edit_experiment(signed_in: SignedIn, tenant: domain.Tenant, experiment_id: Any) -> Reply:
     found = experiments.get_experiment(services().db, tenant, str(experiment_id))
     return _form(signed_in, tenant, found)
 

@@ -15,12 +15,12 @@ from app.http.console.actions import _catalog_with
 from app.http.console.core import (
     LIST_LIMIT,
     Reply,
+    _below,
     _now,
     _page,
     _render,
     _settings_with,
     _signed_in,
-    _tenant,
     _validated,
     _writable_tenant,
     console,
@@ -177,11 +177,8 @@ def decisions_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
 
 
 @console.get("/decisions/<uuid:decision_id>")
-def decision_page(decision_id: Any) -> Reply:
-    signed_in = _signed_in()
-    tenant = _tenant(signed_in)
-    if tenant is None:
-        return redirect("/admin/decisions")
+@_below("decisions")
+def decision_page(signed_in: SignedIn, tenant: domain.Tenant, decision_id: Any) -> Reply:
     svc = services()
     found = activity.decision(svc.db, tenant, str(decision_id))
     replayed = (
@@ -210,11 +207,8 @@ def settings_page(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
 
 
 @console.get("/bookings/<uuid:booking_id>")
-def booking_page(booking_id: Any) -> Reply:
-    signed_in = _signed_in()
-    tenant = _tenant(signed_in)
-    if tenant is None:
-        return redirect("/admin/bookings")
+@_below("bookings")
+def booking_page(signed_in: SignedIn, tenant: domain.Tenant, booking_id: Any) -> Reply:
     found = booking_admin.admin_view(services().db, tenant, str(booking_id))
     return _render("booking", signed_in, tenant, booking=found, page_name="bookings")
 

@@ -12,12 +12,12 @@ from app.http.common import services
 from app.http.console.core import (
     LIST_LIMIT,
     Reply,
+    _below,
     _now,
     _page,
     _render,
     _require_write,
     _signed_in,
-    _tenant,
     _validated,
     _writable_tenant,
     console,
@@ -91,14 +91,11 @@ def _int_arg(name: str) -> int:
 
 
 @console.post("/rules")
-def rules_action() -> Reply:
+@_below("rules")
+def rules_action(signed_in: SignedIn, tenant: domain.Tenant) -> Reply:
     """validate (anyone), simulate, backtest, publish (now) and schedule (published now, active
     at the form's ``activates_at``) (admins): the editor's document through the same ruleset use
     cases as the JSON API; the page shows the result."""
-    signed_in = _signed_in()
-    tenant = _tenant(signed_in)
-    if tenant is None:
-        return redirect("/admin/rules")
     action = request.form.get("action", "")
     text = request.form.get("document", "")
     facts_text = request.form.get("facts", "") or _sample_facts(_now().date())

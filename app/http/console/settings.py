@@ -20,6 +20,7 @@ from app.http.common import services
 from app.http.console.core import (
     LIST_LIMIT,
     Reply,
+    _below,
     _now,
     _render,
     _settings_with,
@@ -34,7 +35,9 @@ from app.http.schemas.storefront import PublicSegmentSchema
 from app.http.schemas.tenants import TenantUpdateSchema
 from app.http.schemas.webhooks import EndpointCreateSchema, RotateSchema
 from app.services import catalog, events_out, tenants
+from pricing import catalog as domain
 from pricing.errors import InvalidInput
+from storage.accounts import SignedIn
 
 THEME_FIELDS = ("primary_color", "accent_color", "font_family", "radius")
 #: Delivery statuses the endpoint's page offers a retry for (delivered ones are done).
@@ -61,11 +64,8 @@ def save_tenant() -> Reply:
 
 
 @console.get("/settings/themes/<uuid:segment_id>")
-def theme_page(segment_id: Any) -> Reply:
-    signed_in = _signed_in()
-    tenant = _tenant(signed_in)
-    if tenant is None:
-        return redirect("/admin/settings")
+@_below("settings")
+def theme_page(signed_in: SignedIn, tenant: domain.Tenant, segment_id: Any) -> Reply:
     segment = catalog.get_segment(services().db, tenant, str(segment_id))
     return _render("theme", signed_in, tenant, segment=segment, page_name="settings")
 
@@ -160,12 +160,9 @@ def retry_webhook_delivery(endpoint_id: Any, delivery_id: Any) -> Reply:
 
 
 @console.get("/webhooks/<uuid:endpoint_id>")
-def webhook_page(endpoint_id: Any) -> Reply:
+@_below("settings")
+def webhook_page(signed_in: SignedIn, tenant: domain.Tenant, endpoint_id: Any) -> Reply:
     """One endpoint and its delivery attempts, newest first."""
-    signed_in = _signed_in()
-    tenant = _tenant(signed_in)
-    if tenant is None:
-        return redirect("/admin/settings")
     db = services().db
     endpoint = events_out.get_endpoint(db, tenant.id, str(endpoint_id))
     attempts = events_out.deliveries(db, tenant.id, str(endpoint_id), 0, LIST_LIMIT).items

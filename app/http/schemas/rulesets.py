@@ -14,7 +14,7 @@ from rules.documents import load_document
 from rules.language import KINDS as RULE_KINDS
 from rules.language import MAX_DOCUMENT_BYTES, RulesetInvalid
 
-#: The ruleset document of the drafts' OpenAPI examples (created, then updated).
+#: The ruleset document of the OpenAPI examples (a draft created, updated; a document checked).
 EXAMPLE_DOCUMENT: dict[str, Any] = {
     "description": "Summer 2027",
     "stacking": "best_only",
@@ -146,50 +146,7 @@ class DraftSchema(ma.Schema):
 
 class DocumentSchema(YamlDocumentMixin):
     #: The OpenAPI request example (tests/api/test_openapi_coverage.py loads it).
-    EXAMPLE: dict[str, Any] = {
-        "document": {
-            "description": "Summer 2027",
-            "stacking": "best_only",
-            "guardrails": {
-                "min_multiplier": "0.5",
-                "max_multiplier": "2",
-                "max_total_discount_percent": "30",
-            },
-            "rules": [
-                {
-                    "id": "summer-peak",
-                    "kind": "season",
-                    "priority": 100,
-                    "description": "July and August cost 20 % more",
-                    "label": "Summer +20 %",
-                    "when": {"fact": "service_month", "op": "in", "value": [7, 8]},
-                    "then": {"multiplier": "1.2"},
-                },
-                {
-                    "id": "last-minute",
-                    "kind": "last_minute",
-                    "priority": 100,
-                    "when": {
-                        "all": [
-                            {"fact": "lead_days", "op": "between", "value": [0, 3]},
-                            {"not": {"fact": "segment", "op": "eq", "value": "luxury"}},
-                        ]
-                    },
-                    "then": {"percent_off": "15"},
-                },
-            ],
-            "tests": [
-                {
-                    "name": "July, two days ahead",
-                    "facts": {"service_date": "2027-07-10", "lead_days": 2},
-                    "expect": {
-                        "season": {"multiplier": "1.2"},
-                        "last_minute": {"percent_off": "15"},
-                    },
-                }
-            ],
-        }
-    }
+    EXAMPLE: dict[str, Any] = {"document": EXAMPLE_DOCUMENT}
 
     document_required = True
     document = RulesetDocumentField(
