@@ -1,5 +1,5 @@
 """Customer emails: rendered from one Jinja template per message (``mail_templates/<name>.txt``
-and ``.html``, the HTML autoescaped) and sent over SMTP (``SMTP_URL``: ``smtp://``, ``smtps://``
+and ``.html``, the HTML autoescaped; the booking messages extend one layout, ``_booking``) and sent over SMTP (``SMTP_URL``: ``smtp://``, ``smtps://``
 or ``starttls://``, with ``user:password@`` when the server wants them) or, in the embedded
 default, written as ``.eml`` files under ``var/mail/``."""
 
