@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
@@ -21,6 +20,7 @@ from app.http.common import (
     if_match_version,
     services,
 )
+from app.http.common import utc_now as _now
 from app.http.errors import ErrorSchema
 from app.http.schemas import experiments as s
 from app.services import experiments
@@ -31,10 +31,6 @@ blp = blueprint(
     "Upsell experiments: design, lifecycle and results (analysts may read).",
     require_tenant_admin,
 )
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _actor() -> str:

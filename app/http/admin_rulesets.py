@@ -3,7 +3,6 @@ rollback), the activation schedule, versions."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
@@ -23,6 +22,7 @@ from app.http.common import (
     if_match_version,
     services,
 )
+from app.http.common import utc_now as _now
 from app.http.errors import ErrorSchema
 from app.http.schemas import ruleset_versions as v
 from app.http.schemas import rulesets as s
@@ -35,10 +35,6 @@ blp = blueprint(
     "Tenant admin: rulesets and their lifecycle.",
     require_tenant_admin,
 )
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _author() -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
@@ -20,6 +19,7 @@ from app.http.common import (
     if_match_version,
     services,
 )
+from app.http.common import utc_now as _now
 from app.http.errors import ErrorSchema
 from app.http.schemas import webhooks as s
 from app.services import events_out
@@ -30,10 +30,6 @@ blp = blueprint(
     "Webhook endpoints: signed deliveries of the tenant's events (Standard Webhooks).",
     require_tenant_admin,
 )
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _tenant_id() -> str:

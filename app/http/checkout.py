@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from app.adapters.payments import LocalPayments, local_event
 from app.http.auth import current_tenant, require_storefront
 from app.http.common import Reply, blueprint, services
+from app.http.common import utc_now as _now
 from app.http.errors import ErrorSchema
 from app.http.idempotency import NoteResource, fingerprint, run_once
 from app.http.schemas import checkout as s
@@ -37,10 +38,6 @@ IDEMPOTENCY_KEY = {
     "same key and body replay the first answer for 24 h (`Idempotent-Replayed: true`), never a "
     "second booking or payment session; the same key with another body is 422.",
 }
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _once(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 from collections.abc import Callable
@@ -47,6 +48,11 @@ class Services:
     api_keys: ApiKeyCache
     checkout: CheckoutContext
     events: EventsContext
+
+
+def utc_now() -> dt.datetime:
+    """The request's clock (modules bind it as ``_now``, which tests may replace)."""
+    return dt.datetime.now(dt.UTC)
 
 
 def services() -> Services:

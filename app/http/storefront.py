@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
@@ -17,6 +16,7 @@ from app.http import catalog_views
 from app.http import pricing_views as views
 from app.http.auth import current_tenant, require_storefront
 from app.http.common import blueprint, services
+from app.http.common import utc_now as _now
 from app.http.conditional import (
     CACHE_HEADERS,
     IF_NONE_MATCH,
@@ -87,10 +87,6 @@ def _selection(
         upsell_from=str(args["upsell_from_tier_id"]) if args.get("upsell_from_tier_id") else None,
         customer=args.get("customer"),
     )
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 #: One instance, reused: given a class, webargs builds a new schema on every request.

@@ -10,13 +10,13 @@ import marshmallow as ma
 from flask import g, redirect, request
 
 from app.http.common import services
+from app.http.common import utc_now as _now
 from app.http.console.catalog_edit import features_from_form
 from app.http.console.core import (
     LIST_LIMIT,
     Reply,
     _below,
     _minor_units,
-    _now,
     _render,
     _settings_with,
     _signed_in,

@@ -13,7 +13,8 @@ from typing import Any
 from flask import Response, request
 
 from app.http.common import services
-from app.http.console.core import Reply, _below, _now, _page, _render, console
+from app.http.common import utc_now as _now
+from app.http.console.core import Reply, _below, _page, _render, console
 from app.services import analytics, catalog
 from pricing import catalog as domain
 from storage.accounts import SignedIn

@@ -10,7 +10,6 @@ This module: the blueprint, sessions and CSRF, rendering, the page decorator, te
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import secrets
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.adapters.credentials import WRITE_ROLES
 from app.http.common import services
+from app.http.common import utc_now as _now
 from app.services import (
     accounts,
     catalog,
@@ -78,10 +78,6 @@ ERROR_STATUS = (
 )
 
 Reply = str | BaseResponse | tuple[str, int]
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _secure() -> bool:

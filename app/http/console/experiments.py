@@ -9,10 +9,10 @@ from typing import Any
 from flask import Response, g, redirect, request
 
 from app.http.common import services
+from app.http.common import utc_now as _now
 from app.http.console.core import (
     Reply,
     _below,
-    _now,
     _render,
     _signed_in,
     _validated,

@@ -11,12 +11,12 @@ from urllib.parse import quote
 from flask import g, redirect, request
 
 from app.http.common import services
+from app.http.common import utc_now as _now
 from app.http.console.actions import _catalog_with
 from app.http.console.core import (
     LIST_LIMIT,
     Reply,
     _below,
-    _now,
     _page,
     _render,
     _settings_with,

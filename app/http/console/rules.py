@@ -9,11 +9,11 @@ from typing import Any
 from flask import g, redirect, request
 
 from app.http.common import services
+from app.http.common import utc_now as _now
 from app.http.console.core import (
     LIST_LIMIT,
     Reply,
     _below,
-    _now,
     _page,
     _render,
     _require_write,

@@ -17,11 +17,11 @@ from typing import Any
 from flask import jsonify, redirect, request
 
 from app.http.common import services
+from app.http.common import utc_now as _now
 from app.http.console.core import (
     LIST_LIMIT,
     Reply,
     _below,
-    _now,
     _render,
     _settings_with,
     _signed_in,
