@@ -35,12 +35,17 @@ def window(tenant: domain.Tenant, start: dt.date, end: dt.date) -> q.Window:
             code="validation_error",
             details=[{"field": "to", "message": problem}],
         )
-    zone = zoneinfo.ZoneInfo(tenant.time_zone)
+    return q.Window(tenant.id, _midnight(tenant, start), _midnight(tenant, end + ONE_DAY))
 
-    def midnight(day: dt.date) -> dt.datetime:
-        return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
 
-    return q.Window(tenant.id, midnight(start), midnight(end + dt.timedelta(days=1)))
+ONE_DAY = dt.timedelta(days=1)
+
+
+def _midnight(tenant: domain.Tenant, day: dt.date) -> dt.datetime:
+    """The instant (UTC) the tenant's ``day`` starts."""
+    return dt.datetime.combine(day, dt.time(), zoneinfo.ZoneInfo(tenant.time_zone)).astimezone(
+        dt.UTC
+    )
 
 
 def rate(part: int, whole: int) -> float:
@@ -143,6 +148,19 @@ def upsell(db: Database, tenant: domain.Tenant, start: dt.date, end: dt.date) ->
             for (key, tier_id), by_type in sorted(groups.items())
         ],
     }
+
+
+def revenue_runs(
+    db: Database, tenant: domain.Tenant, runs: list[tuple[dt.date, dt.date]]
+) -> list[dict[str, int]]:
+    """``revenue``'s total (``bookings``, ``revenue_minor``) of each run of consecutive days
+    (``(first, last)``, inclusive, back to back), read in one query."""
+    window(tenant, runs[0][0], runs[-1][1])  # the same bounds as one range
+    bounds = [_midnight(tenant, first) for first, _ in runs]
+    bounds.append(_midnight(tenant, runs[-1][1] + ONE_DAY))
+    with db.read() as session:
+        totals = q.revenue_by_run(session, tenant.id, bounds)
+    return [{"bookings": n, "revenue_minor": total} for n, total in totals]
 
 
 def revenue(db: Database, tenant: domain.Tenant, start: dt.date, end: dt.date) -> dict[str, Any]:
