@@ -26,6 +26,7 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from app.adapters.credentials import issue_token
+from app.services import accounts
 from app.services.demo import demo_api_key, seed_demo
 from config import Settings
 from storage.db import Database, migrate
@@ -266,3 +267,24 @@ def no_horizontal_scroll(page) -> tuple[int, int]:
     return page.evaluate(
         "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
     )
+
+
+def console_users(stack: Stack, prefix: str) -> dict[str, tuple[str, str]]:
+    """A tenant admin and an analyst of the demo tenant, ``prefix`` in their emails (each module
+    its own): role → (email, password)."""
+    made = {}
+    for role in ("tenant_admin", "analyst"):
+        email = f"{prefix}-{role.replace('_', '-')}@demo.example"
+        _, password = accounts.create_user(stack.db, stack.tenant_id, email, role)
+        made[role] = (email, password)
+    return made
+
+
+def sign_in(page, stack: Stack, email: str, password: str) -> None:
+    """The console's sign-in form filled and sent; back once its answer (a console page, or the
+    form again) has loaded."""
+    page.goto(f"{stack.api}/admin/")
+    page.locator("input[name=email]").fill(email)
+    page.locator("input[name=password]").fill(password)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()

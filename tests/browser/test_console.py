@@ -12,8 +12,15 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from app.services import accounts, catalog_bulk, tenants
-from tests.browser.conftest import Problems, axe_violations, no_horizontal_scroll, open_page
+from app.services import catalog_bulk, tenants
+from tests.browser.conftest import (
+    Problems,
+    axe_violations,
+    console_users,
+    no_horizontal_scroll,
+    open_page,
+    sign_in,
+)
 from tests.support.rules import summer_document
 
 PAGES = [
@@ -30,20 +37,7 @@ PAGES = [
 
 @pytest.fixture(scope="module")
 def logins(stack) -> dict[str, tuple[str, str]]:
-    made = {}
-    for role in ("tenant_admin", "analyst"):
-        email = f"console-{role.replace('_', '-')}@demo.example"
-        _, password = accounts.create_user(stack.db, stack.tenant_id, email, role)
-        made[role] = (email, password)
-    return made
-
-
-def sign_in(page, stack, email: str, password: str) -> None:
-    page.goto(f"{stack.api}/admin/")
-    page.locator("input[name=email]").fill(email)
-    page.locator("input[name=password]").fill(password)
-    with page.expect_navigation():  # the answer (a page of the console, or the form again) loaded
-        page.get_by_role("button", name="Sign in").click()
+    return console_users(stack, "console")
 
 
 def summer_day() -> str:

@@ -17,27 +17,21 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import text
 
-from app.services import accounts, catalog, events_out, experiments, rulesets, tenants
-from tests.browser.conftest import Problems, axe_violations, no_horizontal_scroll, open_page
+from app.services import catalog, events_out, experiments, rulesets, tenants
+from tests.browser.conftest import (
+    Problems,
+    axe_violations,
+    console_users,
+    no_horizontal_scroll,
+    open_page,
+    sign_in,
+)
 from tests.support.rules import summer_document
 
 
 @pytest.fixture(scope="module")
 def logins(stack) -> dict[str, tuple[str, str]]:
-    made = {}
-    for role in ("tenant_admin", "analyst"):
-        email = f"edits-{role.replace('_', '-')}@demo.example"
-        _, password = accounts.create_user(stack.db, stack.tenant_id, email, role)
-        made[role] = (email, password)
-    return made
-
-
-def sign_in(page, stack, email: str, password: str) -> None:
-    page.goto(f"{stack.api}/admin/")
-    page.locator("input[name=email]").fill(email)
-    page.locator("input[name=password]").fill(password)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()
+    return console_users(stack, "edits")
 
 
 def tenant(stack):
