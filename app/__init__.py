@@ -19,6 +19,7 @@ from app import logs, tracing
 from app.adapters import metrics
 from app.adapters.cache import Cache, make_cache
 from app.adapters.credentials import ApiKeyCache
+from app.adapters.decision_spool import DecisionSpool
 from app.adapters.mail import FileMailer, Mailer, SmtpMailer
 from app.adapters.payments import LocalPayments, Payments, StripePayments
 from app.adapters.privacy import Masker
@@ -165,6 +166,7 @@ def create_app(
         signer=QuoteSigner(settings.quote_secret, settings.quote_ttl_seconds),
         engine=settings.rules_engine,
         masker=Masker(settings.api_key_pepper),
+        spool=DecisionSpool(db),
     )
     payments = payments or make_payments(settings)
     app.extensions["tierwise"] = Services(

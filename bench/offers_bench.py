@@ -163,7 +163,9 @@ def free_port() -> int:
 
 def _cpu_seconds(server_pid: int) -> dict[str, float]:
     """CPU seconds used so far by the server's processes (gunicorn master and workers) and by
-    PostgreSQL's (every backend and helper), from /proc."""
+    PostgreSQL's (every backend and helper), from /proc: each process's own time and its reaped
+    children's (a gunicorn worker recycled after ``max_requests``, a PostgreSQL backend whose
+    connection closed), so a process ending between two readings takes no time away."""
     ticks = os.sysconf("SC_CLK_TCK")
     used = {"server": 0.0, "postgres": 0.0}
     for entry in Path("/proc").iterdir():
@@ -178,7 +180,7 @@ def _cpu_seconds(server_pid: int) -> dict[str, float]:
         pid, ppid, seconds = (
             int(entry.name),
             int(fields[1]),
-            (int(fields[11]) + int(fields[12])) / ticks,
+            sum(int(f) for f in fields[11:15]) / ticks,  # utime, stime, cutime, cstime
         )
         if pid == server_pid or ppid == server_pid:
             used["server"] += seconds

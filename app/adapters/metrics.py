@@ -52,7 +52,7 @@ DECISION_DURATION = Histogram(
 CACHE_HITS = Counter(
     "tierwise_cache_hits_total",
     "Lookups a cache answered: catalog_process (the worker's LRU), catalog_shared (Redis), "
-    "rules_program (compiled rulesets).",
+    "rules_program (compiled rulesets), offer_sheets (priced offer sheets reused).",
     ("cache",),
 )
 CACHE_MISSES = Counter(
@@ -84,6 +84,14 @@ WEBHOOK_DELIVERIES = Counter(
     "tierwise_webhook_deliveries_total",
     "Webhook delivery attempts by outcome: delivered (a 2xx answer) or failed.",
     ("outcome",),
+)
+DECISION_RECORDS_SPOOLED = Counter(
+    "tierwise_decision_records_spooled_total",
+    "Browsed offers' decision records appended by a worker's writer thread, in batches.",
+)
+DECISION_RECORDS_LOST = Counter(
+    "tierwise_decision_records_lost_total",
+    "Spooled decision records the database rejected (each one logged with its id).",
 )
 DB_POOL_CHECKED_OUT = Gauge(
     "tierwise_db_pool_connections_in_use",

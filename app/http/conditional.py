@@ -5,7 +5,7 @@ browser or a CDN that kept the answer gets it confirmed without it being built o
 * Catalog reads (segments list, tier comparison): the tag is the tenant's catalog version
   (``"c<version>"``), which every catalog change bumps; ``CATALOG_CACHE``.
 * Offers: the tag is a digest of everything the offer sheet is a pure function of
-  (``app.services.offers.offers_tag``); ``OFFERS_CACHE``.
+  (``app.services.offers.offers_tag``: the offer sheet's inputs and the visitor); ``OFFERS_CACHE``.
 * The month calendar: the tag is a digest of its body (``content_tag``); ``OFFERS_CACHE``.
 
 Both may be stored but are revalidated on every use (``no-cache``): a catalog edit or a booking

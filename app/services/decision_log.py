@@ -14,7 +14,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from app.adapters import metrics
+from app.adapters import decision_spool, metrics
 from app.adapters.privacy import Masker
 from app.adapters.rules_runtime import RulesRuntime
 from app.services.rulesets import parse_or_422
@@ -91,6 +91,7 @@ def view(record: store.DecisionRecord) -> dict[str, Any]:
 
 
 def search(db: Database, f: store.DecisionFilter, offset: int, limit: int) -> Page[dict[str, Any]]:
+    decision_spool.flush_all()  # this process's browsed offers' records first
     with db.read() as session:
         records, total = store.search(session, f, offset, limit)
     return Page([view(r) for r in records], total)
@@ -112,6 +113,7 @@ def export(db: Database, f: store.DecisionFilter) -> Iterator[str]:
         )
 
     def lines() -> Iterator[str]:
+        decision_spool.flush_all()
         with db.read() as session:
             for record in store.stream(session, f):
                 yield json_dumps(view(record)) + "\n"
@@ -143,6 +145,7 @@ def replay(
 ) -> dict[str, Any]:
     """Evaluate the stored input again with the recorded ruleset version; identical, or where
     the outputs, fired rules, rules considered or the price differ."""
+    decision_spool.flush_all()
     with db.read() as session:
         record = store.get_decision(session, tenant.id, decision_id)
         version = RulesetRepository(session, tenant.id).version(record.ruleset_version)
@@ -197,6 +200,7 @@ def verify(db: Database, tenant_id: str) -> dict[str, Any]:
     (``missing_link``: a link deleted or re-numbered; ``prev_hash_mismatch``: links reordered or
     replaced; ``hash_mismatch``: a record edited; ``head_mismatch``: the newest links removed;
     ``unlinked_record`` / ``extra_link``: a record added beside the chain or past its head)."""
+    decision_spool.flush_all()
     with db.read() as session:
         head = store.chain_head(session, tenant_id)
         if head is None:

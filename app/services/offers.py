@@ -8,7 +8,8 @@ Each runs the same way, in one transaction:
    assigned and stored on first exposure);
 2. one pure call in ``pricing.offers`` prices everything, asking the tenant's compiled rules
    program for its decisions through ``evaluate`` (:class:`Decider`);
-3. write the decision records of those evaluations;
+3. write the decision records of those evaluations (a browsed offer's through the process's
+   writer thread, in batches: ``app.adapters.decision_spool``);
 4. return the priced value; the HTTP layer serialises it.
 """
 
@@ -23,10 +24,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.adapters import metrics
+from app.adapters.decision_spool import DecisionSpool
 from app.adapters.privacy import Masker
 from app.adapters.quotes import QuoteClaims, QuoteSigner
 from app.adapters.rules_runtime import RulesRuntime
 from app.adapters.snapshots import SnapshotCache
+from app.services import offer_memo
 from pricing import catalog as domain
 from pricing import offers as pricing_offers
 from pricing import pricer, quotes
@@ -51,6 +54,10 @@ class OfferContext:
     signer: QuoteSigner
     engine: str
     masker: Masker
+    #: Browsed offers' decision records, appended in batches by the process's writer thread.
+    spool: DecisionSpool
+    #: Priced offer sheets by what they are a pure function of (``offer_memo``).
+    sheets: offer_memo.SheetMemo = field(default_factory=offer_memo.SheetMemo)
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,7 @@ class Decider:
         out = []
         for evaluation in evaluations:
             outcome, written = self.outcomes[evaluation.id]
-            context = evaluation.context
+            context = dict(evaluation.context)  # a kept sheet's evaluations serve many records
             if assignment is not None and evaluation.facts["experiment"]:
                 context["assignment"] = assignment.record()
             if kept:
@@ -222,15 +229,16 @@ class TaggedOffers:
     sheet: pricing_offers.OfferSheet | None
 
 
-def offers_tag(inputs: pricer.Inputs, selection: Selection) -> str:
+def sheet_key(inputs: pricer.Inputs, selection: Selection) -> str:
     """A digest of everything an offer sheet is a pure function of (``pricing.offers`` has no
-    clock and no I/O): the selection, the catalog version (the snapshot, the tenant's settings),
-    the ruleset in force, the tenant's today, the availability counts of the window and the
-    visitor's variant. Equal tags, equal sheets (but for the decision ids each pricing records)."""
+    clock and no I/O): the selection but its visitor, the catalog version (the snapshot, the
+    tenant's settings), the ruleset in force, the tenant's today, the availability counts of the
+    window and the visitor's variant. Equal keys, equal sheets (but for the decision ids each
+    pricing records, and the visitor)."""
     counts = inputs.counts
     assignment = inputs.assignment
     state = (
-        selection,
+        replace(selection, visitor_id=""),
         inputs.snapshot.tenant.id,
         inputs.snapshot.catalog_version,
         inputs.ruleset.version,
@@ -242,7 +250,33 @@ def offers_tag(inputs: pricer.Inputs, selection: Selection) -> str:
         sorted(counts.blackout_tenant),
         sorted(counts.blackout_tier),
     )
-    return "o" + hashlib.blake2b(repr(state).encode(), digest_size=15).hexdigest()
+    return hashlib.blake2b(repr(state).encode(), digest_size=16).hexdigest()
+
+
+def offers_tag(key: str, selection: Selection) -> str:
+    """The offers' entity tag: the sheet's key and the visitor (the answer names their variant)."""
+    mixed = f"{key}|{selection.visitor_id}".encode()
+    return "o" + hashlib.blake2b(mixed, digest_size=15).hexdigest()
+
+
+def _sheet(
+    ctx: OfferContext, key: str, inputs: pricer.Inputs, selection: Selection, decide: Decider
+) -> pricing_offers.OfferSheet:
+    """The sheet of ``key``: one kept from an earlier pricing under new decision ids (its
+    outcomes handed to ``decide`` for the records), or priced now and kept."""
+    kept = ctx.sheets.get(key)
+    if kept is None:
+        metrics.cache_miss("offer_sheets").inc()
+        sheet = pricing_offers.price_offers(inputs, selection, decide)
+        outcomes = tuple(decide.outcomes[e.id][0] for e in sheet.evaluations)
+        ctx.sheets.put(key, offer_memo.Priced(sheet, outcomes))
+        return sheet
+    metrics.cache_hit("offer_sheets").inc()
+    sheet = offer_memo.reissued(kept.sheet, new_id, selection, inputs.assignment)
+    written = dt.datetime.now(dt.UTC)
+    for evaluation, outcome in zip(sheet.evaluations, kept.outcomes, strict=True):
+        decide.outcomes[evaluation.id] = (outcome, written)
+    return sheet
 
 
 def quote_offers_tagged(
@@ -267,12 +301,15 @@ def quote_offers_tagged(
             now,
             lambda snapshot, today: pricing_offers.offers_scope(snapshot, today, selection),
         )
-        tag = offers_tag(inputs, selection)
+        key = sheet_key(inputs, selection)
+        tag = offers_tag(key, selection)
         if held(tag):
             return TaggedOffers(tag, None)
         decide = Decider(ctx, tenant.id, inputs)
-        sheet = pricing_offers.price_offers(inputs, selection, decide)
-        add_decisions(session, decide.records(sheet.evaluations, now, request_id))
+        sheet = _sheet(ctx, key, inputs, selection, decide)
+        records = decide.records(sheet.evaluations, now, request_id)
+        if not ctx.spool.submit(records):  # off (tests' shared connection, SQLite) or full
+            add_decisions(session, records)
     return TaggedOffers(tag, sheet)
 
 

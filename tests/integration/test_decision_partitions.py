@@ -23,36 +23,16 @@ from app.services import decision_log, tenants
 from storage import decision_partitions as partitions
 from storage import models as m
 from storage.db import Database, alembic_config, make_engine, migrate
-from storage.decisions import DECISIONS, DecisionRecord, add_decisions
+from storage.decisions import DECISIONS, add_decisions
 from storage.decisions import _row as store_row
 from tests.support.databases import TEST_DATABASE_URL, drop_database, scratch_database
+from tests.support.decision_records import record
 from tests.support.embedded import clear_settings
 from tests.support.server_mode import libpq, server_env
 
 
 def at(day: str) -> dt.datetime:
     return dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
-
-
-def record(tenant_id: str, created_at: dt.datetime) -> DecisionRecord:
-    return DecisionRecord(
-        id=str(uuid.uuid4()),
-        tenant_id=tenant_id,
-        purpose="offer",
-        kinds=["season"],
-        ruleset_version=1,
-        ruleset_hash="a" * 64,
-        engine="durable",
-        facts={"guests": 2},
-        considered=[["summer-peak", True, True]],
-        fired=["summer-peak"],
-        outputs={"season": {"multiplier": "1.1"}},
-        context={},
-        request_id="partitions",
-        quote_id=None,
-        booking_id=None,
-        created_at=created_at,
-    )
 
 
 def append(db, tenant_id: str, *days: str) -> None:

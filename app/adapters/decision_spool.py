@@ -1,0 +1,197 @@
+"""Browsed offers' decision records, appended to the decision log by a writer thread in batches.
+
+A priced offer records its rules evaluations (~3 records). Appended in the request, each offer
+pays a ``tw_append_decisions`` round trip: the chain head locked, moved and committed once per
+offer, the largest part of an offer's PostgreSQL time (docs/benchmarks.md). Spooled, the request
+hands its records to this process's writer and answers; the writer appends whatever has gathered
+— for each tenant, one ``tw_append_decisions`` call (one lock, one head move, one commit) per
+batch — so the records of many offers share a round trip.
+
+What it keeps and what it gives up:
+
+* every record reaches the log, in the order its process made them, through the same atomic append
+  (the hash chain is built by the same function, so it is the same chain);
+* records wait in the process for at most ``linger`` (5 ms by default) before their batch is
+  written — on top of the ~0.6 s a browsing write may already be lost in a crash of the database
+  (``synchronous_commit = off``, ``Database.browsing``); the process flushes them when it exits
+  normally (``atexit``: gunicorn's graceful stop, a recycled worker), a killed process loses at
+  most that window. Quotes, holds, bookings and payments never come here;
+* the database failing: the writer keeps its batch and tries again (0.1 s, doubling to 2 s),
+  while up to ``limit`` records wait; past it, ``submit`` refuses and the request appends its own
+  records in its own round trip (as before: 503 when the database is down), so nothing is ever
+  dropped for want of room; a batch the database rejects for another reason is retried record by
+  record, and a record it still rejects is logged with its id and counted
+  (``tierwise_decision_records_lost_total``), never retried for ever;
+* reading right after writing: ``flush()`` waits for everything a spool of this process was
+  given; the decision log's readers call ``flush_all()`` first, so a process reads its own
+  records (another worker's may still be ``linger`` away).
+
+One spool per process: the thread starts on the first ``submit`` in the process that makes it
+(after gunicorn's fork), and a child of a fork starts its own.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from collections import deque
+
+from app.adapters import metrics
+from storage.db import Database, unavailable
+from storage.decisions import DecisionRecord, add_decisions
+
+log = logging.getLogger(__name__)
+
+#: The process's spools, for ``flush_all``.
+_LIVE: weakref.WeakSet[DecisionSpool] = weakref.WeakSet()
+#: Batches tried again after a failed append: 0.1 s, doubling, at most 2 s apart.
+RETRY_FIRST, RETRY_MOST = 0.1, 2.0
+
+
+class DecisionSpool:
+    """The process's writer of browsed offers' decision records (see the module)."""
+
+    def __init__(self, db: Database, linger: float = 0.005, limit: int = 10_000) -> None:
+        self.db, self.linger, self.limit = db, linger, limit
+        self._pid = -1
+        self._start_lock = threading.Lock()
+        _LIVE.add(self)
+
+    @property
+    def enabled(self) -> bool:
+        """Only where offers browse on their own autocommit connections (PostgreSQL server): a
+        test's shared connection, or SQLite, appends in the request's transaction."""
+        return self.db.relaxed_engine is not None and not self.db.shared
+
+    # ---- the request's side --------------------------------------------------------------------
+
+    def submit(self, records: list[DecisionRecord]) -> bool:
+        """Hand ``records`` (of one tenant, in order) to the writer; False when the spool is off or
+        full: the caller appends them itself."""
+        if not records:
+            return True
+        if not self.enabled:
+            return False
+        self._started()
+        with self._changed:
+            if self._closing or self._waiting + len(records) > self.limit:
+                return False
+            self._pending.append(records)
+            self._waiting += len(records)
+            self._submitted += 1
+            self._changed.notify_all()
+        return True
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every batch submitted so far in this process is written (or given up);
+        False if ``timeout`` passed first."""
+        if not self.enabled or self._pid != os.getpid():
+            return True
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            target = self._submitted
+            self._hurry = True  # no lingering for this batch
+            self._changed.notify_all()
+            while self._done < target:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(left)
+        return True
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is pending and stop the writer (``atexit``)."""
+        if self._pid != os.getpid():
+            return
+        self.flush(timeout)
+        with self._changed:
+            self._closing = True
+            self._changed.notify_all()
+        self._thread.join(timeout)
+
+    # ---- the writer's side ---------------------------------------------------------------------
+
+    def _started(self) -> None:
+        if self._pid == os.getpid():
+            return
+        with self._start_lock:
+            if self._pid == os.getpid():
+                return
+            # New in this process (or inherited through a fork, where the parent's thread is gone).
+            self._changed = threading.Condition()
+            self._pending: deque[list[DecisionRecord]] = deque()
+            self._waiting = 0  # records submitted and not yet written (or given up)
+            self._submitted = self._done = 0  # submit() calls, and those written or given up
+            self._closing = self._hurry = False
+            self._thread = threading.Thread(target=self._run, name="decision-spool", daemon=True)
+            self._thread.start()
+            atexit.register(self.close)
+            self._pid = os.getpid()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._pending or self._closing)
+                if not self._pending:
+                    return  # closing, and nothing left
+                # let a batch gather, unless a flush or the exit wants it now
+                self._changed.wait_for(lambda: self._hurry or self._closing, self.linger)
+                batch = list(self._pending)
+                self._pending.clear()
+                self._hurry = False
+            self._write(batch)
+            with self._changed:
+                self._done += len(batch)
+                self._waiting -= sum(len(records) for records in batch)
+                self._changed.notify_all()
+
+    def _write(self, batch: list[list[DecisionRecord]]) -> None:
+        """Append the batch, one call per tenant, trying again while the database is away."""
+        by_tenant: dict[str, list[DecisionRecord]] = {}
+        for records in batch:
+            by_tenant.setdefault(records[0].tenant_id, []).extend(records)
+        wait = RETRY_FIRST
+        while by_tenant:
+            tenant, records = next(iter(by_tenant.items()))
+            try:
+                self._append(records)
+            except Exception as error:
+                if not unavailable(error):
+                    self._one_by_one(records)
+                elif not self._closing:
+                    log.warning("decision log unavailable, retrying in %.1f s: %s", wait, error)
+                    with self._changed:  # the exit cuts the wait short
+                        self._changed.wait_for(lambda: self._closing, wait)
+                    wait = min(wait * 2, RETRY_MOST)
+                    continue
+                else:  # exiting with the database away: what cannot be written is lost
+                    self._lose(records, error)
+            del by_tenant[tenant]
+
+    def _append(self, records: list[DecisionRecord]) -> None:
+        with self.db.browsing() as connection:
+            add_decisions(connection, records)
+        metrics.DECISION_RECORDS_SPOOLED.inc(len(records))
+
+    def _one_by_one(self, records: list[DecisionRecord]) -> None:
+        for record in records:
+            try:
+                self._append([record])
+            except Exception as error:
+                self._lose([record], error)
+
+    @staticmethod
+    def _lose(records: list[DecisionRecord], error: BaseException) -> None:
+        metrics.DECISION_RECORDS_LOST.inc(len(records))
+        for record in records:
+            log.error("decision record %s not written: %s", record.id, error)
+
+
+def flush_all(timeout: float = 5.0) -> None:
+    """Wait until every record spooled so far in this process is written (a reader's first step)."""
+    for spool in list(_LIVE):
+        spool.flush(timeout)

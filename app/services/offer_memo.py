@@ -1,0 +1,85 @@
+"""Priced offer sheets kept by what they are a pure function of, so a repeat prices nothing.
+
+``pricing.offers.price_offers`` has no clock and no I/O: its sheet is fixed by the selection, the
+catalog version, the ruleset in force, the tenant's today, the availability counts of the window
+and the visitor's experiment variant (``offers.offers_tag``), and so are the rules' outcomes it
+asked for. The visitor is not among them (only their variant is), so a sheet is kept under the key
+of everything but the visitor and serves every visitor with the same variant.
+
+A repeat reuses the sheet and the outcomes under new decision ids (every offer is its own
+decision, recorded as a pricing records it: the same facts, rules fired and outputs, written now)
+and the request's own selection and assignment. Half an offer's worker time was the pricing and
+its three rule evaluations (docs/benchmarks.md); tests hold a reused sheet equal to a fresh
+pricing's but for the ids (tests/integration/test_offer_memo.py).
+
+Per process, least recently used first out, ``SIZE`` sheets (a 3-tier sheet is a few kB).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from pricing import offers as pricing_offers
+from pricing import pricer
+from rules.outcome import Outcome
+
+SIZE = 2048
+
+
+@dataclass(frozen=True)
+class Priced:
+    """A sheet and the outcome of each of its evaluations, in order."""
+
+    sheet: pricing_offers.OfferSheet
+    outcomes: tuple[Outcome, ...]
+
+
+class SheetMemo:
+    def __init__(self, size: int = SIZE) -> None:
+        self.size = size
+        self._sheets: OrderedDict[str, Priced] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Priced | None:
+        with self._lock:
+            found = self._sheets.get(key)
+            if found is not None:
+                self._sheets.move_to_end(key)
+            return found
+
+    def put(self, key: str, priced: Priced) -> None:
+        with self._lock:
+            self._sheets[key] = priced
+            self._sheets.move_to_end(key)
+            while len(self._sheets) > self.size:
+                self._sheets.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sheets.clear()
+
+
+def reissued(
+    sheet: pricing_offers.OfferSheet,
+    new_id: Callable[[], str],
+    selection: pricer.Selection,
+    assignment: pricer.Assignment | None,
+) -> pricing_offers.OfferSheet:
+    """``sheet`` for another request: every decision id replaced by a new one, the request's
+    selection and assignment."""
+    ids = {e.id: new_id() for e in sheet.evaluations}
+    tiers = tuple(
+        replace(
+            offer,
+            decision_id=ids[offer.decision_id],
+            fallbacks=tuple(replace(f, decision_id=ids[f.decision_id]) for f in offer.fallbacks),
+        )
+        for offer in sheet.tiers
+    )
+    evaluations = tuple(replace(e, id=ids[e.id]) for e in sheet.evaluations)
+    return replace(
+        sheet, selection=selection, assignment=assignment, tiers=tiers, evaluations=evaluations
+    )
