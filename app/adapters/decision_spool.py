@@ -83,7 +83,8 @@ class DecisionSpool:
             self._pending.append(records)
             self._waiting += len(records)
             self._submitted += 1
-            self._changed.notify_all()
+            if self._idle:  # gathering already, the writer needs no call (nor the GIL handed over)
+                self._changed.notify_all()
         return True
 
     def flush(self, timeout: float = 5.0) -> bool:
@@ -126,7 +127,7 @@ class DecisionSpool:
             self._pending: deque[list[DecisionRecord]] = deque()
             self._waiting = 0  # records submitted and not yet written (or given up)
             self._submitted = self._done = 0  # submit() calls, and those written or given up
-            self._closing = self._hurry = False
+            self._closing = self._hurry = self._idle = False
             self._thread = threading.Thread(target=self._run, name="decision-spool", daemon=True)
             self._thread.start()
             atexit.register(self.close)
@@ -135,7 +136,9 @@ class DecisionSpool:
     def _run(self) -> None:
         while True:
             with self._changed:
+                self._idle = True
                 self._changed.wait_for(lambda: self._pending or self._closing)
+                self._idle = False
                 if not self._pending:
                     return  # closing, and nothing left
                 # let a batch gather, unless a flush or the exit wants it now

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
@@ -26,6 +27,11 @@ from tests.support.races import committed_tenant
 def _backend_pid(engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def _browsing_pid(database: Database) -> int:
+    with database.browsing() as connection:
+        return int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
 
 
 def _terminate(pg_url: str, pid: int) -> None:
@@ -157,8 +163,9 @@ def test_a_connection_lost_under_the_browsing_path_answers_503_once(
     pg_url, settings, cache, monkeypatch
 ):
     """Offers run their statements on the driver, on an autocommit connection of the relaxed
-    engine. Killed within the idle window (no ping), the connection fails the one request that
-    meets it with 503 database_unavailable, is invalidated, and the next request gets a new one."""
+    engine (each thread keeps one between offers). Killed within the idle window (no ping), the
+    connection fails the one request that meets it with 503 database_unavailable, is
+    invalidated, and the next request gets a new one."""
     monkeypatch.setattr(storage_db, "IDLE_PING_SECONDS", 3600.0)
     database = Database.from_url(pg_url)
     with committed_tenant(database, settings, "lost") as tenant:
@@ -166,8 +173,7 @@ def test_a_connection_lost_under_the_browsing_path_answers_503_once(
         day = days_ahead(30)
         url = f"/v1/storefront/segments/{tenant.segment.key}/offers?date={day}&guests=2"
         assert client.get(url, headers=tenant.storefront).status_code == 200
-        assert database.relaxed_engine is not None
-        dead = _backend_pid(database.relaxed_engine)  # the one pooled connection offers used
+        dead = _browsing_pid(database)  # the connection this thread's offers use
         _terminate(pg_url, dead)
 
         lost = client.get(url, headers=tenant.storefront)
@@ -175,7 +181,7 @@ def test_a_connection_lost_under_the_browsing_path_answers_503_once(
         assert lost.headers["Retry-After"] == "1"
 
         assert client.get(url, headers=tenant.storefront).status_code == 200
-        assert _backend_pid(database.relaxed_engine) != dead
+        assert _browsing_pid(database) != dead
 
 
 def test_a_browsing_connection_comes_back_clean_after_a_failed_statement(pg_url):
@@ -219,3 +225,30 @@ def test_a_connection_lost_under_a_quote_answers_503_once(pg_url, settings, cach
         assert (lost.status_code, lost.get_json()["error"]["code"]) == (503, "database_unavailable")
         assert ask().status_code == 201
         assert _backend_pid(two) not in dead
+
+
+def test_a_thread_keeps_its_browsing_connection_between_offers(pg_url):
+    """No checkout per offer: a thread's browsing connection is the same one each time, another
+    thread's is its own."""
+    database = Database.from_url(pg_url)
+    try:
+        mine = _browsing_pid(database)
+        assert _browsing_pid(database) == mine
+        with ThreadPoolExecutor(1) as other:
+            theirs = other.submit(_browsing_pid, database).result()
+        assert theirs != mine
+    finally:
+        database.dispose()
+
+
+def test_a_kept_browsing_connection_idle_past_the_window_is_pinged_and_replaced_if_dead(
+    pg_url, monkeypatch
+):
+    monkeypatch.setattr(storage_db, "IDLE_PING_SECONDS", 0.0)  # always idle: always pinged
+    database = Database.from_url(pg_url)
+    try:
+        dead = _browsing_pid(database)
+        _terminate(pg_url, dead)
+        assert _browsing_pid(database) != dead  # no error: the ping found it dead
+    finally:
+        database.dispose()
