@@ -15,6 +15,7 @@ from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, abort
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import UnsupportedMediaType
 
 from app.adapters.cache import Cache
@@ -68,12 +69,33 @@ MAX_PAGE = 2**31 - 1
 YAML = "application/yaml"
 
 
+#: A query schema's fast path: the request's arguments -> exactly what the schema loads from them,
+#: or None when it is not certain to (the schema then parses them, refusals included).
+FastQuery: TypeAlias = Callable[[MultiDict[str, str]], dict[str, Any] | None]
+
+
 class BodyParser(FlaskParser):
     """webargs' parser with the body rules of the house: a JSON body, read as
     ``request.get_json()`` does (once, through ``app.http.json_provider.parse_request_json``, whose
     refusals — too deep, numbers too long — are answered in the error shape); a YAML one
     (``application/yaml``, the same fields) where the view is marked ``accepts_yaml``; any other
-    body is 415 ``unsupported_media_type`` rather than ignored."""
+    body is 415 ``unsupported_media_type`` rather than ignored.
+
+    A query schema instance given a fast path (``blp.arguments(..., fast=...)``) is read by it
+    first; the schema parses what the fast path leaves (issue 22: the storefront's offers)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fast_queries: dict[ma.Schema, FastQuery] = {}
+
+    def parse(self, argmap: Any, req: Request | None = None, **options: Any) -> Any:
+        if isinstance(argmap, ma.Schema) and options.get("location") == "query":
+            fast = self.fast_queries.get(argmap)
+            if fast is not None and options.get("validate") is None:
+                loaded = fast((req if req is not None else self.get_default_request()).args)
+                if loaded is not None:
+                    return loaded
+        return super().parse(argmap, req, **options)
 
     def _raw_load_json(self, req: Request) -> Any:
         body = req.get_data(cache=True)
@@ -119,7 +141,15 @@ class TierwiseBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest ships
         decorate: Callable[[ViewClass], ViewClass] = super().route(rule, **options)
         return decorate
 
-    def arguments(self, schema: type[ma.Schema] | ma.Schema, **options: Any) -> ViewDecorator:
+    def arguments(
+        self, schema: type[ma.Schema] | ma.Schema, *, fast: FastQuery | None = None, **options: Any
+    ) -> ViewDecorator:
+        """flask-smorest's; ``fast``: a fast path for a query schema instance (``BodyParser``),
+        which every route parsing that instance then takes. The documentation is the schema's."""
+        if fast is not None:
+            if not isinstance(schema, ma.Schema) or options.get("location") != "query":
+                raise TypeError("a fast path reads a query schema instance")
+            self.ARGUMENTS_PARSER.fast_queries[schema] = fast
         decorate: ViewDecorator = super().arguments(schema, **options)
         return decorate
 

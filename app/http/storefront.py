@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 from flask.views import MethodView
 
 from app.adapters.quotes import QuoteClaims
-from app.http import catalog_views
+from app.http import catalog_views, offers_query
 from app.http import pricing_views as views
 from app.http.auth import current_tenant, require_storefront
 from app.http.common import blueprint, services
@@ -95,7 +95,7 @@ OFFERS_QUERY = s.OffersQuerySchema()
 
 @blp.route("/segments/<segment>/offers", parameters=[IF_NONE_MATCH])
 class Offers(MethodView):
-    @blp.arguments(OFFERS_QUERY, location="query")
+    @blp.arguments(OFFERS_QUERY, location="query", fast=offers_query.load)
     @blp.response(200, s.OffersSchema, headers=CACHE_HEADERS)
     @blp.alt_response(304, description="Not modified: the If-None-Match tag is current")
     @blp.alt_response(404, schema=ErrorSchema, description="Segment not found")

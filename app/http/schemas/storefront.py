@@ -23,6 +23,10 @@ SERVICE_DATE = (
     "days ahead (422 date_in_past or date_too_far otherwise)"
 )
 SHORT = validate.Length(max=64)
+#: A party's size, and how many add-ons one selection may name (app/http/offers_query.py reads
+#: both, and SHORT, so the offers query's fast path checks the limits the schema does).
+PARTY = validate.Range(1, 1000)
+ADD_ONS_CHOSEN = validate.Length(max=10)
 
 
 # ---- tier comparison --------------------------------------------------------------------------
@@ -371,7 +375,7 @@ class PreviewOffersSchema(OffersSchema):
 
 VISITOR = fields.String(
     load_default="",
-    validate=validate.Length(max=64),
+    validate=SHORT,
     metadata={
         "description": "The storefront's stable visitor id: puts the visitor in running experiments"
     },
@@ -382,13 +386,13 @@ class _SelectionQuerySchema(ma.Schema):
     date = Day(required=True, metadata={"description": SERVICE_DATE})
     guests = fields.Integer(
         required=True,
-        validate=validate.Range(1, 1000),
+        validate=PARTY,
         metadata={"description": "Party size, 1 to 1000"},
     )
     add_ons = webargs_fields.DelimitedList(
         fields.String(validate=SHORT),
         load_default=list,
-        validate=validate.Length(max=10),
+        validate=ADD_ONS_CHOSEN,
         metadata={"description": "Add-on keys or ids, comma separated (at most 10)"},
     )
 
