@@ -11,11 +11,13 @@ What it keeps and what it gives up:
 
 * every record reaches the log, in the order its process made them, through the same atomic append
   (the hash chain is built by the same function, so it is the same chain);
-* records wait in the process for at most ``linger`` (5 ms by default) before their batch is
-  written — on top of the ~0.6 s a browsing write may already be lost in a crash of the database
-  (``synchronous_commit = off``, ``Database.browsing``); the process flushes them when it exits
-  normally (``atexit``: gunicorn's graceful stop, a recycled worker), a killed process loses at
-  most that window. Quotes, holds, bookings and payments never come here;
+* records wait in the process for ``linger`` (5 ms by default; up to ``IDLE_NAP``, 50 ms, after
+  a quiet spell: the writer looks for records every nap, so that no request has to wake it,
+  which would hand it the GIL) before their batch is written — on top of the ~0.6 s a browsing
+  write may already be lost in a crash of the database (``synchronous_commit = off``,
+  ``Database.browsing``); the process flushes them when it exits normally (``atexit``:
+  gunicorn's graceful stop, a recycled worker), a killed process loses at most that window.
+  Quotes, holds, bookings and payments never come here;
 * the database failing: the writer keeps its batch and tries again (0.1 s, doubling to 2 s),
   while up to ``limit`` records wait; past it, ``submit`` refuses and the request appends its own
   records in its own round trip (as before: 503 when the database is down), so nothing is ever
@@ -24,7 +26,7 @@ What it keeps and what it gives up:
   (``tierwise_decision_records_lost_total``), never retried for ever;
 * reading right after writing: ``flush()`` waits for everything a spool of this process was
   given; the decision log's readers call ``flush_all()`` first, so a process reads its own
-  records (another worker's may still be ``linger`` away).
+  records (another worker's may still be a nap away).
 
 One spool per process: the thread starts on the first ``submit`` in the process that makes it
 (after gunicorn's fork), and a child of a fork starts its own.
@@ -48,6 +50,8 @@ log = logging.getLogger(__name__)
 
 #: The process's spools, for ``flush_all``.
 _LIVE: weakref.WeakSet[DecisionSpool] = weakref.WeakSet()
+#: The writer's longest nap while nothing comes: how late a record after a quiet spell may be.
+IDLE_NAP = 0.05
 #: Batches tried again after a failed append: 0.1 s, doubling, at most 2 s apart.
 RETRY_FIRST, RETRY_MOST = 0.1, 2.0
 
@@ -82,9 +86,9 @@ class DecisionSpool:
                 return False
             self._pending.append(records)
             self._waiting += len(records)
-            self._submitted += 1
-            if self._idle:  # gathering already, the writer needs no call (nor the GIL handed over)
-                self._changed.notify_all()
+            self._submitted += (
+                1  # no call to the writer: it looks every nap (a call hands it the GIL)
+            )
         return True
 
     def flush(self, timeout: float = 5.0) -> bool:
@@ -127,25 +131,28 @@ class DecisionSpool:
             self._pending: deque[list[DecisionRecord]] = deque()
             self._waiting = 0  # records submitted and not yet written (or given up)
             self._submitted = self._done = 0  # submit() calls, and those written or given up
-            self._closing = self._hurry = self._idle = False
+            self._closing = self._hurry = False
             self._thread = threading.Thread(target=self._run, name="decision-spool", daemon=True)
             self._thread.start()
             atexit.register(self.close)
             self._pid = os.getpid()
 
     def _run(self) -> None:
+        nap = self.linger
         while True:
             with self._changed:
-                self._idle = True
-                self._changed.wait_for(lambda: self._pending or self._closing)
-                self._idle = False
-                if not self._pending:
-                    return  # closing, and nothing left
-                # let a batch gather, unless a flush or the exit wants it now
-                self._changed.wait_for(lambda: self._hurry or self._closing, self.linger)
+                # a look every nap (longer while nothing comes, up to IDLE_NAP); a flush or the
+                # exit wakes it at once
+                self._changed.wait_for(lambda: self._hurry or self._closing, nap)
                 batch = list(self._pending)
                 self._pending.clear()
                 self._hurry = False
+                if not batch and self._closing:
+                    return
+            if not batch:
+                nap = min(nap * 2, IDLE_NAP)
+                continue
+            nap = self.linger
             self._write(batch)
             with self._changed:
                 self._done += len(batch)

@@ -23,6 +23,7 @@ from flask import Response, current_app, request
 from werkzeug.http import quote_etag
 
 from app.adapters.credentials import API_KEY_HEADER
+from app.http.json_provider import OrjsonProvider
 
 #: Catalog reads: the same for every visitor of the tenant; any cache may keep them.
 CATALOG_CACHE = "public, no-cache"
@@ -88,6 +89,17 @@ def json_answer(body: Any, tag: str, cache_control: str) -> Response:
     """200 with ``body`` as JSON (plain data, serialised once), tagged."""
     answer = cast(Response, current_app.json.response(body))  # a flask.Response (app.json)
     return _headers(answer, tag, cache_control)
+
+
+def encoded_answer(data: bytes, tag: str, cache_control: str) -> Response:
+    """200 with ``data``, JSON as ``encode`` writes it (``OrjsonProvider``), tagged."""
+    provider = cast(OrjsonProvider, current_app.json)
+    return _headers(provider.encoded_response(data), tag, cache_control)
+
+
+def encode(body: Any) -> bytes:
+    """``body`` as JSON, as ``json_answer`` would answer it."""
+    return cast(OrjsonProvider, current_app.json).encode(body)
 
 
 def catalog_answer(version: int, body: Callable[[], Any]) -> Response:

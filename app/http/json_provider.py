@@ -60,12 +60,18 @@ class OrjsonProvider(DefaultJSONProvider):
         return self._bytes(obj, bool(kwargs.get("indent"))).decode()
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
-        obj = self._prepare_response_obj(args, kwargs)
-        indent = self.compact is False or (self.compact is None and self._app.debug)
+        return self.encoded_response(self.encode(self._prepare_response_obj(args, kwargs)))
+
+    def encode(self, obj: Any) -> bytes:
+        """``obj`` as ``response`` writes it (without the final newline)."""
+        return self._bytes(obj, self.compact is False or (self.compact is None and self._app.debug))
+
+    def encoded_response(self, data: bytes) -> Response:
+        """The response of what ``encode`` gave."""
         # The app is a flask.Flask, whose responses take a body; Flask types ``_app`` as the base
         # class of Flask and Quart, whose responses do not.
         response_class = cast("type[Response]", self._app.response_class)
-        return response_class(self._bytes(obj, indent) + b"\n", mimetype=self.mimetype)
+        return response_class(data + b"\n", mimetype=self.mimetype)
 
 
 class RequestJsonRefused(ValueError):

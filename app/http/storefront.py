@@ -23,6 +23,8 @@ from app.http.conditional import (
     OFFERS_CACHE,
     catalog_answer,
     client_has,
+    encode,
+    encoded_answer,
     json_answer,
     not_modified,
 )
@@ -30,7 +32,8 @@ from app.http.errors import ErrorSchema
 from app.http.schemas import quotes as q
 from app.http.schemas import storefront as s
 from app.http.schemas import storefront_events as ev
-from app.services import activity, offers, storefront_catalog
+from app.services import activity, offer_memo, offers, storefront_catalog
+from pricing import offers as pricing_offers
 from pricing.pricer import Selection
 
 blp = blueprint("storefront", "/v1/storefront", "Storefront widgets (API key).", require_storefront)
@@ -89,6 +92,10 @@ def _selection(
     )
 
 
+def _offers_json(sheet: pricing_offers.OfferSheet) -> bytes:
+    return encode(views.offers_body(sheet))
+
+
 #: One instance, reused: given a class, webargs builds a new schema on every request.
 OFFERS_QUERY = s.OffersQuerySchema()
 
@@ -119,6 +126,9 @@ class Offers(MethodView):
         )
         if priced.sheet is None:
             return not_modified(priced.tag, OFFERS_CACHE)
+        if priced.reused is not None:  # the kept sheet's JSON, under this request's decision ids
+            data = offer_memo.rendered(priced.reused, "offers", _offers_json)
+            return encoded_answer(data, priced.tag, OFFERS_CACHE)
         # Plain JSON in the documented shape already (tests hold OffersSchema().dump to identity):
         # skipping the schema dump saves most of a millisecond on the hottest route.
         return json_answer(views.offers_body(priced.sheet), priced.tag, OFFERS_CACHE)

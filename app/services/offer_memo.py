@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from pricing import offers as pricing_offers
 from pricing import pricer
@@ -31,10 +31,20 @@ SIZE = 2048
 
 @dataclass(frozen=True)
 class Priced:
-    """A sheet and the outcome of each of its evaluations, in order."""
+    """A sheet and the outcome of each of its evaluations, in order; and renderings of the sheet
+    by name (``rendered``), made on first use."""
 
     sheet: pricing_offers.OfferSheet
     outcomes: tuple[Outcome, ...]
+    renderings: dict[str, bytes] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Reused:
+    """A kept sheet serving a request: ``ids`` maps its decision ids to the request's."""
+
+    kept: Priced
+    ids: dict[str, str]
 
 
 class SheetMemo:
@@ -63,13 +73,14 @@ class SheetMemo:
 
 
 def reissued(
-    sheet: pricing_offers.OfferSheet,
+    kept: Priced,
     new_id: Callable[[], str],
     selection: pricer.Selection,
     assignment: pricer.Assignment | None,
-) -> pricing_offers.OfferSheet:
-    """``sheet`` for another request: every decision id replaced by a new one, the request's
-    selection and assignment."""
+) -> tuple[pricing_offers.OfferSheet, Reused]:
+    """The kept sheet for another request: every decision id replaced by a new one, the
+    request's selection and assignment."""
+    sheet = kept.sheet
     ids = {e.id: new_id() for e in sheet.evaluations}
     tiers = tuple(
         replace(
@@ -80,6 +91,22 @@ def reissued(
         for offer in sheet.tiers
     )
     evaluations = tuple(replace(e, id=ids[e.id]) for e in sheet.evaluations)
-    return replace(
+    renewed = replace(
         sheet, selection=selection, assignment=assignment, tiers=tiers, evaluations=evaluations
     )
+    return renewed, Reused(kept, ids)
+
+
+def rendered(
+    reused: Reused, name: str, render: Callable[[pricing_offers.OfferSheet], bytes]
+) -> bytes:
+    """``render`` of the reissued sheet, made from the kept sheet's rendering (made once) with the
+    decision ids replaced: for a ``render`` that shows of the request nothing but the decision
+    ids (not the visitor; the variant is the kept sheet's). A decision id is a random UUID: its
+    text is nowhere else in a rendering."""
+    text = reused.kept.renderings.get(name)
+    if text is None:
+        text = reused.kept.renderings[name] = render(reused.kept.sheet)
+    for old, new in reused.ids.items():
+        text = text.replace(old.encode(), new.encode())
+    return text

@@ -227,6 +227,8 @@ class TaggedOffers:
 
     tag: str
     sheet: pricing_offers.OfferSheet | None
+    #: The kept sheet this one was reissued from, if it was (``offer_memo.rendered``).
+    reused: offer_memo.Reused | None = None
 
 
 def sheet_key(inputs: pricer.Inputs, selection: Selection) -> str:
@@ -261,7 +263,7 @@ def offers_tag(key: str, selection: Selection) -> str:
 
 def _sheet(
     ctx: OfferContext, key: str, inputs: pricer.Inputs, selection: Selection, decide: Decider
-) -> pricing_offers.OfferSheet:
+) -> tuple[pricing_offers.OfferSheet, offer_memo.Reused | None]:
     """The sheet of ``key``: one kept from an earlier pricing under new decision ids (its
     outcomes handed to ``decide`` for the records), or priced now and kept."""
     kept = ctx.sheets.get(key)
@@ -270,13 +272,13 @@ def _sheet(
         sheet = pricing_offers.price_offers(inputs, selection, decide)
         outcomes = tuple(decide.outcomes[e.id][0] for e in sheet.evaluations)
         ctx.sheets.put(key, offer_memo.Priced(sheet, outcomes))
-        return sheet
+        return sheet, None
     metrics.cache_hit("offer_sheets").inc()
-    sheet = offer_memo.reissued(kept.sheet, new_id, selection, inputs.assignment)
+    sheet, reused = offer_memo.reissued(kept, new_id, selection, inputs.assignment)
     written = dt.datetime.now(dt.UTC)
     for evaluation, outcome in zip(sheet.evaluations, kept.outcomes, strict=True):
         decide.outcomes[evaluation.id] = (outcome, written)
-    return sheet
+    return sheet, reused
 
 
 def quote_offers_tagged(
@@ -306,11 +308,11 @@ def quote_offers_tagged(
         if held(tag):
             return TaggedOffers(tag, None)
         decide = Decider(ctx, tenant.id, inputs)
-        sheet = _sheet(ctx, key, inputs, selection, decide)
+        sheet, reused = _sheet(ctx, key, inputs, selection, decide)
         records = decide.records(sheet.evaluations, now, request_id)
         if not ctx.spool.submit(records):  # off (tests' shared connection, SQLite) or full
             add_decisions(session, records)
-    return TaggedOffers(tag, sheet)
+    return TaggedOffers(tag, sheet, reused)
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,19 @@ variant share a sheet and keep their own assignment; anything a sheet depends on
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 import pytest
 from prometheus_client import REGISTRY
 
+from app.http import pricing_views as views
+from app.http.conditional import encode
+from app.http.storefront import _offers_json
+from app.services import offer_memo, offers
+from pricing.pricer import Selection
 from storage import decisions as store
 from tests.api.test_experiments import running, visitor_in
-from tests.support.storefront import SOON, get_offers, set_capacity
+from tests.support.storefront import SOON, get_offers, iso, set_capacity
 
 HITS = "tierwise_cache_hits_total"
 VARYING = {"id", "created_at", "request_id", "seq", "prev_hash", "hash"}
@@ -122,3 +128,25 @@ def test_what_a_sheet_depends_on_prices_anew(client, app, tenant_a):
     assert hits() == before
     asked(client, fx)
     assert hits() == before + 1
+
+
+def test_a_reused_sheet_s_json_is_the_plain_json_of_the_reissued_sheet(client, app, tenant_a):
+    """The answer of a reused sheet is its kept sheet's JSON with the decision ids replaced:
+    byte for byte the JSON of the reissued sheet, for another visitor of the same variant too."""
+    fx = tenant_a
+    experiment = running(client, fx)
+    ctx = app.extensions["tierwise"].offers
+    day = dt.date.fromisoformat(iso(SOON))
+    answers = []
+    with app.test_request_context():
+        for visitor in (visitor_in(experiment, "b"), visitor_in(experiment, "b", prefix="x"), ""):
+            for number in range(2):
+                selection = Selection(fx.segment.key, day, 2, ("breakfast",), visitor_id=visitor)
+                now = dt.datetime.now(dt.UTC)
+                tagged = offers.quote_offers_tagged(ctx, fx.tenant, selection, now, f"r{number}")
+                assert tagged.sheet is not None
+                plain = encode(views.offers_body(tagged.sheet))
+                if tagged.reused is not None:
+                    assert offer_memo.rendered(tagged.reused, "offers", _offers_json) == plain
+                answers.append(tagged.reused is not None)
+    assert answers == [False, True, True, True, False, True]
