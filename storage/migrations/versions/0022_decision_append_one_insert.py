@@ -13,10 +13,11 @@ UPDATE`` from the first statement to the end of the transaction): callers see no
 
 On an offer's three records (docs/benchmarks.md): 1.87 M instructions of the function's own per
 append before, 1.74 M after (-7 %, callgrind: deterministic); PostgreSQL's CPU per append, commit
-included, -5 % (bench/append_bench.py). What is left is not per statement: half of it is the rows'
-JSON (parsed to validate it, parsed into columns, the ``json`` columns validated again), then the
-hashes, the foreign key checks and the index entries. SQLite (the embedded default) links in
-Python and has no function.
+included, -5 % (bench/append_bench.py); more with more records per call (9 records: -13 %
+instructions, -24 % CPU). What is left is not per statement: half of it is the rows' JSON
+(parsed to validate it, parsed into columns, the ``json`` columns validated again), then the
+hashes, the foreign key checks and the index entries. SQLite (the embedded default) links in Python
+and has no function.
 """
 
 from collections.abc import Sequence
