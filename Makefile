@@ -69,7 +69,8 @@ stress: install
 
 ## Benchmarks (print numbers; need PostgreSQL, Redis, wrk and redis-server): rules engine, offers,
 ## faults, webhook deliveries by one worker, the decision log partitioned or not (and its disk),
-## what metrics and rate limits cost per request.
+## the decision append's PostgreSQL CPU (migration 0022 against 0010), what metrics and rate limits
+## cost per request.
 bench: install
 	$(BIN)/python -m bench.rules_bench
 	$(BIN)/python -m bench.offers_bench
@@ -77,6 +78,7 @@ bench: install
 	$(BIN)/python -m bench.faults_bench
 	$(BIN)/python -m bench.events_bench
 	$(BIN)/python -m bench.decisions_bench
+	$(BIN)/python -m bench.append_bench
 	$(BIN)/python -m bench.observability_bench
 
 clean:

@@ -8,9 +8,9 @@ where the canonical record is every other stored field as JSON with sorted keys,
 costly part); linking them needs the head (last seq and hash, in ``decision_chains``), locked for
 the rest of the writing transaction so that links never interleave:
 
-* on PostgreSQL, one statement, ``tw_append_decisions(tenant, bodies)`` (migration 0010), locks the
+* on PostgreSQL, one statement, ``tw_append_decisions(tenant, bodies)`` (migration 0022), locks the
   head (``SELECT ... FOR UPDATE``, created on first use), links each body with the same hash in
-  PL/pgSQL, inserts the rows (the bodies are the rows) and moves the head;
+  PL/pgSQL, inserts the rows in one INSERT (the bodies are the rows) and moves the head;
 * elsewhere (SQLite), ``_claim`` locks the head and claims the seqs (``UPDATE ... RETURNING``),
   ``_link`` links with ``chain_hash``, and the rows and the new head are written here.
 
@@ -192,7 +192,7 @@ def _link(
 def add_decisions(session: Executor, records: list[DecisionRecord]) -> None:
     """Append records (of one tenant) to its chain, atomically, in the session's transaction:
     claim seqs (locking the head), link, insert, move the head. On PostgreSQL all of it is one
-    statement, ``tw_append_decisions`` (migration 0010): one round trip, and atomic even when the
+    statement, ``tw_append_decisions`` (migration 0022): one round trip, and atomic even when the
     session autocommits; elsewhere (SQLite) the same steps run here."""
     if not records:
         return

@@ -1,5 +1,5 @@
 """The decision chain's link hash has two definitions, which must agree: PostgreSQL's
-(``tw_append_decisions``, migration 0010, which links a request's records under the head's lock)
+(``tw_append_decisions``, migration 0022, which links a request's records under the head's lock)
 and Python's (``storage.decisions.chain_hash``, which links them on SQLite, and ``link_hash``,
 which ``verify`` holds every stored record to). Records carrying what could make them differ
 (unicode, escapes, nulls, numbers beyond 64 bits, exact decimals, dates, instants in other zones)
