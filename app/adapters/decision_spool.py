@@ -11,7 +11,7 @@ What it keeps and what it gives up:
 
 * every record reaches the log, in the order its process made them, through the same atomic append
   (the hash chain is built by the same function, so it is the same chain);
-* records wait in the process for ``linger`` (5 ms by default; up to ``IDLE_NAP``, 50 ms, after
+* records wait in the process for ``linger`` (20 ms by default; up to ``IDLE_NAP``, 50 ms, after
   a quiet spell: the writer looks for records every nap, so that no request has to wake it,
   which would hand it the GIL) before their batch is written — on top of the ~0.6 s a browsing
   write may already be lost in a crash of the database (``synchronous_commit = off``,
@@ -59,7 +59,7 @@ RETRY_FIRST, RETRY_MOST = 0.1, 2.0
 class DecisionSpool:
     """The process's writer of browsed offers' decision records (see the module)."""
 
-    def __init__(self, db: Database, linger: float = 0.005, limit: int = 10_000) -> None:
+    def __init__(self, db: Database, linger: float = 0.02, limit: int = 10_000) -> None:
         self.db, self.linger, self.limit = db, linger, limit
         self._pid = -1
         self._start_lock = threading.Lock()

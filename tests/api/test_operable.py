@@ -203,6 +203,26 @@ def test_storefront_limit_per_api_key(settings, db, cache, tenant_a, tenant_b):
     assert client.get("/healthz").status_code == 200
 
 
+def test_within_the_limit_storefront_requests_skip_flask_limiter_s_own_pass(
+    settings, db, cache, tenant_a, monkeypatch
+):
+    """Counted first on flask-limiter's counter (app/http/rate_limits.py, ``_counted_first``):
+    within the limit straight to the view; over it, flask-limiter's pass answers the 429 (the
+    test above: the counter is the one it reads)."""
+    client = app_with(settings, db, cache, rate_limit_storefront="3/minute")
+    (limiter,) = client.application.extensions["limiter"]
+    passes = []
+    own_pass = limiter._check_request_limit
+    monkeypatch.setattr(
+        limiter, "_check_request_limit", lambda *a, **k: passes.append(1) or own_pass(*a, **k)
+    )
+    for _ in range(3):
+        assert client.get("/v1/storefront/segments", headers=tenant_a.storefront).status_code == 200
+    assert passes == []
+    assert_limited(client.get("/v1/storefront/segments", headers=tenant_a.storefront))
+    assert passes == [1]
+
+
 def test_a_high_storefront_limit_is_leased_in_batches(settings, db, cache, tenant_a, tenant_b):
     """1000/minute: leases of ten requests (app/http/rate_leases.py); the window's counter is
     moved near the limit in Redis, as other workers' requests would have."""
