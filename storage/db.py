@@ -165,6 +165,11 @@ def _ping_when_idle(engine: Engine) -> None:
     next ``Database.read()`` (which switches the connection to autocommit) would fail with
     psycopg's "can't change 'autocommit' now": a 500 after every quiet moment."""
 
+    @event.listens_for(engine, "handle_error")
+    def _lost(context: Any) -> None:
+        if context.is_disconnect:  # Core's own statements (``replace_pool_after``: the driver's)
+            _count_loss(engine)
+
     @event.listens_for(engine, "checkin")
     def _checked_in(_dbapi_connection: Any, record: Any) -> None:
         record.info["idle_since"] = time.monotonic()
@@ -183,6 +188,16 @@ def _ping_when_idle(engine: Engine) -> None:
             raise exc.DisconnectionError() from error
 
 
+def _idle(connection: Connection) -> bool:
+    """Usable as it is: valid, in no transaction, no statement under way (the driver's status)."""
+    if connection.invalidated or connection.closed:
+        return False
+    driver = connection.connection.driver_connection
+    return (
+        driver is not None and driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    )
+
+
 def _alive(connection: Connection) -> bool:
     """The pool's idle ping (``_ping_when_idle``) for a connection kept out of it; a dead one is
     invalidated."""
@@ -198,6 +213,13 @@ def _alive(connection: Connection) -> bool:
 
 #: Pools that lost a connection under a statement run past Core since their last checkout.
 _LOST_POOLS: weakref.WeakSet[Pool] = weakref.WeakSet()
+#: How many connections each engine lost under a statement (past Core or through it): a kept
+#: browsing connection made before the last loss is let go (a restart killed them all).
+_LOSSES: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
+
+
+def _count_loss(engine: Engine) -> None:
+    _LOSSES[engine] = _LOSSES.get(engine, 0) + 1
 
 
 def replace_pool_after(connection: Connection, error: BaseException) -> None:
@@ -205,6 +227,7 @@ def replace_pool_after(connection: Connection, error: BaseException) -> None:
     (``storage.driver``): invalidate the connection, and have its pool replace every connection
     it made before (on its next checkout: a restarted server killed them all)."""
     _LOST_POOLS.add(connection.engine.pool)
+    _count_loss(connection.engine)
     connection.invalidate(error)
 
 
@@ -285,10 +308,14 @@ class Database:
         if url.startswith("postgresql"):
             # Autocommit for the engine's life: no per-checkout switch and reset of the mode.
             # Nor a ROLLBACK to reset a returned connection: an autocommit one holds no transaction.
+            # Every thread that browses keeps one (``browsing``), so a process holds as many as
+            # it has request threads, and one more for its decision spool: no overflow limit
+            # (a limit would leave the thread past it waiting for a connection nobody returns).
             relaxed = make_engine(
                 url,
                 connect_args={"options": "-c synchronous_commit=off"},
                 pool_size=5,
+                max_overflow=-1,
                 isolation_level="AUTOCOMMIT",
                 pool_reset_on_return=None,
             )
@@ -330,9 +357,12 @@ class Database:
         connection = self._browsing_connection(self.relaxed_engine)
         try:
             yield connection  # autocommit: every statement committed as it ran
-        except BaseException:
-            self._kept.connection = None  # after a failure, back to the pool (which checks it)
-            self._let_go(connection)
+        except BaseException as error:
+            # A request refused (404, 422) left it as it was; after any other failure it goes
+            # back to the pool, which checks it.
+            if not (isinstance(error, Exception) and _idle(connection)):
+                self._kept.connection = None
+                self._let_go(connection)
             raise
         self._kept.used = time.monotonic()
 
@@ -341,15 +371,21 @@ class Database:
         back in for every offer (a Connection object, the pool's events) cost ~7 % of an offer's
         CPU. It holds no transaction between offers (autocommit). Pinged when idle past
         ``IDLE_PING_SECONDS`` as the pool pings; let go, and another checked out, when dead,
-        invalidated, when its pool lost a connection, after ``dispose`` or in a forked child
-        (the parent's, never used there)."""
+        invalidated, made before the engine last lost a connection (invalidated: a restart
+        killed them all), after ``dispose`` or in a forked child (the parent's, never used
+        there)."""
         kept = self._kept
         connection: Connection | None = getattr(kept, "connection", None)
+        if (
+            connection is not None
+            and kept.losses != _LOSSES.get(engine, 0)
+            and kept.pid == os.getpid()
+        ):
+            connection.invalidate()  # made before a loss: never back into the pool
         if connection is not None and (
             kept.pid != os.getpid()
             or kept.generation != self._generation
             or connection.invalidated
-            or engine.pool in _LOST_POOLS
             or (time.monotonic() - kept.used > IDLE_PING_SECONDS and not _alive(connection))
         ):
             if kept.pid == os.getpid():
@@ -359,7 +395,7 @@ class Database:
             kept.connection = None
             connection = engine.connect()
             kept.connection, kept.pid, kept.generation = connection, os.getpid(), self._generation
-            kept.used = time.monotonic()
+            kept.used, kept.losses = time.monotonic(), _LOSSES.get(engine, 0)
             self._kept_all[connection] = os.getpid()
             # back to the pool when the thread is gone (a threaded dev server's request thread)
             weakref.finalize(threading.current_thread(), self._let_go, connection)

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
+from app.adapters import decision_spool
 from app.services.events_out import emit_storefront_events
 from pricing import catalog as domain
 from pricing.errors import InvalidInput, NotFound
@@ -101,6 +102,7 @@ def decision(db: Database, tenant: domain.Tenant, decision_id: str) -> dict[str,
     """A decision with every rule considered explained: kind, priority, matched, fired, and why
     it did not match — recomputed from the stored facts against the stored ruleset version (the
     reference evaluator gives the engine's answers: see the differential tests)."""
+    decision_spool.flush_all()  # this process's browsed offers' records first
     with db.read() as session:
         record = get_decision(session, tenant.id, decision_id)
         version = RulesetRepository(session, tenant.id).version(record.ruleset_version)

@@ -348,6 +348,7 @@ def backtest(
     """Run a draft (reference evaluator, a dry run) over the recorded decisions of a time range:
     outputs changed, prices changed with revenue and commission deltas (new - recorded, minor
     units, per purpose too), upgrade allow/deny flips, and the largest price changes."""
+    decision_spool.flush_all()
     if end <= start:
         raise InvalidInput(
             "to must be after from.",

@@ -10,7 +10,7 @@ A repeat reuses the sheet and the outcomes under new decision ids (every offer i
 decision, recorded as a pricing records it: the same facts, rules fired and outputs, written now)
 and the request's own selection and assignment. Half an offer's worker time was the pricing and
 its three rule evaluations (docs/benchmarks.md); tests hold a reused sheet equal to a fresh
-pricing's but for the ids (tests/integration/test_offer_memo.py).
+pricing's but for the ids (tests/api/test_offer_memo.py).
 
 Per process, least recently used first out, ``SIZE`` sheets (a 3-tier sheet is a few kB).
 """

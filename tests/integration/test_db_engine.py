@@ -252,3 +252,34 @@ def test_a_kept_browsing_connection_idle_past_the_window_is_pinged_and_replaced_
         assert _browsing_pid(database) != dead  # no error: the ping found it dead
     finally:
         database.dispose()
+
+
+def test_a_connection_lost_by_one_thread_lets_every_thread_s_kept_one_go(pg_url, monkeypatch):
+    """A restarted server killed them all: after the one statement that meets a dead connection,
+    another thread's kept connection (made before) is let go too, not failed on its next use."""
+    monkeypatch.setattr(storage_db, "IDLE_PING_SECONDS", 3600.0)  # no idle ping to save it
+    database = Database.from_url(pg_url)
+    try:
+        with ThreadPoolExecutor(1) as other:
+            mine, theirs = _browsing_pid(database), other.submit(_browsing_pid, database).result()
+            for pid in (mine, theirs):
+                _terminate(pg_url, pid)
+            with pytest.raises(OperationalError) as caught:
+                _browsing_pid(database)
+            assert caught.value.connection_invalidated
+            assert other.submit(_browsing_pid, database).result() != theirs  # no error
+            assert _browsing_pid(database) != mine
+    finally:
+        database.dispose()
+
+
+def test_a_refused_request_keeps_its_browsing_connection(pg_url):
+    """An error of the request's own (a 404, a 422) leaves the connection as it was: kept."""
+    database = Database.from_url(pg_url)
+    try:
+        mine = _browsing_pid(database)
+        with pytest.raises(LookupError), database.browsing():
+            raise LookupError("no such segment")
+        assert _browsing_pid(database) == mine
+    finally:
+        database.dispose()

@@ -18,6 +18,7 @@ from pathlib import Path
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
+from app.adapters import decision_spool
 from app.adapters.decision_spool import DecisionSpool
 from app.services import decision_log
 from storage import decisions as store
@@ -112,18 +113,53 @@ def test_a_record_the_database_rejects_is_given_up_alone(pg_url, settings):
     database = Database.from_url(pg_url)
     with committed_tenant(database, settings, "reject") as tenant:
         spool = DecisionSpool(database)
-        first = record(tenant.tenant.id, now())
-        assert spool.submit([first])
-        assert spool.flush()
         before = lost()
-        again = [record(tenant.tenant.id, now()), first, record(tenant.tenant.id, now())]
-        assert spool.submit(again)  # the same record twice: its key is taken
+        good = [record(tenant.tenant.id, now()) for _ in range(2)]
+        bad = dataclasses.replace(record(tenant.tenant.id, now()), purpose="p" * 40)  # > 32
+        assert spool.submit([good[0], bad, good[1]])
         assert spool.flush()
 
         assert lost() - before == 1
         written = stored(database, tenant.tenant.id)
-        assert [r.id for r in written] == [first.id, again[0].id, again[2].id]
+        assert [r.id for r in written] == [good[0].id, good[1].id]
         assert decision_log.verify(database, tenant.tenant.id)["valid"]
+        spool.close()
+
+
+def test_a_record_stored_already_is_neither_written_twice_nor_lost(pg_url, settings):
+    """A call that committed just before its connection was lost is tried again: its records
+    are found stored (their ids taken), and the rest of the batch is written."""
+    database = Database.from_url(pg_url)
+    with committed_tenant(database, settings, "again") as tenant:
+        spool = DecisionSpool(database)
+        first = record(tenant.tenant.id, now())
+        assert spool.submit([first])
+        assert spool.flush()
+        before = lost()
+        later = record(tenant.tenant.id, now())
+        assert spool.submit([first, later])
+        assert spool.flush()
+
+        assert lost() == before
+        assert [r.id for r in stored(database, tenant.tenant.id)] == [first.id, later.id]
+        assert decision_log.verify(database, tenant.tenant.id)["valid"]
+        spool.close()
+
+
+def test_appends_are_calls_of_a_bounded_size(pg_url, settings, monkeypatch):
+    """After an outage a tenant may have thousands waiting: one call holds its chain head for
+    its whole run, so they go in calls of at most CHUNK records."""
+    monkeypatch.setattr(decision_spool, "CHUNK", 4)
+    database = Database.from_url(pg_url)
+    with committed_tenant(database, settings, "chunks") as tenant:
+        spool = DecisionSpool(database, linger=3600)
+        calls: list[int] = []
+        append = spool._append
+        monkeypatch.setattr(spool, "_append", lambda rs: calls.append(len(rs)) or append(rs))
+        assert all(spool.submit([record(tenant.tenant.id, now())]) for _ in range(10))
+        assert spool.flush()
+        assert calls == [4, 4, 2]
+        assert len(stored(database, tenant.tenant.id)) == 10
         spool.close()
 
 
