@@ -3,10 +3,11 @@ PostgreSQL database (a scratch one, its rows committed, as production has them) 
 
 * A ruleset published through one instance is in force on the other within 1 s: the contract,
   asserted by polling the other instance with a deadline of 1 s from the publish's answer.
-* SIGTERM lets an in-flight request finish: an offer request is held mid-transaction by a lock
-  this test takes on the tenant's decision chain head (the append waits for it), SIGTERM goes in
-  while it waits, the worker logs that it is stopping, the lock is released, and the request
-  still answers 200 with its decisions committed before the process exits 0.
+* SIGTERM lets an in-flight request finish: a quote is held mid-transaction by a lock this test
+  takes on the tenant's decision chain head (its append waits for it), as is the worker's
+  decision spool with the records of an offer already answered; SIGTERM goes in while they wait,
+  the worker logs that it is stopping, the lock is released, and the quote still answers 201,
+  its decision and the offer's committed before the process exits 0.
 """
 
 from __future__ import annotations
@@ -205,36 +206,55 @@ def test_a_publish_through_one_instance_is_in_force_on_the_other_within_one_seco
     )
 
 
-def waiting_for_lock(conn: psycopg.Connection, database: str) -> bool:
+def waiting_for_lock(conn: psycopg.Connection, database: str) -> int:
+    """How many decision appends wait for a lock in ``database``."""
     row = conn.execute(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
         " AND query LIKE '%%tw_append_decisions%%'",
         (database,),
     ).fetchone()
-    return bool(row and row[0])
+    return int(row[0]) if row else 0
+
+
+def chain_head(conn: psycopg.Connection, tenant_id: str) -> int | None:
+    row = conn.execute(
+        "SELECT seq FROM decision_chains WHERE tenant_id = %s", (uuid.UUID(tenant_id),)
+    ).fetchone()
+    return int(row[0]) if row else None
 
 
 def test_sigterm_lets_the_request_in_flight_finish_then_exits_0(start, tenant, shared_database):
+    """A quote in flight when the worker is told to stop is answered, and the decision records
+    an offer had handed to the worker's spool are written before it exits: both wait on the
+    tenant's chain head, held locked here until after SIGTERM."""
     (server,) = start(1)
-    offers = f"/v1/storefront/segments/{tenant.segment.key}/offers?date=2027-03-12&guests=2"
-    assert server.get(offers, tenant.storefront).status_code == 200  # the chain head exists
-
+    day = "2027-03-12"
+    offers = f"/v1/storefront/segments/{tenant.segment.key}/offers?date={day}&guests=2"
+    quote = {"tier_id": tenant.tiers[0].id, "date": day, "guests": 2}
     answers: list[Answer] = []
     with (
         psycopg.connect(libpq(shared_database)) as holder,
         psycopg.connect(libpq(shared_database), autocommit=True) as watcher,
     ):
-        holder.execute(  # the head locked: the next offer's decision append waits for it
+        assert server.get(offers, tenant.storefront).status_code == 200
+        eventually(lambda: chain_head(watcher, tenant.tenant.id), 30, "the chain head")
+        holder.execute(  # the head locked: every decision append waits for it
             "SELECT seq FROM decision_chains WHERE tenant_id = %s FOR UPDATE",
             (uuid.UUID(tenant.tenant.id),),
         )
-        in_flight = threading.Thread(
-            target=lambda: answers.append(server.get(offers, tenant.storefront)), daemon=True
-        )
+        spooled = server.get(offers, tenant.storefront)  # answered; its records wait
+        assert spooled.status_code == 200, spooled.get_json()
+
+        def ask() -> None:
+            answers.append(server.post("/v1/storefront/quotes", tenant.storefront, quote))
+
+        in_flight = threading.Thread(target=ask, daemon=True)
         in_flight.start()
         database = make_url(shared_database).database
         eventually(
-            lambda: waiting_for_lock(watcher, database), 30, "the offer waiting for the head"
+            lambda: waiting_for_lock(watcher, database) >= 2,
+            30,
+            "the quote and the spool waiting for the head",
         )
 
         server.process.send_signal(signal.SIGTERM)
@@ -245,12 +265,12 @@ def test_sigterm_lets_the_request_in_flight_finish_then_exits_0(start, tenant, s
         in_flight.join(timeout=60)
         assert not in_flight.is_alive()
         (answer,) = answers
-        assert answer.status_code == 200, answer.get_json()
-        body = answer.get_json()
-        assert body["offers"]
+        assert answer.status_code == 201, answer.get_json()
         assert server.process.wait(timeout=60) == 0
-        ids = [uuid.UUID(x) for x in body["decision_ids"]]
+        ids = [uuid.UUID(x) for x in spooled.get_json()["decision_ids"]]
         committed = watcher.execute(
-            "SELECT count(*) FROM decisions WHERE id = ANY(%s)", (ids,)
+            "SELECT count(*) FILTER (WHERE id = ANY(%s)), count(*) FILTER (WHERE quote_id = %s)"
+            " FROM decisions WHERE tenant_id = %s",
+            (ids, answer.get_json()["quote_id"], uuid.UUID(tenant.tenant.id)),
         ).fetchone()
-        assert committed == (len(ids),)
+        assert committed == (len(ids), 1)
