@@ -150,3 +150,17 @@ def test_a_reused_sheet_s_json_is_the_plain_json_of_the_reissued_sheet(client, a
                     assert offer_memo.rendered(tagged.reused, "offers", _offers_json) == plain
                 answers.append(tagged.reused is not None)
     assert answers == [False, True, True, True, False, True]
+
+
+def test_a_reused_sheet_never_asks_for_the_rules_labels(client, app, tenant_a, monkeypatch):
+    """The labels of the rules (the words of price lines) are read when pricing reads one: a
+    reused sheet prices nothing, so the program cache is not even asked."""
+    rules = app.extensions["tierwise"].offers.rules
+    asked_for: list[int] = []
+    labels = rules.labels
+    monkeypatch.setattr(rules, "labels", lambda t, v: asked_for.append(v) or labels(t, v))
+    asked(client, tenant_a)
+    assert asked_for  # priced: the price lines' words
+    del asked_for[:]
+    asked(client, tenant_a)
+    assert asked_for == []
