@@ -47,6 +47,7 @@ from app.services.offers import OfferContext
 from config import Settings
 from pricing.errors import DomainError
 from storage import change_log as change_store
+from storage.availability_cache import CountsCache
 from storage.db import Database
 
 SECURITY_SCHEMES = {
@@ -167,6 +168,7 @@ def create_app(
         engine=settings.rules_engine,
         masker=Masker(settings.api_key_pepper),
         spool=DecisionSpool(db),
+        counts=CountsCache(db),
     )
     payments = payments or make_payments(settings)
     app.extensions["tierwise"] = Services(

@@ -51,7 +51,7 @@ class Outcome:
     (matched, fired, why it did not match) — built when first read: the hot path only needs the
     decisions and ``considered_rows``. Equal outcomes have equal decisions and considered rules."""
 
-    __slots__ = ("_considered", "_source", "decisions")
+    __slots__ = ("_considered", "_rows", "_source", "decisions")
 
     def __init__(
         self,
@@ -64,6 +64,7 @@ class Outcome:
         self.decisions = decisions  # kind -> resolved decision
         self._considered = considered
         self._source = source
+        self._rows: list[list[Any]] | None = None
 
     @property
     def considered(self) -> tuple[RuleResult, ...]:
@@ -89,10 +90,15 @@ class Outcome:
     def considered_rows(self) -> list[list[Any]]:
         """Every rule considered as a compact ``[rule_id, matched, fired]`` row: what decision
         records store (why a rule did not match follows from the stored facts and ruleset
-        version, so it is computed when a decision is read, not on the hot path)."""
-        if self._considered is None and self._source is not None:
-            return self._source.rows()
-        return [[r.rule_id, r.matched, r.fired] for r in self.considered]
+        version, so it is computed when a decision is read, not on the hot path). Built once:
+        a reused offer sheet's outcomes give their rows to every record made from them, which
+        read them and never change them."""
+        if self._rows is None:
+            if self._considered is None and self._source is not None:
+                self._rows = self._source.rows()
+            else:
+                self._rows = [[r.rule_id, r.matched, r.fired] for r in self.considered]
+        return self._rows
 
     def for_kind(self, kind: str) -> Outcome:
         return Outcome(

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     BindParameter,
     CompoundSelect,
     bindparam,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy import extract as sql_extract
 
 from pricing.availability import DayCounts
 from storage import models as m
@@ -30,7 +32,8 @@ OCCUPYING_BOOKINGS = ("paid",)
 
 def _counts_statement() -> CompoundSelect[*tuple[Any, ...]]:
     """Built once: capacity rows, held units, paid bookings and blackouts of some tiers over a
-    date range, as (source, tier_id, service_date, number) rows."""
+    date range, the catalog version, and when the first of the held units is let go (microseconds
+    since the epoch), as (source, tier_id, service_date, number) rows."""
     tenant: BindParameter[uuid.UUID] = bindparam("tenant")
     start: BindParameter[dt.date] = bindparam("start")
     end: BindParameter[dt.date] = bindparam("end")
@@ -73,10 +76,25 @@ def _counts_statement() -> CompoundSelect[*tuple[Any, ...]]:
     catalog = select(literal("catalog"), null(), null(), m.Tenant.catalog_version).where(
         m.Tenant.id == tenant
     )
-    return union_all(capacity, held, booked, closed, catalog)
+    first_expiry = func.min(m.Hold.expires_at)
+    expiry = select(
+        literal("expiry"),
+        null(),
+        null(),
+        (sql_extract("epoch", first_expiry) * 1_000_000).cast(BigInteger),
+    ).where(
+        m.Hold.tenant_id == tenant,
+        m.Hold.service_date.between(start, end),
+        m.Hold.status == "active",
+        m.Hold.expires_at > now,
+    )
+    return union_all(capacity, held, booked, closed, catalog, expiry)
 
 
 COUNTS = HotStatement(_counts_statement(), ("tenant", "start", "end", "now"))
+
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def day_counts(
@@ -84,6 +102,14 @@ def day_counts(
 ) -> DayCounts:
     """Everything availability needs for a tenant's tiers between two dates, and the tenant's
     current catalog version (which snapshot to price with), in one round trip."""
+    return counts_until(session, tenant_id, start, end, now)[0]
+
+
+def counts_until(
+    session: Executor, tenant_id: str, start: dt.date, end: dt.date, now: dt.datetime
+) -> tuple[DayCounts, dt.datetime | None]:
+    """``day_counts``, and the moment they change by themselves: the first of the counted holds
+    to expire (None: no hold counted). Until then, only a write changes them."""
     params = {
         "tenant": uuid.UUID(tenant_id),
         "start": start,
@@ -91,9 +117,13 @@ def day_counts(
         "now": now,
     }
     counts = DayCounts({}, {}, set(), set())
+    until = None
     for source, tier, day, number in COUNTS.rows(session, params):
         key = (str(tier), day)
-        if source == "catalog":
+        if source == "expiry":
+            if number is not None:
+                until = EPOCH + dt.timedelta(microseconds=int(number))
+        elif source == "catalog":
             counts.catalog_version = int(number)
         elif source == "capacity":
             counts.capacity[key] = int(number)
@@ -103,4 +133,4 @@ def day_counts(
             counts.blackout_tenant.add(day)
         else:
             counts.blackout_tier.add(key)
-    return counts
+    return counts, until

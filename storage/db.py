@@ -8,7 +8,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -301,6 +301,8 @@ class Database:
         self._kept = threading.local()  # each thread's browsing connection, between offers
         self._kept_all: dict[Connection, int] = {}  # every thread's (and its pid), for dispose()
         self._generation = 0  # bumped by dispose(): every kept connection is let go
+        #: Called after every ``transaction()`` commits (``storage.availability_cache``).
+        self.after_commit: list[Callable[[], None]] = []
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -335,7 +337,8 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """Commit on a clean exit, roll back on any exception."""
+        """Commit on a clean exit (then call the ``after_commit`` hooks), roll back on any
+        exception."""
         session = self.session_factory()
         try:
             yield session
@@ -345,6 +348,8 @@ class Database:
             raise
         finally:
             session.close()
+        for hook in self.after_commit:
+            hook()
 
     @contextmanager
     def browsing(self) -> Iterator[Connection]:

@@ -37,6 +37,7 @@ from pricing.availability import DayCounts
 from pricing.pricer import NEARBY_WINDOW, Selection
 from rules.outcome import Outcome
 from storage.availability import day_counts
+from storage.availability_cache import CountsCache
 from storage.bookings import BookingView, get_booking
 from storage.db import Database, Executor
 from storage.decisions import DecisionRecord, add_decisions
@@ -56,6 +57,8 @@ class OfferContext:
     masker: Masker
     #: Browsed offers' decision records, appended in batches by the process's writer thread.
     spool: DecisionSpool
+    #: Browsed offers' availability counts, kept while nothing changed them.
+    counts: CountsCache
     #: Priced offer sheets by what they are a pure function of (``offer_memo``).
     sheets: offer_memo.SheetMemo = field(default_factory=offer_memo.SheetMemo)
 
@@ -149,14 +152,15 @@ def _gather(
     selection: Selection,
     now: dt.datetime,
     scope: Any,
+    read_counts: Callable[..., DayCounts] = day_counts,
 ) -> pricer.Inputs:
     """Every input of one use case, read in one place: availability counts and the catalog
-    version (one round trip), the snapshot of that version (the tenant's settings come from it,
-    never from a cached principal), the ruleset in force, the tenant's today, and — once
-    ``scope(snapshot, today)`` checked the request and named what it prices — the visitor's
-    experiment variant."""
+    version (one round trip; a browsed offer's maybe none: ``CountsCache``), the snapshot of that
+    version (the tenant's settings come from it, never from a cached principal), the ruleset in
+    force, the tenant's today, and — once ``scope(snapshot, today)`` checked the request and
+    named what it prices — the visitor's experiment variant."""
     day = selection.service_date
-    counts = day_counts(
+    counts = read_counts(
         session,
         tenant.id,
         day - dt.timedelta(days=NEARBY_WINDOW),
@@ -261,7 +265,6 @@ def sheet_key(inputs: pricer.Inputs, selection: Selection) -> str:
     tenant's settings), the ruleset in force, the tenant's today, the availability counts of the
     window and the visitor's variant. Equal keys, equal sheets (but for the decision ids each
     pricing records, and the visitor)."""
-    counts = inputs.counts
     assignment = inputs.assignment
     state = (
         replace(selection, visitor_id=""),
@@ -271,12 +274,31 @@ def sheet_key(inputs: pricer.Inputs, selection: Selection) -> str:
         inputs.ruleset.content_hash,
         inputs.today,
         (assignment.key, assignment.variant) if assignment else None,
-        sorted(counts.capacity.items()),
-        sorted(counts.taken.items()),
-        sorted(counts.blackout_tenant),
-        sorted(counts.blackout_tier),
+        _counts_text(inputs.counts),
     )
     return hashlib.blake2b(repr(state).encode(), digest_size=16).hexdigest()
+
+
+#: The text of counts kept by ``CountsCache`` (the same object offer after offer), by identity.
+_COUNTS_TEXTS: dict[int, tuple[DayCounts, str]] = {}
+
+
+def _counts_text(counts: DayCounts) -> str:
+    kept = _COUNTS_TEXTS.get(id(counts))
+    if kept is not None and kept[0] is counts:
+        return kept[1]
+    text = repr(
+        (
+            sorted(counts.capacity.items()),
+            sorted(counts.taken.items()),
+            sorted(counts.blackout_tenant),
+            sorted(counts.blackout_tier),
+        )
+    )
+    if len(_COUNTS_TEXTS) >= 256:
+        _COUNTS_TEXTS.clear()
+    _COUNTS_TEXTS[id(counts)] = (counts, text)  # held: its id is not reused while here
+    return text
 
 
 def offers_tag(key: str, selection: Selection) -> str:
@@ -326,6 +348,7 @@ def quote_offers_tagged(
             selection,
             now,
             lambda snapshot, today: pricing_offers.offers_scope(snapshot, today, selection),
+            ctx.counts.counts,
         )
         key = sheet_key(inputs, selection)
         tag = offers_tag(key, selection)

@@ -23,6 +23,7 @@ from flask import Flask
 from sqlalchemy import delete, func, select
 
 from app import create_app
+from app.adapters import decision_spool
 from app.adapters.payments import StripePayments
 from pricing.booking_states import ledger_agrees
 from storage import checkout as store
@@ -38,7 +39,9 @@ DAY = days_ahead(40)
 
 
 def delete_tenant(database: Database, tenant_id: str) -> None:
-    """Every row of the tenant, children first."""
+    """Every row of the tenant, children first (this process's spooled decisions written
+    first)."""
+    decision_spool.flush_all()
     key = uuid.UUID(tenant_id)
     with database.transaction() as s:
         for table in reversed(m.Base.metadata.sorted_tables):
