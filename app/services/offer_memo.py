@@ -22,11 +22,14 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from pricing import offers as pricing_offers
 from pricing import pricer
 from rules.outcome import Outcome
+
+T = TypeVar("T")
 
 SIZE = 1024
 
@@ -85,18 +88,29 @@ def reissued(
     sheet = kept.sheet
     ids = {e.id: new_id() for e in sheet.evaluations}
     tiers = tuple(
-        replace(
+        _with(
             offer,
             decision_id=ids[offer.decision_id],
-            fallbacks=tuple(replace(f, decision_id=ids[f.decision_id]) for f in offer.fallbacks),
+            fallbacks=tuple(_with(f, decision_id=ids[f.decision_id]) for f in offer.fallbacks),
         )
         for offer in sheet.tiers
     )
-    evaluations = tuple(replace(e, id=ids[e.id]) for e in sheet.evaluations)
-    renewed = replace(
+    evaluations = tuple(_with(e, id=ids[e.id]) for e in sheet.evaluations)
+    renewed = _with(
         sheet, selection=selection, assignment=assignment, tiers=tiers, evaluations=evaluations
     )
     return renewed, Reused(kept, ids)
+
+
+def _with(value: T, **changes: Any) -> T:
+    """``dataclasses.replace`` for a value that was valid and changes only in fields that
+    ``__init__`` does not check (ids, the request's selection): a copy of its fields, without
+    ``replace``'s per-field introspection (~2 % of an offer)."""
+    copied = object.__new__(type(value))
+    fields = copied.__dict__
+    fields.update(value.__dict__)
+    fields.update(changes)
+    return copied
 
 
 def rendered(
