@@ -10,6 +10,7 @@ replaced, and an over-long URL answers 414."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import re
 import uuid
@@ -405,3 +406,19 @@ def test_an_over_long_url_answers_414_in_the_error_shape(client, tenant_a):
     assert_error_shape(response, 414, "uri_too_long")
     assert_error_shape(client.get("/" + "a" * 20_000), 414, "uri_too_long")
     assert json.loads(response.get_data())["error"]["message"]
+
+
+def test_a_body_sent_with_a_get_is_checked_whether_sized_or_chunked(client, tenant_a):
+    """A GET without a body skips reading one (app.http.incoming._has_body); one with a body,
+    sized or chunked, is checked as a POST's is."""
+    fx, url = tenant_a, "/v1/storefront/segments"
+    assert client.get(url, headers=fx.storefront).status_code == 200
+    sized = client.get(url, headers=fx.storefront, data=b"a\x00b")
+    assert paths(sized) == ["/"]
+    chunked = client.get(
+        url,
+        headers={**fx.storefront, "Transfer-Encoding": "chunked"},
+        input_stream=io.BytesIO(b"a\x00b"),
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert paths(chunked) == ["/"]
