@@ -92,6 +92,7 @@ class CountsCache:
         self._retry_at = 0.0
         if self.enabled:
             db.after_commit.append(self.forget_all)
+            db.on_dispose.append(self.close)
 
     @property
     def enabled(self) -> bool:
@@ -185,7 +186,9 @@ class CountsCache:
         return listener
 
     def close(self) -> None:
+        """Stop listening (``Database.dispose``); the next offer listens again."""
         with self._listen_lock:
             if self._listener is not None and self._pid == os.getpid():
                 self._listener.close()
             self._listener = None
+        self.forget_all()

@@ -301,8 +301,10 @@ class Database:
         self._kept = threading.local()  # each thread's browsing connection, between offers
         self._kept_all: dict[Connection, int] = {}  # every thread's (and its pid), for dispose()
         self._generation = 0  # bumped by dispose(): every kept connection is let go
-        #: Called after every ``transaction()`` commits (``storage.availability_cache``).
+        #: Called after every ``transaction()`` commits, and by ``dispose()`` first
+        #: (``storage.availability_cache``: its kept counts, its listening connection).
         self.after_commit: list[Callable[[], None]] = []
+        self.on_dispose: list[Callable[[], None]] = []
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -411,6 +413,8 @@ class Database:
             connection.close()
 
     def dispose(self) -> None:
+        for hook in self.on_dispose:
+            hook()
         self._generation += 1  # a thread still browsing checks out another one
         self._kept.connection = None
         for connection in list(self._kept_all):

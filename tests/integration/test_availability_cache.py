@@ -298,3 +298,12 @@ def test_without_the_announcements_every_offer_reads(
 def test_a_shared_test_connection_keeps_nothing(db, pg_url):
     assert not CountsCache(db).enabled
     assert CountsCache(Database.from_url(pg_url)).enabled
+
+
+def test_disposing_of_the_database_closes_the_listening_connection(pg_url, database, shop):
+    cache = CountsCache(database)
+    read(cache, database, shop.tenant.id)
+    listener = cache._listener
+    assert listener is not None and not listener.closed
+    database.dispose()
+    assert listener.closed and cache._listener is None
