@@ -81,6 +81,7 @@ class CountsCache:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db, self.max_age, self.size, self._clock = db, max_age, size, clock
+        self.enabled = db.browsing_apart  # the database's units of work never change
         self._lock = threading.Lock()  # the kept counts and generations
         self._listen_lock = threading.Lock()  # the listening connection
         self._kept: OrderedDict[tuple[str, dt.date, dt.date], _Kept] = OrderedDict()
@@ -93,10 +94,6 @@ class CountsCache:
         if self.enabled:
             db.after_commit.append(self.forget_all)
             db.on_dispose.append(self.close)
-
-    @property
-    def enabled(self) -> bool:
-        return self.db.relaxed_engine is not None and not self.db.shared
 
     def counts(
         self, session: Executor, tenant_id: str, start: dt.date, end: dt.date, now: dt.datetime

@@ -353,14 +353,21 @@ class Database:
         for hook in self.after_commit:
             hook()
 
+    @property
+    def browsing_apart(self) -> bool:
+        """Offers browse on their own autocommit connections (a PostgreSQL server), not in an
+        ordinary transaction (SQLite, a test's shared connection)."""
+        return self.relaxed_engine is not None and not self.shared
+
     @contextmanager
     def browsing(self) -> Iterator[Connection]:
         """An autocommit connection of the relaxed engine; without one (SQLite, tests), the
         connection of a ``transaction()``: committed on a clean exit, rolled back on an error."""
-        if self.relaxed_engine is None or self.shared:
+        if not self.browsing_apart:
             with self.transaction() as session:
                 yield session.connection()
             return
+        assert self.relaxed_engine is not None  # browsing apart
         connection = self._browsing_connection(self.relaxed_engine)
         try:
             yield connection  # autocommit: every statement committed as it ran

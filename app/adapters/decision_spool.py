@@ -80,7 +80,7 @@ class DecisionSpool:
     def enabled(self) -> bool:
         """Only where offers browse on their own autocommit connections (PostgreSQL server): a
         test's shared connection, or SQLite, appends in the request's transaction."""
-        return self.db.relaxed_engine is not None and not self.db.shared
+        return self.db.browsing_apart
 
     # ---- the request's side --------------------------------------------------------------------
 
