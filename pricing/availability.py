@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from pricing.catalog import Segment, Tier
@@ -75,6 +76,20 @@ class DayCounts:
 
     def blacked_out(self, tier_id: str, day: dt.date) -> bool:
         return day in self.blackout_tenant or (tier_id, day) in self.blackout_tier
+
+    @cached_property
+    def text(self) -> str:
+        """The counts as one text, in a stable order (an offer sheet's key holds it), made on
+        first reading: counts are complete before anyone reads them, and kept counts
+        (``storage.availability_cache``) serve many offers."""
+        return repr(
+            (
+                sorted(self.capacity.items()),
+                sorted(self.taken.items()),
+                sorted(self.blackout_tenant),
+                sorted(self.blackout_tier),
+            )
+        )
 
 
 def fallback_candidates(

@@ -152,7 +152,7 @@ def _gather(
     selection: Selection,
     now: dt.datetime,
     scope: Any,
-    read_counts: Callable[..., DayCounts] = day_counts,
+    read_counts: Callable[[Executor, str, dt.date, dt.date, dt.datetime], DayCounts] = day_counts,
 ) -> pricer.Inputs:
     """Every input of one use case, read in one place: availability counts and the catalog
     version (one round trip; a browsed offer's maybe none: ``CountsCache``), the snapshot of that
@@ -274,31 +274,9 @@ def sheet_key(inputs: pricer.Inputs, selection: Selection) -> str:
         inputs.ruleset.content_hash,
         inputs.today,
         (assignment.key, assignment.variant) if assignment else None,
-        _counts_text(inputs.counts),
+        inputs.counts.text,
     )
     return hashlib.blake2b(repr(state).encode(), digest_size=16).hexdigest()
-
-
-#: The text of counts kept by ``CountsCache`` (the same object offer after offer), by identity.
-_COUNTS_TEXTS: dict[int, tuple[DayCounts, str]] = {}
-
-
-def _counts_text(counts: DayCounts) -> str:
-    kept = _COUNTS_TEXTS.get(id(counts))
-    if kept is not None and kept[0] is counts:
-        return kept[1]
-    text = repr(
-        (
-            sorted(counts.capacity.items()),
-            sorted(counts.taken.items()),
-            sorted(counts.blackout_tenant),
-            sorted(counts.blackout_tier),
-        )
-    )
-    if len(_COUNTS_TEXTS) >= 256:
-        _COUNTS_TEXTS.clear()
-    _COUNTS_TEXTS[id(counts)] = (counts, text)  # held: its id is not reused while here
-    return text
 
 
 def offers_tag(key: str, selection: Selection) -> str:
