@@ -87,16 +87,32 @@ def announced(cache: CountsCache) -> None:
     assert ready, "no announcement arrived"
 
 
-def set_capacity(pg_url: str, tenant: TenantFixture, units: int) -> None:
+def write_first_tier(pg_url: str, tenant: TenantFixture, sql: str, value: object) -> None:
+    """``sql`` with the tenant, its first tier, DAY and ``value``, committed elsewhere."""
     write_elsewhere(
+        pg_url, sql, uuid.UUID(tenant.tenant.id), uuid.UUID(tenant.tiers[0].id), DAY, value
+    )
+
+
+def set_capacity(pg_url: str, tenant: TenantFixture, units: int) -> None:
+    write_first_tier(
         pg_url,
+        tenant,
         "INSERT INTO capacity (tenant_id, tier_id, service_date, units, updated_at)"
         " VALUES (%s, %s, %s, %s, now()) ON CONFLICT (tenant_id, tier_id, service_date)"
         " DO UPDATE SET units = excluded.units",
-        uuid.UUID(tenant.tenant.id),
-        uuid.UUID(tenant.tiers[0].id),
-        DAY,
         units,
+    )
+
+
+def add_hold(pg_url: str, tenant: TenantFixture, expires: dt.datetime) -> None:
+    """An active hold of 2 units of the first tier on DAY, committed elsewhere."""
+    write_first_tier(
+        pg_url,
+        tenant,
+        "INSERT INTO holds (tenant_id, id, tier_id, service_date, units, status, expires_at,"
+        " created_at) VALUES (%s, gen_random_uuid(), %s, %s, 2, 'active', %s, now())",
+        expires,
     )
 
 
@@ -140,30 +156,30 @@ def test_every_table_the_counts_read_announces_its_writes(
     kept, database, shop, pg_url, monkeypatch, table
 ):
     tenant, tier = uuid.UUID(shop.tenant.id), uuid.UUID(shop.tiers[0].id)
-    statements = {
-        "holds": (
-            "INSERT INTO holds (tenant_id, id, tier_id, service_date, units, status, expires_at,"
-            " created_at) VALUES (%s, gen_random_uuid(), %s, %s, 2, 'active',"
-            " '2031-05-01 13:00+00', now())",
-            (tenant, tier, DAY),
+    writes = {
+        "holds": lambda: add_hold(pg_url, shop, NOW + dt.timedelta(hours=1)),
+        "bookings": lambda: write_elsewhere(
+            pg_url, "UPDATE bookings SET status = status WHERE tenant_id = %s", tenant
         ),
-        "bookings": ("UPDATE bookings SET status = status WHERE tenant_id = %s", (tenant,)),
-        "blackouts": (
+        "blackouts": lambda: write_elsewhere(
+            pg_url,
             "INSERT INTO blackouts (tenant_id, id, tier_id, service_date, reason, created_at)"
             " VALUES (%s, gen_random_uuid(), %s, %s, 'closed', now())",
-            (tenant, tier, DAY),
+            tenant,
+            tier,
+            DAY,
         ),
-        "tenants": (
+        "tenants": lambda: write_elsewhere(
+            pg_url,
             "UPDATE tenants SET catalog_version = catalog_version + 1 WHERE id = %s",
-            (tenant,),
+            tenant,
         ),
     }
     if table == "bookings":  # a booking to update: one paid booking, inserted elsewhere
         write_paid_booking(pg_url, shop)
     read(kept, database, shop.tenant.id)
     with reads_counted(monkeypatch) as calls:
-        sql, params = statements[table]
-        write_elsewhere(pg_url, sql, *params)
+        writes[table]()
         announced(kept)
         after = read(kept, database, shop.tenant.id)
     assert calls == [1]
@@ -221,15 +237,7 @@ def test_a_commit_of_this_process_forgets_at_once(kept, database, shop, monkeypa
 
 def test_counts_are_read_again_when_a_counted_hold_expires(kept, database, shop, pg_url):
     expires = NOW + dt.timedelta(minutes=15)
-    write_elsewhere(
-        pg_url,
-        "INSERT INTO holds (tenant_id, id, tier_id, service_date, units, status, expires_at,"
-        " created_at) VALUES (%s, gen_random_uuid(), %s, %s, 2, 'active', %s, now())",
-        uuid.UUID(shop.tenant.id),
-        uuid.UUID(shop.tiers[0].id),
-        DAY,
-        expires,
-    )
+    add_hold(pg_url, shop, expires)
     key = (shop.tiers[0].id, DAY)
     assert read(kept, database, shop.tenant.id).taken[key] == 2
     assert counts_until_of(database, shop.tenant.id, NOW)[1] == expires
