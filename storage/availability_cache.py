@@ -1,4 +1,5 @@
-"""A worker's availability counts for browsed offers, kept until PostgreSQL says they changed.
+"""A worker's availability counts for browsed offers (and its tenants' catalog versions for the
+storefront's catalog reads), kept until PostgreSQL says they changed.
 
 With its decision records spooled and its sheet reused, a browsed offer's one round trip left was
 its availability read (``storage.availability.counts_until``): with it an offer cost 1.21 ms of
@@ -26,6 +27,11 @@ at most every ``RETRY`` s; meanwhile every offer reads, as before). Only a serve
 whose offers browse on their own connections keeps counts; a test's shared connection (whose
 writes are never committed, so never announced) and SQLite read every time.
 
+The segments list and the tier comparison read only the tenant's catalog version (then the
+snapshot of that version); a worker keeps it by the same rules (``catalog_version``): without it
+the segments list cost 0.69 ms of worker CPU and 0.054 ms of PostgreSQL's, with it 0.53 ms and
+none (docs/benchmarks.md).
+
 Quotes, holds and bookings never use kept counts: they read in their own transaction.
 """
 
@@ -39,6 +45,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import psycopg
 from psycopg import pq
@@ -46,6 +53,7 @@ from psycopg import pq
 from pricing.availability import DayCounts
 from storage.availability import counts_until
 from storage.db import Database, Executor
+from storage.tenants import catalog_version
 
 log = logging.getLogger(__name__)
 
@@ -60,18 +68,24 @@ SIZE = 4096
 _Mark = tuple[int, int]
 
 
+#: Counts of a window of days (tenant, start, end); a catalog version (tenant, None, None).
+_Key = tuple[str, dt.date | None, dt.date | None]
+_V = TypeVar("_V")
+
+
 @dataclass(frozen=True)
 class _Kept:
-    counts: DayCounts
-    read_at: dt.datetime  # the offer's now when read
+    value: object  # DayCounts, or a catalog version
+    read_at: dt.datetime | None  # the offer's now when read (None: a catalog version)
     until: dt.datetime | None  # the first counted hold's expiry
     filled: float  # monotonic, before the read
     mark: _Mark  # (everyone's generation, the tenant's) before the read
 
 
 class CountsCache:
-    """The counts of browsed offers (see the module); ``counts`` is ``counts_until``'s first
-    half, from the worker when it may be."""
+    """The counts of browsed offers and the tenants' catalog versions (see the module):
+    ``counts`` is ``counts_until``'s first half and ``catalog_version`` the tenant's, from the
+    worker when they may be."""
 
     def __init__(
         self,
@@ -84,7 +98,7 @@ class CountsCache:
         self.enabled = db.browsing_apart  # the database's units of work never change
         self._lock = threading.Lock()  # the kept counts and generations
         self._listen_lock = threading.Lock()  # the listening connection
-        self._kept: OrderedDict[tuple[str, dt.date, dt.date], _Kept] = OrderedDict()
+        self._kept: OrderedDict[_Key, _Kept] = OrderedDict()
         self._everyone = 0
         self._tenants: dict[str, int] = {}
         self._listener: psycopg.Connection[tuple[object, ...]] | None = None
@@ -100,7 +114,34 @@ class CountsCache:
     ) -> DayCounts:
         if not self.enabled or not self._heard():
             return counts_until(session, tenant_id, start, end, now)[0]
-        key = (tenant_id, start, end)
+        return self._kept_or_read(
+            (tenant_id, start, end),
+            now,
+            lambda: counts_until(session, tenant_id, start, end, now),
+        )
+
+    def catalog_version(self, tenant_id: str) -> int:
+        """The tenant's catalog version (``storage.tenants.catalog_version``, on a browsing
+        connection), kept as counts are: the storefront's catalog reads (segments, comparison)
+        make no round trip while nothing announced a change."""
+
+        def read() -> tuple[int, None]:
+            with self.db.browsing() as connection:
+                return catalog_version(connection, tenant_id), None
+
+        if not self.enabled or not self._heard():
+            return read()[0]
+        return self._kept_or_read((tenant_id, None, None), None, read)
+
+    def _kept_or_read(
+        self,
+        key: _Key,
+        now: dt.datetime | None,
+        read: Callable[[], tuple[_V, dt.datetime | None]],
+    ) -> _V:
+        """``key``'s kept value while it may serve ``now`` (None: any), else ``read()``'s (the
+        value, and until when it may serve), kept unless an announcement came meanwhile."""
+        tenant_id = key[0]
         filled = self._clock()
         with self._lock:
             mark = (self._everyone, self._tenants.get(tenant_id, 0))
@@ -108,20 +149,20 @@ class CountsCache:
             if (
                 kept is not None
                 and kept.mark == mark
-                and kept.read_at <= now
-                and (kept.until is None or now < kept.until)
+                and (now is None or kept.read_at is None or kept.read_at <= now)
+                and (now is None or kept.until is None or now < kept.until)
                 and filled - kept.filled < self.max_age
             ):
                 self._kept.move_to_end(key)
-                return kept.counts
-        counts, until = counts_until(session, tenant_id, start, end, now)
+                return cast(_V, kept.value)
+        value, until = read()
         with self._lock:
             if (self._everyone, self._tenants.get(tenant_id, 0)) == mark:
-                self._kept[key] = _Kept(counts, now, until, filled, mark)
+                self._kept[key] = _Kept(value, now, until, filled, mark)
                 self._kept.move_to_end(key)
                 while len(self._kept) > self.size:
                     self._kept.popitem(last=False)
-        return counts
+        return value
 
     def forget(self, tenant_id: str) -> None:
         with self._lock:

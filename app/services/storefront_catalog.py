@@ -1,6 +1,7 @@
 """The storefront's catalog reads (segments list, tier comparison) served from the tenant's catalog
-snapshot: one short round trip for the tenant's current ``catalog_version``, then the snapshot of
-that version from the process LRU (``app/adapters/snapshots.py``), where offers find it too.
+snapshot: the tenant's current ``catalog_version`` (kept by the worker until PostgreSQL announces a
+change, ``storage.availability_cache``; else one short round trip), then the snapshot of that
+version from the process LRU (``app/adapters/snapshots.py``), where offers find it too.
 
 They answer what ``catalog.storefront_segments`` and ``catalog.tier_comparison`` read from the
 catalog tables (tests hold the two paths equal), without the ORM session, the page count and the
@@ -15,15 +16,12 @@ from app.services.offers import OfferContext
 from pricing import catalog as domain
 from pricing.errors import NotFound
 from storage.repository import as_uuid
-from storage.tenants import catalog_version
 
 
 def current_snapshot(ctx: OfferContext, tenant: domain.Tenant) -> domain.CatalogSnapshot:
     """The catalog as of the tenant's current version (or newer: a snapshot loaded on a miss
     carries the version it was read at, ``snapshot.catalog_version``)."""
-    with ctx.db.browsing() as connection:
-        version = catalog_version(connection, tenant.id)
-    return ctx.snapshots.get(tenant.id, version)
+    return ctx.snapshots.get(tenant.id, ctx.counts.catalog_version(tenant.id))
 
 
 def segments(snapshot: domain.CatalogSnapshot) -> list[domain.Segment]:

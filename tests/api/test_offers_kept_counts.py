@@ -1,6 +1,7 @@
-"""Offers from kept availability counts (storage/availability_cache.py) answer as offers read
-fresh: two apps on one committed database stand for two workers; what one writes, the other's
-next offer shows once the write is announced, and the writing worker's own next offer at once.
+"""Offers from kept availability counts, and the segments list from a kept catalog version
+(storage/availability_cache.py), answer as those read fresh: two apps on one committed database
+stand for two workers; what one writes, the other's next read shows once the write is announced,
+and the writing worker's own next read at once.
 The cache itself: tests/integration/test_availability_cache.py."""
 
 from __future__ import annotations
@@ -76,3 +77,34 @@ def test_a_write_by_the_same_worker_shows_at_once(workers):
     after = offers(one, fx)  # no waiting for the announcement
     assert availability(after) != availability(before)
     assert after == offers(plain, fx)
+
+
+def segment_keys(app, fx) -> list[str]:
+    response = app.test_client().get("/v1/storefront/segments", headers=fx.storefront)
+    assert response.status_code == 200, response.get_json()
+    return [s["key"] for s in response.get_json()]
+
+
+def add_segment(app, fx, key: str) -> None:
+    body = {"key": key, "name": key.title()}
+    response = app.test_client().post("/v1/admin/segments", headers=fx.admin, json=body)
+    assert response.status_code == 201, response.get_json()
+
+
+def test_a_catalog_change_by_another_worker_shows_in_the_segments_once_announced(workers):
+    fx, one, other, plain = workers
+    before = segment_keys(one, fx)
+    add_segment(other, fx, "extra")
+    announced(one)
+    after = segment_keys(one, fx)
+    assert "extra" not in before and "extra" in after
+    assert after == segment_keys(plain, fx)
+
+
+def test_a_catalog_change_by_the_same_worker_shows_in_the_segments_at_once(workers):
+    fx, one, _other, plain = workers
+    before = segment_keys(one, fx)
+    add_segment(one, fx, "extra")
+    after = segment_keys(one, fx)  # no waiting for the announcement
+    assert "extra" not in before and "extra" in after
+    assert after == segment_keys(plain, fx)

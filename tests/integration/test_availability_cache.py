@@ -16,10 +16,12 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
+from pricing.errors import NotFound
 from storage import availability_cache
 from storage.availability import counts_until, day_counts
 from storage.availability_cache import CountsCache
 from storage.db import Database
+from storage.tenants import catalog_version
 from tests.conftest import TenantFixture
 from tests.support.races import committed_tenant
 
@@ -315,3 +317,70 @@ def test_disposing_of_the_database_closes_the_listening_connection(pg_url, datab
     assert listener is not None and not listener.closed
     database.dispose()
     assert listener.closed and cache._listener is None
+
+
+def bump_catalog_elsewhere(pg_url: str, shop: TenantFixture) -> None:
+    write_elsewhere(
+        pg_url,
+        "UPDATE tenants SET catalog_version = catalog_version + 1 WHERE id = %s",
+        uuid.UUID(shop.tenant.id),
+    )
+
+
+def fresh_version(database: Database, tenant_id: str) -> int:
+    with database.browsing() as session:
+        return catalog_version(session, tenant_id)
+
+
+@contextmanager
+def versions_counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    calls: list[int] = []
+
+    def counting(*args: object) -> int:
+        calls.append(1)
+        return catalog_version(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(availability_cache, "catalog_version", counting)
+    yield calls
+
+
+def test_a_kept_catalog_version_is_the_current_one_until_a_bump_is_announced(
+    kept, database, shop, pg_url, monkeypatch
+):
+    with versions_counted(monkeypatch) as calls:
+        first = kept.catalog_version(shop.tenant.id)
+        assert (
+            kept.catalog_version(shop.tenant.id) == first == fresh_version(database, shop.tenant.id)
+        )
+        assert calls == [1]
+        bump_catalog_elsewhere(pg_url, shop)
+        announced(kept)
+        assert kept.catalog_version(shop.tenant.id) == first + 1
+        assert calls == [1, 1]
+
+
+def test_a_kept_catalog_version_is_forgotten_by_a_commit_and_by_its_age(
+    kept, database, shop, clock, monkeypatch
+):
+    with versions_counted(monkeypatch) as calls:
+        kept.catalog_version(shop.tenant.id)
+        with database.transaction():
+            pass
+        kept.catalog_version(shop.tenant.id)  # this process committed: read again
+        clock.t += 61.0
+        kept.catalog_version(shop.tenant.id)  # past max_age: read again
+        kept.catalog_version(shop.tenant.id)
+    assert calls == [1, 1, 1]
+
+
+def test_a_catalog_version_is_read_every_time_without_the_announcements(db, shop, monkeypatch):
+    plain = CountsCache(db)  # a test's shared connection: nothing kept
+    with versions_counted(monkeypatch) as calls:
+        plain.catalog_version(shop.tenant.id)
+        plain.catalog_version(shop.tenant.id)
+    assert calls == [1, 1]
+
+
+def test_a_missing_tenants_catalog_version_is_not_found(kept):
+    with pytest.raises(NotFound):
+        kept.catalog_version(str(uuid.uuid4()))
