@@ -53,6 +53,7 @@ def fresh() -> None:
 def offer_records() -> list[DecisionRecord]:
     """The records one demo offer writes (through the current function), as stored."""
     from app import create_app
+    from app.adapters.decision_spool import flush_all
     from app.services import offers, tenants
     from app.services.demo import seed_demo
     from config import Settings
@@ -66,6 +67,7 @@ def offer_records() -> list[DecisionRecord]:
         tenant = tenants.get_tenant(svc.db, "demo")
         selection = offers.Selection("premium", service_date(), 2, ("breakfast",))
         offers.quote_offers(svc.offers, tenant, selection, dt.datetime.now(dt.UTC), "bench")
+        flush_all()  # the offer's records are spooled (app/adapters/decision_spool.py)
         with svc.db.transaction() as s:
             rows = s.scalars(select(m.Decision).order_by(m.Decision.seq))
             return [record_of(row) for row in rows]
