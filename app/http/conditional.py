@@ -75,9 +75,12 @@ def client_has(tag: str) -> bool:
 
 
 def _headers(response: Response, tag: str, cache_control: str) -> Response:
-    response.headers["ETag"] = quote_etag(tag)
-    response.headers["Cache-Control"] = cache_control
-    response.vary.add(API_KEY_HEADER)
+    """``response`` (made here, so without a Vary yet) tagged: its headers set directly, not
+    through ``response.vary``'s header set (half the time; a CORS answer adds ``Origin`` to it)."""
+    headers = response.headers
+    headers["ETag"] = quote_etag(tag)
+    headers["Cache-Control"] = cache_control
+    headers["Vary"] = API_KEY_HEADER
     return response
 
 

@@ -20,7 +20,7 @@ import hashlib
 import os
 import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from app.adapters import metrics
@@ -259,6 +259,10 @@ class TaggedOffers:
     reused: offer_memo.Reused | None = None
 
 
+#: Every field of a selection but its visitor, in order (``sheet_key``).
+_SELECTED = tuple(f.name for f in fields(Selection) if f.name != "visitor_id")
+
+
 def sheet_key(inputs: pricer.Inputs, selection: Selection) -> str:
     """A digest of everything an offer sheet is a pure function of (``pricing.offers`` has no
     clock and no I/O): the selection but its visitor, the catalog version (the snapshot, the
@@ -267,7 +271,7 @@ def sheet_key(inputs: pricer.Inputs, selection: Selection) -> str:
     pricing records, and the visitor)."""
     assignment = inputs.assignment
     state = (
-        replace(selection, visitor_id=""),
+        tuple([getattr(selection, name) for name in _SELECTED]),
         inputs.snapshot.tenant.id,
         inputs.snapshot.catalog_version,
         inputs.ruleset.version,

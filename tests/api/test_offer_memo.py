@@ -15,6 +15,7 @@ from app.http import pricing_views as views
 from app.http.conditional import encode
 from app.http.storefront import _offers_json
 from app.services import offer_memo, offers
+from pricing import offers as pricing_offers
 from pricing.pricer import Selection
 from storage import decisions as store
 from tests.api.test_experiments import running, visitor_in
@@ -164,3 +165,32 @@ def test_a_reused_sheet_never_asks_for_the_rules_labels(client, app, tenant_a, m
     del asked_for[:]
     asked(client, tenant_a)
     assert asked_for == []
+
+
+def test_a_sheet_key_names_every_field_of_the_selection_but_the_visitor(app, tenant_a):
+    fx = tenant_a
+    ctx = app.extensions["tierwise"].offers
+    day = dt.date.fromisoformat(iso(SOON))
+    selection = Selection(fx.segment.key, day, 2, ("breakfast",), visitor_id="v1")
+    with ctx.db.browsing() as session:
+        now = dt.datetime.now(dt.UTC)
+        scope = lambda snapshot, today: pricing_offers.offers_scope(snapshot, today, selection)  # noqa: E731
+        inputs = offers._gather(ctx, session, fx.tenant, selection, now, scope)
+    key = offers.sheet_key(inputs, selection)
+    other = {
+        "segment_ref": "other",
+        "service_date": day + dt.timedelta(days=1),
+        "guests": 3,
+        "add_on_refs": (),
+        "tier_id": "t",
+        "upsell_from": "t",
+        "customer": {"email": "a@example.com"},
+        "booking_id": "b",
+        "preview_variant": ("e", "b"),
+    }
+    names = [f.name for f in dataclasses.fields(Selection)]
+    assert sorted(other) == sorted(set(names) - {"visitor_id"})
+    for name, value in other.items():
+        changed = dataclasses.replace(selection, **{name: value})
+        assert offers.sheet_key(inputs, changed) != key, name
+    assert offers.sheet_key(inputs, dataclasses.replace(selection, visitor_id="v2")) == key
