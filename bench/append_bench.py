@@ -1,12 +1,15 @@
 """Decision append benchmark: prints numbers, asserts nothing.
 
-PostgreSQL's CPU time per append of one offer's three decision records (the demo tenant's premium
-offer, 2 guests, 1 add-on), through ``tw_append_decisions`` as migration 0022 writes it (one
-INSERT) and through migration 0010's function (one INSERT per record, installed beside it as
-``tw_append_decisions_0010``), alternately in blocks of 20, on one connection used as offers use
-theirs: autocommit, asynchronous commit, one statement per append. CPU is the backend's own
-(``/proc/<pid>/schedstat``, so PostgreSQL must run on this machine), commit included; wall is the
-client's. The VM's speed drifts: read the ratio of the two, not the absolute figures.
+PostgreSQL's CPU time per decision record appended through ``tw_append_decision_lines``
+(migration 0024: each record's columns beside its canonical JSON, what ``add_decisions`` sends)
+and through ``tw_append_decisions`` (migration 0022: the canonical JSON alone, parsed into the
+columns), alternately in blocks of 20 calls, with the records of one demo offer (premium, 2
+guests, 1 add-on: three records) per call and with 48 per call (sixteen offers: what a worker's
+decision spool hands over at full load), on one connection used as the spool uses its own:
+autocommit, asynchronous commit, one statement per call. CPU is the backend's own
+(``/proc/<pid>/schedstat``, so PostgreSQL must run on this machine), commit included; wall is
+the client's; "client" is this process's CPU to build the call's argument from the records. The
+VM's speed drifts: read the ratios, not the absolute figures.
 
 Needs PostgreSQL on 127.0.0.1:5432 (no Redis: the offer that makes the records caches in memory).
 Run: ``make bench`` or ``.venv/bin/python -m bench.append_bench``.
@@ -22,24 +25,40 @@ import os
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 
 import psycopg
-from alembic.script import ScriptDirectory
 from sqlalchemy import select
 
 from bench.offers_bench import ENV, header, service_date
 from storage import models as m
-from storage.db import Database, alembic_config, migrate
-from storage.decisions import DecisionRecord, canonical, record_of
+from storage.db import Database, migrate
+from storage.decision_text import canonical, line
+from storage.decisions import DecisionRecord, record_of
 
 DATABASE = "tierwise_bench_append"
 URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DATABASE}"
 DSN = f"postgresql://postgres@127.0.0.1:5432/{DATABASE}"
-CALLS = int(os.environ.get("APPEND_BENCH_CALLS", "3000"))  # per function
+CALLS = int(os.environ.get("APPEND_BENCH_CALLS", "2000"))  # per function and batch size
 BLOCK = 20
-FUNCTIONS = {
-    "0010: INSERT per record": "tw_append_decisions_0010",
-    "0022: one INSERT": "tw_append_decisions",
+#: Records per call: one offer's; sixteen offers' (a spool's batch at full load).
+SIZES = (3, 48)
+
+
+def json_rows(batch: list[DecisionRecord]) -> str:
+    """``tw_append_decisions``' argument: the canonical JSON of each record, one per line."""
+    return "\n".join(canonical(r).decode() for r in batch)
+
+
+def lines(batch: list[DecisionRecord]) -> str:
+    """``tw_append_decision_lines``' argument, as ``add_decisions`` makes it."""
+    return b"\n".join(line(r) or b"" for r in batch).decode()
+
+
+#: name: (the function, its argument from the records)
+FUNCTIONS: dict[str, tuple[str, Callable[[list[DecisionRecord]], str]]] = {
+    "0022: JSON rows": ("tw_append_decisions", json_rows),
+    "0024: lines": ("tw_append_decision_lines", lines),
 }
 
 
@@ -75,16 +94,10 @@ def offer_records() -> list[DecisionRecord]:
         svc.db.dispose()
 
 
-def install_old(conn: psycopg.Connection) -> None:
-    script = ScriptDirectory.from_config(alembic_config(URL))
-    old = script.get_revision("0010").module.APPEND  # type: ignore[union-attr]
-    conn.execute(old.replace("FUNCTION tw_append_decisions(", "FUNCTION tw_append_decisions_0010("))
-
-
-def appends(records: list[DecisionRecord], count: int) -> list[str]:
-    """``count`` appends' argument: the records with new ids, canonical, one per line."""
+def batches(records: list[DecisionRecord], size: int, count: int) -> list[list[DecisionRecord]]:
+    """``count`` batches of ``size`` records cycling through ``records``, each with a new id."""
     return [
-        "\n".join(canonical(dataclasses.replace(r, id=str(uuid.uuid4()))).decode() for r in records)
+        [dataclasses.replace(records[i % len(records)], id=str(uuid.uuid4())) for i in range(size)]
         for _ in range(count)
     ]
 
@@ -96,32 +109,40 @@ def cpu_ns(pid: int) -> int:
 
 
 def run(
-    conn: psycopg.Connection, pid: int, function: str, tenant: uuid.UUID, rows: list[str]
-) -> tuple[float, float]:
-    """(backend CPU µs, wall µs) per append, ``rows`` appended one statement each."""
+    conn: psycopg.Connection,
+    pid: int,
+    name: str,
+    tenant: uuid.UUID,
+    block: list[list[DecisionRecord]],
+) -> tuple[float, float, float]:
+    """(backend CPU µs, wall µs, client CPU µs) per record, ``block`` appended a call each."""
+    function, argument = FUNCTIONS[name]
     statement = f"SELECT {function}(%s, %s)"
+    records = sum(len(b) for b in block)
+    client = time.process_time_ns()
+    arguments = [argument(b) for b in block]
+    client = time.process_time_ns() - client
     cpu, started = cpu_ns(pid), time.perf_counter_ns()
-    for row in rows:
-        conn.execute(statement, (tenant, row))
+    for text in arguments:
+        conn.execute(statement, (tenant, text))
     wall, cpu = time.perf_counter_ns() - started, cpu_ns(pid) - cpu
-    return cpu / len(rows) / 1000, wall / len(rows) / 1000
+    return cpu / records / 1000, wall / records / 1000, client / records / 1000
 
 
-def measure(records: list[DecisionRecord]) -> dict[str, list[tuple[float, float]]]:
-    """Per function, (CPU µs, wall µs) per append of each block, the functions taking turns."""
+def measure(records: list[DecisionRecord], size: int) -> dict[str, list[tuple[float, ...]]]:
+    """Per function, (CPU, wall, client) µs per record of each block, the functions taking
+    turns."""
     tenant = uuid.UUID(records[0].tenant_id)
-    blocks: dict[str, list[tuple[float, float]]] = {name: [] for name in FUNCTIONS}
+    blocks: dict[str, list[tuple[float, ...]]] = {name: [] for name in FUNCTIONS}
     with psycopg.connect(DSN, autocommit=True, options="-c synchronous_commit=off") as conn:
-        install_old(conn)
         row = conn.execute("SELECT pg_backend_pid()").fetchone()
         assert row is not None
         pid = int(row[0])
-        for function in FUNCTIONS.values():  # warm up: plans cached, pages read
-            run(conn, pid, function, tenant, appends(records, 100))
+        for name in FUNCTIONS:  # warm up: plans cached, pages read
+            run(conn, pid, name, tenant, batches(records, size, BLOCK))
         for i in range(CALLS // BLOCK):
             for name in list(FUNCTIONS) if i % 2 == 0 else list(reversed(FUNCTIONS)):
-                rows = appends(records, BLOCK)
-                blocks[name].append(run(conn, pid, FUNCTIONS[name], tenant, rows))
+                blocks[name].append(run(conn, pid, name, tenant, batches(records, size, BLOCK)))
     return blocks
 
 
@@ -134,15 +155,20 @@ def main() -> None:
     fresh()
     records = offer_records()
     print(f"  records per offer: {len(records)}, {[len(canonical(r)) for r in records]} bytes")
-    blocks = measure(records)
-    print(f"per append of {len(records)} records, {CALLS} appends each, medians of {BLOCK}-blocks:")
-    for name, measured in blocks.items():
-        cpu = statistics.median(b[0] for b in measured)
-        wall = statistics.median(b[1] for b in measured)
-        print(f"  {name:<26} PostgreSQL CPU {cpu:6.1f} µs   wall {wall:6.1f} µs")
-    old, new = blocks.values()
-    ratio = statistics.median(n[0] / o[0] for o, n in zip(old, new, strict=True))
-    print(f"  CPU, one INSERT / INSERT per record (median of the block pairs): {ratio:.3f}")
+    for size in SIZES:
+        blocks = measure(records, size)
+        print(
+            f"per record, {size} records per call, {CALLS} calls each, medians of {BLOCK}-blocks:"
+        )
+        for name, measured in blocks.items():
+            cpu, wall, client = (statistics.median(b[k] for b in measured) for k in range(3))
+            print(
+                f"  {name:<16} PostgreSQL CPU {cpu:6.1f} µs   wall {wall:6.1f} µs"
+                f"   client CPU {client:5.1f} µs"
+            )
+        rows, by_lines = blocks.values()
+        ratio = statistics.median(n[0] / o[0] for o, n in zip(rows, by_lines, strict=True))
+        print(f"  PostgreSQL CPU, lines / JSON rows (median of the block pairs): {ratio:.3f}")
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
 

@@ -8,9 +8,12 @@ where the canonical record is every other stored field as JSON with sorted keys,
 costly part); linking them needs the head (last seq and hash, in ``decision_chains``), locked for
 the rest of the writing transaction so that links never interleave:
 
-* on PostgreSQL, one statement, ``tw_append_decisions(tenant, bodies)`` (migration 0022), locks the
-  head (``SELECT ... FOR UPDATE``, created on first use), links each body with the same hash in
-  PL/pgSQL, inserts the rows in one INSERT (the bodies are the rows) and moves the head;
+* on PostgreSQL, one statement, ``tw_append_decision_lines(tenant, lines)`` (migration 0024),
+  locks the head (``SELECT ... FOR UPDATE``, created on first use), links each body with the
+  same hash in PL/pgSQL, inserts the rows in one INSERT (each line carries its columns' texts
+  beside the body, so the JSON is not parsed again) and moves the head. A batch whose plain texts
+  hold a line's separator goes to ``tw_append_decisions(tenant, bodies)`` (migration 0022; the
+  bodies are the rows), which does the same from the bodies alone;
 * elsewhere (SQLite), ``_claim`` locks the head and claims the seqs (``UPDATE ... RETURNING``),
   ``_link`` links with ``chain_hash``, and the rows and the new head are written here.
 
@@ -23,14 +26,11 @@ the last removed hash, from where verification continues.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     Select,
     Text,
@@ -48,93 +48,13 @@ from sqlalchemy.orm import Session
 
 from pricing.errors import NotFound
 from storage import models as m
-from storage.db import Executor, as_utc, insert_new, json_default, on_postgresql, rows_written
+from storage.db import Executor, as_utc, insert_new, on_postgresql, rows_written
+from storage.decision_text import DecisionRecord as DecisionRecord
+from storage.decision_text import canonical, chain_hash, line
 from storage.driver import driver_cursor
 from storage.repository import as_uuid
 
 GENESIS = "0" * 64
-
-
-@dataclass(frozen=True)
-class DecisionRecord:
-    id: str
-    tenant_id: str
-    purpose: str
-    kinds: list[str]
-    ruleset_version: int
-    ruleset_hash: str
-    engine: str
-    facts: dict[str, Any]
-    considered: list[Any]
-    fired: list[str]
-    outputs: dict[str, Any]
-    context: dict[str, Any]
-    request_id: str
-    quote_id: str | None
-    booking_id: str | None
-    created_at: dt.datetime
-    masked_fields: list[str] = field(default_factory=list)
-    customer_ref: str | None = None
-    seq: int | None = None
-    prev_hash: str | None = None
-    hash: str | None = None
-
-
-def canonical(record: DecisionRecord) -> bytes:
-    """The record's fields but the chain's own (seq, prev_hash, hash), as the JSON columns store
-    them (Decimals and dates as strings), with sorted keys and no whitespace; ``created_at`` in
-    UTC (as read back in any session time zone)."""
-    created = as_utc(record.created_at).astimezone(dt.UTC)
-    data = {
-        "tenant_id": record.tenant_id,
-        "id": record.id,
-        "purpose": record.purpose,
-        "kinds": record.kinds,
-        "ruleset_version": record.ruleset_version,
-        "ruleset_hash": record.ruleset_hash,
-        "engine": record.engine,
-        "facts": record.facts,
-        "considered": record.considered,
-        "fired": record.fired,
-        "outputs": record.outputs,
-        "context": record.context,
-        "request_id": record.request_id,
-        "quote_id": record.quote_id,
-        "booking_id": record.booking_id,
-        "created_at": created.isoformat(timespec="microseconds"),
-        "masked_fields": record.masked_fields,
-        "customer_ref": record.customer_ref,
-    }
-    return canonical_json(data)
-
-
-_CANONICAL = (
-    orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-)
-
-
-def canonical_json(data: Any) -> bytes:
-    """Sorted keys, no whitespace, UTF-8 (not ASCII-escaped), Decimals and dates through
-    ``json_default``: the bytes ``json.dumps(..., sort_keys=True, separators=(",", ":"),
-    ensure_ascii=False)`` gives, written by orjson (a fifth of the time) where it writes them the
-    same, which is everything a record holds (strings, integers, booleans, null, Decimals, dates;
-    records hold no floats, whose exponent form orjson writes differently); the standard library
-    writes what orjson refuses (integers beyond 64 bits, lone surrogates, non-string keys)."""
-    try:
-        return orjson.dumps(data, default=json_default, option=_CANONICAL)
-    except orjson.JSONEncodeError:
-        return json.dumps(
-            data, default=json_default, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        ).encode()
-
-
-def chain_hash(seq: int, prev_hash: str, body: bytes) -> str:
-    return hashlib.sha256(f"{seq}|{prev_hash}|".encode() + body).hexdigest()
-
-
-def link_hash(record: DecisionRecord) -> str:
-    """The hash a record's link must carry, from its stored fields."""
-    return chain_hash(record.seq or 0, record.prev_hash or "", canonical(record))
 
 
 def _claim_statement(tenant: uuid.UUID, count: int) -> Any:
@@ -198,14 +118,21 @@ def add_decisions(session: Executor, records: list[DecisionRecord]) -> None:
         return
     tenant = uuid.UUID(records[0].tenant_id)
     assert all(r.tenant_id == records[0].tenant_id for r in records)
-    bodies = [canonical(r) for r in records]  # outside the lock: the costly part
+    # The bodies are written here, outside the lock: the costly part.
     if on_postgresql(session):
-        # The canonical bodies are the rows themselves (every column but the chain's own), one
-        # per line (JSON text has no raw newline).
-        rows = "\n".join(b.decode() for b in bodies)
-        with driver_cursor(session, _APPEND) as cursor:
-            cursor.execute(_APPEND, {"tenant": tenant, "rows": rows})
+        lines = [text for text in map(line, records) if text is not None]
+        if len(lines) == len(records):  # each record's columns beside its body (migration 0024)
+            text = b"\n".join(lines).decode()
+            statement, arguments = _APPEND_LINES, {"tenant": tenant, "lines": text}
+        else:
+            # The canonical bodies are the rows themselves (every column but the chain's own),
+            # one per line (JSON text has no raw newline).
+            rows = "\n".join(canonical(r).decode() for r in records)
+            statement, arguments = _APPEND, {"tenant": tenant, "rows": rows}
+        with driver_cursor(session, statement) as cursor:
+            cursor.execute(statement, arguments)
         return
+    bodies = [canonical(r) for r in records]
     linked = _link(records, bodies, *_claim(session, tenant, len(records)))
     session.execute(insert(DECISIONS), [_row(r) for r in linked])
     session.execute(
@@ -217,6 +144,7 @@ def add_decisions(session: Executor, records: list[DecisionRecord]) -> None:
 DECISIONS = m.Base.metadata.tables[m.Decision.__tablename__]
 
 _APPEND = "SELECT tw_append_decisions(%(tenant)s, %(rows)s)"  # psycopg's own parameters
+_APPEND_LINES = "SELECT tw_append_decision_lines(%(tenant)s, %(lines)s)"
 
 
 def _row(r: DecisionRecord) -> dict[str, Any]:

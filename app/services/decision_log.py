@@ -29,6 +29,7 @@ from rules.vocabulary import UnrepresentableFacts
 from storage import decision_partitions as partitions
 from storage import decisions as store
 from storage.db import Database, json_dumps
+from storage.decision_text import link_hash
 from storage.repository import Page
 from storage.rulesets import RulesetRepository
 from storage.tenants import get_tenant, list_tenants
@@ -190,7 +191,7 @@ def _link_problem(
         return "missing_link"
     if record.prev_hash != previous_hash:
         return "prev_hash_mismatch"
-    if store.link_hash(record) != record.hash:
+    if link_hash(record) != record.hash:
         return "hash_mismatch"
     return None
 

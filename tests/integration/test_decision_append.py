@@ -10,25 +10,29 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from app.services import decision_log
 from storage import decisions
 from storage.db import alembic_config, make_engine, migrate
-from storage.decisions import GENESIS, DecisionRecord, canonical
+from storage.decision_text import canonical, line
+from storage.decisions import GENESIS, DecisionRecord
 from tests.integration.test_decision_chain_hash import NULLS, NUMBERS, UNICODE
 from tests.support.databases import TEST_DATABASE_URL, drop_database, scratch_database
 
 NEW = "tw_append_decisions"
 OLD = "tw_append_decisions_0010"
+LINES = "tw_append_decision_lines"
 AT = dt.datetime(2027, 3, 2, 9, 30, 0, 250000, tzinfo=dt.UTC)
 
 
@@ -80,6 +84,7 @@ def records(tenant_id: str, count: int) -> list[DecisionRecord]:
             "masked_fields": ["/context/customer/email"],
             "created_at": AT.astimezone(dt.timezone(dt.timedelta(hours=-3, minutes=-30))),
         },
+        {"quote_id": "", "customer_ref": "", "request_id": "", "masked_fields": []},
     ]
     return [
         dataclasses.replace(base, id=str(uuid.uuid4()), **variants[i % len(variants)])
@@ -116,6 +121,13 @@ def both(s: Session, tenant_id: str, rows: str) -> tuple[Any, Any]:
 
 def bodies(batch: list[DecisionRecord]) -> str:
     return "\n".join(canonical(r).decode() for r in batch)
+
+
+def lines(batch: list[DecisionRecord]) -> str:
+    made = [line(r) for r in batch]
+    for made_line, record in zip(made, batch, strict=True):  # each line's body is the canonical one
+        assert made_line is not None and made_line.split(b"\x1f")[0] == canonical(record)
+    return b"\n".join(made_line or b"" for made_line in made).decode()
 
 
 @pytest.mark.parametrize("earlier", [0, 4], ids=["first-append", "after-earlier-links"])
@@ -160,6 +172,25 @@ def test_an_empty_append_moves_nothing_but_the_heads_time_as_before(db, tenant_a
 def test_a_bad_row_appends_nothing(db, tenant_a, function):
     tenant = tenant_a.tenant.id
     good = bodies(records(tenant, 2)).split("\n")
+    refused_without_a_trace(db, tenant, function, good[0], '{"id": not json}', good[1])
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "\x1f".join(["{}"] * 17),  # a column short
+        "\x1f".join(["{}"] * 19),  # a column too many
+        "\x1f".join(["{}", "not a uuid", *["{}"] * 16]),
+    ],
+    ids=["short", "long", "bad-id"],
+)
+def test_a_bad_line_appends_nothing(db, tenant_a, bad):
+    tenant = tenant_a.tenant.id
+    good = lines(records(tenant, 2)).split("\n")
+    refused_without_a_trace(db, tenant, LINES, good[0], bad, good[1])
+
+
+def refused_without_a_trace(db, tenant: str, function: str, *rows: str) -> None:
     with db.transaction() as s:
         install_old(s)
         decisions.add_decisions(s, records(tenant, 1))
@@ -168,7 +199,7 @@ def test_a_bad_row_appends_nothing(db, tenant_a, function):
         before = (head.seq, head.hash)
         attempt = s.begin_nested()
         with pytest.raises(DataError):
-            append(s, function, tenant, "\n".join([good[0], '{"id": not json}', good[1]]))
+            append(s, function, tenant, "\n".join(rows))
         attempt.rollback()
         head = decisions.chain_head(s, tenant)
         assert head is not None
@@ -180,11 +211,8 @@ def test_a_bad_row_appends_nothing(db, tenant_a, function):
 def test_the_downgrade_puts_back_migration_0010s_function():
     assert migration("0022").PREVIOUS == migration("0010").APPEND
 
-    url = scratch_database("append")
-    engine = make_engine(url)
     source = text("SELECT prosrc FROM pg_proc WHERE proname = 'tw_append_decisions'")
-    try:
-        migrate(url)
+    with migrated("append") as (url, engine):
         with engine.connect() as conn:
             assert conn.scalar(source) in migration("0022").APPEND
         command.downgrade(alembic_config(url), "0021")
@@ -193,6 +221,76 @@ def test_the_downgrade_puts_back_migration_0010s_function():
         command.upgrade(alembic_config(url), "head")
         with engine.connect() as conn:
             assert conn.scalar(source) in migration("0022").APPEND
+
+
+@contextmanager
+def migrated(name: str) -> Iterator[tuple[str, Engine]]:
+    """A scratch database migrated to the head (dropped after), and an engine on it."""
+    url = scratch_database(name)
+    engine = make_engine(url)
+    try:
+        migrate(url)
+        yield url, engine
     finally:
         engine.dispose()
         drop_database(url)
+
+
+@pytest.mark.parametrize("earlier", [0, 4], ids=["first-append", "after-earlier-links"])
+@pytest.mark.parametrize("count", [1, 3, 8])
+def test_lines_append_what_the_json_rows_did(db, tenant_a, count, earlier):
+    """Migration 0024's function, from the same head as 0022's, leaves the same rows, column for
+    column (the JSON columns as they sat in the body, NULL apart from an empty text), the same
+    links and the same head."""
+    tenant = tenant_a.tenant.id
+    with db.transaction() as s:
+        if earlier:
+            decisions.add_decisions(s, records(tenant, earlier))
+        batch = records(tenant, count)
+        before = s.begin_nested()
+        by_rows = append(s, NEW, tenant, bodies(batch))
+        before.rollback()
+        by_lines = append(s, LINES, tenant, lines(batch))
+    assert by_lines == by_rows
+    assert len(by_lines[0]) == earlier + count
+    result = decision_log.verify(db, tenant)
+    assert (result["valid"], result["checked"]) == (True, earlier + count)
+
+
+@pytest.mark.parametrize("field", ["request_id", "quote_id", "customer_ref", "purpose"])
+@pytest.mark.parametrize("separator", ["\x1f", "\x1e", "\n"], ids=["unit", "null", "newline"])
+def test_a_text_holding_a_separator_goes_as_json_rows(db, tenant_a, field, separator):
+    tenant = tenant_a.tenant.id
+    odd = dataclasses.replace(records(tenant, 1)[0], **{field: f"a{separator}b"})
+    assert line(odd) is None
+    with db.transaction() as s:
+        decisions.add_decisions(s, [*records(tenant, 2), odd])
+        stored = s.scalar(
+            text(f"SELECT {field} FROM decisions WHERE tenant_id = :t AND id = :id"),
+            {"t": uuid.UUID(tenant), "id": uuid.UUID(odd.id)},
+        )
+    assert stored == f"a{separator}b"
+    result = decision_log.verify(db, tenant)
+    assert (result["valid"], result["checked"]) == (True, 3)
+
+
+def test_the_downgrade_of_0024_drops_the_lines_function():
+    exists = text("SELECT count(*) FROM pg_proc WHERE proname = 'tw_append_decision_lines'")
+    with migrated("lines") as (url, engine):
+        with engine.connect() as conn:
+            assert conn.scalar(exists) == 1
+        command.downgrade(alembic_config(url), "0023")
+        with engine.connect() as conn:
+            assert conn.scalar(exists) == 0
+
+
+def test_an_empty_lines_append_moves_nothing_but_the_heads_time(db, tenant_a):
+    tenant = tenant_a.tenant.id
+    with db.transaction() as s:
+        decisions.add_decisions(s, records(tenant, 2))
+        before = s.begin_nested()
+        by_rows = append(s, NEW, tenant, "")
+        before.rollback()
+        by_lines = append(s, LINES, tenant, "")
+    assert by_lines == by_rows
+    assert len(by_lines[0]) == 2

@@ -1,6 +1,6 @@
 """The decision chain's link hash has two definitions, which must agree: PostgreSQL's
 (``tw_append_decisions``, migration 0022, which links a request's records under the head's lock)
-and Python's (``storage.decisions.chain_hash``, which links them on SQLite, and ``link_hash``,
+and Python's (``storage.decision_text.chain_hash``, which links them on SQLite, and ``link_hash``,
 which ``verify`` holds every stored record to). Records carrying what could make them differ
 (unicode, escapes, nulls, numbers beyond 64 bits, exact decimals, dates, instants in other zones)
 are appended on PostgreSQL: every link is the one Python computes, and every record read back,
@@ -18,7 +18,8 @@ from sqlalchemy import text
 
 from app.services import decision_log
 from storage import decisions
-from storage.decisions import GENESIS, DecisionRecord, canonical, chain_hash, link_hash
+from storage.decision_text import canonical, chain_hash, link_hash
+from storage.decisions import GENESIS, DecisionRecord
 
 UNICODE = {
     "accents": "Zoë Ångström, crème brûlée",

@@ -24,7 +24,8 @@ from pricing.price import (
     price_selection,
 )
 from rules.documents import json_diff
-from storage.decisions import GENESIS, DecisionRecord, canonical, link_hash
+from storage.decision_text import canonical, link_hash
+from storage.decisions import GENESIS, DecisionRecord
 
 
 @given(

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storage.db import json_default
-from storage.decisions import canonical_json
+from storage.decision_text import canonical_json
 
 
 def stdlib(data) -> bytes:
