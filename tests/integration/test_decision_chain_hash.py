@@ -1,5 +1,6 @@
 """The decision chain's link hash has two definitions, which must agree: PostgreSQL's
-(``tw_append_decisions``, migration 0022, which links a request's records under the head's lock)
+(``tw_append_decision_lines``, migration 0024, and ``tw_append_decisions``, migration 0022, which
+link a request's records under the head's lock)
 and Python's (``storage.decision_text.chain_hash``, which links them on SQLite, and ``link_hash``,
 which ``verify`` holds every stored record to). Records carrying what could make them differ
 (unicode, escapes, nulls, numbers beyond 64 bits, exact decimals, dates, instants in other zones)
@@ -92,7 +93,7 @@ def test_postgresql_links_records_as_python_does(db, tenant_a, time_zone):
     with db.transaction() as s:
         head = decisions.chain_head(s, tenant)
         seq, previous = (head.seq, head.hash) if head is not None else (0, GENESIS)
-        decisions.add_decisions(s, records)  # on PostgreSQL: tw_append_decisions
+        decisions.add_decisions(s, records)  # on PostgreSQL: tw_append_decision_lines
         s.execute(text("SELECT set_config('TimeZone', :zone, true)"), {"zone": time_zone})
         stored = {r.id: r for r in decisions.chain(s, tenant) if (r.seq or 0) > seq}
 

@@ -210,7 +210,7 @@ def waiting_for_lock(conn: psycopg.Connection, database: str) -> int:
     """How many decision appends wait for a lock in ``database``."""
     row = conn.execute(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
-        " AND query LIKE '%%tw_append_decisions%%'",
+        " AND query LIKE '%%tw_append_decision%%'",  # either append function
         (database,),
     ).fetchone()
     return int(row[0]) if row else 0
