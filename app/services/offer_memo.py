@@ -46,10 +46,36 @@ class Priced:
 
 @dataclass(frozen=True)
 class Reused:
-    """A kept sheet serving a request: ``ids`` maps its decision ids to the request's."""
+    """A kept sheet serving a request: ``ids`` maps its decision ids to the request's, and
+    ``evaluations`` are its evaluations under them (what the request records). The sheet itself,
+    with the request's selection and assignment, is made only when asked for (``sheet``): the
+    storefront answers from the kept sheet's rendering (``rendered``) and never asks."""
 
     kept: Priced
     ids: dict[str, str]
+    evaluations: tuple[pricer.Evaluation, ...]
+    selection: pricer.Selection
+    assignment: pricer.Assignment | None
+
+    def sheet(self) -> pricing_offers.OfferSheet:
+        """The kept sheet for this request: every decision id replaced by the request's, the
+        request's selection and assignment."""
+        ids, sheet = self.ids, self.kept.sheet
+        tiers = tuple(
+            _with(
+                offer,
+                decision_id=ids[offer.decision_id],
+                fallbacks=tuple(_with(f, decision_id=ids[f.decision_id]) for f in offer.fallbacks),
+            )
+            for offer in sheet.tiers
+        )
+        return _with(
+            sheet,
+            selection=self.selection,
+            assignment=self.assignment,
+            tiers=tiers,
+            evaluations=self.evaluations,
+        )
 
 
 class SheetMemo:
@@ -82,24 +108,12 @@ def reissued(
     new_id: Callable[[], str],
     selection: pricer.Selection,
     assignment: pricer.Assignment | None,
-) -> tuple[pricing_offers.OfferSheet, Reused]:
-    """The kept sheet for another request: every decision id replaced by a new one, the
-    request's selection and assignment."""
-    sheet = kept.sheet
-    ids = {e.id: new_id() for e in sheet.evaluations}
-    tiers = tuple(
-        _with(
-            offer,
-            decision_id=ids[offer.decision_id],
-            fallbacks=tuple(_with(f, decision_id=ids[f.decision_id]) for f in offer.fallbacks),
-        )
-        for offer in sheet.tiers
-    )
-    evaluations = tuple(_with(e, id=ids[e.id]) for e in sheet.evaluations)
-    renewed = _with(
-        sheet, selection=selection, assignment=assignment, tiers=tiers, evaluations=evaluations
-    )
-    return renewed, Reused(kept, ids)
+) -> Reused:
+    """The kept sheet for another request: a new decision id for each of its evaluations (the
+    sheet under them: ``Reused.sheet``)."""
+    ids = {e.id: new_id() for e in kept.sheet.evaluations}
+    evaluations = tuple(_with(e, id=ids[e.id]) for e in kept.sheet.evaluations)
+    return Reused(kept, ids, evaluations, selection, assignment)
 
 
 def _with(value: T, **changes: Any) -> T:

@@ -21,6 +21,7 @@ import os
 import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from typing import Any
 
 from app.adapters import metrics
@@ -250,13 +251,19 @@ def quote_offers(
 
 @dataclass(frozen=True)
 class TaggedOffers:
-    """An offer sheet and its tag (``offers_tag``); ``sheet`` is None when the caller already
-    holds the sheet of that tag (nothing was priced or recorded: it is still the answer)."""
+    """An offer sheet and its tag (``offers_tag``): priced now (``priced``) or a kept one
+    reissued (``reused``: ``offer_memo.rendered`` answers from it); neither when the caller
+    already holds the sheet of that tag (nothing was priced or recorded: it is still the
+    answer), and ``sheet`` is then None."""
 
     tag: str
-    sheet: pricing_offers.OfferSheet | None
-    #: The kept sheet this one was reissued from, if it was (``offer_memo.rendered``).
+    priced: pricing_offers.OfferSheet | None = None
     reused: offer_memo.Reused | None = None
+
+    @cached_property
+    def sheet(self) -> pricing_offers.OfferSheet | None:
+        """The sheet; a reused one is made on first use (``offer_memo.Reused.sheet``)."""
+        return self.reused.sheet() if self.reused is not None else self.priced
 
 
 #: Every field of a selection but its visitor, in order (``sheet_key``).
@@ -291,22 +298,23 @@ def offers_tag(key: str, selection: Selection) -> str:
 
 def _sheet(
     ctx: OfferContext, key: str, inputs: pricer.Inputs, selection: Selection, decide: Decider
-) -> tuple[pricing_offers.OfferSheet, offer_memo.Reused | None]:
-    """The sheet of ``key``: one kept from an earlier pricing under new decision ids (its
-    outcomes handed to ``decide`` for the records), or priced now and kept."""
+) -> tuple[TaggedOffers, tuple[pricer.Evaluation, ...]]:
+    """The sheet of ``key`` (untagged) and its evaluations: one kept from an earlier pricing
+    under new decision ids (its outcomes handed to ``decide`` for the records), or priced now
+    and kept."""
     kept = ctx.sheets.get(key)
     if kept is None:
         metrics.cache_miss("offer_sheets").inc()
         sheet = pricing_offers.price_offers(inputs, selection, decide)
         outcomes = tuple(decide.outcomes[e.id][0] for e in sheet.evaluations)
         ctx.sheets.put(key, offer_memo.Priced(sheet, outcomes))
-        return sheet, None
+        return TaggedOffers("", priced=sheet), sheet.evaluations
     metrics.cache_hit("offer_sheets").inc()
-    sheet, reused = offer_memo.reissued(kept, new_id, selection, inputs.assignment)
+    reused = offer_memo.reissued(kept, new_id, selection, inputs.assignment)
     written = dt.datetime.now(dt.UTC)
-    for evaluation, outcome in zip(sheet.evaluations, kept.outcomes, strict=True):
+    for evaluation, outcome in zip(reused.evaluations, kept.outcomes, strict=True):
         decide.outcomes[evaluation.id] = (outcome, written)
-    return sheet, reused
+    return TaggedOffers("", reused=reused), reused.evaluations
 
 
 def quote_offers_tagged(
@@ -335,13 +343,13 @@ def quote_offers_tagged(
         key = sheet_key(inputs, selection)
         tag = offers_tag(key, selection)
         if held(tag):
-            return TaggedOffers(tag, None)
+            return TaggedOffers(tag)
         decide = Decider(ctx, tenant.id, inputs)
-        sheet, reused = _sheet(ctx, key, inputs, selection, decide)
-        records = decide.records(sheet.evaluations, now, request_id)
+        made, evaluations = _sheet(ctx, key, inputs, selection, decide)
+        records = decide.records(evaluations, now, request_id)
         if not ctx.spool.submit(records):  # off (tests' shared connection, SQLite) or full
             add_decisions(session, records)
-    return TaggedOffers(tag, sheet, reused)
+    return TaggedOffers(tag, made.priced, made.reused)
 
 
 @dataclass(frozen=True)
