@@ -130,7 +130,10 @@ def line(record: DecisionRecord) -> bytes | None:
         created,
         record.customer_ref,
     )
-    texts = "".join([t for t in plain if t is not None])
+    try:
+        texts = "".join([t for t in plain if t is not None])
+    except TypeError:  # a text that is not one (a UUID, say): the JSON rows write it as JSON does
+        return None
     if _UNIT in texts or _NULL in texts or "\n" in texts:
         return None
     written = [canonical_json(getattr(record, name)) for name in _JSON_COLUMNS]

@@ -294,3 +294,19 @@ def test_an_empty_lines_append_moves_nothing_but_the_heads_time(db, tenant_a):
         by_lines = append(s, LINES, tenant, "")
     assert by_lines == by_rows
     assert len(by_lines[0]) == 2
+
+
+def test_a_plain_value_that_is_not_text_goes_as_json_rows(db, tenant_a):
+    """A booking id handed over as a UUID, not its text: stored as the JSON rows store it."""
+    tenant = tenant_a.tenant.id
+    booking = uuid.uuid4()
+    odd = dataclasses.replace(records(tenant, 1)[0], booking_id=booking)  # type: ignore[arg-type]
+    assert line(odd) is None
+    with db.transaction() as s:
+        decisions.add_decisions(s, [odd])
+        stored = s.scalar(
+            text("SELECT booking_id FROM decisions WHERE tenant_id = :t AND id = :id"),
+            {"t": uuid.UUID(tenant), "id": uuid.UUID(odd.id)},
+        )
+    assert stored == booking
+    assert decision_log.verify(db, tenant)["valid"]
