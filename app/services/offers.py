@@ -265,6 +265,13 @@ class TaggedOffers:
         """The sheet; a reused one is made on first use (``offer_memo.Reused.sheet``)."""
         return self.reused.sheet() if self.reused is not None else self.priced
 
+    @property
+    def evaluations(self) -> tuple[pricer.Evaluation, ...]:
+        """The sheet's evaluations, under its decision ids (none when the caller holds it)."""
+        if self.reused is not None:
+            return self.reused.evaluations
+        return self.priced.evaluations if self.priced is not None else ()
+
 
 #: Every field of a selection but its visitor, in order (``sheet_key``).
 _SELECTED = tuple(f.name for f in fields(Selection) if f.name != "visitor_id")
@@ -297,24 +304,28 @@ def offers_tag(key: str, selection: Selection) -> str:
 
 
 def _sheet(
-    ctx: OfferContext, key: str, inputs: pricer.Inputs, selection: Selection, decide: Decider
-) -> tuple[TaggedOffers, tuple[pricer.Evaluation, ...]]:
-    """The sheet of ``key`` (untagged) and its evaluations: one kept from an earlier pricing
-    under new decision ids (its outcomes handed to ``decide`` for the records), or priced now
-    and kept."""
+    ctx: OfferContext,
+    tag: str,
+    key: str,
+    inputs: pricer.Inputs,
+    selection: Selection,
+    decide: Decider,
+) -> TaggedOffers:
+    """The sheet of ``key``: one kept from an earlier pricing under new decision ids (its
+    outcomes handed to ``decide`` for the records), or priced now and kept."""
     kept = ctx.sheets.get(key)
     if kept is None:
         metrics.cache_miss("offer_sheets").inc()
         sheet = pricing_offers.price_offers(inputs, selection, decide)
         outcomes = tuple(decide.outcomes[e.id][0] for e in sheet.evaluations)
         ctx.sheets.put(key, offer_memo.Priced(sheet, outcomes))
-        return TaggedOffers("", priced=sheet), sheet.evaluations
+        return TaggedOffers(tag, priced=sheet)
     metrics.cache_hit("offer_sheets").inc()
     reused = offer_memo.reissued(kept, new_id, selection, inputs.assignment)
     written = dt.datetime.now(dt.UTC)
     for evaluation, outcome in zip(reused.evaluations, kept.outcomes, strict=True):
         decide.outcomes[evaluation.id] = (outcome, written)
-    return TaggedOffers("", reused=reused), reused.evaluations
+    return TaggedOffers(tag, reused=reused)
 
 
 def quote_offers_tagged(
@@ -345,11 +356,11 @@ def quote_offers_tagged(
         if held(tag):
             return TaggedOffers(tag)
         decide = Decider(ctx, tenant.id, inputs)
-        made, evaluations = _sheet(ctx, key, inputs, selection, decide)
-        records = decide.records(evaluations, now, request_id)
+        made = _sheet(ctx, tag, key, inputs, selection, decide)
+        records = decide.records(made.evaluations, now, request_id)
         if not ctx.spool.submit(records):  # off (tests' shared connection, SQLite) or full
             add_decisions(session, records)
-    return TaggedOffers(tag, made.priced, made.reused)
+    return made
 
 
 @dataclass(frozen=True)
