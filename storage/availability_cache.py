@@ -112,8 +112,6 @@ class CountsCache:
     def counts(
         self, session: Executor, tenant_id: str, start: dt.date, end: dt.date, now: dt.datetime
     ) -> DayCounts:
-        if not self.enabled or not self._heard():
-            return counts_until(session, tenant_id, start, end, now)[0]
         return self._kept_or_read(
             (tenant_id, start, end),
             now,
@@ -129,8 +127,6 @@ class CountsCache:
             with self.db.browsing() as connection:
                 return catalog_version(connection, tenant_id), None
 
-        if not self.enabled or not self._heard():
-            return read()[0]
         return self._kept_or_read((tenant_id, None, None), None, read)
 
     def _kept_or_read(
@@ -140,7 +136,10 @@ class CountsCache:
         read: Callable[[], tuple[_V, dt.datetime | None]],
     ) -> _V:
         """``key``'s kept value while it may serve ``now`` (None: any), else ``read()``'s (the
-        value, and until when it may serve), kept unless an announcement came meanwhile."""
+        value, and until when it may serve), kept unless an announcement came meanwhile; always
+        ``read()``'s while nothing may be kept (not enabled, or not listening)."""
+        if not self.enabled or not self._heard():
+            return read()[0]
         tenant_id = key[0]
         filled = self._clock()
         with self._lock:
