@@ -11,7 +11,7 @@ import select
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import psycopg
 import pytest
@@ -119,15 +119,25 @@ def add_hold(pg_url: str, tenant: TenantFixture, expires: dt.datetime) -> None:
 
 
 @contextmanager
-def reads_counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+def calls_of(monkeypatch: pytest.MonkeyPatch, name: str) -> Iterator[list[int]]:
+    """Count the calls the cache makes to its module's ``name`` (each still made)."""
     calls: list[int] = []
+    real = getattr(availability_cache, name)
 
     def counting(*args: object) -> object:
         calls.append(1)
-        return counts_until(*args)  # type: ignore[arg-type]
+        return real(*args)
 
-    monkeypatch.setattr(availability_cache, "counts_until", counting)
+    monkeypatch.setattr(availability_cache, name, counting)
     yield calls
+
+
+def reads_counted(monkeypatch: pytest.MonkeyPatch) -> AbstractContextManager[list[int]]:
+    return calls_of(monkeypatch, "counts_until")
+
+
+def versions_counted(monkeypatch: pytest.MonkeyPatch) -> AbstractContextManager[list[int]]:
+    return calls_of(monkeypatch, "catalog_version")
 
 
 def test_kept_counts_equal_a_fresh_read_and_are_used_again(
@@ -171,11 +181,7 @@ def test_every_table_the_counts_read_announces_its_writes(
             tier,
             DAY,
         ),
-        "tenants": lambda: write_elsewhere(
-            pg_url,
-            "UPDATE tenants SET catalog_version = catalog_version + 1 WHERE id = %s",
-            tenant,
-        ),
+        "tenants": lambda: bump_catalog_elsewhere(pg_url, shop),
     }
     if table == "bookings":  # a booking to update: one paid booking, inserted elsewhere
         write_paid_booking(pg_url, shop)
@@ -330,18 +336,6 @@ def bump_catalog_elsewhere(pg_url: str, shop: TenantFixture) -> None:
 def fresh_version(database: Database, tenant_id: str) -> int:
     with database.browsing() as session:
         return catalog_version(session, tenant_id)
-
-
-@contextmanager
-def versions_counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    calls: list[int] = []
-
-    def counting(*args: object) -> int:
-        calls.append(1)
-        return catalog_version(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(availability_cache, "catalog_version", counting)
-    yield calls
 
 
 def test_a_kept_catalog_version_is_the_current_one_until_a_bump_is_announced(
