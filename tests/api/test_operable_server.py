@@ -297,6 +297,20 @@ def test_every_line_is_one_json_object(served: Served) -> None:
     )
 
 
+def test_each_worker_freezes_its_startup_heap(served: Served) -> None:
+    """Once its app is loaded, each worker moves what importing and making it left out of the
+    cyclic collector's reach (app.http.serving.FrozenStartupHeap), and says how much."""
+
+    def settled() -> list[dict]:
+        return [
+            line for line in served.json_lines() if line["event"].startswith("Worker heap settled")
+        ]
+
+    assert poll(lambda: len(settled()) >= 2, seconds=30), served.json_lines()[:10]
+    frozen = [int(line["event"].rsplit(": ", 1)[1].split()[0]) for line in settled()]
+    assert all(count > 50_000 for count in frozen), frozen  # the imports alone are ~200,000
+
+
 def test_traces_reach_the_otlp_receiver(served: Served) -> None:
     served.get("/readyz")  # a database ping and a Redis ping
     served.get("/v1/storefront/segments", {"X-Api-Key": served.keys[1]})

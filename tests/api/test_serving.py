@@ -113,3 +113,5 @@ def test_over_long_urls_and_forged_request_ids_over_real_http(server):
     assert access["/healthz?forged"] == generated
     assert access['/healthz?quote=\\"'] == "q"
     assert "\t" not in log and "\x85" not in log and "/admin" not in log
+    # both worker kinds froze their startup heap once the app was loaded (FrozenStartupHeap)
+    assert re.search(r"Worker heap settled \(pid: \d+\): \d{5,} objects frozen", log), log[-2000:]
