@@ -17,7 +17,6 @@ supply, the length of the URL, and the text of the path, query, headers and JSON
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
 from flask import Request
@@ -25,6 +24,7 @@ from flask import Request
 from app.http.json_provider import escape_pointer
 from pricing.errors import InvalidInput
 from rules.documents import NUL_MESSAGE, text_problem
+from storage.ids import uuid7_hex
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
@@ -39,7 +39,7 @@ def request_id(supplied: str | None) -> str:
     """The client's ``X-Request-Id`` if it is a safe token, else a new random id."""
     if supplied and REQUEST_ID.fullmatch(supplied):
         return supplied
-    return uuid.uuid4().hex
+    return uuid7_hex()  # time-ordered: decisions are indexed by it (storage.ids)
 
 
 def url_too_long(request: Request) -> bool:

@@ -132,8 +132,8 @@ def rendered(
 ) -> bytes:
     """``render`` of the reissued sheet, made from the kept sheet's rendering (made once) with the
     decision ids replaced: for a ``render`` that shows of the request nothing but the decision
-    ids (not the visitor; the variant is the kept sheet's). A decision id is a random UUID: its
-    text is nowhere else in a rendering."""
+    ids (not the visitor; the variant is the kept sheet's). A decision id is a UUID with 62
+    random bits (``storage.ids``): its text is nowhere else in a rendering."""
     text = reused.kept.renderings.get(name)
     if text is None:
         text = reused.kept.renderings[name] = render(reused.kept.sheet)

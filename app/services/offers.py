@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -43,6 +42,7 @@ from storage.bookings import BookingView, get_booking
 from storage.db import Database, Executor
 from storage.decisions import DecisionRecord, add_decisions
 from storage.experiments import assign, sticky_variant
+from storage.ids import uuid7 as new_id
 
 #: Priced at another moment than written (an admin preview): the record says ``as_of``.
 PREVIEW_SKEW = dt.timedelta(minutes=1)
@@ -68,16 +68,6 @@ class OfferContext:
 class Decided:
     id: str
     decisions: pricer.Decisions
-
-
-def new_id() -> str:
-    """A random (version 4) UUID as text, like ``str(uuid.uuid4())`` in half the time (no UUID
-    object): every decision record takes one."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = raw[6] & 0x0F | 0x40  # version 4
-    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 @dataclass
