@@ -5,9 +5,13 @@ column's text, so that PostgreSQL does not parse the JSON again to fill the colu
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
+import re
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +43,16 @@ class DecisionRecord:
     seq: int | None = None
     prev_hash: str | None = None
     hash: str | None = None
+    #: Its line but for its id, request id and time (``line``), when it shares every other field
+    #: with the records that made the shape (a reused offer sheet's evaluation); not stored.
+    shape: LineShape | None = field(default=None, compare=False, repr=False)
+
+
+def as_dict(record: DecisionRecord) -> dict[str, Any]:
+    """The record's stored fields by name (``dataclasses.asdict`` but for its ``shape``)."""
+    fields = dataclasses.asdict(record)
+    del fields["shape"]
+    return fields
 
 
 def canonical(record: DecisionRecord) -> bytes:
@@ -69,7 +83,13 @@ def canonical(record: DecisionRecord) -> bytes:
 
 
 def _created(record: DecisionRecord) -> str:
-    created = record.created_at
+    return _utc_text(record.created_at)
+
+
+@functools.lru_cache(maxsize=256)
+def _utc_text(created: dt.datetime) -> str:
+    """The time in UTC as ISO text (equal times, equal texts: kept for the records of one offer,
+    which share theirs)."""
     if created.tzinfo is not dt.UTC:  # made by the service, it is already
         created = as_utc(created).astimezone(dt.UTC)
     return created.isoformat(timespec="microseconds")
@@ -116,8 +136,18 @@ def line(record: DecisionRecord) -> bytes | None:
     each column's text, the JSON ones as the body holds them (what ``json_populate_record``
     stored of it); None when a plain text holds a separator or a newline (the batch then goes
     as JSON rows to ``tw_append_decisions``). Each JSON column is written once: the body is put
-    together from them (``orjson.Fragment``), not written again."""
+    together from them (``orjson.Fragment``), not written again. A record with a ``shape`` is
+    its shape filled in (``LineShape``)."""
     created = _created(record)
+    shape = record.shape
+    if shape is not None:
+        filled = shape.fill(record.id, record.request_id, created)
+        if filled is not None:
+            return filled
+    return _line(record, created)
+
+
+def _line(record: DecisionRecord, created: str) -> bytes | None:
     plain = (
         record.id,
         record.purpose,
@@ -194,3 +224,47 @@ def _body(record: DecisionRecord, created: str, written: list[bytes]) -> bytes:
         return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:  # a lone surrogate, say: the standard library's bytes
         return canonical(record)
+
+
+#: Texts that JSON writes as they are (no escape) and that hold no separator: what a shape's
+#: slots take (ids, request ids, ISO times); anything else makes the whole line.
+_VERBATIM = re.compile(r"[A-Za-z0-9._:+-]{1,64}")
+
+
+@dataclass(frozen=True)
+class LineShape:
+    """A record's line cut where its id, request id and time go (each twice: in the body and in
+    its column), so that records equal but for those three are written by joining texts rather
+    than writing JSON: ~1.5 µs for a record's line against ~9 (a reused offer sheet's records,
+    ``app.services.offers``). ``chunks`` are the line's other bytes, ``slots`` which of the
+    three goes between each two of them."""
+
+    chunks: tuple[bytes, ...]
+    slots: tuple[int, ...]
+
+    def fill(self, record_id: str, request_id: str, created: str) -> bytes | None:
+        """The line with these three in their places; None when one of them is not a plain
+        token (it could need escaping in JSON: the caller writes the line itself)."""
+        values = (record_id, request_id, created)
+        if not all(map(_VERBATIM.fullmatch, values)):
+            return None
+        encoded = [value.encode() for value in values]
+        chunks = self.chunks
+        parts = [chunks[0]]
+        for slot, chunk in zip(self.slots, chunks[1:], strict=True):
+            parts.append(encoded[slot])
+            parts.append(chunk)
+        return b"".join(parts)
+
+
+def shape_of(record: DecisionRecord) -> LineShape | None:
+    """The shape of ``record``'s line (None when it has none: a separator in a plain text)."""
+    marks = [f"tw{uuid.uuid4().hex}" for _ in range(3)]  # random: nowhere else in the line
+    probe = _line(dataclasses.replace(record, id=marks[0], request_id=marks[1]), marks[2])
+    if probe is None:
+        return None
+    cut = re.split(f"({'|'.join(marks)})".encode(), probe)
+    slots = tuple(marks.index(mark.decode()) for mark in cut[1::2])
+    if sorted(slots) != [0, 0, 1, 1, 2, 2]:  # each in the body and in its column, once
+        return None
+    return LineShape(tuple(cut[0::2]), slots)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -16,6 +15,7 @@ from rules.parsing import parse_ruleset
 from rules.vocabulary import complete_facts
 from storage.catalog import CatalogRepository
 from storage.db import Database
+from storage.decision_text import as_dict
 from storage.decisions import get_decision
 from storage.events import add_events, known_client_ids
 from storage.rulesets import RulesetRepository
@@ -124,4 +124,4 @@ def decision(db: Database, tenant: domain.Tenant, decision_id: str) -> dict[str,
             }
         )
     price = recorded_price_json(record.context.get("price"))
-    return {**dataclasses.asdict(record), "considered": considered, "price": price}
+    return {**as_dict(record), "considered": considered, "price": price}

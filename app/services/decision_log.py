@@ -29,7 +29,7 @@ from rules.vocabulary import UnrepresentableFacts
 from storage import decision_partitions as partitions
 from storage import decisions as store
 from storage.db import Database, json_dumps
-from storage.decision_text import link_hash
+from storage.decision_text import as_dict, link_hash
 from storage.repository import Page
 from storage.rulesets import RulesetRepository
 from storage.tenants import get_tenant, list_tenants
@@ -88,7 +88,7 @@ def decision_filter(
 
 
 def view(record: store.DecisionRecord) -> dict[str, Any]:
-    return dataclasses.asdict(record)
+    return as_dict(record)
 
 
 def search(db: Database, f: store.DecisionFilter, offset: int, limit: int) -> Page[dict[str, Any]]:

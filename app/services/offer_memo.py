@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from pricing import offers as pricing_offers
 from pricing import pricer
 from rules.outcome import Outcome
+from storage.decision_text import LineShape
 
 T = TypeVar("T")
 
@@ -37,11 +38,14 @@ SIZE = 1024
 @dataclass(frozen=True)
 class Priced:
     """A sheet and the outcome of each of its evaluations, in order; and renderings of the sheet
-    by name (``rendered``), made on first use."""
+    by name (``rendered``) and its records' line shapes, made on first use."""
 
     sheet: pricing_offers.OfferSheet
     outcomes: tuple[Outcome, ...]
     renderings: dict[str, bytes] = field(default_factory=dict, compare=False)
+    #: The line shape of each evaluation's decision record, by position: the records of its
+    #: reuses are written from it (``storage.decision_text.LineShape``).
+    shapes: dict[int, LineShape] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from storage.availability import day_counts
 from storage.availability_cache import CountsCache
 from storage.bookings import BookingView, get_booking
 from storage.db import Database, Executor
+from storage.decision_text import LineShape, shape_of
 from storage.decisions import DecisionRecord, add_decisions
 from storage.experiments import assign, sticky_variant
 from storage.ids import uuid7 as new_id
@@ -97,42 +98,55 @@ class Decider:
         customer: dict[str, str] | None = None,
         quote_id: str | None = None,
         booking_id: str | None = None,
+        shapes: dict[int, LineShape] | None = None,
     ) -> list[DecisionRecord]:
-        """The decision records of the evaluations, in the order they were made."""
+        """The decision records of the evaluations, in the order they were made. ``shapes``: the
+        line shapes of a kept sheet's evaluations by position (``offer_memo.Priced.shapes``),
+        given to the records that differ from that evaluation's others only in their id,
+        request id and time (no customer, quote, booking, assignment or preview time), and made
+        from the first such record of a position (``storage.decision_text.shape_of``)."""
         kept, masked, customer_ref = self.ctx.masker.customer(customer)
         assignment = self.inputs.assignment
+        shaped = shapes is not None and not kept and quote_id is None and booking_id is None
         out = []
-        for evaluation in evaluations:
+        for position, evaluation in enumerate(evaluations):
             outcome, written = self.outcomes[evaluation.id]
             context = dict(evaluation.context)  # a kept sheet's evaluations serve many records
+            plain = shaped
             if assignment is not None and evaluation.facts["experiment"]:
                 context["assignment"] = assignment.record()
+                plain = False
             if kept:
                 context["customer"] = kept
             if abs(written - now) > PREVIEW_SKEW:  # the log's time is the real one
                 context["as_of"] = now.isoformat()
-            out.append(
-                DecisionRecord(
-                    id=evaluation.id,
-                    tenant_id=self.tenant_id,
-                    purpose=evaluation.purpose,
-                    kinds=list(evaluation.kinds),
-                    ruleset_version=self.inputs.ruleset.version,
-                    ruleset_hash=self.inputs.ruleset.content_hash,
-                    engine=self.ctx.engine,
-                    facts=evaluation.facts,
-                    considered=outcome.considered_rows(),
-                    fired=list(outcome.fired),
-                    outputs=dict(outcome.decisions),
-                    context=context,
-                    request_id=request_id,
-                    quote_id=quote_id,
-                    booking_id=booking_id,
-                    created_at=written,
-                    masked_fields=masked,
-                    customer_ref=customer_ref,
-                )
+                plain = False
+            record = DecisionRecord(
+                id=evaluation.id,
+                tenant_id=self.tenant_id,
+                purpose=evaluation.purpose,
+                kinds=list(evaluation.kinds),
+                ruleset_version=self.inputs.ruleset.version,
+                ruleset_hash=self.inputs.ruleset.content_hash,
+                engine=self.ctx.engine,
+                facts=evaluation.facts,
+                considered=outcome.considered_rows(),
+                fired=list(outcome.fired),
+                outputs=dict(outcome.decisions),
+                context=context,
+                request_id=request_id,
+                quote_id=quote_id,
+                booking_id=booking_id,
+                created_at=written,
+                masked_fields=masked,
+                customer_ref=customer_ref,
+                shape=shapes.get(position) if plain and shapes is not None else None,
             )
+            if plain and record.shape is None and shapes is not None:
+                shape = shape_of(record)
+                if shape is not None:
+                    shapes[position] = shape
+            out.append(record)
         return out
 
 
@@ -347,7 +361,8 @@ def quote_offers_tagged(
             return TaggedOffers(tag)
         decide = Decider(ctx, tenant.id, inputs)
         made = _sheet(ctx, tag, key, inputs, selection, decide)
-        records = decide.records(made.evaluations, now, request_id)
+        shapes = made.reused.kept.shapes if made.reused is not None else None
+        records = decide.records(made.evaluations, now, request_id, shapes=shapes)
         if not ctx.spool.submit(records):  # off (tests' shared connection, SQLite) or full
             add_decisions(session, records)
     return made

@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 from app.http import pricing_views as views
 from app.http.conditional import encode
 from app.http.storefront import _offers_json
-from app.services import offer_memo, offers
+from app.services import decision_log, offer_memo, offers
 from pricing import offers as pricing_offers
 from pricing.pricer import Selection
 from storage import decisions as store
@@ -88,6 +88,33 @@ def test_a_reused_sheet_answers_and_records_as_a_fresh_pricing(
         {o["decision_id"] for o in body["offers"]} <= set(body["decision_ids"])
         for body in (fresh, reused, again)
     )
+
+
+def test_reuses_record_their_own_ids_request_ids_and_times(client, app, db, tenant_a):
+    """From the second reuse on, a kept sheet's records are written from the line shapes the
+    first reuse left (storage.decision_text.LineShape): each still holds its own id, request id
+    and time, and the chain verifies."""
+    fx = tenant_a
+    started = dt.datetime.now(dt.UTC)
+    bodies = {}
+    for n in range(4):
+        request_id = f"memo-{n}"
+        response = client.get(
+            f"/v1/storefront/segments/{fx.segment.key}/offers",
+            headers={**fx.storefront, "X-Request-Id": request_id},
+            query_string={"date": iso(SOON), "guests": 2},
+        )
+        assert response.status_code == 200
+        bodies[request_id] = response.get_json()
+    (kept,) = sheets(app)._sheets.values()
+    assert len(kept.shapes) == len(kept.sheet.evaluations) > 0
+    with db.read() as session:
+        for request_id, body in bodies.items():
+            for decision_id in body["decision_ids"]:
+                stored = store.get_decision(session, fx.tenant.id, decision_id)
+                assert (stored.id, stored.request_id) == (decision_id, request_id)
+                assert started <= stored.created_at <= dt.datetime.now(dt.UTC)
+    assert decision_log.verify(db, fx.tenant.id)["valid"] is True
 
 
 def test_visitors_of_one_variant_share_a_sheet_under_their_own_assignment(

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from app.services import decision_log
 from storage import decisions
 from storage.db import alembic_config, make_engine, migrate
-from storage.decision_text import canonical, line
+from storage.decision_text import canonical, line, shape_of
 from storage.decisions import GENESIS, DecisionRecord
 from tests.integration.test_decision_chain_hash import NULLS, NUMBERS, UNICODE
 from tests.support.databases import TEST_DATABASE_URL, drop_database, scratch_database
@@ -310,3 +310,52 @@ def test_a_plain_value_that_is_not_text_goes_as_json_rows(db, tenant_a):
         )
     assert stored == booking
     assert decision_log.verify(db, tenant)["valid"]
+
+
+SLOTS = [  # (id, request id, time): what differs between the records of one shape
+    (str(uuid.uuid4()), "0193a1b2c3d4e5f60718293a4b5c6d7e", AT + dt.timedelta(microseconds=1)),
+    (str(uuid.uuid4()), "order-42:retry.1", AT.astimezone(dt.timezone(dt.timedelta(hours=5)))),
+    (str(uuid.uuid4()), "x" * 64, dt.datetime(2027, 1, 1, tzinfo=dt.UTC)),
+]
+
+
+@pytest.mark.parametrize("variant", range(6))
+def test_a_shaped_line_is_the_line_written_in_full(variant):
+    """A record's line made from the shape of another record equal but for its id, request id
+    and time is, byte for byte, the line written from the record itself, for every variant of
+    ``records`` (unicode, nulls, big numbers, decimals, another time zone, a quote and a booking)."""
+    made = records(str(uuid.uuid4()), variant + 1)[variant]
+    shape = shape_of(made)
+    assert shape is not None
+    for record_id, request_id, at in SLOTS:
+        plain = dataclasses.replace(made, id=record_id, request_id=request_id, created_at=at)
+        shaped = dataclasses.replace(plain, shape=shape)
+        assert line(shaped) == line(plain)
+        created = line(plain).split(b"\x1f")[15].decode()  # the time column, in UTC
+        assert shape.fill(record_id, request_id, created) == line(plain)
+
+
+@pytest.mark.parametrize("request_id", ["", "two words", 'a"quote', "x" * 65, "ü"])
+def test_a_slot_text_that_is_not_a_plain_token_is_written_in_full(request_id):
+    """The shape only takes texts JSON writes as they are: any other is written with its whole
+    line (so it is escaped as the body needs), and the line is still the record's own."""
+    made = records(str(uuid.uuid4()), 1)[0]
+    shape = shape_of(made)
+    assert shape is not None
+    plain = dataclasses.replace(made, id=str(uuid.uuid4()), request_id=request_id)
+    assert shape.fill(plain.id, request_id, "2027-03-02T09:30:00.250000+00:00") is None
+    assert line(dataclasses.replace(plain, shape=shape)) == line(plain)
+
+
+def test_a_record_without_a_line_has_no_shape():
+    made = records(str(uuid.uuid4()), 1)[0]
+    assert shape_of(dataclasses.replace(made, purpose="a\x1fb")) is None
+    assert shape_of(dataclasses.replace(made, customer_ref="new\nline")) is None
+
+
+def test_the_shape_is_not_a_stored_field():
+    """Records read back equal those written, shape or not, and views never show it."""
+    made = records(str(uuid.uuid4()), 1)[0]
+    shaped = dataclasses.replace(made, shape=shape_of(made))
+    assert shaped == made and repr(shaped) == repr(made)
+    assert "shape" not in decision_log.view(shaped)
