@@ -43,7 +43,9 @@ class Decision(Base):
         ),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    #: No foreign key: the append checks the tenant once per call, through its chain head's
+    #: (``decision_chains``; migration 0025).
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     purpose: Mapped[str] = mapped_column(String(32))  # offer | quote | upgrade | fallback
     kinds: Mapped[list[Any]] = mapped_column()

@@ -19,7 +19,7 @@ import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from app.services import decision_log
@@ -359,3 +359,42 @@ def test_the_shape_is_not_a_stored_field():
     shaped = dataclasses.replace(made, shape=shape_of(made))
     assert shaped == made and repr(shaped) == repr(made)
     assert "shape" not in decision_log.view(shaped)
+
+
+@pytest.mark.parametrize("function", [NEW, LINES])
+def test_an_unknown_tenant_appends_nothing(db, tenant_a, function):
+    """``decisions`` has no foreign key of its own (migration 0025): the append refuses a tenant
+    that does not exist through its chain head's, before any record is written."""
+    stranger = str(uuid.uuid4())
+    batch = records(stranger, 3)
+    rows = lines(batch) if function == LINES else bodies(batch)
+    with db.transaction() as s:
+        with pytest.raises(IntegrityError) as caught, s.begin_nested():
+            s.execute(
+                text(f"SELECT {function}(:tenant, :rows)"), {"tenant": stranger, "rows": rows}
+            )
+        assert caught.value.orig.diag.constraint_name == "fk_decision_chains_tenant_id_tenants"
+        for table in ("decisions", "decision_chains"):
+            found = s.scalar(
+                text(f"SELECT count(*) FROM {table} WHERE tenant_id = :t"), {"t": stranger}
+            )
+            assert found == 0
+    # through add_decisions, as the spool and the requests append
+    with db.transaction() as s, pytest.raises(IntegrityError), s.begin_nested():
+        decisions.add_decisions(s, batch)
+
+
+def test_the_downgrade_of_0025_puts_the_per_row_foreign_key_back():
+    named = text(
+        "SELECT count(*) FROM pg_constraint"
+        " WHERE conname = 'fk_decisions_tenant_id_tenants' AND conrelid = 'decisions'::regclass"
+    )
+    with migrated("per_call") as (url, engine):
+        with engine.connect() as conn:
+            assert conn.scalar(named) == 0
+        command.downgrade(alembic_config(url), "0024")
+        with engine.connect() as conn:
+            assert conn.scalar(named) == 1
+        command.upgrade(alembic_config(url), "head")
+        with engine.connect() as conn:
+            assert conn.scalar(named) == 0
