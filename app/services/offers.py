@@ -112,15 +112,13 @@ class Decider:
         for position, evaluation in enumerate(evaluations):
             outcome, written = self.outcomes[evaluation.id]
             context = dict(evaluation.context)  # a kept sheet's evaluations serve many records
-            plain = shaped
             if assignment is not None and evaluation.facts["experiment"]:
                 context["assignment"] = assignment.record()
-                plain = False
             if kept:
                 context["customer"] = kept
             if abs(written - now) > PREVIEW_SKEW:  # the log's time is the real one
                 context["as_of"] = now.isoformat()
-                plain = False
+            plain = shaped and context == evaluation.context  # nothing of its own added
             record = DecisionRecord(
                 id=evaluation.id,
                 tenant_id=self.tenant_id,
