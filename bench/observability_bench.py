@@ -17,6 +17,7 @@ shared machine's load, the check alone much less.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import os
 import re
 import statistics
@@ -68,7 +69,7 @@ def strip(app: Any, *, metrics: bool, limits: bool) -> None:
         names |= {"_check_request_limit", "_rate_limit_headers", "__release_context"}
         for endpoint, view in list(app.view_functions.items()):
             if getattr(view, "__rate_limited__", False):
-                app.view_functions[endpoint] = view.__wrapped__.__wrapped__
+                app.view_functions[endpoint] = inspect.unwrap(view)  # every limit's layer
 
     def kept(fn: Any) -> bool:
         name = getattr(fn, "__name__", "") or getattr(getattr(fn, "func", None), "__name__", "")
