@@ -2,16 +2,15 @@
 
 Decision and quote ids, and the request ids decisions are indexed by, are keys of B-tree indexes
 on an append-only log. Random (version 4) keys land on a random leaf page each: every insert
-touches a page the last one did not, and after each checkpoint nearly every one of them first
-writes a full copy of its page to the WAL. Time-ordered keys land at the right edge, on pages
-that are in memory and already logged; PostgreSQL spent ~13 % less CPU per decision record
-appended with them (docs/benchmarks.md).
+touches a page the last one did not (and the first touch of a page after a checkpoint writes a
+full copy of it to the WAL). Time-ordered keys land at the right edge, on pages just touched;
+PostgreSQL spent ~13 % less CPU per decision record appended with them (docs/benchmarks.md).
 
 The first 48 bits are the Unix time in milliseconds, then the version (7), then 12 bits of the
 sub-millisecond fraction (RFC 9562's method 3: ids of one process sort by the time they were made,
-to ~0.25 µs), the variant, and 62 random bits from the operating system's generator, as
-unguessable within a millisecond as a random id's 122 were at all: an id reveals when it was made,
-which every row it keys records anyway.
+to ~0.25 µs), the variant, and 62 random bits from the operating system's generator: ids made
+in the same fraction of a millisecond still differ, and none can be guessed from another. An id
+reveals when it was made, which every row it keys records anyway.
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ class AnnouncedStop:
 
 class FrozenStartupHeap:
     """Mixed into a gunicorn worker: once the app is loaded, what importing and making it left
-    (~230,000 objects: modules, schemas, routes, the ORM's tables) moves to the permanent
+    (~240,000 objects: modules, schemas, routes, the ORM's tables) moves to the permanent
     generation (``gc.freeze``), after one collection of its garbage.
 
     The cyclic collector's full collection visits every object of the oldest generation; it
