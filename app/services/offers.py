@@ -107,7 +107,7 @@ class Decider:
         from the first such record of a position (``storage.decision_text.shape_of``)."""
         kept, masked, customer_ref = self.ctx.masker.customer(customer)
         assignment = self.inputs.assignment
-        shaped = shapes is not None and not kept and quote_id is None and booking_id is None
+        shaped = shapes is not None and quote_id is None and booking_id is None
         out = []
         for position, evaluation in enumerate(evaluations):
             outcome, written = self.outcomes[evaluation.id]
@@ -118,7 +118,8 @@ class Decider:
                 context["customer"] = kept
             if abs(written - now) > PREVIEW_SKEW:  # the log's time is the real one
                 context["as_of"] = now.isoformat()
-            plain = shaped and context == evaluation.context  # nothing of its own added
+            # nothing of its own added (an assignment, a customer, a preview's time)
+            plain = shaped and context == evaluation.context
             record = DecisionRecord(
                 id=evaluation.id,
                 tenant_id=self.tenant_id,
