@@ -213,14 +213,17 @@ def test_the_downgrade_puts_back_migration_0010s_function():
 
     source = text("SELECT prosrc FROM pg_proc WHERE proname = 'tw_append_decisions'")
     with migrated("append") as (url, engine):
-        with engine.connect() as conn:
-            assert conn.scalar(source) in migration("0022").APPEND
+        assert scalar(engine, source) in migration("0022").APPEND
         command.downgrade(alembic_config(url), "0021")
-        with engine.connect() as conn:
-            assert conn.scalar(source) in migration("0010").APPEND
+        assert scalar(engine, source) in migration("0010").APPEND
         command.upgrade(alembic_config(url), "head")
-        with engine.connect() as conn:
-            assert conn.scalar(source) in migration("0022").APPEND
+        assert scalar(engine, source) in migration("0022").APPEND
+
+
+def scalar(engine: Engine, query: Any) -> Any:
+    """``query``'s one value, on a connection of its own."""
+    with engine.connect() as conn:
+        return conn.scalar(query)
 
 
 @contextmanager
@@ -277,11 +280,9 @@ def test_a_text_holding_a_separator_goes_as_json_rows(db, tenant_a, field, separ
 def test_the_downgrade_of_0024_drops_the_lines_function():
     exists = text("SELECT count(*) FROM pg_proc WHERE proname = 'tw_append_decision_lines'")
     with migrated("lines") as (url, engine):
-        with engine.connect() as conn:
-            assert conn.scalar(exists) == 1
+        assert scalar(engine, exists) == 1
         command.downgrade(alembic_config(url), "0023")
-        with engine.connect() as conn:
-            assert conn.scalar(exists) == 0
+        assert scalar(engine, exists) == 0
 
 
 def test_an_empty_lines_append_moves_nothing_but_the_heads_time(db, tenant_a):
@@ -390,11 +391,8 @@ def test_the_downgrade_of_0025_puts_the_per_row_foreign_key_back():
         " WHERE conname = 'fk_decisions_tenant_id_tenants' AND conrelid = 'decisions'::regclass"
     )
     with migrated("per_call") as (url, engine):
-        with engine.connect() as conn:
-            assert conn.scalar(named) == 0
+        assert scalar(engine, named) == 0
         command.downgrade(alembic_config(url), "0024")
-        with engine.connect() as conn:
-            assert conn.scalar(named) == 1
+        assert scalar(engine, named) == 1
         command.upgrade(alembic_config(url), "head")
-        with engine.connect() as conn:
-            assert conn.scalar(named) == 0
+        assert scalar(engine, named) == 0
