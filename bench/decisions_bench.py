@@ -102,31 +102,29 @@ def main() -> None:
     print("tierwise decision log benchmark")
     for key, value in info.items():
         print(f"  {key:<13} {value}")
-    results: dict[str, list[dict[str, float]]] = {"partitioned": []}
+    rounds: list[dict[str, float]] = []
     for round_ in range(ROUNDS):
-        for layout in results:
-            fresh()
-            times = sorted(offers(CALLS))
-            total, rows = size()
-            results[layout].append(
-                {
-                    "p50": statistics.median(times),
-                    "mean": statistics.fmean(times),
-                    "p99": times[int(len(times) * 0.99)],
-                    "bytes_per_row": total / rows,
-                }
-            )
-            print(
-                f"  round {round_ + 1} {layout:<11} offer p50 {results[layout][-1]['p50']:.3f} ms"
-                f"  mean {results[layout][-1]['mean']:.3f} ms  {rows} rows, {total / rows:,.0f} B/row"
-            )
-    print(f"decision log, {CALLS} in-process offers a round, medians of {ROUNDS} rounds:")
-    for layout, rounds in results.items():
-        cells = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
-        print(
-            f"  {layout:<11} p50 {cells['p50']:.3f} ms  mean {cells['mean']:.3f} ms"
-            f"  p99 {cells['p99']:.3f} ms  {cells['bytes_per_row']:,.0f} bytes per decision"
+        fresh()
+        times = sorted(offers(CALLS))
+        total, rows = size()
+        rounds.append(
+            {
+                "p50": statistics.median(times),
+                "mean": statistics.fmean(times),
+                "p99": times[int(len(times) * 0.99)],
+                "bytes_per_row": total / rows,
+            }
         )
+        print(
+            f"  round {round_ + 1} offer p50 {rounds[-1]['p50']:.3f} ms"
+            f"  mean {rounds[-1]['mean']:.3f} ms  {rows} rows, {total / rows:,.0f} B/row"
+        )
+    print(f"decision log, {CALLS} in-process offers a round, medians of {ROUNDS} rounds:")
+    cells = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+    print(
+        f"  p50 {cells['p50']:.3f} ms  mean {cells['mean']:.3f} ms"
+        f"  p99 {cells['p99']:.3f} ms  {cells['bytes_per_row']:,.0f} bytes per decision"
+    )
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
 
